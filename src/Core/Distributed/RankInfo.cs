@@ -1,0 +1,71 @@
+namespace StreamLoader.Core.Distributed;
+
+/// <summary>This process's rank and the world size, for sharding documents across data-parallel workers.</summary>
+public sealed record RankInfo
+{
+    public RankInfo(int rank, int worldSize, string origin = "explicit")
+    {
+        if (worldSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(worldSize), worldSize, "The world size must be at least 1.");
+        }
+        if (rank < 0 || rank >= worldSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"The rank must be in [0, {worldSize - 1}] for world size {worldSize}.");
+        }
+        Rank = rank;
+        WorldSize = worldSize;
+        Origin = origin;
+    }
+
+    /// <summary>0-based rank.</summary>
+    public int Rank { get; }
+
+    /// <summary>Number of ranks.</summary>
+    public int WorldSize { get; }
+
+    /// <summary>Where the values came from ("explicit", "torchrun", "slurm", ...).</summary>
+    public string Origin { get; }
+
+    /// <summary>A single process.</summary>
+    public static RankInfo Single { get; } = new(0, 1, "default");
+
+    /// <summary>True when document <paramref name="ordinal"/> (0-based, in source order) belongs to this rank.</summary>
+    public bool Owns(long ordinal) => ordinal % WorldSize == Rank;
+
+    /// <summary>
+    /// Reads rank and world size from the variables launchers set: torchrun (RANK, WORLD_SIZE), Open MPI
+    /// (OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE), Slurm (SLURM_PROCID, SLURM_NTASKS) and Kubernetes indexed
+    /// Jobs (JOB_COMPLETION_INDEX with WORLD_SIZE). Returns <see cref="Single"/> when none is set.
+    /// </summary>
+    public static RankInfo FromEnvironment(Func<string, string?>? getVariable = null)
+    {
+        getVariable ??= Environment.GetEnvironmentVariable;
+        (string Rank, string Size, string Origin)[] launchers =
+        [
+            ("RANK", "WORLD_SIZE", "torchrun"),
+            ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "openmpi"),
+            ("SLURM_PROCID", "SLURM_NTASKS", "slurm"),
+            ("JOB_COMPLETION_INDEX", "WORLD_SIZE", "kubernetes"),
+        ];
+        foreach ((string rankVar, string sizeVar, string origin) in launchers)
+        {
+            string? rankText = getVariable(rankVar);
+            string? sizeText = getVariable(sizeVar);
+            if (rankText is null)
+            {
+                continue;
+            }
+            if (sizeText is null)
+            {
+                throw new InvalidOperationException($"{rankVar}={rankText} is set ({origin}) but {sizeVar} is not; set both, or pass --rank and --world-size.");
+            }
+            if (!int.TryParse(rankText, out int rank) || !int.TryParse(sizeText, out int size))
+            {
+                throw new FormatException($"{rankVar}={rankText} and {sizeVar}={sizeText} ({origin}) must be integers.");
+            }
+            return new RankInfo(rank, size, origin);
+        }
+        return Single;
+    }
+}

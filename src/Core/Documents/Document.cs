@@ -1,0 +1,19 @@
+namespace StreamLoader.Core.Documents;
+
+/// <summary>One unit of raw text as a source yields it: an identifier, the text, and optional labels and metadata.</summary>
+/// <param name="Id">The source's own identifier (page id, row id, line number), unique within the source.</param>
+/// <param name="Text">The raw text; never null, possibly empty.</param>
+public sealed record Document(string Id, string Text)
+{
+    /// <summary>Class labels for classification tasks (names, not ids); null when the source has none.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+
+    /// <summary>Extra fields a source carries (title, url, namespace); null when there are none.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Position of this document in the stream the provider emitted for this rank (0-based), set by the provider.</summary>
+    public long Ordinal { get; init; } = -1;
+
+    /// <summary>UTF-16 length of the text; used for byte and rate counters.</summary>
+    public int Length => Text.Length;
+}

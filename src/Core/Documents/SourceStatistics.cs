@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+
+namespace StreamLoader.Core.Documents;
+
+/// <summary>Thread-safe counters a source keeps: what it read, what it yielded and what it skipped, by reason.</summary>
+/// <remarks>Nothing is dropped silently: every record a source does not yield is counted under a reason, and the
+/// first few examples of each reason are kept so a run report can point at the offending line or offset.</remarks>
+public sealed class SourceStatistics
+{
+    private const int MaxExamplesPerReason = 3;
+    private readonly ConcurrentDictionary<string, long> _skipped = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _examples = new(StringComparer.Ordinal);
+    private long _recordsRead;
+    private long _documentsYielded;
+    private long _bytesRead;
+
+    /// <summary>Records (lines, rows, pages) read from the underlying input.</summary>
+    public long RecordsRead => Interlocked.Read(ref _recordsRead);
+
+    /// <summary>Documents handed on to the consumer.</summary>
+    public long DocumentsYielded => Interlocked.Read(ref _documentsYielded);
+
+    /// <summary>Bytes consumed from the underlying input (decompressed where the source is compressed).</summary>
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    /// <summary>Total records skipped, over all reasons.</summary>
+    public long Skipped
+    {
+        get
+        {
+            long total = 0;
+            foreach (KeyValuePair<string, long> pair in _skipped)
+            {
+                total += pair.Value;
+            }
+            return total;
+        }
+    }
+
+    /// <summary>Skips by reason (for example <c>namespace</c>, <c>empty_text</c>, <c>malformed_json</c>).</summary>
+    public IReadOnlyDictionary<string, long> SkippedByReason => new SortedDictionary<string, long>(_skipped, StringComparer.Ordinal);
+
+    /// <summary>Up to three examples per skip reason, each naming the input and the line or offset.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Examples
+    {
+        get
+        {
+            var result = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, ConcurrentQueue<string>> pair in _examples)
+            {
+                result[pair.Key] = pair.Value.ToArray();
+            }
+            return result;
+        }
+    }
+
+    public void AddRecord(long bytes = 0)
+    {
+        Interlocked.Increment(ref _recordsRead);
+        if (bytes != 0)
+        {
+            Interlocked.Add(ref _bytesRead, bytes);
+        }
+    }
+
+    public void AddBytes(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
+
+    public void AddYielded() => Interlocked.Increment(ref _documentsYielded);
+
+    /// <summary>Counts one skipped record under <paramref name="reason"/>, keeping <paramref name="example"/> if few are kept yet.</summary>
+    public void AddSkip(string reason, string? example = null)
+    {
+        _skipped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+        if (example is not null)
+        {
+            ConcurrentQueue<string> queue = _examples.GetOrAdd(reason, static _ => new ConcurrentQueue<string>());
+            if (queue.Count < MaxExamplesPerReason)
+            {
+                queue.Enqueue(example);
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace StreamLoader.Core.Pipeline;
+
+/// <summary>A stage's view of its input channel. Time spent waiting for items is counted as waiting upstream.</summary>
+public sealed class StageReader<T>
+{
+    private readonly ChannelReader<T> _reader;
+    private readonly StageCounters _counters;
+    private readonly CancellationToken _cancellationToken;
+
+    internal StageReader(ChannelReader<T> reader, StageCounters counters, CancellationToken cancellationToken)
+    {
+        _reader = reader;
+        _counters = counters;
+        _cancellationToken = cancellationToken;
+    }
+
+    /// <summary>Waits until an item is available (true) or the channel is completed (false).</summary>
+    public ValueTask<bool> WaitToReadAsync()
+    {
+        ValueTask<bool> wait = _reader.WaitToReadAsync(_cancellationToken);
+        return wait.IsCompletedSuccessfully ? wait : WaitSlowAsync(wait);
+    }
+
+    private async ValueTask<bool> WaitSlowAsync(ValueTask<bool> wait)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            return await wait.ConfigureAwait(false);
+        }
+        finally
+        {
+            _counters.AddWaitUpstream(Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    /// <summary>Takes an item if one is queued.</summary>
+    public bool TryRead(out T item)
+    {
+        if (_reader.TryRead(out item!))
+        {
+            _counters.AddIn();
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Every item until the channel completes. Rethrows the upstream stage's fault.</summary>
+    public async IAsyncEnumerable<T> ReadAllAsync()
+    {
+        while (await WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (TryRead(out T item))
+            {
+                yield return item;
+            }
+        }
+    }
+}
+
+/// <summary>A stage's view of its output channel. Time blocked on a full channel is counted as waiting downstream.</summary>
+public sealed class StageWriter<T>
+{
+    private readonly ChannelWriter<T> _writer;
+    private readonly StageCounters _counters;
+    private readonly CancellationToken _cancellationToken;
+
+    internal StageWriter(ChannelWriter<T> writer, StageCounters counters, CancellationToken cancellationToken)
+    {
+        _writer = writer;
+        _counters = counters;
+        _cancellationToken = cancellationToken;
+    }
+
+    /// <summary>Queues an item, waiting while the channel is full.</summary>
+    public ValueTask WriteAsync(T item, long bytes = 0, long tokens = 0)
+    {
+        if (_writer.TryWrite(item))
+        {
+            _counters.AddOut(1, bytes, tokens);
+            return ValueTask.CompletedTask;
+        }
+        return WriteSlowAsync(item, bytes, tokens);
+    }
+
+    private async ValueTask WriteSlowAsync(T item, long bytes, long tokens)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            while (await _writer.WaitToWriteAsync(_cancellationToken).ConfigureAwait(false))
+            {
+                if (_writer.TryWrite(item))
+                {
+                    _counters.AddOut(1, bytes, tokens);
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            _counters.AddWaitDownstream(Stopwatch.GetTimestamp() - start);
+        }
+        throw new ChannelClosedException("The downstream channel was closed before the item could be written.");
+    }
+}
+
+/// <summary>Timing helpers for waits that do not go through a pipeline channel (sockets, transports).</summary>
+public static class StageTiming
+{
+    /// <summary>Awaits <paramref name="operation"/> and counts the time as waiting upstream.</summary>
+    public static async ValueTask<TResult> WaitUpstreamAsync<TResult>(this StageCounters counters, ValueTask<TResult> operation)
+    {
+        if (operation.IsCompletedSuccessfully)
+        {
+            return operation.Result;
+        }
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            return await operation.ConfigureAwait(false);
+        }
+        finally
+        {
+            counters.AddWaitUpstream(Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    /// <summary>Awaits <paramref name="operation"/> and counts the time as waiting downstream.</summary>
+    public static async ValueTask WaitDownstreamAsync(this StageCounters counters, ValueTask operation)
+    {
+        if (operation.IsCompletedSuccessfully)
+        {
+            return;
+        }
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        finally
+        {
+            counters.AddWaitDownstream(Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    /// <summary>Wraps an async stream so that each wait for its next item counts as waiting upstream.</summary>
+    public static async IAsyncEnumerable<T> CountWaitsUpstream<T>(this IAsyncEnumerable<T> source, StageCounters counters, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using IAsyncEnumerator<T> e = source.GetAsyncEnumerator(cancellationToken);
+        while (await counters.WaitUpstreamAsync(e.MoveNextAsync()).ConfigureAwait(false))
+        {
+            counters.AddIn();
+            yield return e.Current;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+
+namespace StreamLoader.Core.Tasks;
+
+/// <summary>Default text rendering of batches for <c>inspect</c>: decodes each row of <c>input_ids</c> up to its padding.</summary>
+public static class BatchText
+{
+    public static void RenderInputRows(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
+    {
+        output.WriteLine($"batch {batch.Sequence} task={batch.Task} " + string.Join(" ", batch.Tensors.Select(t => $"{t.Name}:{TensorDTypes.WireName(t.DType)}{t.ShapeText}")));
+        if (!batch.TryGet("input_ids", out TensorBuffer ids) || ids.Shape.Length != 2)
+        {
+            return;
+        }
+        int rows = ids.Shape[0];
+        int cols = ids.Shape[1];
+        Span<long> all = ids.AsSpan<long>();
+        int[] row = new int[cols];
+        for (int r = 0; r < Math.Min(rows, maxRows); r++)
+        {
+            int n = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                int id = (int)all[(r * cols) + c];
+                if (id == tokenizer.Special.Pad)
+                {
+                    break;
+                }
+                row[n++] = id;
+            }
+            output.WriteLine($"  [{r}] ({n} tokens) {Escape(tokenizer.Decode(row.AsSpan(0, n)))}");
+        }
+    }
+
+    /// <summary>Makes control characters visible so one row stays one line.</summary>
+    public static string Escape(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using StreamLoader.Core.Tokenization;
+
+namespace StreamLoader.Core.Tasks;
+
+/// <summary>What a batch builder needs to know: tokenizer, shapes, seed and task settings. Validated at construction.</summary>
+public sealed class BatchingContext
+{
+    public BatchingContext(ITextTokenizer tokenizer, int sequenceLength, int batchSize, int seed, TaskSettings? settings = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (sequenceLength < 8)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequenceLength), sequenceLength, "The sequence length must be at least 8.");
+        }
+        if (batchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
+        }
+        Tokenizer = tokenizer;
+        SequenceLength = sequenceLength;
+        BatchSize = batchSize;
+        Seed = seed;
+        Settings = settings ?? TaskSettings.Empty;
+    }
+
+    /// <summary>The tokenizer whose ids the documents carry.</summary>
+    public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>Tokens per row, special tokens included.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Seed for any randomness (masking, span corruption).</summary>
+    public int Seed { get; }
+
+    /// <summary>Task-specific settings.</summary>
+    public TaskSettings Settings { get; }
+}
+
+/// <summary>Task-specific <c>key=value</c> settings with typed, validated reads.</summary>
+public sealed class TaskSettings
+{
+    private readonly Dictionary<string, string> _values;
+
+    public TaskSettings(IReadOnlyDictionary<string, string> values)
+    {
+        _values = new Dictionary<string, string>(values, StringComparer.Ordinal);
+    }
+
+    /// <summary>No settings.</summary>
+    public static TaskSettings Empty { get; } = new(new Dictionary<string, string>());
+
+    /// <summary>All keys given.</summary>
+    public IReadOnlyCollection<string> Keys => _values.Keys;
+
+    /// <summary>Parses <c>key=value</c> pairs as given on the command line.</summary>
+    public static TaskSettings Parse(IEnumerable<string> pairs)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in pairs)
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new FormatException($"Task setting '{pair}' is not of the form key=value.");
+            }
+            values[pair[..eq].Trim().Replace('-', '_')] = pair[(eq + 1)..].Trim();
+        }
+        return new TaskSettings(values);
+    }
+
+    /// <summary>Returns a copy with <paramref name="key"/> set, unless it is already set.</summary>
+    public TaskSettings WithDefault(string key, string value)
+    {
+        var copy = new Dictionary<string, string>(_values, StringComparer.Ordinal);
+        copy.TryAdd(key, value);
+        return new TaskSettings(copy);
+    }
+
+    public double GetDouble(string key, double defaultValue, double min, double max)
+    {
+        if (!_values.TryGetValue(key, out string? text))
+        {
+            return defaultValue;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < min || value > max)
+        {
+            throw new FormatException($"Task setting {key}={text} must be a number in [{min}, {max}].");
+        }
+        return value;
+    }
+
+    public int GetInt32(string key, int defaultValue, int min, int max)
+    {
+        if (!_values.TryGetValue(key, out string? text))
+        {
+            return defaultValue;
+        }
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+        {
+            throw new FormatException($"Task setting {key}={text} must be an integer in [{min}, {max}].");
+        }
+        return value;
+    }
+
+    public bool GetBoolean(string key, bool defaultValue)
+    {
+        if (!_values.TryGetValue(key, out string? text))
+        {
+            return defaultValue;
+        }
+        return text.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" => true,
+            "false" or "0" or "no" => false,
+            _ => throw new FormatException($"Task setting {key}={text} must be true or false."),
+        };
+    }
+
+    public string GetString(string key, string defaultValue) => _values.TryGetValue(key, out string? text) ? text : defaultValue;
+
+    /// <summary>Throws if a key is not one the task declares, so typos fail loudly.</summary>
+    public void ValidateAgainst(ITrainingTask task)
+    {
+        foreach (string key in _values.Keys)
+        {
+            bool known = false;
+            foreach (TaskOptionInfo option in task.Options)
+            {
+                known |= option.Key == key;
+            }
+            if (!known)
+            {
+                string allowed = task.Options.Count == 0 ? "none" : string.Join(", ", task.Options.Select(o => o.Key));
+                throw new FormatException($"Task '{task.Name}' has no setting '{key}'. Its settings: {allowed}.");
+            }
+        }
+    }
+}

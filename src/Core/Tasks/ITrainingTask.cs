@@ -1,0 +1,59 @@
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+
+namespace StreamLoader.Core.Tasks;
+
+/// <summary>Whether a task trains a model or runs one over a corpus and writes a row per document.</summary>
+public enum TaskMode
+{
+    /// <summary>Batches carry targets; the device optimizes a loss.</summary>
+    Train,
+
+    /// <summary>Batches carry inputs only; the device writes one result row per input document.</summary>
+    Infer,
+}
+
+/// <summary>A task plugin: how token streams become fixed-shape batches. Plugins live in <c>tasks/</c>.</summary>
+/// <remarks>
+/// A plugin is one sealed class with a public parameterless constructor. The console finds it by reflection,
+/// so adding a task needs no edit to the services. The device side of a task (its model and loss) is a second
+/// interface the same class implements, declared by the Device service.
+/// </remarks>
+public interface ITrainingTask
+{
+    /// <summary>The name used on the command line (<c>--task mlm</c>).</summary>
+    string Name { get; }
+
+    /// <summary>One line for <c>--help</c>.</summary>
+    string Description { get; }
+
+    /// <summary>Train or infer.</summary>
+    TaskMode Mode { get; }
+
+    /// <summary>Task-specific settings (<c>--set key=value</c>), with defaults, for <c>--help</c> and validation.</summary>
+    IReadOnlyList<TaskOptionInfo> Options { get; }
+
+    /// <summary>Makes the stateful, single-threaded builder that turns tokenized documents into batches.</summary>
+    IBatchBuilder CreateBatchBuilder(BatchingContext context);
+
+    /// <summary>Writes a human-readable view of a batch (used by <c>streamloader inspect</c>).</summary>
+    void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) =>
+        BatchText.RenderInputRows(batch, tokenizer, output, maxRows);
+}
+
+/// <summary>Turns an ordered stream of tokenized documents into batches. Not thread-safe: the batcher drives one per stream.</summary>
+public interface IBatchBuilder
+{
+    /// <summary>Consumes one document and appends every batch it completes to <paramref name="completed"/>.</summary>
+    /// <remarks>The builder copies what it needs; the caller disposes <paramref name="document"/> afterwards.</remarks>
+    void Add(TokenizedDocument document, List<TensorBatch> completed);
+
+    /// <summary>At end of stream, appends the final partial batch (padded to full shape) if any rows are pending.</summary>
+    void Complete(List<TensorBatch> completed);
+}
+
+/// <summary>Describes one task-specific setting for help text and validation.</summary>
+/// <param name="Key">The key used with <c>--set</c> (snake_case).</param>
+/// <param name="Default">The default value as text.</param>
+/// <param name="Description">What it controls.</param>
+public sealed record TaskOptionInfo(string Key, string Default, string Description);

@@ -1,0 +1,70 @@
+namespace StreamLoader.Core.Tensors;
+
+/// <summary>Element types a tensor can hold. Names and widths follow the safetensors format.</summary>
+public enum TensorDType : byte
+{
+    Bool,
+    U8,
+    I8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F16,
+    BF16,
+    F32,
+    F64,
+}
+
+/// <summary>Sizes and wire names of <see cref="TensorDType"/> values.</summary>
+public static class TensorDTypes
+{
+    /// <summary>Bytes per element.</summary>
+    public static int SizeOf(TensorDType dtype) => dtype switch
+    {
+        TensorDType.Bool or TensorDType.U8 or TensorDType.I8 => 1,
+        TensorDType.I16 or TensorDType.U16 or TensorDType.F16 or TensorDType.BF16 => 2,
+        TensorDType.I32 or TensorDType.U32 or TensorDType.F32 => 4,
+        TensorDType.I64 or TensorDType.U64 or TensorDType.F64 => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
+    };
+
+    /// <summary>The safetensors name ("I64", "BOOL", ...).</summary>
+    public static string WireName(TensorDType dtype) => dtype switch
+    {
+        TensorDType.Bool => "BOOL",
+        _ => dtype.ToString(),
+    };
+
+    /// <summary>Parses a safetensors dtype name.</summary>
+    public static bool TryParse(ReadOnlySpan<char> name, out TensorDType dtype)
+    {
+        if (name.SequenceEqual("BOOL"))
+        {
+            dtype = TensorDType.Bool;
+            return true;
+        }
+        return Enum.TryParse(name, ignoreCase: false, out dtype) && dtype != TensorDType.Bool;
+    }
+
+    /// <summary>The dtype that stores <typeparamref name="T"/>, for typed span access checks.</summary>
+    public static TensorDType Of<T>()
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(long)) return TensorDType.I64;
+        if (typeof(T) == typeof(int)) return TensorDType.I32;
+        if (typeof(T) == typeof(float)) return TensorDType.F32;
+        if (typeof(T) == typeof(double)) return TensorDType.F64;
+        if (typeof(T) == typeof(byte)) return TensorDType.U8;
+        if (typeof(T) == typeof(sbyte)) return TensorDType.I8;
+        if (typeof(T) == typeof(short)) return TensorDType.I16;
+        if (typeof(T) == typeof(ushort)) return TensorDType.U16;
+        if (typeof(T) == typeof(uint)) return TensorDType.U32;
+        if (typeof(T) == typeof(ulong)) return TensorDType.U64;
+        if (typeof(T) == typeof(bool)) return TensorDType.Bool;
+        if (typeof(T) == typeof(Half)) return TensorDType.F16;
+        throw new NotSupportedException($"No tensor dtype stores {typeof(T).Name}.");
+    }
+}

@@ -1,0 +1,79 @@
+using System.Buffers;
+
+namespace StreamLoader.Core.Tokenization;
+
+/// <summary>A growable list of token ids backed by a pooled array. Dispose it to return the array.</summary>
+public sealed class TokenBuffer : IDisposable
+{
+    private int[] _items;
+    private int _count;
+
+    public TokenBuffer(int initialCapacity = 256)
+    {
+        _items = ArrayPool<int>.Shared.Rent(Math.Max(16, initialCapacity));
+    }
+
+    /// <summary>Number of ids held.</summary>
+    public int Count => _count;
+
+    /// <summary>The ids held.</summary>
+    public ReadOnlySpan<int> Span => _items.AsSpan(0, _count);
+
+    public void Add(int id)
+    {
+        if (_count == _items.Length)
+        {
+            Grow(_count + 1);
+        }
+        _items[_count++] = id;
+    }
+
+    public void AddRange(ReadOnlySpan<int> ids)
+    {
+        if (_count + ids.Length > _items.Length)
+        {
+            Grow(_count + ids.Length);
+        }
+        ids.CopyTo(_items.AsSpan(_count));
+        _count += ids.Length;
+    }
+
+    public void AddRange(IReadOnlyList<int> ids)
+    {
+        if (_count + ids.Count > _items.Length)
+        {
+            Grow(_count + ids.Count);
+        }
+        if (ids is List<int> list)
+        {
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list).CopyTo(_items.AsSpan(_count));
+            _count += list.Count;
+            return;
+        }
+        for (int i = 0; i < ids.Count; i++)
+        {
+            _items[_count++] = ids[i];
+        }
+    }
+
+    public void Clear() => _count = 0;
+
+    private void Grow(int needed)
+    {
+        int[] larger = ArrayPool<int>.Shared.Rent(Math.Max(needed, _items.Length * 2));
+        _items.AsSpan(0, _count).CopyTo(larger);
+        ArrayPool<int>.Shared.Return(_items);
+        _items = larger;
+    }
+
+    public void Dispose()
+    {
+        int[] items = _items;
+        _items = [];
+        _count = 0;
+        if (items.Length > 0)
+        {
+            ArrayPool<int>.Shared.Return(items);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using StreamLoader.Core.Tensors;
+
+namespace StreamLoader.Core.Transport;
+
+/// <summary>The sending half of a transport: where the batcher puts finished batches.</summary>
+public interface IBatchWriter : IAsyncDisposable
+{
+    /// <summary>A short description for reports ("in-process", "tcp://127.0.0.1:5555").</summary>
+    string Description { get; }
+
+    /// <summary>Sends a batch, waiting while the receiver is behind. Takes ownership: the batch is disposed once sent.</summary>
+    ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default);
+
+    /// <summary>Signals the end of the stream, or a fault the receiver should see.</summary>
+    ValueTask CompleteAsync(Exception? error = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The receiving half of a transport: where the device takes batches from.</summary>
+public interface IBatchReader : IAsyncDisposable
+{
+    /// <summary>A short description for reports.</summary>
+    string Description { get; }
+
+    /// <summary>Every batch until the sender completes. The caller disposes each batch.</summary>
+    IAsyncEnumerable<TensorBatch> ReadAllAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,146 @@
+using System.Buffers;
+
+namespace StreamLoader.Provider.Input;
+
+/// <summary>Reads newline-delimited UTF-8 from a stream into a pooled buffer, one line at a time, without decoding.</summary>
+/// <remarks>
+/// The current line stays valid until the next read. Lines longer than the limit are not buffered: they are
+/// consumed and reported as oversized so the caller can count the skip.
+/// </remarks>
+public sealed class Utf8LineReader : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly int _maxLineBytes;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+    private int _scanFrom;
+    private bool _eof;
+    private long _bufferOffset;
+    private int _lineStart;
+    private int _lineLength;
+
+    public Utf8LineReader(Stream stream, int maxLineBytes = 256 << 20, int initialBufferBytes = 1 << 16)
+    {
+        _stream = stream;
+        _maxLineBytes = maxLineBytes;
+        _buffer = ArrayPool<byte>.Shared.Rent(initialBufferBytes);
+    }
+
+    /// <summary>1-based number of the current line.</summary>
+    public long LineNumber { get; private set; }
+
+    /// <summary>Byte offset (in the decompressed stream) where the current line starts.</summary>
+    public long LineOffset { get; private set; }
+
+    /// <summary>True when the current line exceeded the limit; <see cref="Line"/> is then empty.</summary>
+    public bool LineWasOversized { get; private set; }
+
+    /// <summary>Length of the current line in bytes, also when oversized.</summary>
+    public long LineBytes { get; private set; }
+
+    /// <summary>The current line, without its line terminator.</summary>
+    public ReadOnlySpan<byte> Line => _buffer.AsSpan(_lineStart, _lineLength);
+
+    /// <summary>Advances to the next line; false at end of stream.</summary>
+    public async ValueTask<bool> ReadLineAsync(CancellationToken cancellationToken = default)
+    {
+        LineWasOversized = false;
+        long oversizedBytes = 0;
+        while (true)
+        {
+            int newline = _buffer.AsSpan(_scanFrom, _end - _scanFrom).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                int lineEnd = _scanFrom + newline;
+                EmitLine(lineEnd, lineEnd + 1, oversizedBytes);
+                return true;
+            }
+            _scanFrom = _end;
+            if (_eof)
+            {
+                if (_end > _start || oversizedBytes > 0)
+                {
+                    EmitLine(_end, _end, oversizedBytes);
+                    return true;
+                }
+                return false;
+            }
+
+            if (_end - _start >= _maxLineBytes)
+            {
+                // Too long to keep: count it and drop what is buffered, then keep scanning for its end.
+                oversizedBytes += _end - _start;
+                if (!LineWasOversized)
+                {
+                    LineOffset = _bufferOffset + _start;
+                }
+                LineWasOversized = true;
+                _bufferOffset += _end;
+                _start = _end = _scanFrom = 0;
+            }
+            else if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _bufferOffset += _start;
+                _end -= _start;
+                _scanFrom -= _start;
+                _start = 0;
+            }
+
+            if (_end == _buffer.Length)
+            {
+                byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(_buffer.Length * 2, 1 << 16), Math.Max(_maxLineBytes, _buffer.Length) + 1));
+                Buffer.BlockCopy(_buffer, 0, larger, 0, _end);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+
+            int n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                _eof = true;
+            }
+            _end += n;
+        }
+    }
+
+    private void EmitLine(int lineEnd, int next, long oversizedBytes)
+    {
+        LineNumber++;
+        if (LineWasOversized)
+        {
+            LineBytes = oversizedBytes + (lineEnd - _start);
+            _lineStart = _lineLength = 0;
+        }
+        else
+        {
+            LineOffset = _bufferOffset + _start;
+            int length = lineEnd - _start;
+            if (length > 0 && _buffer[lineEnd - 1] == (byte)'\r')
+            {
+                length--;
+            }
+            _lineStart = _start;
+            _lineLength = length;
+            LineBytes = length;
+            if (length > _maxLineBytes)
+            {
+                LineWasOversized = true;
+                _lineLength = 0;
+            }
+        }
+        _start = next;
+        _scanFrom = next;
+    }
+
+    public void Dispose()
+    {
+        byte[] buffer = _buffer;
+        _buffer = [];
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

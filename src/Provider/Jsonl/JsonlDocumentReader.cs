@@ -1,0 +1,197 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Unicode;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Http;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Provider.Jsonl;
+
+/// <summary>Settings for <see cref="JsonlDocumentReader"/>.</summary>
+public sealed record JsonlOptions
+{
+    /// <summary>Field holding the text.</summary>
+    public string TextField { get; init; } = "text";
+
+    /// <summary>Field holding the id; when absent a record's id is its line number.</summary>
+    public string IdField { get; init; } = "id";
+
+    /// <summary>Field holding labels: a string, a number, or an array of them. Null to ignore labels.</summary>
+    public string? LabelField { get; init; } = "label";
+
+    /// <summary>Line handling shared with other readers.</summary>
+    public LineReaderOptions Lines { get; init; } = new();
+
+    /// <summary>HTTP resume settings when the location is a URL.</summary>
+    public HttpReadOptions Http { get; init; } = new();
+}
+
+/// <summary>Streams JSON Lines (<c>{"id":…,"text":…}</c> per line), plain or gzip, from disk or over HTTP(S).</summary>
+/// <remarks>Records without the text field, with empty text, or that are malformed are skipped and counted by reason.</remarks>
+public sealed class JsonlDocumentReader : IDocumentSource
+{
+    private readonly string _location;
+    private readonly JsonlOptions _options;
+    private readonly HttpClient? _http;
+    private readonly byte[] _textField;
+    private readonly byte[] _idField;
+    private readonly byte[]? _labelField;
+
+    public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        _location = location;
+        _options = options ?? new JsonlOptions();
+        _http = http;
+        _textField = System.Text.Encoding.UTF8.GetBytes(_options.TextField);
+        _idField = System.Text.Encoding.UTF8.GetBytes(_options.IdField);
+        _labelField = _options.LabelField is null ? null : System.Text.Encoding.UTF8.GetBytes(_options.LabelField);
+    }
+
+    public string Description => $"jsonl:{_location}";
+
+    public string Fingerprint => $"jsonl|{_location}|text={_options.TextField}|id={_options.IdField}";
+
+    public SourceStatistics Statistics { get; } = new();
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, cancellationToken).ConfigureAwait(false);
+        using var lines = new Utf8LineReader(input.Content, _options.Lines.MaxLineBytes);
+        var bad = new BadRecordTracker(_location, "JSON Lines", _options.Lines, Statistics);
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw input.DescribeFailure(ex, lines.LineNumber + 1);
+            }
+            if (!more)
+            {
+                break;
+            }
+            Statistics.AddRecord(lines.LineBytes + 1);
+            if (lines.LineWasOversized)
+            {
+                bad.Bad("oversized", lines.LineNumber, lines.LineOffset, $"a line of {lines.LineBytes} bytes exceeds the {_options.Lines.MaxLineBytes}-byte limit");
+                continue;
+            }
+            ReadOnlySpan<byte> line = lines.Line;
+            if (line.IsEmpty || line.Trim(" \t\r"u8).IsEmpty)
+            {
+                continue;
+            }
+            if (!Utf8.IsValid(line))
+            {
+                bad.Bad("invalid_utf8", lines.LineNumber, lines.LineOffset, "the line is not valid UTF-8");
+                continue;
+            }
+
+            string? id;
+            string? text;
+            List<string>? labels;
+            try
+            {
+                (id, text, labels) = Parse(line);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+            {
+                bad.Bad("malformed_json", lines.LineNumber, lines.LineOffset, ex.Message);
+                continue;
+            }
+            if (text is null)
+            {
+                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field '{_options.TextField}'");
+                continue;
+            }
+            bad.Good();
+            id ??= lines.LineNumber.ToString(CultureInfo.InvariantCulture);
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: record {id} has empty text");
+                continue;
+            }
+            Statistics.AddYielded();
+            yield return new Document(id, text) { Labels = labels };
+        }
+    }
+
+    private (string? Id, string? Text, List<string>? Labels) Parse(ReadOnlySpan<byte> line)
+    {
+        var reader = new Utf8JsonReader(line);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new JsonException("expected a JSON object");
+        }
+        string? id = null;
+        string? text = null;
+        List<string>? labels = null;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            if (reader.ValueTextEquals(_textField))
+            {
+                reader.Read();
+                text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (reader.ValueTextEquals(_idField))
+            {
+                reader.Read();
+                id = ScalarText(ref reader);
+            }
+            else if (_labelField is not null && reader.ValueTextEquals(_labelField))
+            {
+                reader.Read();
+                labels = [];
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (ScalarText(ref reader) is { } label)
+                        {
+                            labels.Add(label);
+                        }
+                    }
+                }
+                else if (ScalarText(ref reader) is { } label)
+                {
+                    labels.Add(label);
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        if (reader.BytesConsumed < line.Length && !line[(int)reader.BytesConsumed..].Trim(" \t\r"u8).IsEmpty)
+        {
+            throw new JsonException($"unexpected data after the object at byte {reader.BytesConsumed}");
+        }
+        return (id, text, labels);
+    }
+
+    private static string? ScalarText(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return reader.GetString();
+            case JsonTokenType.Number:
+                return System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
+            case JsonTokenType.True:
+                return "true";
+            case JsonTokenType.False:
+                return "false";
+            case JsonTokenType.Null:
+                return null;
+            default:
+                reader.Skip();
+                return null;
+        }
+    }
+}

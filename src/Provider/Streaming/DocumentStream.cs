@@ -1,0 +1,176 @@
+using System.Runtime.CompilerServices;
+using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Randomness;
+
+namespace StreamLoader.Provider.Streaming;
+
+/// <summary>How a rank's document stream is formed from a source.</summary>
+public sealed record DocumentStreamOptions
+{
+    /// <summary>This rank and the world size: document i of the source goes to rank i mod world size.</summary>
+    public RankInfo Rank { get; init; } = RankInfo.Single;
+
+    /// <summary>Seed of the shuffle; each epoch derives its own order from it.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Streaming shuffle buffer in documents; 0 keeps source order.</summary>
+    public int ShuffleBuffer { get; init; }
+
+    /// <summary>Passes over the source; 0 repeats until the consumer stops.</summary>
+    public int Epochs { get; init; } = 1;
+}
+
+/// <summary>
+/// The provider's stream for one rank: shards a source by rank, shuffles it through a seeded buffer, repeats it for
+/// the requested epochs, and can resume exactly from a saved <see cref="ProviderPosition"/>.
+/// </summary>
+/// <remarks>
+/// Resuming replays the interrupted epoch in the same shuffled order and skips the documents already emitted, so no
+/// document is lost or repeated. The skipped documents are counted in <see cref="ResumeSkipped"/>.
+/// </remarks>
+public sealed class DocumentStream
+{
+    private readonly IDocumentSource _source;
+    private readonly DocumentStreamOptions _options;
+    private int _epoch;
+    private long _emittedInEpoch;
+    private long _emittedTotal;
+
+    public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
+    {
+        _source = source;
+        _options = options ?? new DocumentStreamOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.ShuffleBuffer);
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs);
+    }
+
+    /// <summary>The underlying source.</summary>
+    public IDocumentSource Source => _source;
+
+    /// <summary>Documents passed over while resuming (already emitted before the interruption).</summary>
+    public long ResumeSkipped { get; private set; }
+
+    /// <summary>Documents of the source that belong to other ranks.</summary>
+    public long OtherRanks { get; private set; }
+
+    /// <summary>The epoch in progress.</summary>
+    public int Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>The position after the last document emitted.</summary>
+    public ProviderPosition Position => new()
+    {
+        Fingerprint = _source.Fingerprint,
+        Rank = _options.Rank.Rank,
+        WorldSize = _options.Rank.WorldSize,
+        Seed = _options.Seed,
+        ShuffleBuffer = _options.ShuffleBuffer,
+        Epoch = Volatile.Read(ref _epoch),
+        EmittedInEpoch = Interlocked.Read(ref _emittedInEpoch),
+        EmittedTotal = Interlocked.Read(ref _emittedTotal),
+    };
+
+    /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
+    public async IAsyncEnumerable<Document> ReadAsync(ProviderPosition? resumeFrom = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        long skip = 0;
+        _epoch = 0;
+        _emittedTotal = 0;
+        if (resumeFrom is not null)
+        {
+            Validate(resumeFrom);
+            _epoch = resumeFrom.Epoch;
+            _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
+            skip = resumeFrom.EmittedInEpoch;
+        }
+
+        for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
+        {
+            _emittedInEpoch = 0;
+            long emittedThisEpoch = 0;
+            await foreach (Document document in ShuffledShardAsync(_epoch, cancellationToken).ConfigureAwait(false))
+            {
+                if (emittedThisEpoch < skip)
+                {
+                    emittedThisEpoch++;
+                    ResumeSkipped++;
+                    Interlocked.Increment(ref _emittedInEpoch);
+                    Interlocked.Increment(ref _emittedTotal);
+                    continue;
+                }
+                emittedThisEpoch++;
+                long ordinal = Interlocked.Increment(ref _emittedTotal) - 1;
+                Interlocked.Increment(ref _emittedInEpoch);
+                yield return document with { Ordinal = ordinal };
+            }
+            if (emittedThisEpoch == 0)
+            {
+                // An empty shard would otherwise spin forever when epochs are unbounded.
+                yield break;
+            }
+            skip = 0;
+        }
+    }
+
+    private void Validate(ProviderPosition position)
+    {
+        var problems = new List<string>();
+        if (position.Fingerprint != _source.Fingerprint)
+        {
+            problems.Add($"source '{position.Fingerprint}' vs '{_source.Fingerprint}'");
+        }
+        if (position.Rank != _options.Rank.Rank || position.WorldSize != _options.Rank.WorldSize)
+        {
+            problems.Add($"rank {position.Rank}/{position.WorldSize} vs {_options.Rank.Rank}/{_options.Rank.WorldSize}");
+        }
+        if (position.Seed != _options.Seed)
+        {
+            problems.Add($"seed {position.Seed} vs {_options.Seed}");
+        }
+        if (position.ShuffleBuffer != _options.ShuffleBuffer)
+        {
+            problems.Add($"shuffle buffer {position.ShuffleBuffer} vs {_options.ShuffleBuffer}");
+        }
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("The saved position does not match this run, so it cannot be resumed exactly: " + string.Join("; ", problems) + ".");
+        }
+    }
+
+    private async IAsyncEnumerable<Document> ShuffledShardAsync(int epoch, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        int size = _options.ShuffleBuffer;
+        var random = new Random(Seeds.Derive(_options.Seed, epoch, 0x5EED));
+        var buffer = new List<Document>(Math.Min(size, 1 << 16));
+        long ordinal = 0;
+        await foreach (Document document in _source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!_options.Rank.Owns(ordinal++))
+            {
+                OtherRanks++;
+                continue;
+            }
+            if (size <= 1)
+            {
+                yield return document;
+                continue;
+            }
+            if (buffer.Count < size)
+            {
+                buffer.Add(document);
+                continue;
+            }
+            int pick = random.Next(size);
+            Document chosen = buffer[pick];
+            buffer[pick] = document;
+            yield return chosen;
+        }
+        // Drain the buffer in random order.
+        for (int n = buffer.Count; n > 0; n--)
+        {
+            int pick = random.Next(n);
+            yield return buffer[pick];
+            buffer[pick] = buffer[n - 1];
+        }
+    }
+}

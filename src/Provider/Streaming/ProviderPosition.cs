@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace StreamLoader.Provider.Streaming;
+
+/// <summary>
+/// Where a rank's document stream stands: enough to resume it exactly. Together with the seed and shuffle buffer
+/// size it pins the shuffled order, so resuming replays the epoch's order and skips what was already emitted.
+/// </summary>
+public sealed record ProviderPosition
+{
+    /// <summary>The source's fingerprint; resuming against a different source is refused.</summary>
+    public required string Fingerprint { get; init; }
+
+    public required int Rank { get; init; }
+
+    public required int WorldSize { get; init; }
+
+    public required int Seed { get; init; }
+
+    /// <summary>Shuffle buffer size (0 = source order).</summary>
+    public required int ShuffleBuffer { get; init; }
+
+    /// <summary>The epoch in progress (0-based).</summary>
+    public required int Epoch { get; init; }
+
+    /// <summary>Documents emitted so far in <see cref="Epoch"/>.</summary>
+    public required long EmittedInEpoch { get; init; }
+
+    /// <summary>Documents emitted over all epochs.</summary>
+    public required long EmittedTotal { get; init; }
+
+    /// <summary>Writes the position as JSON, atomically (temp file, then rename).</summary>
+    public void Save(string path)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(this, ProviderJsonContext.Default.ProviderPosition));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Reads a position saved by <see cref="Save"/>.</summary>
+    public static ProviderPosition Load(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(path), ProviderJsonContext.Default.ProviderPosition)
+                ?? throw new InvalidDataException($"{path}: the position file is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: not a provider position file: {ex.Message}", ex);
+        }
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(ProviderPosition))]
+internal sealed partial class ProviderJsonContext : JsonSerializerContext
+{
+}

@@ -1,0 +1,271 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Unicode;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Http;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Provider.Wikipedia;
+
+/// <summary>Settings for <see cref="CirrusSearchDumpReader"/>.</summary>
+public sealed record CirrusSearchOptions
+{
+    /// <summary>Namespaces to keep; articles are namespace 0.</summary>
+    public IReadOnlySet<int> Namespaces { get; init; } = new HashSet<int> { 0 };
+
+    /// <summary>Line handling shared with other readers.</summary>
+    public LineReaderOptions Lines { get; init; } = new();
+
+    /// <summary>HTTP resume settings when the location is a URL.</summary>
+    public HttpReadOptions Http { get; init; } = new();
+}
+
+/// <summary>
+/// Streams a Wikipedia CirrusSearch content dump (<c>*.json.gz</c> or plain <c>.json</c>, from disk or over HTTP(S)):
+/// Elasticsearch bulk format, an action line (<c>{"index":{"_id":"12"}}</c>) then a document line.
+/// </summary>
+/// <remarks>
+/// Keeps pages in the configured namespaces (0 by default) and takes the text from <c>text</c>, the id from the action
+/// line's <c>_id</c> or else the document's <c>page_id</c>. Pages outside the namespaces, pages with empty text, and
+/// malformed, invalid-UTF-8 or oversized lines are skipped and counted by reason.
+/// </remarks>
+public sealed class CirrusSearchDumpReader : IDocumentSource
+{
+    private readonly string _location;
+    private readonly CirrusSearchOptions _options;
+    private readonly HttpClient? _http;
+
+    public CirrusSearchDumpReader(string location, CirrusSearchOptions? options = null, HttpClient? http = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        _location = location;
+        _options = options ?? new CirrusSearchOptions();
+        _http = http;
+    }
+
+    public string Description => $"cirrussearch:{_location}";
+
+    public string Fingerprint => $"cirrussearch|{_location}|ns={string.Join(',', _options.Namespaces.Order())}";
+
+    public SourceStatistics Statistics { get; } = new();
+
+    /// <summary>Raw bytes read so far and the total, when known, for progress displays.</summary>
+    public (long Read, long? Total) RawProgress => _current is { } input ? (input.RawBytesRead, input.RawLength) : (0, null);
+
+    private OpenedInput? _current;
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, cancellationToken).ConfigureAwait(false);
+        _current = input;
+        using var lines = new Utf8LineReader(input.Content, _options.Lines.MaxLineBytes);
+        var bad = new BadRecordTracker(_location, "a CirrusSearch dump", _options.Lines, Statistics);
+        string? pendingId = null;
+
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw input.DescribeFailure(ex, lines.LineNumber + 1);
+            }
+            if (!more)
+            {
+                break;
+            }
+
+            Statistics.AddRecord(lines.LineBytes + 1);
+            if (lines.LineWasOversized)
+            {
+                bad.Bad("oversized", lines.LineNumber, lines.LineOffset, $"a line of {lines.LineBytes} bytes exceeds the {_options.Lines.MaxLineBytes}-byte limit");
+                pendingId = null;
+                continue;
+            }
+            ReadOnlySpan<byte> line = lines.Line;
+            if (line.IsWhiteSpace())
+            {
+                continue;
+            }
+            if (!Utf8.IsValid(line))
+            {
+                bad.Bad("invalid_utf8", lines.LineNumber, lines.LineOffset, "the line is not valid UTF-8");
+                pendingId = null;
+                continue;
+            }
+
+            ParsedLine parsed;
+            try
+            {
+                parsed = Parse(line);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+            {
+                bad.Bad("malformed_json", lines.LineNumber, lines.LineOffset, ex.Message);
+                pendingId = null;
+                continue;
+            }
+
+            if (parsed.IsAction)
+            {
+                pendingId = parsed.ActionId;
+                bad.Good();
+                continue;
+            }
+            if (!parsed.IsDocument)
+            {
+                bad.Bad("not_a_page", lines.LineNumber, lines.LineOffset, "the object has neither an action nor page fields (namespace, title, text)");
+                pendingId = null;
+                continue;
+            }
+            bad.Good();
+
+            string id = pendingId ?? parsed.PageId ?? $"line:{lines.LineNumber}";
+            pendingId = null;
+            if (!_options.Namespaces.Contains(parsed.Namespace))
+            {
+                Statistics.AddSkip("namespace");
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(parsed.Text))
+            {
+                Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: page {id} '{parsed.Title}' has empty text");
+                continue;
+            }
+
+            var metadata = new Dictionary<string, string>(2, StringComparer.Ordinal)
+            {
+                ["title"] = parsed.Title ?? string.Empty,
+                ["namespace"] = parsed.Namespace.ToString(CultureInfo.InvariantCulture),
+            };
+            Statistics.AddYielded();
+            yield return new Document(id, parsed.Text!) { Metadata = metadata };
+        }
+        _current = null;
+    }
+
+    private static ParsedLine Parse(ReadOnlySpan<byte> line)
+    {
+        var reader = new Utf8JsonReader(line, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new JsonException("expected a JSON object");
+        }
+        var result = new ParsedLine();
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.EndObject)
+            {
+                break;
+            }
+            if (reader.TokenType != JsonTokenType.PropertyName)
+            {
+                throw new JsonException($"unexpected {reader.TokenType} at byte {reader.TokenStartIndex}");
+            }
+            if (reader.ValueTextEquals("index"u8) || reader.ValueTextEquals("create"u8))
+            {
+                result.IsAction = true;
+                reader.Read();
+                result.ActionId = ReadActionId(ref reader);
+                continue;
+            }
+            if (reader.ValueTextEquals("namespace"u8))
+            {
+                reader.Read();
+                result.Namespace = reader.TokenType == JsonTokenType.Number ? reader.GetInt32() : int.Parse(reader.GetString()!, CultureInfo.InvariantCulture);
+                result.IsDocument = true;
+            }
+            else if (reader.ValueTextEquals("title"u8))
+            {
+                reader.Read();
+                result.Title = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                result.IsDocument = true;
+            }
+            else if (reader.ValueTextEquals("text"u8))
+            {
+                reader.Read();
+                result.Text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                result.IsDocument = true;
+            }
+            else if (reader.ValueTextEquals("page_id"u8))
+            {
+                reader.Read();
+                result.PageId = reader.TokenType switch
+                {
+                    JsonTokenType.Number => reader.GetInt64().ToString(CultureInfo.InvariantCulture),
+                    JsonTokenType.String => reader.GetString(),
+                    _ => null,
+                };
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        if (reader.BytesConsumed < line.Length && !line[(int)reader.BytesConsumed..].IsWhiteSpace())
+        {
+            throw new JsonException($"unexpected data after the object at byte {reader.BytesConsumed}");
+        }
+        return result;
+    }
+
+    private static string? ReadActionId(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return null;
+        }
+        string? id = null;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            bool isId = reader.ValueTextEquals("_id"u8);
+            reader.Read();
+            if (isId)
+            {
+                id = reader.TokenType switch
+                {
+                    JsonTokenType.String => reader.GetString(),
+                    JsonTokenType.Number => reader.GetInt64().ToString(CultureInfo.InvariantCulture),
+                    _ => null,
+                };
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return id;
+    }
+
+    private struct ParsedLine
+    {
+        public bool IsAction;
+        public bool IsDocument;
+        public string? ActionId;
+        public int Namespace;
+        public string? Title;
+        public string? Text;
+        public string? PageId;
+    }
+}
+
+internal static class SpanExtensions
+{
+    public static bool IsWhiteSpace(this ReadOnlySpan<byte> span)
+    {
+        foreach (byte b in span)
+        {
+            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}
