@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Pipeline;
+using StreamLoader.Core.Tokenization;
+
+namespace StreamLoader.Batcher.Parallel;
+
+/// <summary>
+/// Tokenizes documents on N workers and hands them on in input order, so the output does not depend on the number
+/// of workers or on timing.
+/// </summary>
+/// <remarks>
+/// A dispatcher groups documents into small chunks and queues each chunk twice: once for the workers and once, as a
+/// pending result, in an ordered queue. The consumer awaits the pending results in queue order. Both queues are
+/// bounded, which caps the documents in flight.
+/// </remarks>
+public sealed class OrderedTokenizerPool
+{
+    private readonly ITextTokenizer _tokenizer;
+    private readonly int _workers;
+    private readonly int _chunkDocuments;
+    private readonly int _chunkChars;
+
+    public OrderedTokenizerPool(ITextTokenizer tokenizer, int workers, int chunkDocuments = 16, int chunkChars = 1 << 18)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkDocuments, 1);
+        _tokenizer = tokenizer;
+        _workers = workers;
+        _chunkDocuments = chunkDocuments;
+        _chunkChars = chunkChars;
+    }
+
+    /// <summary>Number of workers.</summary>
+    public int Workers => _workers;
+
+    /// <summary>Tokenizes every document from <paramref name="input"/> and calls <paramref name="onDocument"/> in input order.</summary>
+    /// <remarks><paramref name="onDocument"/> owns each <see cref="TokenizedDocument"/> it receives and must dispose it.</remarks>
+    public async Task RunAsync(StageReader<Document> input, Func<TokenizedDocument, ValueTask> onDocument, StageCounters counters, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        CancellationToken token = cts.Token;
+        Channel<Chunk> work = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(_workers * 2) { SingleWriter = true });
+        Channel<Chunk> ordered = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(_workers * 4) { SingleWriter = true, SingleReader = true });
+
+        Task dispatcher = Task.Run(() => DispatchAsync(input, work.Writer, ordered.Writer, token), token);
+        var workers = new Task[_workers];
+        for (int i = 0; i < _workers; i++)
+        {
+            workers[i] = Task.Run(() => WorkAsync(work.Reader, counters, token), token);
+        }
+
+        try
+        {
+            while (await ordered.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (ordered.Reader.TryRead(out Chunk? chunk))
+                {
+                    TokenizedDocument[] results = await counters.WaitUpstreamAsync(new ValueTask<TokenizedDocument[]>(chunk.Result.Task)).ConfigureAwait(false);
+                    for (int i = 0; i < results.Length; i++)
+                    {
+                        try
+                        {
+                            await onDocument(results[i]).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            for (int j = i + 1; j < results.Length; j++)
+                            {
+                                results[j].Dispose();
+                            }
+                            throw;
+                        }
+                    }
+                }
+            }
+            await dispatcher.ConfigureAwait(false);
+        }
+        finally
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(workers.Append(dispatcher)).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The first fault already surfaced through the ordered queue or the dispatcher.
+            }
+            // Return buffers of results nobody will consume.
+            while (ordered.Reader.TryRead(out Chunk? leftover))
+            {
+                if (leftover.Result.Task.IsCompletedSuccessfully)
+                {
+                    foreach (TokenizedDocument document in leftover.Result.Task.Result)
+                    {
+                        document.Dispose();
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task DispatchAsync(StageReader<Document> input, ChannelWriter<Chunk> work, ChannelWriter<Chunk> ordered, CancellationToken token)
+    {
+        Exception? error = null;
+        try
+        {
+            var pending = new List<Document>(_chunkDocuments);
+            int chars = 0;
+            while (await input.WaitToReadAsync().ConfigureAwait(false))
+            {
+                // Take what is queued now, up to a chunk; don't wait to fill a chunk, that would add latency.
+                while (pending.Count < _chunkDocuments && chars < _chunkChars && input.TryRead(out Document? document))
+                {
+                    pending.Add(document);
+                    chars += document.Length;
+                }
+                if (pending.Count > 0)
+                {
+                    var chunk = new Chunk(pending.ToArray());
+                    pending.Clear();
+                    chars = 0;
+                    await ordered.WriteAsync(chunk, token).ConfigureAwait(false);
+                    await work.WriteAsync(chunk, token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+            throw;
+        }
+        finally
+        {
+            work.TryComplete(error);
+            ordered.TryComplete(error);
+        }
+    }
+
+    private async Task WorkAsync(ChannelReader<Chunk> work, StageCounters counters, CancellationToken token)
+    {
+        while (await work.WaitToReadAsync(token).ConfigureAwait(false))
+        {
+            while (work.TryRead(out Chunk? chunk))
+            {
+                long start = Stopwatch.GetTimestamp();
+                var results = new TokenizedDocument[chunk.Documents.Length];
+                int done = 0;
+                try
+                {
+                    for (; done < results.Length; done++)
+                    {
+                        token.ThrowIfCancellationRequested();
+                        Document document = chunk.Documents[done];
+                        var ids = new TokenBuffer(Math.Max(16, document.Length / 3));
+                        try
+                        {
+                            _tokenizer.Encode(document.Text, ids);
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            ids.Dispose();
+                            throw new InvalidOperationException($"Tokenizing document '{document.Id}' (ordinal {document.Ordinal}, {document.Length} chars) with {_tokenizer.Name} failed: {ex.Message}", ex);
+                        }
+                        results[done] = new TokenizedDocument(document, ids);
+                    }
+                    chunk.Result.TrySetResult(results);
+                }
+                catch (Exception ex)
+                {
+                    for (int i = 0; i < done; i++)
+                    {
+                        results[i].Dispose();
+                    }
+                    chunk.Result.TrySetException(ex);
+                }
+                finally
+                {
+                    counters.AddWorkerBusy(Stopwatch.GetTimestamp() - start);
+                }
+            }
+        }
+    }
+
+    private sealed class Chunk
+    {
+        public Chunk(Document[] documents)
+        {
+            Documents = documents;
+        }
+
+        public Document[] Documents { get; }
+
+        public TaskCompletionSource<TokenizedDocument[]> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,68 @@
+using StreamLoader.Core.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StreamLoader.Device.Runtime;
+
+/// <summary>A batch's tensors as torch tensors on the compute device, created inside the caller's dispose scope.</summary>
+public sealed class DeviceBatch
+{
+    private readonly Dictionary<string, Tensor> _tensors;
+
+    private DeviceBatch(Dictionary<string, Tensor> tensors, TensorBatch source)
+    {
+        _tensors = tensors;
+        Source = source;
+    }
+
+    /// <summary>The host batch the tensors were copied from.</summary>
+    public TensorBatch Source { get; }
+
+    /// <summary>The tensor with the given name.</summary>
+    public Tensor this[string name] =>
+        _tensors.TryGetValue(name, out Tensor? tensor)
+            ? tensor
+            : throw new KeyNotFoundException($"Batch {Source.Sequence} of task '{Source.Task}' has no tensor '{name}'.");
+
+    /// <summary>True when the batch has a tensor with that name.</summary>
+    public bool Contains(string name) => _tensors.ContainsKey(name);
+
+    /// <summary>Copies every tensor once to <paramref name="device"/>. On CUDA the host copy is pinned and the transfer non-blocking.</summary>
+    public static DeviceBatch From(TensorBatch batch, torch.Device device)
+    {
+        var tensors = new Dictionary<string, Tensor>(batch.Tensors.Count, StringComparer.Ordinal);
+        bool cuda = device.type == DeviceType.CUDA;
+        foreach (TensorBuffer buffer in batch.Tensors)
+        {
+            long[] shape = Array.ConvertAll(buffer.Shape, d => (long)d);
+            Tensor host = torch.empty(shape, ToScalarType(buffer.DType));
+            buffer.Bytes.CopyTo(host.bytes);
+            if (cuda)
+            {
+                Tensor pinned = host.pin_memory();
+                tensors[buffer.Name] = pinned.to(device, non_blocking: true);
+            }
+            else
+            {
+                tensors[buffer.Name] = host;
+            }
+        }
+        return new DeviceBatch(tensors, batch);
+    }
+
+    /// <summary>Maps a wire dtype to TorchSharp's.</summary>
+    public static ScalarType ToScalarType(TensorDType dtype) => dtype switch
+    {
+        TensorDType.Bool => ScalarType.Bool,
+        TensorDType.U8 => ScalarType.Byte,
+        TensorDType.I8 => ScalarType.Int8,
+        TensorDType.I16 => ScalarType.Int16,
+        TensorDType.I32 => ScalarType.Int32,
+        TensorDType.I64 => ScalarType.Int64,
+        TensorDType.F16 => ScalarType.Float16,
+        TensorDType.BF16 => ScalarType.BFloat16,
+        TensorDType.F32 => ScalarType.Float32,
+        TensorDType.F64 => ScalarType.Float64,
+        _ => throw new NotSupportedException($"TorchSharp has no tensor type for {dtype}."),
+    };
+}

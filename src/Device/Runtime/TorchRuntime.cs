@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace StreamLoader.Device.Runtime;
+
+/// <summary>Loads TorchSharp's native backend once and picks the compute device, with errors that say why loading failed.</summary>
+public static class TorchRuntime
+{
+    private static readonly object s_gate = new();
+    private static bool s_loaded;
+
+    /// <summary>
+    /// Environment variable naming a folder with a libtorch (for example a PyTorch install's <c>torch/lib</c>) to use
+    /// instead of the one shipped with the app.
+    /// </summary>
+    public const string LibTorchVariable = "STREAMLOADER_LIBTORCH";
+
+    /// <summary>Where libtorch was loaded from, for reports.</summary>
+    public static string LoadedFrom { get; private set; } = "not loaded";
+
+    /// <summary>Loads the native backend. Throws <see cref="TorchLoadException"/> with TorchSharp's load trace on failure.</summary>
+    public static void EnsureLoaded()
+    {
+        lock (s_gate)
+        {
+            if (s_loaded)
+            {
+                return;
+            }
+            string? external = Environment.GetEnvironmentVariable(LibTorchVariable);
+            if (!string.IsNullOrEmpty(external))
+            {
+                LoadExternal(external);
+            }
+            try
+            {
+                // Forces TorchSharp's static initializer, which loads LibTorchSharp and libtorch.
+                using torch.Tensor probe = torch.zeros(1);
+                LoadedFrom = string.IsNullOrEmpty(external) ? "bundled libtorch" : external;
+            }
+            catch (Exception ex)
+            {
+                throw new TorchLoadException(Describe(ex), ex);
+            }
+            s_loaded = true;
+        }
+    }
+
+    private static void LoadExternal(string folder)
+    {
+        // Load the external libtorch first, in dependency order, so LibTorchSharp binds to it.
+        foreach (string name in (string[])["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"])
+        {
+            string path = Path.Combine(folder, name);
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+            if (!NativeLibrary.TryLoad(path, out _))
+            {
+                throw new TorchLoadException($"{LibTorchVariable}={folder}: {name} exists but could not be loaded (dlopen failed; check that its dependencies are on LD_LIBRARY_PATH).", null);
+            }
+        }
+    }
+
+    private static string Describe(Exception ex)
+    {
+        string message = ex.InnerException?.Message ?? ex.Message;
+        string hint = RuntimeInformation.IsOSPlatform(OSPlatform.Linux)
+            ? " On Debian 12, TorchSharp 0.107's libLibTorchSharp.so needs GLIBCXX_3.4.32; the build marks that requirement weak (build/TorchSharpGlibcxxFix.targets). Run 'ldd' on runtimes/linux-x64/native/libLibTorchSharp.so in the output folder to see the missing symbol."
+            : string.Empty;
+        return "TorchSharp could not load its native backend." + hint + Environment.NewLine + message;
+    }
+
+    /// <summary>Picks the device: "auto" is CUDA when available, else CPU; "cpu" and "cuda[:N]" force one.</summary>
+    public static torch.Device SelectDevice(string requested = "auto")
+    {
+        EnsureLoaded();
+        string choice = requested.ToLowerInvariant();
+        if (choice == "auto")
+        {
+            return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        }
+        if (choice.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
+        {
+            throw new InvalidOperationException($"--device {requested} was asked for, but CUDA is not available to TorchSharp (the CPU-only libtorch is loaded, or no GPU is visible).");
+        }
+        return torch.device(choice);
+    }
+}
+
+/// <summary>TorchSharp's native backend could not be loaded; the message carries the cause and TorchSharp's trace.</summary>
+public sealed class TorchLoadException : Exception
+{
+    public TorchLoadException(string message, Exception? inner)
+        : base(message, inner)
+    {
+    }
+
+    public TorchLoadException()
+        : base("TorchSharp could not load its native backend.")
+    {
+    }
+
+    public TorchLoadException(string message)
+        : base(message)
+    {
+    }
+}

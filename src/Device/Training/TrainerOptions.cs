@@ -1,0 +1,59 @@
+namespace StreamLoader.Device.Training;
+
+/// <summary>Optimizer, schedule and logging settings for <see cref="Trainer"/>. Validated at construction.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Stop after this many optimizer steps; null trains until the data ends.</summary>
+    public long? MaxSteps { get; init; }
+
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 5e-4;
+
+    /// <summary>Linear warm-up steps from 0 to the peak rate.</summary>
+    public int WarmupSteps { get; init; } = 20;
+
+    /// <summary>AdamW weight decay.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+
+    /// <summary>Clip the global gradient norm to this value; 0 disables clipping.</summary>
+    public double ClipNorm { get; init; } = 1.0;
+
+    /// <summary>Log the loss every this many steps.</summary>
+    public int LogEvery { get; init; } = 10;
+
+    /// <summary>Where to save the model at the end; null saves nothing.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Throws on settings that cannot work.</summary>
+    public void Validate()
+    {
+        if (LearningRate <= 0 || double.IsNaN(LearningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
+        ArgumentOutOfRangeException.ThrowIfNegative(ClipNorm);
+        ArgumentOutOfRangeException.ThrowIfLessThan(LogEvery, 1);
+        if (MaxSteps is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "--max-steps must be at least 1.");
+        }
+    }
+
+    /// <summary>
+    /// The multiplier of the peak rate at a step: linear warm-up, then linear decay to 0 at <see cref="MaxSteps"/>
+    /// when it is known; constant after warm-up otherwise (a stream's length is not known in advance).
+    /// </summary>
+    public double RateFactor(long step)
+    {
+        if (WarmupSteps > 0 && step < WarmupSteps)
+        {
+            return (step + 1) / (double)WarmupSteps;
+        }
+        if (MaxSteps is long total && total > WarmupSteps)
+        {
+            return Math.Max(0.0, (total - step) / (double)(total - WarmupSteps));
+        }
+        return 1.0;
+    }
+}

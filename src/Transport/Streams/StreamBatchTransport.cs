@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Transport;
+using StreamLoader.Transport.Framing;
+
+namespace StreamLoader.Transport.Streams;
+
+/// <summary>Sends batches as <see cref="TensorFrame"/>s over a byte stream: a pipe (stdout), a Unix socket or a file.</summary>
+/// <remarks>The operating system's pipe or socket buffer provides the back-pressure: a slow reader blocks the writer.</remarks>
+public sealed class StreamBatchWriter : IBatchWriter
+{
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
+    private readonly ArrayBufferWriter<byte> _frame = new(1 << 20);
+    private long _batches;
+    private bool _completed;
+
+    public StreamBatchWriter(Stream stream, string description, bool leaveOpen = false)
+    {
+        _stream = stream;
+        Description = description;
+        _leaveOpen = leaveOpen;
+    }
+
+    public string Description { get; }
+
+    /// <summary>Batches written so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Bytes written so far.</summary>
+    public long Bytes { get; private set; }
+
+    public async ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default)
+    {
+        using (batch)
+        {
+            _frame.ResetWrittenCount();
+            TensorFrame.Write(batch, _frame);
+        }
+        await _stream.WriteAsync(_frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        Bytes += _frame.WrittenCount;
+        Interlocked.Increment(ref _batches);
+    }
+
+    public async ValueTask CompleteAsync(Exception? error = null, CancellationToken cancellationToken = default)
+    {
+        if (_completed)
+        {
+            return;
+        }
+        _completed = true;
+        _frame.ResetWrittenCount();
+        TensorFrame.WriteEnd(Batches, error?.Message, _frame);
+        try
+        {
+            await _stream.WriteAsync(_frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException) when (error is not null)
+        {
+            // The reader is gone; the original error is what matters.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_leaveOpen)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Reads <see cref="TensorFrame"/>s from a byte stream until the end frame.</summary>
+/// <remarks>
+/// A stream that ends without an end frame means the sender died: that is an error naming how many batches arrived,
+/// never a silent early end. An error frame rethrows the sender's message.
+/// </remarks>
+public sealed class StreamBatchReader : IBatchReader
+{
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
+
+    public StreamBatchReader(Stream stream, string description, bool leaveOpen = false)
+    {
+        _stream = stream;
+        Description = description;
+        _leaveOpen = leaveOpen;
+    }
+
+    public string Description { get; }
+
+    /// <summary>Byte offset of the next frame, for error messages.</summary>
+    public long Offset { get; private set; }
+
+    public async IAsyncEnumerable<TensorBatch> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        byte[] prefix = new byte[8];
+        long batches = 0;
+        while (true)
+        {
+            long frameStart = Offset;
+            int got = await ReadAtLeastAsync(prefix, 8, cancellationToken).ConfigureAwait(false);
+            if (got == 0)
+            {
+                throw new IOException($"{Description}: the stream ended after {batches} batches without an end frame (at byte {frameStart}); the sender stopped before finishing.");
+            }
+            if (got < 8)
+            {
+                throw new IOException($"{Description}: truncated frame header at byte {frameStart}.");
+            }
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+            if (headerLength == 0 || headerLength > TensorFrame.MaxHeaderBytes)
+            {
+                throw new InvalidDataException($"{Description}: byte {frameStart}: header length {headerLength} is not plausible; this is not a StreamLoader frame stream.");
+            }
+            byte[] header = ArrayPool<byte>.Shared.Rent((int)headerLength);
+            TensorFrame.Header parsed;
+            try
+            {
+                if (await ReadAtLeastAsync(header.AsMemory(0, (int)headerLength), (int)headerLength, cancellationToken).ConfigureAwait(false) < (int)headerLength)
+                {
+                    throw new IOException($"{Description}: the stream ended inside the header of the frame at byte {frameStart}.");
+                }
+                parsed = TensorFrame.ParseHeader(header.AsSpan(0, (int)headerLength), $"{Description}: frame at byte {frameStart}");
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(header);
+            }
+
+            if (parsed.IsError)
+            {
+                throw new IOException($"{Description}: the sender failed after {batches} batches: {parsed.Metadata.GetValueOrDefault("message")}");
+            }
+            if (parsed.IsEnd)
+            {
+                long announced = long.Parse(parsed.Metadata.GetValueOrDefault("batches", "-1"), System.Globalization.CultureInfo.InvariantCulture);
+                if (announced != batches)
+                {
+                    throw new InvalidDataException($"{Description}: the sender reports {announced} batches but {batches} arrived.");
+                }
+                yield break;
+            }
+
+            byte[] data = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, parsed.DataLength));
+            TensorBatch batch;
+            try
+            {
+                if (await ReadAtLeastAsync(data.AsMemory(0, (int)parsed.DataLength), (int)parsed.DataLength, cancellationToken).ConfigureAwait(false) < parsed.DataLength)
+                {
+                    throw new IOException($"{Description}: the stream ended inside the data of the frame at byte {frameStart}.");
+                }
+                batch = TensorFrame.ToBatch(parsed, data.AsSpan(0, (int)parsed.DataLength));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(data);
+            }
+            batches++;
+            yield return batch;
+        }
+    }
+
+    private async ValueTask<int> ReadAtLeastAsync(Memory<byte> buffer, int count, CancellationToken cancellationToken)
+    {
+        int n = await _stream.ReadAtLeastAsync(buffer[..count], count, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        Offset += n;
+        return n;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_leaveOpen)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Opens stream transports from a location: <c>-</c> (stdout/stdin), <c>unix:PATH</c>, or a file path.</summary>
+public static class StreamTransports
+{
+    /// <summary>Opens the sending side. For <c>unix:PATH</c> it listens on PATH and waits for one reader to connect.</summary>
+    public static async Task<StreamBatchWriter> OpenWriterAsync(string location, CancellationToken cancellationToken = default)
+    {
+        if (location == "-")
+        {
+            return new StreamBatchWriter(Console.OpenStandardOutput(), "stdout");
+        }
+        if (location.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            string path = location[5..];
+            if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            Socket client = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            return new StreamBatchWriter(new NetworkStream(client, ownsSocket: true), location);
+        }
+        var file = new FileStream(location, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20, useAsync: true);
+        return new StreamBatchWriter(file, location);
+    }
+
+    /// <summary>Opens the receiving side. For <c>unix:PATH</c> it connects, retrying until the writer listens.</summary>
+    public static async Task<StreamBatchReader> OpenReaderAsync(string location, TimeSpan? connectTimeout = null, CancellationToken cancellationToken = default)
+    {
+        if (location == "-")
+        {
+            return new StreamBatchReader(Console.OpenStandardInput(), "stdin");
+        }
+        if (location.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            string path = location[5..];
+            DateTime deadline = DateTime.UtcNow + (connectTimeout ?? TimeSpan.FromSeconds(30));
+            while (true)
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+                    return new StreamBatchReader(new NetworkStream(socket, ownsSocket: true), location);
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    socket.Dispose();
+                    await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    throw new IOException($"{location}: no loader is listening ({ex.Message}).", ex);
+                }
+            }
+        }
+        if (!File.Exists(location))
+        {
+            throw new FileNotFoundException($"{location}: no such frame file.", location);
+        }
+        return new StreamBatchReader(new FileStream(location, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true), location);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using StreamLoader.Core.Randomness;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+using StreamLoader.Tasks.Common;
+
+namespace StreamLoader.Tasks.Mlm;
+
+/// <summary>
+/// Cuts each document into windows of seq_len − 2 tokens (none dropped), frames each as [CLS] window [SEP], pads,
+/// and masks each full batch with a random stream derived from the seed and the batch index.
+/// </summary>
+internal sealed class MlmBatchBuilder : IBatchBuilder
+{
+    private readonly BatchingContext _context;
+    private readonly double _probability;
+    private readonly RowBatchWriter _rows;
+    private readonly SpecialTokens _special;
+
+    public MlmBatchBuilder(BatchingContext context, double probability)
+    {
+        _context = context;
+        _probability = probability;
+        _special = context.Tokenizer.Special;
+        _rows = new RowBatchWriter(MaskedLanguageModelingTask.TaskName, context.BatchSize, context.SequenceLength, _special.Pad);
+    }
+
+    public void Add(TokenizedDocument document, List<TensorBatch> completed)
+    {
+        ReadOnlySpan<int> ids = document.Ids;
+        int window = _context.SequenceLength - 2;
+        for (int offset = 0; offset < ids.Length; offset += window)
+        {
+            _rows.AppendRow(ids.Slice(offset, Math.Min(window, ids.Length - offset)), _special.Cls, _special.Sep);
+            if (_rows.IsFull)
+            {
+                completed.Add(Finish());
+            }
+        }
+    }
+
+    public void Complete(List<TensorBatch> completed)
+    {
+        if (_rows.Rows > 0)
+        {
+            completed.Add(Finish());
+        }
+    }
+
+    private TensorBatch Finish()
+    {
+        TensorBatch batch = _rows.Take();
+        var random = new Random(Seeds.Derive(_context.Seed, batch.Sequence, 0x4D4C4D));
+        TensorBuffer labels = batch.Add("labels", TensorDType.I64, batch["input_ids"].Shape, clear: false);
+        MaskingCounts counts = BertMasking.Apply(
+            batch["input_ids"].AsSpan<long>(),
+            batch["attention_mask"].AsSpan<long>(),
+            labels.AsSpan<long>(),
+            _special,
+            _context.Tokenizer.VocabularySize,
+            _probability,
+            random);
+        batch.Metadata["mask_probability"] = _probability.ToString(CultureInfo.InvariantCulture);
+        batch.Metadata["masked_positions"] = counts.Chosen.ToString(CultureInfo.InvariantCulture);
+        batch.Metadata["vocab_size"] = _context.Tokenizer.VocabularySize.ToString(CultureInfo.InvariantCulture);
+        batch.Metadata["pad_id"] = _special.Pad.ToString(CultureInfo.InvariantCulture);
+        return batch;
+    }
+}
