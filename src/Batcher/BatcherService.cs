@@ -42,6 +42,7 @@ public sealed class BatcherService
     {
         IBatchBuilder builder = _task.CreateBatchBuilder(_context);
         var completed = new List<TensorBatch>(4);
+        long lastOrdinal = -1;
         try
         {
             await _pool.RunAsync(
@@ -57,6 +58,10 @@ public sealed class BatcherService
                             Interlocked.Increment(ref _emptyDocuments);
                         }
                         builder.Add(document, completed);
+                        lastOrdinal = document.Source.Ordinal;
+                        // Batches completed now hold rows of this document, maybe not all of them: resuming
+                        // after them restarts this document (at most one document's windows repeat).
+                        StampResume(completed, lastOrdinal);
                     }
                     await SendAsync(stage, completed, output).ConfigureAwait(false);
                 },
@@ -64,6 +69,7 @@ public sealed class BatcherService
                 stage.CancellationToken).ConfigureAwait(false);
 
             builder.Complete(completed);
+            StampResume(completed, lastOrdinal + 1);
             await SendAsync(stage, completed, output).ConfigureAwait(false);
             await output.CompleteAsync(null, stage.CancellationToken).ConfigureAwait(false);
         }
@@ -75,6 +81,14 @@ public sealed class BatcherService
             }
             await output.CompleteAsync(ex, CancellationToken.None).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    private static void StampResume(List<TensorBatch> batches, long ordinal)
+    {
+        foreach (TensorBatch batch in batches)
+        {
+            batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
     }
 

@@ -26,6 +26,13 @@ public sealed class TransformerEncoderModel : Module<Tensor, Tensor, Tensor>
         dropout = Dropout(config.Dropout);
         TransformerEncoderLayer layer = TransformerEncoderLayer(config.Hidden, config.Heads, config.FeedForward, config.Dropout, Activations.GELU);
         encoder = TransformerEncoder(layer, config.Layers);
+        // BERT's initialisation: N(0, 0.02) embeddings. TorchSharp's default N(0, 1) makes the tied output
+        // projection produce huge logits, so the first losses sit far above ln(vocabulary).
+        using (no_grad())
+        {
+            init.normal_(tokens.weight!, 0, 0.02);
+            init.normal_(positions.weight!, 0, 0.02);
+        }
         RegisterComponents();
     }
 

@@ -48,6 +48,9 @@ public sealed class Trainer
     /// <summary>Every step's loss, in order.</summary>
     public IReadOnlyList<double> Losses => _losses;
 
+    /// <summary>The document ordinal to resume from after the last batch consumed (see <see cref="BatchMetadataKeys.ResumeOrdinal"/>), or -1.</summary>
+    public long ResumeOrdinal { get; private set; } = -1;
+
     /// <summary>The most recent loss, or NaN before the first step.</summary>
     public double LastLoss { get; private set; } = double.NaN;
 
@@ -74,6 +77,10 @@ public sealed class Trainer
     public double? Step(TensorBatch batch)
     {
         long start = Stopwatch.GetTimestamp();
+        if (batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOrdinal, out string? resume) && long.TryParse(resume, System.Globalization.CultureInfo.InvariantCulture, out long ordinal))
+        {
+            ResumeOrdinal = ordinal;
+        }
         using DisposeScope scope = torch.NewDisposeScope();
         DeviceBatch inputs = DeviceBatch.From(batch, _device);
         Tensor? loss = _model.ComputeLoss(inputs);

@@ -36,6 +36,7 @@ public sealed class DocumentStream
     private int _epoch;
     private long _emittedInEpoch;
     private long _emittedTotal;
+    private readonly List<(int Epoch, long StartOrdinal)> _epochStarts = [];
 
     public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
     {
@@ -70,6 +71,26 @@ public sealed class DocumentStream
         EmittedTotal = Interlocked.Read(ref _emittedTotal),
     };
 
+    /// <summary>
+    /// The position to resume from so that the next document emitted is the one with <paramref name="ordinal"/>
+    /// (as stamped on <see cref="Document.Ordinal"/>). Used to save where the consumer, not the provider, has got to.
+    /// </summary>
+    public ProviderPosition PositionAt(long ordinal)
+    {
+        (int epoch, long start) = (0, 0);
+        lock (_epochStarts)
+        {
+            foreach ((int e, long s) in _epochStarts)
+            {
+                if (s <= ordinal)
+                {
+                    (epoch, start) = (e, s);
+                }
+            }
+        }
+        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal };
+    }
+
     /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
     public async IAsyncEnumerable<Document> ReadAsync(ProviderPosition? resumeFrom = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -86,6 +107,10 @@ public sealed class DocumentStream
 
         for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
         {
+            lock (_epochStarts)
+            {
+                _epochStarts.Add((_epoch, Interlocked.Read(ref _emittedTotal)));
+            }
             _emittedInEpoch = 0;
             long emittedThisEpoch = 0;
             await foreach (Document document in ShuffledShardAsync(_epoch, cancellationToken).ConfigureAwait(false))

@@ -1,0 +1,68 @@
+using System.CommandLine;
+
+namespace StreamLoader.Cli.Commands;
+
+/// <summary>Every command-line option, defined once and shared by the commands that take it.</summary>
+internal static class CliOptions
+{
+    // What to run
+    public static readonly Option<string> Task = new("--task", "-t") { Description = "Task plugin to run (see 'streamloader tasks').", DefaultValueFactory = _ => "mlm", HelpName = "name" };
+    public static readonly Option<bool> All = new("--all") { Description = "Run all four services in this process (the default when no --role is given)." };
+    public static readonly Option<string?> Role = new("--role") { Description = "Run part of the pipeline: 'loader' (provider + batcher, writes frames to --out) or 'device' (reads frames from --in and trains).", HelpName = "loader|device" };
+    public static readonly Option<string> Out = new("--out") { Description = "Loader role: where frames go: '-' (stdout, for a pipe), 'unix:PATH' (listen on a Unix socket) or a file path.", DefaultValueFactory = _ => "-", HelpName = "-|unix:PATH|FILE" };
+    public static readonly Option<string> In = new("--in") { Description = "Device role and inspect: where frames come from: '-' (stdin), 'unix:PATH' or a file path.", DefaultValueFactory = _ => "-", HelpName = "-|unix:PATH|FILE" };
+
+    // Provider
+    public static readonly Option<string> Source = new("--source", "-s") { Description = "Input: a file path, an http(s) URL (streamed while it downloads), or 'builtin' (prose from the .NET SDK's XML docs; no network, no files).", DefaultValueFactory = _ => "builtin", HelpName = "path|url|builtin" };
+    public static readonly Option<string> Format = new("--format") { Description = "Input format: auto (from the name), cirrussearch, jsonl.", DefaultValueFactory = _ => "auto", HelpName = "auto|cirrussearch|jsonl" };
+    public static readonly Option<string> TextField = new("--text-field") { Description = "JSONL field holding the text.", DefaultValueFactory = _ => "text", HelpName = "name" };
+    public static readonly Option<string> IdField = new("--id-field") { Description = "JSONL field holding the id.", DefaultValueFactory = _ => "id", HelpName = "name" };
+    public static readonly Option<string> OnBadRecord = new("--on-bad-record") { Description = "Malformed, invalid-UTF-8 or oversized records: 'skip' counts and reports them, 'fail' stops at the first.", DefaultValueFactory = _ => "skip", HelpName = "skip|fail" };
+    public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => 1, HelpName = "n" };
+    public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => 1024, HelpName = "docs" };
+    public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
+    public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks; document i goes to rank i mod world size.", HelpName = "n" };
+    public static readonly Option<string?> Resume = new("--resume") { Description = "Resume the document stream from a position file saved by an earlier run.", HelpName = "position.json" };
+
+    // Batcher
+    public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "kind" };
+    public static readonly Option<string?> Vocab = new("--vocab") { Description = "Vocabulary: a BERT vocab.txt, a SentencePiece .model, or GPT-2 encoder.json (with --merges).", HelpName = "path" };
+    public static readonly Option<string?> Merges = new("--merges") { Description = "GPT-2 BPE merges (vocab.bpe).", HelpName = "path" };
+    public static readonly Option<int> SeqLen = new("--seq-len") { Description = "Tokens per row, special tokens included. Longer documents are cut into windows, never dropped.", DefaultValueFactory = _ => 128, HelpName = "n" };
+    public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => 8, HelpName = "n" };
+    public static readonly Option<int> Seed = new("--seed") { Description = "Seed for shuffling, masking and model initialisation. Same seed, same batches.", DefaultValueFactory = _ => 0, HelpName = "n" };
+    public static readonly Option<double?> MaskProb = new("--mask-prob") { Description = "MLM: chance a token is chosen for prediction (default 0.15).", HelpName = "p" };
+    public static readonly Option<string[]> Set = new("--set") { Description = "Task setting as key=value (repeatable); 'streamloader tasks' lists each task's settings.", HelpName = "key=value", AllowMultipleArgumentsPerToken = false };
+    public static readonly Option<int> Workers = new("--workers", "-j") { Description = "Tokenizer workers (default: processor count).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "n" };
+    public static readonly Option<int> Queue = new("--queue") { Description = "Capacity of the bounded channels between services, in batches (documents: 64x this).", DefaultValueFactory = _ => 8, HelpName = "n" };
+
+    // Device
+    public static readonly Option<long?> MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (bench, inspect: batches). The built-in corpus defaults to 200; 0 means no limit.", HelpName = "n" };
+    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base).", DefaultValueFactory = _ => "tiny", HelpName = "size" };
+    public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => 1e-3, HelpName = "rate" };
+    public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => 20, HelpName = "steps" };
+    public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => 1.0, HelpName = "norm" };
+    public static readonly Option<int> LogEvery = new("--log-every") { Description = "Log the loss every this many steps.", DefaultValueFactory = _ => 10, HelpName = "steps" };
+    public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Where to save the model at the end (default runs/<task>/model.bin; 'none' to skip).", HelpName = "path" };
+    public static readonly Option<string> Device = new("--device") { Description = "auto (CUDA when available, else CPU), cpu, or cuda[:N].", DefaultValueFactory = _ => "auto", HelpName = "device" };
+    public static readonly Option<int> TorchThreads = new("--torch-threads") { Description = "CPU threads for TorchSharp (0: its default).", DefaultValueFactory = _ => 0, HelpName = "n" };
+
+    // Reporting
+    public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the machine-readable run report here (schema: docs/SUMMARY.md).", HelpName = "path" };
+    public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => "auto", HelpName = "mode" };
+    public static readonly Option<string?> SavePosition = new("--save-position") { Description = "Where to save the stream position for --resume (default runs/<task>/position.json; 'none' to skip).", HelpName = "path" };
+
+    // Inspect
+    public static readonly Option<int> Rows = new("--rows") { Description = "Rows to show per batch.", DefaultValueFactory = _ => 4, HelpName = "n" };
+    public static readonly Option<int> Batches = new("--batches") { Description = "Batches to show.", DefaultValueFactory = _ => 2, HelpName = "n" };
+
+    /// <summary>Options every pipeline-running command takes.</summary>
+    public static IEnumerable<Option> Pipeline =>
+    [
+        Task, Source, Format, TextField, IdField, OnBadRecord, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
+        Tokenizer, Vocab, Merges, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson, SavePosition,
+    ];
+
+    /// <summary>Options of the device side.</summary>
+    public static IEnumerable<Option> Training => [Model, LearningRate, Warmup, Clip, LogEvery, Checkpoint, Device, TorchThreads];
+}

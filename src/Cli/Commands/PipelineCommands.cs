@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using StreamLoader.Cli.Hosting;
+using StreamLoader.Cli.Reporting;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Pipeline;
+using StreamLoader.Device.Runtime;
+
+namespace StreamLoader.Cli.Commands;
+
+/// <summary>The commands that run the pipeline: the main job (root), <c>bench</c> and <c>inspect</c>.</summary>
+internal static class PipelineCommands
+{
+    public static RootCommand CreateRoot()
+    {
+        var root = new RootCommand(
+            "StreamLoader streams raw text straight into training: it reads documents (Wikipedia dumps, JSONL; from disk or while they download), " +
+            "tokenizes them in parallel, batches them by the task's rules and feeds a TorchSharp model, with no preprocessing step.\n\n" +
+            "Examples:\n" +
+            "  streamloader --task mlm --all                         train BERT-style MLM on the built-in corpus (offline)\n" +
+            "  streamloader --task mlm --all --source enwiki-cirrussearch-content.json.gz --vocab vocab.txt --epochs 1\n" +
+            "  streamloader --task mlm --all --source https://dumps.wikimedia.org/other/cirrus_search_dump/<date>/enwiki-<date>-cirrussearch-content.json.gz --vocab vocab.txt\n" +
+            "  streamloader --role loader --out - --vocab vocab.txt | python3 scripts/read_frames.py   (frames on a pipe)\n" +
+            "  streamloader bench --source docs.jsonl --vocab vocab.txt   pipeline speed without a model\n" +
+            "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +
+            "  streamloader tasks                                       list task plugins and their --set keys");
+        foreach (Option option in CliOptions.Pipeline.Concat(CliOptions.Training))
+        {
+            root.Options.Add(option);
+        }
+        root.Options.Add(CliOptions.All);
+        root.Options.Add(CliOptions.Role);
+        root.Options.Add(CliOptions.Out);
+        root.Options.Add(CliOptions.In);
+        root.SetAction((result, ct) => ExecuteAsync(result, HostMode.Train, ct));
+
+        var bench = new Command("bench", "Run provider, batcher and transport without a model, and report documents, tokens and batches per second.");
+        foreach (Option option in CliOptions.Pipeline)
+        {
+            bench.Options.Add(option);
+        }
+        bench.SetAction((result, ct) => ExecuteAsync(result, HostMode.Bench, ct));
+        root.Subcommands.Add(bench);
+
+        var inspect = new Command("inspect", "Build the first batches and print them decoded back to text, with the task's targets (MLM: the masked positions).");
+        foreach (Option option in CliOptions.Pipeline)
+        {
+            inspect.Options.Add(option);
+        }
+        inspect.Options.Add(CliOptions.Rows);
+        inspect.Options.Add(CliOptions.Batches);
+        inspect.SetAction((result, ct) => ExecuteAsync(result, HostMode.Inspect, ct));
+        root.Subcommands.Add(inspect);
+
+        root.Subcommands.Add(TasksCommand.Create());
+        return root;
+    }
+
+    private static async Task<int> ExecuteAsync(ParseResult result, HostMode mode, CancellationToken cancellationToken)
+    {
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        RunSettings settings;
+        try
+        {
+            settings = RunSettings.From(result, training: mode == HostMode.Train);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
+            console.MarkupLine("Run 'streamloader --help' for the options.");
+            return ExitCodes.UsageError;
+        }
+
+        string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null ? "none" : settings.Progress;
+        IProgressView progress = ProgressViews.Create(progressMode, Console.Error);
+        var host = new PipelineHost(settings, mode, progress, Console.Out)
+        {
+            InspectBatches = mode == HostMode.Inspect ? result.GetValue(CliOptions.Batches) : 0,
+            InspectRows = mode == HostMode.Inspect ? result.GetValue(CliOptions.Rows) : 0,
+        };
+
+        RunSummary summary;
+        Exception? error;
+        try
+        {
+            (summary, error) = await host.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await progress.DisposeAsync().ConfigureAwait(false);
+            return Fail(console, ex);
+        }
+
+        if (settings.SummaryJson is { } path)
+        {
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null)
+            {
+                Directory.CreateDirectory(folder);
+            }
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, SummaryJsonContext.Default.RunSummary), cancellationToken).ConfigureAwait(false);
+        }
+        if (mode != HostMode.Inspect || error is not null)
+        {
+            HumanSummary.Write(summary, console);
+        }
+        return error is null ? ExitCodes.Success : Fail(console, error, alreadyReported: true);
+    }
+
+    private static int Fail(IAnsiConsole console, Exception error, bool alreadyReported = false)
+    {
+        Exception root = error is PipelineStageException { InnerException: { } inner } ? inner : error;
+        if (!alreadyReported)
+        {
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(root.Message)}");
+        }
+        if (Environment.GetEnvironmentVariable("STREAMLOADER_DEBUG") == "1")
+        {
+            console.WriteLine(error.ToString());
+        }
+        return root switch
+        {
+            OperationCanceledException => ExitCodes.Cancelled,
+            SourceFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or HttpRequestException or IOException => ExitCodes.InputError,
+            TorchLoadException => ExitCodes.DeviceError,
+            ArgumentException or FormatException => ExitCodes.UsageError,
+            _ => ExitCodes.Failure,
+        };
+    }
+}

@@ -1,0 +1,206 @@
+using System.CommandLine;
+using System.Globalization;
+using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Provider;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Cli.Commands;
+
+/// <summary>Which services this process runs.</summary>
+public enum RunRole
+{
+    /// <summary>Provider, batcher, transport and device in one process.</summary>
+    All,
+
+    /// <summary>Provider and batcher; batches leave through a stream transport.</summary>
+    Loader,
+
+    /// <summary>Batches arrive through a stream transport; the device trains.</summary>
+    Device,
+}
+
+/// <summary>Everything a run needs, read once from the command line and validated.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Steps the built-in corpus trains for when --max-steps is not given.</summary>
+    public const long BuiltInDefaultSteps = 200;
+
+    public required string Task { get; init; }
+    public RunRole Role { get; init; } = RunRole.All;
+    public string Out { get; init; } = "-";
+    public string In { get; init; } = "-";
+    public required string Source { get; init; }
+    public SourceSettings SourceSettings { get; init; } = new();
+    public int Epochs { get; init; } = 1;
+    public int ShuffleBuffer { get; init; }
+    public RankInfo Rank { get; init; } = RankInfo.Single;
+    public string? Resume { get; init; }
+    public TokenizerSettings Tokenizer { get; init; } = new();
+    public int SequenceLength { get; init; } = 128;
+    public int BatchSize { get; init; } = 8;
+    public int Seed { get; init; }
+    public TaskSettings TaskSettings { get; init; } = TaskSettings.Empty;
+    public int Workers { get; init; } = Environment.ProcessorCount;
+    public int Queue { get; init; } = 8;
+    public long? MaxSteps { get; init; }
+    public string ModelSize { get; init; } = "tiny";
+    public double LearningRate { get; init; } = 1e-3;
+    public int Warmup { get; init; } = 20;
+    public double Clip { get; init; } = 1.0;
+    public int LogEvery { get; init; } = 10;
+    public string? Checkpoint { get; init; }
+    public string Device { get; init; } = "auto";
+    public int TorchThreads { get; init; }
+    public string? SummaryJson { get; init; }
+    public string Progress { get; init; } = "auto";
+    public string? SavePosition { get; init; }
+
+    /// <summary>Notes about defaults applied, shown to the user at start.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>Reads and validates the settings. Throws <see cref="ArgumentException"/> with a message for the user.</summary>
+    public static RunSettings From(ParseResult result, bool training = true)
+    {
+        var notes = new List<string>();
+        string task = result.GetValue(CliOptions.Task)!;
+        string source = result.GetValue(CliOptions.Source)!;
+        RunRole role = (result.GetValue(CliOptions.Role)?.ToLowerInvariant()) switch
+        {
+            null or "all" => RunRole.All,
+            "loader" => RunRole.Loader,
+            "device" => RunRole.Device,
+            string other => throw new ArgumentException($"--role {other}: expected 'loader' or 'device' (or --all)."),
+        };
+        if (result.GetValue(CliOptions.All) && role != RunRole.All)
+        {
+            throw new ArgumentException("--all and --role cannot be combined: --all runs every service here.");
+        }
+
+        SourceFormat format = result.GetValue(CliOptions.Format)!.ToLowerInvariant() switch
+        {
+            "auto" => SourceFormat.Auto,
+            "cirrussearch" or "cirrus" => SourceFormat.CirrusSearch,
+            "jsonl" or "json" => SourceFormat.Jsonl,
+            string other => throw new ArgumentException($"--format {other}: expected auto, cirrussearch or jsonl."),
+        };
+        BadRecordPolicy policy = result.GetValue(CliOptions.OnBadRecord)!.ToLowerInvariant() switch
+        {
+            "skip" => BadRecordPolicy.Skip,
+            "fail" => BadRecordPolicy.Fail,
+            string other => throw new ArgumentException($"--on-bad-record {other}: expected skip or fail."),
+        };
+        TokenizerKind kind = result.GetValue(CliOptions.Tokenizer)!.ToLowerInvariant() switch
+        {
+            "auto" => TokenizerKind.Auto,
+            "wordpiece" or "bert" => TokenizerKind.WordPiece,
+            "tiktoken" or "cl100k" => TokenizerKind.Tiktoken,
+            "sentencepiece" or "spm" => TokenizerKind.SentencePiece,
+            "bpe" or "gpt2" => TokenizerKind.Gpt2Bpe,
+            string other => throw new ArgumentException($"--tokenizer {other}: expected auto, wordpiece, tiktoken, sentencepiece or bpe."),
+        };
+
+        RankInfo rank = RankInfo.FromEnvironment();
+        int? rankArg = result.GetValue(CliOptions.Rank);
+        int? worldArg = result.GetValue(CliOptions.WorldSize);
+        if (rankArg is not null || worldArg is not null)
+        {
+            rank = new RankInfo(rankArg ?? 0, worldArg ?? Math.Max(1, (rankArg ?? 0) + 1));
+        }
+
+        var settings = TaskSettings.Parse(result.GetValue(CliOptions.Set) ?? []);
+        if (result.GetValue(CliOptions.MaskProb) is double p)
+        {
+            settings = TaskSettings.Parse((result.GetValue(CliOptions.Set) ?? []).Append($"mask_probability={p.ToString(CultureInfo.InvariantCulture)}"));
+        }
+
+        long? maxSteps = result.GetValue(CliOptions.MaxSteps);
+        if (maxSteps == 0)
+        {
+            maxSteps = null;
+        }
+        else if (maxSteps is null && string.Equals(source, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role != RunRole.Loader && training)
+        {
+            maxSteps = BuiltInDefaultSteps;
+            notes.Add($"The built-in corpus trains for {BuiltInDefaultSteps} steps by default; pass --max-steps N (0 for no limit) to change that.");
+        }
+        else if (maxSteps < 0)
+        {
+            throw new ArgumentException("--max-steps must be 0 or more.");
+        }
+
+        int seqLen = result.GetValue(CliOptions.SeqLen);
+        int batchSize = result.GetValue(CliOptions.BatchSize);
+        int workers = result.GetValue(CliOptions.Workers);
+        int epochs = result.GetValue(CliOptions.Epochs);
+        int queue = result.GetValue(CliOptions.Queue);
+        if (seqLen < 8 || seqLen > 65536)
+        {
+            throw new ArgumentException($"--seq-len {seqLen}: must be between 8 and 65536.");
+        }
+        if (batchSize < 1)
+        {
+            throw new ArgumentException($"--batch-size {batchSize}: must be at least 1.");
+        }
+        if (workers < 1)
+        {
+            throw new ArgumentException($"--workers {workers}: must be at least 1.");
+        }
+        if (epochs < 0)
+        {
+            throw new ArgumentException($"--epochs {epochs}: must be 0 (unbounded) or more.");
+        }
+        if (epochs == 0 && maxSteps is null && role != RunRole.Loader && training)
+        {
+            throw new ArgumentException("--epochs 0 repeats the source forever; give --max-steps too.");
+        }
+        if (queue < 1)
+        {
+            throw new ArgumentException($"--queue {queue}: must be at least 1.");
+        }
+
+        string? checkpoint = result.GetValue(CliOptions.Checkpoint) ?? Path.Combine("runs", task, "model.bin");
+        string? savePosition = result.GetValue(CliOptions.SavePosition) ?? Path.Combine("runs", task, "position.json");
+
+        return new RunSettings
+        {
+            Task = task,
+            Role = role,
+            Out = result.GetValue(CliOptions.Out)!,
+            In = result.GetValue(CliOptions.In)!,
+            Source = source,
+            SourceSettings = new SourceSettings
+            {
+                Format = format,
+                TextField = result.GetValue(CliOptions.TextField)!,
+                IdField = result.GetValue(CliOptions.IdField)!,
+                Lines = new LineReaderOptions { OnBadRecord = policy },
+            },
+            Epochs = epochs,
+            ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
+            Rank = rank,
+            Resume = result.GetValue(CliOptions.Resume),
+            Tokenizer = new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges) },
+            SequenceLength = seqLen,
+            BatchSize = batchSize,
+            Seed = result.GetValue(CliOptions.Seed),
+            TaskSettings = settings,
+            Workers = workers,
+            Queue = queue,
+            MaxSteps = maxSteps,
+            ModelSize = result.GetValue(CliOptions.Model)!,
+            LearningRate = result.GetValue(CliOptions.LearningRate),
+            Warmup = result.GetValue(CliOptions.Warmup),
+            Clip = result.GetValue(CliOptions.Clip),
+            LogEvery = result.GetValue(CliOptions.LogEvery),
+            Checkpoint = string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
+            Device = result.GetValue(CliOptions.Device)!,
+            TorchThreads = result.GetValue(CliOptions.TorchThreads),
+            SummaryJson = result.GetValue(CliOptions.SummaryJson),
+            Progress = result.GetValue(CliOptions.Progress)!,
+            SavePosition = string.Equals(savePosition, "none", StringComparison.OrdinalIgnoreCase) ? null : savePosition,
+            Notes = notes,
+        };
+    }
+}

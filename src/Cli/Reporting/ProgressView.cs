@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace StreamLoader.Cli.Reporting;
+
+/// <summary>A moment's view of a run, sampled by the progress display.</summary>
+public sealed record ProgressSample(
+    long Documents,
+    long Tokens,
+    long Batches,
+    long Steps,
+    double Loss,
+    long RawBytes,
+    long? RawTotal,
+    int DocumentQueue,
+    int BatchQueue);
+
+/// <summary>Shows progress while a run works. Writes to stderr so stdout stays free for frames.</summary>
+public interface IProgressView : IAsyncDisposable
+{
+    /// <summary>Starts sampling <paramref name="sample"/> periodically.</summary>
+    void Start(Func<ProgressSample> sample);
+
+    /// <summary>Prints a line above the progress display.</summary>
+    void Log(string line);
+}
+
+/// <summary>Creates the display the user asked for.</summary>
+public static class ProgressViews
+{
+    public static IProgressView Create(string mode, TextWriter output)
+    {
+        bool terminal = !Console.IsErrorRedirected;
+        return mode.ToLowerInvariant() switch
+        {
+            "none" => new PlainProgressView(output, interval: null),
+            "plain" => new PlainProgressView(output, TimeSpan.FromSeconds(5)),
+            "live" => new LiveProgressView(output),
+            "auto" => terminal ? new LiveProgressView(output) : new PlainProgressView(output, TimeSpan.FromSeconds(10)),
+            _ => throw new ArgumentException($"--progress {mode}: expected auto, live, plain or none."),
+        };
+    }
+
+    /// <summary>"docs 1,234 (56/s) · tokens 1.2M (45.6k/s) · ..." for a sample and the previous one.</summary>
+    public static string Format(ProgressSample now, ProgressSample? before, double elapsed, double interval)
+    {
+        ProgressSample prev = before ?? now with { Documents = 0, Tokens = 0, Batches = 0, Steps = 0, RawBytes = 0 };
+        double dt = before is null ? elapsed : interval;
+        string Per(long a, long b) => Human(dt > 0 ? (a - b) / dt : 0);
+        var parts = new List<string>
+        {
+            $"{TimeSpan.FromSeconds(elapsed):hh\\:mm\\:ss}",
+            $"docs {now.Documents:N0} ({Per(now.Documents, prev.Documents)}/s)",
+            $"tokens {Human(now.Tokens)} ({Per(now.Tokens, prev.Tokens)}/s)",
+            $"batches {now.Batches:N0}",
+        };
+        if (now.Steps > 0)
+        {
+            parts.Add($"steps {now.Steps:N0} ({(dt > 0 ? (now.Steps - prev.Steps) / dt : 0):0.0}/s) loss {now.Loss:0.000}");
+        }
+        if (now.RawTotal is long total && total > 0)
+        {
+            parts.Add($"read {100.0 * now.RawBytes / total:0.0}% of {Human(total)}B");
+        }
+        else if (now.RawBytes > 0)
+        {
+            parts.Add($"read {Human(now.RawBytes)}B");
+        }
+        parts.Add($"queues {now.DocumentQueue}d/{now.BatchQueue}b");
+        return string.Join(" | ", parts);
+    }
+
+    /// <summary>1234567 as "1.23M".</summary>
+    public static string Human(double value)
+    {
+        string[] units = ["", "k", "M", "G", "T"];
+        int unit = 0;
+        while (Math.Abs(value) >= 1000 && unit < units.Length - 1)
+        {
+            value /= 1000;
+            unit++;
+        }
+        return value.ToString(unit == 0 ? "0" : "0.00", CultureInfo.InvariantCulture) + units[unit];
+    }
+}
+
+/// <summary>A status line rewritten in place on a terminal, with log lines printed above it.</summary>
+internal sealed class LiveProgressView : IProgressView
+{
+    private readonly TextWriter _output;
+    private readonly object _gate = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private string _status = string.Empty;
+
+    public LiveProgressView(TextWriter output)
+    {
+        _output = output;
+    }
+
+    public void Start(Func<ProgressSample> sample)
+    {
+        _loop = Task.Run(async () =>
+        {
+            var clock = Stopwatch.StartNew();
+            ProgressSample? before = null;
+            double last = 0;
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+                {
+                    ProgressSample now = sample();
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    string line = ProgressViews.Format(now, before, elapsed, elapsed - last);
+                    before = now;
+                    last = elapsed;
+                    lock (_gate)
+                    {
+                        _status = line;
+                        _output.Write("\r\u001b[2K" + line);
+                        _output.Flush();
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+    }
+
+    public void Log(string line)
+    {
+        lock (_gate)
+        {
+            _output.Write("\r\u001b[2K");
+            _output.WriteLine(line);
+            if (_status.Length > 0)
+            {
+                _output.Write(_status);
+            }
+            _output.Flush();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        lock (_gate)
+        {
+            if (_status.Length > 0)
+            {
+                _output.WriteLine();
+            }
+        }
+        _stop.Dispose();
+    }
+}
+
+/// <summary>Progress as plain lines at an interval, for logs and CI; or nothing but log lines.</summary>
+internal sealed class PlainProgressView : IProgressView
+{
+    private readonly TextWriter _output;
+    private readonly TimeSpan? _interval;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+
+    public PlainProgressView(TextWriter output, TimeSpan? interval)
+    {
+        _output = output;
+        _interval = interval;
+    }
+
+    public void Start(Func<ProgressSample> sample)
+    {
+        if (_interval is not TimeSpan interval)
+        {
+            return;
+        }
+        _loop = Task.Run(async () =>
+        {
+            var clock = Stopwatch.StartNew();
+            ProgressSample? before = null;
+            double last = 0;
+            using var timer = new PeriodicTimer(interval);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+                {
+                    ProgressSample now = sample();
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    Log(ProgressViews.Format(now, before, elapsed, elapsed - last));
+                    before = now;
+                    last = elapsed;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+    }
+
+    public void Log(string line)
+    {
+        lock (_output)
+        {
+            _output.WriteLine(line);
+            _output.Flush();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,92 @@
+using System.Text.Json.Serialization;
+using StreamLoader.Core.Pipeline;
+
+namespace StreamLoader.Cli.Reporting;
+
+/// <summary>The machine-readable run report written by <c>--summary-json</c>. Schema: docs/SUMMARY.md.</summary>
+public sealed record RunSummary
+{
+    /// <summary>Schema identifier; bumped when fields change meaning.</summary>
+    public string Schema { get; init; } = "streamloader.run-summary/1";
+
+    public required string Command { get; init; }
+    public required string Task { get; init; }
+    public required string Role { get; init; }
+    public required string Source { get; init; }
+    public required string Tokenizer { get; init; }
+    public required string Outcome { get; init; }
+    public string? Error { get; init; }
+
+    /// <summary>Documents tokenized by the batcher.</summary>
+    public long Documents { get; init; }
+
+    /// <summary>Tokens produced by tokenization (before special tokens and padding).</summary>
+    public long Tokens { get; init; }
+
+    /// <summary>Batches that reached the device stage (or the transport, for the loader role).</summary>
+    public long Batches { get; init; }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public long Steps { get; init; }
+
+    public double? LossFirst { get; init; }
+    public double? LossLast { get; init; }
+    public double WallSeconds { get; init; }
+
+    /// <summary><see cref="Tokens"/> over <see cref="WallSeconds"/>.</summary>
+    public double TokensPerSecond { get; init; }
+
+    public required IReadOnlyList<StageReport> Stages { get; init; }
+    public ProviderReport? Provider { get; init; }
+    public BatcherReport? Batcher { get; init; }
+    public DeviceReport? Device { get; init; }
+    public required SettingsReport Settings { get; init; }
+}
+
+/// <summary>One stage's counters; times in seconds.</summary>
+public sealed record StageReport(
+    string Name,
+    long ItemsIn,
+    long ItemsOut,
+    long BytesIn,
+    long BytesOut,
+    long TokensOut,
+    double WallSeconds,
+    double BusySeconds,
+    double WaitUpstreamSeconds,
+    double WaitDownstreamSeconds,
+    double? WorkerBusySeconds)
+{
+    public static StageReport From(StageSnapshot s) =>
+        new(s.Name, s.ItemsIn, s.ItemsOut, s.BytesIn, s.BytesOut, s.TokensOut, s.WallSeconds, s.BusySeconds, s.WaitUpstreamSeconds, s.WaitDownstreamSeconds, s.WorkerBusySeconds);
+}
+
+/// <summary>What the provider read, yielded and skipped.</summary>
+public sealed record ProviderReport(
+    string Description,
+    long RecordsRead,
+    long DocumentsYielded,
+    long DocumentsEmitted,
+    long BytesRead,
+    long OtherRanks,
+    long ResumeSkipped,
+    int Rank,
+    int WorldSize,
+    IReadOnlyDictionary<string, long> Skipped,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> SkipExamples,
+    string? PositionSaved);
+
+/// <summary>Batcher details.</summary>
+public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize);
+
+/// <summary>Device details.</summary>
+public sealed record DeviceReport(string Device, string Model, string Libtorch, long BatchesWithoutTargets, string? Checkpoint, IReadOnlyList<double> LossCurve);
+
+/// <summary>The settings that shape the data, echoed for reproducibility.</summary>
+public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize, int Epochs, int ShuffleBuffer, long? MaxSteps, IReadOnlyDictionary<string, string> TaskSettings);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RunSummary))]
+internal sealed partial class SummaryJsonContext : JsonSerializerContext
+{
+}
