@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace StreamLoader.Tests.Infrastructure;
+
+/// <summary>
+/// A real HTTP/1.1 server on 127.0.0.1 serving one byte array, with knobs to misbehave: drop the connection after
+/// some bytes, ignore Range requests, or stall. Used to test streaming over HTTP without the internet.
+/// </summary>
+public sealed class LoopbackHttpServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly byte[] _content;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private int _requests;
+
+    public LoopbackHttpServer(byte[] content)
+    {
+        _content = content;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        _loop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The URL that serves the content.</summary>
+    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/dump.json.gz";
+
+    /// <summary>Close the connection after sending this many body bytes, on the first N requests.</summary>
+    public long DropAfterBytes { get; set; } = -1;
+
+    /// <summary>How many requests drop (see <see cref="DropAfterBytes"/>); int.MaxValue drops every one.</summary>
+    public int DropRequests { get; set; } = 1;
+
+    /// <summary>Answer 200 with the whole body even when a Range is asked for.</summary>
+    public bool IgnoreRange { get; set; }
+
+    /// <summary>Requests served so far.</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Range headers received, in order.</summary>
+    public List<string> Ranges { get; } = [];
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch
+            {
+                return;
+            }
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                NetworkStream stream = client.GetStream();
+                var reader = new StreamReader(stream, Encoding.ASCII, false, 1024, leaveOpen: true);
+                string? line;
+                long start = 0;
+                bool ranged = false;
+                while (!string.IsNullOrEmpty(line = await reader.ReadLineAsync()))
+                {
+                    if (line.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))
+                    {
+                        lock (Ranges)
+                        {
+                            Ranges.Add(line);
+                        }
+                        string spec = line[(line.IndexOf('=') + 1)..].Trim();
+                        start = long.Parse(spec[..spec.IndexOf('-')], CultureInfo.InvariantCulture);
+                        ranged = true;
+                    }
+                }
+                int request = Interlocked.Increment(ref _requests);
+                if (IgnoreRange)
+                {
+                    start = 0;
+                    ranged = false;
+                }
+                long length = _content.Length - start;
+                string status = ranged ? "206 Partial Content" : "200 OK";
+                string headers = $"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nETag: \"v1\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n";
+                if (ranged)
+                {
+                    headers += $"Content-Range: bytes {start}-{_content.Length - 1}/{_content.Length}\r\n";
+                }
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(headers + "\r\n"));
+                long send = length;
+                bool drop = DropAfterBytes >= 0 && request <= DropRequests;
+                if (drop)
+                {
+                    send = Math.Min(send, DropAfterBytes);
+                }
+                await stream.WriteAsync(_content.AsMemory((int)start, (int)send));
+                await stream.FlushAsync();
+                if (drop)
+                {
+                    client.Client.LingerState = new LingerOption(true, 0);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (SocketException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        try
+        {
+            await _loop;
+        }
+        catch
+        {
+        }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,152 @@
+using System.Runtime.CompilerServices;
+using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Streaming;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Tests.Provider;
+
+public sealed class DocumentStreamTests
+{
+    /// <summary>An in-memory source of n documents with ids "0".."n-1".</summary>
+    private sealed class CountingSource : IDocumentSource
+    {
+        private readonly int _count;
+
+        public CountingSource(int count)
+        {
+            _count = count;
+        }
+
+        public string Description => "memory";
+
+        public string Fingerprint => $"memory|{_count}";
+
+        public SourceStatistics Statistics { get; } = new();
+
+        public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            for (int i = 0; i < _count; i++)
+            {
+                await Task.Yield();
+                yield return new Document(i.ToString(), $"text {i}");
+            }
+        }
+    }
+
+    private static async Task<List<string>> Ids(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
+    {
+        var ids = new List<string>();
+        if (take == 0)
+        {
+            return ids;
+        }
+        await foreach (Document d in stream.ReadAsync(resume))
+        {
+            ids.Add(d.Id);
+            if (ids.Count == take)
+            {
+                break;
+            }
+        }
+        return ids;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(8)]
+    public async Task ReadAsync_Ranks_PartitionTheSourceExactly(int worldSize)
+    {
+        var all = new List<string>();
+        for (int rank = 0; rank < worldSize; rank++)
+        {
+            var stream = new DocumentStream(new CountingSource(100), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), ShuffleBuffer = 16, Seed = 3 });
+            List<string> ids = await Ids(stream);
+            Assert.All(ids, id => Assert.Equal(rank, int.Parse(id) % worldSize));
+            all.AddRange(ids);
+        }
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => i.ToString()).Order(), all.Order());
+    }
+
+    [Fact]
+    public async Task ReadAsync_Shuffle_IsASeededPermutation()
+    {
+        List<string> a = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
+        List<string> b = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
+        List<string> c = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 2, ShuffleBuffer = 64 }));
+        List<string> unshuffled = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 0 }));
+
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        Assert.Equal(unshuffled.Order(), a.Order());
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => i.ToString()), unshuffled);
+        Assert.NotEqual(unshuffled, a);
+    }
+
+    [Fact]
+    public async Task ReadAsync_Epochs_ReshuffleEachPassAndStampOrdinals()
+    {
+        var stream = new DocumentStream(new CountingSource(50), new DocumentStreamOptions { Seed = 5, ShuffleBuffer = 50, Epochs = 2 });
+        var docs = await Collect.AllAsync(stream.ReadAsync());
+
+        Assert.Equal(100, docs.Count);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i), docs.Select(d => d.Ordinal));
+        Assert.Equal(docs.Take(50).Select(d => d.Id).Order(), docs.Skip(50).Select(d => d.Id).Order());
+        Assert.NotEqual(docs.Take(50).Select(d => d.Id), docs.Skip(50).Select(d => d.Id));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(37)]
+    [InlineData(99)]
+    [InlineData(130)]
+    public async Task ReadAsync_ResumeFromSavedPosition_ContinuesExactly(int consumed)
+    {
+        using var files = new TempFiles();
+        var options = new DocumentStreamOptions { Seed = 9, ShuffleBuffer = 32, Epochs = 2, Rank = new RankInfo(1, 2) };
+        List<string> uninterrupted = await Ids(new DocumentStream(new CountingSource(200), options));
+
+        var first = new DocumentStream(new CountingSource(200), options);
+        List<string> head = await Ids(first, take: consumed);
+        string file = files.Path("position.json");
+        (consumed == 0 ? first.PositionAt(0) : first.PositionAt(consumed)).Save(file);
+
+        var second = new DocumentStream(new CountingSource(200), options);
+        List<string> tail = await Ids(second, ProviderPosition.Load(file));
+
+        Assert.Equal(uninterrupted, head.Concat(tail));
+        // Resuming replays only the interrupted epoch (100 documents per epoch on this rank).
+        Assert.Equal(consumed % 100, second.ResumeSkipped);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ResumeWithDifferentSeed_IsRefused()
+    {
+        var stream = new DocumentStream(new CountingSource(10), new DocumentStreamOptions { Seed = 1 });
+        await Ids(stream, take: 3);
+        ProviderPosition position = stream.Position;
+
+        var other = new DocumentStream(new CountingSource(10), new DocumentStreamOptions { Seed = 2 });
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => Ids(other, position));
+        Assert.Contains("seed 1 vs 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RankInfo_FromLauncherVariables()
+    {
+        Assert.Equal((2, 8, "torchrun"), Read(new() { ["RANK"] = "2", ["WORLD_SIZE"] = "8" }));
+        Assert.Equal((3, 4, "slurm"), Read(new() { ["SLURM_PROCID"] = "3", ["SLURM_NTASKS"] = "4" }));
+        Assert.Equal((1, 2, "openmpi"), Read(new() { ["OMPI_COMM_WORLD_RANK"] = "1", ["OMPI_COMM_WORLD_SIZE"] = "2" }));
+        Assert.Equal((5, 6, "kubernetes"), Read(new() { ["JOB_COMPLETION_INDEX"] = "5", ["WORLD_SIZE"] = "6" }));
+        Assert.Equal((0, 1, "default"), Read(new()));
+        Assert.Throws<InvalidOperationException>(() => Read(new() { ["RANK"] = "1" }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read(new() { ["RANK"] = "4", ["WORLD_SIZE"] = "4" }));
+
+        static (int, int, string) Read(Dictionary<string, string> env)
+        {
+            RankInfo info = RankInfo.FromEnvironment(name => env.GetValueOrDefault(name));
+            return (info.Rank, info.WorldSize, info.Origin);
+        }
+    }
+}

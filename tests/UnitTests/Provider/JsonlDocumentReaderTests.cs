@@ -1,0 +1,65 @@
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Jsonl;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Tests.Provider;
+
+public sealed class JsonlDocumentReaderTests
+{
+    [SkippableFact]
+    public async Task ReadAsync_SharedPythonDocs_Yields497Documents()
+    {
+        string path = SharedData.Require(SharedData.PythonDocs);
+        var reader = new JsonlDocumentReader(path);
+
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(497, docs.Count);
+        Assert.Equal(0, reader.Statistics.Skipped);
+        Assert.Equal(497, docs.Select(d => d.Id).Distinct().Count());
+        Assert.True(docs.Sum(d => (long)d.Length) > 10_000_000);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ConfiguredFields_NumericIdsAndLabels()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("data.jsonl",
+            "{\"doc\":1,\"body\":\"first\",\"label\":[\"a\",\"b\"]}\n" +
+            "\n" +
+            "{\"doc\":2,\"body\":\"second\",\"label\":7}\r\n" +
+            "{\"body\":\"third has no id\"}");
+
+        List<Document> docs = await Collect.DocumentsAsync(new JsonlDocumentReader(path, new JsonlOptions { TextField = "body", IdField = "doc" }));
+
+        Assert.Equal(["1", "2", "4"], docs.Select(d => d.Id));
+        Assert.Equal(["a", "b"], docs[0].Labels!);
+        Assert.Equal(["7"], docs[1].Labels!);
+        Assert.Equal("third has no id", docs[2].Text);
+    }
+
+    [Fact]
+    public async Task ReadAsync_MissingTextFieldAndTrailingGarbage_AreCountedSkips()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("data.jsonl",
+            "{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\":\"b\",\"content\":\"wrong field\"}\n{\"id\":\"c\",\"text\":\"x\"} trailing\n{\"id\":\"d\",\"text\":\"  \"}\n");
+        var reader = new JsonlDocumentReader(path);
+
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal("a", Assert.Single(docs).Id);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["missing_text_field"]);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["malformed_json"]);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["empty_text"]);
+    }
+
+    [Fact]
+    public async Task ReadAsync_EmptyFile_YieldsNothing()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("empty.jsonl", string.Empty);
+
+        Assert.Empty(await Collect.DocumentsAsync(new JsonlDocumentReader(path)));
+    }
+}
