@@ -36,8 +36,9 @@ public sealed record TokenizerSettings
     /// <summary>Tiktoken model name; "gpt-4" selects cl100k_base.</summary>
     public string TiktokenModel { get; init; } = "gpt-4";
 
-    /// <summary>WordPiece: lower-case before tokenizing (bert-base-uncased).</summary>
-    public bool LowerCase { get; init; } = true;
+    /// <summary>Lower-case before tokenizing; null takes the family's default (WordPiece: yes, as bert-base-uncased; others: no).</summary>
+    /// <remarks>Uncased SentencePiece models such as ALBERT's need it: their vocabulary has no capitals.</remarks>
+    public bool? LowerCase { get; init; }
 }
 
 /// <summary>Builds an <see cref="ITextTokenizer"/> from <see cref="TokenizerSettings"/>.</summary>
@@ -48,9 +49,9 @@ public static class TokenizerFactory
         TokenizerKind kind = settings.Kind == TokenizerKind.Auto ? Detect(settings) : settings.Kind;
         return kind switch
         {
-            TokenizerKind.WordPiece => CreateWordPiece(Require(settings.VocabularyPath, "--vocab (a BERT vocab.txt)"), settings.LowerCase),
+            TokenizerKind.WordPiece => CreateWordPiece(Require(settings.VocabularyPath, "--vocab (a BERT vocab.txt)"), settings.LowerCase ?? true),
             TokenizerKind.Tiktoken => CreateTiktoken(settings.TiktokenModel),
-            TokenizerKind.SentencePiece => CreateSentencePiece(Require(settings.VocabularyPath, "--vocab (a SentencePiece .model)")),
+            TokenizerKind.SentencePiece => CreateSentencePiece(Require(settings.VocabularyPath, "--vocab (a SentencePiece .model)"), settings.LowerCase ?? false),
             TokenizerKind.Gpt2Bpe => CreateGpt2(Require(settings.VocabularyPath, "--vocab (GPT-2 encoder.json)"), Require(settings.MergesPath, "--merges (GPT-2 vocab.bpe)")),
             _ => throw new ArgumentOutOfRangeException(nameof(settings), kind, "Unknown tokenizer kind."),
         };
@@ -133,35 +134,80 @@ public static class TokenizerFactory
         }
         // tiktoken's own specials (<|endoftext|> ...) are not used as [SEP]: text is encoded without special-token
         // parsing, so a literal "<|endoftext|>" in a document stays text. The roles get fresh ids instead.
+        string[] specialStrings = tiktoken.SpecialTokens?.Keys.ToArray() ?? [];
         return TokenizerAdapter.Create(
             $"tiktoken:{model}",
             tiktoken,
-            static (t, text) => t.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true),
+            (t, text) => EncodeOrdinary(t, text, specialStrings),
             _ => null,
             _ => null,
             size);
     }
 
-    /// <summary>SentencePiece from a .model file, without adding BOS or EOS.</summary>
-    public static ITextTokenizer CreateSentencePiece(string modelPath)
+    /// <summary>
+    /// Encodes text as ordinary text, like tiktoken's <c>encode_ordinary</c>: Microsoft.ML.Tokenizers would turn a
+    /// literal "&lt;|endoftext|&gt;" inside a document into the special id, letting data inject control tokens. Such
+    /// strings are encoded in two halves ("&lt;|" and the rest), which only ordinary ids can express.
+    /// </summary>
+    private static IReadOnlyList<int> EncodeOrdinary(Tokenizer tokenizer, ReadOnlySpan<char> text, string[] specials)
     {
-        using FileStream stream = File.OpenRead(modelPath);
-        SentencePieceTokenizer sp = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
-        IReadOnlyDictionary<string, int> vocabulary = sp.Vocabulary;
-        var reverse = new Dictionary<int, string>(vocabulary.Count);
-        int size = 0;
-        foreach (KeyValuePair<string, int> pair in vocabulary)
+        int first = text.IndexOf("<|", StringComparison.Ordinal);
+        if (first < 0)
         {
-            reverse.TryAdd(pair.Value, pair.Key);
-            size = Math.Max(size, pair.Value + 1);
+            return tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true);
+        }
+        var ids = new List<int>();
+        int start = 0;
+        int i = first;
+        while (i >= 0)
+        {
+            string? special = null;
+            foreach (string candidate in specials)
+            {
+                if (text[i..].StartsWith(candidate, StringComparison.Ordinal))
+                {
+                    special = candidate;
+                    break;
+                }
+            }
+            int resumeAt = i + 2;
+            if (special is not null)
+            {
+                ids.AddRange(tokenizer.EncodeToIds(text[start..i], considerPreTokenization: true, considerNormalization: true));
+                ids.AddRange(tokenizer.EncodeToIds("<|", considerPreTokenization: true, considerNormalization: true));
+                ids.AddRange(tokenizer.EncodeToIds(special.AsSpan(2), considerPreTokenization: true, considerNormalization: true));
+                start = i + special.Length;
+                resumeAt = start;
+            }
+            int next = resumeAt < text.Length ? text[resumeAt..].IndexOf("<|", StringComparison.Ordinal) : -1;
+            i = next < 0 ? -1 : resumeAt + next;
+        }
+        ids.AddRange(tokenizer.EncodeToIds(text[start..], considerPreTokenization: true, considerNormalization: true));
+        return ids;
+    }
+
+    /// <summary>SentencePiece from a .model file, without adding BOS or EOS.</summary>
+    public static ITextTokenizer CreateSentencePiece(string modelPath, bool lowerCase = false)
+    {
+        byte[] model = File.ReadAllBytes(modelPath);
+        string[] pieces = SentencePieceModelPatch.ReadPieces(model);
+        using var stream = new MemoryStream(SentencePieceModelPatch.Apply(model));
+        SentencePieceTokenizer sp = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
+        // The tokenizer's Vocabulary leaves out control pieces such as [MASK]; the model's own piece list has them all.
+        var ids = new Dictionary<string, int>(pieces.Length, StringComparer.Ordinal);
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            ids.TryAdd(pieces[i], i);
         }
         return TokenizerAdapter.Create(
             $"sentencepiece:{Path.GetFileName(modelPath)}",
             sp,
-            static (t, text) => ((SentencePieceTokenizer)t).EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false),
-            id => reverse.TryGetValue(id, out string? token) ? token : null,
-            token => vocabulary.TryGetValue(token, out int id) ? id : null,
-            size);
+            lowerCase
+                ? static (t, text) => ((SentencePieceTokenizer)t).EncodeToIds(text.ToString().ToLowerInvariant(), addBeginningOfSentence: false, addEndOfSentence: false)
+                : static (t, text) => ((SentencePieceTokenizer)t).EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false),
+            id => id < pieces.Length ? pieces[id] : null,
+            token => ids.TryGetValue(token, out int id) ? id : null,
+            pieces.Length);
     }
 
     /// <summary>GPT-2 byte-level BPE from encoder.json and vocab.bpe.</summary>

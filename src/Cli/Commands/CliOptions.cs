@@ -28,6 +28,7 @@ internal static class CliOptions
     public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "kind" };
     public static readonly Option<string?> Vocab = new("--vocab") { Description = "Vocabulary: a BERT vocab.txt, a SentencePiece .model, or GPT-2 encoder.json (with --merges).", HelpName = "path" };
     public static readonly Option<string?> Merges = new("--merges") { Description = "GPT-2 BPE merges (vocab.bpe).", HelpName = "path" };
+    public static readonly Option<bool?> LowerCase = new("--lowercase") { Description = "Lower-case text before tokenizing (default: yes for WordPiece, no otherwise; ALBERT's SentencePiece model needs yes).", HelpName = "true|false" };
     public static readonly Option<int> SeqLen = new("--seq-len") { Description = "Tokens per row, special tokens included. Longer documents are cut into windows, never dropped.", DefaultValueFactory = _ => 128, HelpName = "n" };
     public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => 8, HelpName = "n" };
     public static readonly Option<int> Seed = new("--seed") { Description = "Seed for shuffling, masking and model initialisation. Same seed, same batches.", DefaultValueFactory = _ => 0, HelpName = "n" };
@@ -60,7 +61,7 @@ internal static class CliOptions
     public static IEnumerable<Option> Pipeline =>
     [
         Task, Source, Format, TextField, IdField, OnBadRecord, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
-        Tokenizer, Vocab, Merges, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson, SavePosition,
+        Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson, SavePosition,
     ];
 
     /// <summary>Options of the device side.</summary>

@@ -181,7 +181,7 @@ public sealed record RunSettings
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
             Rank = rank,
             Resume = result.GetValue(CliOptions.Resume),
-            Tokenizer = new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges) },
+            Tokenizer = new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) },
             SequenceLength = seqLen,
             BatchSize = batchSize,
             Seed = result.GetValue(CliOptions.Seed),
