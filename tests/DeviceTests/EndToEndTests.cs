@@ -1,0 +1,100 @@
+using System.Text.Json;
+using StreamLoader.Cli;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Device.Tests;
+
+/// <summary>The console's main job run in-process, as a user would run it, with its --summary-json report checked.</summary>
+[Collection("console")]
+public sealed class EndToEndTests
+{
+    private static async Task<(int ExitCode, JsonElement Summary)> RunAsync(TempFiles files, params string[] args)
+    {
+        string summaryPath = files.Path("summary.json");
+        string[] all = [.. args, "--summary-json", summaryPath, "--progress", "none", "--checkpoint", files.Path("model.bin"), "--save-position", files.Path("position.json")];
+        int exit = await Program.Main(all).WaitAsync(TimeSpan.FromMinutes(5));
+        using JsonDocument doc = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        return (exit, doc.RootElement.Clone());
+    }
+
+    [SkippableFact]
+    public async Task MainJob_WikipediaSampleOneEpoch_Counts106DocumentsAndLossFalls()
+    {
+        string dump = SharedData.Require(SharedData.CirrusSample);
+        string vocab = SharedData.Require(SharedData.BertVocab);
+        using var files = new TempFiles();
+
+        (int exit, JsonElement summary) = await RunAsync(files,
+            "--task", "mlm", "--all", "--source", dump, "--vocab", vocab, "--epochs", "1", "--seed", "1",
+            "--model", "micro", "--seq-len", "512", "--batch-size", "16", "--lr", "3e-3");
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Equal("completed", summary.GetProperty("outcome").GetString());
+        Assert.Equal(106, summary.GetProperty("documents").GetInt64());
+        Assert.Equal(106, summary.GetProperty("provider").GetProperty("documents_emitted").GetInt64());
+        Assert.Equal(212, summary.GetProperty("provider").GetProperty("records_read").GetInt64());
+        long steps = summary.GetProperty("steps").GetInt64();
+        Assert.True(steps > 50, $"{steps} steps");
+        Assert.Equal(steps, summary.GetProperty("batches").GetInt64());
+        Assert.True(summary.GetProperty("loss_last").GetDouble() < summary.GetProperty("loss_first").GetDouble());
+        Assert.True(summary.GetProperty("tokens").GetInt64() > 500_000);
+        Assert.True(summary.GetProperty("tokens_per_second").GetDouble() > 0);
+        Assert.True(summary.GetProperty("wall_seconds").GetDouble() > 0);
+        string[] stages = summary.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()!).ToArray();
+        Assert.Equal(["provider", "batcher", "device"], stages);
+        Assert.True(File.Exists(files.Path("model.bin")));
+        Assert.True(File.Exists(files.Path("position.json")));
+    }
+
+    [Fact]
+    public async Task MainJob_BuiltInCorpus_TrainsOfflineAndLossFalls()
+    {
+        using var files = new TempFiles();
+
+        (int exit, JsonElement summary) = await RunAsync(files, "--task", "mlm", "--all", "--max-steps", "40", "--model", "micro", "--lr", "3e-3", "--warmup", "5");
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Equal("stopped_at_limit", summary.GetProperty("outcome").GetString());
+        Assert.Equal(40, summary.GetProperty("steps").GetInt64());
+        Assert.StartsWith("builtin:", summary.GetProperty("source").GetString(), StringComparison.Ordinal);
+        Assert.True(summary.GetProperty("loss_last").GetDouble() < summary.GetProperty("loss_first").GetDouble());
+    }
+
+    [Fact]
+    public async Task MainJob_TruncatedDump_FailsWithInputErrorNamingTheFile()
+    {
+        using var files = new TempFiles();
+        byte[] gz = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 400).Select(i => TempFiles.CirrusPage(i.ToString(), $"T{i}", TestTokenizer.Words(200, i)))));
+        string dump = files.WriteBytes("cut-cirrussearch.json.gz", gz[..(gz.Length / 2)]);
+
+        (int exit, JsonElement summary) = await RunAsync(files, "--task", "mlm", "--all", "--source", dump, "--model", "micro", "--max-steps", "1000");
+
+        Assert.Equal(ExitCodes.InputError, exit);
+        Assert.Equal("failed", summary.GetProperty("outcome").GetString());
+        string error = summary.GetProperty("error").GetString()!;
+        Assert.Contains("cut-cirrussearch.json.gz", error, StringComparison.Ordinal);
+        Assert.Contains("truncated or corrupt", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Resume_SecondRunStartsWhereTheFirstStopped()
+    {
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 300).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(20, i)}\"}}\n")));
+        string[] common = ["--task", "mlm", "--all", "--source", source, "--model", "micro", "--seq-len", "64", "--batch-size", "4", "--shuffle-buffer", "16", "--seed", "4"];
+
+        (int exit1, JsonElement first) = await RunAsync(files, [.. common, "--max-steps", "20"]);
+        Assert.Equal(ExitCodes.Success, exit1);
+        string position = files.Path("position.json");
+        using JsonDocument saved = JsonDocument.Parse(File.ReadAllText(position));
+        long resumeAt = saved.RootElement.GetProperty("emitted_total").GetInt64();
+        Assert.InRange(resumeAt, 79, 80); // 20 steps x 4 rows, one row per document; at most one document repeats
+
+        string copy = files.Path("resume-from.json");
+        File.Copy(position, copy);
+        (int exit2, JsonElement second) = await RunAsync(files, [.. common, "--resume", copy]);
+        Assert.Equal(ExitCodes.Success, exit2);
+        Assert.Equal(resumeAt, second.GetProperty("provider").GetProperty("resume_skipped").GetInt64());
+        Assert.Equal(300 - resumeAt, second.GetProperty("documents").GetInt64());
+    }
+}
