@@ -20,7 +20,7 @@ internal static class PipelineCommands
             "Examples:\n" +
             "  streamloader --task mlm --all                         train BERT-style MLM on the built-in corpus (offline)\n" +
             "  streamloader --task mlm --all --source enwiki-cirrussearch-content.json.gz --vocab vocab.txt --epochs 1\n" +
-            "  streamloader --task mlm --all --source https://dumps.wikimedia.org/other/cirrus_search_dump/<date>/enwiki-<date>-cirrussearch-content.json.gz --vocab vocab.txt\n" +
+            "  streamloader --task mlm --all --source https://dumps.wikimedia.org/other/cirrussearch/<date>/enwiki-<date>-cirrussearch-content.json.gz --vocab vocab.txt\n" +
             "  streamloader --role loader --out - --vocab vocab.txt | python3 scripts/read_frames.py   (frames on a pipe)\n" +
             "  streamloader bench --source docs.jsonl --vocab vocab.txt   pipeline speed without a model\n" +
             "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +

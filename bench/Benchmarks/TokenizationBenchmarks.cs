@@ -1,0 +1,141 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.ML.Tokenizers;
+using StreamLoader.Batcher;
+using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Pipeline;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+using StreamLoader.Core.Transport;
+using StreamLoader.Tasks.Mlm;
+using StreamLoader.Transport.InProcess;
+
+namespace StreamLoader.Benchmarks;
+
+/// <summary>
+/// Tokenization plus MLM batching against the raw Microsoft.ML.Tokenizers call, on the same text. The raw call is
+/// the baseline; Ratio shows what each layer of StreamLoader costs (or, with workers, gains) on top of it.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(TokensPerSecondConfig))]
+public class TokenizationBenchmarks
+{
+    private ITextTokenizer _tokenizer = null!;
+    private Tokenizer _raw = null!;
+    private Document[] _documents = null!;
+    private readonly ITrainingTask _mlm = new MaskedLanguageModelingTask();
+
+    [Params("wordpiece")]
+    public string Tokenizer { get; set; } = "wordpiece";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _tokenizer = BenchTokenizers.Create(Tokenizer);
+        _raw = ((TokenizerAdapter)_tokenizer).Inner;
+        _documents = BenchCorpus.Documents;
+    }
+
+    /// <summary>Microsoft.ML.Tokenizers on each document, one thread: the reference.</summary>
+    [Benchmark(Baseline = true)]
+    public long RawTokenizer()
+    {
+        long total = 0;
+        foreach (Document document in _documents)
+        {
+            total += _raw is BertTokenizer bert ? bert.EncodeToIds(document.Text, addSpecialTokens: false).Count : _raw.EncodeToIds(document.Text).Count;
+        }
+        return total;
+    }
+
+    /// <summary>StreamLoader's adapter: chunked encoding into a pooled buffer, one thread.</summary>
+    [Benchmark]
+    public long AdapterEncode()
+    {
+        long total = 0;
+        using var buffer = new TokenBuffer();
+        foreach (Document document in _documents)
+        {
+            buffer.Clear();
+            _tokenizer.Encode(document.Text, buffer);
+            total += buffer.Count;
+        }
+        return total;
+    }
+
+    /// <summary>Tokenize and build MLM batches (windows, [CLS]/[SEP], padding, 80/10/10 masking), one thread.</summary>
+    [Benchmark]
+    public long TokenizeAndBatchMlm()
+    {
+        IBatchBuilder builder = _mlm.CreateBatchBuilder(new BatchingContext(_tokenizer, 128, 32, seed: 1));
+        var completed = new List<TensorBatch>();
+        long tokens = 0;
+        foreach (Document document in _documents)
+        {
+            var ids = new TokenBuffer();
+            _tokenizer.Encode(document.Text, ids);
+            using (var tokenized = new TokenizedDocument(document, ids))
+            {
+                builder.Add(tokenized, completed);
+            }
+            foreach (TensorBatch batch in completed)
+            {
+                tokens += batch.TokenCount;
+                batch.Dispose();
+            }
+            completed.Clear();
+        }
+        builder.Complete(completed);
+        foreach (TensorBatch batch in completed)
+        {
+            tokens += batch.TokenCount;
+            batch.Dispose();
+        }
+        return tokens;
+    }
+
+    [Params(1, 2)]
+    public int Workers { get; set; } = 1;
+
+    /// <summary>The real batcher stage: ordered worker pool, MLM batches, bounded channels and the in-process transport.</summary>
+    [Benchmark]
+    public long PipelineBatcherStage() => RunPipelineAsync().GetAwaiter().GetResult();
+
+    private async Task<long> RunPipelineAsync()
+    {
+        var pipeline = new Pipeline();
+        PipelineChannel<Document> documents = pipeline.CreateChannel<Document>("documents", 512);
+        (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(8);
+        var batcher = new BatcherService(_mlm, new BatchingContext(_tokenizer, 128, 32, seed: 1), Workers);
+        long tokens = 0;
+        pipeline.AddStage("provider", async stage =>
+        {
+            StageWriter<Document> output = stage.Writer(documents);
+            foreach (Document document in _documents)
+            {
+                await output.WriteAsync(document);
+            }
+        });
+        pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, writer));
+        pipeline.AddStage("sink", async stage =>
+        {
+            await foreach (TensorBatch batch in reader.ReadAllAsync(stage.CancellationToken))
+            {
+                tokens += batch.TokenCount;
+                batch.Dispose();
+            }
+        });
+        await pipeline.RunAsync();
+        return tokens;
+    }
+}
+
+internal static class BenchTokenizers
+{
+    public static ITextTokenizer Create(string name) => name switch
+    {
+        "wordpiece" when BenchCorpus.BertVocab is { } vocab => TokenizerFactory.CreateWordPiece(vocab),
+        _ => TokenizerFactory.CreateTiktoken(),
+    };
+}

@@ -1,0 +1,63 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace StreamLoader.Benchmarks;
+
+/// <summary>Adds "Tokens/s" (document tokens of the shared corpus over the mean time) and the corpus size.</summary>
+public sealed class TokensPerSecondConfig : ManualConfig
+{
+    public TokensPerSecondConfig()
+    {
+        AddColumn(new TokensPerSecondColumn());
+    }
+
+    private sealed class TokensPerSecondColumn : IColumn
+    {
+        private static readonly Dictionary<string, long> s_tokens = [];
+
+        public string Id => nameof(TokensPerSecondColumn);
+
+        public string ColumnName => "Tokens/s";
+
+        public bool AlwaysShow => true;
+
+        public ColumnCategory Category => ColumnCategory.Custom;
+
+        public int PriorityInCategory => 0;
+
+        public bool IsNumeric => true;
+
+        public UnitType UnitType => UnitType.Dimensionless;
+
+        public string Legend => $"Document tokens of the benchmark corpus (~{BenchCorpus.TargetChars / 1_000_000} MB of prose) per second of mean time";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            BenchmarkReport? report = summary[benchmarkCase];
+            if (report?.ResultStatistics is not { } stats)
+            {
+                return "-";
+            }
+            string tokenizer = benchmarkCase.Parameters["Tokenizer"]?.ToString() ?? "wordpiece";
+            long tokens;
+            lock (s_tokens)
+            {
+                if (!s_tokens.TryGetValue(tokenizer, out tokens))
+                {
+                    tokens = BenchCorpus.CountTokens(BenchTokenizers.Create(tokenizer));
+                    s_tokens[tokenizer] = tokens;
+                }
+            }
+            double perSecond = tokens / (stats.Mean / 1e9);
+            return (perSecond / 1e6).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + " M";
+        }
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+}
