@@ -48,17 +48,13 @@ public static class TorchRuntime
 
     private static void LoadExternal(string folder)
     {
-        // Load the external libtorch first, in dependency order, so LibTorchSharp binds to it.
-        foreach (string name in (string[])["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"])
+        // Load the external libtorch first, in dependency order, so TorchSharp's bridge binds to it by soname.
+        foreach (LibraryProbe probe in NativeLoadProbe.Probe(folder))
         {
-            string path = Path.Combine(folder, name);
-            if (!File.Exists(path))
+            if (!probe.Loaded)
             {
-                continue;
-            }
-            if (!NativeLibrary.TryLoad(path, out _))
-            {
-                throw new TorchLoadException($"{LibTorchVariable}={folder}: {name} exists but could not be loaded (dlopen failed; check that its dependencies are on LD_LIBRARY_PATH).", null);
+                string detail = probe.MissingSymbol is not null ? $" (undefined symbol {probe.MissingSymbol})" : probe.MissingVersion is not null ? $" (missing version {probe.MissingVersion})" : string.Empty;
+                throw new TorchLoadException($"{LibTorchVariable}={folder}: {probe.Library} could not be loaded from {probe.Path}{detail}: {probe.Error}. 'streamloader doctor --libtorch {folder}' lists every library.", null);
             }
         }
     }
