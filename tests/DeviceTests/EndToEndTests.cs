@@ -77,6 +77,27 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task SplitRoles_LoaderToFrameFileThenDevice_TrainsExactlyLikeOneProcess()
+    {
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
+        string frames = files.Path("batches.frames");
+        string[] data = ["--task", "mlm", "--source", source, "--seq-len", "32", "--batch-size", "4", "--seed", "11"];
+        string[] model = ["--model", "micro", "--lr", "3e-3", "--warmup", "3"];
+
+        (int loaderExit, JsonElement loader) = await RunAsync(files, [.. data, "--role", "loader", "--out", frames]);
+        (int deviceExit, JsonElement device) = await RunAsync(files, [.. data, .. model, "--role", "device", "--in", frames]);
+        (int allExit, JsonElement all) = await RunAsync(files, [.. data, .. model, "--all"]);
+
+        Assert.Equal((0, 0, 0), (loaderExit, deviceExit, allExit));
+        Assert.Equal("load", loader.GetProperty("command").GetString());
+        Assert.Equal(all.GetProperty("batches").GetInt64(), loader.GetProperty("batches").GetInt64());
+        Assert.Equal(all.GetProperty("steps").GetInt64(), device.GetProperty("steps").GetInt64());
+        Assert.Equal(all.GetProperty("loss_first").GetDouble(), device.GetProperty("loss_first").GetDouble());
+        Assert.Equal(all.GetProperty("loss_last").GetDouble(), device.GetProperty("loss_last").GetDouble());
+    }
+
+    [Fact]
     public async Task Resume_SecondRunStartsWhereTheFirstStopped()
     {
         using var files = new TempFiles();

@@ -113,7 +113,10 @@ public sealed class PipelineHost
             }
             else if (s.Role == RunRole.Loader)
             {
-                _progress.Log($"loader: waiting for the reader on {s.Out} ...");
+                if (s.Out.StartsWith("unix:", StringComparison.Ordinal))
+                {
+                    _progress.Log($"loader: waiting for the reader to connect to {s.Out} ...");
+                }
                 writer = await StreamTransports.OpenWriterAsync(s.Out, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -224,9 +227,16 @@ public sealed class PipelineHost
                 0));
 
             Exception? error = null;
+            bool readerClosed = false;
             try
             {
                 await pipeline.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PipelineStageException ex) when (s.Role == RunRole.Loader && ex.InnerException is ReaderClosedException closed)
+            {
+                // The consumer took what it needed and exited: not a failure of the loader.
+                _progress.Log("note: " + closed.Message);
+                readerClosed = true;
             }
             catch (Exception ex)
             {
@@ -252,12 +262,12 @@ public sealed class PipelineHost
             long batches = runsDevice ? (Find("device") ?? Find("sink") ?? Find("inspect"))?.ItemsIn ?? 0 : Find("batcher")?.ItemsOut ?? 0;
             var summary = new RunSummary
             {
-                Command = _mode.ToString().ToLowerInvariant(),
+                Command = s.Role == RunRole.Loader ? "load" : _mode.ToString().ToLowerInvariant(),
                 Task = task.Name,
                 Role = role,
                 Source = source?.Description ?? s.In,
                 Tokenizer = tokenizer.Name,
-                Outcome = error is null ? (pipeline.StoppedEarly ? "stopped_at_limit" : "completed") : (error is OperationCanceledException ? "cancelled" : "failed"),
+                Outcome = readerClosed ? "reader_closed" : error is null ? (pipeline.StoppedEarly ? "stopped_at_limit" : "completed") : (error is OperationCanceledException ? "cancelled" : "failed"),
                 Error = error is null ? null : (error is PipelineStageException p ? p.Message : error.Message),
                 Documents = batcher?.Documents ?? 0,
                 Tokens = tokens,

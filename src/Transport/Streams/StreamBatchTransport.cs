@@ -40,7 +40,14 @@ public sealed class StreamBatchWriter : IBatchWriter
             _frame.ResetWrittenCount();
             TensorFrame.Write(batch, _frame);
         }
-        await _stream.WriteAsync(_frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(_frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            throw new ReaderClosedException($"{Description}: the reader closed the stream after {Batches} batches ({ex.Message}).", ex);
+        }
         Bytes += _frame.WrittenCount;
         Interlocked.Increment(ref _batches);
     }
@@ -71,6 +78,24 @@ public sealed class StreamBatchWriter : IBatchWriter
         {
             await _stream.DisposeAsync().ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>The reading side went away (a pipe's reader exited, a socket closed): normal for a consumer that takes what it needs.</summary>
+public sealed class ReaderClosedException : IOException
+{
+    public ReaderClosedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public ReaderClosedException()
+    {
+    }
+
+    public ReaderClosedException(string message)
+        : base(message)
+    {
     }
 }
 
@@ -189,7 +214,10 @@ public static class StreamTransports
     {
         if (location == "-")
         {
-            return new StreamBatchWriter(Console.OpenStandardOutput(), "stdout");
+            // Not Console.OpenStandardOutput(): the console stream ignores EPIPE, so a loader whose reader exited
+            // would go on producing forever. A FileStream on fd 1 reports the closed pipe as an IOException.
+            var stdout = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+            return new StreamBatchWriter(stdout, "stdout");
         }
         if (location.StartsWith("unix:", StringComparison.Ordinal))
         {
@@ -213,7 +241,8 @@ public static class StreamTransports
     {
         if (location == "-")
         {
-            return new StreamBatchReader(Console.OpenStandardInput(), "stdin");
+            var stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 1 << 16);
+            return new StreamBatchReader(stdin, "stdin");
         }
         if (location.StartsWith("unix:", StringComparison.Ordinal))
         {
