@@ -68,11 +68,31 @@ public static class TorchRuntime
         return "TorchSharp could not load its native backend." + hint + Environment.NewLine + message;
     }
 
+    /// <summary>Why CUDA could not be initialised, when it could not; null otherwise.</summary>
+    public static string? CudaProblem { get; private set; }
+
     /// <summary>Picks the device: "auto" is CUDA when available, else CPU; "cpu" and "cuda[:N]" force one.</summary>
     public static torch.Device SelectDevice(string requested = "auto")
     {
         EnsureLoaded();
         string choice = requested.ToLowerInvariant();
+        if (choice != "cpu" && torch.cuda.is_available())
+        {
+            try
+            {
+                // TorchSharp loads its CUDA backend lazily; do it now so a failure is reported here, with its trace.
+                torch.InitializeDeviceType(DeviceType.CUDA);
+            }
+            catch (Exception ex)
+            {
+                CudaProblem = ex.Message;
+                if (choice != "auto")
+                {
+                    throw new TorchLoadException($"CUDA is visible but TorchSharp could not initialise its CUDA backend: {ex.Message}", ex);
+                }
+                return torch.CPU;
+            }
+        }
         if (choice == "auto")
         {
             return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
