@@ -46,25 +46,26 @@ public static class TensorDTypes
             dtype = TensorDType.Bool;
             return true;
         }
-        return Enum.TryParse(name, ignoreCase: false, out dtype) && dtype != TensorDType.Bool;
+        // Enum.TryParse also takes numbers ("5"); a wire dtype is always a name.
+        return !name.IsEmpty && char.IsLetter(name[0]) && Enum.TryParse(name, ignoreCase: false, out dtype) && dtype != TensorDType.Bool;
     }
 
     /// <summary>The dtype that stores <typeparamref name="T"/>, for typed span access checks.</summary>
     public static TensorDType Of<T>()
-        where T : unmanaged
-    {
-        if (typeof(T) == typeof(long)) return TensorDType.I64;
-        if (typeof(T) == typeof(int)) return TensorDType.I32;
-        if (typeof(T) == typeof(float)) return TensorDType.F32;
-        if (typeof(T) == typeof(double)) return TensorDType.F64;
-        if (typeof(T) == typeof(byte)) return TensorDType.U8;
-        if (typeof(T) == typeof(sbyte)) return TensorDType.I8;
-        if (typeof(T) == typeof(short)) return TensorDType.I16;
-        if (typeof(T) == typeof(ushort)) return TensorDType.U16;
-        if (typeof(T) == typeof(uint)) return TensorDType.U32;
-        if (typeof(T) == typeof(ulong)) return TensorDType.U64;
-        if (typeof(T) == typeof(bool)) return TensorDType.Bool;
-        if (typeof(T) == typeof(Half)) return TensorDType.F16;
-        throw new NotSupportedException($"No tensor dtype stores {typeof(T).Name}.");
-    }
+        where T : unmanaged => typeof(T) switch
+        {
+            Type t when t == typeof(long) => TensorDType.I64,
+            Type t when t == typeof(int) => TensorDType.I32,
+            Type t when t == typeof(float) => TensorDType.F32,
+            Type t when t == typeof(double) => TensorDType.F64,
+            Type t when t == typeof(byte) => TensorDType.U8,
+            Type t when t == typeof(sbyte) => TensorDType.I8,
+            Type t when t == typeof(short) => TensorDType.I16,
+            Type t when t == typeof(ushort) => TensorDType.U16,
+            Type t when t == typeof(uint) => TensorDType.U32,
+            Type t when t == typeof(ulong) => TensorDType.U64,
+            Type t when t == typeof(bool) => TensorDType.Bool,
+            Type t when t == typeof(Half) => TensorDType.F16,
+            _ => throw new NotSupportedException($"No tensor dtype stores {typeof(T).Name}."),
+        };
 }
