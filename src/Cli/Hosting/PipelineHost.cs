@@ -277,7 +277,7 @@ public sealed class PipelineHost
                 LossLast = trainer is { Losses.Count: > 0 } ? trainer.Losses[^1] : null,
                 WallSeconds = wall,
                 TokensPerSecond = wall > 0 ? tokens / wall : 0,
-                Stages = pipeline.Stages.Select(c => StageReport.From(c.Snapshot())).ToArray(),
+                Stages = pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
                 Provider = source is null || stream is null ? null : new ProviderReport(
                     source.Description,
                     source.Statistics.RecordsRead,

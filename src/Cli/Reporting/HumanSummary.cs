@@ -1,5 +1,6 @@
 using System.Globalization;
 using Spectre.Console;
+using StreamLoader.Core.Pipeline;
 
 namespace StreamLoader.Cli.Reporting;
 
@@ -48,7 +49,7 @@ public static class HumanSummary
         stages.AddColumn("stage").AddColumn(new TableColumn("in").RightAligned()).AddColumn(new TableColumn("out").RightAligned())
             .AddColumn(new TableColumn("busy").RightAligned()).AddColumn(new TableColumn("waiting upstream").RightAligned())
             .AddColumn(new TableColumn("waiting downstream").RightAligned()).AddColumn(new TableColumn("worker busy").RightAligned());
-        foreach (StageReport stage in summary.Stages)
+        foreach (StageSnapshot stage in summary.Stages)
         {
             stages.AddRow(
                 stage.Name,

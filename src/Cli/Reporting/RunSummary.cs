@@ -36,29 +36,11 @@ public sealed record RunSummary
     /// <summary><see cref="Tokens"/> over <see cref="WallSeconds"/>.</summary>
     public double TokensPerSecond { get; init; }
 
-    public required IReadOnlyList<StageReport> Stages { get; init; }
+    public required IReadOnlyList<StageSnapshot> Stages { get; init; }
     public ProviderReport? Provider { get; init; }
     public BatcherReport? Batcher { get; init; }
     public DeviceReport? Device { get; init; }
     public required SettingsReport Settings { get; init; }
-}
-
-/// <summary>One stage's counters; times in seconds.</summary>
-public sealed record StageReport(
-    string Name,
-    long ItemsIn,
-    long ItemsOut,
-    long BytesIn,
-    long BytesOut,
-    long TokensOut,
-    double WallSeconds,
-    double BusySeconds,
-    double WaitUpstreamSeconds,
-    double WaitDownstreamSeconds,
-    double? WorkerBusySeconds)
-{
-    public static StageReport From(StageSnapshot s) =>
-        new(s.Name, s.ItemsIn, s.ItemsOut, s.BytesIn, s.BytesOut, s.TokensOut, s.WallSeconds, s.BusySeconds, s.WaitUpstreamSeconds, s.WaitDownstreamSeconds, s.WorkerBusySeconds);
 }
 
 /// <summary>What the provider read, yielded and skipped.</summary>

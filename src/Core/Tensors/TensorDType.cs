@@ -47,6 +47,7 @@ public static class TensorDTypes
             return true;
         }
         // Enum.TryParse also takes numbers ("5"); a wire dtype is always a name.
+        dtype = default;
         return !name.IsEmpty && char.IsLetter(name[0]) && Enum.TryParse(name, ignoreCase: false, out dtype) && dtype != TensorDType.Bool;
     }
 

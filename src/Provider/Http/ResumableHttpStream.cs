@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using StreamLoader.Provider.Input;
 
 namespace StreamLoader.Provider.Http;
 
@@ -21,7 +22,7 @@ public sealed record HttpReadOptions
 /// a <c>Range</c> header from the byte it had reached. If the server ignores ranges it re-reads and discards the
 /// prefix; if the resource changed (ETag or Last-Modified differs) it fails rather than splice two versions.
 /// </summary>
-public sealed class ResumableHttpStream : Stream
+public sealed class ResumableHttpStream : ReadOnlyForwardStream
 {
     private readonly HttpClient _http;
     private readonly Uri _uri;
@@ -153,9 +154,6 @@ public sealed class ResumableHttpStream : Stream
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // Synchronous readers (SharpZipLib's inflater) block the provider's own stage thread here, by design.
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
@@ -175,12 +173,6 @@ public sealed class ResumableHttpStream : Stream
         _response = null;
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => ContentLength ?? throw new NotSupportedException();
 
     public override long Position
@@ -188,16 +180,6 @@ public sealed class ResumableHttpStream : Stream
         get => _position;
         set => throw new NotSupportedException();
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

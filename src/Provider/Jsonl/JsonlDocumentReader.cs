@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Text.Unicode;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 using StreamLoader.Provider.Input;
@@ -57,41 +56,11 @@ public sealed class JsonlDocumentReader : IDocumentSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, cancellationToken).ConfigureAwait(false);
-        using var lines = new Utf8LineReader(input.Content, _options.Lines.MaxLineBytes);
-        var bad = new BadRecordTracker(_location, "JSON Lines", _options.Lines, Statistics);
-        while (true)
+        using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
+        BadRecordTracker bad = lines.Bad;
+        while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {
-            bool more;
-            try
-            {
-                more = await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                throw input.DescribeFailure(ex, lines.LineNumber + 1);
-            }
-            if (!more)
-            {
-                break;
-            }
-            Statistics.AddRecord(lines.LineBytes + 1);
-            if (lines.LineWasOversized)
-            {
-                bad.Bad("oversized", lines.LineNumber, lines.LineOffset, $"a line of {lines.LineBytes} bytes exceeds the {_options.Lines.MaxLineBytes}-byte limit");
-                continue;
-            }
             ReadOnlySpan<byte> line = lines.Line;
-            if (line.IsEmpty || line.Trim(" \t\r"u8).IsEmpty)
-            {
-                continue;
-            }
-            if (!Utf8.IsValid(line))
-            {
-                bad.Bad("invalid_utf8", lines.LineNumber, lines.LineOffset, "the line is not valid UTF-8");
-                continue;
-            }
-
             string? id;
             string? text;
             List<string>? labels;

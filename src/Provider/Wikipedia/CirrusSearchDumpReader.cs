@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Text.Unicode;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 using StreamLoader.Provider.Input;
@@ -51,53 +50,25 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
     public SourceStatistics Statistics { get; } = new();
 
     /// <summary>Raw bytes read so far and the total, when known, for progress displays.</summary>
-    public (long Read, long? Total) RawProgress => _current is { } input ? (input.RawBytesRead, input.RawLength) : (0, null);
+    public (long Read, long? Total) RawProgress => _current?.RawProgress ?? (0, null);
 
-    private OpenedInput? _current;
+    private JsonLineCursor? _current;
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, cancellationToken).ConfigureAwait(false);
-        _current = input;
-        using var lines = new Utf8LineReader(input.Content, _options.Lines.MaxLineBytes);
-        var bad = new BadRecordTracker(_location, "a CirrusSearch dump", _options.Lines, Statistics);
+        using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
+        _current = lines;
+        BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
 
-        while (true)
+        while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {
-            bool more;
-            try
+            if (lines.SkippedBadLine)
             {
-                more = await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                throw input.DescribeFailure(ex, lines.LineNumber + 1);
-            }
-            if (!more)
-            {
-                break;
-            }
-
-            Statistics.AddRecord(lines.LineBytes + 1);
-            if (lines.LineWasOversized)
-            {
-                bad.Bad("oversized", lines.LineNumber, lines.LineOffset, $"a line of {lines.LineBytes} bytes exceeds the {_options.Lines.MaxLineBytes}-byte limit");
+                // The skipped line may have been this page's action or document line: don't pair across it.
                 pendingId = null;
-                continue;
             }
             ReadOnlySpan<byte> line = lines.Line;
-            if (line.IsWhiteSpace())
-            {
-                continue;
-            }
-            if (!Utf8.IsValid(line))
-            {
-                bad.Bad("invalid_utf8", lines.LineNumber, lines.LineOffset, "the line is not valid UTF-8");
-                pendingId = null;
-                continue;
-            }
-
             ParsedLine parsed;
             try
             {
@@ -207,7 +178,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
                 reader.Skip();
             }
         }
-        if (reader.BytesConsumed < line.Length && !line[(int)reader.BytesConsumed..].IsWhiteSpace())
+        if (reader.BytesConsumed < line.Length && !line[(int)reader.BytesConsumed..].Trim(" \t\r"u8).IsEmpty)
         {
             throw new JsonException($"unexpected data after the object at byte {reader.BytesConsumed}");
         }
@@ -252,20 +223,5 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
         public string? Title;
         public string? Text;
         public string? PageId;
-    }
-}
-
-internal static class SpanExtensions
-{
-    public static bool IsWhiteSpace(this ReadOnlySpan<byte> span)
-    {
-        foreach (byte b in span)
-        {
-            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
-            {
-                return false;
-            }
-        }
-        return true;
     }
 }
