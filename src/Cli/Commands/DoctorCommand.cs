@@ -102,6 +102,7 @@ public sealed class DoctorReport
     public bool? CudaMatmul { get; set; }
 }
 
+/// <summary>Source-generated JSON for doctor --json reports (snake_case, no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(DoctorReport))]
 internal sealed partial class DoctorJsonContext : JsonSerializerContext

@@ -49,6 +49,7 @@ internal static class PipelineCommands
             inspect.Options.Add(option);
         }
         inspect.Options.Add(CliOptions.Rows);
+        inspect.Options.Add(CliOptions.In);
         inspect.Options.Add(CliOptions.Batches);
         inspect.SetAction((result, ct) => ExecuteAsync(result, HostMode.Inspect, ct));
         root.Subcommands.Add(inspect);
@@ -71,6 +72,12 @@ internal static class PipelineCommands
             console.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
             console.MarkupLine("Run 'streamloader --help' for the options.");
             return ExitCodes.UsageError;
+        }
+
+        if (mode == HostMode.Inspect && result.GetResult(CliOptions.In) is not null)
+        {
+            // inspect --in FILE decodes frames written by a loader instead of building batches.
+            settings = settings with { Role = RunRole.Device };
         }
 
         string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null ? "none" : settings.Progress;

@@ -212,7 +212,9 @@ public sealed class PipelineHost
             {
                 _progress.Log("note: " + note);
             }
-            _progress.Log($"{task.Name}: {source?.Description ?? s.In} -> {tokenizer.Name} (workers {s.Workers}) -> {writer?.Description ?? reader?.Description} -> {(runsDevice ? _mode.ToString().ToLowerInvariant() : s.Out)}");
+            _progress.Log(runsLoader
+                ? $"{task.Name}: {source!.Description} -> {tokenizer.Name} (workers {s.Workers}) -> {writer!.Description} -> {(runsDevice ? _mode.ToString().ToLowerInvariant() : s.Out)}"
+                : $"{task.Name}: frames from {reader!.Description} -> {_mode.ToString().ToLowerInvariant()}");
 
             StageCounters? Find(string name) => pipeline.Stages.FirstOrDefault(c => c.Name == name);
             _progress.Start(() => new ProgressSample(
@@ -224,7 +226,7 @@ public sealed class PipelineHost
                 source is CirrusSearchDumpReader cirrus ? cirrus.RawProgress.Read : source?.Statistics.BytesRead ?? 0,
                 source is CirrusSearchDumpReader c2 ? c2.RawProgress.Total : null,
                 documents?.Count ?? 0,
-                0));
+                (int)Math.Max(0, (Find("batcher")?.ItemsOut ?? 0) - (Find("device") ?? Find("sink") ?? Find("inspect"))?.ItemsIn ?? 0)));
 
             Exception? error = null;
             bool readerClosed = false;

@@ -67,6 +67,7 @@ public sealed record DeviceReport(string Device, string Model, string Libtorch, 
 /// <summary>The settings that shape the data, echoed for reproducibility.</summary>
 public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize, int Epochs, int ShuffleBuffer, long? MaxSteps, IReadOnlyDictionary<string, string> TaskSettings);
 
+/// <summary>Source-generated JSON for --summary-json run reports (snake_case, no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(RunSummary))]
 internal sealed partial class SummaryJsonContext : JsonSerializerContext

@@ -53,6 +53,7 @@ public sealed record ProviderPosition
     }
 }
 
+/// <summary>Source-generated JSON for provider position files (snake_case, no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderPosition))]
 internal sealed partial class ProviderJsonContext : JsonSerializerContext
