@@ -10,6 +10,13 @@ public static class Program
     {
         RootCommand root = PipelineCommands.CreateRoot();
         ParseResult parsed = root.Parse(args);
-        return await parsed.InvokeAsync().ConfigureAwait(false);
+        try
+        {
+            return await parsed.InvokeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            StreamLoader.Transport.TransportFactory.Shutdown();
+        }
     }
 }

@@ -9,8 +9,8 @@ internal static class CliOptions
     public static readonly Option<string> Task = new("--task", "-t") { Description = "Task plugin to run (see 'streamloader tasks').", DefaultValueFactory = _ => "mlm", HelpName = "name" };
     public static readonly Option<bool> All = new("--all") { Description = "Run all four services in this process (the default when no --role is given)." };
     public static readonly Option<string?> Role = new("--role") { Description = "Run part of the pipeline: 'loader' (provider + batcher, writes frames to --out) or 'device' (reads frames from --in and trains).", HelpName = "loader|device" };
-    public static readonly Option<string> Out = new("--out") { Description = "Loader role: where frames go: '-' (stdout, for a pipe), 'unix:PATH' (listen on a Unix socket) or a file path.", DefaultValueFactory = _ => "-", HelpName = "-|unix:PATH|FILE" };
-    public static readonly Option<string> In = new("--in") { Description = "Device role (and inspect): where frames come from: '-' (stdin), 'unix:PATH' or a file path written by --role loader --out.", DefaultValueFactory = _ => "-", HelpName = "-|unix:PATH|FILE" };
+    public static readonly Option<string> Out = new("--out") { Description = "Loader role: where frames go: 'tcp://*:5555' (ZeroMQ; consumers connect and pull with credits), '-' (stdout, for a pipe), 'unix:PATH' (listen on a Unix socket) or a file path.", DefaultValueFactory = _ => "-", HelpName = "tcp://*:PORT|-|unix:PATH|FILE" };
+    public static readonly Option<string> In = new("--in") { Description = "Device role (and inspect): where frames come from: 'tcp://HOST:PORT' (ZeroMQ, --queue batches of credit), '-' (stdin), 'unix:PATH' or a file written by --role loader --out.", DefaultValueFactory = _ => "-", HelpName = "tcp://HOST:PORT|-|unix:PATH|FILE" };
 
     // Provider
     public static readonly Option<string> Source = new("--source", "-s") { Description = "Input: a file path, an http(s) URL (streamed while it downloads), or 'builtin' (prose from the .NET SDK's XML docs; no network, no files).", DefaultValueFactory = _ => "builtin", HelpName = "path|url|builtin" };

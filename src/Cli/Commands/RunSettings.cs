@@ -120,7 +120,7 @@ public sealed record RunSettings
         {
             maxSteps = null;
         }
-        else if (maxSteps is null && string.Equals(source, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role != RunRole.Loader && training)
+        else if (maxSteps is null && string.Equals(source, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role == RunRole.All && training)
         {
             maxSteps = BuiltInDefaultSteps;
             notes.Add($"The built-in corpus trains for {BuiltInDefaultSteps} steps by default; pass --max-steps N (0 for no limit) to change that.");

@@ -16,7 +16,7 @@ using StreamLoader.Provider.Streaming;
 using StreamLoader.Provider.Wikipedia;
 using StreamLoader.Tasks.Mlm;
 using StreamLoader.Transport.InProcess;
-using StreamLoader.Transport.Streams;
+using StreamLoader.Transport;
 using TorchSharp;
 
 namespace StreamLoader.Cli.Hosting;
@@ -117,11 +117,11 @@ public sealed class PipelineHost
                 {
                     _progress.Log($"loader: waiting for the reader to connect to {s.Out} ...");
                 }
-                writer = await StreamTransports.OpenWriterAsync(s.Out, cancellationToken).ConfigureAwait(false);
+                writer = await TransportFactory.OpenWriterAsync(s.Out, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                reader = await StreamTransports.OpenReaderAsync(s.In, cancellationToken: cancellationToken).ConfigureAwait(false);
+                reader = await TransportFactory.OpenReaderAsync(s.In, window: s.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
 
             if (runsLoader)

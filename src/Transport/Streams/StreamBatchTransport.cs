@@ -81,24 +81,6 @@ public sealed class StreamBatchWriter : IBatchWriter
     }
 }
 
-/// <summary>The reading side went away (a pipe's reader exited, a socket closed): normal for a consumer that takes what it needs.</summary>
-public sealed class ReaderClosedException : IOException
-{
-    public ReaderClosedException(string message, Exception inner)
-        : base(message, inner)
-    {
-    }
-
-    public ReaderClosedException()
-    {
-    }
-
-    public ReaderClosedException(string message)
-        : base(message)
-    {
-    }
-}
-
 /// <summary>Reads <see cref="TensorFrame"/>s from a byte stream until the end frame.</summary>
 /// <remarks>
 /// A stream that ends without an end frame means the sender died: that is an error naming how many batches arrived,

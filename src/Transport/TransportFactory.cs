@@ -1,0 +1,24 @@
+using StreamLoader.Core.Transport;
+using StreamLoader.Transport.Streams;
+using StreamLoader.Transport.ZeroMq;
+
+namespace StreamLoader.Transport;
+
+/// <summary>Opens a transport end from a location: ZeroMQ endpoints (<c>tcp://</c>, <c>ipc://</c>, <c>inproc://</c>), or streams (<c>-</c>, <c>unix:PATH</c>, a file).</summary>
+public static class TransportFactory
+{
+    /// <summary>Releases ZeroMQ's background threads; call once at process exit.</summary>
+    public static void Shutdown() => NetMQ.NetMQConfig.Cleanup(block: false);
+
+    /// <summary>True for locations the ZeroMQ transport handles.</summary>
+    public static bool IsZeroMq(string location) =>
+        location.StartsWith("tcp://", StringComparison.Ordinal) || location.StartsWith("ipc://", StringComparison.Ordinal) || location.StartsWith("inproc://", StringComparison.Ordinal);
+
+    /// <summary>The loader's end. ZeroMQ binds the endpoint (use <c>tcp://*:5555</c> to listen on every interface).</summary>
+    public static async Task<IBatchWriter> OpenWriterAsync(string location, CancellationToken cancellationToken = default) =>
+        IsZeroMq(location) ? new ZeroMqBatchWriter(location) : await StreamTransports.OpenWriterAsync(location, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The device's end. ZeroMQ connects to the endpoint and grants <paramref name="window"/> batches of credit.</summary>
+    public static async Task<IBatchReader> OpenReaderAsync(string location, int window = 4, CancellationToken cancellationToken = default) =>
+        IsZeroMq(location) ? new ZeroMqBatchReader(location, window) : await StreamTransports.OpenReaderAsync(location, cancellationToken: cancellationToken).ConfigureAwait(false);
+}
