@@ -15,8 +15,8 @@ using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Provider.Wikipedia;
 using StreamLoader.Tasks.Mlm;
-using StreamLoader.Transport.InProcess;
 using StreamLoader.Transport;
+using StreamLoader.Transport.InProcess;
 using TorchSharp;
 
 namespace StreamLoader.Cli.Hosting;
