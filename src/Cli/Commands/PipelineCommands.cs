@@ -107,7 +107,8 @@ internal static class PipelineCommands
             {
                 Directory.CreateDirectory(folder);
             }
-            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, SummaryJsonContext.Default.RunSummary), cancellationToken).ConfigureAwait(false);
+            // Written even when the run was cancelled: the report says how far it got.
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, SummaryJsonContext.Default.RunSummary), CancellationToken.None).ConfigureAwait(false);
         }
         if (mode != HostMode.Inspect || error is not null)
         {
@@ -119,9 +120,15 @@ internal static class PipelineCommands
     private static int Fail(IAnsiConsole console, Exception error, bool alreadyReported = false)
     {
         Exception root = error is PipelineStageException { InnerException: { } inner } ? inner : error;
+        if (root is OperationCanceledException)
+        {
+            console.MarkupLine("[yellow]cancelled[/]");
+            return ExitCodes.Cancelled;
+        }
         if (!alreadyReported)
         {
-            console.MarkupLine($"[red]error:[/] {Markup.Escape(root.Message)}");
+            string message = root is ArgumentException { ParamName: { } name } ? root.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : root.Message;
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
         }
         if (Environment.GetEnvironmentVariable("STREAMLOADER_DEBUG") == "1")
         {

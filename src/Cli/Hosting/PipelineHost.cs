@@ -13,7 +13,6 @@ using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
-using StreamLoader.Provider.Wikipedia;
 using StreamLoader.Tasks.Mlm;
 using StreamLoader.Transport;
 using StreamLoader.Transport.InProcess;
@@ -223,8 +222,8 @@ public sealed class PipelineHost
                 Find("batcher")?.ItemsOut ?? Find("device")?.ItemsIn ?? 0,
                 trainer?.Steps ?? 0,
                 trainer?.LastLoss ?? double.NaN,
-                source is CirrusSearchDumpReader cirrus ? cirrus.RawProgress.Read : source?.Statistics.BytesRead ?? 0,
-                source is CirrusSearchDumpReader c2 ? c2.RawProgress.Total : null,
+                source?.Statistics.RawBytesRead ?? 0,
+                source?.Statistics.RawBytesTotal,
                 documents?.Count ?? 0,
                 (int)Math.Max(0, (Find("batcher")?.ItemsOut ?? 0) - (Find("device") ?? Find("sink") ?? Find("inspect"))?.ItemsIn ?? 0)));
 
@@ -250,7 +249,8 @@ public sealed class PipelineHost
             }
 
             string? positionSaved = null;
-            if (error is null && stream is not null && s.SavePosition is not null && s.Role == RunRole.All && _mode == HostMode.Train)
+            bool cancelled = error is OperationCanceledException;
+            if ((error is null || cancelled) && stream is not null && s.SavePosition is not null && s.Role == RunRole.All && _mode == HostMode.Train)
             {
                 // Save where the device got to, not where the provider had read ahead to.
                 ProviderPosition position = trainer is { ResumeOrdinal: >= 0 } ? stream.PositionAt(trainer.ResumeOrdinal) : stream.Position;
@@ -270,7 +270,7 @@ public sealed class PipelineHost
                 Source = source?.Description ?? s.In,
                 Tokenizer = tokenizer.Name,
                 Outcome = readerClosed ? "reader_closed" : error is null ? (pipeline.StoppedEarly ? "stopped_at_limit" : "completed") : (error is OperationCanceledException ? "cancelled" : "failed"),
-                Error = error is null ? null : (error is PipelineStageException p ? p.Message : error.Message),
+                Error = error is null || cancelled ? null : (error is PipelineStageException p ? p.Message : error.Message),
                 Documents = batcher?.Documents ?? 0,
                 Tokens = tokens,
                 Batches = batches,
@@ -294,7 +294,7 @@ public sealed class PipelineHost
                     source.Statistics.Examples,
                     positionSaved),
                 Batcher = batcher is null ? null : new BatcherReport(batcher.Workers, batcher.EmptyDocuments, s.SequenceLength, s.BatchSize),
-                Device = trainer is null ? null : new DeviceReport(deviceName, s.ModelSize, TorchRuntime.LoadedFrom, trainer.BatchesWithoutTargets, error is null ? s.Checkpoint : null, Downsample(trainer.Losses, 200)),
+                Device = trainer is null ? null : new DeviceReport(deviceName, s.ModelSize, TorchRuntime.LoadedFrom, trainer.BatchesWithoutTargets, (error is null || cancelled) && trainer.Steps > 0 ? s.Checkpoint : null, Downsample(trainer.Losses, 200)),
                 Settings = new SettingsReport(s.Seed, s.SequenceLength, s.BatchSize, s.Epochs, s.ShuffleBuffer, s.MaxSteps, s.TaskSettings.Keys.ToDictionary(k => k, k => s.TaskSettings.GetString(k, string.Empty))),
             };
             return (summary, error);

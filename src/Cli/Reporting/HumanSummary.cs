@@ -30,6 +30,10 @@ public static class HumanSummary
             {
                 totals.AddRow("skipped to resume", provider.ResumeSkipped.ToString("N0", CultureInfo.InvariantCulture));
             }
+            if (provider.PositionSaved is not null)
+            {
+                totals.AddRow("to continue", Markup.Escape($"--resume {provider.PositionSaved}"));
+            }
             if (provider.WorldSize > 1)
             {
                 totals.AddRow("shard", $"rank {provider.Rank} of {provider.WorldSize} ({provider.OtherRanks:N0} documents on other ranks)");

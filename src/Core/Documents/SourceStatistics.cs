@@ -13,6 +13,8 @@ public sealed class SourceStatistics
     private long _recordsRead;
     private long _documentsYielded;
     private long _bytesRead;
+    private long _rawBytesRead;
+    private long _rawBytesTotal = -1;
 
     /// <summary>Records (lines, rows, pages) read from the underlying input.</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -22,6 +24,19 @@ public sealed class SourceStatistics
 
     /// <summary>Bytes consumed from the underlying input (decompressed where the source is compressed).</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    /// <summary>Raw (possibly compressed) bytes consumed from the input so far, for progress.</summary>
+    public long RawBytesRead => Interlocked.Read(ref _rawBytesRead);
+
+    /// <summary>The input's raw size when known (file length, Content-Length), else null.</summary>
+    public long? RawBytesTotal => Interlocked.Read(ref _rawBytesTotal) is long total and >= 0 ? total : null;
+
+    /// <summary>Records how far into the raw input the reader is.</summary>
+    public void SetRawProgress(long read, long? total)
+    {
+        Interlocked.Exchange(ref _rawBytesRead, read);
+        Interlocked.Exchange(ref _rawBytesTotal, total ?? -1);
+    }
 
     /// <summary>Total records skipped, over all reasons.</summary>
     public long Skipped

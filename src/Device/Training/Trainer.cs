@@ -58,17 +58,26 @@ public sealed class Trainer
     public async Task RunAsync(StageContext stage, IBatchReader input)
     {
         _model.Module.train();
-        await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
+        try
         {
-            using (batch)
+            await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
             {
-                Step(batch);
+                using (batch)
+                {
+                    Step(batch);
+                }
+                if (_options.MaxSteps is long max && Steps >= max)
+                {
+                    stage.StopPipeline();
+                    break;
+                }
             }
-            if (_options.MaxSteps is long max && Steps >= max)
-            {
-                stage.StopPipeline();
-                break;
-            }
+        }
+        catch (OperationCanceledException) when (Steps > 0)
+        {
+            // Interrupted (Ctrl+C) or stopped by another stage's fault: keep what was learned, then stop.
+            SaveCheckpoint();
+            throw;
         }
         SaveCheckpoint();
     }

@@ -38,9 +38,6 @@ internal sealed class JsonLineCursor : IDisposable
     /// <summary>True when a bad line was skipped between the previous line and this one.</summary>
     public bool SkippedBadLine { get; private set; }
 
-    /// <summary>Raw bytes read so far and the total, when known, for progress.</summary>
-    public (long Read, long? Total) RawProgress => (_input.RawBytesRead, _input.RawLength);
-
     public static async Task<JsonLineCursor> OpenAsync(string location, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken)
     {
         OpenedInput input = await OpenedInput.OpenAsync(location, http, httpOptions, cancellationToken).ConfigureAwait(false);
@@ -67,6 +64,7 @@ internal sealed class JsonLineCursor : IDisposable
                 return false;
             }
             _statistics.AddRecord(_lines.LineBytes + 1);
+            _statistics.SetRawProgress(_input.RawBytesRead, _input.RawLength);
             if (_lines.LineWasOversized)
             {
                 Bad.Bad("oversized", _lines.LineNumber, _lines.LineOffset, $"a line of {_lines.LineBytes} bytes exceeds the {_maxLineBytes}-byte limit");

@@ -49,15 +49,9 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
 
     public SourceStatistics Statistics { get; } = new();
 
-    /// <summary>Raw bytes read so far and the total, when known, for progress displays.</summary>
-    public (long Read, long? Total) RawProgress => _current?.RawProgress ?? (0, null);
-
-    private JsonLineCursor? _current;
-
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
-        _current = lines;
         BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
 
@@ -116,7 +110,6 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
             Statistics.AddYielded();
             yield return new Document(id, parsed.Text!) { Metadata = metadata };
         }
-        _current = null;
     }
 
     private static ParsedLine Parse(ReadOnlySpan<byte> line)
