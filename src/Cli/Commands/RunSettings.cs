@@ -106,7 +106,18 @@ public sealed record RunSettings
         int? worldArg = result.GetValue(CliOptions.WorldSize);
         if (rankArg is not null || worldArg is not null)
         {
-            rank = new RankInfo(rankArg ?? 0, worldArg ?? Math.Max(1, (rankArg ?? 0) + 1));
+            if (rankArg is null || worldArg is null)
+            {
+                throw new ArgumentException("--rank and --world-size go together: give both (or neither, to read them from RANK/WORLD_SIZE and the like).");
+            }
+            try
+            {
+                rank = new RankInfo(rankArg.Value, worldArg.Value);
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                throw new ArgumentException($"--rank {rankArg} --world-size {worldArg}: {ex.Message.Split(" (Parameter")[0]}", ex);
+            }
         }
 
         var settings = TaskSettings.Parse(result.GetValue(CliOptions.Set) ?? []);
