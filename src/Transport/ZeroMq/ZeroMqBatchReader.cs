@@ -35,6 +35,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
     public ZeroMqBatchReader(string endpoint, int window = 4, TimeSpan? idleTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        NetMqBuffers.UsePooling();
         Description = endpoint;
         _window = window;
         IdleTimeout = idleTimeout ?? TimeSpan.FromMinutes(5);
@@ -105,45 +106,65 @@ public sealed class ZeroMqBatchReader : IBatchReader
 
     private void OnFrame(object? sender, NetMQSocketEventArgs e)
     {
-        while (e.Socket.TryReceiveFrameBytes(out byte[]? frame))
+        var message = default(Msg);
+        message.InitEmpty();
+        try
         {
-            Interlocked.Exchange(ref _lastMessageTicks, Environment.TickCount64);
-            try
+            while (e.Socket.TryReceive(ref message, TimeSpan.Zero))
             {
-                if (frame.Length < 8)
+                Interlocked.Exchange(ref _lastMessageTicks, Environment.TickCount64);
+                // Parsed straight from the message buffer; the batch copies into its own pooled tensors.
+                if (!Accept(message.Slice()))
                 {
-                    throw new InvalidDataException($"{Description}: a message of {frame.Length} bytes is not a frame.");
-                }
-                int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(frame));
-                TensorFrame.Header header = TensorFrame.ParseHeader(frame.AsSpan(8, headerLength), $"{Description}: batch {_batches}");
-                if (header.IsError)
-                {
-                    throw new IOException($"{Description}: the loader failed after {_batches} batches: {header.Metadata.GetValueOrDefault("message")}");
-                }
-                if (header.IsEnd)
-                {
-                    long announced = long.Parse(header.Metadata.GetValueOrDefault("batches", "-1"), CultureInfo.InvariantCulture);
-                    if (announced != _batches)
-                    {
-                        throw new InvalidDataException($"{Description}: the loader reports {announced} batches sent here but {_batches} arrived.");
-                    }
-                    _received.Writer.TryComplete();
                     return;
                 }
-                TensorBatch batch = TensorFrame.ToBatch(header, frame.AsSpan(8 + headerLength));
-                _batches++;
-                if (!_received.Writer.TryWrite(batch))
-                {
-                    batch.Dispose();
-                    throw new InvalidOperationException($"{Description}: the loader sent more batches than the {_window} credits granted.");
-                }
             }
-            catch (Exception ex)
+        }
+        finally
+        {
+            message.Close();
+        }
+    }
+
+    /// <summary>Handles one frame; false once the stream has ended or failed.</summary>
+    private bool Accept(ReadOnlySpan<byte> frame)
+    {
+        try
+        {
+            if (frame.Length < 8)
             {
-                _fault = ex;
-                _received.Writer.TryComplete();
-                return;
+                throw new InvalidDataException($"{Description}: a message of {frame.Length} bytes is not a frame.");
             }
+            int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(frame));
+            TensorFrame.Header header = TensorFrame.ParseHeader(frame.Slice(8, headerLength), $"{Description}: batch {_batches}");
+            if (header.IsError)
+            {
+                throw new IOException($"{Description}: the loader failed after {_batches} batches: {header.Metadata.GetValueOrDefault("message")}");
+            }
+            if (header.IsEnd)
+            {
+                long announced = long.Parse(header.Metadata.GetValueOrDefault("batches", "-1"), CultureInfo.InvariantCulture);
+                if (announced != _batches)
+                {
+                    throw new InvalidDataException($"{Description}: the loader reports {announced} batches sent here but {_batches} arrived.");
+                }
+                _received.Writer.TryComplete();
+                return false;
+            }
+            TensorBatch batch = TensorFrame.ToBatch(header, frame[(8 + headerLength)..]);
+            _batches++;
+            if (!_received.Writer.TryWrite(batch))
+            {
+                batch.Dispose();
+                throw new InvalidOperationException($"{Description}: the loader sent more batches than the {_window} credits granted.");
+            }
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _fault = ex;
+            _received.Writer.TryComplete();
+            return false;
         }
     }
 

@@ -37,7 +37,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly TaskCompletionSource _firstPeer = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal); // poller thread only
     private readonly List<string> _order = [];
-    private readonly Queue<byte[]> _pending = new(); // poller thread only
+    private readonly Queue<PooledFrameBuffer> _pending = new(); // poller thread only
     private Outgoing? _end;
     private int _next;
     private bool _completed;
@@ -45,6 +45,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     public ZeroMqBatchWriter(string endpoint)
     {
+        NetMqBuffers.UsePooling();
         Description = endpoint;
         _router = new RouterSocket();
         _router.Options.SendHighWatermark = 64;
@@ -80,12 +81,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     public async ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default)
     {
-        byte[] frame;
+        PooledFrameBuffer frame;
         using (batch)
         {
-            var buffer = new ArrayBufferWriter<byte>(checked((int)batch.ByteLength + 4096));
-            TensorFrame.Write(batch, buffer);
-            frame = buffer.WrittenSpan.ToArray();
+            frame = PooledFrameBuffer.For(batch);
         }
         // Back-pressure: wait until some consumer has asked for another batch. (A consumer that vanished leaves its
         // unused credits counted here; the frames they admit wait in the pending queue, at most one window.)
@@ -94,11 +93,17 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         {
             await _credits.WaitAsync(wait.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_allConsumersGone.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            if (!_allConsumersGone.IsCancellationRequested || cancellationToken.IsCancellationRequested)
+            {
+                frame.Dispose();
+                throw;
+            }
         }
         if (_allConsumersGone.IsCancellationRequested)
         {
+            frame.Dispose();
             throw new ReaderClosedException($"{Description}: every consumer has gone ({LostConsumers} without saying goodbye) after {Batches} batches.");
         }
         _outbox.Enqueue(new Outgoing(frame, End: false, Error: null));
@@ -118,7 +123,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             await _firstPeer.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _outbox.Enqueue(new Outgoing([], End: true, Error: error?.Message, Done: done));
+        _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done));
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -183,7 +188,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             }
             else
             {
-                _pending.Enqueue(item.Frame);
+                _pending.Enqueue(item.Frame!);
             }
         }
         Flush();
@@ -196,8 +201,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         {
             try
             {
-                _router.SendMoreFrame(peer.Identity).SendFrame(_pending.Peek());
-                _pending.Dequeue();
+                PooledFrameBuffer frame = _pending.Peek();
+                _router.SendMoreFrame(peer.Identity).SendFrame(frame.Array, frame.Length); // copies into the message
+                _pending.Dequeue().Dispose();
                 peer.Sent++;
             }
             catch (HostUnreachableException)
@@ -266,12 +272,16 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _poller.Dispose();
         _router.Dispose();
         _outbox.Dispose();
+        while (_pending.TryDequeue(out PooledFrameBuffer? unsent))
+        {
+            unsent.Dispose();
+        }
         _credits.Dispose();
         _allConsumersGone.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    private sealed record Outgoing(byte[] Frame, bool End, string? Error, TaskCompletionSource? Done = null);
+    private sealed record Outgoing(PooledFrameBuffer? Frame, bool End, string? Error, TaskCompletionSource? Done = null);
 
     private sealed class Peer
     {
