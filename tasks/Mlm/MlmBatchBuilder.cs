@@ -17,6 +17,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
     private readonly double _probability;
     private readonly RowBatchWriter _rows;
     private readonly SpecialTokens _special;
+    private readonly BertMasking _masking;
 
     public MlmBatchBuilder(BatchingContext context, double probability)
     {
@@ -24,6 +25,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         _probability = probability;
         _special = context.Tokenizer.Special;
         _rows = new RowBatchWriter(MaskedLanguageModelingTask.TaskName, context.BatchSize, context.SequenceLength, _special.Pad);
+        _masking = new BertMasking(_special, context.Tokenizer.VocabularySize, probability);
     }
 
     public void Add(TokenizedDocument document, List<TensorBatch> completed)
@@ -51,16 +53,10 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
     private TensorBatch Finish()
     {
         TensorBatch batch = _rows.Take();
-        var random = new Random(Seeds.Derive(_context.Seed, batch.Sequence, 0x4D4C4D));
+        // One stream per batch, derived from the seed and the batch index: a batch's masking does not depend on others.
+        var random = new Xoshiro256((ulong)Seeds.Derive(_context.Seed, batch.Sequence, 0x4D4C4D));
         TensorBuffer labels = batch.Add("labels", TensorDType.I64, batch["input_ids"].Shape, clear: false);
-        MaskingCounts counts = BertMasking.Apply(
-            batch["input_ids"].AsSpan<long>(),
-            batch["attention_mask"].AsSpan<long>(),
-            labels.AsSpan<long>(),
-            _special,
-            _context.Tokenizer.VocabularySize,
-            _probability,
-            random);
+        MaskingCounts counts = _masking.Apply(batch["input_ids"].AsSpan<long>(), batch["attention_mask"].AsSpan<long>(), labels.AsSpan<long>(), ref random);
         batch.Metadata["mask_probability"] = _probability.ToString(CultureInfo.InvariantCulture);
         batch.Metadata["masked_positions"] = counts.Chosen.ToString(CultureInfo.InvariantCulture);
         batch.Metadata["vocab_size"] = _context.Tokenizer.VocabularySize.ToString(CultureInfo.InvariantCulture);

@@ -1,0 +1,76 @@
+using BenchmarkDotNet.Attributes;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+using StreamLoader.Tasks.Mlm;
+
+namespace StreamLoader.Benchmarks;
+
+/// <summary>
+/// The batch builder alone, on documents tokenized beforehand: windowing, [CLS]/[SEP], padding and masking. This is
+/// the part of the batcher that runs on one thread while tokenization runs on many, so it bounds how far the stage
+/// scales with workers. Baseline: only copying the ids into fresh token buffers (the unavoidable input cost).
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(TokensPerSecondConfig))]
+public class BatchingBenchmarks
+{
+    private ITextTokenizer _tokenizer = null!;
+    private (Document Source, int[] Ids)[] _documents = null!;
+
+    [Params("wordpiece")]
+    public string Tokenizer { get; set; } = "wordpiece";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _tokenizer = BenchTokenizers.Create(Tokenizer);
+        _documents = BenchCorpus.Documents.Select(d =>
+        {
+            using var ids = new TokenBuffer();
+            _tokenizer.Encode(d.Text, ids);
+            return (d, ids.Span.ToArray());
+        }).ToArray();
+    }
+
+    [Benchmark(Baseline = true)]
+    public long CopyIdsOnly()
+    {
+        long total = 0;
+        foreach ((Document source, int[] ids) in _documents)
+        {
+            var buffer = new TokenBuffer(ids.Length);
+            buffer.AddRange(ids);
+            using var doc = new TokenizedDocument(source, buffer);
+            total += doc.Count;
+        }
+        return total;
+    }
+
+    [Benchmark]
+    public long MlmBuilder()
+    {
+        IBatchBuilder builder = new MaskedLanguageModelingTask().CreateBatchBuilder(new BatchingContext(_tokenizer, 128, 32, seed: 1));
+        var completed = new List<TensorBatch>();
+        long tokens = 0;
+        foreach ((Document source, int[] ids) in _documents)
+        {
+            var buffer = new TokenBuffer(ids.Length);
+            buffer.AddRange(ids);
+            using (var doc = new TokenizedDocument(source, buffer))
+            {
+                builder.Add(doc, completed);
+            }
+            foreach (TensorBatch batch in completed)
+            {
+                tokens += batch.TokenCount;
+                batch.Dispose();
+            }
+            completed.Clear();
+        }
+        builder.Complete(completed);
+        completed.ForEach(b => b.Dispose());
+        return tokens;
+    }
+}
