@@ -58,185 +58,232 @@ public sealed class PipelineHost
     /// <summary>Inspect: rows per batch to render.</summary>
     public int InspectRows { get; init; } = 4;
 
-    /// <summary>Runs to completion. Returns the summary; a failed run's summary carries the error and is then rethrown by the caller.</summary>
+    /// <summary>Runs to completion. Returns the summary and, for a failed or cancelled run, the error (the caller reports it).</summary>
     public async Task<(RunSummary Summary, Exception? Error)> RunAsync(CancellationToken cancellationToken)
     {
-        RunSettings s = _settings;
-        ITrainingTask task = Catalog.Get(s.Task);
-        s.TaskSettings.ValidateAgainst(task);
-        ITextTokenizer tokenizer = TokenizerFactory.Create(s.Tokenizer);
-        var context = new BatchingContext(tokenizer, s.SequenceLength, s.BatchSize, s.Seed, s.TaskSettings);
+        ITrainingTask task = Catalog.Get(_settings.Task);
+        _settings.TaskSettings.ValidateAgainst(task);
+        ITextTokenizer tokenizer = TokenizerFactory.Create(_settings.Tokenizer);
+        var context = new BatchingContext(tokenizer, _settings.SequenceLength, _settings.BatchSize, _settings.Seed, _settings.TaskSettings);
         // Fail on bad task settings now, before any stage starts.
         _ = task.CreateBatchBuilder(context);
 
-        var pipeline = new Pipeline();
-        var clock = Stopwatch.StartNew();
-        bool runsLoader = s.Role != RunRole.Device;
-        bool runsDevice = s.Role != RunRole.Loader;
-
-        IDocumentSource? source = null;
-        DocumentStream? stream = null;
-        BatcherService? batcher = null;
-        PipelineChannel<Document>? documents = null;
-        IBatchWriter? writer = null;
-        IBatchReader? reader = null;
-        Trainer? trainer = null;
-        ITaskModel? model = null;
-        string deviceName = "none";
-        long sinkBatches = 0;
-        string role = s.Role.ToString().ToLowerInvariant();
-
-        try
+        await using var run = new Run(this, task, tokenizer, context);
+        bool loader = _settings.Role != RunRole.Device;
+        bool device = _settings.Role != RunRole.Loader;
+        if (loader)
         {
-            if (runsLoader)
+            run.AddProvider();
+        }
+        await run.OpenTransportAsync(cancellationToken).ConfigureAwait(false);
+        if (loader)
+        {
+            run.AddBatcher();
+        }
+        if (device)
+        {
+            switch (_mode)
             {
-                source = SourceFactory.Create(s.Source, s.SourceSettings);
-                stream = new DocumentStream(source, new DocumentStreamOptions { Rank = s.Rank, Seed = s.Seed, ShuffleBuffer = s.ShuffleBuffer, Epochs = s.Epochs });
-                ProviderPosition? resume = s.Resume is null ? null : ProviderPosition.Load(s.Resume);
-                documents = pipeline.CreateChannel<Document>("documents", s.Queue * 64);
-                PipelineChannel<Document> docs = documents;
-                DocumentStream docStream = stream;
-                pipeline.AddStage("provider", async stage =>
+                case HostMode.Train:
+                    run.AddTrainer();
+                    break;
+                case HostMode.Bench:
+                    run.AddBenchSink();
+                    break;
+                case HostMode.Inspect:
+                    run.AddInspector();
+                    break;
+            }
+        }
+        return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One run's services and their state, from wiring to the summary.</summary>
+    private sealed class Run : IAsyncDisposable
+    {
+        private readonly PipelineHost _host;
+        private readonly RunSettings _s;
+        private readonly ITrainingTask _task;
+        private readonly ITextTokenizer _tokenizer;
+        private readonly BatchingContext _context;
+        private readonly Pipeline _pipeline = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private IDocumentSource? _source;
+        private DocumentStream? _stream;
+        private PipelineChannel<Document>? _documents;
+        private BatcherService? _batcher;
+        private IBatchWriter? _writer;
+        private IBatchReader? _reader;
+        private ITaskModel? _model;
+        private Trainer? _trainer;
+        private StageCounters? _consumer;
+        private string _deviceName = "none";
+
+        public Run(PipelineHost host, ITrainingTask task, ITextTokenizer tokenizer, BatchingContext context)
+        {
+            _host = host;
+            _s = host._settings;
+            _task = task;
+            _tokenizer = tokenizer;
+            _context = context;
+        }
+
+        private IProgressView Progress => _host._progress;
+
+        private string ModeName => _host._mode.ToString().ToLowerInvariant();
+
+        public void AddProvider()
+        {
+            _source = SourceFactory.Create(_s.Source, _s.SourceSettings);
+            var stream = new DocumentStream(_source, new DocumentStreamOptions { Rank = _s.Rank, Seed = _s.Seed, ShuffleBuffer = _s.ShuffleBuffer, Epochs = _s.Epochs });
+            ProviderPosition? resume = _s.Resume is null ? null : ProviderPosition.Load(_s.Resume);
+            PipelineChannel<Document> documents = _pipeline.CreateChannel<Document>("documents", _s.Queue * 64);
+            _stream = stream;
+            _documents = documents;
+            _pipeline.AddStage("provider", async stage =>
+            {
+                StageWriter<Document> output = stage.Writer(documents);
+                await foreach (Document document in stream.ReadAsync(resume, stage.CancellationToken).ConfigureAwait(false))
                 {
-                    StageWriter<Document> output = stage.Writer(docs);
-                    await foreach (Document document in docStream.ReadAsync(resume, stage.CancellationToken).ConfigureAwait(false))
+                    await output.WriteAsync(document, (long)document.Length * sizeof(char)).ConfigureAwait(false);
+                }
+            });
+        }
+
+        public async Task OpenTransportAsync(CancellationToken cancellationToken)
+        {
+            switch (_s.Role)
+            {
+                case RunRole.All:
+                    (_writer, _reader) = InProcessTransport.Create(_s.Queue);
+                    break;
+                case RunRole.Loader:
+                    if (_s.Out.StartsWith("unix:", StringComparison.Ordinal))
                     {
-                        await output.WriteAsync(document, (long)document.Length * sizeof(char)).ConfigureAwait(false);
+                        Progress.Log($"loader: waiting for the reader to connect to {_s.Out} ...");
                     }
-                });
+                    // No device stage here: the batcher writes straight into the transport, so its downstream
+                    // wait is the transport's (and the remote consumer's) back-pressure.
+                    _writer = await TransportFactory.OpenWriterAsync(_s.Out, cancellationToken).ConfigureAwait(false);
+                    break;
+                case RunRole.Device:
+                    _reader = await TransportFactory.OpenReaderAsync(_s.In, window: _s.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    break;
             }
+        }
 
-            if (s.Role == RunRole.All)
+        public void AddBatcher()
+        {
+            var batcher = new BatcherService(_task, _context, _s.Workers);
+            PipelineChannel<Document> documents = _documents!;
+            IBatchWriter output = _writer!;
+            _batcher = batcher;
+            _pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, output));
+        }
+
+        public void AddTrainer()
+        {
+            if (_task is not IDeviceTask deviceTask)
             {
-                (writer, reader) = InProcessTransport.Create(s.Queue);
+                throw new InvalidOperationException($"Task '{_task.Name}' has no device side (it does not implement IDeviceTask), so it cannot train.");
             }
-            else if (s.Role == RunRole.Loader)
+            TorchRuntime.EnsureLoaded();
+            if (_s.TorchThreads > 0)
             {
-                if (s.Out.StartsWith("unix:", StringComparison.Ordinal))
+                torch.set_num_threads(_s.TorchThreads);
+            }
+            torch.Device device = TorchRuntime.SelectDevice(_s.Device);
+            _deviceName = device.ToString();
+            ITaskModel model = deviceTask.CreateModel(new ModelContext(_tokenizer, _s.SequenceLength, _s.ModelSize, device, _s.Seed, _s.TaskSettings));
+            _model = model;
+            var options = new TrainerOptions
+            {
+                MaxSteps = _s.MaxSteps,
+                LearningRate = _s.LearningRate,
+                WarmupSteps = _s.Warmup,
+                ClipNorm = _s.Clip,
+                LogEvery = _s.LogEvery,
+                CheckpointPath = _s.Checkpoint,
+            };
+            var trainer = new Trainer(model, options, device)
+            {
+                OnLog = r => Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
+            };
+            _trainer = trainer;
+            if (TorchRuntime.CudaProblem is { } problem)
+            {
+                Progress.Log("note: CUDA is visible but could not be used, so training runs on the CPU: " + problem);
+            }
+            Progress.Log($"device: {_deviceName} ({TorchRuntime.LoadedFrom}), model {_s.ModelSize}, vocab {_tokenizer.VocabularySize:N0}, {CountParameters(model):N0} parameters");
+            IBatchReader input = _reader!;
+            _consumer = _pipeline.AddStage("device", stage => trainer.RunAsync(stage, input));
+        }
+
+        public void AddBenchSink()
+        {
+            IBatchReader input = _reader!;
+            long? limit = _s.MaxSteps;
+            _consumer = _pipeline.AddStage("sink", async stage =>
+            {
+                long seen = 0;
+                await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
                 {
-                    _progress.Log($"loader: waiting for the reader to connect to {s.Out} ...");
+                    batch.Dispose();
+                    if (++seen == limit)
+                    {
+                        stage.StopPipeline();
+                        break;
+                    }
                 }
-                writer = await TransportFactory.OpenWriterAsync(s.Out, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                reader = await TransportFactory.OpenReaderAsync(s.In, window: s.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
+            });
+        }
 
-            if (runsLoader)
+        public void AddInspector()
+        {
+            IBatchReader input = _reader!;
+            TextWriter output = _host._output;
+            int batches = _host.InspectBatches;
+            int rows = _host.InspectRows;
+            _consumer = _pipeline.AddStage("inspect", async stage =>
             {
-                batcher = new BatcherService(task, context, s.Workers);
-                BatcherService service = batcher;
-                PipelineChannel<Document> docs = documents!;
-                IBatchWriter output = writer!;
-                pipeline.AddStage("batcher", stage => service.RunAsync(stage, docs, output));
-            }
-
-            if (runsDevice)
-            {
-                IBatchReader input = reader!;
-                switch (_mode)
+                int shown = 0;
+                await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
                 {
-                    case HostMode.Train:
-                        if (task is not IDeviceTask deviceTask)
-                        {
-                            throw new InvalidOperationException($"Task '{task.Name}' has no device side (it does not implement IDeviceTask), so it cannot train.");
-                        }
-                        TorchRuntime.EnsureLoaded();
-                        if (s.TorchThreads > 0)
-                        {
-                            torch.set_num_threads(s.TorchThreads);
-                        }
-                        torch.Device device = TorchRuntime.SelectDevice(s.Device);
-                        deviceName = device.ToString();
-                        model = deviceTask.CreateModel(new ModelContext(tokenizer, s.SequenceLength, s.ModelSize, device, s.Seed, s.TaskSettings));
-                        trainer = new Trainer(model, new TrainerOptions
-                        {
-                            MaxSteps = s.MaxSteps,
-                            LearningRate = s.LearningRate,
-                            WarmupSteps = s.Warmup,
-                            ClipNorm = s.Clip,
-                            LogEvery = s.LogEvery,
-                            CheckpointPath = s.Checkpoint,
-                        }, device)
-                        {
-                            OnLog = r => _progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
-                        };
-                        _progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {s.ModelSize}, vocab {tokenizer.VocabularySize:N0}, {CountParameters(model):N0} parameters");
-                        Trainer t = trainer;
-                        pipeline.AddStage("device", stage => t.RunAsync(stage, input));
+                    using (batch)
+                    {
+                        _task.Render(batch, _tokenizer, output, rows);
+                        output.WriteLine();
+                    }
+                    if (++shown >= batches)
+                    {
+                        stage.StopPipeline();
                         break;
-                    case HostMode.Bench:
-                        pipeline.AddStage("sink", async stage =>
-                        {
-                            await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
-                            {
-                                batch.Dispose();
-                                if (s.MaxSteps is long max && Interlocked.Increment(ref sinkBatches) >= max)
-                                {
-                                    stage.StopPipeline();
-                                    break;
-                                }
-                            }
-                        });
-                        break;
-                    case HostMode.Inspect:
-                        pipeline.AddStage("inspect", async stage =>
-                        {
-                            int shown = 0;
-                            await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
-                            {
-                                using (batch)
-                                {
-                                    task.Render(batch, tokenizer, _output, InspectRows);
-                                    _output.WriteLine();
-                                }
-                                if (++shown >= InspectBatches)
-                                {
-                                    stage.StopPipeline();
-                                    break;
-                                }
-                            }
-                        });
-                        break;
+                    }
                 }
-            }
-            else
-            {
-                // Loader role: the batcher writes straight into the stream transport.
-                pipeline.AddExternalCounters("transport");
-            }
+            });
+        }
 
-            foreach (string note in s.Notes)
+        public async Task<(RunSummary Summary, Exception? Error)> ExecuteAsync(CancellationToken cancellationToken)
+        {
+            foreach (string note in _s.Notes)
             {
-                _progress.Log("note: " + note);
+                Progress.Log("note: " + note);
             }
-            _progress.Log(runsLoader
-                ? $"{task.Name}: {source!.Description} -> {tokenizer.Name} (workers {s.Workers}) -> {writer!.Description} -> {(runsDevice ? _mode.ToString().ToLowerInvariant() : s.Out)}"
-                : $"{task.Name}: frames from {reader!.Description} -> {_mode.ToString().ToLowerInvariant()}");
-
-            StageCounters? Find(string name) => pipeline.Stages.FirstOrDefault(c => c.Name == name);
-            _progress.Start(() => new ProgressSample(
-                batcher?.Documents ?? 0,
-                batcher?.Tokens ?? 0,
-                Find("batcher")?.ItemsOut ?? Find("device")?.ItemsIn ?? 0,
-                trainer?.Steps ?? 0,
-                trainer?.LastLoss ?? double.NaN,
-                source?.Statistics.RawBytesRead ?? 0,
-                source?.Statistics.RawBytesTotal,
-                documents?.Count ?? 0,
-                (int)Math.Max(0, (Find("batcher")?.ItemsOut ?? 0) - (Find("device") ?? Find("sink") ?? Find("inspect"))?.ItemsIn ?? 0)));
+            Progress.Log(_source is not null
+                ? $"{_task.Name}: {_source.Description} -> {_tokenizer.Name} (workers {_s.Workers}) -> {_writer!.Description} -> {(_consumer is not null ? ModeName : _s.Out)}"
+                : $"{_task.Name}: frames from {_reader!.Description} -> {ModeName}");
+            Progress.Start(Sample);
 
             Exception? error = null;
             bool readerClosed = false;
             try
             {
-                await pipeline.RunAsync(cancellationToken).ConfigureAwait(false);
+                await _pipeline.RunAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (PipelineStageException ex) when (s.Role == RunRole.Loader && ex.InnerException is ReaderClosedException closed)
+            catch (PipelineStageException ex) when (_s.Role == RunRole.Loader && ex.InnerException is ReaderClosedException closed)
             {
                 // The consumer took what it needed and exited: not a failure of the loader.
-                _progress.Log("note: " + closed.Message);
+                Progress.Log("note: " + closed.Message);
                 readerClosed = true;
             }
             catch (Exception ex)
@@ -245,71 +292,107 @@ public sealed class PipelineHost
             }
             finally
             {
-                await _progress.DisposeAsync().ConfigureAwait(false);
+                await Progress.DisposeAsync().ConfigureAwait(false);
             }
 
-            string? positionSaved = null;
             bool cancelled = error is OperationCanceledException;
-            if ((error is null || cancelled) && stream is not null && s.SavePosition is not null && s.Role == RunRole.All && _mode == HostMode.Train)
-            {
-                // Save where the device got to, not where the provider had read ahead to.
-                ProviderPosition position = trainer is { ResumeOrdinal: >= 0 } ? stream.PositionAt(trainer.ResumeOrdinal) : stream.Position;
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(s.SavePosition))!);
-                position.Save(s.SavePosition);
-                positionSaved = s.SavePosition;
-            }
+            string outcome = readerClosed ? "reader_closed"
+                : error is null ? (_pipeline.StoppedEarly ? "stopped_at_limit" : "completed")
+                : cancelled ? "cancelled" : "failed";
+            // A cancelled run keeps its checkpoint and position (Ctrl+C then --resume); a failed one does not.
+            string? positionSaved = error is null || cancelled ? SavePosition() : null;
+            return (Summarize(outcome, cancelled ? null : error, positionSaved, keptCheckpoint: error is null || cancelled), error);
+        }
 
-            double wall = clock.Elapsed.TotalSeconds;
-            long tokens = batcher?.Tokens ?? 0;
-            long batches = runsDevice ? (Find("device") ?? Find("sink") ?? Find("inspect"))?.ItemsIn ?? 0 : Find("batcher")?.ItemsOut ?? 0;
-            var summary = new RunSummary
+        /// <summary>Saves where the device got to (not how far the provider read ahead), for --resume.</summary>
+        private string? SavePosition()
+        {
+            if (_stream is null || _s.SavePosition is null || _s.Role != RunRole.All || _trainer is null)
             {
-                Command = s.Role == RunRole.Loader ? "load" : _mode.ToString().ToLowerInvariant(),
-                Task = task.Name,
-                Role = role,
-                Source = source?.Description ?? s.In,
-                Tokenizer = tokenizer.Name,
-                Outcome = readerClosed ? "reader_closed" : error is null ? (pipeline.StoppedEarly ? "stopped_at_limit" : "completed") : (error is OperationCanceledException ? "cancelled" : "failed"),
-                Error = error is null || cancelled ? null : (error is PipelineStageException p ? p.Message : error.Message),
-                Documents = batcher?.Documents ?? 0,
+                return null;
+            }
+            ProviderPosition position = _trainer.ResumeOrdinal >= 0 ? _stream.PositionAt(_trainer.ResumeOrdinal) : _stream.Position;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_s.SavePosition))!);
+            position.Save(_s.SavePosition);
+            return _s.SavePosition;
+        }
+
+        private ProgressSample Sample()
+        {
+            long produced = _pipeline.Stages.FirstOrDefault(c => c.Name == "batcher")?.ItemsOut ?? 0;
+            long consumed = _consumer?.ItemsIn ?? 0;
+            return new ProgressSample(
+                _batcher?.Documents ?? 0,
+                _batcher?.Tokens ?? 0,
+                Math.Max(produced, consumed),
+                _trainer?.Steps ?? 0,
+                _trainer?.LastLoss ?? double.NaN,
+                _source?.Statistics.RawBytesRead ?? 0,
+                _source?.Statistics.RawBytesTotal,
+                _documents?.Count ?? 0,
+                (int)Math.Max(0, produced - consumed));
+        }
+
+        private RunSummary Summarize(string outcome, Exception? error, string? positionSaved, bool keptCheckpoint)
+        {
+            double wall = _clock.Elapsed.TotalSeconds;
+            long tokens = _batcher?.Tokens ?? 0;
+            long batches = _consumer?.ItemsIn ?? _pipeline.Stages.FirstOrDefault(c => c.Name == "batcher")?.ItemsOut ?? 0;
+            SourceStatistics? stats = _source?.Statistics;
+            return new RunSummary
+            {
+                Command = _s.Role == RunRole.Loader ? "load" : ModeName,
+                Task = _task.Name,
+                Role = _s.Role.ToString().ToLowerInvariant(),
+                Source = _source?.Description ?? _s.In,
+                Tokenizer = _tokenizer.Name,
+                Outcome = outcome,
+                Error = error is null ? null : (error is PipelineStageException p ? p.Message : error.Message),
+                Documents = _batcher?.Documents ?? 0,
                 Tokens = tokens,
                 Batches = batches,
-                Steps = trainer?.Steps ?? 0,
-                LossFirst = trainer is { Losses.Count: > 0 } ? trainer.Losses[0] : null,
-                LossLast = trainer is { Losses.Count: > 0 } ? trainer.Losses[^1] : null,
+                Steps = _trainer?.Steps ?? 0,
+                LossFirst = _trainer is { Losses.Count: > 0 } ? _trainer.Losses[0] : null,
+                LossLast = _trainer is { Losses.Count: > 0 } ? _trainer.Losses[^1] : null,
                 WallSeconds = wall,
                 TokensPerSecond = wall > 0 ? tokens / wall : 0,
-                Stages = pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
-                Provider = source is null || stream is null ? null : new ProviderReport(
-                    source.Description,
-                    source.Statistics.RecordsRead,
-                    source.Statistics.DocumentsYielded,
-                    Find("provider")?.ItemsOut ?? 0,
-                    source.Statistics.BytesRead,
-                    stream.OtherRanks,
-                    stream.ResumeSkipped,
-                    s.Rank.Rank,
-                    s.Rank.WorldSize,
-                    source.Statistics.SkippedByReason,
-                    source.Statistics.Examples,
+                Stages = _pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
+                Provider = stats is null || _stream is null ? null : new ProviderReport(
+                    _source!.Description,
+                    stats.RecordsRead,
+                    stats.DocumentsYielded,
+                    _pipeline.Stages.FirstOrDefault(c => c.Name == "provider")?.ItemsOut ?? 0,
+                    stats.BytesRead,
+                    _stream.OtherRanks,
+                    _stream.ResumeSkipped,
+                    _s.Rank.Rank,
+                    _s.Rank.WorldSize,
+                    stats.SkippedByReason,
+                    stats.Examples,
                     positionSaved),
-                Batcher = batcher is null ? null : new BatcherReport(batcher.Workers, batcher.EmptyDocuments, s.SequenceLength, s.BatchSize),
-                Device = trainer is null ? null : new DeviceReport(deviceName, s.ModelSize, TorchRuntime.LoadedFrom, trainer.BatchesWithoutTargets, (error is null || cancelled) && trainer.Steps > 0 ? s.Checkpoint : null, Downsample(trainer.Losses, 200)),
-                Settings = new SettingsReport(s.Seed, s.SequenceLength, s.BatchSize, s.Epochs, s.ShuffleBuffer, s.MaxSteps, s.TaskSettings.Keys.ToDictionary(k => k, k => s.TaskSettings.GetString(k, string.Empty))),
+                Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _s.SequenceLength, _s.BatchSize),
+                Device = _trainer is null ? null : new DeviceReport(
+                    _deviceName,
+                    _s.ModelSize,
+                    TorchRuntime.LoadedFrom,
+                    _trainer.BatchesWithoutTargets,
+                    keptCheckpoint && _trainer.Steps > 0 ? _s.Checkpoint : null,
+                    Downsample(_trainer.Losses, 200)),
+                Settings = new SettingsReport(_s.Seed, _s.SequenceLength, _s.BatchSize, _s.Epochs, _s.ShuffleBuffer, _s.MaxSteps, _s.TaskSettings.Keys.ToDictionary(k => k, k => _s.TaskSettings.GetString(k, string.Empty))),
             };
-            return (summary, error);
         }
-        finally
+
+        public async ValueTask DisposeAsync()
         {
-            if (writer is not null)
+            if (_writer is not null)
             {
-                await writer.DisposeAsync().ConfigureAwait(false);
+                await _writer.DisposeAsync().ConfigureAwait(false);
             }
-            if (reader is not null)
+            if (_reader is not null)
             {
-                await reader.DisposeAsync().ConfigureAwait(false);
+                await _reader.DisposeAsync().ConfigureAwait(false);
             }
-            model?.Dispose();
+            _model?.Dispose();
         }
     }
 

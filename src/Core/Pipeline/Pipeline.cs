@@ -44,14 +44,6 @@ public sealed class Pipeline
         return counters;
     }
 
-    /// <summary>Adds counters for work that runs outside the pipeline's stages but belongs in its report.</summary>
-    public StageCounters AddExternalCounters(string name)
-    {
-        var counters = new StageCounters(name);
-        _stages.Add(new Stage(name, counters, null));
-        return counters;
-    }
-
     /// <summary>Runs every stage to completion. Throws the first stage fault, or <see cref="OperationCanceledException"/>.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
@@ -65,10 +57,7 @@ public sealed class Pipeline
         var tasks = new List<Task>(_stages.Count);
         foreach (Stage stage in _stages)
         {
-            if (stage.Body is not null)
-            {
-                tasks.Add(RunStageAsync(stage, state));
-            }
+            tasks.Add(RunStageAsync(stage, state));
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -96,7 +85,7 @@ public sealed class Pipeline
         stage.Counters.Start();
         try
         {
-            await Task.Run(() => stage.Body!(context), state.Cancellation.Token).ConfigureAwait(false);
+            await Task.Run(() => stage.Body(context), state.Cancellation.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -118,7 +107,7 @@ public sealed class Pipeline
         }
     }
 
-    private sealed record Stage(string Name, StageCounters Counters, Func<StageContext, Task>? Body);
+    private sealed record Stage(string Name, StageCounters Counters, Func<StageContext, Task> Body);
 
     internal sealed class RunState
     {
