@@ -115,6 +115,12 @@ internal sealed class LiveProgressView : IProgressView
                     string line = ProgressViews.Format(now, before, elapsed, elapsed - last);
                     before = now;
                     last = elapsed;
+                    // A line wider than the terminal wraps, and then "\r" no longer rewrites it in place.
+                    int width = TerminalWidth();
+                    if (width > 10 && line.Length >= width)
+                    {
+                        line = line[..(width - 2)] + "…";
+                    }
                     lock (_gate)
                     {
                         _status = line;
@@ -127,6 +133,18 @@ internal sealed class LiveProgressView : IProgressView
             {
             }
         });
+    }
+
+    private static int TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     public void Log(string line)
