@@ -41,6 +41,29 @@ public static class ProgressViews
         };
     }
 
+    /// <summary>Samples every <paramref name="interval"/> until cancelled and shows each sample, with rates since the last one.</summary>
+    public static Task SampleAsync(Func<ProgressSample> sample, TimeSpan interval, Action<string> show, CancellationToken cancellationToken) => Task.Run(async () =>
+    {
+        var clock = Stopwatch.StartNew();
+        ProgressSample? before = null;
+        double last = 0;
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                ProgressSample now = sample();
+                double elapsed = clock.Elapsed.TotalSeconds;
+                show(Format(now, before, elapsed, elapsed - last));
+                before = now;
+                last = elapsed;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }, CancellationToken.None);
+
     /// <summary>"docs 1,234 (56/s) · tokens 1.2M (45.6k/s) · ..." for a sample and the previous one.</summary>
     public static string Format(ProgressSample now, ProgressSample? before, double elapsed, double interval)
     {
@@ -100,39 +123,23 @@ internal sealed class LiveProgressView : IProgressView
 
     public void Start(Func<ProgressSample> sample)
     {
-        _loop = Task.Run(async () =>
+        _loop = ProgressViews.SampleAsync(sample, TimeSpan.FromMilliseconds(500), Show, _stop.Token);
+    }
+
+    private void Show(string line)
+    {
+        // A line wider than the terminal wraps, and then "\r" no longer rewrites it in place.
+        int width = TerminalWidth();
+        if (width > 10 && line.Length >= width)
         {
-            var clock = Stopwatch.StartNew();
-            ProgressSample? before = null;
-            double last = 0;
-            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
-            try
-            {
-                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-                {
-                    ProgressSample now = sample();
-                    double elapsed = clock.Elapsed.TotalSeconds;
-                    string line = ProgressViews.Format(now, before, elapsed, elapsed - last);
-                    before = now;
-                    last = elapsed;
-                    // A line wider than the terminal wraps, and then "\r" no longer rewrites it in place.
-                    int width = TerminalWidth();
-                    if (width > 10 && line.Length >= width)
-                    {
-                        line = line[..(width - 2)] + "…";
-                    }
-                    lock (_gate)
-                    {
-                        _status = line;
-                        _output.Write("\r\u001b[2K" + line);
-                        _output.Flush();
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        });
+            line = line[..(width - 2)] + "…";
+        }
+        lock (_gate)
+        {
+            _status = line;
+            _output.Write("\r\u001b[2K" + line);
+            _output.Flush();
+        }
     }
 
     private static int TerminalWidth()
@@ -199,27 +206,7 @@ internal sealed class PlainProgressView : IProgressView
         {
             return;
         }
-        _loop = Task.Run(async () =>
-        {
-            var clock = Stopwatch.StartNew();
-            ProgressSample? before = null;
-            double last = 0;
-            using var timer = new PeriodicTimer(interval);
-            try
-            {
-                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-                {
-                    ProgressSample now = sample();
-                    double elapsed = clock.Elapsed.TotalSeconds;
-                    Log(ProgressViews.Format(now, before, elapsed, elapsed - last));
-                    before = now;
-                    last = elapsed;
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        });
+        _loop = ProgressViews.SampleAsync(sample, interval, Log, _stop.Token);
     }
 
     public void Log(string line)
