@@ -51,26 +51,13 @@ public class BatchingBenchmarks
     [Benchmark]
     public long MlmBuilder()
     {
-        IBatchBuilder builder = new MaskedLanguageModelingTask().CreateBatchBuilder(new BatchingContext(_tokenizer, 128, 32, seed: 1));
-        var completed = new List<TensorBatch>();
-        long tokens = 0;
+        var driver = new MlmBatchDriver(_tokenizer);
         foreach ((Document source, int[] ids) in _documents)
         {
             var buffer = new TokenBuffer(ids.Length);
             buffer.AddRange(ids);
-            using (var doc = new TokenizedDocument(source, buffer))
-            {
-                builder.Add(doc, completed);
-            }
-            foreach (TensorBatch batch in completed)
-            {
-                tokens += batch.TokenCount;
-                batch.Dispose();
-            }
-            completed.Clear();
+            driver.Add(new TokenizedDocument(source, buffer));
         }
-        builder.Complete(completed);
-        completed.ForEach(b => b.Dispose());
-        return tokens;
+        return driver.Complete();
     }
 }

@@ -51,48 +51,20 @@ public class TokenizationBenchmarks
 
     /// <summary>StreamLoader's adapter: chunked encoding into a pooled buffer, one thread.</summary>
     [Benchmark]
-    public long AdapterEncode()
-    {
-        long total = 0;
-        using var buffer = new TokenBuffer();
-        foreach (Document document in _documents)
-        {
-            buffer.Clear();
-            _tokenizer.Encode(document.Text, buffer);
-            total += buffer.Count;
-        }
-        return total;
-    }
+    public long AdapterEncode() => BenchCorpus.CountTokens(_tokenizer);
 
     /// <summary>Tokenize and build MLM batches (windows, [CLS]/[SEP], padding, 80/10/10 masking), one thread.</summary>
     [Benchmark]
     public long TokenizeAndBatchMlm()
     {
-        IBatchBuilder builder = _mlm.CreateBatchBuilder(new BatchingContext(_tokenizer, 128, 32, seed: 1));
-        var completed = new List<TensorBatch>();
-        long tokens = 0;
+        var driver = new MlmBatchDriver(_tokenizer);
         foreach (Document document in _documents)
         {
             var ids = new TokenBuffer();
             _tokenizer.Encode(document.Text, ids);
-            using (var tokenized = new TokenizedDocument(document, ids))
-            {
-                builder.Add(tokenized, completed);
-            }
-            foreach (TensorBatch batch in completed)
-            {
-                tokens += batch.TokenCount;
-                batch.Dispose();
-            }
-            completed.Clear();
+            driver.Add(new TokenizedDocument(document, ids));
         }
-        builder.Complete(completed);
-        foreach (TensorBatch batch in completed)
-        {
-            tokens += batch.TokenCount;
-            batch.Dispose();
-        }
-        return tokens;
+        return driver.Complete();
     }
 
     [Params(1, 2)]

@@ -116,6 +116,8 @@ public sealed class PipelineHost
         private IBatchReader? _reader;
         private ITaskModel? _model;
         private Trainer? _trainer;
+        private StageCounters? _providerCounters;
+        private StageCounters? _batcherCounters;
         private StageCounters? _consumer;
         private string _deviceName = "none";
 
@@ -140,7 +142,7 @@ public sealed class PipelineHost
             PipelineChannel<Document> documents = _pipeline.CreateChannel<Document>("documents", _s.Queue * 64);
             _stream = stream;
             _documents = documents;
-            _pipeline.AddStage("provider", async stage =>
+            _providerCounters = _pipeline.AddStage("provider", async stage =>
             {
                 StageWriter<Document> output = stage.Writer(documents);
                 await foreach (Document document in stream.ReadAsync(resume, stage.CancellationToken).ConfigureAwait(false))
@@ -178,7 +180,7 @@ public sealed class PipelineHost
             PipelineChannel<Document> documents = _documents!;
             IBatchWriter output = _writer!;
             _batcher = batcher;
-            _pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, output));
+            _batcherCounters = _pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, output));
         }
 
         public void AddTrainer()
@@ -319,7 +321,7 @@ public sealed class PipelineHost
 
         private ProgressSample Sample()
         {
-            long produced = _pipeline.Stages.FirstOrDefault(c => c.Name == "batcher")?.ItemsOut ?? 0;
+            long produced = _batcherCounters?.ItemsOut ?? 0;
             long consumed = _consumer?.ItemsIn ?? 0;
             return new ProgressSample(
                 _batcher?.Documents ?? 0,
@@ -337,7 +339,7 @@ public sealed class PipelineHost
         {
             double wall = _clock.Elapsed.TotalSeconds;
             long tokens = _batcher?.Tokens ?? 0;
-            long batches = _consumer?.ItemsIn ?? _pipeline.Stages.FirstOrDefault(c => c.Name == "batcher")?.ItemsOut ?? 0;
+            long batches = _consumer?.ItemsIn ?? _batcherCounters?.ItemsOut ?? 0;
             SourceStatistics? stats = _source?.Statistics;
             return new RunSummary
             {
@@ -361,7 +363,7 @@ public sealed class PipelineHost
                     _source!.Description,
                     stats.RecordsRead,
                     stats.DocumentsYielded,
-                    _pipeline.Stages.FirstOrDefault(c => c.Name == "provider")?.ItemsOut ?? 0,
+                    _providerCounters?.ItemsOut ?? 0,
                     stats.BytesRead,
                     _stream.OtherRanks,
                     _stream.ResumeSkipped,

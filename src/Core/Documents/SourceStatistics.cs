@@ -78,8 +78,6 @@ public sealed class SourceStatistics
         }
     }
 
-    public void AddBytes(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
-
     public void AddYielded() => Interlocked.Increment(ref _documentsYielded);
 
     /// <summary>Counts one skipped record under <paramref name="reason"/>, keeping <paramref name="example"/> if few are kept yet.</summary>

@@ -59,13 +59,9 @@ public static class TensorFrame
         WriteHeader([], metadata, output);
     }
 
-    private static TensorBuffer[] OrderForAlignment(IReadOnlyList<TensorBuffer> tensors)
-    {
-        var ordered = tensors.ToArray();
-        // Stable sort, widest element first.
-        var keyed = ordered.Select((t, i) => (t, i)).OrderByDescending(p => TensorDTypes.SizeOf(p.t.DType)).ThenBy(p => p.i).Select(p => p.t).ToArray();
-        return keyed;
-    }
+    // Widest element first; Enumerable.OrderBy is stable, so tensors of one width keep their order.
+    private static TensorBuffer[] OrderForAlignment(IReadOnlyList<TensorBuffer> tensors) =>
+        tensors.OrderByDescending(t => TensorDTypes.SizeOf(t.DType)).ToArray();
 
     private static void WriteHeader(IReadOnlyList<TensorBuffer> tensors, Dictionary<string, string> metadata, IBufferWriter<byte> output)
     {
