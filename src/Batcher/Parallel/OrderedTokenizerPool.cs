@@ -51,13 +51,17 @@ public sealed class OrderedTokenizerPool
             workers[i] = Task.Run(() => WorkAsync(work.Reader, counters, token), token);
         }
 
+        Chunk? current = null;
         try
         {
             while (await ordered.Reader.WaitToReadAsync(token).ConfigureAwait(false))
             {
-                while (ordered.Reader.TryRead(out Chunk? chunk))
+                while (ordered.Reader.TryRead(out current))
                 {
-                    TokenizedDocument[] results = await counters.WaitUpstreamAsync(new ValueTask<TokenizedDocument[]>(chunk.Result.Task)).ConfigureAwait(false);
+                    // Awaited with the token: a chunk queued here but never handed to a worker (cancellation landed
+                    // between the two writes, or the workers stopped) must not keep the consumer waiting.
+                    TokenizedDocument[] results = await counters.WaitUpstreamAsync(new ValueTask<TokenizedDocument[]>(current.Result.Task.WaitAsync(token))).ConfigureAwait(false);
+                    current = null;
                     for (int i = 0; i < results.Length; i++)
                     {
                         try
@@ -88,16 +92,22 @@ public sealed class OrderedTokenizerPool
             {
                 // The first fault already surfaced through the ordered queue or the dispatcher.
             }
-            // Return buffers of results nobody will consume.
+            // No worker runs now: return the buffers of results nobody will consume.
+            DisposeResults(current);
             while (ordered.Reader.TryRead(out Chunk? leftover))
             {
-                if (leftover.Result.Task.IsCompletedSuccessfully)
-                {
-                    foreach (TokenizedDocument document in leftover.Result.Task.Result)
-                    {
-                        document.Dispose();
-                    }
-                }
+                DisposeResults(leftover);
+            }
+        }
+    }
+
+    private static void DisposeResults(Chunk? chunk)
+    {
+        if (chunk is not null && chunk.Result.Task.IsCompletedSuccessfully)
+        {
+            foreach (TokenizedDocument document in chunk.Result.Task.Result)
+            {
+                document.Dispose();
             }
         }
     }
@@ -109,7 +119,7 @@ public sealed class OrderedTokenizerPool
         {
             var pending = new List<Document>(_chunkDocuments);
             int chars = 0;
-            while (await input.WaitToReadAsync().ConfigureAwait(false))
+            while (await input.WaitToReadAsync(token).ConfigureAwait(false))
             {
                 // Take what is queued now, up to a chunk; don't wait to fill a chunk, that would add latency.
                 while (pending.Count < _chunkDocuments && chars < _chunkChars && input.TryRead(out Document? document))

@@ -19,9 +19,15 @@ public sealed class StageReader<T>
     }
 
     /// <summary>Waits until an item is available (true) or the channel is completed (false).</summary>
-    public ValueTask<bool> WaitToReadAsync()
+    public ValueTask<bool> WaitToReadAsync() => WaitToReadAsync(_cancellationToken);
+
+    /// <summary>
+    /// Waits as <see cref="WaitToReadAsync()"/> does, but ends on <paramref name="cancellationToken"/>: for helpers
+    /// inside a stage (a worker pool) that stop before the stage does. Link it to the stage's own token.
+    /// </summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
     {
-        ValueTask<bool> wait = _reader.WaitToReadAsync(_cancellationToken);
+        ValueTask<bool> wait = _reader.WaitToReadAsync(cancellationToken);
         return wait.IsCompletedSuccessfully ? wait : WaitSlowAsync(wait);
     }
 
