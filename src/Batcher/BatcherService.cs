@@ -14,16 +14,34 @@ public sealed class BatcherService
     private readonly ITrainingTask _task;
     private readonly BatchingContext _context;
     private readonly OrderedTokenizerPool _pool;
+    private readonly VocabularyInfo _vocabulary;
     private long _documents;
     private long _tokens;
     private long _emptyDocuments;
+    private long _batchesSent;
 
     public BatcherService(ITrainingTask task, BatchingContext context, int workers)
     {
         _task = task;
         _context = context;
         _pool = new OrderedTokenizerPool(context.Tokenizer, workers);
+        _vocabulary = VocabularyInfo.From(context.Tokenizer);
     }
+
+    /// <summary>Stop after sending this many batches (the loader's --max-steps); null sends until the input ends.</summary>
+    public long? MaxBatches { get; init; }
+
+    /// <summary>
+    /// A resumed run's continuation point: the document with this ordinal, the first of the resumed stream, has its
+    /// first <see cref="ResumeOffset"/> tokens dropped (they were in batches already consumed). -1: not resuming.
+    /// </summary>
+    public long ResumeOrdinal { get; init; } = -1;
+
+    /// <summary>Tokens to drop from the document at <see cref="ResumeOrdinal"/>.</summary>
+    public int ResumeOffset { get; init; }
+
+    /// <summary>Batches handed to the output.</summary>
+    public long BatchesSent => Interlocked.Read(ref _batchesSent);
 
     /// <summary>Documents tokenized.</summary>
     public long Documents => Interlocked.Read(ref _documents);
@@ -37,7 +55,7 @@ public sealed class BatcherService
     /// <summary>Workers in the tokenizer pool.</summary>
     public int Workers => _pool.Workers;
 
-    /// <summary>Runs until the input completes, then flushes the last partial batch and completes the output.</summary>
+    /// <summary>Runs until the input completes (or <see cref="MaxBatches"/> are sent), then flushes the last partial batch and completes the output.</summary>
     public async Task RunAsync(StageContext stage, PipelineChannel<Document> input, IBatchWriter output)
     {
         IBatchBuilder builder = _task.CreateBatchBuilder(_context);
@@ -45,54 +63,84 @@ public sealed class BatcherService
         long lastOrdinal = -1;
         try
         {
-            await _pool.RunAsync(
-                stage.Reader(input),
-                async document =>
-                {
-                    using (document)
+            try
+            {
+                await _pool.RunAsync(
+                    stage.Reader(input),
+                    async document =>
                     {
-                        Interlocked.Increment(ref _documents);
-                        Interlocked.Add(ref _tokens, document.Count);
-                        if (document.Count == 0)
+                        using (document)
                         {
-                            Interlocked.Increment(ref _emptyDocuments);
+                            if (document.Source.Ordinal == ResumeOrdinal && ResumeOffset > 0)
+                            {
+                                document.SkipLeading(ResumeOffset);
+                            }
+                            Interlocked.Increment(ref _documents);
+                            Interlocked.Add(ref _tokens, document.Count);
+                            if (document.Count == 0)
+                            {
+                                Interlocked.Increment(ref _emptyDocuments);
+                            }
+                            builder.Add(document, completed);
+                            lastOrdinal = document.Source.Ordinal;
+                            // A builder that does not mark row positions: batches completed now hold rows of this
+                            // document, maybe not all of them, so resuming after them restarts this document.
+                            Stamp(completed, lastOrdinal);
                         }
-                        builder.Add(document, completed);
-                        lastOrdinal = document.Source.Ordinal;
-                        // Batches completed now hold rows of this document, maybe not all of them: resuming
-                        // after them restarts this document (at most one document's windows repeat).
-                        StampResume(completed, lastOrdinal);
-                    }
-                    await SendAsync(stage, completed, output).ConfigureAwait(false);
-                },
-                stage.Counters,
-                stage.CancellationToken).ConfigureAwait(false);
+                        await SendAsync(stage, completed, output).ConfigureAwait(false);
+                    },
+                    stage.Counters,
+                    stage.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (LimitReached)
+            {
+                // The limit was reached: the pool was stopped on purpose, and the stream ends cleanly below.
+            }
 
-            builder.Complete(completed);
-            StampResume(completed, lastOrdinal + 1);
-            await SendAsync(stage, completed, output).ConfigureAwait(false);
-            await output.CompleteAsync(null, stage.CancellationToken).ConfigureAwait(false);
+            if (!LimitReached)
+            {
+                builder.Complete(completed);
+                Stamp(completed, lastOrdinal + 1);
+                await SendAsync(stage, completed, output).ConfigureAwait(false);
+            }
+            await output.CompleteAsync(null, LimitReached ? CancellationToken.None : stage.CancellationToken).ConfigureAwait(false);
+            if (LimitReached)
+            {
+                stage.StopPipeline();
+            }
         }
         catch (Exception ex)
         {
-            foreach (TensorBatch batch in completed)
-            {
-                batch.Dispose();
-            }
+            DisposeAll(completed);
             await output.CompleteAsync(ex, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
     }
 
-    private static void StampResume(List<TensorBatch> batches, long ordinal)
+    private bool LimitReached => MaxBatches is long max && BatchesSent >= max;
+
+    private void Stamp(List<TensorBatch> batches, long ordinal)
     {
         foreach (TensorBatch batch in batches)
         {
-            batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!batch.Metadata.ContainsKey(BatchMetadataKeys.ResumeOrdinal))
+            {
+                batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            _vocabulary.WriteTo(batch.Metadata);
         }
     }
 
-    private static async ValueTask SendAsync(StageContext stage, List<TensorBatch> completed, IBatchWriter output)
+    private static void DisposeAll(List<TensorBatch> batches)
+    {
+        foreach (TensorBatch batch in batches)
+        {
+            batch.Dispose();
+        }
+        batches.Clear();
+    }
+
+    private async ValueTask SendAsync(StageContext stage, List<TensorBatch> completed, IBatchWriter output)
     {
         for (int i = 0; i < completed.Count; i++)
         {
@@ -114,6 +162,17 @@ public sealed class BatcherService
                 throw;
             }
             stage.Counters.AddOut(1, bytes, tokens);
+            Interlocked.Increment(ref _batchesSent);
+            if (LimitReached)
+            {
+                // Enough batches: the rest are not sent, and the run ends here (the consumer sees a clean end).
+                for (int j = i + 1; j < completed.Count; j++)
+                {
+                    completed[j].Dispose();
+                }
+                completed.Clear();
+                throw new OperationCanceledException("The batch limit was reached.");
+            }
         }
         completed.Clear();
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 using StreamLoader.Cli.Commands;
 
@@ -11,15 +12,28 @@ public static class Program
     {
         RootCommand root = PipelineCommands.CreateRoot();
         ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // A usage error: say what is wrong in a line or two, not the whole help.
+            foreach (ParseError error in parsed.Errors)
+            {
+                Console.Error.WriteLine("error: " + error.Message);
+            }
+            string command = string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? ["streamloader"] : ["streamloader", parsed.CommandResult.Command.Name]);
+            Console.Error.WriteLine($"Run '{command} --help' for the options.");
+            return ExitCodes.UsageError;
+        }
 
-        // Ctrl+C or SIGTERM cancels the run; the pipeline then drains, saves nothing half-done, prints its summary
-        // and exits with 130. A second signal is left to the runtime's default (immediate exit).
+        // Ctrl+C or SIGTERM cancels the run; the pipeline then drains, saves its checkpoint, prints its summary and
+        // exits with 130 (SIGINT) or 143 (SIGTERM). A second signal is left to the runtime's default (immediate exit).
         using var cancel = new CancellationTokenSource();
+        int signalExit = ExitCodes.Cancelled;
         Action<PosixSignalContext> handler = context =>
         {
             if (!cancel.IsCancellationRequested)
             {
                 context.Cancel = true;
+                signalExit = context.Signal == PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Cancelled;
                 Console.Error.WriteLine($"{context.Signal}: stopping; the run will drain and report (signal again to exit now).");
                 cancel.Cancel();
             }
@@ -30,7 +44,7 @@ public static class Program
         {
             var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
             int exit = await parsed.InvokeAsync(invocation, cancel.Token).ConfigureAwait(false);
-            return cancel.IsCancellationRequested && exit == ExitCodes.Success ? ExitCodes.Cancelled : exit;
+            return cancel.IsCancellationRequested && exit is ExitCodes.Success or ExitCodes.Cancelled ? signalExit : exit;
         }
         finally
         {

@@ -15,13 +15,21 @@ public sealed class RowBatchWriter
     private readonly int _pad;
     private TensorBatch? _batch;
     private long _sequence;
+    private long _resumeOrdinal = -1;
+    private long _resumeOffset;
 
-    public RowBatchWriter(string task, int batchSize, int sequenceLength, int padId)
+    /// <param name="task">The task name the batches carry.</param>
+    /// <param name="batchSize">Rows per batch.</param>
+    /// <param name="sequenceLength">Tokens per row.</param>
+    /// <param name="padId">The padding id.</param>
+    /// <param name="firstSequence">Index of the first batch: a resumed run continues the numbering (and so the seeds derived from it).</param>
+    public RowBatchWriter(string task, int batchSize, int sequenceLength, int padId, long firstSequence = 0)
     {
         _task = task;
         _batchSize = batchSize;
         _sequenceLength = sequenceLength;
         _pad = padId;
+        _sequence = firstSequence;
     }
 
     /// <summary>Rows written into the current batch.</summary>
@@ -62,6 +70,25 @@ public sealed class RowBatchWriter
         Rows++;
     }
 
+    /// <summary>
+    /// Records that the rows written so far hold <paramref name="document"/>'s ids up to <paramref name="end"/> (an
+    /// index into <see cref="TokenizedDocument.Ids"/>). Each batch taken carries the point right after its last row
+    /// (<see cref="BatchMetadataKeys.ResumeOrdinal"/>, <see cref="BatchMetadataKeys.ResumeOffset"/>), so a run
+    /// resumed after it continues with the next row exactly: nothing repeats, nothing is lost.
+    /// </summary>
+    public void MarkPosition(TokenizedDocument document, int end)
+    {
+        int absolute = document.Skipped + end;
+        if (end >= document.Count)
+        {
+            (_resumeOrdinal, _resumeOffset) = (document.Source.Ordinal + 1, 0);
+        }
+        else
+        {
+            (_resumeOrdinal, _resumeOffset) = (document.Source.Ordinal, absolute);
+        }
+    }
+
     /// <summary>The batch being filled (created on first use).</summary>
     public TensorBatch Current => _batch ??= Start();
 
@@ -70,6 +97,11 @@ public sealed class RowBatchWriter
     {
         TensorBatch batch = _batch ?? throw new InvalidOperationException("No rows were written.");
         batch.RowCount = Rows;
+        if (_resumeOrdinal >= 0)
+        {
+            batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = _resumeOrdinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            batch.Metadata[BatchMetadataKeys.ResumeOffset] = _resumeOffset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         _batch = null;
         Rows = 0;
         return batch;

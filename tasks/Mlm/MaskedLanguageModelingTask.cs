@@ -39,7 +39,7 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
     public ITaskModel CreateModel(ModelContext context)
     {
         torch.random.manual_seed(context.Seed);
-        var config = EncoderConfig.Preset(context.ModelSize, context.Tokenizer.VocabularySize, context.SequenceLength);
+        var config = EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength);
         var model = new MlmModel(config);
         model.to(context.Device);
         return model;

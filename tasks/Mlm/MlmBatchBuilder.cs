@@ -24,7 +24,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         _context = context;
         _probability = probability;
         _special = context.Tokenizer.Special;
-        _rows = new RowBatchWriter(MaskedLanguageModelingTask.TaskName, context.BatchSize, context.SequenceLength, _special.Pad);
+        _rows = new RowBatchWriter(MaskedLanguageModelingTask.TaskName, context.BatchSize, context.SequenceLength, _special.Pad, context.FirstBatchSequence);
         _masking = new BertMasking(_special, context.Tokenizer.VocabularySize, probability);
     }
 
@@ -34,7 +34,9 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         int window = _context.SequenceLength - 2;
         for (int offset = 0; offset < ids.Length; offset += window)
         {
-            _rows.AppendRow(ids.Slice(offset, Math.Min(window, ids.Length - offset)), _special.Cls, _special.Sep);
+            int length = Math.Min(window, ids.Length - offset);
+            _rows.AppendRow(ids.Slice(offset, length), _special.Cls, _special.Sep);
+            _rows.MarkPosition(document, offset + length);
             if (_rows.IsFull)
             {
                 completed.Add(Finish());
@@ -59,8 +61,6 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         MaskingCounts counts = _masking.Apply(batch["input_ids"].AsSpan<long>(), batch["attention_mask"].AsSpan<long>(), labels.AsSpan<long>(), ref random);
         batch.Metadata["mask_probability"] = _probability.ToString(CultureInfo.InvariantCulture);
         batch.Metadata["masked_positions"] = counts.Chosen.ToString(CultureInfo.InvariantCulture);
-        batch.Metadata["vocab_size"] = _context.Tokenizer.VocabularySize.ToString(CultureInfo.InvariantCulture);
-        batch.Metadata["pad_id"] = _special.Pad.ToString(CultureInfo.InvariantCulture);
         return batch;
     }
 }

@@ -11,7 +11,11 @@ public sealed class EndToEndTests
     private static async Task<(int ExitCode, JsonElement Summary)> RunAsync(TempFiles files, params string[] args)
     {
         string summaryPath = files.Path("summary.json");
-        string[] all = [.. args, "--summary-json", summaryPath, "--progress", "none", "--checkpoint", files.Path("model.bin"), "--save-position", files.Path("position.json")];
+        string[] all = [.. args, "--summary-json", summaryPath, "--progress", "none"];
+        if (!args.Contains("--checkpoint"))
+        {
+            all = [.. all, "--checkpoint", files.Path("checkpoint")];
+        }
         int exit = await Program.Main(all).WaitAsync(TimeSpan.FromMinutes(5));
         using JsonDocument doc = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
         return (exit, doc.RootElement.Clone());
@@ -42,8 +46,10 @@ public sealed class EndToEndTests
         Assert.True(summary.GetProperty("wall_seconds").GetDouble() > 0);
         string[] stages = summary.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()!).ToArray();
         Assert.Equal(["provider", "batcher", "device"], stages);
-        Assert.True(File.Exists(files.Path("model.bin")));
-        Assert.True(File.Exists(files.Path("position.json")));
+        Assert.True(File.Exists(files.Path("checkpoint/model.bin")));
+        Assert.True(File.Exists(files.Path("checkpoint/position.json")));
+        Assert.True(File.Exists(files.Path("checkpoint/checkpoint.json")));
+        Assert.Equal(files.Path("checkpoint"), summary.GetProperty("device").GetProperty("checkpoint").GetString());
     }
 
     [Fact]
@@ -104,18 +110,58 @@ public sealed class EndToEndTests
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 300).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(20, i)}\"}}\n")));
         string[] common = ["--task", "mlm", "--all", "--source", source, "--model", "micro", "--seq-len", "64", "--batch-size", "4", "--shuffle-buffer", "16", "--seed", "4"];
 
-        (int exit1, JsonElement first) = await RunAsync(files, [.. common, "--max-steps", "20"]);
+        (int exit1, JsonElement first) = await RunAsync(files, [.. common, "--max-steps", "20", "--checkpoint", files.Path("first")]);
         Assert.Equal(ExitCodes.Success, exit1);
-        string position = files.Path("position.json");
-        using JsonDocument saved = JsonDocument.Parse(File.ReadAllText(position));
+        using JsonDocument saved = JsonDocument.Parse(File.ReadAllText(files.Path("first/position.json")));
         long resumeAt = saved.RootElement.GetProperty("emitted_total").GetInt64();
-        Assert.InRange(resumeAt, 79, 80); // 20 steps x 4 rows, one row per document; at most one document repeats
+        Assert.Equal(80, resumeAt); // 20 steps x 4 rows, one row per document: resumes exactly after the 80th
 
-        string copy = files.Path("resume-from.json");
-        File.Copy(position, copy);
-        (int exit2, JsonElement second) = await RunAsync(files, [.. common, "--resume", copy]);
+        // Only --resume: the source, seed, shapes and model come from the checkpoint.
+        (int exit2, JsonElement second) = await RunAsync(files, ["--resume", files.Path("first"), "--max-steps", "0", "--checkpoint", files.Path("second")]);
         Assert.Equal(ExitCodes.Success, exit2);
         Assert.Equal(resumeAt, second.GetProperty("provider").GetProperty("resume_skipped").GetInt64());
         Assert.Equal(300 - resumeAt, second.GetProperty("documents").GetInt64());
+        Assert.Equal(20 + second.GetProperty("steps").GetInt64(), second.GetProperty("total_steps").GetInt64());
     }
+
+    /// <summary>
+    /// Issue 6, item 4: a run stopped at step N and resumed gives the same losses from step N+1 on as the run that
+    /// was never stopped. Documents span several rows, so the stop falls inside a document, and the schedule spans
+    /// both parts (--schedule-steps).
+    /// </summary>
+    [Fact]
+    public async Task Resume_StoppedAtStepNThenResumed_LossesMatchTheUninterruptedRun()
+    {
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 60).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(70 + (i * 13 % 50), i)}\"}}\n")));
+        string[] common = ["--task", "mlm", "--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "3", "--shuffle-buffer", "8", "--seed", "7", "--lr", "3e-3", "--warmup", "4", "--torch-threads", "1"];
+
+        (int exitA, JsonElement straight) = await RunAsync(files, [.. common, "--max-steps", "30", "--checkpoint", files.Path("a")]);
+        (int exitB1, JsonElement part1) = await RunAsync(files, [.. common, "--max-steps", "13", "--schedule-steps", "30", "--checkpoint", files.Path("b1")]);
+        (int exitB2, JsonElement part2) = await RunAsync(files, ["--resume", files.Path("b1"), "--max-steps", "30", "--torch-threads", "1", "--checkpoint", files.Path("b2")]);
+
+        Assert.Equal((0, 0, 0), (exitA, exitB1, exitB2));
+        double[] a = Losses(straight);
+        double[] b = [.. Losses(part1), .. Losses(part2)];
+        Assert.Equal(30, a.Length);
+        Assert.Equal(13, Losses(part1).Length);
+        Assert.Equal(a, b);
+        Assert.NotEqual(0, JsonDocument.Parse(File.ReadAllText(files.Path("b1/checkpoint.json"))).RootElement.GetProperty("resume_offset").GetInt64());
+    }
+
+    [Fact]
+    public async Task Resume_GivenSettingThatContradictsTheCheckpoint_IsAUsageErrorNamingIt()
+    {
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 40).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(20, i)}\"}}\n")));
+        (int exit1, _) = await RunAsync(files, ["--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "4", "--max-steps", "3", "--seed", "1", "--checkpoint", files.Path("first")]);
+        Assert.Equal(ExitCodes.Success, exit1);
+
+        int exit2 = await Program.Main(["--resume", files.Path("first"), "--seed", "2", "--progress", "none"]).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(ExitCodes.UsageError, exit2);
+    }
+
+    private static double[] Losses(JsonElement summary) =>
+        summary.GetProperty("device").GetProperty("loss_curve").EnumerateArray().Select(e => e.GetDouble()).ToArray();
 }

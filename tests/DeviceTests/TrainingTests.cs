@@ -38,7 +38,7 @@ public sealed class TrainingTests
     }
 
     private static ITaskModel MlmModel(string size = "micro") =>
-        new MaskedLanguageModelingTask().CreateModel(new ModelContext(s_tokenizer, 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty));
+        new MaskedLanguageModelingTask().CreateModel(new ModelContext(VocabularyInfo.From(s_tokenizer), 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty));
 
     [Fact]
     public void TorchRuntime_LoadsOnThisMachineAndPicksCpuWithoutCuda()
@@ -48,7 +48,7 @@ public sealed class TrainingTests
         Assert.Equal(torch.cuda.is_available() ? DeviceType.CUDA : DeviceType.CPU, device.type);
         if (!torch.cuda.is_available())
         {
-            InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => TorchRuntime.SelectDevice("cuda"));
+            DeviceUnavailableException error = Assert.Throws<DeviceUnavailableException>(() => TorchRuntime.SelectDevice("cuda"));
             Assert.Contains("CUDA is not available", error.Message, StringComparison.Ordinal);
         }
     }
@@ -114,9 +114,10 @@ public sealed class TrainingTests
     public async Task Trainer_InPipeline_StopsAtMaxStepsAndSavesALoadableCheckpoint()
     {
         using var files = new TempFiles();
-        string checkpoint = files.Path("model.bin");
+        string folder = files.Path("checkpoint");
+        string checkpoint = Path.Combine(folder, TrainingState.ModelFile);
         using ITaskModel model = MlmModel();
-        var trainer = new Trainer(model, new TrainerOptions { MaxSteps = 5, CheckpointPath = checkpoint }, TorchRuntime.SelectDevice("cpu"));
+        var trainer = new Trainer(model, new TrainerOptions { MaxSteps = 5, CheckpointFolder = folder }, TorchRuntime.SelectDevice("cpu"));
         (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(2);
         var pipeline = new Pipeline();
         pipeline.AddStage("batches", async stage =>
@@ -134,6 +135,8 @@ public sealed class TrainingTests
         Assert.True(pipeline.StoppedEarly);
         Assert.Equal(5, trainer.Steps);
         Assert.True(File.Exists(checkpoint));
+        Assert.Equal(folder, trainer.SavedCheckpoint);
+        Assert.Equal(5, TrainingState.Load(folder).Steps);
 
         // The checkpoint loads into a fresh model and gives the same loss on the same batch.
         using TensorBatch probe = MlmBatch(99);
@@ -147,6 +150,58 @@ public sealed class TrainingTests
             double b = fresh.ComputeLoss(DeviceBatch.From(probe, TorchRuntime.SelectDevice("cpu")))!.item<float>();
             Assert.Equal(a, b);
         }
+    }
+
+    [Fact]
+    public void Trainer_ResumedFromCheckpoint_ContinuesTheLossCurveExactly()
+    {
+        // The tiny model has dropout, so this also checks that the generator state is restored.
+        using var files = new TempFiles();
+        string folder = files.Path("checkpoint");
+        var options = new TrainerOptions { LearningRate = 3e-3, WarmupSteps = 2, ScheduleSteps = 8 };
+        torch.Device cpu = TorchRuntime.SelectDevice("cpu");
+
+        List<double> straight;
+        using (ITaskModel model = MlmModel("tiny"))
+        {
+            var trainer = new Trainer(model, options, cpu);
+            straight = Enumerable.Range(0, 8).Select(i => StepOn(trainer, i)).ToList();
+        }
+
+        List<double> split;
+        using (ITaskModel model = MlmModel("tiny"))
+        {
+            var trainer = new Trainer(model, options with { CheckpointFolder = folder }, cpu);
+            split = Enumerable.Range(0, 4).Select(i => StepOn(trainer, i)).ToList();
+            Assert.Equal(folder, trainer.SaveCheckpoint());
+        }
+        torch.random.manual_seed(12345); // whatever happens in between must not matter
+        using (ITaskModel model = MlmModel("tiny"))
+        {
+            var trainer = new Trainer(model, options with { ResumeFrom = folder }, cpu);
+            Assert.Equal(4, trainer.Steps);
+            Assert.Equal(0, trainer.StepsThisRun);
+            split.AddRange(Enumerable.Range(4, 4).Select(i => StepOn(trainer, i)));
+        }
+
+        Assert.Equal(straight, split);
+    }
+
+    [Fact]
+    public void Trainer_NoStepTaken_WritesNoCheckpoint()
+    {
+        using var files = new TempFiles();
+        using ITaskModel model = MlmModel();
+        var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = files.Path("never") }, TorchRuntime.SelectDevice("cpu"));
+
+        Assert.Null(trainer.SaveCheckpoint());
+        Assert.False(Directory.Exists(files.Path("never")));
+    }
+
+    private static double StepOn(Trainer trainer, int seed)
+    {
+        using TensorBatch batch = MlmBatch(seed);
+        return trainer.Step(batch)!.Value;
     }
 
     [Fact]

@@ -1,10 +1,14 @@
 using System.CommandLine;
+using StreamLoader.Device.Training;
 
 namespace StreamLoader.Cli.Commands;
 
 /// <summary>Every command-line option, defined once and shared by the commands that take it.</summary>
 internal static class CliOptions
 {
+    // The trainer's defaults are the console's: one source for each.
+    private static readonly TrainerOptions s_trainer = new();
+
     // What to run
     public static readonly Option<string> Task = new("--task", "-t") { Description = "Task plugin to run (see 'streamloader tasks').", DefaultValueFactory = _ => "mlm", HelpName = "name" };
     public static readonly Option<bool> All = new("--all") { Description = "Run all four services in this process (the default when no --role is given)." };
@@ -22,7 +26,7 @@ internal static class CliOptions
     public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => 1024, HelpName = "docs" };
     public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
     public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks; document i goes to rank i mod world size.", HelpName = "n" };
-    public static readonly Option<string?> Resume = new("--resume") { Description = "Resume the document stream from a position file saved by an earlier run.", HelpName = "position.json" };
+    public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
 
     // Batcher
     public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "kind" };
@@ -40,18 +44,18 @@ internal static class CliOptions
     // Device
     public static readonly Option<long?> MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (bench, inspect: batches). The built-in corpus defaults to 200; 0 means no limit.", HelpName = "n" };
     public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base).", DefaultValueFactory = _ => "tiny", HelpName = "size" };
-    public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => 1e-3, HelpName = "rate" };
-    public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => 20, HelpName = "steps" };
-    public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => 1.0, HelpName = "norm" };
-    public static readonly Option<int> LogEvery = new("--log-every") { Description = "Log the loss every this many steps.", DefaultValueFactory = _ => 10, HelpName = "steps" };
-    public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Where to save the model at the end (default runs/<task>/model.bin; 'none' to skip).", HelpName = "path" };
+    public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => s_trainer.LearningRate, HelpName = "rate" };
+    public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => s_trainer.WarmupSteps, HelpName = "steps" };
+    public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => s_trainer.ClipNorm, HelpName = "norm" };
+    public static readonly Option<int> LogEvery = new("--log-every") { Description = "Log the loss every this many steps.", DefaultValueFactory = _ => s_trainer.LogEvery, HelpName = "steps" };
+    public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Checkpoint folder this run writes at its end, on Ctrl+C and on a fault: model, optimizer, step, stream position, settings (default: a new runs/<task>/<UTC time>/, with runs/<task>/latest pointing at it; 'none' to skip). A run that took no step writes none.", HelpName = "DIR" };
+    public static readonly Option<long?> ScheduleSteps = new("--schedule-steps") { Description = "Steps the learning-rate schedule spans (default: --max-steps). Set it when one training is split into several jobs with --resume.", HelpName = "n" };
     public static readonly Option<string> Device = new("--device") { Description = "auto (CUDA when available, else CPU), cpu, or cuda[:N].", DefaultValueFactory = _ => "auto", HelpName = "device" };
     public static readonly Option<int> TorchThreads = new("--torch-threads") { Description = "CPU threads for TorchSharp (0: its default).", DefaultValueFactory = _ => 0, HelpName = "n" };
 
     // Reporting
     public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the machine-readable run report here (schema: docs/SUMMARY.md).", HelpName = "path" };
     public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => "auto", HelpName = "mode" };
-    public static readonly Option<string?> SavePosition = new("--save-position") { Description = "Where to save the stream position for --resume (default runs/<task>/position.json; 'none' to skip).", HelpName = "path" };
 
     // Inspect
     public static readonly Option<int> Rows = new("--rows") { Description = "Rows to show per batch.", DefaultValueFactory = _ => 4, HelpName = "n" };
@@ -61,9 +65,9 @@ internal static class CliOptions
     public static IEnumerable<Option> Pipeline =>
     [
         Task, Source, Format, TextField, IdField, OnBadRecord, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
-        Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson, SavePosition,
+        Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 
     /// <summary>Options of the device side.</summary>
-    public static IEnumerable<Option> Training => [Model, LearningRate, Warmup, Clip, LogEvery, Checkpoint, Device, TorchThreads];
+    public static IEnumerable<Option> Training => [Model, LearningRate, Warmup, ScheduleSteps, Clip, LogEvery, Checkpoint, Device, TorchThreads];
 }

@@ -73,14 +73,20 @@ internal static class PipelineCommands
             console.MarkupLine("Run 'streamloader --help' for the options.");
             return ExitCodes.UsageError;
         }
+        catch (Exception ex)
+        {
+            // --resume of a missing or contradicting checkpoint.
+            return Fail(console, ex);
+        }
 
-        if (mode == HostMode.Inspect && result.GetResult(CliOptions.In) is not null)
+        // An option with a default always has a result; only one that is not implicit was given.
+        if (mode == HostMode.Inspect && result.GetResult(CliOptions.In) is { Implicit: false })
         {
             // inspect --in FILE decodes frames written by a loader instead of building batches.
             settings = settings with { Role = RunRole.Device };
         }
 
-        string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null ? "none" : settings.Progress;
+        string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null or { Implicit: true } ? "none" : settings.Progress;
         IProgressView progress = ProgressViews.Create(progressMode, Console.Error);
         var host = new PipelineHost(settings, mode, progress, Console.Out)
         {
@@ -134,13 +140,6 @@ internal static class PipelineCommands
         {
             console.WriteLine(error.ToString());
         }
-        return root switch
-        {
-            OperationCanceledException => ExitCodes.Cancelled,
-            SourceFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or HttpRequestException or IOException => ExitCodes.InputError,
-            TorchLoadException => ExitCodes.DeviceError,
-            ArgumentException or FormatException => ExitCodes.UsageError,
-            _ => ExitCodes.Failure,
-        };
+        return ExitCodes.For(root);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Provider;
@@ -36,7 +37,12 @@ public sealed record RunSettings
     public int Epochs { get; init; } = 1;
     public int ShuffleBuffer { get; init; }
     public RankInfo Rank { get; init; } = RankInfo.Single;
-    public string? Resume { get; init; }
+
+    /// <summary>The checkpoint folder being resumed, or null.</summary>
+    public string? ResumeFolder { get; init; }
+
+    /// <summary>The manifest of <see cref="ResumeFolder"/>.</summary>
+    public CheckpointManifest? ResumeManifest { get; init; }
     public TokenizerSettings Tokenizer { get; init; } = new();
     public int SequenceLength { get; init; } = 128;
     public int BatchSize { get; init; } = 8;
@@ -45,23 +51,68 @@ public sealed record RunSettings
     public int Workers { get; init; } = Environment.ProcessorCount;
     public int Queue { get; init; } = 8;
     public long? MaxSteps { get; init; }
+    public long? ScheduleSteps { get; init; }
     public string ModelSize { get; init; } = "tiny";
     public double LearningRate { get; init; } = 1e-3;
     public int Warmup { get; init; } = 20;
     public double Clip { get; init; } = 1.0;
     public int LogEvery { get; init; } = 10;
+
+    /// <summary>The checkpoint folder to write, or null for none. See <see cref="CheckpointUnderRuns"/>.</summary>
     public string? Checkpoint { get; init; }
+
+    /// <summary>True when <see cref="Checkpoint"/> is the default folder of runs (<c>runs/&lt;task&gt;</c>): each run claims a new folder in it.</summary>
+    public bool CheckpointUnderRuns { get; init; }
     public string Device { get; init; } = "auto";
     public int TorchThreads { get; init; }
     public string? SummaryJson { get; init; }
     public string Progress { get; init; } = "auto";
-    public string? SavePosition { get; init; }
+
+    /// <summary>Options given on the command line (not defaulted), by name.</summary>
+    public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
+
+    /// <summary>The settings a checkpoint of this run records, by option name (see <see cref="ResumeArguments"/>).</summary>
+    public IReadOnlyDictionary<string, string[]> Recorded { get; init; } = new Dictionary<string, string[]>();
 
     /// <summary>Notes about defaults applied, shown to the user at start.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
     /// <summary>Reads and validates the settings. Throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public static RunSettings From(ParseResult result, bool training = true)
+    {
+        HashSet<string> given = GivenOptions(result);
+        string? resumeFolder = null;
+        CheckpointManifest? manifest = null;
+        if (result.GetValue(CliOptions.Resume) is { } resume)
+        {
+            resumeFolder = CheckpointManifest.Resolve(resume);
+            manifest = CheckpointManifest.Load(resumeFolder);
+            result = ResumeArguments.Apply(result, manifest, resumeFolder);
+        }
+        return Read(result, training) with
+        {
+            Given = given,
+            ResumeFolder = resumeFolder,
+            ResumeManifest = manifest,
+            Recorded = ResumeArguments.Capture(result),
+        };
+    }
+
+    /// <summary>The names of the options that were on the command line.</summary>
+    private static HashSet<string> GivenOptions(ParseResult result)
+    {
+        var given = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Option option in result.CommandResult.Command.Options)
+        {
+            if (result.GetResult(option) is { Implicit: false })
+            {
+                given.Add(option.Name);
+            }
+        }
+        return given;
+    }
+
+    private static RunSettings Read(ParseResult result, bool training)
     {
         var notes = new List<string>();
         string task = result.GetValue(CliOptions.Task)!;
@@ -76,6 +127,20 @@ public sealed record RunSettings
         if (result.GetValue(CliOptions.All) && role != RunRole.All)
         {
             throw new ArgumentException("--all and --role cannot be combined: --all runs every service here.");
+        }
+        bool outGiven = result.GetResult(CliOptions.Out) is { Implicit: false };
+        bool inGiven = result.GetResult(CliOptions.In) is { Implicit: false };
+        if (role == RunRole.All && result.CommandResult.Command is RootCommand && (outGiven || inGiven))
+        {
+            throw new ArgumentException($"{(outGiven ? "--out" : "--in")} needs a split run: --all keeps batches in this process. Use --role loader --out ... in one process and --role device --in ... in another.");
+        }
+        if (role == RunRole.Loader && inGiven)
+        {
+            throw new ArgumentException("--in is for the device role; the loader reads --source and writes --out.");
+        }
+        if (role == RunRole.Device && outGiven)
+        {
+            throw new ArgumentException("--out is for the loader role; the device reads --in.");
         }
 
         SourceFormat format = result.GetValue(CliOptions.Format)!.ToLowerInvariant() switch
@@ -171,8 +236,12 @@ public sealed record RunSettings
             throw new ArgumentException($"--queue {queue}: must be at least 1.");
         }
 
-        string? checkpoint = result.GetValue(CliOptions.Checkpoint) ?? Path.Combine("runs", task, "model.bin");
-        string? savePosition = result.GetValue(CliOptions.SavePosition) ?? Path.Combine("runs", task, "position.json");
+        string? checkpoint = result.GetValue(CliOptions.Checkpoint);
+        long? scheduleSteps = result.GetValue(CliOptions.ScheduleSteps);
+        if (scheduleSteps is < 1)
+        {
+            throw new ArgumentException($"--schedule-steps {scheduleSteps}: must be at least 1.");
+        }
 
         return new RunSettings
         {
@@ -191,7 +260,6 @@ public sealed record RunSettings
             Epochs = epochs,
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
             Rank = rank,
-            Resume = result.GetValue(CliOptions.Resume),
             Tokenizer = new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) },
             SequenceLength = seqLen,
             BatchSize = batchSize,
@@ -200,17 +268,18 @@ public sealed record RunSettings
             Workers = workers,
             Queue = queue,
             MaxSteps = maxSteps,
+            ScheduleSteps = scheduleSteps,
             ModelSize = result.GetValue(CliOptions.Model)!,
             LearningRate = result.GetValue(CliOptions.LearningRate),
             Warmup = result.GetValue(CliOptions.Warmup),
             Clip = result.GetValue(CliOptions.Clip),
             LogEvery = result.GetValue(CliOptions.LogEvery),
-            Checkpoint = string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
+            Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
+            CheckpointUnderRuns = checkpoint is null,
             Device = result.GetValue(CliOptions.Device)!,
             TorchThreads = result.GetValue(CliOptions.TorchThreads),
             SummaryJson = result.GetValue(CliOptions.SummaryJson),
             Progress = result.GetValue(CliOptions.Progress)!,
-            SavePosition = string.Equals(savePosition, "none", StringComparison.OrdinalIgnoreCase) ? null : savePosition,
             Notes = notes,
         };
     }

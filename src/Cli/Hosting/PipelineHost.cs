@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using StreamLoader.Batcher;
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Reporting;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Pipeline;
 using StreamLoader.Core.Tasks;
@@ -61,41 +63,93 @@ public sealed class PipelineHost
     /// <summary>Runs to completion. Returns the summary and, for a failed or cancelled run, the error (the caller reports it).</summary>
     public async Task<(RunSummary Summary, Exception? Error)> RunAsync(CancellationToken cancellationToken)
     {
-        ITrainingTask task = Catalog.Get(_settings.Task);
-        _settings.TaskSettings.ValidateAgainst(task);
-        ITextTokenizer tokenizer = TokenizerFactory.Create(_settings.Tokenizer);
-        var context = new BatchingContext(tokenizer, _settings.SequenceLength, _settings.BatchSize, _settings.Seed, _settings.TaskSettings);
-        // Fail on bad task settings now, before any stage starts.
-        _ = task.CreateBatchBuilder(context);
-
-        await using var run = new Run(this, task, tokenizer, context);
         bool loader = _settings.Role != RunRole.Device;
         bool device = _settings.Role != RunRole.Loader;
-        if (loader)
+        TensorBatch? first = null;
+        IBatchReader? reader = null;
+        string taskName = _settings.Task;
+        VocabularyInfo? fromFrames = null;
+        int sequenceLength = _settings.SequenceLength;
+        try
         {
-            run.AddProvider();
-        }
-        await run.OpenTransportAsync(cancellationToken).ConfigureAwait(false);
-        if (loader)
-        {
-            run.AddBatcher();
-        }
-        if (device)
-        {
-            switch (_mode)
+            if (!loader)
             {
-                case HostMode.Train:
-                    run.AddTrainer();
-                    break;
-                case HostMode.Bench:
-                    run.AddBenchSink();
-                    break;
-                case HostMode.Inspect:
-                    run.AddInspector();
-                    break;
+                // A device reads what the frames say: the task, the vocabulary and the shape come from the first batch.
+                reader = await TransportFactory.OpenReaderAsync(_settings.In, window: _settings.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+                (first, reader) = await PeekedBatchReader.PeekAsync(reader, cancellationToken).ConfigureAwait(false);
+                if (first is null)
+                {
+                    throw new InvalidDataException($"{_settings.In}: the stream ended before its first batch; the loader sent nothing to train on.");
+                }
+                (taskName, fromFrames, sequenceLength) = FrameDescription.Check(first, _settings, _settings.In);
+            }
+
+            ITrainingTask task = Catalog.Get(taskName);
+            _settings.TaskSettings.ValidateAgainst(task);
+            ITextTokenizer? tokenizer = loader || _mode == HostMode.Inspect || _settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name)
+                ? TokenizerFactory.Create(_settings.Tokenizer)
+                : null;
+            VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
+            if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
+            {
+                throw new SettingsConflictException($"{_settings.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary.");
+            }
+            CheckResumedTokenizer(vocabulary);
+
+            BatchingContext? context = null;
+            if (loader)
+            {
+                context = new BatchingContext(tokenizer!, sequenceLength, _settings.BatchSize, _settings.Seed, _settings.TaskSettings)
+                {
+                    FirstBatchSequence = _settings.ResumeManifest?.NextBatchSequence ?? 0,
+                };
+                // Fail on bad task settings now, before any stage starts.
+                _ = task.CreateBatchBuilder(context);
+            }
+
+            await using var run = new Run(this, task, tokenizer, vocabulary, sequenceLength, context, reader);
+            reader = null; // the run owns it now
+            if (loader)
+            {
+                run.AddProvider();
+            }
+            await run.OpenTransportAsync(cancellationToken).ConfigureAwait(false);
+            if (loader)
+            {
+                run.AddBatcher();
+            }
+            if (device)
+            {
+                switch (_mode)
+                {
+                    case HostMode.Train:
+                        run.AddTrainer();
+                        break;
+                    case HostMode.Bench:
+                        run.AddBenchSink();
+                        break;
+                    case HostMode.Inspect:
+                        run.AddInspector();
+                        break;
+                }
+            }
+            return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (reader is not null)
+            {
+                await reader.DisposeAsync().ConfigureAwait(false);
             }
         }
-        return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void CheckResumedTokenizer(VocabularyInfo vocabulary)
+    {
+        if (_settings.ResumeManifest is { } manifest && (manifest.Tokenizer != vocabulary.Tokenizer || manifest.VocabularySize != vocabulary.Size))
+        {
+            throw new SettingsConflictException($"--resume {_settings.ResumeFolder}: the checkpoint was trained with {manifest.Tokenizer} ({manifest.VocabularySize:N0} ids), this run tokenizes with {vocabulary.Tokenizer} ({vocabulary.Size:N0} ids).");
+        }
     }
 
     /// <summary>One run's services and their state, from wiring to the summary.</summary>
@@ -104,8 +158,10 @@ public sealed class PipelineHost
         private readonly PipelineHost _host;
         private readonly RunSettings _s;
         private readonly ITrainingTask _task;
-        private readonly ITextTokenizer _tokenizer;
-        private readonly BatchingContext _context;
+        private readonly ITextTokenizer? _tokenizer;
+        private readonly VocabularyInfo _vocabulary;
+        private readonly int _sequenceLength;
+        private readonly BatchingContext? _context;
         private readonly Pipeline _pipeline = new();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private IDocumentSource? _source;
@@ -120,15 +176,21 @@ public sealed class PipelineHost
         private StageCounters? _batcherCounters;
         private StageCounters? _consumer;
         private string _deviceName = "none";
+        private string? _claimedFolder;
 
-        public Run(PipelineHost host, ITrainingTask task, ITextTokenizer tokenizer, BatchingContext context)
+        public Run(PipelineHost host, ITrainingTask task, ITextTokenizer? tokenizer, VocabularyInfo vocabulary, int sequenceLength, BatchingContext? context, IBatchReader? reader)
         {
             _host = host;
             _s = host._settings;
             _task = task;
             _tokenizer = tokenizer;
+            _vocabulary = vocabulary;
+            _sequenceLength = sequenceLength;
             _context = context;
+            _reader = reader;
         }
+
+        private string TokenizerName => _tokenizer?.Name ?? _vocabulary.Tokenizer;
 
         private IProgressView Progress => _host._progress;
 
@@ -138,7 +200,15 @@ public sealed class PipelineHost
         {
             _source = SourceFactory.Create(_s.Source, _s.SourceSettings);
             var stream = new DocumentStream(_source, new DocumentStreamOptions { Rank = _s.Rank, Seed = _s.Seed, ShuffleBuffer = _s.ShuffleBuffer, Epochs = _s.Epochs });
-            ProviderPosition? resume = _s.Resume is null ? null : ProviderPosition.Load(_s.Resume);
+            ProviderPosition? resume = null;
+            if (_s.ResumeFolder is { } folder)
+            {
+                if (_s.ResumeManifest is not { HasPosition: true })
+                {
+                    throw new SettingsConflictException($"--resume {folder}: the checkpoint has no stream position (a device-role run writes none), so the data cannot continue from it.");
+                }
+                resume = ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName));
+            }
             PipelineChannel<Document> documents = _pipeline.CreateChannel<Document>("documents", _s.Queue * 64);
             _stream = stream;
             _documents = documents;
@@ -169,14 +239,20 @@ public sealed class PipelineHost
                     _writer = await TransportFactory.OpenWriterAsync(_s.Out, cancellationToken).ConfigureAwait(false);
                     break;
                 case RunRole.Device:
-                    _reader = await TransportFactory.OpenReaderAsync(_s.In, window: _s.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    // Opened, and its first batch read, before the run was wired.
                     break;
             }
         }
 
         public void AddBatcher()
         {
-            var batcher = new BatcherService(_task, _context, _s.Workers);
+            var batcher = new BatcherService(_task, _context!, _s.Workers)
+            {
+                // The loader's --max-steps counts batches; in one process the device counts steps and stops the run.
+                MaxBatches = _s.Role == RunRole.Loader ? _s.MaxSteps : null,
+                ResumeOrdinal = _s.ResumeManifest is { HasPosition: true } ? ProviderPosition.Load(Path.Combine(_s.ResumeFolder!, CheckpointManifest.PositionFileName)).EmittedTotal : -1,
+                ResumeOffset = (int)(_s.ResumeManifest?.ResumeOffset ?? 0),
+            };
             PipelineChannel<Document> documents = _documents!;
             IBatchWriter output = _writer!;
             _batcher = batcher;
@@ -196,16 +272,25 @@ public sealed class PipelineHost
             }
             torch.Device device = TorchRuntime.SelectDevice(_s.Device);
             _deviceName = device.ToString();
-            ITaskModel model = deviceTask.CreateModel(new ModelContext(_tokenizer, _s.SequenceLength, _s.ModelSize, device, _s.Seed, _s.TaskSettings));
+            ITaskModel model = deviceTask.CreateModel(new ModelContext(_vocabulary, _sequenceLength, _s.ModelSize, device, _s.Seed, _s.TaskSettings));
             _model = model;
+            if (_s.Checkpoint is { } checkpoint)
+            {
+                _claimedFolder = _s.CheckpointUnderRuns
+                    ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, _s.Rank.WorldSize > 1 ? $"-rank{_s.Rank.Rank}" : null)
+                    : checkpoint;
+            }
+            string? resumeFrom = _s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
             var options = new TrainerOptions
             {
                 MaxSteps = _s.MaxSteps,
+                ScheduleSteps = _s.ScheduleSteps,
                 LearningRate = _s.LearningRate,
                 WarmupSteps = _s.Warmup,
                 ClipNorm = _s.Clip,
                 LogEvery = _s.LogEvery,
-                CheckpointPath = _s.Checkpoint,
+                CheckpointFolder = _claimedFolder,
+                ResumeFrom = resumeFrom,
             };
             var trainer = new Trainer(model, options, device)
             {
@@ -216,7 +301,11 @@ public sealed class PipelineHost
             {
                 Progress.Log("note: CUDA is visible but could not be used, so training runs on the CPU: " + problem);
             }
-            Progress.Log($"device: {_deviceName} ({TorchRuntime.LoadedFrom}), model {_s.ModelSize}, vocab {_tokenizer.VocabularySize:N0}, {CountParameters(model):N0} parameters");
+            Progress.Log($"device: {_deviceName} ({TorchRuntime.LoadedFrom}), model {_s.ModelSize}, vocab {_vocabulary.Size:N0}, seq {_sequenceLength}, {CountParameters(model):N0} parameters");
+            if (resumeFrom is not null)
+            {
+                Progress.Log($"resumed from {resumeFrom}: step {trainer.Steps:N0}, next batch {trainer.NextBatchSequence:N0}");
+            }
             IBatchReader input = _reader!;
             _consumer = _pipeline.AddStage("device", stage => trainer.RunAsync(stage, input));
         }
@@ -228,7 +317,7 @@ public sealed class PipelineHost
             _consumer = _pipeline.AddStage("sink", async stage =>
             {
                 long seen = 0;
-                await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
+                await foreach (TensorBatch batch in input.ReadCountedAsync(stage).ConfigureAwait(false))
                 {
                     batch.Dispose();
                     if (++seen == limit)
@@ -249,11 +338,11 @@ public sealed class PipelineHost
             _consumer = _pipeline.AddStage("inspect", async stage =>
             {
                 int shown = 0;
-                await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
+                await foreach (TensorBatch batch in input.ReadCountedAsync(stage).ConfigureAwait(false))
                 {
                     using (batch)
                     {
-                        _task.Render(batch, _tokenizer, output, rows);
+                        _task.Render(batch, _tokenizer!, output, rows);
                         output.WriteLine();
                     }
                     if (++shown >= batches)
@@ -272,8 +361,8 @@ public sealed class PipelineHost
                 Progress.Log("note: " + note);
             }
             Progress.Log(_source is not null
-                ? $"{_task.Name}: {_source.Description} -> {_tokenizer.Name} (workers {_s.Workers}) -> {_writer!.Description} -> {(_consumer is not null ? ModeName : _s.Out)}"
-                : $"{_task.Name}: frames from {_reader!.Description} -> {ModeName}");
+                ? $"{_task.Name}: {_source.Description} -> {TokenizerName} (workers {_s.Workers}) -> {_writer!.Description} -> {(_consumer is not null ? ModeName : _s.Out)}"
+                : $"{_task.Name}: frames from {_reader!.Description} ({_vocabulary.Tokenizer}, seq {_sequenceLength}) -> {ModeName}");
             Progress.Start(Sample);
 
             Exception? error = null;
@@ -297,26 +386,73 @@ public sealed class PipelineHost
                 await Progress.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (error is null && !readerClosed && NoDocuments() is { } empty)
+            {
+                error = empty;
+            }
             bool cancelled = error is OperationCanceledException;
             string outcome = readerClosed ? "reader_closed"
                 : error is null ? (_pipeline.StoppedEarly ? "stopped_at_limit" : "completed")
                 : cancelled ? "cancelled" : "failed";
-            // A cancelled run keeps its checkpoint and position (Ctrl+C then --resume); a failed one does not.
-            string? positionSaved = error is null || cancelled ? SavePosition() : null;
-            return (Summarize(outcome, cancelled ? null : error, positionSaved, keptCheckpoint: error is null || cancelled), error);
+            string? checkpoint = FinishCheckpoint();
+            return (Summarize(outcome, cancelled ? null : error, checkpoint), error);
         }
 
-        /// <summary>Saves where the device got to (not how far the provider read ahead), for --resume.</summary>
-        private string? SavePosition()
+        /// <summary>Zero documents is an input error: it says what was read and skipped, so the cause can be seen.</summary>
+        private InvalidDataException? NoDocuments()
         {
-            if (_stream is null || _s.SavePosition is null || _s.Role != RunRole.All || _trainer is null)
+            if (_source is null || _stream is null || (_providerCounters?.ItemsOut ?? 0) > 0)
             {
                 return null;
             }
-            ProviderPosition position = _trainer.ResumeOrdinal >= 0 ? _stream.PositionAt(_trainer.ResumeOrdinal) : _stream.Position;
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_s.SavePosition))!);
-            position.Save(_s.SavePosition);
-            return _s.SavePosition;
+            SourceStatistics stats = _source.Statistics;
+            string skipped = stats.Skipped == 0 ? "none skipped" : "skipped " + string.Join(", ", stats.SkippedByReason.Select(p => $"{p.Key} {p.Value:N0}"));
+            string why = _stream.ResumeSkipped > 0 ? $"; all {_stream.ResumeSkipped:N0} documents of this rank were consumed before the resume point"
+                : _stream.OtherRanks > 0 ? $"; {_stream.OtherRanks:N0} documents went to the other ranks of {_s.Rank.WorldSize}"
+                : string.Empty;
+            return new InvalidDataException($"{_source.Description}: no documents to read: {stats.RecordsRead:N0} records read, {skipped}{why}. Check --source, --source-format and the field options (--text-field, --id-field).");
+        }
+
+        /// <summary>
+        /// Completes the checkpoint folder the trainer wrote (stream position, manifest, the runs' <c>latest</c>
+        /// pointer), or removes the folder claimed for it when the run took no step. Returns the folder, or null.
+        /// </summary>
+        private string? FinishCheckpoint()
+        {
+            string? folder = _trainer?.SavedCheckpoint;
+            if (folder is null)
+            {
+                if (_claimedFolder is not null && _s.CheckpointUnderRuns)
+                {
+                    CheckpointManifest.ReleaseIfUnused(_claimedFolder);
+                }
+                return null;
+            }
+            Trainer trainer = _trainer!;
+            bool hasPosition = false;
+            if (_stream is not null && trainer.ResumeOrdinal >= 0)
+            {
+                // Where the device got to, not how far the provider read ahead.
+                _stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
+                hasPosition = true;
+            }
+            new CheckpointManifest
+            {
+                Task = _task.Name,
+                CreatedUtc = DateTimeOffset.UtcNow,
+                Steps = trainer.Steps,
+                Tokenizer = _vocabulary.Tokenizer,
+                VocabularySize = _vocabulary.Size,
+                NextBatchSequence = trainer.NextBatchSequence,
+                ResumeOffset = trainer.ResumeOffset,
+                HasPosition = hasPosition,
+                Settings = _s.Recorded,
+            }.Save(folder);
+            if (_s.CheckpointUnderRuns)
+            {
+                CheckpointManifest.PointLatestAt(folder);
+            }
+            return folder;
         }
 
         private ProgressSample Sample()
@@ -325,21 +461,29 @@ public sealed class PipelineHost
             long consumed = _consumer?.ItemsIn ?? 0;
             return new ProgressSample(
                 _batcher?.Documents ?? 0,
-                _batcher?.Tokens ?? 0,
+                DeliveredTokens(),
                 Math.Max(produced, consumed),
-                _trainer?.Steps ?? 0,
+                _trainer?.StepsThisRun ?? 0,
                 _trainer?.LastLoss ?? double.NaN,
                 _source?.Statistics.RawBytesRead ?? 0,
                 _source?.Statistics.RawBytesTotal,
                 _documents?.Count ?? 0,
-                (int)Math.Max(0, produced - consumed));
+                _batcherCounters is not null && _consumer is not null ? (int)Math.Max(0, produced - consumed) : null,
+                null);
         }
 
-        private RunSummary Summarize(string outcome, Exception? error, string? positionSaved, bool keptCheckpoint)
+        /// <summary>
+        /// Tokens in the batches the end of this process took (non-padding, special tokens included): trained on
+        /// (train), taken by the sink (bench), or sent (loader).
+        /// </summary>
+        private long DeliveredTokens() => _trainer?.Tokens ?? _consumer?.TokensIn ?? _batcherCounters?.TokensOut ?? 0;
+
+        private RunSummary Summarize(string outcome, Exception? error, string? checkpoint)
         {
             double wall = _clock.Elapsed.TotalSeconds;
-            long tokens = _batcher?.Tokens ?? 0;
+            long tokens = DeliveredTokens();
             long batches = _consumer?.ItemsIn ?? _batcherCounters?.ItemsOut ?? 0;
+            long documents = _batcher?.Documents ?? 0;
             SourceStatistics? stats = _source?.Statistics;
             return new RunSummary
             {
@@ -347,17 +491,21 @@ public sealed class PipelineHost
                 Task = _task.Name,
                 Role = _s.Role.ToString().ToLowerInvariant(),
                 Source = _source?.Description ?? _s.In,
-                Tokenizer = _tokenizer.Name,
+                Tokenizer = TokenizerName,
                 Outcome = outcome,
                 Error = error is null ? null : (error is PipelineStageException p ? p.Message : error.Message),
-                Documents = _batcher?.Documents ?? 0,
+                Documents = documents,
                 Tokens = tokens,
+                TokensTokenized = _batcher?.Tokens,
                 Batches = batches,
-                Steps = _trainer?.Steps ?? 0,
+                Steps = _trainer?.StepsThisRun ?? 0,
+                TotalSteps = _trainer?.Steps,
                 LossFirst = _trainer is { Losses.Count: > 0 } ? _trainer.Losses[0] : null,
                 LossLast = _trainer is { Losses.Count: > 0 } ? _trainer.Losses[^1] : null,
                 WallSeconds = wall,
+                DocumentsPerSecond = wall > 0 ? documents / wall : 0,
                 TokensPerSecond = wall > 0 ? tokens / wall : 0,
+                BatchesPerSecond = wall > 0 ? batches / wall : 0,
                 Stages = _pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
                 Provider = stats is null || _stream is null ? null : new ProviderReport(
                     _source!.Description,
@@ -371,16 +519,17 @@ public sealed class PipelineHost
                     _s.Rank.WorldSize,
                     stats.SkippedByReason,
                     stats.Examples,
-                    positionSaved),
-                Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _s.SequenceLength, _s.BatchSize),
+                    checkpoint is not null && File.Exists(Path.Combine(checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(checkpoint, CheckpointManifest.PositionFileName) : null),
+                Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _sequenceLength, _s.BatchSize),
                 Device = _trainer is null ? null : new DeviceReport(
                     _deviceName,
                     _s.ModelSize,
                     TorchRuntime.LoadedFrom,
                     _trainer.BatchesWithoutTargets,
-                    keptCheckpoint && _trainer.Steps > 0 ? _s.Checkpoint : null,
+                    checkpoint,
+                    _s.ResumeFolder,
                     Downsample(_trainer.Losses, 200)),
-                Settings = new SettingsReport(_s.Seed, _s.SequenceLength, _s.BatchSize, _s.Epochs, _s.ShuffleBuffer, _s.MaxSteps, _s.TaskSettings.Keys.ToDictionary(k => k, k => _s.TaskSettings.GetString(k, string.Empty))),
+                Settings = new SettingsReport(_s.Seed, _sequenceLength, _s.BatchSize, _s.Epochs, _s.ShuffleBuffer, _s.MaxSteps, _s.TaskSettings.Keys.ToDictionary(k => k, k => _s.TaskSettings.GetString(k, string.Empty))),
             };
         }
 

@@ -11,28 +11,38 @@ public static class HumanSummary
     {
         var totals = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(summary.Task)} {summary.Command}: {Markup.Escape(summary.Outcome)}[/]");
         totals.AddColumn("what").AddColumn(new TableColumn("value").RightAligned());
-        totals.AddRow("documents", summary.Documents.ToString("N0", CultureInfo.InvariantCulture));
-        totals.AddRow("tokens", summary.Tokens.ToString("N0", CultureInfo.InvariantCulture));
-        totals.AddRow("batches", summary.Batches.ToString("N0", CultureInfo.InvariantCulture));
-        if (summary.Steps > 0)
+        string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+        string Rate(double value) => ProgressViews.Human(value) + "/s";
+        totals.AddRow("documents", $"{N(summary.Documents)} ({Rate(summary.DocumentsPerSecond)})");
+        string tokenMeaning = summary.Command switch
         {
-            totals.AddRow("steps", summary.Steps.ToString("N0", CultureInfo.InvariantCulture));
-            totals.AddRow("loss first -> last", string.Create(CultureInfo.InvariantCulture, $"{summary.LossFirst:0.0000} -> {summary.LossLast:0.0000}"));
+            "train" => "trained on",
+            "load" => "sent",
+            _ => "delivered",
+        };
+        totals.AddRow($"tokens {tokenMeaning}", $"{N(summary.Tokens)} ({Rate(summary.TokensPerSecond)})");
+        if (summary.TokensTokenized is long tokenized && tokenized != summary.Tokens)
+        {
+            totals.AddRow("tokens tokenized", N(tokenized));
+        }
+        totals.AddRow("batches", $"{N(summary.Batches)} ({Rate(summary.BatchesPerSecond)})");
+        if (summary.Steps > 0 || summary.TotalSteps > 0)
+        {
+            totals.AddRow("steps", summary.TotalSteps is long total && total != summary.Steps ? $"{N(summary.Steps)} (step {N(total)} in all)" : N(summary.Steps));
+        }
+        if (summary.LossFirst is double first && summary.LossLast is double last)
+        {
+            totals.AddRow("loss first -> last", string.Create(CultureInfo.InvariantCulture, $"{first:0.0000} -> {last:0.0000}"));
         }
         totals.AddRow("wall time", string.Create(CultureInfo.InvariantCulture, $"{summary.WallSeconds:0.0} s"));
-        totals.AddRow("tokens/s", ProgressViews.Human(summary.TokensPerSecond));
         if (summary.Provider is { } provider)
         {
-            totals.AddRow("records read", provider.RecordsRead.ToString("N0", CultureInfo.InvariantCulture));
             long skipped = provider.Skipped.Values.Sum();
+            totals.AddRow("input records", $"{N(provider.RecordsRead)} read -> {N(provider.DocumentsYielded)} documents");
             totals.AddRow("records skipped", skipped == 0 ? "0" : Markup.Escape(string.Join(", ", provider.Skipped.Select(p => $"{p.Key} {p.Value:N0}"))));
             if (provider.ResumeSkipped > 0)
             {
-                totals.AddRow("skipped to resume", provider.ResumeSkipped.ToString("N0", CultureInfo.InvariantCulture));
-            }
-            if (provider.PositionSaved is not null)
-            {
-                totals.AddRow("to continue", Markup.Escape($"--resume {provider.PositionSaved}"));
+                totals.AddRow("documents before the resume point", N(provider.ResumeSkipped));
             }
             if (provider.WorldSize > 1)
             {
@@ -42,9 +52,14 @@ public static class HumanSummary
         if (summary.Device is { } device)
         {
             totals.AddRow("device", Markup.Escape($"{device.Device}, model {device.Model}"));
-            if (device.Checkpoint is not null)
+            if (device.ResumedFrom is not null)
             {
-                totals.AddRow("checkpoint", Markup.Escape(device.Checkpoint));
+                totals.AddRow("resumed from", Markup.Escape(device.ResumedFrom));
+            }
+            totals.AddRow("checkpoint", device.Checkpoint is null ? "none written" : Markup.Escape(device.Checkpoint));
+            if (device.Checkpoint is not null && summary.Provider?.PositionSaved is not null)
+            {
+                totals.AddRow("to continue", Markup.Escape($"--resume {device.Checkpoint}"));
             }
         }
         console.Write(totals);
@@ -65,6 +80,9 @@ public static class HumanSummary
                 stage.WorkerBusySeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-");
         }
         console.Write(stages);
+        console.MarkupLine("[grey]tokens count ids in batches without padding, special tokens included; input records are the source's own units " +
+            "(lines of a JSONL or CirrusSearch file, where index lines count too; XML members of the built-in corpus), so they differ from documents. " +
+            "Stage times: busy, waiting for the stage before (upstream is slower), waiting for the stage after (downstream is slower).[/]");
 
         if (summary.Provider is { SkipExamples.Count: > 0 } withExamples)
         {

@@ -4,6 +4,16 @@ using System.Globalization;
 namespace StreamLoader.Cli.Reporting;
 
 /// <summary>A moment's view of a run, sampled by the progress display.</summary>
+/// <param name="Documents">Documents tokenized.</param>
+/// <param name="Tokens">Tokens delivered to this process's end: trained on, taken by bench's sink, or sent by a loader (padding not counted).</param>
+/// <param name="Batches">Batches made or taken.</param>
+/// <param name="Steps">Optimizer steps this run took.</param>
+/// <param name="Loss">The last loss, or NaN.</param>
+/// <param name="RawBytes">Bytes of the source read (compressed bytes for a compressed source).</param>
+/// <param name="RawTotal">The source's size when known.</param>
+/// <param name="DocumentQueue">Documents queued between the provider and the batcher now.</param>
+/// <param name="BatchQueue">Batches queued between the batcher and the device now; null when they are in different processes.</param>
+/// <param name="Waiting">What the source has been waiting for, and how long (a stalled download), or null.</param>
 public sealed record ProgressSample(
     long Documents,
     long Tokens,
@@ -13,7 +23,8 @@ public sealed record ProgressSample(
     long RawBytes,
     long? RawTotal,
     int DocumentQueue,
-    int BatchQueue);
+    int? BatchQueue,
+    (string What, TimeSpan For)? Waiting = null);
 
 /// <summary>Shows progress while a run works. Writes to stderr so stdout stays free for frames.</summary>
 public interface IProgressView : IAsyncDisposable
@@ -41,12 +52,16 @@ public static class ProgressViews
         };
     }
 
-    /// <summary>Samples every <paramref name="interval"/> until cancelled and shows each sample, with rates since the last one.</summary>
+    /// <summary>
+    /// Samples every <paramref name="interval"/> until cancelled and shows each sample, with rates over the last few
+    /// seconds (at least <see cref="RateWindow"/>): work arrives in chunks, and a rate over one short interval would
+    /// swing between a burst and 0/s.
+    /// </summary>
     public static Task SampleAsync(Func<ProgressSample> sample, TimeSpan interval, Action<string> show, CancellationToken cancellationToken) => Task.Run(async () =>
     {
         var clock = Stopwatch.StartNew();
-        ProgressSample? before = null;
-        double last = 0;
+        var history = new Queue<(double At, ProgressSample Sample)>();
+        history.Enqueue((0, sample()));
         using var timer = new PeriodicTimer(interval);
         try
         {
@@ -54,9 +69,14 @@ public static class ProgressViews
             {
                 ProgressSample now = sample();
                 double elapsed = clock.Elapsed.TotalSeconds;
-                show(Format(now, before, elapsed, elapsed - last));
-                before = now;
-                last = elapsed;
+                // Keep the newest sample that is at least a window old as the base of the rates.
+                while (history.Count > 1 && elapsed - history.ElementAt(1).At >= RateWindow.TotalSeconds)
+                {
+                    history.Dequeue();
+                }
+                (double at, ProgressSample before) = history.Peek();
+                show(Format(now, before, elapsed, elapsed - at));
+                history.Enqueue((elapsed, now));
             }
         }
         catch (OperationCanceledException)
@@ -64,22 +84,23 @@ public static class ProgressViews
         }
     }, CancellationToken.None);
 
-    /// <summary>"docs 1,234 (56/s) · tokens 1.2M (45.6k/s) · ..." for a sample and the previous one.</summary>
-    public static string Format(ProgressSample now, ProgressSample? before, double elapsed, double interval)
+    /// <summary>The span rates are measured over.</summary>
+    public static TimeSpan RateWindow { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>"00:01:02 | docs 1,234 (56/s) | tokens 1.2M (45.6k/s) | ..." for a sample and one <paramref name="interval"/> seconds before it.</summary>
+    public static string Format(ProgressSample now, ProgressSample before, double elapsed, double interval)
     {
-        ProgressSample prev = before ?? now with { Documents = 0, Tokens = 0, Batches = 0, Steps = 0, RawBytes = 0 };
-        double dt = before is null ? elapsed : interval;
-        string Per(long a, long b) => Human(dt > 0 ? (a - b) / dt : 0);
+        string Per(long a, long b) => Human(interval > 0 ? (a - b) / interval : 0);
         var parts = new List<string>
         {
             $"{TimeSpan.FromSeconds(elapsed):hh\\:mm\\:ss}",
-            $"docs {now.Documents:N0} ({Per(now.Documents, prev.Documents)}/s)",
-            $"tokens {Human(now.Tokens)} ({Per(now.Tokens, prev.Tokens)}/s)",
+            $"docs {now.Documents:N0} ({Per(now.Documents, before.Documents)}/s)",
+            $"tokens {Human(now.Tokens)} ({Per(now.Tokens, before.Tokens)}/s)",
             $"batches {now.Batches:N0}",
         };
         if (now.Steps > 0)
         {
-            parts.Add($"steps {now.Steps:N0} ({(dt > 0 ? (now.Steps - prev.Steps) / dt : 0):0.0}/s) loss {now.Loss:0.000}");
+            parts.Add($"steps {now.Steps:N0} ({(interval > 0 ? (now.Steps - before.Steps) / interval : 0):0.0}/s) loss {now.Loss:0.000}");
         }
         if (now.RawTotal is long total && total > 0)
         {
@@ -89,7 +110,11 @@ public static class ProgressViews
         {
             parts.Add($"read {Human(now.RawBytes)}B");
         }
-        parts.Add($"queues {now.DocumentQueue}d/{now.BatchQueue}b");
+        parts.Add(now.BatchQueue is int queued ? $"queued {now.DocumentQueue} docs, {queued} batches" : $"queued {now.DocumentQueue} docs");
+        if (now.Waiting is { } waiting && waiting.For >= TimeSpan.FromSeconds(1))
+        {
+            parts.Add($"WAITING {waiting.For.TotalSeconds:0} s for {waiting.What}");
+        }
         return string.Join(" | ", parts);
     }
 

@@ -17,24 +17,39 @@ public sealed record RunSummary
     public required string Outcome { get; init; }
     public string? Error { get; init; }
 
-    /// <summary>Documents tokenized by the batcher.</summary>
+    /// <summary>Documents tokenized by the batcher (0 for the device role, which reads batches).</summary>
     public long Documents { get; init; }
 
-    /// <summary>Tokens produced by tokenization (before special tokens and padding).</summary>
+    /// <summary>
+    /// Tokens in the batches this process's end took, not counting padding (special tokens count): trained on (the
+    /// main job, the device role), taken by the sink (bench) or sent (the loader role).
+    /// </summary>
     public long Tokens { get; init; }
+
+    /// <summary>Tokens the tokenizer produced (before windowing, special tokens and padding); null without a batcher.</summary>
+    public long? TokensTokenized { get; init; }
 
     /// <summary>Batches that reached the device stage (or the transport, for the loader role).</summary>
     public long Batches { get; init; }
 
-    /// <summary>Optimizer steps taken.</summary>
+    /// <summary>Optimizer steps this run took.</summary>
     public long Steps { get; init; }
+
+    /// <summary>Optimizer steps over every run that led here (differs from <see cref="Steps"/> after --resume).</summary>
+    public long? TotalSteps { get; init; }
 
     public double? LossFirst { get; init; }
     public double? LossLast { get; init; }
     public double WallSeconds { get; init; }
 
+    /// <summary><see cref="Documents"/> over <see cref="WallSeconds"/>.</summary>
+    public double DocumentsPerSecond { get; init; }
+
     /// <summary><see cref="Tokens"/> over <see cref="WallSeconds"/>.</summary>
     public double TokensPerSecond { get; init; }
+
+    /// <summary><see cref="Batches"/> over <see cref="WallSeconds"/>.</summary>
+    public double BatchesPerSecond { get; init; }
 
     public required IReadOnlyList<StageSnapshot> Stages { get; init; }
     public ProviderReport? Provider { get; init; }
@@ -62,7 +77,14 @@ public sealed record ProviderReport(
 public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize);
 
 /// <summary>Device details.</summary>
-public sealed record DeviceReport(string Device, string Model, string Libtorch, long BatchesWithoutTargets, string? Checkpoint, IReadOnlyList<double> LossCurve);
+/// <param name="Device">The torch device ("cpu", "cuda:0").</param>
+/// <param name="Model">The model size preset.</param>
+/// <param name="Libtorch">Where libtorch was loaded from.</param>
+/// <param name="BatchesWithoutTargets">Batches with nothing to learn from (nothing masked), not stepped on.</param>
+/// <param name="Checkpoint">The checkpoint folder this run wrote (also after a failure or Ctrl+C), or null when it wrote none.</param>
+/// <param name="ResumedFrom">The checkpoint folder this run continued, or null.</param>
+/// <param name="LossCurve">Up to 200 losses, evenly spaced over the run's steps.</param>
+public sealed record DeviceReport(string Device, string Model, string Libtorch, long BatchesWithoutTargets, string? Checkpoint, string? ResumedFrom, IReadOnlyList<double> LossCurve);
 
 /// <summary>The settings that shape the data, echoed for reproducibility.</summary>
 public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize, int Epochs, int ShuffleBuffer, long? MaxSteps, IReadOnlyDictionary<string, string> TaskSettings);

@@ -15,6 +15,7 @@ public sealed class StageCounters
     private long _bytesIn;
     private long _bytesOut;
     private long _tokensOut;
+    private long _tokensIn;
     private long _waitUpstream;
     private long _waitDownstream;
     private long _workerBusy;
@@ -35,14 +36,18 @@ public sealed class StageCounters
 
     public long TokensOut => Interlocked.Read(ref _tokensOut);
 
+    /// <summary>Tokens in the items taken in, where the stage counts them (batch consumers).</summary>
+    public long TokensIn => Interlocked.Read(ref _tokensIn);
+
     public void Start() => Interlocked.CompareExchange(ref _started, Stopwatch.GetTimestamp(), 0);
 
     public void Stop() => Interlocked.CompareExchange(ref _stopped, Stopwatch.GetTimestamp(), 0);
 
-    public void AddIn(long items = 1, long bytes = 0)
+    public void AddIn(long items = 1, long bytes = 0, long tokens = 0)
     {
         Interlocked.Add(ref _itemsIn, items);
         Interlocked.Add(ref _bytesIn, bytes);
+        Interlocked.Add(ref _tokensIn, tokens);
     }
 
     public void AddOut(long items = 1, long bytes = 0, long tokens = 0)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace StreamLoader.Core.Pipeline;
@@ -151,17 +150,6 @@ public static class StageTiming
         finally
         {
             counters.AddWaitDownstream(Stopwatch.GetTimestamp() - start);
-        }
-    }
-
-    /// <summary>Wraps an async stream so that each wait for its next item counts as waiting upstream.</summary>
-    public static async IAsyncEnumerable<T> CountWaitsUpstream<T>(this IAsyncEnumerable<T> source, StageCounters counters, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await using IAsyncEnumerator<T> e = source.GetAsyncEnumerator(cancellationToken);
-        while (await counters.WaitUpstreamAsync(e.MoveNextAsync()).ConfigureAwait(false))
-        {
-            counters.AddIn();
-            yield return e.Current;
         }
     }
 }

@@ -38,6 +38,9 @@ public sealed class BatchingContext
 
     /// <summary>Task-specific settings.</summary>
     public TaskSettings Settings { get; }
+
+    /// <summary>Index of the first batch the builder makes: 0, or where a resumed run continues the numbering.</summary>
+    public long FirstBatchSequence { get; init; }
 }
 
 /// <summary>Task-specific <c>key=value</c> settings with typed, validated reads.</summary>

@@ -1,11 +1,35 @@
 namespace StreamLoader.Core.Tensors;
 
-/// <summary>Metadata keys the services agree on.</summary>
+/// <summary>Metadata keys the services agree on. Every key travels in the frame's <c>__metadata__</c> (docs/WIRE.md).</summary>
 public static class BatchMetadataKeys
 {
     /// <summary>The document ordinal a resumed run should start from once this batch has been consumed.</summary>
     public const string ResumeOrdinal = "resume_ordinal";
 
+    /// <summary>Tokens of the document at <see cref="ResumeOrdinal"/> already in this or earlier batches; a resumed run skips them.</summary>
+    public const string ResumeOffset = "resume_offset";
+
     /// <summary>Tokens per row.</summary>
     public const string SequenceLength = "seq_len";
+
+    /// <summary>The tokenizer's identity (<c>wordpiece:vocab.txt</c>), see <see cref="Tokenization.VocabularyInfo"/>.</summary>
+    public const string Tokenizer = "tokenizer";
+
+    /// <summary>Size of the vocabulary the ids index.</summary>
+    public const string VocabularySize = "vocab_size";
+
+    /// <summary>The special ids, one key each (-1 where the tokenizer has none).</summary>
+    public const string PadId = "pad_id";
+
+    /// <inheritdoc cref="PadId"/>
+    public const string UnknownId = "unk_id";
+
+    /// <inheritdoc cref="PadId"/>
+    public const string ClsId = "cls_id";
+
+    /// <inheritdoc cref="PadId"/>
+    public const string SepId = "sep_id";
+
+    /// <inheritdoc cref="PadId"/>
+    public const string MaskId = "mask_id";
 }

@@ -6,6 +6,7 @@ namespace StreamLoader.Core.Tokenization;
 public sealed class TokenizedDocument : IDisposable
 {
     private readonly TokenBuffer _ids;
+    private int _skipped;
 
     public TokenizedDocument(Document source, TokenBuffer ids)
     {
@@ -17,10 +18,20 @@ public sealed class TokenizedDocument : IDisposable
     public Document Source { get; }
 
     /// <summary>The token ids.</summary>
-    public ReadOnlySpan<int> Ids => _ids.Span;
+    public ReadOnlySpan<int> Ids => _ids.Span[_skipped..];
 
     /// <summary>Number of ids.</summary>
-    public int Count => _ids.Count;
+    public int Count => _ids.Count - _skipped;
+
+    /// <summary>Tokens dropped from the front by <see cref="SkipLeading"/>: a resumed run's first document, part of which was already trained on.</summary>
+    public int Skipped => _skipped;
+
+    /// <summary>Drops the first <paramref name="count"/> ids (at most all of them).</summary>
+    public void SkipLeading(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        _skipped = Math.Min(_ids.Count, _skipped + count);
+    }
 
     public void Dispose() => _ids.Dispose();
 }

@@ -24,3 +24,23 @@ public interface IBatchReader : IAsyncDisposable
     /// <summary>Every batch until the sender completes. The caller disposes each batch.</summary>
     IAsyncEnumerable<TensorBatch> ReadAllAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>Reading batches inside a pipeline stage.</summary>
+public static class BatchReading
+{
+    /// <summary>
+    /// Every batch from <paramref name="reader"/> until it ends or the stage is cancelled, counting each batch (and its
+    /// bytes and tokens) into the stage's input and each wait as waiting upstream. The caller disposes each batch.
+    /// </summary>
+    public static async IAsyncEnumerable<Tensors.TensorBatch> ReadCountedAsync(this IBatchReader reader, Pipeline.StageContext stage)
+    {
+        CancellationToken token = stage.CancellationToken;
+        await using IAsyncEnumerator<Tensors.TensorBatch> batches = reader.ReadAllAsync(token).GetAsyncEnumerator(token);
+        while (await Pipeline.StageTiming.WaitUpstreamAsync(stage.Counters, batches.MoveNextAsync()).ConfigureAwait(false))
+        {
+            Tensors.TensorBatch batch = batches.Current;
+            stage.Counters.AddIn(1, batch.ByteLength, batch.TokenCount);
+            yield return batch;
+        }
+    }
+}

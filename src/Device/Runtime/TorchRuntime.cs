@@ -99,7 +99,7 @@ public static class TorchRuntime
         }
         if (choice.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
         {
-            throw new InvalidOperationException($"--device {requested} was asked for, but CUDA is not available to TorchSharp (the CPU-only libtorch is loaded, or no GPU is visible).");
+            throw new DeviceUnavailableException($"--device {requested} was asked for, but CUDA is not available to TorchSharp (the CPU-only libtorch is loaded, or no GPU is visible).");
         }
         return torch.device(choice);
     }
@@ -120,6 +120,25 @@ public sealed class TorchLoadException : Exception
 
     public TorchLoadException(string message)
         : base(message)
+    {
+    }
+}
+
+/// <summary>The device asked for (<c>--device cuda</c>) is not available to TorchSharp.</summary>
+public sealed class DeviceUnavailableException : Exception
+{
+    public DeviceUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public DeviceUnavailableException()
+        : base("The device asked for is not available.")
+    {
+    }
+
+    public DeviceUnavailableException(string message, Exception inner)
+        : base(message, inner)
     {
     }
 }

@@ -29,7 +29,7 @@ public interface ITaskModel : IDisposable
 
 /// <summary>What a task needs to build its model.</summary>
 public sealed record ModelContext(
-    ITextTokenizer Tokenizer,
+    VocabularyInfo Vocabulary,
     int SequenceLength,
     string ModelSize,
     torch.Device Device,

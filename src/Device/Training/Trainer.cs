@@ -20,10 +20,13 @@ public sealed class Trainer
     private readonly torch.Device _device;
     private readonly AdamW _optimizer;
     private readonly List<double> _losses = [];
+    private readonly long _stepsBefore;
     private long _steps;
     private long _batchesWithoutTargets;
     private long _tokens;
+    private long _batches;
 
+    /// <summary>Creates the optimizer for <paramref name="model"/>; with <see cref="TrainerOptions.ResumeFrom"/>, restores the model, optimizer, generator and counters saved there.</summary>
     public Trainer(ITaskModel model, TrainerOptions options, torch.Device device)
     {
         options.Validate();
@@ -31,18 +34,44 @@ public sealed class Trainer
         _options = options;
         _device = device;
         _optimizer = torch.optim.AdamW(model.Module.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        if (options.ResumeFrom is { } folder)
+        {
+            TrainingState state = TrainingState.Load(folder);
+            model.Module.load(Path.Combine(folder, TrainingState.ModelFile));
+            _optimizer.load_state_dict(Path.Combine(folder, TrainingState.OptimizerFile));
+            TrainingState.LoadRandomState(folder);
+            _steps = _stepsBefore = state.Steps;
+            NextBatchSequence = state.NextBatchSequence;
+            ResumeOrdinal = state.ResumeOrdinal;
+            ResumeOffset = state.ResumeOffset;
+        }
     }
 
     /// <summary>Called after every step the options say to log.</summary>
     public Action<StepRecord>? OnLog { get; init; }
 
-    /// <summary>Optimizer steps taken.</summary>
+    /// <summary>Optimizer steps taken, counting those of the run resumed from.</summary>
     public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Optimizer steps taken by this run.</summary>
+    public long StepsThisRun => Steps - _stepsBefore;
+
+    /// <summary>Batches consumed by this run, stepped on or not.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Index the next batch will carry: one past the last batch consumed.</summary>
+    public long NextBatchSequence { get; private set; }
+
+    /// <summary>Tokens of the document at <see cref="ResumeOrdinal"/> already consumed (see <see cref="BatchMetadataKeys.ResumeOffset"/>).</summary>
+    public long ResumeOffset { get; private set; }
+
+    /// <summary>The checkpoint folder written, or null while none was.</summary>
+    public string? SavedCheckpoint { get; private set; }
 
     /// <summary>Batches that had no target positions (nothing masked) and were not stepped on.</summary>
     public long BatchesWithoutTargets => Interlocked.Read(ref _batchesWithoutTargets);
 
-    /// <summary>Non-padding tokens of the batches stepped on.</summary>
+    /// <summary>Non-padding tokens of the batches stepped on by this run.</summary>
     public long Tokens => Interlocked.Read(ref _tokens);
 
     /// <summary>Every step's loss, in order.</summary>
@@ -60,20 +89,26 @@ public sealed class Trainer
         _model.Module.train();
         try
         {
-            await foreach (TensorBatch batch in input.ReadAllAsync(stage.CancellationToken).CountWaitsUpstream(stage.Counters, stage.CancellationToken).ConfigureAwait(false))
+            if (MaxStepsReached)
+            {
+                // A resumed run that had already reached the limit: nothing to do.
+                stage.StopPipeline();
+                return;
+            }
+            await foreach (TensorBatch batch in input.ReadCountedAsync(stage).ConfigureAwait(false))
             {
                 using (batch)
                 {
                     Step(batch);
                 }
-                if (_options.MaxSteps is long max && Steps >= max)
+                if (MaxStepsReached)
                 {
                     stage.StopPipeline();
                     break;
                 }
             }
         }
-        catch (OperationCanceledException) when (Steps > 0)
+        catch (OperationCanceledException)
         {
             // Interrupted (Ctrl+C) or stopped by another stage's fault: keep what was learned, then stop.
             SaveCheckpoint();
@@ -82,6 +117,8 @@ public sealed class Trainer
         SaveCheckpoint();
     }
 
+    private bool MaxStepsReached => _options.MaxSteps is long max && Steps >= max;
+
     /// <summary>One optimizer step on one batch, inside its own dispose scope. Returns the loss, or null if skipped.</summary>
     public double? Step(TensorBatch batch)
     {
@@ -89,7 +126,10 @@ public sealed class Trainer
         if (batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOrdinal, out string? resume) && long.TryParse(resume, System.Globalization.CultureInfo.InvariantCulture, out long ordinal))
         {
             ResumeOrdinal = ordinal;
+            ResumeOffset = batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOffset, out string? offset) && long.TryParse(offset, System.Globalization.CultureInfo.InvariantCulture, out long tokens) ? tokens : 0;
         }
+        NextBatchSequence = batch.Sequence + 1;
+        Interlocked.Increment(ref _batches);
         using DisposeScope scope = torch.NewDisposeScope();
         DeviceBatch inputs = DeviceBatch.From(batch, _device);
         Tensor? loss = _model.ComputeLoss(inputs);
@@ -126,18 +166,30 @@ public sealed class Trainer
         return value;
     }
 
-    /// <summary>Saves the model's weights where the options say, if anywhere.</summary>
-    public void SaveCheckpoint()
+    /// <summary>
+    /// Saves the model, optimizer, generator and counters into the options' checkpoint folder, if any, and only when
+    /// this run took a step: a run that learned nothing leaves no checkpoint. Returns the folder, or null.
+    /// </summary>
+    public string? SaveCheckpoint()
     {
-        if (_options.CheckpointPath is not { } path)
+        if (_options.CheckpointFolder is not { } folder || StepsThisRun == 0)
         {
-            return;
+            return null;
         }
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null)
+        Directory.CreateDirectory(folder);
+        _model.Module.save(Path.Combine(folder, TrainingState.ModelFile));
+        _optimizer.save_state_dict(Path.Combine(folder, TrainingState.OptimizerFile));
+        TrainingState.SaveRandomState(folder);
+        new TrainingState
         {
-            Directory.CreateDirectory(folder);
-        }
-        _model.Module.save(path);
+            Steps = Steps,
+            NextBatchSequence = NextBatchSequence,
+            ResumeOrdinal = ResumeOrdinal,
+            ResumeOffset = ResumeOffset,
+            ScheduleSteps = _options.ScheduleSteps ?? _options.MaxSteps,
+            LastLoss = double.IsNaN(LastLoss) ? null : LastLoss,
+        }.Save(folder);
+        SavedCheckpoint = folder;
+        return folder;
     }
 }

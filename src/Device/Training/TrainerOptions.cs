@@ -7,7 +7,7 @@ public sealed record TrainerOptions
     public long? MaxSteps { get; init; }
 
     /// <summary>Peak learning rate.</summary>
-    public double LearningRate { get; init; } = 5e-4;
+    public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>Linear warm-up steps from 0 to the peak rate.</summary>
     public int WarmupSteps { get; init; } = 20;
@@ -21,8 +21,15 @@ public sealed record TrainerOptions
     /// <summary>Log the loss every this many steps.</summary>
     public int LogEvery { get; init; } = 10;
 
-    /// <summary>Where to save the model at the end; null saves nothing.</summary>
-    public string? CheckpointPath { get; init; }
+    /// <summary>Steps the learning-rate schedule spans (decay to 0 at its end); null uses <see cref="MaxSteps"/>.</summary>
+    /// <remarks>Set it when one training run is split into several resumed jobs, each with its own <see cref="MaxSteps"/>.</remarks>
+    public long? ScheduleSteps { get; init; }
+
+    /// <summary>The checkpoint folder to save into (model, optimizer, generator, counters); null saves nothing.</summary>
+    public string? CheckpointFolder { get; init; }
+
+    /// <summary>A checkpoint folder to continue from; null starts afresh.</summary>
+    public string? ResumeFrom { get; init; }
 
     /// <summary>Throws on settings that cannot work.</summary>
     public void Validate()
@@ -38,11 +45,15 @@ public sealed record TrainerOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "--max-steps must be at least 1.");
         }
+        if (ScheduleSteps is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ScheduleSteps), ScheduleSteps, "--schedule-steps must be at least 1.");
+        }
     }
 
     /// <summary>
-    /// The multiplier of the peak rate at a step: linear warm-up, then linear decay to 0 at <see cref="MaxSteps"/>
-    /// when it is known; constant after warm-up otherwise (a stream's length is not known in advance).
+    /// The multiplier of the peak rate at a step: linear warm-up, then linear decay to 0 at <see cref="ScheduleSteps"/>
+    /// (or <see cref="MaxSteps"/>) when it is known; constant after warm-up otherwise (a stream's length is not known in advance).
     /// </summary>
     public double RateFactor(long step)
     {
@@ -50,7 +61,7 @@ public sealed record TrainerOptions
         {
             return (step + 1) / (double)WarmupSteps;
         }
-        if (MaxSteps is long total && total > WarmupSteps)
+        if ((ScheduleSteps ?? MaxSteps) is long total && total > WarmupSteps)
         {
             return Math.Max(0.0, (total - step) / (double)(total - WarmupSteps));
         }

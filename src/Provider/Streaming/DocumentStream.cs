@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Randomness;
@@ -158,7 +159,7 @@ public sealed class DocumentStream
         }
         if (problems.Count > 0)
         {
-            throw new InvalidOperationException("The saved position does not match this run, so it cannot be resumed exactly: " + string.Join("; ", problems) + ".");
+            throw new SettingsConflictException("The saved position does not match this run, so it cannot be resumed exactly: " + string.Join("; ", problems) + ".");
         }
     }
 

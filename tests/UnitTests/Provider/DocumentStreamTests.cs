@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Tests.Infrastructure;
@@ -128,7 +129,7 @@ public sealed class DocumentStreamTests
         ProviderPosition position = stream.Position;
 
         var other = new DocumentStream(new CountingSource(10), new DocumentStreamOptions { Seed = 2 });
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => Ids(other, position));
+        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Ids(other, position));
         Assert.Contains("seed 1 vs 2", error.Message, StringComparison.Ordinal);
     }
 

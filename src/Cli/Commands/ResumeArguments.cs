@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Globalization;
+using StreamLoader.Cli.Checkpoints;
+using StreamLoader.Core.Diagnostics;
+
+namespace StreamLoader.Cli.Commands;
+
+/// <summary>
+/// Carries a run's settings into the run that resumes it: the settings saved in a checkpoint become the values of
+/// the options not given again, and a given option that contradicts the checkpoint is one clear error.
+/// </summary>
+internal static class ResumeArguments
+{
+    /// <summary>Settings that shape the data or the model: given again, they must be what the checkpoint says.</summary>
+    private static Option[] MustMatch =>
+    [
+        CliOptions.Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.Tokenizer,
+        CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
+        CliOptions.MaskProb, CliOptions.Set, CliOptions.ShuffleBuffer, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
+    ];
+
+    /// <summary>Settings a resumed run takes from the checkpoint unless given again, when they may change.</summary>
+    private static Option[] Defaults => [CliOptions.Epochs, CliOptions.MaxSteps, CliOptions.ScheduleSteps, CliOptions.LearningRate, CliOptions.Warmup, CliOptions.Clip];
+
+    /// <summary>The effective value of every saved setting of <paramref name="result"/>, by option name.</summary>
+    public static Dictionary<string, string[]> Capture(ParseResult result)
+    {
+        var saved = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (Option option in MustMatch.Concat(Defaults))
+        {
+            if (Has(result, option) && Values(result, option) is { } values)
+            {
+                saved[option.Name] = values;
+            }
+        }
+        return saved;
+    }
+
+    /// <summary>
+    /// Re-parses the command line with the checkpoint's settings filling the options not given. Throws
+    /// <see cref="SettingsConflictException"/> listing every given option that contradicts the checkpoint.
+    /// </summary>
+    public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder)
+    {
+        var conflicts = new List<string>();
+        var extra = new List<string>();
+        foreach (Option option in MustMatch.Concat(Defaults))
+        {
+            if (!Has(result, option) || !manifest.Settings.TryGetValue(option.Name, out string[]? saved))
+            {
+                continue;
+            }
+            if (result.GetResult(option) is { Implicit: false })
+            {
+                string[]? given = Values(result, option);
+                if (MustMatch.Contains(option) && !(given ?? []).SequenceEqual(saved))
+                {
+                    conflicts.Add($"{option.Name} {Show(given)} (the checkpoint has {Show(saved)})");
+                }
+                continue;
+            }
+            foreach (string value in saved)
+            {
+                extra.Add(option.Name);
+                extra.Add(value);
+            }
+        }
+        if (conflicts.Count > 0)
+        {
+            throw new SettingsConflictException($"--resume {folder}: {string.Join("; ", conflicts)}. Leave these options out to continue as the checkpoint was made, or start a new run.");
+        }
+        IEnumerable<string> tokens = result.Tokens.Select(t => t.Value);
+        return result.RootCommandResult.Command.Parse([.. tokens, .. extra]);
+    }
+
+    private static bool Has(ParseResult result, Option option) => result.CommandResult.Command.Options.Contains(option);
+
+    private static string Show(string[]? values) => values is null || values.Length == 0 ? "(none)" : string.Join(' ', values);
+
+    /// <summary>An option's effective value as command-line text; paths of existing files made absolute.</summary>
+    private static string[]? Values(ParseResult result, Option option)
+    {
+        string? one = option switch
+        {
+            Option<string[]> => null,
+            Option<string> text => result.GetValue(text) is { } s && (option == CliOptions.Source || option == CliOptions.Vocab || option == CliOptions.Merges) && File.Exists(s) ? Path.GetFullPath(s) : result.GetValue(text),
+            Option<int> number => result.GetValue(number).ToString(CultureInfo.InvariantCulture),
+            Option<int?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),
+            Option<long?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),
+            Option<double> number => result.GetValue(number).ToString("R", CultureInfo.InvariantCulture),
+            Option<double?> number => result.GetValue(number)?.ToString("R", CultureInfo.InvariantCulture),
+            Option<bool?> flag => result.GetValue(flag) is bool b ? (b ? "true" : "false") : null,
+            _ => throw new InvalidOperationException($"{option.Name}: no resume formatting for {option.GetType().Name}."),
+        };
+        return option is Option<string[]> list ? result.GetValue(list) ?? [] : one is null ? null : [one];
+    }
+}
