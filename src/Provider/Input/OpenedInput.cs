@@ -39,7 +39,7 @@ public sealed class OpenedInput : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(location);
         Stream raw;
         long? length;
-        if (Uri.TryCreate(location, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        if (InputIdentity.TryParseHttpUrl(location, out Uri? uri))
         {
             ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.Client, uri, httpOptions, cancellationToken).ConfigureAwait(false);
             raw = stream;
