@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace StreamLoader.Core.Documents;
 
@@ -15,6 +16,9 @@ public sealed class SourceStatistics
     private long _bytesRead;
     private long _rawBytesRead;
     private long _rawBytesTotal = -1;
+    private readonly Lock _waitingLock = new();
+    private string? _waitingWhat;
+    private long _waitingSince;
 
     /// <summary>Records (lines, rows, pages) read from the underlying input.</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -36,6 +40,45 @@ public sealed class SourceStatistics
     {
         Interlocked.Exchange(ref _rawBytesRead, read);
         Interlocked.Exchange(ref _rawBytesTotal, total ?? -1);
+    }
+
+    /// <summary>
+    /// What the source is waiting for and for how long, or null while data is flowing. A network source sets it while
+    /// it connects, waits for response headers, or waits for bytes that do not arrive at once, and clears it when data
+    /// arrives or it gives up, so a progress display can say why nothing moves (show it once <c>For</c> passes a second
+    /// or so; shorter waits are normal network latency).
+    /// </summary>
+    /// <remarks><c>For</c> counts from the start of the wait, also when what is waited for changes during it (for
+    /// example from a dropped connection's reconnect to its first bytes).</remarks>
+    public (string What, TimeSpan For)? Waiting
+    {
+        get
+        {
+            lock (_waitingLock)
+            {
+                return _waitingWhat is null ? null : (_waitingWhat, Stopwatch.GetElapsedTime(_waitingSince));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts or describes a wait (<paramref name="what"/>, for example <c>waiting for data from dumps.wikimedia.org</c>),
+    /// or ends it (null). Thread-safe; cheap enough for a read path, but pass a preallocated string.
+    /// </summary>
+    public void SetWaiting(string? what)
+    {
+        if (what is null && Volatile.Read(ref _waitingWhat) is null)
+        {
+            return;
+        }
+        lock (_waitingLock)
+        {
+            if (what is not null && _waitingWhat is null)
+            {
+                _waitingSince = Stopwatch.GetTimestamp();
+            }
+            Volatile.Write(ref _waitingWhat, what);
+        }
     }
 
     /// <summary>Total records skipped, over all reasons.</summary>

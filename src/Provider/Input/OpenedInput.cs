@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ICSharpCode.SharpZipLib.GZip;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
@@ -34,14 +35,20 @@ public sealed class OpenedInput : IDisposable
     public string Compression { get; }
 
     /// <summary>Opens a local path or an http(s) URL. Gzip is detected from the first two bytes, not the name.</summary>
-    public static async Task<OpenedInput> OpenAsync(string location, HttpClient? http = null, HttpReadOptions? httpOptions = null, CancellationToken cancellationToken = default)
+    /// <param name="location">A local path or an http(s) URL.</param>
+    /// <param name="http">The client for URLs; null uses a shared one that applies <see cref="HttpReadOptions.ConnectTimeout"/>.</param>
+    /// <param name="httpOptions">Retries and timeouts for URLs; the defaults when null.</param>
+    /// <param name="statistics">Where a URL's stream reports what it waits for (<see cref="SourceStatistics.Waiting"/>), or null.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    public static async Task<OpenedInput> OpenAsync(string location, HttpClient? http = null, HttpReadOptions? httpOptions = null, SourceStatistics? statistics = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(location);
         Stream raw;
         long? length;
-        if (Uri.TryCreate(location, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        if (InputIdentity.TryParseHttpUrl(location, out Uri? uri))
         {
-            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.Client, uri, httpOptions, cancellationToken).ConfigureAwait(false);
+            httpOptions ??= new HttpReadOptions();
+            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, cancellationToken).ConfigureAwait(false);
             raw = stream;
             length = stream.ContentLength;
         }
@@ -100,11 +107,15 @@ public sealed class OpenedInput : IDisposable
     public void Dispose() => Content.Dispose();
 }
 
-/// <summary>One HttpClient for the process, as HttpClient is meant to be used.</summary>
+/// <summary>One HttpClient per connect timeout for the process (in practice one), as HttpClient is meant to be used.</summary>
 internal static class SharedHttp
 {
-    public static HttpClient Client { get; } = new(new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None })
+    private static readonly ConcurrentDictionary<TimeSpan, HttpClient> s_clients = new();
+
+    /// <summary>A client whose connection attempts give up after <paramref name="connectTimeout"/>; requests have no overall timeout (the stream bounds each phase itself).</summary>
+    public static HttpClient For(TimeSpan connectTimeout) => s_clients.GetOrAdd(connectTimeout, static timeout => new HttpClient(
+        new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, ConnectTimeout = timeout })
     {
         Timeout = Timeout.InfiniteTimeSpan,
-    };
+    });
 }

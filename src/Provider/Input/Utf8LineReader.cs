@@ -5,7 +5,9 @@ namespace StreamLoader.Provider.Input;
 /// <summary>Reads newline-delimited UTF-8 from a stream into a pooled buffer, one line at a time, without decoding.</summary>
 /// <remarks>
 /// The current line stays valid until the next read. Lines longer than the limit are not buffered: they are
-/// consumed and reported as oversized so the caller can count the skip.
+/// consumed and reported as oversized so the caller can count the skip. A UTF-8 byte-order mark (EF BB BF) at the
+/// very start of the stream is skipped; offsets still count it, so <see cref="LineOffset"/> stays a byte offset into
+/// the stream. A '\r' before the '\n' is not part of the line.
 /// </remarks>
 public sealed class Utf8LineReader : IDisposable
 {
@@ -19,6 +21,9 @@ public sealed class Utf8LineReader : IDisposable
     private long _bufferOffset;
     private int _lineStart;
     private int _lineLength;
+    private bool _startChecked;
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     public Utf8LineReader(Stream stream, int maxLineBytes = 256 << 20, int initialBufferBytes = 1 << 16)
     {
@@ -47,6 +52,10 @@ public sealed class Utf8LineReader : IDisposable
     {
         LineWasOversized = false;
         long oversizedBytes = 0;
+        if (!_startChecked)
+        {
+            await SkipByteOrderMarkAsync(cancellationToken).ConfigureAwait(false);
+        }
         while (true)
         {
             int newline = _buffer.AsSpan(_scanFrom, _end - _scanFrom).IndexOf((byte)'\n');
@@ -102,6 +111,24 @@ public sealed class Utf8LineReader : IDisposable
                 _eof = true;
             }
             _end += n;
+        }
+    }
+
+    private async ValueTask SkipByteOrderMarkAsync(CancellationToken cancellationToken)
+    {
+        while (_end < 3 && !_eof)
+        {
+            int n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                _eof = true;
+            }
+            _end += n;
+        }
+        _startChecked = true;
+        if (_buffer.AsSpan(0, _end).StartsWith(Utf8ByteOrderMark))
+        {
+            _start = _scanFrom = Utf8ByteOrderMark.Length;
         }
     }
 

@@ -36,6 +36,7 @@ public sealed class JsonlDocumentReader : IDocumentSource
     private readonly byte[] _textField;
     private readonly byte[] _idField;
     private readonly byte[]? _labelField;
+    private readonly Lazy<string> _fingerprint;
 
     public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null)
     {
@@ -46,17 +47,25 @@ public sealed class JsonlDocumentReader : IDocumentSource
         _textField = System.Text.Encoding.UTF8.GetBytes(_options.TextField);
         _idField = System.Text.Encoding.UTF8.GetBytes(_options.IdField);
         _labelField = _options.LabelField is null ? null : System.Text.Encoding.UTF8.GetBytes(_options.LabelField);
+        // PublicationOnly: a missing file is not remembered as missing once it appears.
+        _fingerprint = new Lazy<string>(() => $"jsonl|{InputIdentity.Describe(location)}|text={_options.TextField}|id={_options.IdField}", LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Description => $"jsonl:{_location}";
 
-    public string Fingerprint => $"jsonl|{_location}|text={_options.TextField}|id={_options.IdField}";
+    /// <summary>
+    /// What the input is (see <see cref="InputIdentity.Describe"/>, so the same file under another name matches) and
+    /// the fields read. Worked out once, on first use; fails with <see cref="FileNotFoundException"/> for a missing file.
+    /// </summary>
+    public string Fingerprint => _fingerprint.Value;
 
     public SourceStatistics Statistics { get; } = new();
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
+        // Describe the input as it is being read, so a position saved later names this input.
+        _ = Fingerprint;
         BadRecordTracker bad = lines.Bad;
         while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {

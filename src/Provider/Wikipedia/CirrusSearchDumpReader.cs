@@ -34,6 +34,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
     private readonly string _location;
     private readonly CirrusSearchOptions _options;
     private readonly HttpClient? _http;
+    private readonly Lazy<string> _fingerprint;
 
     public CirrusSearchDumpReader(string location, CirrusSearchOptions? options = null, HttpClient? http = null)
     {
@@ -41,17 +42,25 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
         _location = location;
         _options = options ?? new CirrusSearchOptions();
         _http = http;
+        // PublicationOnly: a missing file is not remembered as missing once it appears.
+        _fingerprint = new Lazy<string>(() => $"cirrussearch|{InputIdentity.Describe(location)}|ns={string.Join(',', _options.Namespaces.Order())}", LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Description => $"cirrussearch:{_location}";
 
-    public string Fingerprint => $"cirrussearch|{_location}|ns={string.Join(',', _options.Namespaces.Order())}";
+    /// <summary>
+    /// What the input is (see <see cref="InputIdentity.Describe"/>, so the same file under another name matches) and
+    /// the namespaces kept. Worked out once, on first use; fails with <see cref="FileNotFoundException"/> for a missing file.
+    /// </summary>
+    public string Fingerprint => _fingerprint.Value;
 
     public SourceStatistics Statistics { get; } = new();
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
+        // Describe the input as it is being read, so a position saved later names this input.
+        _ = Fingerprint;
         BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
 

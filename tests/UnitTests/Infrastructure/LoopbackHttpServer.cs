@@ -7,7 +7,8 @@ namespace StreamLoader.Tests.Infrastructure;
 
 /// <summary>
 /// A real HTTP/1.1 server on 127.0.0.1 serving one byte array, with knobs to misbehave: drop the connection after
-/// some bytes, ignore Range requests, or stall. Used to test streaming over HTTP without the internet.
+/// some bytes, ignore Range requests, answer nothing, or stall after the headers or part of the body. Used to test
+/// streaming over HTTP without the internet.
 /// </summary>
 public sealed class LoopbackHttpServer : IAsyncDisposable
 {
@@ -36,6 +37,15 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
 
     /// <summary>Answer 200 with the whole body even when a Range is asked for.</summary>
     public bool IgnoreRange { get; set; }
+
+    /// <summary>Accept the connection and read the request, then send nothing and hold the connection open (from request <see cref="MisbehaveFromRequest"/> on).</summary>
+    public bool AnswerNothing { get; set; }
+
+    /// <summary>Send the headers and this many body bytes, then send nothing more and hold the connection open (from request <see cref="MisbehaveFromRequest"/> on); -1 never.</summary>
+    public long StallAfterBytes { get; set; } = -1;
+
+    /// <summary>The first request (1-based) that <see cref="AnswerNothing"/> and <see cref="StallAfterBytes"/> apply to.</summary>
+    public int MisbehaveFromRequest { get; set; } = 1;
 
     /// <summary>Requests served so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
@@ -85,6 +95,12 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                     }
                 }
                 int request = Interlocked.Increment(ref _requests);
+                bool misbehave = request >= MisbehaveFromRequest;
+                if (AnswerNothing && misbehave)
+                {
+                    await HoldOpenAsync();
+                    return;
+                }
                 if (IgnoreRange)
                 {
                     start = 0;
@@ -104,8 +120,18 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 {
                     send = Math.Min(send, DropAfterBytes);
                 }
+                bool stall = StallAfterBytes >= 0 && misbehave;
+                if (stall)
+                {
+                    send = Math.Min(send, StallAfterBytes);
+                }
                 await stream.WriteAsync(_content.AsMemory((int)start, (int)send));
                 await stream.FlushAsync();
+                if (stall)
+                {
+                    await HoldOpenAsync();
+                    return;
+                }
                 if (drop)
                 {
                     client.Client.LingerState = new LingerOption(true, 0);
@@ -117,8 +143,14 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
             catch (SocketException)
             {
             }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
+
+    /// <summary>Keeps the connection open, sending nothing, until the server is disposed.</summary>
+    private Task HoldOpenAsync() => Task.Delay(Timeout.Infinite, _stop.Token);
 
     public async ValueTask DisposeAsync()
     {

@@ -195,4 +195,24 @@ public sealed class CirrusSearchDumpReaderTests
         FileNotFoundException error = await Assert.ThrowsAsync<FileNotFoundException>(() => Collect.DocumentsAsync(new CirrusSearchDumpReader("/nonexistent/dump.json.gz")));
         Assert.Contains("/nonexistent/dump.json.gz", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReadAsync_ByteOrderMarkAndCrlf_YieldsEveryPage(bool gzip)
+    {
+        using var files = new TempFiles();
+        string content = "\uFEFF" + (TempFiles.CirrusPage("1", "First", "One.") + TempFiles.CirrusPage("2", "Second", "Two.")).Replace("\n", "\r\n", StringComparison.Ordinal);
+        string path = gzip ? files.WriteBytes("bom-cirrussearch.json.gz", TempFiles.Gzip(content)) : files.WriteText("bom-cirrussearch.json", content);
+        var reader = new CirrusSearchDumpReader(path);
+
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["1", "2"], docs.Select(d => d.Id));
+        Assert.Equal(["First", "Second"], docs.Select(d => d.Metadata!["title"]));
+        Assert.Equal(["One.", "Two."], docs.Select(d => d.Text));
+        Assert.Equal(0, reader.Statistics.Skipped);
+        Assert.Equal(4, reader.Statistics.RecordsRead);
+    }
 }
+

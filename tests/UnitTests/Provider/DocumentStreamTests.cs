@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Documents;
+using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Tests.Infrastructure;
 
@@ -150,4 +151,62 @@ public sealed class DocumentStreamTests
             return (info.Rank, info.WorldSize, info.Origin);
         }
     }
+
+    private static string FileContent(SourceFormat format, int count, string prefix = "doc") => format == SourceFormat.Jsonl
+        ? string.Concat(Enumerable.Range(0, count).Select(i => $"{{\"id\":\"{i}\",\"text\":\"{prefix} {i}\"}}\n"))
+        : string.Concat(Enumerable.Range(0, count).Select(i => TempFiles.CirrusPage(i.ToString(), $"Page {i}", $"{prefix} {i}")));
+
+    private static IDocumentSource Open(SourceFormat format, string location) => SourceFactory.Create(location, new SourceSettings { Format = format });
+
+    [Theory]
+    [InlineData(SourceFormat.Jsonl)]
+    [InlineData(SourceFormat.CirrusSearch)]
+    public async Task ReadAsync_ResumeSameFileUnderAnotherName_ContinuesExactly(SourceFormat format)
+    {
+        using var files = new TempFiles();
+        using var elsewhere = new TempFiles();
+        string absolute = files.WriteText("data.json", FileContent(format, 40));
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, absolute);
+        Assert.False(Path.IsPathRooted(relative));
+        string link = files.Path("link.json");
+        File.CreateSymbolicLink(link, absolute);
+        string copy = elsewhere.Path("renamed.json");
+        File.Copy(absolute, copy);
+        var options = new DocumentStreamOptions { Seed = 4, ShuffleBuffer = 8 };
+        List<string> uninterrupted = await Ids(new DocumentStream(Open(format, absolute), options));
+
+        var first = new DocumentStream(Open(format, relative), options);
+        List<string> head = await Ids(first, take: 13);
+        string saved = files.Path("position.json");
+        first.PositionAt(13).Save(saved);
+
+        foreach (string sameFile in new[] { absolute, link, copy })
+        {
+            var second = new DocumentStream(Open(format, sameFile), options);
+            List<string> tail = await Ids(second, ProviderPosition.Load(saved)).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(uninterrupted, head.Concat(tail));
+        }
+    }
+
+    [Theory]
+    [InlineData(SourceFormat.Jsonl, false)]
+    [InlineData(SourceFormat.Jsonl, true)]
+    [InlineData(SourceFormat.CirrusSearch, false)]
+    [InlineData(SourceFormat.CirrusSearch, true)]
+    public async Task ReadAsync_ResumeDifferentFileWithTheSameName_IsRefused(SourceFormat format, bool sameLength)
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("data.json", FileContent(format, 40));
+        var first = new DocumentStream(Open(format, path), new DocumentStreamOptions());
+        await Ids(first, take: 5);
+        ProviderPosition position = first.PositionAt(5);
+
+        // Same name, other content: of the same length ("doc" vs "cod") or longer.
+        files.WriteText("data.json", sameLength ? FileContent(format, 40, prefix: "cod") : FileContent(format, 41));
+        var second = new DocumentStream(Open(format, path), new DocumentStreamOptions());
+
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => Ids(second, position).WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("source", error.Message, StringComparison.Ordinal);
+    }
 }
+

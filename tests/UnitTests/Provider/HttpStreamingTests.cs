@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 using StreamLoader.Provider.Wikipedia;
@@ -8,7 +10,7 @@ namespace StreamLoader.Tests.Provider;
 /// <summary>Reading a dump over HTTP from a real loopback server, including dropped connections.</summary>
 public sealed class HttpStreamingTests
 {
-    private static readonly HttpReadOptions s_fastRetries = new() { MaxRetries = 3, RetryDelay = TimeSpan.FromMilliseconds(10), ReadTimeout = TimeSpan.FromSeconds(5) };
+    private static readonly HttpReadOptions s_fastRetries = new() { MaxRetries = 3, RetryDelay = TimeSpan.FromMilliseconds(10), StallTimeout = TimeSpan.FromSeconds(5) };
 
     private static byte[] SyntheticDump(int pages) =>
         TempFiles.Gzip(string.Concat(Enumerable.Range(0, pages).Select(i => TempFiles.CirrusPage(i.ToString(), $"Page {i}", TestTokenizer.Words(300, i)))));
@@ -35,6 +37,7 @@ public sealed class HttpStreamingTests
         List<Document> docs = await Collect.DocumentsAsync(reader);
 
         Assert.Equal(400, docs.Count);
+        Assert.Null(reader.Statistics.Waiting);
         Assert.Equal(Enumerable.Range(0, 400).Select(i => i.ToString()), docs.Select(d => d.Id));
         Assert.Equal(3, server.Requests);
         Assert.Equal(2, server.Ranges.Count);
@@ -73,4 +76,125 @@ public sealed class HttpStreamingTests
         // A URL on a port nobody listens on: connection refused surfaces as an HttpRequestException.
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => ResumableHttpStream.OpenAsync(http, new Uri("http://127.0.0.1:1/none")));
     }
+
+    /// <summary>Short timeouts, so a server that never answers fails a test in seconds; plenty of retries left.</summary>
+    private static HttpReadOptions ShortTimeouts(double stallSeconds) => new()
+    {
+        MaxRetries = 5,
+        RetryDelay = TimeSpan.FromMilliseconds(10),
+        ConnectTimeout = TimeSpan.FromSeconds(1),
+        ResponseTimeout = TimeSpan.FromSeconds(1),
+        StallTimeout = TimeSpan.FromSeconds(stallSeconds),
+    };
+
+    private static readonly TimeSpan s_notForever = TimeSpan.FromSeconds(15);
+
+    [Fact]
+    public async Task ReadAsync_ServerAcceptsButNeverAnswers_FailsWithinTheResponseTimeout()
+    {
+        await using var server = new LoopbackHttpServer(SyntheticDump(10)) { AnswerNothing = true };
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(1) });
+        var clock = Stopwatch.StartNew();
+
+        IOException error = await Assert.ThrowsAnyAsync<IOException>(() => Collect.DocumentsAsync(reader)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(clock.Elapsed < s_notForever, $"took {clock.Elapsed}");
+        Assert.Contains($"at byte 0 of {server.Url}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("accepted the connection but sent no response headers", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.Requests);
+        Assert.Null(reader.Statistics.Waiting);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ServerSendsHeadersThenStalls_FailsWithinTheStallBudget()
+    {
+        await using var server = new LoopbackHttpServer(SyntheticDump(10)) { StallAfterBytes = 0 };
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(1.5) });
+        var clock = Stopwatch.StartNew();
+
+        IOException error = await Assert.ThrowsAnyAsync<IOException>(() => Collect.DocumentsAsync(reader)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(clock.Elapsed < s_notForever, $"took {clock.Elapsed}");
+        Assert.Matches($@"^no data for [\d.]+ s at byte 0 of {Regex.Escape(server.Url)}", error.Message);
+        Assert.Contains("sent the response headers but no data", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--stall-timeout", error.Message, StringComparison.Ordinal);
+        // The budget is spent waiting on the first connection: no resume could have more time.
+        Assert.Equal(1, server.Requests);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ServerStallsMidBody_FailsNamingTheOffsetReached()
+    {
+        byte[] content = SyntheticDump(200);
+        await using var server = new LoopbackHttpServer(content) { StallAfterBytes = 5000 };
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(1.5) });
+        var clock = Stopwatch.StartNew();
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(clock.Elapsed < s_notForever, $"took {clock.Elapsed}");
+        Assert.Contains($"at byte 5000 of {server.Url}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("stopped sending data", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ResumeAfterADropStalls_TheBudgetSpansResumes()
+    {
+        byte[] content = SyntheticDump(200);
+        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = 3000, DropRequests = 1, StallAfterBytes = 0, MisbehaveFromRequest = 2 };
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(2) });
+        var clock = Stopwatch.StartNew();
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(clock.Elapsed < s_notForever, $"took {clock.Elapsed}");
+        Assert.Contains($"at byte 3000 of {server.Url} after 1 resume;", error.Message, StringComparison.Ordinal);
+        Assert.Contains("sent the response headers but no data", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.Requests);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ResumesNeverAnswered_FailWhenTheStallBudgetRunsOut()
+    {
+        byte[] content = SyntheticDump(200);
+        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = 3000, DropRequests = 1, AnswerNothing = true, MisbehaveFromRequest = 2 };
+        // Each resume may wait 2 s (connect + response timeout); the 3 s budget allows one whole resume and part of another.
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(3) });
+        var clock = Stopwatch.StartNew();
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(clock.Elapsed < s_notForever, $"took {clock.Elapsed}");
+        Assert.Matches($@"no data for [\d.]+ s at byte 3000 of {Regex.Escape(server.Url)} after [123] resumes?;", error.Message);
+        Assert.Contains("accepted the connection but sent no response headers", error.Message, StringComparison.Ordinal);
+        Assert.InRange(server.Requests, 2, 4);
+    }
+
+    [Fact]
+    public async Task Statistics_ServerStalls_ReportsTheWaitUntilTheReadGivesUp()
+    {
+        byte[] content = SyntheticDump(200);
+        await using var server = new LoopbackHttpServer(content) { StallAfterBytes = 5000 };
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(5) });
+
+        Task<List<Document>> reading = Collect.DocumentsAsync(reader);
+        (string What, TimeSpan For)? waiting = null;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(20) && !reading.IsCompleted)
+        {
+            if (reader.Statistics.Waiting is { For.TotalSeconds: > 1 } seen)
+            {
+                waiting = seen;
+                break;
+            }
+            await Task.Delay(50);
+        }
+
+        Assert.NotNull(waiting);
+        Assert.Equal("waiting for data from 127.0.0.1", waiting.Value.What);
+        Assert.True(waiting.Value.For < TimeSpan.FromSeconds(5), $"waited {waiting.Value.For}");
+        await Assert.ThrowsAsync<SourceFormatException>(() => reading).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Null(reader.Statistics.Waiting);
+    }
 }
+

@@ -62,4 +62,23 @@ public sealed class JsonlDocumentReaderTests
 
         Assert.Empty(await Collect.DocumentsAsync(new JsonlDocumentReader(path)));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReadAsync_ByteOrderMarkAndCrlf_YieldsEveryRecord(bool gzip)
+    {
+        using var files = new TempFiles();
+        const string Content = "\uFEFF{\"id\":\"a\",\"text\":\"first\"}\r\n{\"id\":\"b\",\"text\":\"second\"}\r\n{\"text\":\"third\",\"id\":\"c\"}\r\n";
+        string path = gzip ? files.WriteBytes("bom.jsonl.gz", TempFiles.Gzip(Content)) : files.WriteText("bom.jsonl", Content);
+        var reader = new JsonlDocumentReader(path);
+
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["a", "b", "c"], docs.Select(d => d.Id));
+        Assert.Equal(["first", "second", "third"], docs.Select(d => d.Text));
+        Assert.Equal(0, reader.Statistics.Skipped);
+        Assert.Equal(3, reader.Statistics.RecordsRead);
+    }
 }
+
