@@ -1,5 +1,6 @@
 using System.CommandLine;
 using StreamLoader.Device.Training;
+using StreamLoader.Provider.Http;
 
 namespace StreamLoader.Cli.Commands;
 
@@ -8,6 +9,7 @@ internal static class CliOptions
 {
     // The trainer's defaults are the console's: one source for each.
     private static readonly TrainerOptions s_trainer = new();
+    private static readonly HttpReadOptions s_http = new();
 
     // What to run
     public static readonly Option<string> Task = new("--task", "-t") { Description = "Task plugin to run (see 'streamloader tasks').", DefaultValueFactory = _ => "mlm", HelpName = "name" };
@@ -22,6 +24,9 @@ internal static class CliOptions
     public static readonly Option<string> TextField = new("--text-field") { Description = "JSONL field holding the text.", DefaultValueFactory = _ => "text", HelpName = "name" };
     public static readonly Option<string> IdField = new("--id-field") { Description = "JSONL field holding the id.", DefaultValueFactory = _ => "id", HelpName = "name" };
     public static readonly Option<string> OnBadRecord = new("--on-bad-record") { Description = "Malformed, invalid-UTF-8 or oversized records: 'skip' counts and reports them, 'fail' stops at the first.", DefaultValueFactory = _ => "skip", HelpName = "skip|fail" };
+    public static readonly Option<double> ConnectTimeout = new("--connect-timeout") { Description = "HTTP(S) sources: seconds to wait for a connection.", DefaultValueFactory = _ => s_http.ConnectTimeout.TotalSeconds, HelpName = "s" };
+    public static readonly Option<double> ResponseTimeout = new("--response-timeout") { Description = "HTTP(S) sources: seconds to wait for the server's response headers, on the first request and on each resume.", DefaultValueFactory = _ => s_http.ResponseTimeout.TotalSeconds, HelpName = "s" };
+    public static readonly Option<double> StallTimeout = new("--stall-timeout") { Description = "HTTP(S) sources: seconds without a byte, over all resumes of a dropped connection, before the read fails (exit 3).", DefaultValueFactory = _ => s_http.StallTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => 1, HelpName = "n" };
     public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => 1024, HelpName = "docs" };
     public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
@@ -64,7 +69,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Format, TextField, IdField, OnBadRecord, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
+        Task, Source, Format, TextField, IdField, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

@@ -62,6 +62,11 @@ internal static class PipelineCommands
     private static async Task<int> ExecuteAsync(ParseResult result, HostMode mode, CancellationToken cancellationToken)
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+        {
+            // In a log, a line is a line: an error message wrapped at 80 columns cannot be searched for or copied.
+            console.Profile.Width = 4096;
+        }
         RunSettings settings;
         try
         {

@@ -5,6 +5,7 @@ using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Provider;
+using StreamLoader.Provider.Http;
 using StreamLoader.Provider.Input;
 
 namespace StreamLoader.Cli.Commands;
@@ -96,6 +97,16 @@ public sealed record RunSettings
             ResumeManifest = manifest,
             Recorded = ResumeArguments.Capture(result),
         };
+    }
+
+    private static TimeSpan Seconds(ParseResult result, Option<double> option)
+    {
+        double seconds = result.GetValue(option);
+        if (!(seconds > 0) || seconds > 86_400)
+        {
+            throw new ArgumentException($"{option.Name} {seconds}: give seconds, more than 0 and at most 86400.");
+        }
+        return TimeSpan.FromSeconds(seconds);
     }
 
     /// <summary>The names of the options that were on the command line.</summary>
@@ -256,6 +267,12 @@ public sealed record RunSettings
                 TextField = result.GetValue(CliOptions.TextField)!,
                 IdField = result.GetValue(CliOptions.IdField)!,
                 Lines = new LineReaderOptions { OnBadRecord = policy },
+                Http = new HttpReadOptions
+                {
+                    ConnectTimeout = Seconds(result, CliOptions.ConnectTimeout),
+                    ResponseTimeout = Seconds(result, CliOptions.ResponseTimeout),
+                    StallTimeout = Seconds(result, CliOptions.StallTimeout),
+                },
             },
             Epochs = epochs,
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),

@@ -469,7 +469,7 @@ public sealed class PipelineHost
                 _source?.Statistics.RawBytesTotal,
                 _documents?.Count ?? 0,
                 _batcherCounters is not null && _consumer is not null ? (int)Math.Max(0, produced - consumed) : null,
-                null);
+                _source?.Statistics.Waiting);
         }
 
         /// <summary>

@@ -238,8 +238,9 @@ public sealed class ConsoleTests
         string line = command.Replace("{wiki}", wiki, StringComparison.Ordinal).Replace("{vocab}", vocab, StringComparison.Ordinal)
             .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
 
-        string shell = $"dotnet {CliProcess.Dll} {line}";
-        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-o", "pipefail", "-c", shell + " < /dev/null"])
+        // No terminal and nothing on standard input, for every command of a pipeline.
+        string shell = $"exec < /dev/null; dotnet {CliProcess.Dll} {line}";
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-o", "pipefail", "-c", shell])
         {
             WorkingDirectory = files.Folder,
             RedirectStandardOutput = true,
@@ -268,7 +269,8 @@ public sealed class ConsoleTests
     {
         using var files = new TempFiles();
         (_, string help, _) = await CliProcess.RunAsync(files.Folder, s_limit, "--help");
-        string[] examples = help.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("streamloader ", StringComparison.Ordinal)).ToArray();
+        string examplesPart = help[help.IndexOf("Examples:", StringComparison.Ordinal)..help.IndexOf("Usage:", StringComparison.Ordinal)];
+        string[] examples = examplesPart.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("streamloader ", StringComparison.Ordinal)).ToArray();
 
         Assert.Equal(7, examples.Length);
     }
