@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Diagnostics;
+using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
@@ -205,7 +205,7 @@ public sealed class DocumentStreamTests
         files.WriteText("data.json", sameLength ? FileContent(format, 40, prefix: "cod") : FileContent(format, 41));
         var second = new DocumentStream(Open(format, path), new DocumentStreamOptions());
 
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => Ids(second, position).WaitAsync(TimeSpan.FromSeconds(60)));
+        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Ids(second, position).WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("source", error.Message, StringComparison.Ordinal);
     }
 }
