@@ -70,16 +70,21 @@ public sealed class EndToEndTests
     public async Task MainJob_TruncatedDump_FailsWithInputErrorNamingTheFile()
     {
         using var files = new TempFiles();
-        byte[] gz = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 400).Select(i => TempFiles.CirrusPage(i.ToString(), $"T{i}", TestTokenizer.Words(200, i)))));
-        string dump = files.WriteBytes("cut-cirrussearch.json.gz", gz[..(gz.Length / 2)]);
+        byte[] gz = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 400).Select(i => TempFiles.CirrusPage(i.ToString(), $"T{i}", TestTokenizer.Words(20, i)))));
+        string dump = files.WriteBytes("cut-cirrussearch.json.gz", gz[..(gz.Length * 9 / 10)]);
 
-        (int exit, JsonElement summary) = await RunAsync(files, "--task", "mlm", "--all", "--source", dump, "--model", "micro", "--max-steps", "1000");
+        // A short queue keeps the reader close behind the device, so the fault comes after some steps.
+        (int exit, JsonElement summary) = await RunAsync(files, "--task", "mlm", "--all", "--source", dump, "--model", "micro", "--max-steps", "1000", "--queue", "1", "--shuffle-buffer", "0");
 
         Assert.Equal(ExitCodes.InputError, exit);
         Assert.Equal("failed", summary.GetProperty("outcome").GetString());
         string error = summary.GetProperty("error").GetString()!;
         Assert.Contains("cut-cirrussearch.json.gz", error, StringComparison.Ordinal);
         Assert.Contains("truncated or corrupt", error, StringComparison.Ordinal);
+        // Steps taken before the fault are kept, and the report says where (issue 6, item 11).
+        Assert.True(summary.GetProperty("steps").GetInt64() > 0);
+        string checkpoint = summary.GetProperty("device").GetProperty("checkpoint").GetString()!;
+        Assert.True(File.Exists(Path.Combine(checkpoint, "model.bin")));
     }
 
     [Fact]

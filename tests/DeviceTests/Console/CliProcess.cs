@@ -19,8 +19,11 @@ public sealed class CliProcess : IDisposable
         _process = process;
     }
 
-    /// <summary>The console's entry assembly, built next to the tests.</summary>
-    public static string Dll => Path.Combine(AppContext.BaseDirectory, "streamloader.dll");
+    /// <summary>
+    /// The console's entry assembly, built next to the tests; <c>STREAMLOADER_TEST_CLI</c> names another build, so
+    /// the same tests can be run against an older console to show what they catch.
+    /// </summary>
+    public static string Dll => Environment.GetEnvironmentVariable("STREAMLOADER_TEST_CLI") is { Length: > 0 } other ? other : Path.Combine(AppContext.BaseDirectory, "streamloader.dll");
 
     /// <summary>Standard output so far.</summary>
     public string Stdout

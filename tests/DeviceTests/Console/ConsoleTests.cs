@@ -142,6 +142,68 @@ public sealed class ConsoleTests
         Assert.True(File.Exists(files.Path($"runs/mlm/{latest}/position.json")));
     }
 
+    /// <summary>Issue 6, item 2: a server that accepts and never answers, or answers and then stalls, ends the run with an input error in seconds.</summary>
+    [Theory]
+    [InlineData("never answers")]
+    [InlineData("stalls after the headers")]
+    public async Task HttpSource_ServerStalls_FailsWithinTheTimeoutsWithAnInputError(string behaviour)
+    {
+        using var files = new TempFiles();
+        await using var server = new LoopbackHttpServer(TempFiles.Gzip(TempFiles.CirrusPage("1", "One", TestTokenizer.Words(50))))
+        {
+            AnswerNothing = behaviour == "never answers",
+            StallAfterBytes = behaviour == "never answers" ? -1 : 0,
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, TimeSpan.FromSeconds(90),
+            "bench", "--source", server.Url, "--format", "cirrussearch", "--response-timeout", "2", "--stall-timeout", "2", "--progress", "plain");
+
+        Assert.Equal(ExitCodes.InputError, exit);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"took {clock.Elapsed.TotalSeconds:0} s");
+        Assert.Contains(server.Url, stderr, StringComparison.Ordinal);
+        Assert.Contains(behaviour == "never answers" ? "no response" : "no data", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Issue 6, item 3: every long-running command stops within seconds of a signal.</summary>
+    [Theory]
+    [InlineData("bench")]
+    [InlineData("loader")]
+    [InlineData("device")]
+    public async Task Signal_DuringAnyCommand_StopsPromptly(string command)
+    {
+        using var files = new TempFiles();
+        string docs = Jsonl(files, "docs.jsonl", 2000, words: 60);
+        string vocab = Vocab(files, "vocab.txt");
+        using CliProcess? loader = command == "device"
+            ? CliProcess.Start(files.Folder, "--role", "loader", "--source", docs, "--vocab", vocab, "--seq-len", "32", "--epochs", "0", "--out", $"unix:{files.Path("l.sock")}", "--progress", "none")
+            : null;
+        if (loader is not null)
+        {
+            await loader.WaitForOutputAsync("waiting for the reader", s_limit);
+        }
+        string[] args = command switch
+        {
+            "bench" => ["bench", "--source", docs, "--epochs", "0", "--progress", "plain"],
+            "loader" => ["--role", "loader", "--source", docs, "--epochs", "0", "--seq-len", "16", "--batch-size", "1", "--out", "b.frames", "--progress", "plain"],
+            _ => ["--role", "device", "--in", $"unix:{files.Path("l.sock")}", "--model", "micro", "--log-every", "5", "--progress", "plain"],
+        };
+        using CliProcess cli = CliProcess.Start(files.Folder, args);
+
+        await cli.WaitForOutputAsync(command == "device" ? "step      5" : "docs ", s_limit);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        cli.Signal("INT");
+        int exit = await cli.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(ExitCodes.Cancelled, exit);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:0.0} s to stop");
+        if (loader is not null)
+        {
+            loader.Signal("INT");
+            await loader.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     /// <summary>Issue 6, item 5: runs never overwrite each other's checkpoints, and the second continues from the first.</summary>
     [Fact]
     public async Task Runs_EachWritesItsOwnFolder_AndLatestPointsAtTheNewest()
