@@ -24,7 +24,10 @@ internal static class PipelineCommands
             "  streamloader --role loader --out - --vocab vocab.txt | python3 scripts/read_frames.py   (frames on a pipe)\n" +
             "  streamloader bench --source docs.jsonl --vocab vocab.txt   pipeline speed without a model\n" +
             "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +
-            "  streamloader tasks                                       list task plugins and their --set keys");
+            "  streamloader tasks                                       list task plugins and their --set keys\n\n" +
+            "Each training run saves a checkpoint folder under runs/<task>/ (at the end, on Ctrl+C or SIGTERM); --resume runs/<task> continues the latest exactly.\n" +
+            "Exit codes: 0 done, 1 unexpected failure, 2 usage (or settings contradicting a checkpoint or frames), 3 input (bad, truncated or empty source; dropped connection), " +
+            "4 device (TorchSharp or CUDA), 130 Ctrl+C, 143 SIGTERM.");
         foreach (Option option in CliOptions.Pipeline.Concat(CliOptions.Training))
         {
             root.Options.Add(option);

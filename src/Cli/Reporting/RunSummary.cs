@@ -7,7 +7,7 @@ namespace StreamLoader.Cli.Reporting;
 public sealed record RunSummary
 {
     /// <summary>Schema identifier; bumped when fields change meaning.</summary>
-    public string Schema { get; init; } = "streamloader.run-summary/1";
+    public string Schema { get; init; } = "streamloader.run-summary/2";
 
     public required string Command { get; init; }
     public required string Task { get; init; }
