@@ -13,7 +13,7 @@ public static class HumanSummary
         totals.AddColumn("what").AddColumn(new TableColumn("value").RightAligned());
         string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
         string Rate(double value) => ProgressViews.Human(value) + "/s";
-        totals.AddRow("documents", $"{N(summary.Documents)} ({Rate(summary.DocumentsPerSecond)})");
+        totals.AddRow("documents tokenized", $"{N(summary.Documents)} ({Rate(summary.DocumentsPerSecond)})");
         string tokenMeaning = summary.Command switch
         {
             "train" => "trained on",
@@ -38,7 +38,8 @@ public static class HumanSummary
         if (summary.Provider is { } provider)
         {
             long skipped = provider.Skipped.Values.Sum();
-            totals.AddRow("input records", $"{N(provider.RecordsRead)} read -> {N(provider.DocumentsYielded)} documents");
+            // The reader runs ahead of the batcher (shuffle buffer, queues), so it read more than was tokenized.
+            totals.AddRow("input records read", $"{N(provider.RecordsRead)}, holding {N(provider.DocumentsYielded)} documents ({N(provider.DocumentsEmitted)} handed on)");
             totals.AddRow("records skipped", skipped == 0 ? "0" : Markup.Escape(string.Join(", ", provider.Skipped.Select(p => $"{p.Key} {p.Value:N0}"))));
             if (provider.ResumeSkipped > 0)
             {
