@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using StreamLoader.Core.Storage;
 using System.Text.Json.Serialization;
 
 namespace StreamLoader.Cli.Checkpoints;
@@ -52,27 +52,10 @@ public sealed record CheckpointManifest
     public required IReadOnlyDictionary<string, string[]> Settings { get; init; }
 
     /// <summary>Writes the manifest into <paramref name="folder"/>, atomically.</summary>
-    public void Save(string folder)
-    {
-        string path = Path.Combine(folder, FileName);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, CheckpointJsonContext.Default.CheckpointManifest));
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
+    public void Save(string folder) => JsonFile.WriteAtomic(Path.Combine(folder, FileName), this, CheckpointJsonContext.Default.CheckpointManifest);
 
     /// <summary>Reads the manifest of <paramref name="folder"/>.</summary>
-    public static CheckpointManifest Load(string folder)
-    {
-        string path = Path.Combine(folder, FileName);
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), CheckpointJsonContext.Default.CheckpointManifest)
-                ?? throw new InvalidDataException($"{path}: the checkpoint manifest is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: not a checkpoint manifest: {ex.Message}", ex);
-        }
-    }
+    public static CheckpointManifest Load(string folder) => JsonFile.Read(Path.Combine(folder, FileName), CheckpointJsonContext.Default.CheckpointManifest, "checkpoint manifest");
 
     /// <summary>
     /// The checkpoint folder <paramref name="path"/> names: a checkpoint folder itself, a folder of runs (its

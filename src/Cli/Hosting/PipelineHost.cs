@@ -92,7 +92,10 @@ public sealed class PipelineHost
             VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
             if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
             {
-                throw new SettingsConflictException($"{_settings.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary.");
+                bool given = _settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name);
+                throw new SettingsConflictException(given
+                    ? $"{_settings.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary."
+                    : $"{_settings.In}: the frames were made with {fromFrames.Tokenizer} ({fromFrames.Size:N0} ids); pass that tokenizer's --vocab (and --tokenizer) to decode them.");
             }
             CheckResumedTokenizer(vocabulary);
 

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using StreamLoader.Core.Storage;
 using System.Text.Json.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,27 +46,10 @@ public sealed record TrainingState
     public static bool ExistsIn(string folder) => File.Exists(Path.Combine(folder, StateFile)) && File.Exists(Path.Combine(folder, ModelFile));
 
     /// <summary>Reads the counters saved in <paramref name="folder"/>.</summary>
-    public static TrainingState Load(string folder)
-    {
-        string path = Path.Combine(folder, StateFile);
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), TrainingStateJsonContext.Default.TrainingState)
-                ?? throw new InvalidDataException($"{path}: empty trainer state.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: not a trainer state file: {ex.Message}", ex);
-        }
-    }
+    public static TrainingState Load(string folder) => JsonFile.Read(Path.Combine(folder, StateFile), TrainingStateJsonContext.Default.TrainingState, "trainer state file");
 
     /// <summary>Writes the counters into <paramref name="folder"/> (atomically).</summary>
-    public void Save(string folder)
-    {
-        string path = Path.Combine(folder, StateFile);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(this, TrainingStateJsonContext.Default.TrainingState));
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
+    public void Save(string folder) => JsonFile.WriteAtomic(Path.Combine(folder, StateFile), this, TrainingStateJsonContext.Default.TrainingState);
 
     /// <summary>Saves TorchSharp's CPU generator state into <paramref name="folder"/>.</summary>
     public static void SaveRandomState(string folder)

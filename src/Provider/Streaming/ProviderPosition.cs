@@ -1,4 +1,4 @@
-using System.Text.Json;
+using StreamLoader.Core.Storage;
 using System.Text.Json.Serialization;
 
 namespace StreamLoader.Provider.Streaming;
@@ -31,26 +31,10 @@ public sealed record ProviderPosition
     public required long EmittedTotal { get; init; }
 
     /// <summary>Writes the position as JSON, atomically (temp file, then rename).</summary>
-    public void Save(string path)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, ProviderJsonContext.Default.ProviderPosition));
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Save(string path) => JsonFile.WriteAtomic(path, this, ProviderJsonContext.Default.ProviderPosition);
 
     /// <summary>Reads a position saved by <see cref="Save"/>.</summary>
-    public static ProviderPosition Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), ProviderJsonContext.Default.ProviderPosition)
-                ?? throw new InvalidDataException($"{path}: the position file is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: not a provider position file: {ex.Message}", ex);
-        }
-    }
+    public static ProviderPosition Load(string path) => JsonFile.Read(path, ProviderJsonContext.Default.ProviderPosition, "provider position file");
 }
 
 /// <summary>Source-generated JSON for provider position files (snake_case, no reflection).</summary>
