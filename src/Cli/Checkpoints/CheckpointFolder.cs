@@ -1,6 +1,6 @@
 using System.Globalization;
-using StreamLoader.Core.Storage;
 using System.Text.Json.Serialization;
+using StreamLoader.Core.Storage;
 
 namespace StreamLoader.Cli.Checkpoints;
 

@@ -1,5 +1,5 @@
-using StreamLoader.Core.Storage;
 using System.Text.Json.Serialization;
+using StreamLoader.Core.Storage;
 
 namespace StreamLoader.Provider.Streaming;
 
