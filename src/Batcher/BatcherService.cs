@@ -101,9 +101,16 @@ public sealed class BatcherService
             {
                 builder.Complete(completed);
                 Stamp(completed, lastOrdinal + 1);
-                await SendAsync(stage, completed, output).ConfigureAwait(false);
+                try
+                {
+                    await SendAsync(stage, completed, output).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (LimitReached)
+                {
+                    // The last partial batch was the one that reached the limit.
+                }
             }
-            await output.CompleteAsync(null, LimitReached ? CancellationToken.None : stage.CancellationToken).ConfigureAwait(false);
+            await output.CompleteAsync(null, stage.CancellationToken).ConfigureAwait(false);
             if (LimitReached)
             {
                 stage.StopPipeline();

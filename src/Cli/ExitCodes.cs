@@ -10,7 +10,7 @@ public static class ExitCodes
     /// <summary>The run did what was asked (also when it stopped at --max-steps, or its pipe reader left early).</summary>
     public const int Success = 0;
 
-    /// <summary>An unexpected failure: a bug to report, with <c>STREAMLOADER_DEBUG=1</c> for the stack.</summary>
+    /// <summary>An unexpected failure (a bug to report, with <c>STREAMLOADER_DEBUG=1</c> for the stack), or a checkpoint that could not be written.</summary>
     public const int Failure = 1;
 
     /// <summary>The command line is wrong, or contradicts the checkpoint or frames it continues from.</summary>
@@ -32,6 +32,7 @@ public static class ExitCodes
     public static int For(Exception error) => error switch
     {
         OperationCanceledException => Cancelled,
+        CheckpointWriteException => Failure,
         SettingsConflictException => UsageError,
         TorchLoadException or DeviceUnavailableException => DeviceError,
         SourceFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or HttpRequestException or IOException => InputError,

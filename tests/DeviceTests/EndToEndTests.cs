@@ -150,7 +150,13 @@ public sealed class EndToEndTests
         double[] b = [.. Losses(part1), .. Losses(part2)];
         Assert.Equal(30, a.Length);
         Assert.Equal(13, Losses(part1).Length);
-        Assert.Equal(a, b);
+        // Bit-identical but for float32 rounding: libtorch's CPU reductions may sum in another order from one process
+        // to the next (seen: 10.281120 against 10.281119 at one step, identical again at the next).
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5 * Math.Abs(a[i]), $"step {i + 1}: {a[i]:R} uninterrupted, {b[i]:R} resumed");
+        }
         Assert.NotEqual(0, JsonDocument.Parse(File.ReadAllText(files.Path("b1/checkpoint.json"))).RootElement.GetProperty("resume_offset").GetInt64());
     }
 

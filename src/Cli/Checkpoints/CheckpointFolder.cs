@@ -61,10 +61,10 @@ public sealed record CheckpointManifest
     /// The checkpoint folder <paramref name="path"/> names: a checkpoint folder itself, a folder of runs (its
     /// <c>latest</c>), or a <c>latest</c> pointer file. Throws <see cref="DirectoryNotFoundException"/> naming what was looked for.
     /// </summary>
-    public static string Resolve(string path)
+    public static string Resolve(string path, int? rank = null)
     {
         string full = Path.GetFullPath(path);
-        if (File.Exists(full) && Path.GetFileName(full) == LatestFileName)
+        if (File.Exists(full) && Path.GetFileName(full).StartsWith(LatestFileName, StringComparison.Ordinal))
         {
             return FollowLatest(full);
         }
@@ -75,6 +75,11 @@ public sealed record CheckpointManifest
                 return full;
             }
             string latest = Path.Combine(full, LatestFileName);
+            string rankLatest = Path.Combine(full, $"{LatestFileName}-rank{rank}");
+            if (rank is not null && File.Exists(rankLatest))
+            {
+                return FollowLatest(rankLatest);
+            }
             if (File.Exists(latest))
             {
                 return FollowLatest(latest);
@@ -129,13 +134,39 @@ public sealed record CheckpointManifest
 
     private const string ClaimFileName = ".claim";
 
-    /// <summary>Points <c>latest</c> beside <paramref name="folder"/> at it, atomically.</summary>
-    public static void PointLatestAt(string folder)
+    /// <summary>
+    /// Points <c>latest</c> beside <paramref name="folder"/> at it, atomically (<c>latest-rank&lt;r&gt;</c> for one
+    /// of several ranks, so each rank resumes its own).
+    /// </summary>
+    public static void PointLatestAt(string folder, string? rankSuffix = null)
     {
         string full = Path.GetFullPath(folder);
-        string pointer = Path.Combine(Path.GetDirectoryName(full)!, LatestFileName);
-        File.WriteAllText(pointer + ".tmp", Path.GetFileName(full) + "\n");
-        File.Move(pointer + ".tmp", pointer, overwrite: true);
+        string pointer = Path.Combine(Path.GetDirectoryName(full)!, LatestFileName + rankSuffix);
+        string temp = $"{pointer}.{Environment.ProcessId}.tmp";
+        File.WriteAllText(temp, Path.GetFileName(full) + "\n");
+        File.Move(temp, pointer, overwrite: true);
+    }
+
+    /// <summary>
+    /// Where a run writes its checkpoint when <paramref name="target"/> already holds one (a resumed run saving over
+    /// its own folder): a staging folder beside it, moved into place by <see cref="Publish"/> once complete, so a
+    /// crash mid-save never leaves a folder that mixes two checkpoints.
+    /// </summary>
+    public static string StagingFor(string target) =>
+        File.Exists(Path.Combine(target, FileName)) ? $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Environment.ProcessId}.partial" : target;
+
+    /// <summary>Replaces <paramref name="target"/> with the complete <paramref name="staged"/> folder (nothing to do when they are one).</summary>
+    public static void Publish(string staged, string target)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        if (string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(staged)), full, StringComparison.Ordinal))
+        {
+            return;
+        }
+        string old = $"{full}.{Environment.ProcessId}.old";
+        Directory.Move(full, old);
+        Directory.Move(staged, full);
+        Directory.Delete(old, recursive: true);
     }
 }
 

@@ -46,8 +46,17 @@ internal static class ResumeArguments
         var extra = new List<string>();
         foreach (Option option in MustMatch.Concat(Defaults))
         {
-            if (!Has(result, option) || !manifest.Settings.TryGetValue(option.Name, out string[]? saved))
+            if (!Has(result, option))
             {
+                continue;
+            }
+            if (!manifest.Settings.TryGetValue(option.Name, out string[]? saved))
+            {
+                // The run left it unset (a library default); setting it now changes the data.
+                if (MustMatch.Contains(option) && result.GetResult(option) is { Implicit: false })
+                {
+                    conflicts.Add($"{option.Name} {Show(Values(result, option))} (the checkpoint's run left it unset)");
+                }
                 continue;
             }
             if (result.GetResult(option) is { Implicit: false })

@@ -86,10 +86,13 @@ public sealed record RunSettings
         CheckpointManifest? manifest = null;
         if (result.GetValue(CliOptions.Resume) is { } resume)
         {
-            resumeFolder = CheckpointManifest.Resolve(resume);
+            int? rank = result.GetValue(CliOptions.Rank) ?? (RankInfo.FromEnvironment() is { WorldSize: > 1 } fromEnvironment ? fromEnvironment.Rank : null);
+            resumeFolder = CheckpointManifest.Resolve(resume, rank);
             manifest = CheckpointManifest.Load(resumeFolder);
             result = ResumeArguments.Apply(result, manifest, resumeFolder);
         }
+        // A resumed run keeps the schedule's horizon (--schedule-steps, else --max-steps) unless it is given a new one:
+        // a new --max-steps re-spans the decay over the longer run, which is what extending a run means.
         return Read(result, training) with
         {
             Given = given,

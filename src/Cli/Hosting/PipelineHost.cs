@@ -75,8 +75,9 @@ public sealed class PipelineHost
             if (!loader)
             {
                 // A device reads what the frames say: the task, the vocabulary and the shape come from the first batch.
-                reader = await TransportFactory.OpenReaderAsync(_settings.In, window: _settings.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
-                (first, reader) = await PeekedBatchReader.PeekAsync(reader, cancellationToken).ConfigureAwait(false);
+                IBatchReader opened = await TransportFactory.OpenReaderAsync(_settings.In, window: _settings.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+                // PeekAsync disposes the reader when it fails; from here on the peeked reader is ours.
+                (first, reader) = await PeekedBatchReader.PeekAsync(opened, cancellationToken).ConfigureAwait(false);
                 if (first is null)
                 {
                     throw new InvalidDataException($"{_settings.In}: the stream ended before its first batch; the loader sent nothing to train on.");
@@ -92,7 +93,7 @@ public sealed class PipelineHost
             VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
             if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
             {
-                bool given = _settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name);
+                bool given = _mode != HostMode.Inspect && (_settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name));
                 throw new SettingsConflictException(given
                     ? $"{_settings.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary."
                     : $"{_settings.In}: the frames were made with {fromFrames.Tokenizer} ({fromFrames.Size:N0} ids); pass that tokenizer's --vocab (and --tokenizer) to decode them.");
@@ -180,6 +181,7 @@ public sealed class PipelineHost
         private StageCounters? _consumer;
         private string _deviceName = "none";
         private string? _claimedFolder;
+        private string? _checkpointTarget;
 
         public Run(PipelineHost host, ITrainingTask task, ITextTokenizer? tokenizer, VocabularyInfo vocabulary, int sequenceLength, BatchingContext? context, IBatchReader? reader)
         {
@@ -279,9 +281,10 @@ public sealed class PipelineHost
             _model = model;
             if (_s.Checkpoint is { } checkpoint)
             {
-                _claimedFolder = _s.CheckpointUnderRuns
-                    ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, _s.Rank.WorldSize > 1 ? $"-rank{_s.Rank.Rank}" : null)
+                _checkpointTarget = _s.CheckpointUnderRuns
+                    ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, RankSuffix)
                     : checkpoint;
+                _claimedFolder = CheckpointManifest.StagingFor(_checkpointTarget);
             }
             string? resumeFrom = _s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
             var options = new TrainerOptions
@@ -295,10 +298,20 @@ public sealed class PipelineHost
                 CheckpointFolder = _claimedFolder,
                 ResumeFrom = resumeFrom,
             };
-            var trainer = new Trainer(model, options, device)
+            Trainer trainer;
+            try
             {
-                OnLog = r => Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
-            };
+                trainer = new Trainer(model, options, device)
+                {
+                    OnLog = r => Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
+                };
+            }
+            catch
+            {
+                // A checkpoint that cannot be loaded: leave no empty run folder behind.
+                ReleaseClaim();
+                throw;
+            }
             _trainer = trainer;
             if (TorchRuntime.CudaProblem is { } problem)
             {
@@ -389,15 +402,23 @@ public sealed class PipelineHost
                 await Progress.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (error is null && !readerClosed && NoDocuments() is { } empty)
+            if (error is null && !readerClosed && !_pipeline.StoppedEarly && NoDocuments() is { } empty)
             {
                 error = empty;
+            }
+            string? checkpoint = null;
+            try
+            {
+                checkpoint = FinishCheckpoint();
+            }
+            catch (CheckpointWriteException ex)
+            {
+                error ??= ex;
             }
             bool cancelled = error is OperationCanceledException;
             string outcome = readerClosed ? "reader_closed"
                 : error is null ? (_pipeline.StoppedEarly ? "stopped_at_limit" : "completed")
                 : cancelled ? "cancelled" : "failed";
-            string? checkpoint = FinishCheckpoint();
             return (Summarize(outcome, cancelled ? null : error, checkpoint), error);
         }
 
@@ -425,38 +446,56 @@ public sealed class PipelineHost
             string? folder = _trainer?.SavedCheckpoint;
             if (folder is null)
             {
-                if (_claimedFolder is not null && _s.CheckpointUnderRuns)
-                {
-                    CheckpointManifest.ReleaseIfUnused(_claimedFolder);
-                }
+                ReleaseClaim();
                 return null;
             }
             Trainer trainer = _trainer!;
-            bool hasPosition = false;
-            if (_stream is not null && trainer.ResumeOrdinal >= 0)
+            string target = _checkpointTarget ?? folder;
+            try
             {
-                // Where the device got to, not how far the provider read ahead.
-                _stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
-                hasPosition = true;
+                bool hasPosition = false;
+                if (_stream is not null && trainer.ResumeOrdinal >= 0)
+                {
+                    // Where the device got to, not how far the provider read ahead.
+                    _stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
+                    hasPosition = true;
+                }
+                new CheckpointManifest
+                {
+                    Task = _task.Name,
+                    CreatedUtc = DateTimeOffset.UtcNow,
+                    Steps = trainer.Steps,
+                    Tokenizer = _vocabulary.Tokenizer,
+                    VocabularySize = _vocabulary.Size,
+                    NextBatchSequence = trainer.NextBatchSequence,
+                    ResumeOffset = trainer.ResumeOffset,
+                    HasPosition = hasPosition,
+                    Settings = _s.Recorded,
+                }.Save(folder);
+                CheckpointManifest.Publish(folder, target);
+                if (_s.CheckpointUnderRuns)
+                {
+                    CheckpointManifest.PointLatestAt(target, RankSuffix);
+                }
             }
-            new CheckpointManifest
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                Task = _task.Name,
-                CreatedUtc = DateTimeOffset.UtcNow,
-                Steps = trainer.Steps,
-                Tokenizer = _vocabulary.Tokenizer,
-                VocabularySize = _vocabulary.Size,
-                NextBatchSequence = trainer.NextBatchSequence,
-                ResumeOffset = trainer.ResumeOffset,
-                HasPosition = hasPosition,
-                Settings = _s.Recorded,
-            }.Save(folder);
-            if (_s.CheckpointUnderRuns)
-            {
-                CheckpointManifest.PointLatestAt(folder);
+                throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}", ex);
             }
-            return folder;
+            return target;
         }
+
+        /// <summary>Removes the run folder claimed for a checkpoint that was never written (a run that took no step).</summary>
+        private void ReleaseClaim()
+        {
+            if (_claimedFolder is not null && _s.CheckpointUnderRuns)
+            {
+                CheckpointManifest.ReleaseIfUnused(_claimedFolder);
+            }
+        }
+
+        /// <summary>"-rank3" when this is one of several ranks, so each rank's folders and latest pointer are its own.</summary>
+        private string? RankSuffix => _s.Rank.WorldSize > 1 ? $"-rank{_s.Rank.Rank}" : null;
 
         private ProgressSample Sample()
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Pipeline;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
@@ -87,6 +88,7 @@ public sealed class Trainer
     public async Task RunAsync(StageContext stage, IBatchReader input)
     {
         _model.Module.train();
+        bool stepping = false;
         try
         {
             if (MaxStepsReached)
@@ -99,7 +101,9 @@ public sealed class Trainer
             {
                 using (batch)
                 {
+                    stepping = true;
                     Step(batch);
+                    stepping = false;
                 }
                 if (MaxStepsReached)
                 {
@@ -108,9 +112,11 @@ public sealed class Trainer
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (!stepping)
         {
-            // Interrupted (Ctrl+C) or stopped by another stage's fault: keep what was learned, then stop.
+            // Interrupted (Ctrl+C), stopped by another stage's fault, or the input failed (a loader's error frame, a
+            // dead peer): keep what was learned, then stop. A failed step (a NaN loss) may have spoiled the weights,
+            // so that one saves nothing.
             SaveCheckpoint();
             throw;
         }
@@ -176,19 +182,26 @@ public sealed class Trainer
         {
             return null;
         }
-        Directory.CreateDirectory(folder);
-        _model.Module.save(Path.Combine(folder, TrainingState.ModelFile));
-        _optimizer.save_state_dict(Path.Combine(folder, TrainingState.OptimizerFile));
-        TrainingState.SaveRandomState(folder);
-        new TrainingState
+        try
         {
-            Steps = Steps,
-            NextBatchSequence = NextBatchSequence,
-            ResumeOrdinal = ResumeOrdinal,
-            ResumeOffset = ResumeOffset,
-            ScheduleSteps = _options.ScheduleSteps ?? _options.MaxSteps,
-            LastLoss = double.IsNaN(LastLoss) ? null : LastLoss,
-        }.Save(folder);
+            Directory.CreateDirectory(folder);
+            _model.Module.save(Path.Combine(folder, TrainingState.ModelFile));
+            _optimizer.save_state_dict(Path.Combine(folder, TrainingState.OptimizerFile));
+            TrainingState.SaveRandomState(folder);
+            new TrainingState
+            {
+                Steps = Steps,
+                NextBatchSequence = NextBatchSequence,
+                ResumeOrdinal = ResumeOrdinal,
+                ResumeOffset = ResumeOffset,
+                ScheduleSteps = _options.ScheduleSteps ?? _options.MaxSteps,
+                LastLoss = double.IsNaN(LastLoss) ? null : LastLoss,
+            }.Save(folder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointWriteException($"{folder}: the checkpoint could not be written: {ex.Message}", ex);
+        }
         SavedCheckpoint = folder;
         return folder;
     }

@@ -270,6 +270,11 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
                 long started = Stopwatch.GetTimestamp();
                 await Task.Delay(delay < left ? delay : left, cancellationToken).ConfigureAwait(false);
                 _stalledTicks += Stopwatch.GetTimestamp() - started;
+                if (StallBudgetLeft <= TimeSpan.Zero)
+                {
+                    // The wait used what was left: say what last went wrong, not that a request went unanswered.
+                    throw Stalled(failure);
+                }
             }
         }
         catch

@@ -52,7 +52,9 @@ public sealed class CliProcess : IDisposable
     /// <summary>Starts <c>streamloader args</c> in <paramref name="workingDirectory"/>.</summary>
     public static CliProcess Start(string workingDirectory, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // A shell starts background jobs with SIGINT ignored, and a process inherits that (so a test run from a
+        // backgrounded CI script could not Ctrl+C its child): start it with the default handling, as a terminal does.
+        var info = new ProcessStartInfo("env")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardInput = true,
@@ -60,6 +62,8 @@ public sealed class CliProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        info.ArgumentList.Add("--default-signal=INT,TERM");
+        info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(Dll);
         foreach (string arg in args)
         {
@@ -121,7 +125,7 @@ public sealed class CliProcess : IDisposable
         catch (TimeoutException)
         {
             _process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"streamloader {string.Join(' ', _process.StartInfo.ArgumentList.Skip(1))} did not end within {timeout.TotalSeconds:0} s (it hung).\nstderr:\n{Stderr}");
+            throw new TimeoutException($"streamloader {string.Join(' ', _process.StartInfo.ArgumentList.Skip(3))} did not end within {timeout.TotalSeconds:0} s (it hung).\nstderr:\n{Stderr}");
         }
         _process.WaitForExit(); // flushes the output events
         return _process.ExitCode;
