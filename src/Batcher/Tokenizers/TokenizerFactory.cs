@@ -88,8 +88,18 @@ public static class TokenizerFactory
         return path;
     }
 
-    /// <summary>BERT WordPiece from a vocab.txt (one token per line; the line number is the id).</summary>
-    public static ITextTokenizer CreateWordPiece(string vocabPath, bool lowerCase = true)
+    /// <summary>
+    /// BERT WordPiece from a vocab.txt (one token per line; the line number is the id), with Hugging Face's ids
+    /// exactly: <see cref="WordPiece.BertWordPieceTokenizer"/>. <paramref name="lowerCase"/> also strips accents, as
+    /// <c>bert-base-uncased</c> does; false is the cased normalizer.
+    /// </summary>
+    public static ITextTokenizer CreateWordPiece(string vocabPath, bool lowerCase = true) => WordPiece.BertWordPieceTokenizer.Create(vocabPath, lowerCase);
+
+    /// <summary>
+    /// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> behind the adapter: for benchmarks beside ours. Its ids differ from
+    /// Hugging Face's (it drops newlines and some ASCII symbols and keeps accents), so the pipeline does not use it.
+    /// </summary>
+    public static ITextTokenizer CreateLibraryWordPiece(string vocabPath, bool lowerCase = true)
     {
         string[] tokens = File.ReadAllLines(vocabPath);
         if (tokens.Length == 0)

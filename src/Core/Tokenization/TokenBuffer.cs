@@ -58,6 +58,13 @@ public sealed class TokenBuffer : IDisposable
 
     public void Clear() => _count = 0;
 
+    /// <summary>Keeps the first <paramref name="count"/> ids and drops the rest.</summary>
+    public void Truncate(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)count, (uint)_count, nameof(count));
+        _count = count;
+    }
+
     private void Grow(int needed)
     {
         int[] larger = ArrayPool<int>.Shared.Rent(Math.Max(needed, _items.Length * 2));

@@ -71,7 +71,7 @@ public sealed class TokenizerTests
     [SkippableFact]
     public void Encode_TextLongerThanAChunk_GivesTheSameIdsAsOnePiece()
     {
-        ITextTokenizer bert = TokenizerFactory.CreateWordPiece(SharedData.Require(SharedData.BertVocab));
+        ITextTokenizer bert = TokenizerFactory.CreateLibraryWordPiece(SharedData.Require(SharedData.BertVocab));
         ITextTokenizer tiktoken = TokenizerFactory.CreateTiktoken();
         string text = string.Concat(Enumerable.Range(0, 20_000).Select(i => $"Sentence {i} talks about tokenization, windows  and\nchunks. "));
         Assert.True(text.Length > 3 * TokenizerAdapter.ChunkChars);
