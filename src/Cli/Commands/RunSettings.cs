@@ -102,6 +102,53 @@ public sealed record RunSettings
         };
     }
 
+    /// <summary>The provider's settings: format, fields, bad-record policy and HTTP timeouts.</summary>
+    public static SourceSettings ReadSource(ParseResult result)
+    {
+        SourceFormat format = result.GetValue(CliOptions.Format)!.ToLowerInvariant() switch
+        {
+            "auto" => SourceFormat.Auto,
+            "cirrussearch" or "cirrus" => SourceFormat.CirrusSearch,
+            "jsonl" or "json" => SourceFormat.Jsonl,
+            string other => throw new ArgumentException($"--format {other}: expected auto, cirrussearch or jsonl."),
+        };
+        BadRecordPolicy policy = result.GetValue(CliOptions.OnBadRecord)!.ToLowerInvariant() switch
+        {
+            "skip" => BadRecordPolicy.Skip,
+            "fail" => BadRecordPolicy.Fail,
+            string other => throw new ArgumentException($"--on-bad-record {other}: expected skip or fail."),
+        };
+        return new SourceSettings
+        {
+            Format = format,
+            TextField = result.GetValue(CliOptions.TextField)!,
+            IdField = result.GetValue(CliOptions.IdField)!,
+            Lines = new LineReaderOptions { OnBadRecord = policy },
+            Http = new HttpReadOptions
+            {
+                ConnectTimeout = Seconds(result, CliOptions.ConnectTimeout),
+                ResponseTimeout = Seconds(result, CliOptions.ResponseTimeout),
+                StallTimeout = Seconds(result, CliOptions.StallTimeout),
+            },
+        };
+    }
+
+    /// <summary>The tokenizer's settings: family, vocabulary files and case.</summary>
+    public static TokenizerSettings ReadTokenizer(ParseResult result)
+    {
+        TokenizerKind kind = result.GetValue(CliOptions.Tokenizer)!.ToLowerInvariant() switch
+        {
+            "auto" => TokenizerKind.Auto,
+            "wordpiece" or "bert" => TokenizerKind.WordPiece,
+            "tiktoken" or "cl100k" => TokenizerKind.Tiktoken,
+            "sentencepiece" or "spm" => TokenizerKind.SentencePiece,
+            "bpe" or "gpt2" => TokenizerKind.Gpt2Bpe,
+            string other => throw new ArgumentException($"--tokenizer {other}: expected auto, wordpiece, tiktoken, sentencepiece or bpe."),
+        };
+
+        return new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
+    }
+
     private static TimeSpan Seconds(ParseResult result, Option<double> option)
     {
         double seconds = result.GetValue(option);
@@ -156,29 +203,6 @@ public sealed record RunSettings
         {
             throw new ArgumentException("--out is for the loader role; the device reads --in.");
         }
-
-        SourceFormat format = result.GetValue(CliOptions.Format)!.ToLowerInvariant() switch
-        {
-            "auto" => SourceFormat.Auto,
-            "cirrussearch" or "cirrus" => SourceFormat.CirrusSearch,
-            "jsonl" or "json" => SourceFormat.Jsonl,
-            string other => throw new ArgumentException($"--format {other}: expected auto, cirrussearch or jsonl."),
-        };
-        BadRecordPolicy policy = result.GetValue(CliOptions.OnBadRecord)!.ToLowerInvariant() switch
-        {
-            "skip" => BadRecordPolicy.Skip,
-            "fail" => BadRecordPolicy.Fail,
-            string other => throw new ArgumentException($"--on-bad-record {other}: expected skip or fail."),
-        };
-        TokenizerKind kind = result.GetValue(CliOptions.Tokenizer)!.ToLowerInvariant() switch
-        {
-            "auto" => TokenizerKind.Auto,
-            "wordpiece" or "bert" => TokenizerKind.WordPiece,
-            "tiktoken" or "cl100k" => TokenizerKind.Tiktoken,
-            "sentencepiece" or "spm" => TokenizerKind.SentencePiece,
-            "bpe" or "gpt2" => TokenizerKind.Gpt2Bpe,
-            string other => throw new ArgumentException($"--tokenizer {other}: expected auto, wordpiece, tiktoken, sentencepiece or bpe."),
-        };
 
         RankInfo rank = RankInfo.FromEnvironment();
         int? rankArg = result.GetValue(CliOptions.Rank);
@@ -264,23 +288,11 @@ public sealed record RunSettings
             Out = result.GetValue(CliOptions.Out)!,
             In = result.GetValue(CliOptions.In)!,
             Source = source,
-            SourceSettings = new SourceSettings
-            {
-                Format = format,
-                TextField = result.GetValue(CliOptions.TextField)!,
-                IdField = result.GetValue(CliOptions.IdField)!,
-                Lines = new LineReaderOptions { OnBadRecord = policy },
-                Http = new HttpReadOptions
-                {
-                    ConnectTimeout = Seconds(result, CliOptions.ConnectTimeout),
-                    ResponseTimeout = Seconds(result, CliOptions.ResponseTimeout),
-                    StallTimeout = Seconds(result, CliOptions.StallTimeout),
-                },
-            },
+            SourceSettings = ReadSource(result),
             Epochs = epochs,
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
             Rank = rank,
-            Tokenizer = new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) },
+            Tokenizer = ReadTokenizer(result),
             SequenceLength = seqLen,
             BatchSize = batchSize,
             Seed = result.GetValue(CliOptions.Seed),

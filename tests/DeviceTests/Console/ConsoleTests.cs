@@ -288,6 +288,7 @@ public sealed class ConsoleTests
     [InlineData("readme: wikipedia sample", "--task mlm --all --source {wiki} --vocab {vocab} --epochs 1 --seed 1 --summary-json out.json --model micro --max-steps 3")]
     [InlineData("readme: jsonl with tiktoken", "--task mlm --all --source docs.jsonl.gz --tokenizer tiktoken --model micro --max-steps 3")]
     [InlineData("readme: doctor", "doctor")]
+    [InlineData("tokenize --help: example", "tokenize --source docs.jsonl --vocab {vocab} --output ids.jsonl")]
     public async Task Examples_RunAsAUserWould(string example, string command)
     {
         using var files = new TempFiles();
