@@ -1,0 +1,40 @@
+using StreamLoader.Cli.Reporting;
+
+namespace StreamLoader.Device.Tests.Console;
+
+/// <summary>The progress line says what its labels say (issue 6, item 11).</summary>
+public sealed class ProgressFormatTests
+{
+    private static readonly ProgressSample s_before = new(Documents: 100, Tokens: 10_000, Batches: 10, Steps: 5, Loss: 7.5, RawBytes: 1_000, RawTotal: 4_000, DocumentQueue: 64, BatchQueue: 3);
+
+    [Fact]
+    public void Format_RatesAreOverTheWholeInterval()
+    {
+        ProgressSample now = s_before with { Documents = 600, Tokens = 60_000, Steps = 15 };
+
+        string line = ProgressViews.Format(now, s_before, elapsed: 12, interval: 5);
+
+        Assert.Contains("docs 600 (100/s)", line, StringComparison.Ordinal);
+        Assert.Contains("tokens 60.00k (10.00k/s)", line, StringComparison.Ordinal);
+        Assert.Contains("steps 15 (2.0/s)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Format_BatchQueueOnlyWhenBothEndsAreHere()
+    {
+        Assert.Contains("queued 64 docs, 3 batches", ProgressViews.Format(s_before, s_before, 1, 1), StringComparison.Ordinal);
+        string loader = ProgressViews.Format(s_before with { BatchQueue = null }, s_before, 1, 1);
+        Assert.Contains("queued 64 docs", loader, StringComparison.Ordinal);
+        Assert.DoesNotContain("batches |", loader, StringComparison.Ordinal);
+        Assert.DoesNotContain("3 batches", loader, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Format_StalledSource_SaysWhatItWaitsForAndHowLong()
+    {
+        ProgressSample stalled = s_before with { Waiting = ("data from dumps.example.org", TimeSpan.FromSeconds(12.4)) };
+
+        Assert.Contains("WAITING 12 s for data from dumps.example.org", ProgressViews.Format(stalled, s_before, 20, 5), StringComparison.Ordinal);
+        Assert.DoesNotContain("WAITING", ProgressViews.Format(s_before with { Waiting = ("x", TimeSpan.FromMilliseconds(200)) }, s_before, 20, 5), StringComparison.Ordinal);
+    }
+}
