@@ -62,6 +62,9 @@ internal static class CliOptions
     public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the machine-readable run report here (schema: docs/SUMMARY.md).", HelpName = "path" };
     public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => "auto", HelpName = "mode" };
 
+    // Bench
+    public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling.", DefaultValueFactory = _ => true, HelpName = "true|false" };
+
     // Inspect
     public static readonly Option<int> Rows = new("--rows") { Description = "Rows to show per batch.", DefaultValueFactory = _ => 4, HelpName = "n" };
     public static readonly Option<int> Batches = new("--batches") { Description = "Batches to show.", DefaultValueFactory = _ => 2, HelpName = "n" };

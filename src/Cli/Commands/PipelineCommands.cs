@@ -43,6 +43,7 @@ internal static class PipelineCommands
         {
             bench.Options.Add(option);
         }
+        bench.Options.Add(CliOptions.Ceiling);
         bench.SetAction((result, ct) => ExecuteAsync(result, HostMode.Bench, ct));
         root.Subcommands.Add(bench);
 
@@ -101,6 +102,7 @@ internal static class PipelineCommands
         {
             InspectBatches = mode == HostMode.Inspect ? result.GetValue(CliOptions.Batches) : 0,
             InspectRows = mode == HostMode.Inspect ? result.GetValue(CliOptions.Rows) : 0,
+            MeasureCeiling = mode == HostMode.Bench && result.GetValue(CliOptions.Ceiling),
         };
 
         RunSummary summary;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using StreamLoader.Batcher;
+using StreamLoader.Batcher.Measurement;
 using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Cli.Commands;
@@ -59,6 +60,9 @@ public sealed class PipelineHost
 
     /// <summary>Inspect: rows per batch to render.</summary>
     public int InspectRows { get; init; } = 4;
+
+    /// <summary>Bench: after the run, time the raw tokenizer on the same documents (one thread and all) and report the pipeline's efficiency against it.</summary>
+    public bool MeasureCeiling { get; init; }
 
     /// <summary>Runs to completion. Returns the summary and, for a failed or cancelled run, the error (the caller reports it).</summary>
     public async Task<(RunSummary Summary, Exception? Error)> RunAsync(CancellationToken cancellationToken)
@@ -181,6 +185,8 @@ public sealed class PipelineHost
         private StageCounters? _consumer;
         private string _deviceName = "none";
         private string? _claimedFolder;
+        private ResourceReport? _resources;
+        private TokenizerCeilingResult? _ceiling;
         private string? _checkpointTarget;
 
         public Run(PipelineHost host, ITrainingTask task, ITextTokenizer? tokenizer, VocabularyInfo vocabulary, int sequenceLength, BatchingContext? context, IBatchReader? reader)
@@ -383,6 +389,9 @@ public sealed class PipelineHost
 
             Exception? error = null;
             bool readerClosed = false;
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+            TimeSpan pausedBefore = GC.GetTotalPauseDuration();
+            long pipelineStart = Stopwatch.GetTimestamp();
             try
             {
                 await _pipeline.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -399,6 +408,12 @@ public sealed class PipelineHost
             }
             finally
             {
+                _resources = new ResourceReport(
+                    Stopwatch.GetElapsedTime(pipelineStart).TotalSeconds,
+                    GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore,
+                    (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds,
+                    Environment.WorkingSet,
+                    Process.GetCurrentProcess().PeakWorkingSet64);
                 await Progress.DisposeAsync().ConfigureAwait(false);
             }
 
@@ -414,6 +429,11 @@ public sealed class PipelineHost
             catch (CheckpointWriteException ex)
             {
                 error ??= ex;
+            }
+            if (error is null && _host.MeasureCeiling && _batcher is { Documents: > 0 } batcher && _tokenizer is not null)
+            {
+                Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {_s.Workers}) for the ceiling; --ceiling false skips this");
+                _ceiling = await TokenizerCeiling.MeasureAsync(SourceFactory.Create(_s.Source, _s.SourceSettings), _tokenizer, batcher.Documents, _s.Workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
             }
             bool cancelled = error is OperationCanceledException;
             string outcome = readerClosed ? "reader_closed"
@@ -549,6 +569,17 @@ public sealed class PipelineHost
                 TokensPerSecond = wall > 0 ? tokens / wall : 0,
                 BatchesPerSecond = wall > 0 ? batches / wall : 0,
                 Stages = _pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
+                PipelineSeconds = _resources?.PipelineSeconds,
+                PipelineTokensPerSecond = _resources is { PipelineSeconds: > 0 } r && _batcher is not null ? _batcher.Tokens / r.PipelineSeconds : null,
+                TokenizerSingleThreadTokensPerSecond = _ceiling?.SingleThreadTokensPerSecond,
+                TokenizerCeilingTokensPerSecond = _ceiling?.AllThreadsTokensPerSecond,
+                Efficiency = _ceiling is { AllThreadsTokensPerSecond: > 0 } c && _resources is { PipelineSeconds: > 0 } p2 && _batcher is not null ? _batcher.Tokens / p2.PipelineSeconds / c.AllThreadsTokensPerSecond : null,
+                CeilingDocuments = _ceiling?.Documents,
+                BottleneckStage = Bottleneck(),
+                AllocatedBytes = _resources?.AllocatedBytes,
+                AllocatedBytesPerBatch = _resources is { } a && batches > 0 ? a.AllocatedBytes / (double)batches : null,
+                GcPauseSeconds = _resources?.GcPauseSeconds,
+                PeakRssBytes = _resources?.PeakWorkingSet,
                 Provider = stats is null || _stream is null ? null : new ProviderReport(
                     _source!.Description,
                     stats.RecordsRead,
@@ -574,6 +605,30 @@ public sealed class PipelineHost
                 Settings = new SettingsReport(_s.Seed, _sequenceLength, _s.BatchSize, _s.Epochs, _s.ShuffleBuffer, _s.MaxSteps, _s.TaskSettings.Keys.ToDictionary(k => k, k => _s.TaskSettings.GetString(k, string.Empty))),
             };
         }
+
+        /// <summary>
+        /// The stage busiest over the whole run (a pool's busy time over its workers): the one the others wait for. A
+        /// stage that finished early is measured against the whole run too, not its own short life.
+        /// </summary>
+        private string? Bottleneck()
+        {
+            string? name = null;
+            double highest = -1;
+            double run = _resources?.PipelineSeconds ?? 0;
+            foreach (StageSnapshot stage in _pipeline.Stages.Select(c => c.Snapshot()))
+            {
+                double capacity = Math.Max(run, stage.WallSeconds) * (stage.WorkerBusySeconds is null ? 1 : Math.Max(1, _batcher?.Workers ?? 1));
+                double utilization = capacity > 0 ? (stage.WorkerBusySeconds ?? stage.BusySeconds) / capacity : 0;
+                if (utilization > highest)
+                {
+                    (name, highest) = (stage.Name, utilization);
+                }
+            }
+            return name;
+        }
+
+        /// <summary>What the pipeline's run cost the process: its time, allocations, GC pauses and memory.</summary>
+        private sealed record ResourceReport(double PipelineSeconds, long AllocatedBytes, double GcPauseSeconds, long WorkingSet, long PeakWorkingSet);
 
         public async ValueTask DisposeAsync()
         {

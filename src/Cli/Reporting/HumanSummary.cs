@@ -35,6 +35,23 @@ public static class HumanSummary
             totals.AddRow("loss first -> last", string.Create(CultureInfo.InvariantCulture, $"{first:0.0000} -> {last:0.0000}"));
         }
         totals.AddRow("wall time", string.Create(CultureInfo.InvariantCulture, $"{summary.WallSeconds:0.0} s"));
+        if (summary.PipelineTokensPerSecond is double pipeline)
+        {
+            totals.AddRow("tokenized by the pipeline", string.Create(CultureInfo.InvariantCulture, $"{Rate(pipeline)} over {summary.PipelineSeconds:0.00} s"));
+        }
+        if (summary.TokenizerCeilingTokensPerSecond is double ceiling && summary.Efficiency is double efficiency)
+        {
+            totals.AddRow("tokenizer alone (ceiling)", string.Create(CultureInfo.InvariantCulture, $"{Rate(summary.TokenizerSingleThreadTokensPerSecond ?? 0)} on 1 thread, {Rate(ceiling)} on all, same {summary.CeilingDocuments:N0} documents"));
+            totals.AddRow("efficiency", string.Create(CultureInfo.InvariantCulture, $"{efficiency:0.00} of the ceiling"));
+        }
+        if (summary.BottleneckStage is { } bottleneck)
+        {
+            totals.AddRow("bottleneck stage", Markup.Escape(bottleneck));
+        }
+        if (summary.AllocatedBytesPerBatch is double perBatch)
+        {
+            totals.AddRow("allocated", string.Create(CultureInfo.InvariantCulture, $"{ProgressViews.Human(perBatch)}B per batch, GC paused {summary.GcPauseSeconds:0.000} s, peak RSS {ProgressViews.Human(summary.PeakRssBytes ?? 0)}B"));
+        }
         if (summary.Provider is { } provider)
         {
             long skipped = provider.Skipped.Values.Sum();

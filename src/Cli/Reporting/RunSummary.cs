@@ -52,6 +52,39 @@ public sealed record RunSummary
     public double BatchesPerSecond { get; init; }
 
     public required IReadOnlyList<StageSnapshot> Stages { get; init; }
+
+    /// <summary>Seconds the pipeline ran (from its start to the last stage's end; start-up and the summary excluded).</summary>
+    public double? PipelineSeconds { get; init; }
+
+    /// <summary>Tokens tokenized over <see cref="PipelineSeconds"/>: the loader's own rate.</summary>
+    public double? PipelineTokensPerSecond { get; init; }
+
+    /// <summary>bench: the raw tokenizer alone on the same documents, one thread.</summary>
+    public double? TokenizerSingleThreadTokensPerSecond { get; init; }
+
+    /// <summary>bench: the raw tokenizer alone on the same documents on --workers threads: the ceiling.</summary>
+    public double? TokenizerCeilingTokensPerSecond { get; init; }
+
+    /// <summary>bench: <see cref="PipelineTokensPerSecond"/> over <see cref="TokenizerCeilingTokensPerSecond"/>.</summary>
+    public double? Efficiency { get; init; }
+
+    /// <summary>bench: documents the ceiling was measured on.</summary>
+    public long? CeilingDocuments { get; init; }
+
+    /// <summary>The stage busiest for its share of the run: the one the others waited for.</summary>
+    public string? BottleneckStage { get; init; }
+
+    /// <summary>Bytes the process allocated while the pipeline ran (all threads).</summary>
+    public long? AllocatedBytes { get; init; }
+
+    /// <summary><see cref="AllocatedBytes"/> per batch (tokenizer's own allocations included).</summary>
+    public double? AllocatedBytesPerBatch { get; init; }
+
+    /// <summary>Time the garbage collector paused the process while the pipeline ran.</summary>
+    public double? GcPauseSeconds { get; init; }
+
+    /// <summary>The process's peak resident memory.</summary>
+    public long? PeakRssBytes { get; init; }
     public ProviderReport? Provider { get; init; }
     public BatcherReport? Batcher { get; init; }
     public DeviceReport? Device { get; init; }

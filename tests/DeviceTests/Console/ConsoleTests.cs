@@ -116,6 +116,15 @@ public sealed class ConsoleTests
             Assert.Equal(400, summary.GetProperty("batches").GetInt64());
             Assert.True(summary.GetProperty("documents_per_second").GetDouble() > 0);
             Assert.True(summary.GetProperty("batches_per_second").GetDouble() > 0);
+            // bench measures its own ceiling on the same documents (issue 11): present and positive, not timed here.
+            Assert.True(summary.GetProperty("tokenizer_ceiling_tokens_per_second").GetDouble() > 0);
+            Assert.True(summary.GetProperty("tokenizer_single_thread_tokens_per_second").GetDouble() > 0);
+            Assert.True(summary.GetProperty("efficiency").GetDouble() > 0);
+            Assert.Equal(summary.GetProperty("documents").GetInt64(), summary.GetProperty("ceiling_documents").GetInt64());
+            Assert.True(summary.GetProperty("allocated_bytes_per_batch").GetDouble() > 0);
+            Assert.True(summary.GetProperty("peak_rss_bytes").GetInt64() > 0);
+            Assert.True(summary.GetProperty("gc_pause_seconds").GetDouble() >= 0);
+            Assert.False(string.IsNullOrEmpty(summary.GetProperty("bottleneck_stage").GetString()));
         }
     }
 
