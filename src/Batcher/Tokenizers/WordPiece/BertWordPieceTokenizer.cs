@@ -86,128 +86,133 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
 
     public void Encode(ReadOnlySpan<char> text, TokenBuffer output)
     {
-        // The normalized characters of the word being read; a word is rarely long, a giant one only costs a rent.
-        char[]? rented = null;
-        Span<char> word = stackalloc char[256];
-        int length = 0;
-        int characters = 0;
-        for (int i = 0; i < text.Length; i++)
+        var words = new WordReader(this, output, stackalloc char[256]);
+        try
         {
-            char c = text[i];
-            if (c < 128)
+            for (int i = 0; i < text.Length; i++)
             {
-                switch (BertTextRules.Ascii(c))
+                char c = text[i];
+                if (c < 128)
                 {
-                    case BertTextRules.Kind.Word:
-                        Append(ref word, ref rented, ref length, _uncased && char.IsAsciiLetterUpper(c) ? (char)(c | 0x20) : c);
-                        characters++;
-                        continue;
-                    case BertTextRules.Kind.Space:
-                        Flush(word[..length], characters, output);
-                        length = characters = 0;
-                        continue;
-                    case BertTextRules.Kind.Isolated:
-                        Flush(word[..length], characters, output);
-                        length = characters = 0;
-                        Flush([c], 1, output);
-                        continue;
-                    default:
-                        continue;
-                }
-            }
-
-            int codePoint = c;
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                codePoint = char.ConvertToUtf32(c, text[++i]);
-            }
-            BertTextRules.Kind kind = BertTextRules.Classify(codePoint);
-            if (kind == BertTextRules.Kind.Removed)
-            {
-                continue;
-            }
-            if (kind == BertTextRules.Kind.Space)
-            {
-                Flush(word[..length], characters, output);
-                length = characters = 0;
-                continue;
-            }
-            if (BertTextRules.IsChinese(codePoint) || !_uncased)
-            {
-                // Cased text is not decomposed, and CJK ideographs are words of their own either way.
-                ReadOnlySpan<char> chars = codePoint > 0xFFFF ? text.Slice(i - 1, 2) : text.Slice(i, 1);
-                if (kind == BertTextRules.Kind.Isolated)
-                {
-                    Flush(word[..length], characters, output);
-                    length = characters = 0;
-                    Flush(chars, 1, output);
-                }
-                else
-                {
-                    foreach (char part in chars)
+                    BertTextRules.Kind ascii = BertTextRules.Ascii(c);
+                    if (ascii == BertTextRules.Kind.Word)
                     {
-                        Append(ref word, ref rented, ref length, part);
+                        words.Append(_uncased && char.IsAsciiLetterUpper(c) ? (char)(c | 0x20) : c);
+                        words.EndCharacter();
                     }
-                    characters++;
+                    else
+                    {
+                        words.Take(ascii, text.Slice(i, 1));
+                    }
+                    continue;
                 }
-                continue;
-            }
 
-            // Uncased: the character's decomposition without accents, lower-cased; each part is then classified
-            // again, since a decomposition can be punctuation (U+037E is ';').
-            string stripped = BertTextRules.StripAccents(codePoint, lowercase: true);
-            for (int p = 0; p < stripped.Length; p++)
-            {
-                int part = stripped[p];
-                int width = 1;
-                if (char.IsHighSurrogate(stripped[p]) && p + 1 < stripped.Length)
+                int codePoint = c;
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
                 {
-                    part = char.ConvertToUtf32(stripped[p], stripped[p + 1]);
-                    width = 2;
+                    codePoint = char.ConvertToUtf32(c, text[++i]);
                 }
-                switch (BertTextRules.Classify(part))
+                BertTextRules.Kind kind = BertTextRules.Classify(codePoint);
+                if (kind is BertTextRules.Kind.Removed or BertTextRules.Kind.Space || BertTextRules.IsChinese(codePoint) || !_uncased)
                 {
-                    case BertTextRules.Kind.Word:
-                        for (int k = 0; k < width; k++)
-                        {
-                            Append(ref word, ref rented, ref length, stripped[p + k]);
-                        }
-                        characters++;
-                        break;
-                    case BertTextRules.Kind.Space:
-                        Flush(word[..length], characters, output);
-                        length = characters = 0;
-                        break;
-                    case BertTextRules.Kind.Isolated:
-                        Flush(word[..length], characters, output);
-                        length = characters = 0;
-                        Flush(stripped.AsSpan(p, width), 1, output);
-                        break;
+                    // Cased text is not decomposed, and CJK ideographs are words of their own either way.
+                    words.Take(kind, codePoint > 0xFFFF ? text.Slice(i - 1, 2) : text.Slice(i, 1));
+                    continue;
                 }
-                p += width - 1;
+
+                // Uncased: the character's decomposition without accents, lower-cased; each part is then classified
+                // again, since a decomposition can be punctuation (U+037E is ';').
+                string stripped = BertTextRules.StripAccents(codePoint, lowercase: true);
+                for (int p = 0; p < stripped.Length; p++)
+                {
+                    int width = char.IsHighSurrogate(stripped[p]) && p + 1 < stripped.Length ? 2 : 1;
+                    int part = width == 2 ? char.ConvertToUtf32(stripped[p], stripped[p + 1]) : stripped[p];
+                    words.Take(BertTextRules.Classify(part), stripped.AsSpan(p, width));
+                    p += width - 1;
+                }
             }
+            words.EndWord();
         }
-        Flush(word[..length], characters, output);
-        if (rented is not null)
+        finally
         {
-            ArrayPool<char>.Shared.Return(rented);
+            words.Dispose();
         }
     }
 
-    private static void Append(ref Span<char> word, ref char[]? rented, ref int length, char c)
+    /// <summary>Gathers the normalized characters of the word being read and hands each finished word to WordPiece.</summary>
+    private ref struct WordReader
     {
-        if (length == word.Length)
+        private readonly BertWordPieceTokenizer _tokenizer;
+        private readonly TokenBuffer _output;
+        private Span<char> _word;
+        private char[]? _rented;
+        private int _length;
+        private int _characters;
+
+        public WordReader(BertWordPieceTokenizer tokenizer, TokenBuffer output, Span<char> buffer)
         {
-            char[] larger = ArrayPool<char>.Shared.Rent(word.Length * 2);
-            word[..length].CopyTo(larger);
-            if (rented is not null)
-            {
-                ArrayPool<char>.Shared.Return(rented);
-            }
-            rented = larger;
-            word = larger;
+            _tokenizer = tokenizer;
+            _output = output;
+            _word = buffer;
         }
-        word[length++] = c;
+
+        /// <summary>What one character (its UTF-16 units in <paramref name="chars"/>) does: extends the word, ends it, or ends it and is a word itself.</summary>
+        public void Take(BertTextRules.Kind kind, ReadOnlySpan<char> chars)
+        {
+            switch (kind)
+            {
+                case BertTextRules.Kind.Word:
+                    foreach (char c in chars)
+                    {
+                        Append(c);
+                    }
+                    EndCharacter();
+                    break;
+                case BertTextRules.Kind.Space:
+                    EndWord();
+                    break;
+                case BertTextRules.Kind.Isolated:
+                    EndWord();
+                    _tokenizer.Flush(chars, 1, _output);
+                    break;
+            }
+        }
+
+        /// <summary>Adds one UTF-16 unit to the word (a word is rarely long; a giant one only costs a rent).</summary>
+        public void Append(char c)
+        {
+            if (_length == _word.Length)
+            {
+                char[] larger = ArrayPool<char>.Shared.Rent(_word.Length * 2);
+                _word[.._length].CopyTo(larger);
+                if (_rented is not null)
+                {
+                    ArrayPool<char>.Shared.Return(_rented);
+                }
+                _rented = larger;
+                _word = larger;
+            }
+            _word[_length++] = c;
+        }
+
+        /// <summary>Counts one character (code point) of the word, for the 100-character limit.</summary>
+        public void EndCharacter() => _characters++;
+
+        /// <summary>Hands the word read so far to WordPiece and starts the next.</summary>
+        public void EndWord()
+        {
+            _tokenizer.Flush(_word[.._length], _characters, _output);
+            _length = _characters = 0;
+        }
+
+        public void Dispose()
+        {
+            if (_rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(_rented);
+                _rented = null;
+            }
+        }
     }
 
     /// <summary>Greedy longest-match-first WordPiece of one normalized word; <c>[UNK]</c> when any part has no match.</summary>
