@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Reference GPT-2 byte-level BPE ids from Hugging Face `tokenizers` (npm @anush008/tokenizers 0.6.0, the Rust
+ * library behind a native linux-x64 build). A test oracle, not a speed anchor.
+ *
+ *   node scripts/hf_bpe_ids.js VOCAB MERGES [options] < docs.jsonl > ids.jsonl
+ *   node scripts/hf_bpe_ids.js --check [VOCAB MERGES]
+ *
+ * stdin:  JSON Lines, {"id": <any JSON value>, "text": "<string>"} per line (blank lines are skipped).
+ * stdout: JSON Lines in input order, {"id": <the same id>, "ids": [<int>, ...]} per document.
+ *
+ * The pipeline is the one the published gpt2 tokenizer.json sets:
+ *   no normalizer,
+ *   ByteLevel pre-tokenizer {add_prefix_space: false, trim_offsets: true, use_regex: true} (GPT-2's regex split,
+ *     then every UTF-8 byte mapped to its printable stand-in),
+ *   BPE {vocab: encoder.json, merges: vocab.bpe, dropout: null, unk_token: null, continuing_subword_prefix: null,
+ *     end_of_word_suffix: null, fuse_unk: false, byte_fallback: false},
+ *   ByteLevel post-processor {trim_offsets: true} (offsets only; it adds no ids),
+ *   added_tokens <|endoftext|> (id 50256, special: a literal "<|endoftext|>" in the text is one id),
+ *   and nothing added around the document (addSpecialTokens: false).
+ * The ByteLevel decoder is not set: this package exports none, and decoding plays no part in the ids.
+ *
+ * Options:
+ *   --vocab PATH            encoder.json (or give it as the first positional argument)
+ *   --merges PATH           vocab.bpe (or give it as the second positional argument)
+ *   --match-special true|false
+ *                           true (default, as tokenizer.json): "<|endoftext|>" written in the text becomes 50256;
+ *                           false: it is tokenized as ordinary text ("<", "|", "end", "of", "text", "|", ">"),
+ *                           as tiktoken's encode_ordinary does
+ *   --batch-chars N         characters of text per encodeBatch call (default 2000000)
+ *   --check                 load the module (and the files, if given), print "ok <module path>" and exit 0
+ *
+ * Module: require()d from $HF_TOKENIZERS_NODE_MODULES (a node_modules folder) when set, else by normal resolution.
+ * Exit codes: 0 done; 1 tokenizer failure; 2 usage or input error; 3 the module (or its native build) is missing.
+ * Encoding runs on the library's own thread pool (all cores); TOKENIZERS_PARALLELISM=false or RAYON_NUM_THREADS=1
+ * keeps it to one.
+ */
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+
+const MODULE = '@anush008/tokenizers';
+const SPECIAL = ['<|endoftext|>'];
+
+function fail(code, message) {
+  process.stderr.write(`hf_bpe_ids: ${message}\n`);
+  process.exit(code);
+}
+
+function parseArgs(argv) {
+  const opts = { vocab: null, merges: null, matchSpecial: true, batchChars: 2000000, check: false };
+  const bool = (name, v) => {
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    fail(2, `${name} takes true or false, not ${JSON.stringify(v)}`);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) fail(2, `${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--vocab') opts.vocab = next();
+    else if (a === '--merges') opts.merges = next();
+    else if (a === '--match-special') opts.matchSpecial = bool(a, next());
+    else if (a === '--batch-chars') {
+      const v = next();
+      opts.batchChars = Number(v);
+      if (!Number.isInteger(opts.batchChars) || opts.batchChars < 1) fail(2, `--batch-chars takes a positive integer, not ${v}`);
+    } else if (a === '--check') opts.check = true;
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write('usage: hf_bpe_ids.js VOCAB MERGES [--match-special true|false] [--batch-chars N] ' +
+        '< docs.jsonl > ids.jsonl\n       hf_bpe_ids.js --check [VOCAB MERGES]\n');
+      process.exit(0);
+    } else if (!a.startsWith('--') && opts.vocab === null) opts.vocab = a;
+    else if (!a.startsWith('--') && opts.merges === null) opts.merges = a;
+    else fail(2, `unknown argument ${JSON.stringify(a)} (see --help)`);
+  }
+  if (!opts.check || opts.vocab !== null || opts.merges !== null) {
+    if (opts.vocab === null) fail(2, 'no vocab given (encoder.json: first argument or --vocab PATH)');
+    if (opts.merges === null) fail(2, 'no merges given (vocab.bpe: second argument or --merges PATH)');
+  }
+  return opts;
+}
+
+function loadModule() {
+  const tried = [];
+  const dir = process.env.HF_TOKENIZERS_NODE_MODULES;
+  if (dir) {
+    const p = path.join(path.resolve(dir), ...MODULE.split('/'));
+    try {
+      return { lib: require(p), where: require.resolve(p) };
+    } catch (e) {
+      tried.push(`${p} (HF_TOKENIZERS_NODE_MODULES): ${firstLine(e)}`);
+    }
+  }
+  try {
+    return { lib: require(MODULE), where: require.resolve(MODULE) };
+  } catch (e) {
+    tried.push(`require('${MODULE}'): ${firstLine(e)}`);
+  }
+  fail(3, `the npm package ${MODULE} (with its native linux-x64 build) could not be loaded.\n` +
+    `  tried: ${tried.join('\n  tried: ')}\n` +
+    `  install it with: npm install --prefix "$HOME/.cache/streamloader-oracle" ${MODULE}@0.6.0\n` +
+    '  and set HF_TOKENIZERS_NODE_MODULES="$HOME/.cache/streamloader-oracle/node_modules"');
+}
+
+function firstLine(e) {
+  return String((e && e.message) || e).split('\n')[0];
+}
+
+async function buildTokenizer(lib, vocab, merges, matchSpecial) {
+  if (!fs.existsSync(vocab)) fail(2, `vocab not found: ${vocab}`);
+  if (!fs.existsSync(merges)) fail(2, `merges not found: ${merges}`);
+  // No options: BpeBuilder's defaults are tokenizer.json's (no dropout, no unk token, no prefix or suffix,
+  // fuse_unk false, byte_fallback false, ignore_merges false).
+  const model = await lib.BPE.fromFile(vocab, merges);
+  const tokenizer = new lib.Tokenizer(model);
+  // The library's ByteLevel default is add_prefix_space: true; GPT-2's tokenizer.json says false.
+  tokenizer.setPreTokenizer(lib.byteLevelPreTokenizer(false, true));
+  tokenizer.setPostProcessor(lib.byteLevelProcessing(true));
+  if (tokenizer.tokenToId('Ġthe') == null) fail(2, `${vocab} does not look like a byte-level BPE vocab (no "Ġthe")`);
+  if (matchSpecial) {
+    // Only those in the vocab, so the added token keeps its vocab id (50256), as in tokenizer.json.
+    const present = SPECIAL.filter((t) => tokenizer.tokenToId(t) != null);
+    tokenizer.addSpecialTokens(present);
+  }
+  return tokenizer;
+}
+
+function writeOut(s) {
+  if (process.stdout.write(s)) return null;
+  return new Promise((resolve) => process.stdout.once('drain', resolve));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const { lib, where } = loadModule();
+  if (opts.check) {
+    if (opts.vocab !== null) await buildTokenizer(lib, opts.vocab, opts.merges, opts.matchSpecial);
+    process.stdout.write(`ok ${where}\n`);
+    return;
+  }
+  const tokenizer = await buildTokenizer(lib, opts.vocab, opts.merges, opts.matchSpecial);
+  const encodeOptions = { addSpecialTokens: false };
+
+  let ids = [];
+  let texts = [];
+  let chars = 0;
+  const flush = async () => {
+    if (texts.length === 0) return;
+    const encodings = await tokenizer.encodeBatch(texts, encodeOptions);
+    if (encodings.length !== texts.length) throw new Error(`encodeBatch returned ${encodings.length} encodings for ${texts.length} texts`);
+    let out = '';
+    for (let i = 0; i < encodings.length; i++) {
+      out += JSON.stringify({ id: ids[i], ids: encodings[i].getIds() }) + '\n';
+      if (out.length > 4 * 1024 * 1024) {
+        const w = writeOut(out);
+        if (w) await w;
+        out = '';
+      }
+    }
+    const w = writeOut(out);
+    if (w) await w;
+    ids = [];
+    texts = [];
+    chars = 0;
+  };
+
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of rl) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let doc;
+    try {
+      doc = JSON.parse(line);
+    } catch (e) {
+      fail(2, `stdin line ${lineNo}: not JSON: ${firstLine(e)}`);
+    }
+    if (doc === null || typeof doc !== 'object' || typeof doc.text !== 'string' || !('id' in doc)) {
+      fail(2, `stdin line ${lineNo}: expected {"id": ..., "text": "<string>"}`);
+    }
+    ids.push(doc.id);
+    texts.push(doc.text);
+    chars += doc.text.length;
+    if (chars >= opts.batchChars) await flush();
+  }
+  await flush();
+}
+
+main().catch((e) => fail(1, `tokenizer failure: ${(e && e.stack) || e}`));
