@@ -94,7 +94,9 @@ internal sealed class TokenizerAdapter : ITextTokenizer
 
     /// <summary>
     /// Where to cut <paramref name="text"/> so the first piece has at most <paramref name="limit"/> chars: just before
-    /// the last whitespace that precedes a non-whitespace char, so pre-tokenizers see the same word boundaries.
+    /// the last whitespace that precedes a non-whitespace char, so pre-tokenizers see the same word boundaries. With
+    /// no such place in the window, the piece runs on to the next one (or to the end): a cut inside a word would
+    /// change its tokens, and exact ids matter more than a bounded piece.
     /// </summary>
     internal static int ChunkBoundary(ReadOnlySpan<char> text, int limit)
     {
@@ -109,8 +111,14 @@ internal sealed class TokenizerAdapter : ITextTokenizer
                 return i;
             }
         }
-        // No usable whitespace in the window: cut at the limit, but never between a surrogate pair.
-        return char.IsHighSurrogate(text[limit - 1]) ? limit - 1 : limit;
+        for (int i = limit; i + 1 < text.Length; i++)
+        {
+            if (char.IsWhiteSpace(text[i]) && !char.IsWhiteSpace(text[i + 1]))
+            {
+                return i;
+            }
+        }
+        return text.Length;
     }
 
     public string Decode(ReadOnlySpan<int> ids)

@@ -42,7 +42,7 @@ public sealed record TokenizerSettings
 }
 
 /// <summary>Builds an <see cref="ITextTokenizer"/> from <see cref="TokenizerSettings"/>.</summary>
-public static class TokenizerFactory
+public static partial class TokenizerFactory
 {
     public static ITextTokenizer Create(TokenizerSettings settings)
     {
@@ -223,9 +223,11 @@ public static class TokenizerFactory
     /// <summary>GPT-2 byte-level BPE from encoder.json and vocab.bpe.</summary>
     public static ITextTokenizer CreateGpt2(string encoderJsonPath, string mergesPath)
     {
-        using FileStream vocab = File.OpenRead(encoderJsonPath);
-        using FileStream merges = File.OpenRead(mergesPath);
-        CodeGenTokenizer gpt2 = CodeGenTokenizer.Create(vocab, merges, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false);
+        // Byte-level BPE with GPT-2's own split pattern, as GPT-2's tokenizer.json has it. Not CodeGenTokenizer: it adds
+        // CodeGen's 38 whitespace-run tokens (ids 50257-50294), which are not GPT-2's and collide with the ids the
+        // adapter gives [PAD], [UNK], [CLS] and [MASK].
+        var split = new RegexPreTokenizer(Gpt2Split(), specialTokens: null);
+        BpeTokenizer gpt2 = BpeTokenizer.Create(new BpeOptions(encoderJsonPath, mergesPath) { ByteLevel = true, PreTokenizer = split });
         IReadOnlyDictionary<string, int> vocabulary = gpt2.Vocabulary;
         int size = 0;
         foreach (int id in vocabulary.Values)
@@ -235,9 +237,13 @@ public static class TokenizerFactory
         return TokenizerAdapter.Create(
             $"gpt2-bpe:{Path.GetFileName(encoderJsonPath)}",
             gpt2,
-            static (t, text) => ((CodeGenTokenizer)t).EncodeToIds(text, addPrefixSpace: false, addBeginningOfSentence: false, addEndOfSentence: false),
+            static (t, text) => t.EncodeToIds(text),
             _ => null,
             token => vocabulary.TryGetValue(token, out int id) ? id : null,
             size);
     }
+
+    /// <summary>GPT-2's pre-tokenization pattern (contractions, letters, digits, other symbols, whitespace runs).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
+    private static partial System.Text.RegularExpressions.Regex Gpt2Split();
 }

@@ -12,7 +12,7 @@ using StreamLoader.Tests.Infrastructure;
 namespace StreamLoader.Tests.Batcher;
 
 /// <summary>
-/// StreamLoader's WordPiece against Hugging Face <c>tokenizers</c> itself (the Rust library, through the npm package
+/// StreamLoader's WordPiece and GPT-2 byte-level BPE against Hugging Face <c>tokenizers</c> itself (the Rust library, through the npm package
 /// <c>@anush008/tokenizers</c> and scripts/hf_wordpiece_ids.js), document by document on every shared corpus and on
 /// a table of edge cases: the ids must be identical. Skips with a message where Node or the package is missing
 /// (.ci/run installs them).
@@ -82,12 +82,36 @@ public sealed class HuggingFaceWordPieceTests
     public void Encode_EdgeCasesCased_IdenticalToHuggingFace() =>
         AssertIdentical(s_edgeCases.Select((text, i) => new Document(i.ToString(System.Globalization.CultureInfo.InvariantCulture), text)).ToArray(), lowercase: false);
 
+    [SkippableFact]
+    public async Task Gpt2Bpe_PythonDocs_IdenticalToHuggingFace() => AssertGpt2Identical(await PythonDocsAsync());
+
+    [SkippableFact]
+    public async Task Gpt2Bpe_WikipediaSample_IdenticalToHuggingFace() => AssertGpt2Identical(await WikipediaAsync());
+
+    [SkippableFact]
+    public void Gpt2Bpe_EdgeCases_IdenticalToHuggingFace() =>
+        // Not the lone surrogate: no reader can produce one (they decode UTF-8), and the byte-level BPE libraries
+        // encode it differently (three U+FFFD bytes unmerged here, one merged token there).
+        AssertGpt2Identical(s_edgeCases.Where(text => !text.Contains('\ud800')).Concat(["a  b\t\tc   d", new string(' ', 40) + "x", "<|endoftext|> as text", string.Concat(Enumerable.Repeat("hello", 14_000))])
+            .Select((text, i) => new Document(i.ToString(System.Globalization.CultureInfo.InvariantCulture), text)).ToArray());
+
+    private static void AssertGpt2Identical(Document[] documents)
+    {
+        string encoder = SharedData.Require(SharedData.Gpt2Encoder);
+        string merges = SharedData.Require(SharedData.Gpt2Merges);
+        int[][] expected = HuggingFaceIds(documents, "hf_bpe_ids.js", [encoder, merges, "--match-special", "false"]);
+        Compare(documents, expected, TokenizerFactory.CreateGpt2(encoder, merges));
+    }
+
     private static void AssertIdentical(Document[] documents, bool lowercase)
     {
         string vocab = SharedData.Require(SharedData.BertVocab);
-        int[][] expected = HuggingFaceIds(documents, vocab, lowercase);
-        ITextTokenizer ours = TokenizerFactory.CreateWordPiece(vocab, lowercase);
+        int[][] expected = HuggingFaceIds(documents, "hf_wordpiece_ids.js", [vocab, "--lowercase", lowercase ? "true" : "false", "--match-special", "false"]);
+        Compare(documents, expected, TokenizerFactory.CreateWordPiece(vocab, lowercase));
+    }
 
+    private static void Compare(Document[] documents, int[][] expected, ITextTokenizer ours)
+    {
         var differences = new List<string>();
         for (int d = 0; d < documents.Length; d++)
         {
@@ -115,10 +139,10 @@ public sealed class HuggingFaceWordPieceTests
         return $"  document {document.Id}: first difference at id {at} of {expected.Length}: ours [{Window(actual)}], Hugging Face [{Window(expected)}]";
     }
 
-    /// <summary>Runs scripts/hf_wordpiece_ids.js over the documents; skips the test when Node or the package is missing.</summary>
-    private static int[][] HuggingFaceIds(Document[] documents, string vocab, bool lowercase)
+    /// <summary>Runs one of the scripts/hf_*_ids.js over the documents; skips the test when Node or the package is missing.</summary>
+    private static int[][] HuggingFaceIds(Document[] documents, string scriptName, string[] arguments)
     {
-        string script = Path.Combine(SharedData.RepositoryRoot, "scripts", "hf_wordpiece_ids.js");
+        string script = Path.Combine(SharedData.RepositoryRoot, "scripts", scriptName);
         var info = new ProcessStartInfo("node")
         {
             RedirectStandardInput = true,
@@ -127,7 +151,7 @@ public sealed class HuggingFaceWordPieceTests
             StandardInputEncoding = new UTF8Encoding(false),
             StandardOutputEncoding = Encoding.UTF8,
         };
-        foreach (string arg in (string[])[script, vocab, "--lowercase", lowercase ? "true" : "false", "--match-special", "false"])
+        foreach (string arg in (string[])[script, .. arguments])
         {
             info.ArgumentList.Add(arg);
         }
@@ -161,7 +185,7 @@ public sealed class HuggingFaceWordPieceTests
             Assert.True(reading.Wait(TimeSpan.FromMinutes(5)), "the Hugging Face script did not finish within 5 minutes");
             process.WaitForExit();
             Skip.If(process.ExitCode == 3, "The npm package @anush008/tokenizers is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Result.Trim());
-            Assert.True(process.ExitCode == 0, $"scripts/hf_wordpiece_ids.js exited {process.ExitCode}: {errors.Result}");
+            Assert.True(process.ExitCode == 0, $"scripts/{scriptName} exited {process.ExitCode}: {errors.Result}");
             return [.. results];
         }
     }

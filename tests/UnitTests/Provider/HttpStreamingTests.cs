@@ -82,12 +82,13 @@ public sealed class HttpStreamingTests
     {
         MaxRetries = 5,
         RetryDelay = TimeSpan.FromMilliseconds(10),
-        ConnectTimeout = TimeSpan.FromSeconds(1),
-        ResponseTimeout = TimeSpan.FromSeconds(1),
+        // Short, but not so short that a loaded CI machine's slow (healthy) answer counts as a stall.
+        ConnectTimeout = TimeSpan.FromSeconds(3),
+        ResponseTimeout = TimeSpan.FromSeconds(3),
         StallTimeout = TimeSpan.FromSeconds(stallSeconds),
     };
 
-    private static readonly TimeSpan s_notForever = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_notForever = TimeSpan.FromSeconds(20);
 
     [Fact]
     public async Task ReadAsync_ServerAcceptsButNeverAnswers_FailsWithinTheResponseTimeout()
@@ -158,7 +159,7 @@ public sealed class HttpStreamingTests
     {
         byte[] content = SyntheticDump(200);
         await using var server = new LoopbackHttpServer(content) { DropAfterBytes = 3000, DropRequests = 1, AnswerNothing = true, MisbehaveFromRequest = 2 };
-        // Each resume may wait 2 s (connect + response timeout); the 3 s budget allows one whole resume and part of another.
+        // Each resume may wait up to 6 s (connect + response timeout); the 3 s stall budget ends the read first.
         var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = ShortTimeouts(3) });
         var clock = Stopwatch.StartNew();
 
