@@ -454,7 +454,7 @@ public sealed class PipelineHost
             string why = _stream.ResumeSkipped > 0 ? $"; all {_stream.ResumeSkipped:N0} documents of this rank were consumed before the resume point"
                 : _stream.OtherRanks > 0 ? $"; {_stream.OtherRanks:N0} documents went to the other ranks of {_s.Rank.WorldSize}"
                 : string.Empty;
-            return new InvalidDataException($"{_source.Description}: no documents to read: {stats.RecordsRead:N0} records read, {skipped}{why}. Check --source, --source-format and the field options (--text-field, --id-field).");
+            return new InvalidDataException($"{_source.Description}: no documents to read: {stats.RecordsRead:N0} records read, {skipped}{why}. Check --source, --format and the field options (--text-field, --id-field).");
         }
 
         /// <summary>
