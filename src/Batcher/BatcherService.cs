@@ -14,7 +14,7 @@ public sealed class BatcherService
     private readonly ITrainingTask _task;
     private readonly BatchingContext _context;
     private readonly OrderedTokenizerPool _pool;
-    private readonly VocabularyInfo _vocabulary;
+    private readonly KeyValuePair<string, string>[] _vocabulary;
     private long _documents;
     private long _tokens;
     private long _emptyDocuments;
@@ -25,7 +25,7 @@ public sealed class BatcherService
         _task = task;
         _context = context;
         _pool = new OrderedTokenizerPool(context.Tokenizer, workers);
-        _vocabulary = VocabularyInfo.From(context.Tokenizer);
+        _vocabulary = VocabularyInfo.From(context.Tokenizer).MetadataEntries();
     }
 
     /// <summary>Stop after sending this many batches (the loader's --max-steps); null sends until the input ends.</summary>
@@ -134,7 +134,7 @@ public sealed class BatcherService
             {
                 batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
-            _vocabulary.WriteTo(batch.Metadata);
+            VocabularyInfo.WriteTo(batch.Metadata, _vocabulary);
         }
     }
 

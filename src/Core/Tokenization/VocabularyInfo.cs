@@ -13,18 +13,30 @@ public sealed record VocabularyInfo(string Tokenizer, int Size, SpecialTokens Sp
     public static VocabularyInfo From(ITextTokenizer tokenizer) => new(tokenizer.Name, tokenizer.VocabularySize, tokenizer.Special);
 
     /// <summary>Writes the description into batch metadata.</summary>
-    public void WriteTo(IDictionary<string, string> metadata)
+    public void WriteTo(IDictionary<string, string> metadata) => WriteTo(metadata, MetadataEntries());
+
+    /// <summary>Writes entries made once by <see cref="MetadataEntries"/>: a batcher stamping every batch allocates nothing for it.</summary>
+    public static void WriteTo(IDictionary<string, string> metadata, KeyValuePair<string, string>[] entries)
     {
-        metadata[BatchMetadataKeys.Tokenizer] = Tokenizer;
-        metadata[BatchMetadataKeys.VocabularySize] = Format(Size);
-        metadata[BatchMetadataKeys.PadId] = Format(Special.Pad);
-        metadata[BatchMetadataKeys.UnknownId] = Format(Special.Unknown);
-        metadata[BatchMetadataKeys.ClsId] = Format(Special.Cls);
-        metadata[BatchMetadataKeys.SepId] = Format(Special.Sep);
-        metadata[BatchMetadataKeys.MaskId] = Format(Special.Mask);
+        foreach (KeyValuePair<string, string> entry in entries)
+        {
+            metadata[entry.Key] = entry.Value;
+        }
     }
 
-    /// <summary>Reads a description written by <see cref="WriteTo"/>; false when the metadata lacks one.</summary>
+    /// <summary>The description as metadata entries.</summary>
+    public KeyValuePair<string, string>[] MetadataEntries() =>
+        [
+            new(BatchMetadataKeys.Tokenizer, Tokenizer),
+            new(BatchMetadataKeys.VocabularySize, Format(Size)),
+            new(BatchMetadataKeys.PadId, Format(Special.Pad)),
+            new(BatchMetadataKeys.UnknownId, Format(Special.Unknown)),
+            new(BatchMetadataKeys.ClsId, Format(Special.Cls)),
+            new(BatchMetadataKeys.SepId, Format(Special.Sep)),
+            new(BatchMetadataKeys.MaskId, Format(Special.Mask)),
+        ];
+
+    /// <summary>Reads a description written by <see cref="WriteTo(IDictionary{string, string})"/>; false when the metadata lacks one.</summary>
     public static bool TryRead(IReadOnlyDictionary<string, string> metadata, out VocabularyInfo? info)
     {
         info = null;
