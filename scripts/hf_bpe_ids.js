@@ -37,16 +37,11 @@
  * keeps it to one.
  */
 const fs = require('fs');
-const path = require('path');
-const readline = require('readline');
+const oracle = require('./hf_oracle');
 
-const MODULE = '@anush008/tokenizers';
 const SPECIAL = ['<|endoftext|>'];
 
-function fail(code, message) {
-  process.stderr.write(`hf_bpe_ids: ${message}\n`);
-  process.exit(code);
-}
+const fail = oracle.makeFail('hf_bpe_ids');
 
 function parseArgs(argv) {
   const opts = { vocab: null, merges: null, matchSpecial: true, batchChars: 2000000, check: false };
@@ -84,32 +79,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-function loadModule() {
-  const tried = [];
-  const dir = process.env.HF_TOKENIZERS_NODE_MODULES;
-  if (dir) {
-    const p = path.join(path.resolve(dir), ...MODULE.split('/'));
-    try {
-      return { lib: require(p), where: require.resolve(p) };
-    } catch (e) {
-      tried.push(`${p} (HF_TOKENIZERS_NODE_MODULES): ${firstLine(e)}`);
-    }
-  }
-  try {
-    return { lib: require(MODULE), where: require.resolve(MODULE) };
-  } catch (e) {
-    tried.push(`require('${MODULE}'): ${firstLine(e)}`);
-  }
-  fail(3, `the npm package ${MODULE} (with its native linux-x64 build) could not be loaded.\n` +
-    `  tried: ${tried.join('\n  tried: ')}\n` +
-    `  install it with: npm install --prefix "$HOME/.cache/streamloader-oracle" ${MODULE}@0.6.0\n` +
-    '  and set HF_TOKENIZERS_NODE_MODULES="$HOME/.cache/streamloader-oracle/node_modules"');
-}
-
-function firstLine(e) {
-  return String((e && e.message) || e).split('\n')[0];
-}
-
 async function buildTokenizer(lib, vocab, merges, matchSpecial) {
   if (!fs.existsSync(vocab)) fail(2, `vocab not found: ${vocab}`);
   if (!fs.existsSync(merges)) fail(2, `merges not found: ${merges}`);
@@ -129,65 +98,16 @@ async function buildTokenizer(lib, vocab, merges, matchSpecial) {
   return tokenizer;
 }
 
-function writeOut(s) {
-  if (process.stdout.write(s)) return null;
-  return new Promise((resolve) => process.stdout.once('drain', resolve));
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const { lib, where } = loadModule();
+  const { lib, where } = oracle.loadModule(fail);
   if (opts.check) {
     if (opts.vocab !== null) await buildTokenizer(lib, opts.vocab, opts.merges, opts.matchSpecial);
     process.stdout.write(`ok ${where}\n`);
     return;
   }
   const tokenizer = await buildTokenizer(lib, opts.vocab, opts.merges, opts.matchSpecial);
-  const encodeOptions = { addSpecialTokens: false };
-
-  let ids = [];
-  let texts = [];
-  let chars = 0;
-  const flush = async () => {
-    if (texts.length === 0) return;
-    const encodings = await tokenizer.encodeBatch(texts, encodeOptions);
-    if (encodings.length !== texts.length) throw new Error(`encodeBatch returned ${encodings.length} encodings for ${texts.length} texts`);
-    let out = '';
-    for (let i = 0; i < encodings.length; i++) {
-      out += JSON.stringify({ id: ids[i], ids: encodings[i].getIds() }) + '\n';
-      if (out.length > 4 * 1024 * 1024) {
-        const w = writeOut(out);
-        if (w) await w;
-        out = '';
-      }
-    }
-    const w = writeOut(out);
-    if (w) await w;
-    ids = [];
-    texts = [];
-    chars = 0;
-  };
-
-  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of rl) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    let doc;
-    try {
-      doc = JSON.parse(line);
-    } catch (e) {
-      fail(2, `stdin line ${lineNo}: not JSON: ${firstLine(e)}`);
-    }
-    if (doc === null || typeof doc !== 'object' || typeof doc.text !== 'string' || !('id' in doc)) {
-      fail(2, `stdin line ${lineNo}: expected {"id": ..., "text": "<string>"}`);
-    }
-    ids.push(doc.id);
-    texts.push(doc.text);
-    chars += doc.text.length;
-    if (chars >= opts.batchChars) await flush();
-  }
-  await flush();
+  await oracle.encodeJsonLines(tokenizer, opts.batchChars, fail);
 }
 
 main().catch((e) => fail(1, `tokenizer failure: ${(e && e.stack) || e}`));
