@@ -44,34 +44,13 @@ const SPECIAL = ['<|endoftext|>'];
 const fail = oracle.makeFail('hf_bpe_ids');
 
 function parseArgs(argv) {
-  const opts = { vocab: null, merges: null, matchSpecial: true, batchChars: 2000000, check: false };
-  const bool = (name, v) => {
-    if (v === 'true') return true;
-    if (v === 'false') return false;
-    fail(2, `${name} takes true or false, not ${JSON.stringify(v)}`);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) fail(2, `${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--vocab') opts.vocab = next();
-    else if (a === '--merges') opts.merges = next();
-    else if (a === '--match-special') opts.matchSpecial = bool(a, next());
-    else if (a === '--batch-chars') {
-      const v = next();
-      opts.batchChars = Number(v);
-      if (!Number.isInteger(opts.batchChars) || opts.batchChars < 1) fail(2, `--batch-chars takes a positive integer, not ${v}`);
-    } else if (a === '--check') opts.check = true;
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: hf_bpe_ids.js VOCAB MERGES [--match-special true|false] [--batch-chars N] ' +
-        '< docs.jsonl > ids.jsonl\n       hf_bpe_ids.js --check [VOCAB MERGES]\n');
-      process.exit(0);
-    } else if (!a.startsWith('--') && opts.vocab === null) opts.vocab = a;
-    else if (!a.startsWith('--') && opts.merges === null) opts.merges = a;
-    else fail(2, `unknown argument ${JSON.stringify(a)} (see --help)`);
-  }
+  const opts = oracle.parseArgs(argv, fail, {
+    usage: 'usage: hf_bpe_ids.js VOCAB MERGES [--match-special true|false] [--batch-chars N] ' +
+      '< docs.jsonl > ids.jsonl\n       hf_bpe_ids.js --check [VOCAB MERGES]\n',
+    positional: ['vocab', 'merges'],
+    options: { '--vocab': ['vocab', 'string'], '--merges': ['merges', 'string'] },
+    defaults: {},
+  });
   if (!opts.check || opts.vocab !== null || opts.merges !== null) {
     if (opts.vocab === null) fail(2, 'no vocab given (encoder.json: first argument or --vocab PATH)');
     if (opts.merges === null) fail(2, 'no merges given (vocab.bpe: second argument or --merges PATH)');

@@ -22,6 +22,44 @@ function firstLine(e) {
   return String((e && e.message) || e).split('\n')[0];
 }
 
+/**
+ * Parses the command line both scripts share: positional files, --match-special true|false (default true),
+ * --batch-chars N (default 2000000), --check and --help, plus the script's own options.
+ * spec: { usage, positional: ['vocab', ...], options: { '--name': ['key', 'string' | 'bool'] }, defaults: {...} }.
+ */
+function parseArgs(argv, fail, spec) {
+  const opts = { matchSpecial: true, batchChars: 2000000, check: false, ...spec.defaults };
+  const options = { '--match-special': ['matchSpecial', 'bool'], '--batch-chars': ['batchChars', 'count'], ...spec.options };
+  for (const name of spec.positional) if (!(name in opts)) opts[name] = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--check') {
+      opts.check = true;
+    } else if (a === '-h' || a === '--help') {
+      process.stdout.write(spec.usage);
+      process.exit(0);
+    } else if (a in options) {
+      if (i + 1 >= argv.length) fail(2, `${a} needs a value`);
+      const v = argv[++i];
+      const [key, kind] = options[a];
+      if (kind === 'bool') {
+        if (v !== 'true' && v !== 'false') fail(2, `${a} takes true or false, not ${JSON.stringify(v)}`);
+        opts[key] = v === 'true';
+      } else if (kind === 'count') {
+        opts[key] = Number(v);
+        if (!Number.isInteger(opts[key]) || opts[key] < 1) fail(2, `${a} takes a positive integer, not ${v}`);
+      } else {
+        opts[key] = v;
+      }
+    } else if (!a.startsWith('--') && spec.positional.some((name) => opts[name] === null)) {
+      opts[spec.positional.find((name) => opts[name] === null)] = a;
+    } else {
+      fail(2, `unknown argument ${JSON.stringify(a)} (see --help)`);
+    }
+  }
+  return opts;
+}
+
 /** Loads the package from $HF_TOKENIZERS_NODE_MODULES, else by normal resolution; exits 3 naming both places. */
 function loadModule(fail) {
   const tried = [];
@@ -98,4 +136,4 @@ async function encodeJsonLines(tokenizer, batchChars, fail) {
   await flush();
 }
 
-module.exports = { makeFail, loadModule, encodeJsonLines };
+module.exports = { makeFail, parseArgs, loadModule, encodeJsonLines };

@@ -40,33 +40,13 @@ const SPECIAL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 const fail = oracle.makeFail('hf_wordpiece_ids');
 
 function parseArgs(argv) {
-  const opts = { vocab: null, lowercase: null, matchSpecial: true, batchChars: 2000000, check: false };
-  const bool = (name, v) => {
-    if (v === 'true') return true;
-    if (v === 'false') return false;
-    fail(2, `${name} takes true or false, not ${JSON.stringify(v)}`);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) fail(2, `${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--vocab') opts.vocab = next();
-    else if (a === '--lowercase') opts.lowercase = bool(a, next());
-    else if (a === '--match-special') opts.matchSpecial = bool(a, next());
-    else if (a === '--batch-chars') {
-      const v = next();
-      opts.batchChars = Number(v);
-      if (!Number.isInteger(opts.batchChars) || opts.batchChars < 1) fail(2, `--batch-chars takes a positive integer, not ${v}`);
-    } else if (a === '--check') opts.check = true;
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: hf_wordpiece_ids.js VOCAB --lowercase true|false [--match-special true|false] ' +
-        '[--batch-chars N] < docs.jsonl > ids.jsonl\n       hf_wordpiece_ids.js --check [VOCAB]\n');
-      process.exit(0);
-    } else if (!a.startsWith('--') && opts.vocab === null) opts.vocab = a;
-    else fail(2, `unknown argument ${JSON.stringify(a)} (see --help)`);
-  }
+  const opts = oracle.parseArgs(argv, fail, {
+    usage: 'usage: hf_wordpiece_ids.js VOCAB --lowercase true|false [--match-special true|false] ' +
+      '[--batch-chars N] < docs.jsonl > ids.jsonl\n       hf_wordpiece_ids.js --check [VOCAB]\n',
+    positional: ['vocab'],
+    options: { '--vocab': ['vocab', 'string'], '--lowercase': ['lowercase', 'bool'] },
+    defaults: { lowercase: null },
+  });
   if (!opts.check) {
     if (opts.vocab === null) fail(2, 'no vocab given (first argument or --vocab PATH)');
     if (opts.lowercase === null) fail(2, '--lowercase true|false is required (true for an uncased vocab, false for a cased one)');
