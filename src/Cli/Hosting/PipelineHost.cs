@@ -186,6 +186,7 @@ public sealed class PipelineHost
         private string _deviceName = "none";
         private string? _claimedFolder;
         private ResourceReport? _resources;
+        private ProviderPosition? _resume;
         private TokenizerCeilingResult? _ceiling;
         private string? _checkpointTarget;
 
@@ -220,6 +221,7 @@ public sealed class PipelineHost
                 }
                 resume = ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName));
             }
+            _resume = resume;
             PipelineChannel<Document> documents = _pipeline.CreateChannel<Document>("documents", _s.Queue * 64);
             _stream = stream;
             _documents = documents;
@@ -261,7 +263,8 @@ public sealed class PipelineHost
             {
                 // The loader's --max-steps counts batches; in one process the device counts steps and stops the run.
                 MaxBatches = _s.Role == RunRole.Loader ? _s.MaxSteps : null,
-                ResumeOrdinal = _s.ResumeManifest is { HasPosition: true } ? ProviderPosition.Load(Path.Combine(_s.ResumeFolder!, CheckpointManifest.PositionFileName)).EmittedTotal : -1,
+                // The provider's resumed stream starts at this document; the batcher drops its tokens already trained on.
+                ResumeOrdinal = _resume?.EmittedTotal ?? -1,
                 ResumeOffset = (int)(_s.ResumeManifest?.ResumeOffset ?? 0),
             };
             PipelineChannel<Document> documents = _documents!;
@@ -412,7 +415,6 @@ public sealed class PipelineHost
                     Stopwatch.GetElapsedTime(pipelineStart).TotalSeconds,
                     GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore,
                     (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds,
-                    Environment.WorkingSet,
                     Process.GetCurrentProcess().PeakWorkingSet64);
                 await Progress.DisposeAsync().ConfigureAwait(false);
             }
@@ -628,7 +630,7 @@ public sealed class PipelineHost
         }
 
         /// <summary>What the pipeline's run cost the process: its time, allocations, GC pauses and memory.</summary>
-        private sealed record ResourceReport(double PipelineSeconds, long AllocatedBytes, double GcPauseSeconds, long WorkingSet, long PeakWorkingSet);
+        private sealed record ResourceReport(double PipelineSeconds, long AllocatedBytes, double GcPauseSeconds, long PeakWorkingSet);
 
         public async ValueTask DisposeAsync()
         {

@@ -25,7 +25,6 @@ public sealed class Trainer
     private long _steps;
     private long _batchesWithoutTargets;
     private long _tokens;
-    private long _batches;
 
     /// <summary>Creates the optimizer for <paramref name="model"/>; with <see cref="TrainerOptions.ResumeFrom"/>, restores the model, optimizer, generator and counters saved there.</summary>
     public Trainer(ITaskModel model, TrainerOptions options, torch.Device device)
@@ -56,9 +55,6 @@ public sealed class Trainer
 
     /// <summary>Optimizer steps taken by this run.</summary>
     public long StepsThisRun => Steps - _stepsBefore;
-
-    /// <summary>Batches consumed by this run, stepped on or not.</summary>
-    public long Batches => Interlocked.Read(ref _batches);
 
     /// <summary>Index the next batch will carry: one past the last batch consumed.</summary>
     public long NextBatchSequence { get; private set; }
@@ -135,7 +131,6 @@ public sealed class Trainer
             ResumeOffset = batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOffset, out string? offset) && long.TryParse(offset, System.Globalization.CultureInfo.InvariantCulture, out long tokens) ? tokens : 0;
         }
         NextBatchSequence = batch.Sequence + 1;
-        Interlocked.Increment(ref _batches);
         using DisposeScope scope = torch.NewDisposeScope();
         DeviceBatch inputs = DeviceBatch.From(batch, _device);
         Tensor? loss = _model.ComputeLoss(inputs);
