@@ -48,14 +48,41 @@ public static class TokenizerCeiling
             chars += document.Length;
         }
 
-        // One pass first, so that neither measurement pays for the JIT's tiers: the ceiling is the tokenizer's steady state.
-        Run(tokenizer, texts, 0, texts.Count);
-        long start = Stopwatch.GetTimestamp();
+        // Warm up first, so that neither measurement pays for the JIT's tiers: the ceiling is the tokenizer's steady
+        // state. Each measurement then runs whole passes for at least a quarter of a second, so that a small set is
+        // not lost in timer resolution and the cost of starting threads.
         long tokens = Run(tokenizer, texts, 0, texts.Count);
-        double single = Stopwatch.GetElapsedTime(start).TotalSeconds;
-
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < 0.3)
+        {
+            // Long enough for the runtime to recompile the hot methods at full optimisation.
+            Run(tokenizer, texts, 0, texts.Count);
+        }
+        int passes = 0;
         start = Stopwatch.GetTimestamp();
-        int next = -1;
+        do
+        {
+            Run(tokenizer, texts, 0, texts.Count);
+            passes++;
+        }
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < 0.25);
+        double single = Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+
+        // As many passes per thread; twice, keeping the faster (the first also starts the threads and compiles their loop).
+        long items = (long)texts.Count * passes * threads;
+        double all = Math.Min(
+            await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false),
+            await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false)) / ((double)passes * threads);
+        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated);
+    }
+
+    /// <summary>Seconds to tokenize <paramref name="items"/> documents (cycling through the set) on <paramref name="threads"/> threads.</summary>
+    private static async Task<double> ParallelSecondsAsync(ITextTokenizer tokenizer, List<string> texts, long items, int threads, CancellationToken cancellationToken)
+    {
+        // Work is claimed in chunks, so that many small documents do not make the threads fight over one counter.
+        long chunk = Math.Max(1, items / (threads * 64L));
+        long next = 0;
+        long start = Stopwatch.GetTimestamp();
         var workers = new Task[threads];
         for (int t = 0; t < threads; t++)
         {
@@ -63,10 +90,13 @@ public static class TokenizerCeiling
                 () =>
                 {
                     using var ids = new TokenBuffer(4096);
-                    for (int i = Interlocked.Increment(ref next); i < texts.Count; i = Interlocked.Increment(ref next))
+                    for (long from = Interlocked.Add(ref next, chunk) - chunk; from < items; from = Interlocked.Add(ref next, chunk) - chunk)
                     {
-                        ids.Clear();
-                        tokenizer.Encode(texts[i], ids);
+                        for (long i = from; i < Math.Min(items, from + chunk); i++)
+                        {
+                            ids.Clear();
+                            tokenizer.Encode(texts[(int)(i % texts.Count)], ids);
+                        }
                     }
                 },
                 cancellationToken,
@@ -74,8 +104,7 @@ public static class TokenizerCeiling
                 TaskScheduler.Default);
         }
         await Task.WhenAll(workers).ConfigureAwait(false);
-        double all = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated);
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     private static long Run(ITextTokenizer tokenizer, List<string> texts, int from, int to)
