@@ -15,6 +15,7 @@ public sealed class SourceStatistics
     private long _documentsYielded;
     private long _bytesRead;
     private long _rawBytesRead;
+    private long _resumes;
     private long _rawBytesTotal = -1;
     private readonly Lock _waitingLock = new();
     private string? _waitingWhat;
@@ -34,6 +35,12 @@ public sealed class SourceStatistics
 
     /// <summary>The input's raw size when known (file length, Content-Length), else null.</summary>
     public long? RawBytesTotal => Interlocked.Read(ref _rawBytesTotal) is long total and >= 0 ? total : null;
+
+    /// <summary>Times a network input's dropped connection was resumed (a <c>Range</c> request from the last byte).</summary>
+    public long Resumes => Interlocked.Read(ref _resumes);
+
+    /// <summary>Counts one resumed connection.</summary>
+    public void AddResume() => Interlocked.Increment(ref _resumes);
 
     /// <summary>Records how far into the raw input the reader is.</summary>
     public void SetRawProgress(long read, long? total)

@@ -10,7 +10,10 @@ namespace StreamLoader.Provider.Http;
 /// <remarks>Every timeout must be positive; they are checked when a stream is opened.</remarks>
 public sealed record HttpReadOptions
 {
-    /// <summary>How many times a dropped connection is resumed before the read fails.</summary>
+    /// <summary>
+    /// How many resumes in a row may fail to bring any data before the read fails. The count starts again once data
+    /// flows, so a long download survives a dropped connection every few minutes.
+    /// </summary>
     public int MaxRetries { get; init; } = 5;
 
     /// <summary>
@@ -50,8 +53,8 @@ public sealed record HttpReadOptions
 
 /// <summary>
 /// A forward-only stream over an HTTP(S) download that survives dropped connections: it reissues the request with
-/// a <c>Range</c> header from the byte it had reached. If the server ignores ranges it re-reads and discards the
-/// prefix; if the resource changed (ETag or Last-Modified differs) it fails rather than splice two versions.
+/// a <c>Range</c> header from the byte it had reached. A server that ignores the range, or a resource that changed
+/// (ETag or Last-Modified differs), fails the read at once with a message that says so, rather than splice or re-read.
 /// </summary>
 /// <remarks>
 /// Every wait can end: each request is bounded by <see cref="HttpReadOptions.ConnectTimeout"/> +
@@ -72,6 +75,7 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     private string? _etag;
     private DateTimeOffset? _lastModified;
     private int _retriesUsed;
+    private int _failuresInARow;
     private bool _opened;
 
     // Time spent waiting since the last byte arrived (Stopwatch ticks), and what the last wait was for.
@@ -100,7 +104,7 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     /// <summary>Total length when the server said it, else null.</summary>
     public long? ContentLength { get; private set; }
 
-    /// <summary>Times a dropped connection was resumed.</summary>
+    /// <summary>Times a dropped connection was resumed, over the whole download.</summary>
     public int Resumes => _retriesUsed;
 
     /// <summary>Sends the first request and fails with a clear message if the server refuses it or does not answer.</summary>
@@ -189,7 +193,10 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
             }
             else if ((_etag is not null && etag is not null && etag != _etag) || (_lastModified is not null && lastModified is not null && lastModified != _lastModified))
             {
-                throw new IOException($"{_uri}: the resource changed while it was being read (at byte {_position}); restart the run.");
+                // Not an IOException: a changed resource is not retried, since no retry can splice two versions.
+                throw new HttpRequestException(
+                    $"{_uri}: the resource changed while it was being read (at byte {_position}: ETag {_etag ?? "-"} -> {etag ?? "-"}, " +
+                    $"Last-Modified {_lastModified?.ToString("R") ?? "-"} -> {lastModified?.ToString("R") ?? "-"}); restart the run.", null, response.StatusCode);
             }
 
             // With ResponseHeadersRead the body stream is at hand at once; reads from it are bounded below.
@@ -198,8 +205,11 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
             _stalledOn = NoBody;
             if (_position > 0 && response.StatusCode != HttpStatusCode.PartialContent)
             {
-                // The server ignored the range: skip what was already read.
-                await DiscardAsync(body, _position, cancellationToken).ConfigureAwait(false);
+                // Re-reading the whole prefix of a multi-GB dump on every drop is not a resume: say so instead.
+                throw new HttpRequestException(
+                    $"{_uri}: the connection dropped at byte {_position} and the server ignored the Range request on resume " +
+                    $"(it answered {(int)response.StatusCode} instead of 206 Partial Content), so the download cannot continue where it stopped. " +
+                    "Download the file first, or use a server that supports ranges.", null, response.StatusCode);
             }
             _response = response;
             _body = body;
@@ -208,20 +218,6 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
         {
             response.Dispose();
             throw;
-        }
-    }
-
-    private async Task DiscardAsync(Stream body, long count, CancellationToken cancellationToken)
-    {
-        byte[] scratch = new byte[81920];
-        while (count > 0)
-        {
-            int n = await ReadBoundedAsync(body, scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new IOException($"{_uri}: the server ignored the range request and sent fewer than {_position} bytes on retry.");
-            }
-            count -= n;
         }
     }
 
@@ -248,6 +244,10 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
                         throw new IOException($"the connection closed after {_position} of {length} bytes");
                     }
                     _position += n;
+                    if (n > 0)
+                    {
+                        _failuresInARow = 0;
+                    }
                     return n;
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException { StatusCode: null } && !cancellationToken.IsCancellationRequested)
@@ -261,12 +261,14 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
                 {
                     throw Stalled(failure);
                 }
-                if (_retriesUsed >= _options.MaxRetries)
+                if (_failuresInARow >= _options.MaxRetries)
                 {
-                    throw new IOException($"{_uri}: the connection dropped at byte {_position} and {_options.MaxRetries} resumes did not recover it: {failure.Message}", failure);
+                    throw new IOException($"{_uri}: the connection dropped at byte {_position} and {_options.MaxRetries} resumes in a row brought no data: {failure.Message}", failure);
                 }
-                TimeSpan delay = _options.RetryDelay * Math.Pow(2, _retriesUsed);
+                TimeSpan delay = _options.RetryDelay * Math.Pow(2, _failuresInARow);
+                _failuresInARow++;
                 _retriesUsed++;
+                _statistics?.AddResume();
                 long started = Stopwatch.GetTimestamp();
                 await Task.Delay(delay < left ? delay : left, cancellationToken).ConfigureAwait(false);
                 _stalledTicks += Stopwatch.GetTimestamp() - started;

@@ -35,6 +35,12 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     /// <summary>How many requests drop (see <see cref="DropAfterBytes"/>); int.MaxValue drops every one.</summary>
     public int DropRequests { get; set; } = 1;
 
+    /// <summary>Where requests after the first drop (see <see cref="DropAfterBytes"/>); -1 means the same as the first.</summary>
+    public long DropLaterAfterBytes { get; set; } = -1;
+
+    /// <summary>From this request (1-based) on, answer with another ETag and Last-Modified, as if the file were replaced; 0 never.</summary>
+    public int ChangeFromRequest { get; set; }
+
     /// <summary>Answer 200 with the whole body even when a Range is asked for.</summary>
     public bool IgnoreRange { get; set; }
 
@@ -108,7 +114,7 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 }
                 long length = _content.Length - start;
                 string status = ranged ? "206 Partial Content" : "200 OK";
-                string headers = $"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nETag: \"v1\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n";
+                string headers = $"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nETag: \"{(ChangeFromRequest > 0 && request >= ChangeFromRequest ? "v2" : "v1")}\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n";
                 if (ranged)
                 {
                     headers += $"Content-Range: bytes {start}-{_content.Length - 1}/{_content.Length}\r\n";
@@ -118,7 +124,7 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 bool drop = DropAfterBytes >= 0 && request <= DropRequests;
                 if (drop)
                 {
-                    send = Math.Min(send, DropAfterBytes);
+                    send = Math.Min(send, request > 1 && DropLaterAfterBytes >= 0 ? DropLaterAfterBytes : DropAfterBytes);
                 }
                 bool stall = StallAfterBytes >= 0 && misbehave;
                 if (stall)

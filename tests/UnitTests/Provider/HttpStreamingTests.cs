@@ -45,28 +45,59 @@ public sealed class HttpStreamingTests
     }
 
     [Fact]
-    public async Task ReadAsync_ServerIgnoresRange_RereadsPrefixAndLosesNothing()
+    public async Task ReadAsync_ConnectionDropsEightTimesWithProgress_SurvivesOnAThreeRetryBudget()
+    {
+        // The budget counts resumes in a row that bring nothing, not drops over the whole download.
+        byte[] content = SyntheticDump(400);
+        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = content.Length / 10, DropRequests = 8 };
+
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = s_fastRetries });
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(Enumerable.Range(0, 400).Select(i => i.ToString()), docs.Select(d => d.Id));
+        Assert.Equal(9, server.Requests);
+        Assert.Equal(8, reader.Statistics.Resumes);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ServerIgnoresRange_FailsSayingSo()
     {
         byte[] content = SyntheticDump(200);
         await using var server = new LoopbackHttpServer(content) { DropAfterBytes = content.Length / 2, DropRequests = 1, IgnoreRange = true };
 
-        List<Document> docs = await Collect.DocumentsAsync(new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = s_fastRetries }));
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = s_fastRetries });
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader, timeoutSeconds: 30));
 
-        Assert.Equal(Enumerable.Range(0, 200).Select(i => i.ToString()), docs.Select(d => d.Id));
+        Assert.Contains("ignored the Range request", error.Message, StringComparison.Ordinal);
+        Assert.Contains(server.Url, error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.Requests);
     }
 
     [Fact]
-    public async Task ReadAsync_ConnectionKeepsDropping_FailsWithUrlAndOffsetInsteadOfHanging()
+    public async Task ReadAsync_ResourceChangesBetweenResumes_FailsAtOnceWithoutRetrying()
     {
         byte[] content = SyntheticDump(200);
-        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = 1000, DropRequests = int.MaxValue };
+        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = content.Length / 2, DropRequests = 1, ChangeFromRequest = 2 };
+
+        var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = s_fastRetries });
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader, timeoutSeconds: 30));
+
+        Assert.Contains("the resource changed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.Requests);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ResumesKeepBringingNothing_FailsWithUrlAndOffsetInsteadOfHanging()
+    {
+        byte[] content = SyntheticDump(200);
+        await using var server = new LoopbackHttpServer(content) { DropAfterBytes = 1000, DropLaterAfterBytes = 0, DropRequests = int.MaxValue };
 
         var reader = new CirrusSearchDumpReader(server.Url, new CirrusSearchOptions { Http = s_fastRetries });
         SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(reader, timeoutSeconds: 30));
 
         Assert.Contains(server.Url, error.Message, StringComparison.Ordinal);
         Assert.Contains("dropped at byte", error.Message, StringComparison.Ordinal);
-        Assert.Equal(4, server.Requests); // the first try and three resumes
+        Assert.Equal(4, server.Requests); // the first try and three resumes that brought nothing
     }
 
     [Fact]
