@@ -1,5 +1,6 @@
 using System.CommandLine;
 using StreamLoader.Device.Training;
+using StreamLoader.Provider;
 using StreamLoader.Provider.Http;
 
 namespace StreamLoader.Cli.Commands;
@@ -19,10 +20,26 @@ internal static class CliOptions
     public static readonly Option<string> In = new("--in") { Description = "Device role (and inspect): where frames come from: 'tcp://HOST:PORT' (ZeroMQ, --queue batches of credit), '-' (stdin), 'unix:PATH' or a file written by --role loader --out.", DefaultValueFactory = _ => "-", HelpName = "tcp://HOST:PORT|-|unix:PATH|FILE" };
 
     // Provider
-    public static readonly Option<string> Source = new("--source", "-s") { Description = "Input: a file path, an http(s) URL (streamed while it downloads), or 'builtin' (prose from the .NET SDK's XML docs; no network, no files).", DefaultValueFactory = _ => "builtin", HelpName = "path|url|builtin" };
-    public static readonly Option<string> Format = new("--format") { Description = "Input format: auto (from the name), cirrussearch, jsonl.", DefaultValueFactory = _ => "auto", HelpName = "auto|cirrussearch|jsonl" };
-    public static readonly Option<string> TextField = new("--text-field") { Description = "JSONL field holding the text.", DefaultValueFactory = _ => "text", HelpName = "name" };
-    public static readonly Option<string> IdField = new("--id-field") { Description = "JSONL field holding the id.", DefaultValueFactory = _ => "id", HelpName = "name" };
+    public static readonly Option<string[]> Source = new("--source", "-s")
+    {
+        Description = "Input: a file path, an http(s) URL (streamed while it downloads), a folder (its files, or a Hugging Face dataset folder), a glob ('data/*.jsonl.zst'), '@list.txt' (paths and URLs, one per line), or 'builtin' (prose from the .NET SDK's XML docs; no network, no files). Repeat it to read several as one source. Compression (gzip, bzip2, zstd) and the format are told from the content.",
+        DefaultValueFactory = _ => [SourceFactory.BuiltInName],
+        HelpName = "path|url|folder|glob|@list|builtin",
+        AllowMultipleArgumentsPerToken = false,
+    };
+    public static readonly Option<string> Format = new("--source-format", "--format") { Description = "Input format: auto (told from the content; the name is only a hint), or one of: " + string.Join("; ", SourceFactory.Catalog.Formats.Select(f => $"{f.Name} ({f.Summary})")) + ".", DefaultValueFactory = _ => "auto", HelpName = "auto|" + string.Join('|', SourceFactory.Catalog.Formats.Select(f => f.Name)) };
+    public static readonly Option<string> TextField = new("--text-column", "--text-field") { Description = "Column (CSV, Arrow, Parquet) or field (JSONL) holding the text; several, comma-separated, are joined with a space (title,description).", DefaultValueFactory = _ => "text", HelpName = "name[,name]" };
+    public static readonly Option<string> IdField = new("--id-column", "--id-field") { Description = "Column or field holding the id (when absent, a record's id is its position).", DefaultValueFactory = _ => "id", HelpName = "name" };
+    public static readonly Option<string> LabelColumn = new("--label-column") { Description = "Column or field holding the label(s): a name, a number (a Hugging Face ClassLabel id is mapped to its name), a list, or comma-separated ids. Given explicitly, a source without it is an error.", DefaultValueFactory = _ => "label", HelpName = "name" };
+
+    /// <summary>The options only some formats take, one per name, generated from the catalog: a new format's options need no edit here.</summary>
+    public static readonly IReadOnlyList<Option<string?>> FormatOptions = SourceFactory.Catalog.Options
+        .Select(o => new Option<string?>("--" + o.Option.Name)
+        {
+            Description = $"[{string.Join(", ", o.Formats)}] {o.Option.Description}{(o.Option.Default is null ? string.Empty : $" Default: {o.Option.Default}.")}",
+            HelpName = o.Option.HelpName,
+        })
+        .ToList();
     public static readonly Option<string> OnBadRecord = new("--on-bad-record") { Description = "Malformed, invalid-UTF-8 or oversized records: 'skip' counts and reports them, 'fail' stops at the first.", DefaultValueFactory = _ => "skip", HelpName = "skip|fail" };
     public static readonly Option<double> ConnectTimeout = new("--connect-timeout") { Description = "HTTP(S) sources: seconds to wait for a connection.", DefaultValueFactory = _ => s_http.ConnectTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<double> ResponseTimeout = new("--response-timeout") { Description = "HTTP(S) sources: seconds to wait for the server's response headers, on the first request and on each resume.", DefaultValueFactory = _ => s_http.ResponseTimeout.TotalSeconds, HelpName = "s" };
@@ -72,7 +89,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Format, TextField, IdField, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
+        Task, Source, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

@@ -59,6 +59,7 @@ internal static class PipelineCommands
         root.Subcommands.Add(inspect);
 
         root.Subcommands.Add(TasksCommand.Create());
+        root.Subcommands.Add(ScanCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         return root;

@@ -14,7 +14,7 @@ internal static class ResumeArguments
     /// <summary>Settings that shape the data or the model: given again, they must be what the checkpoint says.</summary>
     private static Option[] MustMatch =>
     [
-        CliOptions.Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.Tokenizer,
+        CliOptions.Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
         CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
         CliOptions.MaskProb, CliOptions.Set, CliOptions.ShuffleBuffer, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
     ];
@@ -92,7 +92,7 @@ internal static class ResumeArguments
         string? one = option switch
         {
             Option<string[]> => null,
-            Option<string> text => result.GetValue(text) is { } s && (option == CliOptions.Source || option == CliOptions.Vocab || option == CliOptions.Merges) && File.Exists(s) ? Path.GetFullPath(s) : result.GetValue(text),
+            Option<string> text => result.GetValue(text) is { } s && (option == CliOptions.Vocab || option == CliOptions.Merges) && File.Exists(s) ? Path.GetFullPath(s) : result.GetValue(text),
             Option<int> number => result.GetValue(number).ToString(CultureInfo.InvariantCulture),
             Option<int?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),
             Option<long?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),
@@ -101,6 +101,11 @@ internal static class ResumeArguments
             Option<bool?> flag => result.GetValue(flag) is bool b ? (b ? "true" : "false") : null,
             _ => throw new InvalidOperationException($"{option.Name}: no resume formatting for {option.GetType().Name}."),
         };
-        return option is Option<string[]> list ? result.GetValue(list) ?? [] : one is null ? null : [one];
+        if (option is Option<string[]> list)
+        {
+            string[] values = result.GetValue(list) ?? [];
+            return option == CliOptions.Source ? values.Select(v => File.Exists(v) || Directory.Exists(v) ? Path.GetFullPath(v) : v).ToArray() : values;
+        }
+        return one is null ? null : [one];
     }
 }

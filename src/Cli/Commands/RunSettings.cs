@@ -5,6 +5,7 @@ using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Provider;
+using StreamLoader.Provider.Catalog;
 using StreamLoader.Provider.Http;
 using StreamLoader.Provider.Input;
 
@@ -33,7 +34,10 @@ public sealed record RunSettings
     public RunRole Role { get; init; } = RunRole.All;
     public string Out { get; init; } = "-";
     public string In { get; init; } = "-";
-    public required string Source { get; init; }
+    public required IReadOnlyList<string> Sources { get; init; }
+
+    /// <summary>The sources as one line, for messages.</summary>
+    public string Source => string.Join(' ', Sources);
     public SourceSettings SourceSettings { get; init; } = new();
     public int Epochs { get; init; } = 1;
     public int ShuffleBuffer { get; init; }
@@ -102,27 +106,41 @@ public sealed record RunSettings
         };
     }
 
-    /// <summary>The provider's settings: format, fields, bad-record policy and HTTP timeouts.</summary>
+    /// <summary>The provider's settings: format, columns, format options, bad-record policy and HTTP timeouts.</summary>
     public static SourceSettings ReadSource(ParseResult result)
     {
-        SourceFormat format = result.GetValue(CliOptions.Format)!.ToLowerInvariant() switch
-        {
-            "auto" => SourceFormat.Auto,
-            "cirrussearch" or "cirrus" => SourceFormat.CirrusSearch,
-            "jsonl" or "json" => SourceFormat.Jsonl,
-            string other => throw new ArgumentException($"--format {other}: expected auto, cirrussearch or jsonl."),
-        };
+        string format = result.GetValue(CliOptions.Format)!.ToLowerInvariant();
         BadRecordPolicy policy = result.GetValue(CliOptions.OnBadRecord)!.ToLowerInvariant() switch
         {
             "skip" => BadRecordPolicy.Skip,
             "fail" => BadRecordPolicy.Fail,
             string other => throw new ArgumentException($"--on-bad-record {other}: expected skip or fail."),
         };
-        return new SourceSettings
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Option<string?> option in CliOptions.FormatOptions)
+        {
+            if (result.GetResult(option) is { Implicit: false } && result.GetValue(option) is { } value)
+            {
+                options[option.Name.TrimStart('-')] = value;
+            }
+        }
+        string[] text = result.GetValue(CliOptions.TextField)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (text.Length == 0)
+        {
+            throw new ArgumentException("--text-column: expected a column name, or several separated by commas.");
+        }
+        var settings = new SourceSettings
         {
             Format = format,
-            TextField = result.GetValue(CliOptions.TextField)!,
-            IdField = result.GetValue(CliOptions.IdField)!,
+            Columns = new SourceColumns
+            {
+                Text = text,
+                Id = result.GetValue(CliOptions.IdField)!,
+                Label = result.GetValue(CliOptions.LabelColumn),
+                TextGiven = result.GetResult(CliOptions.TextField) is { Implicit: false },
+                LabelRequired = result.GetResult(CliOptions.LabelColumn) is { Implicit: false },
+            },
+            FormatOptions = options,
             Lines = new LineReaderOptions { OnBadRecord = policy },
             Http = new HttpReadOptions
             {
@@ -131,6 +149,9 @@ public sealed record RunSettings
                 StallTimeout = Seconds(result, CliOptions.StallTimeout),
             },
         };
+        // An unknown --source-format is a usage error now, not when the pipeline starts.
+        SourceFactory.Catalog.Forced(settings);
+        return settings;
     }
 
     /// <summary>The tokenizer's settings: family, vocabulary files and case.</summary>
@@ -177,7 +198,7 @@ public sealed record RunSettings
     {
         var notes = new List<string>();
         string task = result.GetValue(CliOptions.Task)!;
-        string source = result.GetValue(CliOptions.Source)!;
+        string[] sources = result.GetValue(CliOptions.Source) is { Length: > 0 } given ? given : [SourceFactory.BuiltInName];
         RunRole role = (result.GetValue(CliOptions.Role)?.ToLowerInvariant()) switch
         {
             null or "all" => RunRole.All,
@@ -234,7 +255,7 @@ public sealed record RunSettings
         {
             maxSteps = null;
         }
-        else if (maxSteps is null && string.Equals(source, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role == RunRole.All && training)
+        else if (maxSteps is null && sources is [var only] && string.Equals(only, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role == RunRole.All && training)
         {
             maxSteps = BuiltInDefaultSteps;
             notes.Add($"The built-in corpus trains for {BuiltInDefaultSteps} steps by default; pass --max-steps N (0 for no limit) to change that.");
@@ -287,7 +308,7 @@ public sealed record RunSettings
             Role = role,
             Out = result.GetValue(CliOptions.Out)!,
             In = result.GetValue(CliOptions.In)!,
-            Source = source,
+            Sources = sources,
             SourceSettings = ReadSource(result),
             Epochs = epochs,
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),

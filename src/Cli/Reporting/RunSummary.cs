@@ -104,7 +104,8 @@ public sealed record ProviderReport(
     int WorldSize,
     IReadOnlyDictionary<string, long> Skipped,
     IReadOnlyDictionary<string, IReadOnlyList<string>> SkipExamples,
-    string? PositionSaved);
+    string? PositionSaved,
+    long HttpResumes);
 
 /// <summary>Batcher details.</summary>
 public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize);
@@ -122,9 +123,41 @@ public sealed record DeviceReport(string Device, string Model, string Libtorch, 
 /// <summary>The settings that shape the data, echoed for reproducibility.</summary>
 public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize, int Epochs, int ShuffleBuffer, long? MaxSteps, IReadOnlyDictionary<string, string> TaskSettings);
 
+/// <summary>What <c>streamloader scan</c> found in a source (schema <c>streamloader.scan-summary/1</c>).</summary>
+/// <param name="Schema">The schema name and version.</param>
+/// <param name="Source">What was scanned, as given.</param>
+/// <param name="Formats">The format of each file, as detected (or forced), by file.</param>
+/// <param name="Documents">Documents the source yielded.</param>
+/// <param name="Characters">UTF-16 characters of text over all documents.</param>
+/// <param name="RecordsRead">Records (lines, rows, pages) read.</param>
+/// <param name="BytesRead">Decompressed bytes read.</param>
+/// <param name="RawBytesRead">Raw (compressed) bytes read.</param>
+/// <param name="Skipped">Skipped records by reason.</param>
+/// <param name="SkipExamples">Up to three examples per reason, each naming the file and the line or offset.</param>
+/// <param name="HttpResumes">Dropped connections resumed with a Range request.</param>
+/// <param name="Seconds">Wall time of the scan.</param>
+/// <param name="DocumentsPerSecond">Documents per second.</param>
+/// <param name="MegabytesPerSecond">Decompressed MB (10^6 bytes) per second.</param>
+public sealed record ScanSummary(
+    string Schema,
+    string Source,
+    IReadOnlyDictionary<string, string> Formats,
+    long Documents,
+    long Characters,
+    long RecordsRead,
+    long BytesRead,
+    long RawBytesRead,
+    IReadOnlyDictionary<string, long> Skipped,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> SkipExamples,
+    long HttpResumes,
+    double Seconds,
+    double DocumentsPerSecond,
+    double MegabytesPerSecond);
+
 /// <summary>Source-generated JSON for --summary-json run reports (snake_case, no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(RunSummary))]
+[JsonSerializable(typeof(ScanSummary))]
 internal sealed partial class SummaryJsonContext : JsonSerializerContext
 {
 }

@@ -8,6 +8,7 @@ namespace StreamLoader.Core.Documents;
 /// first few examples of each reason are kept so a run report can point at the offending line or offset.</remarks>
 public sealed class SourceStatistics
 {
+    private readonly SourceStatistics? _parent;
     private const int MaxExamplesPerReason = 3;
     private readonly ConcurrentDictionary<string, long> _skipped = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _examples = new(StringComparer.Ordinal);
@@ -20,6 +21,17 @@ public sealed class SourceStatistics
     private readonly Lock _waitingLock = new();
     private string? _waitingWhat;
     private long _waitingSince;
+
+    /// <summary>Counters for a source on its own.</summary>
+    public SourceStatistics()
+    {
+    }
+
+    /// <summary>Counters for one part of a larger source (a file of a set): every count also goes to <paramref name="parent"/>.</summary>
+    public SourceStatistics(SourceStatistics parent)
+    {
+        _parent = parent;
+    }
 
     /// <summary>Records (lines, rows, pages) read from the underlying input.</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -40,14 +52,29 @@ public sealed class SourceStatistics
     public long Resumes => Interlocked.Read(ref _resumes);
 
     /// <summary>Counts one resumed connection.</summary>
-    public void AddResume() => Interlocked.Increment(ref _resumes);
+    public void AddResume()
+    {
+        Interlocked.Increment(ref _resumes);
+        _parent?.AddResume();
+    }
 
     /// <summary>Records how far into the raw input the reader is.</summary>
+    /// <remarks>A part adds how far it moved to its parent's count; the parent's total is set by whoever knows it.</remarks>
     public void SetRawProgress(long read, long? total)
     {
-        Interlocked.Exchange(ref _rawBytesRead, read);
+        long before = Interlocked.Exchange(ref _rawBytesRead, read);
         Interlocked.Exchange(ref _rawBytesTotal, total ?? -1);
+        _parent?.AddRawProgress(read - before);
     }
+
+    private void AddRawProgress(long delta)
+    {
+        Interlocked.Add(ref _rawBytesRead, delta);
+        _parent?.AddRawProgress(delta);
+    }
+
+    /// <summary>Sets the raw size of the whole input (a file set's sum of sizes) without moving the count.</summary>
+    public void SetRawTotal(long? total) => Interlocked.Exchange(ref _rawBytesTotal, total ?? -1);
 
     /// <summary>
     /// What the source is waiting for and for how long, or null while data is flowing. A network source sets it while
@@ -86,6 +113,7 @@ public sealed class SourceStatistics
             }
             Volatile.Write(ref _waitingWhat, what);
         }
+        _parent?.SetWaiting(what);
     }
 
     /// <summary>Total records skipped, over all reasons.</summary>
@@ -126,13 +154,19 @@ public sealed class SourceStatistics
         {
             Interlocked.Add(ref _bytesRead, bytes);
         }
+        _parent?.AddRecord(bytes);
     }
 
-    public void AddYielded() => Interlocked.Increment(ref _documentsYielded);
+    public void AddYielded()
+    {
+        Interlocked.Increment(ref _documentsYielded);
+        _parent?.AddYielded();
+    }
 
     /// <summary>Counts one skipped record under <paramref name="reason"/>, keeping <paramref name="example"/> if few are kept yet.</summary>
     public void AddSkip(string reason, string? example = null)
     {
+        _parent?.AddSkip(reason, example);
         _skipped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
         if (example is not null)
         {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using ICSharpCode.SharpZipLib.GZip;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 
@@ -9,8 +8,12 @@ namespace StreamLoader.Provider.Input;
 public sealed class OpenedInput : IDisposable
 {
     private readonly CountingStream _raw;
+    private CountingStream? _content;
 
-    private OpenedInput(string name, CountingStream raw, Stream content, long? rawLength, string compression)
+    /// <summary>Decompressed bytes read ahead at open, for format detection (and replayed by <see cref="Content"/>).</summary>
+    public const int HeadBytes = 64 << 10;
+
+    private OpenedInput(string name, CountingStream raw, Stream content, long? rawLength, CompressionKind compression)
     {
         Name = name;
         _raw = raw;
@@ -22,19 +25,28 @@ public sealed class OpenedInput : IDisposable
     /// <summary>The path or URL.</summary>
     public string Name { get; }
 
-    /// <summary>The decompressed bytes.</summary>
-    public Stream Content { get; }
+    /// <summary>The decompressed bytes, from the start.</summary>
+    public Stream Content { get; private set; }
+
+    /// <summary>The first decompressed bytes (up to <see cref="HeadBytes"/>), for telling the format from the content.</summary>
+    public ReadOnlyMemory<byte> Head { get; private set; }
 
     /// <summary>Raw (possibly compressed) bytes consumed so far: the offset errors name and progress uses.</summary>
     public long RawBytesRead => _raw.BytesRead;
 
+    /// <summary>Decompressed bytes handed out by <see cref="Content"/> so far.</summary>
+    public long ContentBytesRead => _content?.BytesRead ?? 0;
+
     /// <summary>Total raw bytes, when known (file size or Content-Length).</summary>
     public long? RawLength { get; }
 
-    /// <summary>"gzip" or "none".</summary>
-    public string Compression { get; }
+    /// <summary>The compression the raw bytes are in.</summary>
+    public CompressionKind Compression { get; }
 
-    /// <summary>Opens a local path or an http(s) URL. Gzip is detected from the first two bytes, not the name.</summary>
+    /// <summary>
+    /// Opens a local path or an http(s) URL. Compression (gzip, bzip2, zstd) is detected from the magic bytes, not the
+    /// name; a name that promises a compression the data lacks is an error (usually a truncated or misnamed file).
+    /// </summary>
     /// <param name="location">A local path or an http(s) URL.</param>
     /// <param name="http">The client for URLs; null uses a shared one that applies <see cref="HttpReadOptions.ConnectTimeout"/>.</param>
     /// <param name="httpOptions">Retries and timeouts for URLs; the defaults when null.</param>
@@ -64,31 +76,48 @@ public sealed class OpenedInput : IDisposable
         }
 
         var counting = new CountingStream(raw);
-        byte[] magic = new byte[2];
-        int got = 0;
-        while (got < 2)
+        byte[] magic = new byte[Input.Compression.MagicBytes];
+        int got = await ReadUpToAsync(counting, magic, cancellationToken).ConfigureAwait(false);
+        Stream replay = new PrefixedStream(magic[..got], counting);
+        CompressionKind kind = Input.Compression.Detect(magic.AsSpan(0, got));
+        CompressionKind named = Input.Compression.FromName(InputIdentity.TryParseHttpUrl(location, out Uri? url) ? url.AbsolutePath : location);
+        if (named != CompressionKind.None && kind != named)
         {
-            int n = await counting.ReadAsync(magic.AsMemory(got), cancellationToken).ConfigureAwait(false);
+            replay.Dispose();
+            throw new SourceFormatException(location, "byte offset 0",
+                $"the name ends in the {Input.Compression.Name(named)} extension but the data does not start with {Input.Compression.Name(named)}'s magic bytes (it starts with {Convert.ToHexString(magic, 0, got)}). Is the file truncated, or misnamed?");
+        }
+        Stream content = Input.Compression.Decompress(kind, replay);
+        var opened = new OpenedInput(location, counting, content, length, kind);
+        try
+        {
+            byte[] head = new byte[HeadBytes];
+            int headLength = await ReadUpToAsync(content, head, cancellationToken).ConfigureAwait(false);
+            opened.Head = head.AsMemory(0, headLength);
+            opened._content = new CountingStream(new PrefixedStream(head[..headLength], content));
+            opened.Content = opened._content;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            opened.Dispose();
+            throw opened.DescribeFailure(ex, 1);
+        }
+        return opened;
+    }
+
+    private static async Task<int> ReadUpToAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
+    {
+        int got = 0;
+        while (got < buffer.Length)
+        {
+            int n = await stream.ReadAsync(buffer.AsMemory(got), cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 break;
             }
             got += n;
         }
-        Stream replay = new PrefixedStream(magic[..got], counting);
-        if (got == 2 && magic[0] == 0x1F && magic[1] == 0x8B)
-        {
-            // SharpZipLib checks each member's CRC and length and reads across concatenated members, so a
-            // truncated download fails loudly instead of ending early (System.IO.Compression.GZipStream does not).
-            var gzip = new GZipInputStream(replay, 1 << 16) { IsStreamOwner = true };
-            return new OpenedInput(location, counting, gzip, length, "gzip");
-        }
-        if (location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
-        {
-            replay.Dispose();
-            throw new SourceFormatException(location, "byte offset 0", "the name ends in .gz but the data does not start with the gzip magic bytes 1F 8B.");
-        }
-        return new OpenedInput(location, counting, replay, length, "none");
+        return got;
     }
 
     /// <summary>Wraps a decompression or I/O failure in an error that names the input, the line and the raw offset.</summary>
@@ -96,12 +125,12 @@ public sealed class OpenedInput : IDisposable
     {
         string what = error switch
         {
-            EndOfStreamException or ICSharpCode.SharpZipLib.SharpZipBaseException when Compression == "gzip" =>
-                $"the gzip data is truncated or corrupt ({error.Message})",
+            EndOfStreamException or InvalidDataException or ICSharpCode.SharpZipLib.SharpZipBaseException or ZstdSharp.ZstdException when Compression != CompressionKind.None =>
+                $"the {Input.Compression.Name(Compression)} data is truncated or corrupt ({error.Message})",
             IOException => $"reading failed ({error.Message})",
             _ => error.Message,
         };
-        return new SourceFormatException(Name, $"line {line}, {(Compression == "gzip" ? "compressed " : string.Empty)}byte offset {RawBytesRead}", what, error);
+        return new SourceFormatException(Name, $"line {line}, {(Compression != CompressionKind.None ? "compressed " : string.Empty)}byte offset {RawBytesRead}", what, error);
     }
 
     public void Dispose() => Content.Dispose();

@@ -10,8 +10,8 @@ namespace StreamLoader.Provider.Jsonl;
 /// <summary>Settings for <see cref="JsonlDocumentReader"/>.</summary>
 public sealed record JsonlOptions
 {
-    /// <summary>Field holding the text.</summary>
-    public string TextField { get; init; } = "text";
+    /// <summary>Fields holding the text, joined with a space when there are several.</summary>
+    public IReadOnlyList<string> TextFields { get; init; } = ["text"];
 
     /// <summary>Field holding the id; when absent a record's id is its line number.</summary>
     public string IdField { get; init; } = "id";
@@ -33,22 +33,24 @@ public sealed class JsonlDocumentReader : IDocumentSource
     private readonly string _location;
     private readonly JsonlOptions _options;
     private readonly HttpClient? _http;
-    private readonly byte[] _textField;
+    private readonly byte[][] _textFields;
     private readonly byte[] _idField;
     private readonly byte[]? _labelField;
     private readonly Lazy<string> _fingerprint;
 
-    public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null)
+    public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(location);
         _location = location;
         _options = options ?? new JsonlOptions();
         _http = http;
-        _textField = System.Text.Encoding.UTF8.GetBytes(_options.TextField);
+        ArgumentOutOfRangeException.ThrowIfZero(_options.TextFields.Count);
+        _textFields = _options.TextFields.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
+        Statistics = statistics ?? new SourceStatistics();
         _idField = System.Text.Encoding.UTF8.GetBytes(_options.IdField);
         _labelField = _options.LabelField is null ? null : System.Text.Encoding.UTF8.GetBytes(_options.LabelField);
         // PublicationOnly: a missing file is not remembered as missing once it appears.
-        _fingerprint = new Lazy<string>(() => $"jsonl|{InputIdentity.Describe(location)}|text={_options.TextField}|id={_options.IdField}", LazyThreadSafetyMode.PublicationOnly);
+        _fingerprint = new Lazy<string>(() => $"jsonl|{InputIdentity.Describe(location)}|text={string.Join('+', _options.TextFields)}|id={_options.IdField}", LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Description => $"jsonl:{_location}";
@@ -59,7 +61,7 @@ public sealed class JsonlDocumentReader : IDocumentSource
     /// </summary>
     public string Fingerprint => _fingerprint.Value;
 
-    public SourceStatistics Statistics { get; } = new();
+    public SourceStatistics Statistics { get; }
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -84,7 +86,7 @@ public sealed class JsonlDocumentReader : IDocumentSource
             }
             if (text is null)
             {
-                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field '{_options.TextField}'");
+                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field {string.Join(" or ", _options.TextFields.Select(f => $"'{f}'"))}");
                 continue;
             }
             bad.Good();
@@ -108,13 +110,23 @@ public sealed class JsonlDocumentReader : IDocumentSource
         }
         string? id = null;
         string? text = null;
+        string?[]? parts = _textFields.Length > 1 ? new string?[_textFields.Length] : null;
         List<string>? labels = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            if (reader.ValueTextEquals(_textField))
+            int field = TextFieldIndex(ref reader);
+            if (field >= 0)
             {
                 reader.Read();
-                text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                string? value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                if (parts is null)
+                {
+                    text = value;
+                }
+                else
+                {
+                    parts[field] = value;
+                }
             }
             else if (reader.ValueTextEquals(_idField))
             {
@@ -150,7 +162,23 @@ public sealed class JsonlDocumentReader : IDocumentSource
         {
             throw new JsonException($"unexpected data after the object at byte {reader.BytesConsumed}");
         }
+        if (parts is not null && parts.Any(p => p is not null))
+        {
+            text = string.Join(' ', parts.Where(p => !string.IsNullOrEmpty(p)));
+        }
         return (id, text, labels);
+    }
+
+    private int TextFieldIndex(ref Utf8JsonReader reader)
+    {
+        for (int i = 0; i < _textFields.Length; i++)
+        {
+            if (reader.ValueTextEquals(_textFields[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static string? ScalarText(ref Utf8JsonReader reader)

@@ -9,7 +9,10 @@ namespace StreamLoader.Provider.Streaming;
 /// <summary>How a rank's document stream is formed from a source.</summary>
 public sealed record DocumentStreamOptions
 {
-    /// <summary>This rank and the world size: document i of the source goes to rank i mod world size.</summary>
+    /// <summary>
+    /// This rank and the world size. A source of at least as many files as ranks is split by file (file i of the
+    /// epoch's order goes to rank i mod world size); otherwise document i of the source goes to rank i mod world size.
+    /// </summary>
     public RankInfo Rank { get; init; } = RankInfo.Single;
 
     /// <summary>Seed of the shuffle; each epoch derives its own order from it.</summary>
@@ -163,19 +166,17 @@ public sealed class DocumentStream
         }
     }
 
+    /// <summary>True when ranks split the source by file rather than by document.</summary>
+    public bool ShardsByFile => _source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _options.Rank.WorldSize && _options.Rank.WorldSize > 1;
+
     private async IAsyncEnumerable<Document> ShuffledShardAsync(int epoch, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         int size = _options.ShuffleBuffer;
-        var random = new Random(Seeds.Derive(_options.Seed, epoch, 0x5EED));
+        // Our own generator: the order (and so every resume) must not change with the runtime's System.Random.
+        var random = new Xoshiro256((ulong)Seeds.Derive(_options.Seed, epoch, 0x5EED));
         var buffer = new List<Document>(Math.Min(size, 1 << 16));
-        long ordinal = 0;
-        await foreach (Document document in _source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (Document document in ShardAsync(epoch, cancellationToken).ConfigureAwait(false))
         {
-            if (!_options.Rank.Owns(ordinal++))
-            {
-                OtherRanks++;
-                continue;
-            }
             if (size <= 1)
             {
                 yield return document;
@@ -186,7 +187,7 @@ public sealed class DocumentStream
                 buffer.Add(document);
                 continue;
             }
-            int pick = random.Next(size);
+            int pick = random.NextInt32(size);
             Document chosen = buffer[pick];
             buffer[pick] = document;
             yield return chosen;
@@ -194,9 +195,58 @@ public sealed class DocumentStream
         // Drain the buffer in random order.
         for (int n = buffer.Count; n > 0; n--)
         {
-            int pick = random.Next(n);
+            int pick = random.NextInt32(n);
             yield return buffer[pick];
             buffer[pick] = buffer[n - 1];
+        }
+    }
+
+    /// <summary>This rank's documents of the source for one epoch, before the shuffle buffer.</summary>
+    private async IAsyncEnumerable<Document> ShardAsync(int epoch, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (_source is IPartitionedSource parts && parts.PartitionCount > 1)
+        {
+            // Files in an order shuffled per epoch (when shuffling), the same on every rank, so the ranks' shares
+            // are disjoint and together cover every file.
+            int[] order = Enumerable.Range(0, parts.PartitionCount).ToArray();
+            if (_options.ShuffleBuffer > 0)
+            {
+                var random = new Xoshiro256((ulong)Seeds.Derive(_options.Seed, epoch, 0xF11E));
+                for (int i = order.Length - 1; i > 0; i--)
+                {
+                    int j = random.NextInt32(i + 1);
+                    (order[i], order[j]) = (order[j], order[i]);
+                }
+            }
+            bool byFile = ShardsByFile;
+            long ordinal = 0;
+            for (int position = 0; position < order.Length; position++)
+            {
+                if (byFile && position % _options.Rank.WorldSize != _options.Rank.Rank)
+                {
+                    continue;
+                }
+                await foreach (Document document in parts.ReadPartitionAsync(order[position], cancellationToken).ConfigureAwait(false))
+                {
+                    if (!byFile && !_options.Rank.Owns(ordinal++))
+                    {
+                        OtherRanks++;
+                        continue;
+                    }
+                    yield return document;
+                }
+            }
+            yield break;
+        }
+        long index = 0;
+        await foreach (Document document in _source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!_options.Rank.Owns(index++))
+            {
+                OtherRanks++;
+                continue;
+            }
+            yield return document;
         }
     }
 }

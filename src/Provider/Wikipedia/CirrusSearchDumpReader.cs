@@ -36,8 +36,9 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
     private readonly HttpClient? _http;
     private readonly Lazy<string> _fingerprint;
 
-    public CirrusSearchDumpReader(string location, CirrusSearchOptions? options = null, HttpClient? http = null)
+    public CirrusSearchDumpReader(string location, CirrusSearchOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
     {
+        Statistics = statistics ?? new SourceStatistics();
         ArgumentException.ThrowIfNullOrEmpty(location);
         _location = location;
         _options = options ?? new CirrusSearchOptions();
@@ -54,7 +55,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
     /// </summary>
     public string Fingerprint => _fingerprint.Value;
 
-    public SourceStatistics Statistics { get; } = new();
+    public SourceStatistics Statistics { get; }
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

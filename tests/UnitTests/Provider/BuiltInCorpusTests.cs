@@ -57,12 +57,10 @@ public sealed class BuiltInCorpusTests
     }
 
     [Fact]
-    public void SourceFactory_DetectsFormats()
+    public void SourceFactory_Builtin_IsTheBuiltInCorpus()
     {
-        Assert.Equal(SourceFormat.BuiltIn, SourceFactory.Detect("builtin"));
-        Assert.Equal(SourceFormat.CirrusSearch, SourceFactory.Detect("https://dumps.wikimedia.org/x/enwiki-20240101-cirrussearch-content.json.gz"));
-        Assert.Equal(SourceFormat.Jsonl, SourceFactory.Detect("data/docs.jsonl.gz"));
-        Assert.Throws<ArgumentException>(() => SourceFactory.Detect("data/docs.parquet"));
+        Assert.Equal("builtin", SourceFactory.Catalog.Detect("builtin", new()).Format.Name);
+        Assert.IsType<XmlDocumentationCorpus>(SourceFactory.Create("builtin"));
     }
 
     private static async IAsyncEnumerable<T> TakeAsync<T>(IAsyncEnumerable<T> source, int count)

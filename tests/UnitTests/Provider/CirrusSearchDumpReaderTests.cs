@@ -108,7 +108,7 @@ public sealed class CirrusSearchDumpReaderTests
 
         SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(new CirrusSearchDumpReader(path)));
 
-        Assert.Contains("gzip magic", error.Message, StringComparison.Ordinal);
+        Assert.Contains("does not start with gzip's magic bytes", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

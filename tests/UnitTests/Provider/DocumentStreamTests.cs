@@ -152,16 +152,16 @@ public sealed class DocumentStreamTests
         }
     }
 
-    private static string FileContent(SourceFormat format, int count, string prefix = "doc") => format == SourceFormat.Jsonl
+    private static string FileContent(string format, int count, string prefix = "doc") => format == "jsonl"
         ? string.Concat(Enumerable.Range(0, count).Select(i => $"{{\"id\":\"{i}\",\"text\":\"{prefix} {i}\"}}\n"))
         : string.Concat(Enumerable.Range(0, count).Select(i => TempFiles.CirrusPage(i.ToString(), $"Page {i}", $"{prefix} {i}")));
 
-    private static IDocumentSource Open(SourceFormat format, string location) => SourceFactory.Create(location, new SourceSettings { Format = format });
+    private static IDocumentSource Open(string format, string location) => SourceFactory.Create(location, new StreamLoader.Provider.Catalog.SourceSettings { Format = format });
 
     [Theory]
-    [InlineData(SourceFormat.Jsonl)]
-    [InlineData(SourceFormat.CirrusSearch)]
-    public async Task ReadAsync_ResumeSameFileUnderAnotherName_ContinuesExactly(SourceFormat format)
+    [InlineData("jsonl")]
+    [InlineData("cirrussearch")]
+    public async Task ReadAsync_ResumeSameFileUnderAnotherName_ContinuesExactly(string format)
     {
         using var files = new TempFiles();
         using var elsewhere = new TempFiles();
@@ -189,11 +189,11 @@ public sealed class DocumentStreamTests
     }
 
     [Theory]
-    [InlineData(SourceFormat.Jsonl, false)]
-    [InlineData(SourceFormat.Jsonl, true)]
-    [InlineData(SourceFormat.CirrusSearch, false)]
-    [InlineData(SourceFormat.CirrusSearch, true)]
-    public async Task ReadAsync_ResumeDifferentFileWithTheSameName_IsRefused(SourceFormat format, bool sameLength)
+    [InlineData("jsonl", false)]
+    [InlineData("jsonl", true)]
+    [InlineData("cirrussearch", false)]
+    [InlineData("cirrussearch", true)]
+    public async Task ReadAsync_ResumeDifferentFileWithTheSameName_IsRefused(string format, bool sameLength)
     {
         using var files = new TempFiles();
         string path = files.WriteText("data.json", FileContent(format, 40));

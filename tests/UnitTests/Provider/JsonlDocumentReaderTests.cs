@@ -30,7 +30,7 @@ public sealed class JsonlDocumentReaderTests
             "{\"doc\":2,\"body\":\"second\",\"label\":7}\r\n" +
             "{\"body\":\"third has no id\"}");
 
-        List<Document> docs = await Collect.DocumentsAsync(new JsonlDocumentReader(path, new JsonlOptions { TextField = "body", IdField = "doc" }));
+        List<Document> docs = await Collect.DocumentsAsync(new JsonlDocumentReader(path, new JsonlOptions { TextFields = ["body"], IdField = "doc" }));
 
         Assert.Equal(["1", "2", "4"], docs.Select(d => d.Id));
         Assert.Equal(["a", "b"], docs[0].Labels!);

@@ -1,0 +1,69 @@
+using System.Runtime.CompilerServices;
+using StreamLoader.Core.Documents;
+
+namespace StreamLoader.Provider.Catalog;
+
+/// <summary>Several files or URLs read as one source, in the order given, each in its own (detected) format.</summary>
+/// <remarks>
+/// Document ids are prefixed with the file's position (<c>3:page-12</c>) so ids stay unique across files. Each part
+/// is opened only when it is read, so a list of thousands of URLs costs nothing up front.
+/// </remarks>
+public sealed class FileSetSource : IPartitionedSource
+{
+    private readonly IReadOnlyList<string> _locations;
+    private readonly Func<string, SourceStatistics, IDocumentSource> _open;
+    private readonly Lazy<string> _fingerprint;
+    private readonly IDocumentSource?[] _parts;
+
+    /// <param name="locations">The parts, in order.</param>
+    /// <param name="open">Opens one part, counting into the statistics it is given.</param>
+    /// <param name="settingsDescription">The reading settings, for the fingerprint.</param>
+    public FileSetSource(IReadOnlyList<string> locations, Func<string, SourceStatistics, IDocumentSource> open, string settingsDescription)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(locations.Count);
+        _locations = locations;
+        _open = open;
+        _parts = new IDocumentSource?[locations.Count];
+        long? total = 0;
+        foreach (string location in locations)
+        {
+            total = File.Exists(location) && total is long sum ? sum + new FileInfo(location).Length : null;
+        }
+        Statistics.SetRawTotal(total);
+        _fingerprint = new Lazy<string>(() => $"files({_locations.Count})|{settingsDescription}|" + string.Join('|', Enumerable.Range(0, _locations.Count).Select(i => Part(i).Fingerprint)), LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    public string Description => $"{_locations.Count} files ({_locations[0]}, …)";
+
+    /// <summary>Every part's fingerprint, in order: resuming against a changed, added or removed file is refused.</summary>
+    public string Fingerprint => _fingerprint.Value;
+
+    public SourceStatistics Statistics { get; } = new();
+
+    public int PartitionCount => _locations.Count;
+
+    /// <summary>The part's source (opened lazily; reading has not started).</summary>
+    public IDocumentSource Part(int index) => _parts[index] ??= _open(_locations[index], new SourceStatistics(Statistics));
+
+    public string DescribePartition(int index) => _locations[index];
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (int i = 0; i < _locations.Count; i++)
+        {
+            await foreach (Document document in ReadPartitionAsync(i, cancellationToken).ConfigureAwait(false))
+            {
+                yield return document;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<Document> ReadPartitionAsync(int index, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string prefix = $"{index}:";
+        await foreach (Document document in Part(index).ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return document with { Id = prefix + document.Id };
+        }
+    }
+}

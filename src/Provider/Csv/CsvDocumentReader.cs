@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Unicode;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Columns;
+using StreamLoader.Provider.Http;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Provider.Csv;
+
+/// <summary>Settings for <see cref="CsvDocumentReader"/>.</summary>
+public sealed record CsvOptions
+{
+    /// <summary>The field separator: <c>,</c> for CSV, a tab for TSV.</summary>
+    public char Delimiter { get; init; } = ',';
+
+    /// <summary>RFC 4180 quoting (CSV); off for TSV, where a quote is an ordinary character.</summary>
+    public bool Quoted { get; init; } = true;
+
+    /// <summary>Column names for a file without a header row (its first row is then data); null to read the header.</summary>
+    public IReadOnlyList<string>? ColumnNames { get; init; }
+
+    /// <summary>Which columns hold the text, id and labels.</summary>
+    public SourceColumns Columns { get; init; } = new();
+
+    /// <summary>Bad-record policy and the record size limit.</summary>
+    public LineReaderOptions Lines { get; init; } = new();
+
+    /// <summary>HTTP resume settings when the location is a URL.</summary>
+    public HttpReadOptions Http { get; init; } = new();
+}
+
+/// <summary>
+/// Streams CSV (RFC 4180) or TSV rows as documents, plain or gzip/bzip2/zstd, from disk or over HTTP(S): the text
+/// columns joined with a space, the id column (else the row number) and the label column (split on commas).
+/// </summary>
+/// <remarks>
+/// A row with fewer fields than the columns it needs, invalid UTF-8, or an unterminated quote at the end of the input
+/// is skipped and counted with its line and byte offset (or, with <see cref="BadRecordPolicy.Fail"/>, stops the read).
+/// </remarks>
+public sealed class CsvDocumentReader : IDocumentSource
+{
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private readonly string _location;
+    private readonly CsvOptions _options;
+    private readonly HttpClient? _http;
+    private readonly Lazy<string> _fingerprint;
+
+    public CsvDocumentReader(string location, CsvOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        _location = location;
+        _options = options ?? new CsvOptions();
+        _http = http;
+        Statistics = statistics ?? new SourceStatistics();
+        _fingerprint = new Lazy<string>(
+            () => $"csv|{InputIdentity.Describe(location)}|sep={(int)_options.Delimiter}|quoted={_options.Quoted}|names={string.Join(',', _options.ColumnNames ?? [])}|{_options.Columns}",
+            LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    public string Description => $"{(_options.Delimiter == '\t' ? "tsv" : "csv")}:{_location}";
+
+    public string Fingerprint => _fingerprint.Value;
+
+    public SourceStatistics Statistics { get; }
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        _ = Fingerprint;
+        var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
+        var bad = new BadRecordTracker(_location, _options.Delimiter == '\t' ? "TSV" : "CSV", _options.Lines, Statistics);
+        ColumnBinding? binding = null;
+        IReadOnlyList<string>? names = _options.ColumnNames;
+        if (names is not null)
+        {
+            binding = ColumnBinding.Resolve(_options.Columns, names, _location, "--columns");
+        }
+        var values = new string?[Math.Max(names?.Count ?? 0, 1)];
+        long row = 0;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await records.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw input.DescribeFailure(ex, records.RecordLine);
+            }
+            if (!more)
+            {
+                break;
+            }
+            Statistics.AddRecord(records.RecordBytes);
+            Statistics.SetRawProgress(input.RawBytesRead, input.RawLength);
+            if (binding is null)
+            {
+                names = Header(records);
+                binding = ColumnBinding.Resolve(_options.Columns, names, _location, "the header row (line 1)",
+                    "If the file has no header row, name its columns with --columns NAME,NAME,...");
+                values = new string?[names.Count];
+                continue;
+            }
+            row++;
+            if (records.Unterminated)
+            {
+                bad.Bad("unterminated_quote", records.RecordLine, records.RecordOffset, "a quoted field is still open at the end of the input (a missing closing quote)");
+                continue;
+            }
+            if (records.Oversized)
+            {
+                bad.Bad("oversized", records.RecordLine, records.RecordOffset, $"a record of {records.RecordBytes} bytes exceeds the {_options.Lines.MaxLineBytes}-byte limit");
+                continue;
+            }
+            if (records.FieldCount <= binding.MaxIndex)
+            {
+                bad.Bad("missing_fields", records.RecordLine, records.RecordOffset, $"the row has {records.FieldCount} field{(records.FieldCount == 1 ? string.Empty : "s")}; column '{names![binding.MaxIndex]}' is field {binding.MaxIndex + 1}");
+                continue;
+            }
+            if (!TryDecode(records, binding, values, out int badField))
+            {
+                bad.Bad("invalid_utf8", records.RecordLine, records.RecordOffset, $"field {badField + 1} ('{names![badField]}') is not valid UTF-8");
+                continue;
+            }
+            bad.Good();
+            string id = binding.IdColumn >= 0 && values[binding.IdColumn] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
+            string text = binding.JoinText(i => values[i]);
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                Statistics.AddSkip("empty_text", $"{_location}: line {records.RecordLine}: row {id} has empty text");
+                continue;
+            }
+            Statistics.AddYielded();
+            yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(values[binding.LabelColumn]) : null };
+        }
+    }
+
+    private static Stream SkipBom(OpenedInput input) =>
+        input.Head.Span.StartsWith("\uFEFF"u8) ? new SkippingStream(input.Content, 3) : input.Content;
+
+    private string[] Header(DelimitedRecordReader records)
+    {
+        var names = new string[records.FieldCount];
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (!Utf8.IsValid(records.Field(i)))
+            {
+                throw new SourceFormatException(_location, "the header row (line 1)", $"column {i + 1}'s name is not valid UTF-8");
+            }
+            names[i] = Encoding.UTF8.GetString(records.Field(i)).Trim();
+        }
+        return names;
+    }
+
+    private static bool TryDecode(DelimitedRecordReader records, ColumnBinding binding, string?[] values, out int badField)
+    {
+        Array.Clear(values);
+        badField = -1;
+        foreach (int column in Needed(binding))
+        {
+            ReadOnlySpan<byte> field = records.Field(column);
+            try
+            {
+                values[column] = s_strictUtf8.GetString(field);
+            }
+            catch (DecoderFallbackException)
+            {
+                badField = column;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static IEnumerable<int> Needed(ColumnBinding binding)
+    {
+        foreach (int column in binding.TextColumns)
+        {
+            yield return column;
+        }
+        if (binding.IdColumn >= 0)
+        {
+            yield return binding.IdColumn;
+        }
+        if (binding.LabelColumn >= 0)
+        {
+            yield return binding.LabelColumn;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using ICSharpCode.SharpZipLib.BZip2;
+using ICSharpCode.SharpZipLib.GZip;
+
+namespace StreamLoader.Provider.Input;
+
+/// <summary>The compressions an input may be in, told apart by their magic bytes rather than by the file name.</summary>
+public enum CompressionKind
+{
+    /// <summary>Not compressed.</summary>
+    None,
+
+    /// <summary>gzip (<c>1F 8B</c>), one member or several concatenated.</summary>
+    Gzip,
+
+    /// <summary>bzip2 (<c>BZh1</c>..<c>BZh9</c>), one stream or several concatenated (Wikipedia's multistream dumps).</summary>
+    Bzip2,
+
+    /// <summary>Zstandard (<c>28 B5 2F FD</c>), one frame or several (The Pile's <c>.jsonl.zst</c>).</summary>
+    Zstd,
+}
+
+/// <summary>Detects and undoes compression on a forward-only stream.</summary>
+public static class Compression
+{
+    /// <summary>Bytes <see cref="Detect"/> needs to see.</summary>
+    public const int MagicBytes = 4;
+
+    /// <summary>The compression whose magic bytes start <paramref name="head"/>.</summary>
+    public static CompressionKind Detect(ReadOnlySpan<byte> head)
+    {
+        if (head.Length >= 2 && head[0] == 0x1F && head[1] == 0x8B)
+        {
+            return CompressionKind.Gzip;
+        }
+        if (head.Length >= 4 && head[0] == (byte)'B' && head[1] == (byte)'Z' && head[2] == (byte)'h' && head[3] is >= (byte)'1' and <= (byte)'9')
+        {
+            return CompressionKind.Bzip2;
+        }
+        if (head.Length >= 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD)
+        {
+            return CompressionKind.Zstd;
+        }
+        return CompressionKind.None;
+    }
+
+    /// <summary>The compression a file name's extension promises, if any (<c>.gz</c>, <c>.bz2</c>, <c>.zst</c>).</summary>
+    public static CompressionKind FromName(string name)
+    {
+        string lower = name.ToLowerInvariant();
+        return lower.EndsWith(".gz", StringComparison.Ordinal) || lower.EndsWith(".gzip", StringComparison.Ordinal) ? CompressionKind.Gzip
+            : lower.EndsWith(".bz2", StringComparison.Ordinal) ? CompressionKind.Bzip2
+            : lower.EndsWith(".zst", StringComparison.Ordinal) || lower.EndsWith(".zstd", StringComparison.Ordinal) ? CompressionKind.Zstd
+            : CompressionKind.None;
+    }
+
+    /// <summary>The name with a compression extension removed (<c>a.jsonl.zst</c> → <c>a.jsonl</c>).</summary>
+    public static string StripExtension(string name) => FromName(name) switch
+    {
+        CompressionKind.None => name,
+        _ => name[..name.LastIndexOf('.')],
+    };
+
+    /// <summary>A lower-case name for messages and reports.</summary>
+    public static string Name(CompressionKind kind) => kind switch
+    {
+        CompressionKind.Gzip => "gzip",
+        CompressionKind.Bzip2 => "bzip2",
+        CompressionKind.Zstd => "zstd",
+        _ => "none",
+    };
+
+    /// <summary>Wraps <paramref name="raw"/> in a decompressor that checks integrity and reads across concatenated members.</summary>
+    /// <remarks>A truncated input fails loudly instead of ending early (System.IO.Compression's GZipStream does not).</remarks>
+    public static Stream Decompress(CompressionKind kind, Stream raw) => kind switch
+    {
+        CompressionKind.Gzip => new GZipInputStream(raw, 1 << 16) { IsStreamOwner = true },
+        CompressionKind.Bzip2 => new ConcatenatedBzip2Stream(raw),
+        CompressionKind.Zstd => new ZstdFrameStream(raw),
+        _ => raw,
+    };
+}
+
+/// <summary>bzip2 across concatenated streams: each stream ends with its own CRC, and another may follow.</summary>
+/// <remarks>SharpZipLib's <see cref="BZip2InputStream"/> stops after one stream and reads the input byte by byte, so
+/// it leaves the next stream's first byte unread; this starts a new decoder there.</remarks>
+internal sealed class ConcatenatedBzip2Stream : ReadOnlyForwardStream
+{
+    private readonly Stream _raw;
+    private BZip2InputStream _current;
+
+    public ConcatenatedBzip2Stream(Stream raw)
+    {
+        _raw = raw;
+        _current = new BZip2InputStream(raw) { IsStreamOwner = false };
+    }
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+        while (true)
+        {
+            int n = _current.Read(buffer);
+            if (n > 0)
+            {
+                return n;
+            }
+            int next = _raw.ReadByte();
+            if (next < 0)
+            {
+                return 0;
+            }
+            if (next != 'B')
+            {
+                throw new InvalidDataException($"bzip2: unexpected byte 0x{next:X2} after the end of a stream (expected another stream's 'BZh' or the end of the input).");
+            }
+            _current.Dispose();
+            _current = new BZip2InputStream(new PrefixedStream([(byte)next], new NonClosingStream(_raw))) { IsStreamOwner = true };
+        }
+    }
+
+    // SharpZipLib decodes synchronously; the provider's reader runs on its own stage, so blocking here is by design.
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<int>(Read(buffer.Span));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _current.Dispose();
+            _raw.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Zstandard across concatenated frames, failing on a truncated frame instead of ending early.</summary>
+internal sealed class ZstdFrameStream : ReadOnlyForwardStream
+{
+    private readonly ZstdSharp.DecompressionStream _inner;
+
+    public ZstdFrameStream(Stream raw)
+    {
+        _inner = new ZstdSharp.DecompressionStream(raw, bufferSize: 1 << 17, checkEndOfStream: true, leaveOpen: false);
+    }
+
+    public override int Read(Span<byte> buffer) => _inner.Read(buffer);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Passes reads through and leaves the inner stream open when disposed.</summary>
+internal sealed class NonClosingStream : ReadOnlyForwardStream
+{
+    private readonly Stream _inner;
+
+    public NonClosingStream(Stream inner)
+    {
+        _inner = inner;
+    }
+
+    public override int Read(Span<byte> buffer) => _inner.Read(buffer);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
+}

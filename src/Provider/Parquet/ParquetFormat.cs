@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Parquet;
+using Parquet.Schema;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Columns;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Provider.Parquet;
+
+/// <summary>Apache Parquet (<c>PAR1</c>), what the Hugging Face Hub serves most datasets as; read row group by row group.</summary>
+public sealed class ParquetFormat : ISourceFormat
+{
+    public string Name => "parquet";
+
+    public IReadOnlyList<string> Aliases => [];
+
+    public string Summary => "Apache Parquet file (local; read row group by row group)";
+
+    public IReadOnlyList<SourceOptionInfo> Options => [];
+
+    public SniffResult Sniff(SourceProbe probe) =>
+        !probe.IsDirectory && probe.Head.Span.StartsWith("PAR1"u8) ? SniffResult.Certain : SniffResult.No;
+
+    public IDocumentSource Open(string location, SourceSettings settings, HttpClient? http, SourceStatistics? statistics = null) =>
+        new ParquetDocumentReader(location, settings.Columns, statistics);
+}
+
+/// <summary>
+/// Streams the rows of a local Parquet file as documents, one row group at a time (memory is bounded by the largest
+/// row group's text columns, not the file). Text, id and label columns must be flat (not nested lists).
+/// </summary>
+/// <remarks>Parquet keeps its index in a footer at the end of the file, so it is read from disk, not while downloading.</remarks>
+public sealed class ParquetDocumentReader : IDocumentSource
+{
+    private readonly string _location;
+    private readonly SourceColumns _columns;
+    private readonly Lazy<string> _fingerprint;
+
+    public ParquetDocumentReader(string location, SourceColumns? columns = null, SourceStatistics? statistics = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        if (InputIdentity.TryParseHttpUrl(location, out _))
+        {
+            throw new SourceFormatException(location, "the URL", "Parquet keeps its index at the end of the file, so it is read from disk: download it first (or convert it to Arrow or JSON Lines, which stream).");
+        }
+        _location = location;
+        _columns = columns ?? new SourceColumns();
+        Statistics = statistics ?? new SourceStatistics();
+        _fingerprint = new Lazy<string>(() => $"parquet|{InputIdentity.Describe(location)}|{_columns}", LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    public string Description => $"parquet:{_location}";
+
+    public string Fingerprint => _fingerprint.Value;
+
+    public SourceStatistics Statistics { get; }
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        _ = Fingerprint;
+        long fileLength = new FileInfo(_location).Length;
+        ParquetReader reader;
+        try
+        {
+            reader = await ParquetReader.CreateAsync(_location, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
+        {
+            throw new SourceFormatException(_location, "the footer", $"not a readable Parquet file ({ex.Message})", ex);
+        }
+        await using (reader.ConfigureAwait(false))
+        {
+            DataField[] fields = reader.Schema.GetDataFields();
+            var names = fields.Select(f => f.Name).ToList();
+            ColumnBinding binding = ColumnBinding.Resolve(_columns, names, _location, "the Parquet schema");
+            foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn))
+            {
+                if (column >= 0 && fields[column].MaxRepetitionLevel > 0)
+                {
+                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{fields[column].Name}' is a list; text, id and label columns must be flat here.");
+                }
+            }
+            long row = 0;
+            for (int group = 0; group < reader.RowGroupCount; group++)
+            {
+                using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
+                int count = checked((int)rowGroup.RowCount);
+                var columns = new Dictionary<int, string?[]>();
+                try
+                {
+                    foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0).Distinct())
+                    {
+                        columns[column] = await ReadColumnAsync(rowGroup, fields[column], count, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
+                {
+                    throw new SourceFormatException(_location, $"row group {group}", $"the column data cannot be read ({ex.Message})", ex);
+                }
+                for (int i = 0; i < count; i++, row++)
+                {
+                    Statistics.AddRecord();
+                    int index = i;
+                    string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
+                    string text = binding.JoinText(c => columns[c][index]);
+                    if (string.IsNullOrWhiteSpace(text))
+                    {
+                        Statistics.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
+                        continue;
+                    }
+                    Statistics.AddYielded();
+                    yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null };
+                }
+                Statistics.SetRawProgress(fileLength * (group + 1) / reader.RowGroupCount, fileLength);
+            }
+        }
+    }
+
+    private async Task<string?[]> ReadColumnAsync(ParquetRowGroupReader rowGroup, DataField field, int count, CancellationToken cancellationToken)
+    {
+        Type type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
+        {
+            string?[] strings = new string?[count];
+            await rowGroup.ReadAsync(field, strings.AsMemory()!, null, cancellationToken).ConfigureAwait(false);
+            return strings;
+        }
+        return type switch
+        {
+            _ when type == typeof(long) => await ReadNumbersAsync<long>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ when type == typeof(int) => await ReadNumbersAsync<int>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ when type == typeof(short) => await ReadNumbersAsync<short>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ when type == typeof(bool) => await ReadNumbersAsync<bool>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ when type == typeof(double) => await ReadNumbersAsync<double>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ when type == typeof(float) => await ReadNumbersAsync<float>(rowGroup, field, count, cancellationToken).ConfigureAwait(false),
+            _ => throw new SourceFormatException(_location, "the Parquet schema", $"column '{field.Name}' is {type.Name}, which cannot be read as text."),
+        };
+    }
+
+    private static async Task<string?[]> ReadNumbersAsync<T>(ParquetRowGroupReader rowGroup, DataField field, int count, CancellationToken cancellationToken)
+        where T : struct
+    {
+        T?[] values = new T?[count];
+        await rowGroup.ReadAsync(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
+        return values.Select(v => v is T x ? Convert.ToString(x, CultureInfo.InvariantCulture) : null).ToArray();
+    }
+}

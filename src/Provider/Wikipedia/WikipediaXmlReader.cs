@@ -1,0 +1,190 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Xml;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Http;
+using StreamLoader.Provider.Input;
+
+namespace StreamLoader.Provider.Wikipedia;
+
+/// <summary>Settings for <see cref="WikipediaXmlReader"/>.</summary>
+public sealed record WikipediaXmlOptions
+{
+    /// <summary>Namespaces to keep; articles are namespace 0.</summary>
+    public IReadOnlySet<int> Namespaces { get; init; } = new HashSet<int> { 0 };
+
+    /// <summary>Keep redirect pages (their text is only <c>#REDIRECT [[Target]]</c>); skipped and counted by default.</summary>
+    public bool KeepRedirects { get; init; }
+
+    /// <summary>Yield the wikitext as it is instead of prose.</summary>
+    public bool RawWikitext { get; init; }
+
+    /// <summary>What to do with a page whose XML is malformed.</summary>
+    public LineReaderOptions Lines { get; init; } = new();
+
+    /// <summary>HTTP resume settings when the location is a URL.</summary>
+    public HttpReadOptions Http { get; init; } = new();
+}
+
+/// <summary>
+/// Streams a Wikipedia XML dump (<c>pages-articles*.xml</c>, plain, <c>.bz2</c> including multistream, gzip or zstd;
+/// from disk or over HTTP(S)): one document per page in the kept namespaces, its wikitext turned into prose by
+/// <see cref="WikitextCleaner"/>.
+/// </summary>
+/// <remarks>
+/// The id is the page id and the metadata carries the title and namespace. Redirects, pages outside the namespaces and
+/// pages whose prose is empty are skipped and counted. XML that breaks off (a truncated download) is an error naming
+/// the line and the compressed offset, since nothing after it can be read.
+/// </remarks>
+public sealed class WikipediaXmlReader : IDocumentSource
+{
+    private readonly string _location;
+    private readonly WikipediaXmlOptions _options;
+    private readonly HttpClient? _http;
+    private readonly Lazy<string> _fingerprint;
+
+    public WikipediaXmlReader(string location, WikipediaXmlOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        _location = location;
+        _options = options ?? new WikipediaXmlOptions();
+        _http = http;
+        Statistics = statistics ?? new SourceStatistics();
+        _fingerprint = new Lazy<string>(
+            () => $"wikixml|{InputIdentity.Describe(location)}|ns={string.Join(',', _options.Namespaces.Order())}|redirects={_options.KeepRedirects}|raw={_options.RawWikitext}",
+            LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    public string Description => $"wikixml:{_location}";
+
+    public string Fingerprint => _fingerprint.Value;
+
+    public SourceStatistics Statistics { get; }
+
+    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        _ = Fingerprint;
+        var settings = new XmlReaderSettings
+        {
+            DtdProcessing = DtdProcessing.Prohibit,
+            IgnoreComments = true,
+            IgnoreProcessingInstructions = true,
+            IgnoreWhitespace = true,
+            CloseInput = false,
+        };
+        using XmlReader xml = XmlReader.Create(input.Content, settings);
+        var bad = new BadRecordTracker(_location, "a Wikipedia XML dump", _options.Lines, Statistics);
+        long page = 0;
+        long counted = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Page? parsed;
+            try
+            {
+                if (!xml.ReadToFollowing("page"))
+                {
+                    break;
+                }
+                parsed = ReadPage(xml);
+            }
+            catch (Exception ex) when (ex is XmlException or IOException or InvalidDataException or EndOfStreamException or ICSharpCode.SharpZipLib.SharpZipBaseException or ZstdSharp.ZstdException)
+            {
+                throw input.DescribeFailure(ex, (xml as IXmlLineInfo)?.LineNumber ?? 0);
+            }
+            page++;
+            Statistics.AddRecord(input.ContentBytesRead - counted);
+            counted = input.ContentBytesRead;
+            Statistics.SetRawProgress(input.RawBytesRead, input.RawLength);
+            long line = (xml as IXmlLineInfo)?.LineNumber ?? 0;
+            if (parsed.Id is null || parsed.Namespace is null)
+            {
+                bad.Bad("malformed_page", line, input.RawBytesRead, $"page {page} ('{parsed.Title}') has no <id> or <ns>");
+                continue;
+            }
+            bad.Good();
+            if (!_options.Namespaces.Contains(parsed.Namespace.Value))
+            {
+                Statistics.AddSkip("namespace");
+                continue;
+            }
+            if (parsed.Redirect && !_options.KeepRedirects)
+            {
+                Statistics.AddSkip("redirect");
+                continue;
+            }
+            string text = _options.RawWikitext ? parsed.Text : WikitextCleaner.Clean(parsed.Text);
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                Statistics.AddSkip("empty_text", $"{_location}: line {line}: page {parsed.Id} '{parsed.Title}' has no prose");
+                continue;
+            }
+            var metadata = new Dictionary<string, string>(2, StringComparer.Ordinal)
+            {
+                ["title"] = parsed.Title,
+                ["namespace"] = parsed.Namespace.Value.ToString(CultureInfo.InvariantCulture),
+            };
+            Statistics.AddYielded();
+            yield return new Document(parsed.Id, text) { Metadata = metadata };
+        }
+    }
+
+    // Reads one <page> element, the reader positioned on its start tag; leaves it on the end tag, so the next
+    // ReadToFollowing (which reads before it looks) finds the next page.
+    private static Page ReadPage(XmlReader xml)
+    {
+        var page = new Page();
+        int depth = xml.Depth;
+        if (xml.IsEmptyElement)
+        {
+            return page;
+        }
+        bool inRevision = false;
+        xml.Read();
+        while (!xml.EOF && !(xml.NodeType == XmlNodeType.EndElement && xml.Depth == depth))
+        {
+            if (xml.NodeType == XmlNodeType.EndElement && xml.LocalName == "revision")
+            {
+                inRevision = false;
+            }
+            else if (xml.NodeType == XmlNodeType.Element)
+            {
+                // ReadElementContentAsString moves past the element itself, so those cases skip the Read below.
+                switch (xml.LocalName)
+                {
+                    case "title" when xml.Depth == depth + 1:
+                        page.Title = xml.ReadElementContentAsString();
+                        continue;
+                    case "ns" when xml.Depth == depth + 1:
+                        page.Namespace = int.TryParse(xml.ReadElementContentAsString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int ns) ? ns : null;
+                        continue;
+                    case "id" when xml.Depth == depth + 1:
+                        page.Id = xml.ReadElementContentAsString().Trim();
+                        continue;
+                    case "redirect" when xml.Depth == depth + 1:
+                        page.Redirect = true;
+                        break;
+                    case "revision" when !xml.IsEmptyElement:
+                        // A pages-articles dump has one revision per page; with several (a history dump) the last wins.
+                        inRevision = true;
+                        break;
+                    case "text" when inRevision:
+                        page.Text = xml.ReadElementContentAsString();
+                        continue;
+                }
+            }
+            xml.Read();
+        }
+        return page;
+    }
+
+    private sealed class Page
+    {
+        public string Title = string.Empty;
+        public int? Namespace;
+        public string? Id;
+        public bool Redirect;
+        public string Text = string.Empty;
+    }
+}

@@ -1,0 +1,353 @@
+using System.Text;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider;
+using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Input;
+using StreamLoader.Provider.Streaming;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Tests.Provider;
+
+/// <summary>
+/// What every source format promises, run against each: detection from the content, every record once in order,
+/// a bad record skipped and counted with its position, exact resume through a shuffled stream, and sharding whose
+/// ranks together cover the source exactly once. A new format inherits this class and writes its files.
+/// </summary>
+public abstract class SourceContractTests
+{
+    protected const int Count = 60;
+
+    /// <summary>The format name detection must find.</summary>
+    protected abstract string FormatName { get; }
+
+    /// <summary>Writes a source of <see cref="Count"/> documents with ids "d0".."d59" and text "text of dN"; returns what --source takes.</summary>
+    protected abstract string Write(TempFiles files, bool withBadRecord);
+
+    /// <summary>Whether the format can hold a record that is skipped as bad (a malformed line, a short row).</summary>
+    protected virtual bool HasBadRecords => true;
+
+    /// <summary>Settings the format needs (columns).</summary>
+    protected virtual SourceSettings Settings => new();
+
+    protected static string Text(int i) => $"text of d{i}";
+
+    private IDocumentSource Open(string location) => SourceFactory.Create(location, Settings);
+
+    [Fact]
+    public void Detect_FromContent_FindsTheFormat()
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        string file = SourceFactory.Catalog.Expand([location], Settings)[0];
+        Assert.Equal(FormatName, SourceFactory.Catalog.Detect(file, Settings).Format.Name);
+    }
+
+    [Fact]
+    public async Task ReadAsync_EveryRecord_OnceInOrder()
+    {
+        using var files = new TempFiles();
+        IDocumentSource source = Open(Write(files, withBadRecord: false));
+
+        List<Document> docs = await Collect.DocumentsAsync(source);
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
+        Assert.Equal(docs.Count, docs.Select(d => d.Id).Distinct().Count());
+        Assert.Equal(Count, source.Statistics.DocumentsYielded);
+        Assert.Equal(0, source.Statistics.Skipped);
+    }
+
+    [SkippableFact]
+    public async Task ReadAsync_BadRecord_SkippedAndCountedWithPosition()
+    {
+        Skip.IfNot(HasBadRecords, $"{FormatName} cannot hold a record that is bad on its own.");
+        using var files = new TempFiles();
+        IDocumentSource source = Open(Write(files, withBadRecord: true));
+
+        List<Document> docs = await Collect.DocumentsAsync(source);
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
+        Assert.Equal(1, source.Statistics.Skipped);
+        string example = Assert.Single(source.Statistics.Examples.Values.SelectMany(e => e));
+        Assert.Matches("line \\d+|offset \\d+|row \\d+", example);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(45)]
+    public async Task ReadAsync_StopAndResume_ConcatenationEqualsTheUninterruptedStream(int stopAfter)
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        var options = new DocumentStreamOptions { Seed = 7, ShuffleBuffer = 16, Epochs = 2 };
+        List<string> whole = await Texts(new DocumentStream(Open(location), options));
+
+        var first = new DocumentStream(Open(location), options);
+        List<string> head = await Texts(first, take: stopAfter);
+        ProviderPosition position = first.PositionAt(stopAfter);
+        List<string> tail = await Texts(new DocumentStream(Open(location), options), position);
+
+        Assert.Equal(2 * Count, whole.Count);
+        Assert.Equal(whole, head.Concat(tail));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task ReadAsync_Ranks_CoverTheSourceExactlyOnce(int worldSize)
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        var all = new List<string>();
+        for (int rank = 0; rank < worldSize; rank++)
+        {
+            var stream = new DocumentStream(Open(location), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), Seed = 3, ShuffleBuffer = 8 });
+            all.AddRange(await Texts(stream));
+        }
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text).Order(), all.Order());
+    }
+
+    private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
+    {
+        var texts = new List<string>();
+        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            texts.Add(d.Text);
+            if (texts.Count == take)
+            {
+                break;
+            }
+        }
+        return texts;
+    }
+
+    protected static string Lines(Func<int, string> line, bool withBadRecord, string bad) =>
+        string.Concat(Enumerable.Range(0, Count).Select(i => (withBadRecord && i == Count / 2 ? bad + "\n" : string.Empty) + line(i) + "\n"));
+}
+
+public sealed class JsonlSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "jsonl";
+
+    protected override string Write(TempFiles files, bool withBadRecord) =>
+        files.WriteText("data.jsonl", Lines(i => $"{{\"id\":\"d{i}\",\"text\":\"{Text(i)}\"}}", withBadRecord, "{\"id\": broken"));
+}
+
+public sealed class ZstdJsonlSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "jsonl";
+
+    protected override string Write(TempFiles files, bool withBadRecord)
+    {
+        // Two frames, as zstd -c a b > x.zst writes, under a name that says nothing about the format.
+        string text = Lines(i => $"{{\"id\":\"d{i}\",\"text\":\"{Text(i)}\"}}", withBadRecord, "{\"id\": broken");
+        int half = text.IndexOf('\n', text.Length / 2) + 1;
+        return files.WriteBytes("corpus.zst", [.. Compress.Zstd(text[..half]), .. Compress.Zstd(text[half..])]);
+    }
+}
+
+public sealed class CirrusSearchSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "cirrussearch";
+
+    protected override string Write(TempFiles files, bool withBadRecord) =>
+        files.WriteBytes("dump.gz", TempFiles.Gzip(Lines(i => TempFiles.CirrusPage($"{i}", $"Page {i}", Text(i)).TrimEnd('\n'), withBadRecord, "{not json")));
+}
+
+public sealed class CsvSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "csv";
+
+    protected override string Write(TempFiles files, bool withBadRecord) =>
+        files.WriteBytes("table.csv.bz2", Compress.Bzip2("id,text,label\n" + Lines(i => $"d{i},\"{Text(i)}\",\"a,b\"", withBadRecord, "short")));
+}
+
+public sealed class TsvSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "tsv";
+
+    protected override SourceSettings Settings => new() { FormatOptions = new Dictionary<string, string> { ["columns"] = "text,labels,id" } };
+
+    protected override string Write(TempFiles files, bool withBadRecord) =>
+        files.WriteText("train.tsv", Lines(i => $"{Text(i)}\t1,2\td{i}", withBadRecord, "only one field"));
+}
+
+public sealed class WikipediaXmlSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "wikixml";
+
+    protected override bool HasBadRecords => true;
+
+    protected override string Write(TempFiles files, bool withBadRecord)
+    {
+        var xml = new StringBuilder("<mediawiki xmlns=\"http://www.mediawiki.org/xml/export-0.10/\" version=\"0.10\">\n<siteinfo><sitename>Test</sitename></siteinfo>\n");
+        for (int i = 0; i < Count; i++)
+        {
+            if (withBadRecord && i == Count / 2)
+            {
+                xml.Append("<page><title>No id</title><revision><text>orphan</text></revision></page>\n");
+            }
+            xml.Append($"<page><title>Page {i}</title><ns>0</ns><id>{i}</id><revision><id>9{i}</id><text xml:space=\"preserve\">{{{{Infobox|x=1}}}}'''{Text(i)}'''</text></revision></page>\n");
+        }
+        xml.Append("</mediawiki>\n");
+        return files.WriteBytes("pages.xml.bz2", Compress.Bzip2(xml.ToString()));
+    }
+}
+
+public sealed class ArrowStreamSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "arrow";
+
+    protected override bool HasBadRecords => false;
+
+    protected override string Write(TempFiles files, bool withBadRecord) => files.WriteBytes("data-00000-of-00001.arrow", ArrowFiles.Write(Count, Text, file: false));
+}
+
+public sealed class ArrowFileSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "arrow";
+
+    protected override bool HasBadRecords => false;
+
+    protected override string Write(TempFiles files, bool withBadRecord) => files.WriteBytes("table.bin", ArrowFiles.Write(Count, Text, file: true));
+}
+
+public sealed class ParquetSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "parquet";
+
+    protected override bool HasBadRecords => false;
+
+    protected override string Write(TempFiles files, bool withBadRecord)
+    {
+        string path = files.Path("table.parquet");
+        var id = new Parquet.Schema.DataField<string>("id");
+        var text = new Parquet.Schema.DataField<string>("text");
+        var schema = new Parquet.Schema.ParquetSchema(id, text);
+        using (FileStream stream = File.Create(path))
+        {
+            Parquet.ParquetWriter writer = Parquet.ParquetWriter.CreateAsync(schema, stream).GetAwaiter().GetResult();
+            try
+            {
+                // Three row groups, so reading crosses group boundaries.
+                foreach ((int start, int end) in new[] { (0, 20), (20, 41), (41, Count) })
+                {
+                    using Parquet.ParquetRowGroupWriter group = writer.CreateRowGroup();
+                    group.WriteAsync(id, Enumerable.Range(start, end - start).Select(i => (string?)$"d{i}").ToArray()).GetAwaiter().GetResult();
+                    group.WriteAsync(text, Enumerable.Range(start, end - start).Select(i => (string?)Text(i)).ToArray()).GetAwaiter().GetResult();
+                }
+            }
+            finally
+            {
+                writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        return path;
+    }
+}
+
+public sealed class ManyFilesSourceContractTests : SourceContractTests
+{
+    protected override string FormatName => "jsonl";
+
+    protected override string Write(TempFiles files, bool withBadRecord)
+    {
+        // Six files of ten: with 1 to 4 ranks the set is split by file.
+        string folder = files.Path("shards");
+        Directory.CreateDirectory(folder);
+        for (int f = 0; f < 6; f++)
+        {
+            var lines = new StringBuilder();
+            for (int i = f * 10; i < (f + 1) * 10; i++)
+            {
+                if (withBadRecord && i == Count / 2)
+                {
+                    lines.Append("{broken\n");
+                }
+                lines.Append($"{{\"id\":\"d{i}\",\"text\":\"{Text(i)}\"}}\n");
+            }
+            File.WriteAllBytes(Path.Combine(folder, $"part-{f:00}.jsonl.gz"), TempFiles.Gzip(lines.ToString()));
+        }
+        return folder;
+    }
+
+    [Fact]
+    public void Open_Folder_IsOneSourceOfItsFiles()
+    {
+        using var files = new TempFiles();
+        IDocumentSource source = SourceFactory.Create(Write(files, withBadRecord: false));
+        Assert.Equal(6, Assert.IsAssignableFrom<IPartitionedSource>(source).PartitionCount);
+        Assert.True(new DocumentStream(source, new DocumentStreamOptions { Rank = new RankInfo(1, 4) }).ShardsByFile);
+    }
+
+    [Fact]
+    public async Task Open_GlobAndList_ReadTheSameFiles()
+    {
+        using var files = new TempFiles();
+        string folder = Write(files, withBadRecord: false);
+        string list = files.WriteText("list.txt", string.Join('\n', Directory.GetFiles(folder).Order().Reverse()));
+
+        List<Document> byGlob = await Collect.DocumentsAsync(SourceFactory.Create(Path.Combine(folder, "part-*.jsonl.gz")));
+        List<Document> byList = await Collect.DocumentsAsync(SourceFactory.Create("@" + list));
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), byGlob.Select(d => d.Text));
+        Assert.Equal(Count, byList.Count);
+        Assert.Equal(Enumerable.Range(50, 10).Select(Text), byList.Take(10).Select(d => d.Text));
+    }
+}
+
+/// <summary>Compressors for test inputs.</summary>
+internal static class Compress
+{
+    public static byte[] Zstd(string text)
+    {
+        using var compressor = new ZstdSharp.Compressor(3);
+        return compressor.Wrap(Encoding.UTF8.GetBytes(text)).ToArray();
+    }
+
+    public static byte[] Bzip2(string text)
+    {
+        using var output = new MemoryStream();
+        using (var bzip = new ICSharpCode.SharpZipLib.BZip2.BZip2OutputStream(output) { IsStreamOwner = false })
+        {
+            bzip.Write(Encoding.UTF8.GetBytes(text));
+        }
+        return output.ToArray();
+    }
+}
+
+/// <summary>Arrow IPC files written with Apache.Arrow (the npm-written ones are in <see cref="ArrowInteropTests"/>).</summary>
+internal static class ArrowFiles
+{
+    public static byte[] Write(int count, Func<int, string> text, bool file)
+    {
+        var ids = new StringArray.Builder();
+        var texts = new StringArray.Builder();
+        for (int i = 0; i < count; i++)
+        {
+            ids.Append($"d{i}");
+            texts.Append(text(i));
+        }
+        var batch = new RecordBatch(new Schema.Builder().Field(f => f.Name("id").DataType(Apache.Arrow.Types.StringType.Default)).Field(f => f.Name("text").DataType(Apache.Arrow.Types.StringType.Default)).Build(),
+            [ids.Build(), texts.Build()], count);
+        using var output = new MemoryStream();
+        if (file)
+        {
+            using var writer = new ArrowFileWriter(output, batch.Schema, leaveOpen: true);
+            writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+        else
+        {
+            using var writer = new ArrowStreamWriter(output, batch.Schema, leaveOpen: true);
+            writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+        return output.ToArray();
+    }
+}
