@@ -87,10 +87,12 @@ public sealed class OpenedInput : IDisposable
             throw new SourceFormatException(location, "byte offset 0",
                 $"the name ends in the {Input.Compression.Name(named)} extension but the data does not start with {Input.Compression.Name(named)}'s magic bytes (it starts with {Convert.ToHexString(magic, 0, got)}). Is the file truncated, or misnamed?");
         }
-        Stream content = Input.Compression.Decompress(kind, replay);
-        var opened = new OpenedInput(location, counting, content, length, kind);
+        var opened = new OpenedInput(location, counting, replay, length, kind);
         try
         {
+            // Decompressors read their own header at once (bzip2's block size), so this is inside the try too.
+            Stream content = Input.Compression.Decompress(kind, replay);
+            opened.Content = content;
             byte[] head = new byte[HeadBytes];
             int headLength = await ReadUpToAsync(content, head, cancellationToken).ConfigureAwait(false);
             opened.Head = head.AsMemory(0, headLength);

@@ -117,6 +117,12 @@ public static class WikitextCleaner
                 i += run;
                 continue;
             }
+            if ((c == '}' && rest.StartsWith("}}", StringComparison.Ordinal)) || (c == ']' && rest.StartsWith("]]", StringComparison.Ordinal)))
+            {
+                // A close with no open: the page's own markup is broken (a ref closed inside a template); never prose.
+                i += 2;
+                continue;
+            }
             if (c == '_' && rest.StartsWith("__", StringComparison.Ordinal))
             {
                 int end = rest[2..].IndexOf("__", StringComparison.Ordinal);
@@ -260,8 +266,12 @@ public static class WikitextCleaner
             }
             else if (open == "{|" && rest.StartsWith("{{", StringComparison.Ordinal))
             {
-                // A template inside a table may hold "|}" in its parameters.
+                // A template or a link inside a table may hold "|}" ({{!}}, [[Bracket|}]]).
                 i += Balanced(rest, "{{", "}}");
+            }
+            else if (open == "{|" && rest.StartsWith("[[", StringComparison.Ordinal))
+            {
+                i += Balanced(rest, "[[", "]]");
             }
             else
             {
