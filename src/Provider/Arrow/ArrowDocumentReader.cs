@@ -31,8 +31,8 @@ public sealed record ArrowOptions
 /// record batch by record batch, forward only, so it reads from disk or over HTTP(S) while downloading.
 /// </summary>
 /// <remarks>
-/// The file format is read through the stream it contains (after the 8-byte <c>ARROW1</c> preamble), so no seek to
-/// the footer is needed. Text columns may be <c>utf8</c>, <c>large_utf8</c> or <c>utf8_view</c>; label columns strings,
+/// The file format is read through its footer from disk, and through the stream it embeds (after the 8-byte
+/// <c>ARROW1</c> preamble) over HTTP, where that stream carries its schema. Text columns may be <c>utf8</c>, <c>large_utf8</c> or <c>utf8_view</c>; label columns strings,
 /// integers (mapped through <see cref="ArrowOptions.LabelNames"/>), or <c>list</c>/<c>large_list</c> of either.
 /// </remarks>
 public sealed class ArrowDocumentReader : IDocumentSource
@@ -62,12 +62,22 @@ public sealed class ArrowDocumentReader : IDocumentSource
     {
         using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
         _ = Fingerprint;
-        Stream content = input.Content;
-        if (input.Head.Span.StartsWith("ARROW1"u8))
+        ArrowStreamReader reader;
+        FileStream? file = null;
+        if (input.Head.Span.StartsWith("ARROW1"u8) && input.Compression == CompressionKind.None && File.Exists(_location))
         {
-            content = new SkippingStream(content, 8);
+            // The file format from disk: read through its footer, since some writers (npm apache-arrow) put the
+            // schema only there.
+            file = new FileStream(_location, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            reader = new ArrowFileReader(file, leaveOpen: false);
         }
-        using var reader = new ArrowStreamReader(content, leaveOpen: true);
+        else
+        {
+            // A stream, or the file format arriving over HTTP: the stream it embeds after the 8-byte preamble.
+            reader = new ArrowStreamReader(input.Head.Span.StartsWith("ARROW1"u8) ? new SkippingStream(input.Content, 8) : input.Content, leaveOpen: true);
+        }
+        using ArrowStreamReader owned = reader;
+        using FileStream? ownedFile = file;
         ColumnBinding? binding = null;
         Func<int, string?>[] text = [];
         long row = 0;
@@ -124,7 +134,7 @@ public sealed class ArrowDocumentReader : IDocumentSource
                     Statistics.AddYielded();
                     yield return new Document(id, value) { Labels = labels };
                 }
-                Statistics.SetRawProgress(input.RawBytesRead, input.RawLength);
+                Statistics.SetRawProgress(file?.Position ?? input.RawBytesRead, input.RawLength);
             }
         }
     }
