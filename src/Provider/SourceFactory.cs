@@ -4,6 +4,7 @@ using StreamLoader.Provider.BuiltIn;
 using StreamLoader.Provider.Catalog;
 using StreamLoader.Provider.Csv;
 using StreamLoader.Provider.Jsonl;
+using StreamLoader.Provider.Mixing;
 using StreamLoader.Provider.Parquet;
 using StreamLoader.Provider.Wikipedia;
 
@@ -36,7 +37,19 @@ public static class SourceFactory
     public static IDocumentSource Create(string location, SourceSettings? settings = null, HttpClient? http = null) =>
         Catalog.Open([location], settings ?? new SourceSettings(), http);
 
-    /// <summary>Opens several locations as one source (their files in order).</summary>
-    public static IDocumentSource Create(IReadOnlyList<string> locations, SourceSettings? settings = null, HttpClient? http = null) =>
-        Catalog.Open(locations, settings ?? new SourceSettings(), http);
+    /// <summary>Opens several locations as one source (their files in order), or, with weights, as a mix of them.</summary>
+    /// <param name="locations">What followed each <c>--source</c>.</param>
+    /// <param name="settings">Format, columns and policies; the defaults when null.</param>
+    /// <param name="weights">One weight per location to mix them (<see cref="MixedSource"/>), or null to read them as one source.</param>
+    /// <param name="http">The client for URLs, or null for the provider's own.</param>
+    public static IDocumentSource Create(IReadOnlyList<string> locations, SourceSettings? settings = null, IReadOnlyList<double>? weights = null, HttpClient? http = null)
+    {
+        settings ??= new SourceSettings();
+        if (weights is null)
+        {
+            return Catalog.Open(locations, settings, http);
+        }
+        var statistics = new SourceStatistics();
+        return new MixedSource(locations.Select(l => Catalog.Open([l], settings, http, new SourceStatistics(statistics))).ToList(), weights, statistics);
+    }
 }

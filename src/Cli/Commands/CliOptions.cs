@@ -27,6 +27,7 @@ internal static class CliOptions
         HelpName = "path|url|folder|glob|@list|builtin",
         AllowMultipleArgumentsPerToken = false,
     };
+    public static readonly Option<string?> Weights = new("--weights") { Description = "Mix the --source options by weight instead of reading them one after another: one positive weight per --source (0.7,0.3). Each next document comes from source k with that probability, drawn from --seed; a pass ends when every source has been read through once (a source that ends sooner starts again).", HelpName = "w,w[,w...]" };
     public static readonly Option<string> Format = new("--source-format", "--format") { Description = "Input format: auto (told from the content; the name is only a hint), or one of: " + string.Join("; ", SourceFactory.Catalog.Formats.Select(f => $"{f.Name} ({f.Summary})")) + ".", DefaultValueFactory = _ => "auto", HelpName = "auto|" + string.Join('|', SourceFactory.Catalog.Formats.Select(f => f.Name)) };
     public static readonly Option<string> TextField = new("--text-column", "--text-field") { Description = "Column (CSV, Arrow, Parquet) or field (JSONL) holding the text; several, comma-separated, are joined with a space (title,description).", DefaultValueFactory = _ => "text", HelpName = "name[,name]" };
     public static readonly Option<string> IdField = new("--id-column", "--id-field") { Description = "Column or field holding the id (when absent, a record's id is its position).", DefaultValueFactory = _ => "id", HelpName = "name" };
@@ -89,7 +90,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
+        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

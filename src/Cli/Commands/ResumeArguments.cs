@@ -14,7 +14,7 @@ internal static class ResumeArguments
     /// <summary>Settings that shape the data or the model: given again, they must be what the checkpoint says.</summary>
     private static Option[] MustMatch =>
     [
-        CliOptions.Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
+        CliOptions.Task, CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
         CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
         CliOptions.MaskProb, CliOptions.Set, CliOptions.ShuffleBuffer, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
     ];

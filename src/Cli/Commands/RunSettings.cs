@@ -36,6 +36,9 @@ public sealed record RunSettings
     public string In { get; init; } = "-";
     public required IReadOnlyList<string> Sources { get; init; }
 
+    /// <summary>One weight per source to mix them, or null to read them as one source.</summary>
+    public IReadOnlyList<double>? Weights { get; init; }
+
     /// <summary>The sources as one line, for messages.</summary>
     public string Source => string.Join(' ', Sources);
     public SourceSettings SourceSettings { get; init; } = new();
@@ -104,6 +107,28 @@ public sealed record RunSettings
             ResumeManifest = manifest,
             Recorded = ResumeArguments.Capture(result),
         };
+    }
+
+    /// <summary>The --weights values, or null when not given; one per --source, each positive.</summary>
+    public static IReadOnlyList<double>? ReadWeights(ParseResult result)
+    {
+        if (result.GetValue(CliOptions.Weights) is not { } text)
+        {
+            return null;
+        }
+        var weights = new List<double>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            weights.Add(double.TryParse(part, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double w) && w > 0 && !double.IsInfinity(w)
+                ? w
+                : throw new ArgumentException($"--weights {text}: expected positive numbers separated by commas, one per --source (0.7,0.3)."));
+        }
+        int sources = result.GetValue(CliOptions.Source)?.Length ?? 0;
+        if (weights.Count != sources || sources < 2)
+        {
+            throw new ArgumentException($"--weights {text}: give one weight per --source, and at least two sources to mix ({sources} --source, {weights.Count} weight{(weights.Count == 1 ? string.Empty : "s")}).");
+        }
+        return weights;
     }
 
     /// <summary>The provider's settings: format, columns, format options, bad-record policy and HTTP timeouts.</summary>
@@ -309,6 +334,7 @@ public sealed record RunSettings
             Out = result.GetValue(CliOptions.Out)!,
             In = result.GetValue(CliOptions.In)!,
             Sources = sources,
+            Weights = ReadWeights(result),
             SourceSettings = ReadSource(result),
             Epochs = epochs,
             ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),

@@ -210,7 +210,7 @@ public sealed class PipelineHost
 
         public void AddProvider()
         {
-            _source = SourceFactory.Create(_s.Sources, _s.SourceSettings);
+            _source = SourceFactory.Create(_s.Sources, _s.SourceSettings, _s.Weights);
             var stream = new DocumentStream(_source, new DocumentStreamOptions { Rank = _s.Rank, Seed = _s.Seed, ShuffleBuffer = _s.ShuffleBuffer, Epochs = _s.Epochs });
             ProviderPosition? resume = null;
             if (_s.ResumeFolder is { } folder)
@@ -435,7 +435,7 @@ public sealed class PipelineHost
             if (error is null && _host.MeasureCeiling && _batcher is { Documents: > 0 } batcher && _tokenizer is not null)
             {
                 Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {_s.Workers}) for the ceiling; --ceiling false skips this");
-                _ceiling = await TokenizerCeiling.MeasureAsync(SourceFactory.Create(_s.Sources, _s.SourceSettings), _tokenizer, batcher.Documents, _s.Workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+                _ceiling = await TokenizerCeiling.MeasureAsync(SourceFactory.Create(_s.Sources, _s.SourceSettings, _s.Weights), _tokenizer, batcher.Documents, _s.Workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
             }
             bool cancelled = error is OperationCanceledException;
             string outcome = readerClosed ? "reader_closed"

@@ -18,8 +18,10 @@ public sealed class FileSetSource : IPartitionedSource
     /// <param name="locations">The parts, in order.</param>
     /// <param name="open">Opens one part, counting into the statistics it is given.</param>
     /// <param name="settingsDescription">The reading settings, for the fingerprint.</param>
-    public FileSetSource(IReadOnlyList<string> locations, Func<string, SourceStatistics, IDocumentSource> open, string settingsDescription)
+    /// <param name="statistics">The counters to count into (a mix passes a child of its own), or null for the set's own.</param>
+    public FileSetSource(IReadOnlyList<string> locations, Func<string, SourceStatistics, IDocumentSource> open, string settingsDescription, SourceStatistics? statistics = null)
     {
+        Statistics = statistics ?? new SourceStatistics();
         ArgumentOutOfRangeException.ThrowIfZero(locations.Count);
         _locations = locations;
         _open = open;
@@ -38,7 +40,7 @@ public sealed class FileSetSource : IPartitionedSource
     /// <summary>Every part's fingerprint, in order: resuming against a changed, added or removed file is refused.</summary>
     public string Fingerprint => _fingerprint.Value;
 
-    public SourceStatistics Statistics { get; } = new();
+    public SourceStatistics Statistics { get; }
 
     public int PartitionCount => _locations.Count;
 

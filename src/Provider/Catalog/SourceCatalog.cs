@@ -72,15 +72,19 @@ public sealed class SourceCatalog
     /// <summary>Opens what was given after one or more <c>--source</c>: a path, a URL, a folder, a glob or an <c>@list</c> file each.</summary>
     /// <exception cref="SourceFormatException">A file's format cannot be told; the message says what it starts with.</exception>
     /// <exception cref="FileNotFoundException">A path does not exist, or a glob matches nothing.</exception>
-    public IDocumentSource Open(IReadOnlyList<string> locations, SourceSettings settings, HttpClient? http = null)
+    /// <param name="locations">What followed each <c>--source</c>.</param>
+    /// <param name="settings">Format, columns and policies.</param>
+    /// <param name="http">The client for URLs, or null for the provider's own.</param>
+    /// <param name="statistics">Counters to count into (a mix passes a child of its own), or null for the source's own.</param>
+    public IDocumentSource Open(IReadOnlyList<string> locations, SourceSettings settings, HttpClient? http = null, SourceStatistics? statistics = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(locations.Count);
         IReadOnlyList<string> files = Expand(locations, settings);
         if (files.Count == 1)
         {
-            return OpenOne(files[0], settings, http, statistics: null);
+            return OpenOne(files[0], settings, http, statistics);
         }
-        return new FileSetSource(files, (location, statistics) => OpenOne(location, settings, http, statistics), settings.Columns + "|" + settings.Format);
+        return new FileSetSource(files, (location, parent) => OpenOne(location, settings, http, parent), settings.Columns + "|" + settings.Format, statistics);
     }
 
     /// <summary>Opens one path, URL or dataset folder, detecting its format unless it is forced.</summary>

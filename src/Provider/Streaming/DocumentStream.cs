@@ -3,6 +3,7 @@ using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Randomness;
+using StreamLoader.Provider.Mixing;
 
 namespace StreamLoader.Provider.Streaming;
 
@@ -117,7 +118,7 @@ public sealed class DocumentStream
             }
             _emittedInEpoch = 0;
             long emittedThisEpoch = 0;
-            await foreach (Document document in ShuffledShardAsync(_epoch, cancellationToken).ConfigureAwait(false))
+            await foreach (Document document in EpochAsync(_epoch, cancellationToken).ConfigureAwait(false))
             {
                 if (emittedThisEpoch < skip)
                 {
@@ -167,15 +168,32 @@ public sealed class DocumentStream
     }
 
     /// <summary>True when ranks split the source by file rather than by document.</summary>
-    public bool ShardsByFile => _source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _options.Rank.WorldSize && _options.Rank.WorldSize > 1;
+    public bool ShardsByFile => ByFile(_source);
 
-    private async IAsyncEnumerable<Document> ShuffledShardAsync(int epoch, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private bool ByFile(IDocumentSource source) =>
+        source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _options.Rank.WorldSize && _options.Rank.WorldSize > 1;
+
+    /// <summary>One epoch of this rank's stream: the source's shard shuffled, or for a mix each component's shard shuffled and drawn by weight.</summary>
+    private IAsyncEnumerable<Document> EpochAsync(int epoch, CancellationToken cancellationToken)
+    {
+        if (_source is MixedSource mix)
+        {
+            // Each component has its own order per pass (component k's cycle c of epoch e), and the draws their own seed.
+            return mix.MixAsync(
+                (k, cycle) => ShuffledShardAsync(mix.Components[k], Seeds.Derive(Seeds.Derive(_options.Seed, epoch, k + 1), cycle, 0xC1C1E), cancellationToken),
+                (ulong)Seeds.Derive(_options.Seed, epoch, 0x3137),
+                cancellationToken);
+        }
+        return ShuffledShardAsync(_source, Seeds.Derive(_options.Seed, epoch, 0), cancellationToken);
+    }
+
+    private async IAsyncEnumerable<Document> ShuffledShardAsync(IDocumentSource source, int passSeed, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         int size = _options.ShuffleBuffer;
         // Our own generator: the order (and so every resume) must not change with the runtime's System.Random.
-        var random = new Xoshiro256((ulong)Seeds.Derive(_options.Seed, epoch, 0x5EED));
+        var random = new Xoshiro256((ulong)Seeds.Derive(passSeed, 0x5EED));
         var buffer = new List<Document>(Math.Min(size, 1 << 16));
-        await foreach (Document document in ShardAsync(epoch, cancellationToken).ConfigureAwait(false))
+        await foreach (Document document in ShardAsync(source, passSeed, cancellationToken).ConfigureAwait(false))
         {
             if (size <= 1)
             {
@@ -201,24 +219,24 @@ public sealed class DocumentStream
         }
     }
 
-    /// <summary>This rank's documents of the source for one epoch, before the shuffle buffer.</summary>
-    private async IAsyncEnumerable<Document> ShardAsync(int epoch, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>This rank's documents of a source for one pass, before the shuffle buffer.</summary>
+    private async IAsyncEnumerable<Document> ShardAsync(IDocumentSource source, int passSeed, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        if (_source is IPartitionedSource parts && parts.PartitionCount > 1)
+        if (source is IPartitionedSource parts && parts.PartitionCount > 1)
         {
             // Files in an order shuffled per epoch (when shuffling), the same on every rank, so the ranks' shares
             // are disjoint and together cover every file.
             int[] order = Enumerable.Range(0, parts.PartitionCount).ToArray();
             if (_options.ShuffleBuffer > 0)
             {
-                var random = new Xoshiro256((ulong)Seeds.Derive(_options.Seed, epoch, 0xF11E));
+                var random = new Xoshiro256((ulong)Seeds.Derive(passSeed, 0xF11E));
                 for (int i = order.Length - 1; i > 0; i--)
                 {
                     int j = random.NextInt32(i + 1);
                     (order[i], order[j]) = (order[j], order[i]);
                 }
             }
-            bool byFile = ShardsByFile;
+            bool byFile = ByFile(source);
             long ordinal = 0;
             for (int position = 0; position < order.Length; position++)
             {
@@ -239,7 +257,7 @@ public sealed class DocumentStream
             yield break;
         }
         long index = 0;
-        await foreach (Document document in _source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (Document document in source.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             if (!_options.Rank.Owns(index++))
             {
