@@ -177,11 +177,18 @@ public sealed class HuggingFaceWordPieceTests
                     results.Add(row.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
                 }
             });
-            foreach (Document document in documents)
+            try
             {
-                process.StandardInput.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["id"] = document.Id, ["text"] = document.Text }));
+                foreach (Document document in documents)
+                {
+                    process.StandardInput.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["id"] = document.Id, ["text"] = document.Text }));
+                }
+                process.StandardInput.Close();
             }
-            process.StandardInput.Close();
+            catch (IOException) when (process.WaitForExit(60_000) && process.ExitCode == 3)
+            {
+                // The script exited before reading (its module is missing): skip below rather than fail on the pipe.
+            }
             Assert.True(reading.Wait(TimeSpan.FromMinutes(5)), "the Hugging Face script did not finish within 5 minutes");
             process.WaitForExit();
             Skip.If(process.ExitCode == 3, "The npm package @anush008/tokenizers is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Result.Trim());
