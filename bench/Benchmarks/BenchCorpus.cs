@@ -48,7 +48,7 @@ internal static class BenchCorpus
         return (source.Description, documents.ToArray());
     }
 
-    private static string? Shared(string relative)
+    public static string? Shared(string relative)
     {
         DirectoryInfo? dir = new(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "StreamLoader.sln")))

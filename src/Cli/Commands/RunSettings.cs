@@ -161,9 +161,10 @@ public sealed record RunSettings
             {
                 Text = text,
                 Id = result.GetValue(CliOptions.IdField)!,
-                Label = result.GetValue(CliOptions.LabelColumn),
+                // Unset (also in a checkpoint's settings), an optional "label" column; given, a required one.
+                Label = result.GetValue(CliOptions.LabelColumn) ?? "label",
                 TextGiven = result.GetResult(CliOptions.TextField) is { Implicit: false },
-                LabelRequired = result.GetResult(CliOptions.LabelColumn) is { Implicit: false },
+                LabelRequired = result.GetValue(CliOptions.LabelColumn) is not null,
             },
             FormatOptions = options,
             Lines = new LineReaderOptions { OnBadRecord = policy },

@@ -298,16 +298,23 @@ public sealed class ConsoleTests
     [InlineData("readme: jsonl with tiktoken", "--task mlm --all --source docs.jsonl.gz --tokenizer tiktoken --model micro --max-steps 3")]
     [InlineData("readme: doctor", "doctor")]
     [InlineData("tokenize --help: example", "tokenize --source docs.jsonl --vocab {vocab} --output ids.jsonl")]
+    [InlineData("scan --help: cirrussearch", "scan --source {wiki}")]
+    [InlineData("readme: scan csv", "scan --source {csv} --text-column title,description --label-column tag --summary-json scan.json")]
+    [InlineData("readme: scan tsv", "scan --source {tsv} --columns text,labels,id --label-column labels")]
+    [InlineData("readme: mix", "--task mlm --all --source docs.jsonl.gz --source {wiki} --weights 0.7,0.3 --vocab {vocab} --model micro --max-steps 3")]
     public async Task Examples_RunAsAUserWould(string example, string command)
     {
         using var files = new TempFiles();
         Jsonl(files, "docs.jsonl", 40);
         files.WriteBytes("docs.jsonl.gz", TempFiles.Gzip(File.ReadAllText(files.Path("docs.jsonl"))));
         bool needsShared = command.Contains("{wiki}", StringComparison.Ordinal) || command.Contains("{url}", StringComparison.Ordinal) || command.Contains("{vocab}", StringComparison.Ordinal);
+        string csv = command.Contains("{csv}", StringComparison.Ordinal) ? SharedData.Require("labelled/made-with-ml/dataset.csv") : string.Empty;
+        string tsv = command.Contains("{tsv}", StringComparison.Ordinal) ? SharedData.Require("labelled/goemotions/train.tsv") : string.Empty;
         string wiki = needsShared ? SharedData.Require(SharedData.CirrusSample) : string.Empty;
         string vocab = needsShared ? SharedData.Require(SharedData.BertVocab) : string.Empty;
         await using var server = new LoopbackHttpServer(needsShared ? File.ReadAllBytes(wiki) : []);
         string line = command.Replace("{wiki}", wiki, StringComparison.Ordinal).Replace("{vocab}", vocab, StringComparison.Ordinal)
+            .Replace("{csv}", csv, StringComparison.Ordinal).Replace("{tsv}", tsv, StringComparison.Ordinal)
             .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
 
         // No terminal and nothing on standard input, for every command of a pipeline.
