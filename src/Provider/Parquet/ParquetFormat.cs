@@ -72,14 +72,20 @@ public sealed class ParquetDocumentReader : IDocumentSource
         }
         await using (reader.ConfigureAwait(false))
         {
-            DataField[] fields = reader.Schema.GetDataFields();
-            var names = fields.Select(f => f.Name).ToList();
+            // Bind by the top-level columns; a list column's values sit in its leaf data field.
+            DataField?[] fields = reader.Schema.Fields.Select(f => f switch
+            {
+                DataField data => data,
+                ListField { Item: DataField item } => item,
+                _ => null,
+            }).ToArray();
+            var names = reader.Schema.Fields.Select(f => f.Name).ToList();
             ColumnBinding binding = ColumnBinding.Resolve(_columns, names, _location, "the Parquet schema");
             foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn))
             {
-                if (column >= 0 && fields[column].MaxRepetitionLevel > 0)
+                if (column >= 0 && (fields[column] is null || fields[column]!.MaxRepetitionLevel > 0))
                 {
-                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{fields[column].Name}' is a list; text, id and label columns must be flat here.");
+                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id and label columns must be flat here (lists of labels are not read from Parquet yet).");
                 }
             }
             long row = 0;
@@ -92,16 +98,18 @@ public sealed class ParquetDocumentReader : IDocumentSource
                 {
                     foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0).Distinct())
                     {
-                        columns[column] = await ReadColumnAsync(rowGroup, fields[column], count, cancellationToken).ConfigureAwait(false);
+                        columns[column] = await ReadColumnAsync(rowGroup, fields[column]!, count, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
                 {
                     throw new SourceFormatException(_location, $"row group {group}", $"the column data cannot be read ({ex.Message})", ex);
                 }
+                long groupEnd = fileLength * (group + 1) / reader.RowGroupCount;
                 for (int i = 0; i < count; i++, row++)
                 {
-                    Statistics.AddRecord();
+                    // Parquet has no decompressed stream to count: the group's share of the file stands for its bytes.
+                    Statistics.AddRecord(i == 0 ? groupEnd - (fileLength * group / reader.RowGroupCount) : 0);
                     int index = i;
                     string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
                     string text = binding.JoinText(c => columns[c][index]);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Catalog;
@@ -101,28 +100,5 @@ public sealed class ArrowInteropTests
         return folder;
     }
 
-    private static void WriteWithNode(string folder)
-    {
-        var info = new ProcessStartInfo("node") { RedirectStandardError = true, RedirectStandardOutput = true };
-        info.ArgumentList.Add(Path.Combine(SharedData.RepositoryRoot, "scripts", "arrow_write.js"));
-        info.ArgumentList.Add(folder);
-        info.ArgumentList.Add(Rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Process process;
-        try
-        {
-            process = Process.Start(info)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Skip.If(true, "Node.js is not installed; .ci/run installs it and the npm apache-arrow package these tests read files from.");
-            throw;
-        }
-        using (process)
-        {
-            string errors = process.StandardError.ReadToEnd();
-            Assert.True(process.WaitForExit(60_000), "scripts/arrow_write.js did not finish within a minute");
-            Skip.If(process.ExitCode == 3, "The npm package apache-arrow is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
-            Assert.True(process.ExitCode == 0, $"scripts/arrow_write.js exited {process.ExitCode}: {errors}");
-        }
-    }
+    private static void WriteWithNode(string folder) => NodeScripts.Run("arrow_write.js", folder, Rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

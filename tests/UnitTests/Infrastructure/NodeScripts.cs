@@ -1,0 +1,37 @@
+using System.Diagnostics;
+
+namespace StreamLoader.Tests.Infrastructure;
+
+/// <summary>Runs the repository's Node.js scripts that write files with independent implementations (npm packages .ci/run installs).</summary>
+public static class NodeScripts
+{
+    /// <summary>Runs scripts/<paramref name="script"/> with <paramref name="arguments"/>; skips the test when Node.js or the script's npm module is missing (exit 3).</summary>
+    public static void Run(string script, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("node") { RedirectStandardError = true, RedirectStandardOutput = true };
+        info.ArgumentList.Add(Path.Combine(SharedData.RepositoryRoot, "scripts", script));
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            Skip.If(true, $"Node.js is not installed; .ci/run installs it and the npm packages scripts/{script} writes files with.");
+            throw;
+        }
+        using (process)
+        {
+            Task<string> output = process.StandardOutput.ReadToEndAsync();
+            string errors = process.StandardError.ReadToEnd();
+            Assert.True(process.WaitForExit(60_000), $"scripts/{script} did not finish within a minute");
+            Skip.If(process.ExitCode == 3, $"An npm package scripts/{script} needs is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
+            Assert.True(process.ExitCode == 0, $"scripts/{script} exited {process.ExitCode}: {errors}");
+            _ = output.Result;
+        }
+    }
+}
