@@ -595,7 +595,8 @@ public sealed class PipelineHost
                     stats.SkippedByReason,
                     stats.Examples,
                     checkpoint is not null && File.Exists(Path.Combine(checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(checkpoint, CheckpointManifest.PositionFileName) : null,
-                    stats.Resumes),
+                    stats.Resumes,
+                    _stream.ResumeFilesSkipped),
                 Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _sequenceLength, _s.BatchSize),
                 Device = _trainer is null ? null : new DeviceReport(
                     _deviceName,

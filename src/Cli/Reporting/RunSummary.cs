@@ -105,7 +105,8 @@ public sealed record ProviderReport(
     IReadOnlyDictionary<string, long> Skipped,
     IReadOnlyDictionary<string, IReadOnlyList<string>> SkipExamples,
     string? PositionSaved,
-    long HttpResumes);
+    long HttpResumes,
+    long ResumeFilesSkipped);
 
 /// <summary>Batcher details.</summary>
 public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize);

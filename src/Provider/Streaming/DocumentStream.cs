@@ -43,6 +43,10 @@ public sealed class DocumentStream
     private long _emittedTotal;
     private readonly List<(int Epoch, long StartOrdinal)> _epochStarts = [];
 
+    // Each epoch's finished files' document counts, in that epoch's file order: saved with a position so that a
+    // resume can pass over files without reading them.
+    private readonly Dictionary<int, List<long>> _partitionCounts = [];
+
     public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
     {
         _source = source;
@@ -56,6 +60,9 @@ public sealed class DocumentStream
 
     /// <summary>Documents passed over while resuming (already emitted before the interruption).</summary>
     public long ResumeSkipped { get; private set; }
+
+    /// <summary>Files a resume passed over without reading them (every document emitted before the saved position).</summary>
+    public long ResumeFilesSkipped { get; private set; }
 
     /// <summary>Documents of the source that belong to other ranks.</summary>
     public long OtherRanks { get; private set; }
@@ -93,7 +100,18 @@ public sealed class DocumentStream
                 }
             }
         }
-        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal };
+        long[]? counts = null;
+        lock (_partitionCounts)
+        {
+            if (_partitionCounts.TryGetValue(epoch, out List<long>? list))
+            {
+                lock (list)
+                {
+                    counts = [.. list];
+                }
+            }
+        }
+        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal, PartitionCounts = counts };
     }
 
     /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
@@ -102,12 +120,14 @@ public sealed class DocumentStream
         long skip = 0;
         _epoch = 0;
         _emittedTotal = 0;
+        ResumePlan? plan = null;
         if (resumeFrom is not null)
         {
             Validate(resumeFrom);
             _epoch = resumeFrom.Epoch;
             _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
             skip = resumeFrom.EmittedInEpoch;
+            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Plan(_epoch, skip, counts) : null;
         }
 
         for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
@@ -118,7 +138,15 @@ public sealed class DocumentStream
             }
             _emittedInEpoch = 0;
             long emittedThisEpoch = 0;
-            await foreach (Document document in EpochAsync(_epoch, cancellationToken).ConfigureAwait(false))
+            if (plan is not null)
+            {
+                // The plan starts the pass where it stood: what was emitted is passed over without being read again.
+                emittedThisEpoch = skip;
+                ResumeSkipped += skip;
+                Interlocked.Add(ref _emittedInEpoch, skip);
+                Interlocked.Add(ref _emittedTotal, skip);
+            }
+            await foreach (Document document in EpochAsync(_epoch, plan, cancellationToken).ConfigureAwait(false))
             {
                 if (emittedThisEpoch < skip)
                 {
@@ -139,6 +167,7 @@ public sealed class DocumentStream
                 yield break;
             }
             skip = 0;
+            plan = null;
         }
     }
 
@@ -174,27 +203,54 @@ public sealed class DocumentStream
         source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _options.Rank.WorldSize && _options.Rank.WorldSize > 1;
 
     /// <summary>One epoch of this rank's stream: the source's shard shuffled, or for a mix each component's shard shuffled and drawn by weight.</summary>
-    private IAsyncEnumerable<Document> EpochAsync(int epoch, CancellationToken cancellationToken)
+    private IAsyncEnumerable<Document> EpochAsync(int epoch, ResumePlan? plan, CancellationToken cancellationToken)
     {
         if (_source is MixedSource mix)
         {
             // Each component has its own order per pass (component k's cycle c of epoch e), and the draws their own seed.
             return mix.MixAsync(
-                (k, cycle) => ShuffledShardAsync(mix.Components[k], Seeds.Derive(Seeds.Derive(_options.Seed, epoch, k + 1), cycle, 0xC1C1E), cancellationToken),
+                (k, cycle) => ShuffledShardAsync(mix.Components[k], Seeds.Derive(Seeds.Derive(_options.Seed, epoch, k + 1), cycle, 0xC1C1E), null, null, cancellationToken),
                 (ulong)Seeds.Derive(_options.Seed, epoch, 0x3137),
                 cancellationToken);
         }
-        return ShuffledShardAsync(_source, Seeds.Derive(_options.Seed, epoch, 0), cancellationToken);
+        List<long> counts;
+        lock (_partitionCounts)
+        {
+            counts = _partitionCounts[epoch] = [];
+        }
+        return ShuffledShardAsync(_source, Seeds.Derive(_options.Seed, epoch, 0), plan, counts, cancellationToken);
     }
 
-    private async IAsyncEnumerable<Document> ShuffledShardAsync(IDocumentSource source, int passSeed, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static Xoshiro256 ShuffleGenerator(int passSeed) => new((ulong)Seeds.Derive(passSeed, 0x5EED));
+
+    /// <param name="source">The source (or a mix's component).</param>
+    /// <param name="passSeed">Seeds this pass's file order and shuffle.</param>
+    /// <param name="plan">Where a resume starts (the shuffle buffer's inputs and the generator), or null to start at the beginning.</param>
+    /// <param name="counts">Where to record each finished file's document count, in this pass's file order, or null.</param>
+    /// <param name="cancellationToken">Cancels reading.</param>
+    private async IAsyncEnumerable<Document> ShuffledShardAsync(IDocumentSource source, int passSeed, ResumePlan? plan, List<long>? counts, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         int size = _options.ShuffleBuffer;
         // Our own generator: the order (and so every resume) must not change with the runtime's System.Random.
-        var random = new Xoshiro256((ulong)Seeds.Derive(passSeed, 0x5EED));
-        var buffer = new List<Document>(Math.Min(size, 1 << 16));
-        await foreach (Document document in ShardAsync(source, passSeed, cancellationToken).ConfigureAwait(false))
+        Xoshiro256 random = plan?.Generator ?? ShuffleGenerator(passSeed);
+        var buffer = new List<Document?>(Math.Min(size, 1 << 16));
+        long firstInput = 0;
+        if (plan is not null)
         {
+            // Slots the saved buffer held, to be filled with their documents as those are read again.
+            buffer.AddRange(new Document?[plan.Buffer.Count]);
+            firstInput = plan.FirstInput;
+        }
+        await foreach ((Document document, long input) in ShardAsync(source, passSeed, plan, counts, cancellationToken).ConfigureAwait(false))
+        {
+            if (input < firstInput)
+            {
+                if (plan!.Slots.TryGetValue(input, out int slot))
+                {
+                    buffer[slot] = document;
+                }
+                continue;
+            }
             if (size <= 1)
             {
                 yield return document;
@@ -206,7 +262,7 @@ public sealed class DocumentStream
                 continue;
             }
             int pick = random.NextInt32(size);
-            Document chosen = buffer[pick];
+            Document chosen = buffer[pick]!;
             buffer[pick] = document;
             yield return chosen;
         }
@@ -214,45 +270,81 @@ public sealed class DocumentStream
         for (int n = buffer.Count; n > 0; n--)
         {
             int pick = random.NextInt32(n);
-            yield return buffer[pick];
+            yield return buffer[pick] ?? throw new InvalidOperationException($"{source.Description}: a document the saved shuffle buffer held was not found again; the source changed since the position was saved.");
             buffer[pick] = buffer[n - 1];
         }
     }
 
-    /// <summary>This rank's documents of a source for one pass, before the shuffle buffer.</summary>
-    private async IAsyncEnumerable<Document> ShardAsync(IDocumentSource source, int passSeed, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The pass's file order: shuffled per pass when shuffling, the same on every rank.</summary>
+    private int[] PartitionOrder(IPartitionedSource parts, int passSeed)
     {
+        int[] order = Enumerable.Range(0, parts.PartitionCount).ToArray();
+        if (_options.ShuffleBuffer > 0)
+        {
+            var random = new Xoshiro256((ulong)Seeds.Derive(passSeed, 0xF11E));
+            for (int i = order.Length - 1; i > 0; i--)
+            {
+                int j = random.NextInt32(i + 1);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+        }
+        return order;
+    }
+
+    /// <summary>Documents of a file that are this rank's inputs: all when ranks split by file, else those whose ordinal it owns.</summary>
+    private long Owned(bool byFile, int position, long firstOrdinal, long count)
+    {
+        int world = _options.Rank.WorldSize;
+        int rank = _options.Rank.Rank;
+        if (byFile)
+        {
+            return position % world == rank ? count : 0;
+        }
+        // Ordinals o in [first, first + count) with o mod world == rank.
+        static long Upto(long end, int world, int rank) => end <= rank ? 0 : ((end - 1 - rank) / world) + 1;
+        return Upto(firstOrdinal + count, world, rank) - Upto(firstOrdinal, world, rank);
+    }
+
+    /// <summary>This rank's documents of a source for one pass, before the shuffle buffer, each with its input index in the pass.</summary>
+    private async IAsyncEnumerable<(Document Document, long Input)> ShardAsync(IDocumentSource source, int passSeed, ResumePlan? plan, List<long>? counts, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        long input = 0;
         if (source is IPartitionedSource parts && parts.PartitionCount > 1)
         {
-            // Files in an order shuffled per epoch (when shuffling), the same on every rank, so the ranks' shares
-            // are disjoint and together cover every file.
-            int[] order = Enumerable.Range(0, parts.PartitionCount).ToArray();
-            if (_options.ShuffleBuffer > 0)
-            {
-                var random = new Xoshiro256((ulong)Seeds.Derive(passSeed, 0xF11E));
-                for (int i = order.Length - 1; i > 0; i--)
-                {
-                    int j = random.NextInt32(i + 1);
-                    (order[i], order[j]) = (order[j], order[i]);
-                }
-            }
+            int[] order = PartitionOrder(parts, passSeed);
             bool byFile = ByFile(source);
             long ordinal = 0;
             for (int position = 0; position < order.Length; position++)
             {
                 if (byFile && position % _options.Rank.WorldSize != _options.Rank.Rank)
                 {
+                    Record(counts, 0);
                     continue;
                 }
+                if (plan is not null && position < plan.SkippedFiles.Length && plan.SkippedFiles[position])
+                {
+                    // Every document of this file was emitted before the saved position and none is in the saved
+                    // buffer: move past it by its recorded count, without opening it.
+                    long count = plan.Counts[position];
+                    input += Owned(byFile, position, ordinal, count);
+                    OtherRanks += count - Owned(byFile, position, ordinal, count);
+                    ordinal += count;
+                    ResumeFilesSkipped++;
+                    Record(counts, count);
+                    continue;
+                }
+                long read = 0;
                 await foreach (Document document in parts.ReadPartitionAsync(order[position], cancellationToken).ConfigureAwait(false))
                 {
+                    read++;
                     if (!byFile && !_options.Rank.Owns(ordinal++))
                     {
                         OtherRanks++;
                         continue;
                     }
-                    yield return document;
+                    yield return (document, input++);
                 }
+                Record(counts, read);
             }
             yield break;
         }
@@ -264,7 +356,100 @@ public sealed class DocumentStream
                 OtherRanks++;
                 continue;
             }
-            yield return document;
+            yield return (document, input++);
         }
     }
+
+    private static void Record(List<long>? counts, long count)
+    {
+        if (counts is not null)
+        {
+            lock (counts)
+            {
+                counts.Add(count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Works out, from the files' recorded document counts alone, where a pass stood after <paramref name="emitted"/>
+    /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
+    /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
+    /// </summary>
+    private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts)
+    {
+        if (_source is not IPartitionedSource { PartitionCount: > 1 } parts || _source is MixedSource)
+        {
+            return null;
+        }
+        int passSeed = Seeds.Derive(_options.Seed, epoch, 0);
+        bool byFile = ByFile(_source);
+        // Inputs each recorded file holds for this rank, and where each file's inputs start.
+        var owned = new long[counts.Count];
+        var firstInput = new long[counts.Count + 1];
+        long ordinal = 0;
+        for (int position = 0; position < counts.Count; position++)
+        {
+            owned[position] = Owned(byFile, position, ordinal, counts[position]);
+            firstInput[position + 1] = firstInput[position] + owned[position];
+            ordinal += counts[position];
+        }
+        long known = firstInput[counts.Count];
+        bool allKnown = counts.Count == parts.PartitionCount;
+        int size = _options.ShuffleBuffer;
+        Xoshiro256 random = ShuffleGenerator(passSeed);
+        var buffer = new List<long>();
+        long input = 0;
+        long done = 0;
+        if (size <= 1)
+        {
+            // No buffer: the first input still to come is the next to emit (in a file not recorded, that file is read
+            // again from its start and what was emitted dropped).
+            input = emitted;
+        }
+        else
+        {
+            while (done < emitted)
+            {
+                if (!allKnown || input < known)
+                {
+                    if (buffer.Count < size)
+                    {
+                        buffer.Add(input++);
+                        continue;
+                    }
+                    int pick = random.NextInt32(size);
+                    buffer[pick] = input++;
+                    done++;
+                    continue;
+                }
+                // Every input read: the saved pass was draining its buffer.
+                int n = buffer.Count;
+                if (n == 0)
+                {
+                    return null;
+                }
+                int drained = random.NextInt32(n);
+                buffer[drained] = buffer[n - 1];
+                buffer.RemoveAt(n - 1);
+                done++;
+            }
+        }
+        var skip = new bool[counts.Count];
+        var slots = new Dictionary<long, int>(buffer.Count);
+        for (int slot = 0; slot < buffer.Count; slot++)
+        {
+            slots[buffer[slot]] = slot;
+        }
+        long lowestBuffered = buffer.Count == 0 ? long.MaxValue : buffer.Min();
+        for (int position = 0; position < counts.Count; position++)
+        {
+            // Passed over: all its inputs were emitted (they end before the first input still to come) and none waits in the buffer.
+            skip[position] = firstInput[position + 1] <= Math.Min(input, lowestBuffered) || (owned[position] == 0 && counts[position] > 0 && firstInput[position + 1] <= input);
+        }
+        return new ResumePlan(random, input, buffer, slots, skip, counts);
+    }
+
+    /// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread.</summary>
+    private sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts);
 }

@@ -30,6 +30,12 @@ public sealed record ProviderPosition
     /// <summary>Documents emitted over all epochs.</summary>
     public required long EmittedTotal { get; init; }
 
+    /// <summary>
+    /// For a source of several files, the document count of each file the epoch had finished, in the epoch's file
+    /// order; lets a resume pass over files without reading them. Null for one file (the epoch is replayed).
+    /// </summary>
+    public IReadOnlyList<long>? PartitionCounts { get; init; }
+
     /// <summary>Writes the position as JSON, atomically (temp file, then rename).</summary>
     public void Save(string path) => JsonFile.WriteAtomic(path, this, ProviderJsonContext.Default.ProviderPosition);
 

@@ -285,6 +285,58 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
         Assert.True(new DocumentStream(source, new DocumentStreamOptions { Rank = new RankInfo(1, 4) }).ShardsByFile);
     }
 
+    [Theory]
+    [InlineData(1, 0, 25)]
+    [InlineData(1, 0, 45)]
+    [InlineData(1, 16, 45)]
+    [InlineData(1, 16, 55)]
+    [InlineData(1, 16, 59)]
+    [InlineData(2, 16, 20)]
+    [InlineData(2, 4, 29)]
+    [InlineData(8, 16, 5)]
+    [InlineData(8, 0, 6)]
+    public async Task Resume_PassesOverFinishedFilesUnread_AndStillContinuesExactly(int worldSize, int buffer, int stopAfter)
+    {
+        using var files = new TempFiles();
+        string folder = Write(files, withBadRecord: false);
+        var rank = new RankInfo(worldSize - 1, worldSize);
+        var options = new DocumentStreamOptions { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank };
+        List<string> whole = await TextsOf(new DocumentStream(SourceFactory.Create(folder), options));
+        Assert.True(stopAfter < whole.Count / 2, $"stop {stopAfter} is not inside the first epoch of {whole.Count / 2}");
+
+        var first = new DocumentStream(SourceFactory.Create(folder), options);
+        List<string> head = await TextsOf(first, take: stopAfter);
+        ProviderPosition position = first.PositionAt(stopAfter);
+        string saved = files.Path("position.json");
+        position.Save(saved);
+        IDocumentSource again = SourceFactory.Create(folder);
+        var second = new DocumentStream(again, options);
+        List<string> tail = await TextsOf(second, ProviderPosition.Load(saved));
+
+        Assert.Equal(whole, head.Concat(tail));
+        Assert.NotNull(position.PartitionCounts);
+        // Without a buffer everything before the stop was emitted; with one, only what no longer waits in it.
+        if (worldSize == 1 && (buffer == 0 ? stopAfter >= 20 : stopAfter == 59))
+        {
+            Assert.True(second.ResumeFilesSkipped >= 2, $"{second.ResumeFilesSkipped} files passed over");
+            Assert.True(again.Statistics.RecordsRead < 2 * Count, $"{again.Statistics.RecordsRead} records read again");
+        }
+    }
+
+    private static async Task<List<string>> TextsOf(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
+    {
+        var texts = new List<string>();
+        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            texts.Add(d.Text);
+            if (texts.Count == take)
+            {
+                break;
+            }
+        }
+        return texts;
+    }
+
     [Fact]
     public async Task Open_GlobAndList_ReadTheSameFiles()
     {
