@@ -55,7 +55,7 @@ internal sealed class BadRecordTracker
         _statistics.AddSkip(reason, $"{_source}: {location}: {detail}");
         if (++_consecutive >= _options.MaxConsecutiveBadRecords)
         {
-            throw new SourceFormatException(_source, location, $"{_consecutive} records in a row could not be read as {_format} (last: {reason}: {detail}). Is this the right file and --format?");
+            throw new SourceFormatException(_source, location, $"{_consecutive} records in a row could not be read as {_format} (last: {reason}: {detail}). Is this the right file and --source-format, and does --text-column name the text?");
         }
     }
 }

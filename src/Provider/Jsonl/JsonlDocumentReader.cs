@@ -86,7 +86,7 @@ public sealed class JsonlDocumentReader : IDocumentSource
             }
             if (text is null)
             {
-                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field {string.Join(" or ", _options.TextFields.Select(f => $"'{f}'"))}");
+                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field {string.Join(" or ", _options.TextFields.Select(f => $"'{f}'"))}; its fields are: {FieldNames(line)} (choose with --text-column)");
                 continue;
             }
             bad.Good();
@@ -167,6 +167,21 @@ public sealed class JsonlDocumentReader : IDocumentSource
             text = string.Join(' ', parts.Where(p => !string.IsNullOrEmpty(p)));
         }
         return (id, text, labels);
+    }
+
+    /// <summary>The top-level field names of a JSON object line, for an error message.</summary>
+    private static string FieldNames(ReadOnlySpan<byte> line)
+    {
+        var names = new List<string>();
+        var reader = new Utf8JsonReader(line);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            names.Add($"'{reader.GetString()}'");
+            reader.Read();
+            reader.Skip();
+        }
+        return names.Count == 0 ? "(none)" : string.Join(", ", names);
     }
 
     private int TextFieldIndex(ref Utf8JsonReader reader)

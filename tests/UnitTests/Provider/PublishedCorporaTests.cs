@@ -35,6 +35,31 @@ public sealed class PublishedCorporaTests
         Assert.Equal(0, source.Statistics.Skipped);
     }
 
+    [Fact]
+    public async Task CirrusSearch_NewerDumpWithoutType_DetectedAndRead()
+    {
+        using var files = new TempFiles();
+        string lines = string.Concat(Enumerable.Range(0, 5).Select(i => $"{{\"index\":{{\"_id\":\"{i}\"}}}}\n{{\"namespace\":0,\"title\":\"T{i}\",\"text\":\"text {i}\"}}\n"));
+        string path = files.WriteBytes("dump.gz", TempFiles.Gzip(lines));
+
+        List<Document> docs = await Collect.DocumentsAsync(SourceFactory.Create(path));
+
+        Assert.Equal("cirrussearch", SourceFactory.Catalog.Detect(path, new()).Format.Name);
+        Assert.Equal(["0", "1", "2", "3", "4"], docs.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task Jsonl_TextFieldMissing_SkipsNamingTheFieldsThereAre()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("d.jsonl", "{\"id\":1,\"body\":\"x\"}\n{\"id\":2,\"text\":\"y\"}\n");
+
+        IDocumentSource source = SourceFactory.Create(path);
+        await Collect.DocumentsAsync(source);
+
+        Assert.Contains("its fields are: 'id', 'body'", Assert.Single(source.Statistics.Examples["missing_text_field"]), StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task CirrusSearch_OverHttpCutEightTimes_Reads106PagesAndCountsTheResumes()
     {
