@@ -29,11 +29,14 @@ public sealed class ParquetFormat : ISourceFormat
 
 /// <summary>
 /// Streams the rows of a local Parquet file as documents, one row group at a time (memory is bounded by the largest
-/// row group's text columns, not the file). Text, id and label columns must be flat (not nested lists).
+/// row group's text columns, not the file). Row groups are the file's parts (<see cref="IPartitionedSource"/>): ranks
+/// split a file of several row groups by row group, and a resume passes over finished ones without decoding them.
+/// Text, id and label columns must be flat (not nested lists).
 /// </summary>
 /// <remarks>Parquet keeps its index in a footer at the end of the file, so it is read from disk, not while downloading.</remarks>
-public sealed class ParquetDocumentReader : IDocumentSource
+public sealed class ParquetDocumentReader : IPartitionedSource
 {
+    private readonly Lazy<long[]> _rowGroups;
     private readonly string _location;
     private readonly SourceColumns _columns;
     private readonly Lazy<string> _fingerprint;
@@ -49,6 +52,7 @@ public sealed class ParquetDocumentReader : IDocumentSource
         _columns = columns ?? new SourceColumns();
         Statistics = statistics ?? new SourceStatistics();
         _fingerprint = new Lazy<string>(() => $"parquet|{InputIdentity.Describe(location)}|{_columns}", LazyThreadSafetyMode.PublicationOnly);
+        _rowGroups = new Lazy<long[]>(ReadRowGroups, LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Description => $"parquet:{_location}";
@@ -57,19 +61,33 @@ public sealed class ParquetDocumentReader : IDocumentSource
 
     public SourceStatistics Statistics { get; }
 
+    /// <summary>The file's row groups: each can be read on its own, so ranks split a big file by row group and a resume passes over finished ones.</summary>
+    public int PartitionCount => _rowGroups.Value.Length;
+
+    public string DescribePartition(int index) => $"{_location} row group {index}";
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (int group = 0; group < PartitionCount; group++)
+        {
+            await foreach (Document document in ReadPartitionAsync(group, cancellationToken).ConfigureAwait(false))
+            {
+                yield return document;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<Document> ReadPartitionAsync(int index, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         _ = Fingerprint;
         long fileLength = new FileInfo(_location).Length;
-        ParquetReader reader;
-        try
+        long[] rowGroups = _rowGroups.Value;
+        long row = 0;
+        for (int g = 0; g < index; g++)
         {
-            reader = await ParquetReader.CreateAsync(_location, null, cancellationToken).ConfigureAwait(false);
+            row += rowGroups[g];
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
-        {
-            throw new SourceFormatException(_location, "the footer", $"not a readable Parquet file ({ex.Message})", ex);
-        }
+        ParquetReader reader = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             // Bind by the top-level columns; a list column's values sit in its leaf data field.
@@ -88,41 +106,71 @@ public sealed class ParquetDocumentReader : IDocumentSource
                     throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id and label columns must be flat here (lists of labels are not read from Parquet yet).");
                 }
             }
-            long row = 0;
-            for (int group = 0; group < reader.RowGroupCount; group++)
+            int group = index;
+            using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
+            int count = checked((int)rowGroup.RowCount);
+            var columns = new Dictionary<int, string?[]>();
+            try
             {
-                using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
-                int count = checked((int)rowGroup.RowCount);
-                var columns = new Dictionary<int, string?[]>();
-                try
+                foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0).Distinct())
                 {
-                    foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0).Distinct())
-                    {
-                        columns[column] = await ReadColumnAsync(rowGroup, fields[column]!, count, cancellationToken).ConfigureAwait(false);
-                    }
+                    columns[column] = await ReadColumnAsync(rowGroup, fields[column]!, count, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
-                {
-                    throw new SourceFormatException(_location, $"row group {group}", $"the column data cannot be read ({ex.Message})", ex);
-                }
-                long groupEnd = fileLength * (group + 1) / reader.RowGroupCount;
-                for (int i = 0; i < count; i++, row++)
-                {
-                    // Parquet has no decompressed stream to count: the group's share of the file stands for its bytes.
-                    Statistics.AddRecord(i == 0 ? groupEnd - (fileLength * group / reader.RowGroupCount) : 0);
-                    int index = i;
-                    string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
-                    string text = binding.JoinText(c => columns[c][index]);
-                    if (string.IsNullOrWhiteSpace(text))
-                    {
-                        Statistics.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
-                        continue;
-                    }
-                    Statistics.AddYielded();
-                    yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null };
-                }
-                Statistics.SetRawProgress(fileLength * (group + 1) / reader.RowGroupCount, fileLength);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
+            {
+                throw new SourceFormatException(_location, $"row group {group}", $"the column data cannot be read ({ex.Message})", ex);
+            }
+            long groupStart = fileLength * group / rowGroups.Length;
+            long groupEnd = fileLength * (group + 1) / rowGroups.Length;
+            for (int i = 0; i < count; i++, row++)
+            {
+                // Parquet has no decompressed stream to count: the group's share of the file stands for its bytes.
+                Statistics.AddRecord(i == 0 ? groupEnd - groupStart : 0);
+                int cell = i;
+                string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
+                string text = binding.JoinText(c => columns[c][cell]);
+                if (string.IsNullOrWhiteSpace(text))
+                {
+                    Statistics.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
+                    continue;
+                }
+                Statistics.AddYielded();
+                yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null };
+            }
+            Statistics.SetRawProgress(groupEnd, fileLength);
+        }
+    }
+
+    private async Task<ParquetReader> OpenAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ParquetReader.CreateAsync(_location, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
+        {
+            throw new SourceFormatException(_location, "the footer", $"not a readable Parquet file ({ex.Message})", ex);
+        }
+    }
+
+    // Row counts per row group, from the footer (read once).
+    private long[] ReadRowGroups()
+    {
+        ParquetReader reader = OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+        try
+        {
+            var counts = new long[reader.RowGroupCount];
+            for (int g = 0; g < counts.Length; g++)
+            {
+                using ParquetRowGroupReader group = reader.OpenRowGroupReader(g);
+                counts[g] = group.RowCount;
+            }
+            return counts;
+        }
+        finally
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 

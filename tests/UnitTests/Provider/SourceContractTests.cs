@@ -223,7 +223,10 @@ public sealed class ParquetSourceContractTests : SourceContractTests
 
     protected override bool HasBadRecords => false;
 
-    protected override string Write(TempFiles files, bool withBadRecord)
+    protected override string Write(TempFiles files, bool withBadRecord) => WriteFile(files);
+
+    /// <summary>60 rows in three row groups of 20, 21 and 19.</summary>
+    public string WriteFile(TempFiles files)
     {
         string path = files.Path("table.parquet");
         var id = new Parquet.Schema.DataField<string>("id");
@@ -248,6 +251,44 @@ public sealed class ParquetSourceContractTests : SourceContractTests
             }
         }
         return path;
+    }
+}
+
+public sealed class ParquetRowGroupTests
+{
+    [Fact]
+    public async Task Resume_PassesOverFinishedRowGroupsWithoutDecodingThem()
+    {
+        using var files = new TempFiles();
+        string path = new ParquetSourceContractTests().WriteFile(files);
+        var options = new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 0 };
+        var whole = new List<string>();
+        await foreach (Document d in new DocumentStream(SourceFactory.Create(path), options).ReadAsync())
+        {
+            whole.Add(d.Text);
+        }
+
+        var first = new DocumentStream(SourceFactory.Create(path), options);
+        var head = new List<string>();
+        await foreach (Document d in first.ReadAsync())
+        {
+            head.Add(d.Text);
+            if (head.Count == 45)
+            {
+                break;
+            }
+        }
+        IDocumentSource again = SourceFactory.Create(path);
+        var second = new DocumentStream(again, options);
+        var tail = new List<string>();
+        await foreach (Document d in second.ReadAsync(first.PositionAt(45)))
+        {
+            tail.Add(d.Text);
+        }
+
+        Assert.Equal(whole, head.Concat(tail));
+        Assert.Equal(2, second.ResumeFilesSkipped); // row groups of 20 and 21 rows
+        Assert.Equal(19, again.Statistics.RecordsRead);
     }
 }
 
