@@ -14,6 +14,15 @@ public sealed record Document(string Id, string Text)
     /// <summary>Position of this document in the stream the provider emitted for this rank (0-based), set by the provider.</summary>
     public long Ordinal { get; init; } = -1;
 
+    /// <summary>
+    /// Where the record starts in its file, for a source that can seek there again (<see cref="ISeekableSource"/>):
+    /// the byte offset, or -1 when the source cannot seek (compressed, over HTTP).
+    /// </summary>
+    public long SourceOffset { get; init; } = -1;
+
+    /// <summary>The 1-based line on which the record starts, with <see cref="SourceOffset"/>.</summary>
+    public long SourceLine { get; init; }
+
     /// <summary>UTF-16 length of the text; used for byte and rate counters.</summary>
     public int Length => Text.Length;
 }

@@ -34,13 +34,13 @@ public sealed record CsvOptions
 
 /// <summary>
 /// Streams CSV (RFC 4180) or TSV rows as documents, plain or gzip/bzip2/zstd, from disk or over HTTP(S): the text
-/// columns joined with a space, the id column (else the row number) and the label column (split on commas).
+/// columns joined with a space, the id column (else the line the row starts on) and the label column (split on commas).
 /// </summary>
 /// <remarks>
 /// A row with fewer fields than the columns it needs, invalid UTF-8, or an unterminated quote at the end of the input
 /// is skipped and counted with its line and byte offset (or, with <see cref="BadRecordPolicy.Fail"/>, stops the read).
 /// </remarks>
-public sealed class CsvDocumentReader : IDocumentSource
+public sealed class CsvDocumentReader : ISeekableSource
 {
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly string _location;
@@ -66,20 +66,56 @@ public sealed class CsvDocumentReader : IDocumentSource
 
     public SourceStatistics Statistics { get; }
 
+    /// <summary>True once reading has found a local, uncompressed file, whose rows a resume can seek to.</summary>
+    public bool CanSeek { get; private set; }
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
-        _ = Fingerprint;
         var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
+        await foreach (Document document in ReadRecordsAsync(input, records, _options.ColumnNames, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    /// <summary>Reads from the row that starts at <paramref name="offset"/>, taking the column names from the header (or --columns) first.</summary>
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<string>? names = _options.ColumnNames;
+        if (names is null)
+        {
+            using OpenedInput head = await OpenedInput.OpenAsync(_location, _http, _options.Http, null, cancellationToken).ConfigureAwait(false);
+            var header = new DelimitedRecordReader(SkipBom(head), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
+            if (!await header.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield break;
+            }
+            names = Header(header);
+        }
+        using OpenedInput input = OpenedInput.OpenAt(_location, offset);
+        var records = new DelimitedRecordReader(input.Content, (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, offset, line);
+        await foreach (Document document in ReadRecordsAsync(input, records, names, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    /// <param name="input">The opened input.</param>
+    /// <param name="records">Its records, from where reading starts.</param>
+    /// <param name="names">The column names, or null when the first record is the header.</param>
+    /// <param name="cancellationToken">Cancels reading.</param>
+    private async IAsyncEnumerable<Document> ReadRecordsAsync(OpenedInput input, DelimitedRecordReader records, IReadOnlyList<string>? names, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        _ = Fingerprint;
+        bool seekable = CanSeek = input.IsSeekable;
         var bad = new BadRecordTracker(_location, _options.Delimiter == '\t' ? "TSV" : "CSV", _options.Lines, Statistics);
         ColumnBinding? binding = null;
-        IReadOnlyList<string>? names = _options.ColumnNames;
         if (names is not null)
         {
-            binding = ColumnBinding.Resolve(_options.Columns, names, _location, "--columns");
+            binding = ColumnBinding.Resolve(_options.Columns, names, _location, _options.ColumnNames is null ? "the header row (line 1)" : "--columns");
         }
         var values = new string?[Math.Max(names?.Count ?? 0, 1)];
-        long row = 0;
         while (true)
         {
             bool more;
@@ -105,7 +141,6 @@ public sealed class CsvDocumentReader : IDocumentSource
                 values = new string?[names.Count];
                 continue;
             }
-            row++;
             if (records.Unterminated)
             {
                 bad.Bad("unterminated_quote", records.RecordLine, records.RecordOffset, "a quoted field is still open at the end of the input (a missing closing quote)");
@@ -127,7 +162,8 @@ public sealed class CsvDocumentReader : IDocumentSource
                 continue;
             }
             bad.Good();
-            string id = binding.IdColumn >= 0 && values[binding.IdColumn] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
+            // Without an id column a row is named by its line, which stays the same when a resume seeks to it.
+            string id = binding.IdColumn >= 0 && values[binding.IdColumn] is { Length: > 0 } given ? given : records.RecordLine.ToString(CultureInfo.InvariantCulture);
             string text = binding.JoinText(i => values[i]);
             if (string.IsNullOrWhiteSpace(text))
             {
@@ -135,7 +171,12 @@ public sealed class CsvDocumentReader : IDocumentSource
                 continue;
             }
             Statistics.AddYielded();
-            yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(values[binding.LabelColumn]) : null };
+            yield return new Document(id, text)
+            {
+                Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(values[binding.LabelColumn]) : null,
+                SourceOffset = seekable ? records.RecordOffset : -1,
+                SourceLine = records.RecordLine,
+            };
         }
     }
 

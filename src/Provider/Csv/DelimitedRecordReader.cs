@@ -20,8 +20,10 @@ internal sealed class DelimitedRecordReader
     private int _recordLength;
     private readonly List<(int Start, int Length)> _fields = [];
 
-    public DelimitedRecordReader(Stream stream, byte delimiter, bool quoted, int maxRecordBytes)
+    public DelimitedRecordReader(Stream stream, byte delimiter, bool quoted, int maxRecordBytes, long firstOffset = 0, long firstLine = 1)
     {
+        _offset = firstOffset;
+        _line = firstLine;
         _stream = stream;
         _delimiter = delimiter;
         _quoted = quoted;

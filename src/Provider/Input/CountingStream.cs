@@ -6,9 +6,12 @@ internal sealed class CountingStream : ReadOnlyForwardStream
     private readonly Stream _inner;
     private long _bytesRead;
 
-    public CountingStream(Stream inner)
+    /// <param name="inner">The stream to count.</param>
+    /// <param name="start">Where in its file <paramref name="inner"/> is (reading resumed mid-file), so counts are file offsets.</param>
+    public CountingStream(Stream inner, long start = 0)
     {
         _inner = inner;
+        _bytesRead = start;
     }
 
     /// <summary>Bytes read so far.</summary>

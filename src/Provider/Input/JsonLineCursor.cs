@@ -16,12 +16,12 @@ internal sealed class JsonLineCursor : IDisposable
     private readonly SourceStatistics _statistics;
     private readonly int _maxLineBytes;
 
-    private JsonLineCursor(OpenedInput input, LineReaderOptions options, SourceStatistics statistics, string format)
+    private JsonLineCursor(OpenedInput input, LineReaderOptions options, SourceStatistics statistics, string format, long firstOffset = 0, long firstLine = 1)
     {
         _input = input;
         _statistics = statistics;
         _maxLineBytes = options.MaxLineBytes;
-        _lines = new Utf8LineReader(input.Content, options.MaxLineBytes);
+        _lines = new Utf8LineReader(input.Content, options.MaxLineBytes, firstOffset: firstOffset, firstLine: firstLine);
         Bad = new BadRecordTracker(input.Name, format, options, statistics);
     }
 
@@ -43,6 +43,13 @@ internal sealed class JsonLineCursor : IDisposable
         OpenedInput input = await OpenedInput.OpenAsync(location, http, httpOptions, statistics, cancellationToken).ConfigureAwait(false);
         return new JsonLineCursor(input, options, statistics, format);
     }
+
+    /// <summary>Opens a local, uncompressed file at a line that starts at <paramref name="offset"/> (see <see cref="OpenedInput.OpenAt"/>).</summary>
+    public static JsonLineCursor OpenAt(string location, long offset, long line, LineReaderOptions options, SourceStatistics statistics, string format) =>
+        new(OpenedInput.OpenAt(location, offset), options, statistics, format, offset, line);
+
+    /// <summary>True when lines' offsets can be sought again (a local, uncompressed file).</summary>
+    public bool IsSeekable => _input.IsSeekable;
 
     /// <summary>Advances to the next usable line; false at the end of the input.</summary>
     public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)

@@ -122,6 +122,30 @@ public sealed class OpenedInput : IDisposable
         return got;
     }
 
+    /// <summary>True when the input is a local file whose bytes are not compressed, so a record's offset can be sought again.</summary>
+    public bool IsSeekable => Compression == CompressionKind.None && !InputIdentity.TryParseHttpUrl(Name, out _);
+
+    /// <summary>
+    /// Opens a local, uncompressed file at <paramref name="offset"/> (a record's start, from
+    /// <see cref="Document.SourceOffset"/>), so reading continues there without reading what comes before it.
+    /// </summary>
+    public static OpenedInput OpenAt(string location, long offset)
+    {
+        var file = new FileStream(location, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
+        if (offset > file.Length)
+        {
+            long length = file.Length;
+            file.Dispose();
+            throw new SourceFormatException(location, $"byte offset {offset}", $"the saved position is past the end of the file ({length} bytes); the file changed since it was saved.");
+        }
+        file.Position = offset;
+        var counting = new CountingStream(file, offset);
+        var opened = new OpenedInput(location, counting, counting, file.Length, CompressionKind.None);
+        opened._content = new CountingStream(counting, offset);
+        opened.Content = opened._content;
+        return opened;
+    }
+
     /// <summary>Wraps a decompression or I/O failure in an error that names the input, the line and the raw offset.</summary>
     public Exception DescribeFailure(Exception error, long line)
     {

@@ -25,11 +25,20 @@ public sealed class Utf8LineReader : IDisposable
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
-    public Utf8LineReader(Stream stream, int maxLineBytes = 256 << 20, int initialBufferBytes = 1 << 16)
+    /// <param name="stream">The bytes, from <paramref name="firstOffset"/> on.</param>
+    /// <param name="maxLineBytes">Longest line kept.</param>
+    /// <param name="initialBufferBytes">Starting buffer size.</param>
+    /// <param name="firstOffset">The stream's position in the file, when reading starts mid-file (at a line start).</param>
+    /// <param name="firstLine">The number of the line at <paramref name="firstOffset"/>.</param>
+    public Utf8LineReader(Stream stream, int maxLineBytes = 256 << 20, int initialBufferBytes = 1 << 16, long firstOffset = 0, long firstLine = 1)
     {
         _stream = stream;
         _maxLineBytes = maxLineBytes;
         _buffer = ArrayPool<byte>.Shared.Rent(initialBufferBytes);
+        _bufferOffset = firstOffset;
+        LineNumber = firstLine - 1;
+        // A byte order mark can only open the file.
+        _startChecked = firstOffset > 0;
     }
 
     /// <summary>1-based number of the current line.</summary>

@@ -28,7 +28,7 @@ public sealed record JsonlOptions
 
 /// <summary>Streams JSON Lines (<c>{"id":…,"text":…}</c> per line), plain or gzip, from disk or over HTTP(S).</summary>
 /// <remarks>Records without the text field, with empty text, or that are malformed are skipped and counted by reason.</remarks>
-public sealed class JsonlDocumentReader : IDocumentSource
+public sealed class JsonlDocumentReader : ISeekableSource
 {
     private readonly string _location;
     private readonly JsonlOptions _options;
@@ -63,11 +63,32 @@ public sealed class JsonlDocumentReader : IDocumentSource
 
     public SourceStatistics Statistics { get; }
 
+    /// <summary>True once reading has found a local, uncompressed file, whose lines a resume can seek to.</summary>
+    public bool CanSeek { get; private set; }
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
+        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using JsonLineCursor lines = JsonLineCursor.OpenAt(_location, offset, line, _options.Lines, Statistics, "JSON Lines");
+        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    private async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         // Describe the input as it is being read, so a position saved later names this input.
         _ = Fingerprint;
+        bool seekable = CanSeek = lines.IsSeekable;
         BadRecordTracker bad = lines.Bad;
         while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -97,7 +118,7 @@ public sealed class JsonlDocumentReader : IDocumentSource
                 continue;
             }
             Statistics.AddYielded();
-            yield return new Document(id, text) { Labels = labels };
+            yield return new Document(id, text) { Labels = labels, SourceOffset = seekable ? lines.LineOffset : -1, SourceLine = lines.LineNumber };
         }
     }
 

@@ -47,6 +47,9 @@ public sealed class DocumentStream
     // resume can pass over files without reading them.
     private readonly Dictionary<int, List<long>> _partitionCounts = [];
 
+    // One seekable file's seek marks per pass (keyed by the pass's count list).
+    private readonly Dictionary<List<long>, List<SeekMark>> _marks = new(ReferenceEqualityComparer.Instance);
+
     public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
     {
         _source = source;
@@ -60,6 +63,9 @@ public sealed class DocumentStream
 
     /// <summary>Documents passed over while resuming (already emitted before the interruption).</summary>
     public long ResumeSkipped { get; private set; }
+
+    /// <summary>The byte offset a resume of one file started reading at, or -1 when it read from the start.</summary>
+    public long ResumeSeekedTo { get; private set; } = -1;
 
     /// <summary>Files a resume passed over without reading them (every document emitted before the saved position).</summary>
     public long ResumeFilesSkipped { get; private set; }
@@ -101,6 +107,7 @@ public sealed class DocumentStream
             }
         }
         long[]? counts = null;
+        List<SeekMark>? marks = null;
         lock (_partitionCounts)
         {
             if (_partitionCounts.TryGetValue(epoch, out List<long>? list))
@@ -109,9 +116,34 @@ public sealed class DocumentStream
                 {
                     counts = [.. list];
                 }
+                lock (_marks)
+                {
+                    _marks.TryGetValue(list, out marks);
+                }
             }
         }
-        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal, PartitionCounts = counts };
+        SeekMark? seek = null;
+        if (marks is not null && counts is not null && _source is ISeekableSource { CanSeek: true } && ordinal - start > 0)
+        {
+            // The earliest input a resume still needs (the next to come, or the oldest still in the shuffle
+            // buffer); the last mark at or before it is where reading can start again.
+            ResumePlan? plan = Plan(epoch, ordinal - start, counts, new SeekMark(0, 0, 0, 1));
+            if (plan is not null)
+            {
+                long needed = plan.Buffer.Count == 0 ? plan.FirstInput : Math.Min(plan.FirstInput, plan.Buffer.Min());
+                lock (marks)
+                {
+                    foreach (SeekMark mark in marks)
+                    {
+                        if (mark.Input <= needed && (seek is null || mark.Input >= seek.Input))
+                        {
+                            seek = mark;
+                        }
+                    }
+                }
+            }
+        }
+        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal, PartitionCounts = counts, Seek = seek };
     }
 
     /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
@@ -127,7 +159,7 @@ public sealed class DocumentStream
             _epoch = resumeFrom.Epoch;
             _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
             skip = resumeFrom.EmittedInEpoch;
-            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Plan(_epoch, skip, counts) : null;
+            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Plan(_epoch, skip, counts, resumeFrom.Seek) : null;
         }
 
         for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
@@ -349,8 +381,32 @@ public sealed class DocumentStream
             yield break;
         }
         long index = 0;
-        await foreach (Document document in source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        IAsyncEnumerable<Document> documents = source.ReadAsync(cancellationToken);
+        List<SeekMark>? marks = null;
+        if (counts is not null && source is ISeekableSource seekable)
         {
+            lock (_marks)
+            {
+                marks = _marks[counts] = [];
+            }
+            if (plan?.Seek is { } seek)
+            {
+                // Start at a record read before instead of at the top of the file.
+                documents = seekable.ReadFromAsync(seek.Offset, seek.Line, cancellationToken);
+                index = seek.Raw;
+                input = seek.Input;
+                ResumeSeekedTo = seek.Offset;
+            }
+        }
+        await foreach (Document document in documents.ConfigureAwait(false))
+        {
+            if (marks is not null && document.SourceOffset >= 0 && (index & (MarkEvery - 1)) == 0)
+            {
+                lock (marks)
+                {
+                    marks.Add(new SeekMark(index, input, document.SourceOffset, document.SourceLine));
+                }
+            }
             if (!_options.Rank.Owns(index++))
             {
                 OtherRanks++;
@@ -358,7 +414,11 @@ public sealed class DocumentStream
             }
             yield return (document, input++);
         }
+        Record(counts, index);
     }
+
+    // Every this many records of one seekable file, where the record starts is kept, for a resume to seek to.
+    private const int MarkEvery = 256;
 
     private static void Record(List<long>? counts, long count)
     {
@@ -376,9 +436,23 @@ public sealed class DocumentStream
     /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
     /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
     /// </summary>
-    private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts)
+    private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts, SeekMark? seek = null)
     {
-        if (_source is not IPartitionedSource { PartitionCount: > 1 } parts || _source is MixedSource)
+        if (_source is MixedSource)
+        {
+            return null;
+        }
+        int partitionCount;
+        if (_source is IPartitionedSource { PartitionCount: > 1 } parts)
+        {
+            partitionCount = parts.PartitionCount;
+        }
+        else if (seek is not null)
+        {
+            // One file: the plan says which inputs to keep, and the seek mark where to start reading them.
+            partitionCount = 1;
+        }
+        else
         {
             return null;
         }
@@ -395,7 +469,7 @@ public sealed class DocumentStream
             ordinal += counts[position];
         }
         long known = firstInput[counts.Count];
-        bool allKnown = counts.Count == parts.PartitionCount;
+        bool allKnown = counts.Count == partitionCount;
         int size = _options.ShuffleBuffer;
         Xoshiro256 random = ShuffleGenerator(passSeed);
         var buffer = new List<long>();
@@ -447,9 +521,13 @@ public sealed class DocumentStream
             // Passed over: all its inputs were emitted (they end before the first input still to come) and none waits in the buffer.
             skip[position] = firstInput[position + 1] <= Math.Min(input, lowestBuffered) || (owned[position] == 0 && counts[position] > 0 && firstInput[position + 1] <= input);
         }
-        return new ResumePlan(random, input, buffer, slots, skip, counts);
+        return new ResumePlan(random, input, buffer, slots, skip, counts) { Seek = seek };
     }
 
     /// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread.</summary>
-    private sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts);
+    private sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts)
+    {
+        /// <summary>For one seekable file, the record to start reading at, or null to read from the start.</summary>
+        public SeekMark? Seek { get; init; }
+    }
 }

@@ -36,6 +36,9 @@ public sealed record ProviderPosition
     /// </summary>
     public IReadOnlyList<long>? PartitionCounts { get; init; }
 
+    /// <summary>For one local, uncompressed file, the record a resume starts reading at (all it still needs lies after it); null to read from the start.</summary>
+    public SeekMark? Seek { get; init; }
+
     /// <summary>Writes the position as JSON, atomically (temp file, then rename).</summary>
     public void Save(string path) => JsonFile.WriteAtomic(path, this, ProviderJsonContext.Default.ProviderPosition);
 

@@ -29,7 +29,7 @@ public sealed record CirrusSearchOptions
 /// line's <c>_id</c> or else the document's <c>page_id</c>. Pages outside the namespaces, pages with empty text, and
 /// malformed, invalid-UTF-8 or oversized lines are skipped and counted by reason.
 /// </remarks>
-public sealed class CirrusSearchDumpReader : IDocumentSource
+public sealed class CirrusSearchDumpReader : ISeekableSource
 {
     private readonly string _location;
     private readonly CirrusSearchOptions _options;
@@ -57,13 +57,37 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
 
     public SourceStatistics Statistics { get; }
 
+    /// <summary>True once reading has found a local, uncompressed file, whose pages a resume can seek to.</summary>
+    public bool CanSeek { get; private set; }
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
+        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    /// <summary>Reads from the page whose action line starts at <paramref name="offset"/>.</summary>
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using JsonLineCursor lines = JsonLineCursor.OpenAt(_location, offset, line, _options.Lines, Statistics, "a CirrusSearch dump");
+        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
+        {
+            yield return document;
+        }
+    }
+
+    private async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         // Describe the input as it is being read, so a position saved later names this input.
         _ = Fingerprint;
+        bool seekable = CanSeek = lines.IsSeekable;
         BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
+        // Where the page being read began: its action line, so a resume seeks to the pair, not to half of it.
+        (long Offset, long Line) pageStart = (-1, 0);
 
         while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -88,6 +112,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
             if (parsed.IsAction)
             {
                 pendingId = parsed.ActionId;
+                pageStart = (lines.LineOffset, lines.LineNumber);
                 bad.Good();
                 continue;
             }
@@ -100,6 +125,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
             bad.Good();
 
             string id = pendingId ?? parsed.PageId ?? $"line:{lines.LineNumber}";
+            (long startOffset, long startLine) = pendingId is null ? (lines.LineOffset, lines.LineNumber) : pageStart;
             pendingId = null;
             if (!_options.Namespaces.Contains(parsed.Namespace))
             {
@@ -118,7 +144,7 @@ public sealed class CirrusSearchDumpReader : IDocumentSource
                 ["namespace"] = parsed.Namespace.ToString(CultureInfo.InvariantCulture),
             };
             Statistics.AddYielded();
-            yield return new Document(id, parsed.Text!) { Metadata = metadata };
+            yield return new Document(id, parsed.Text!) { Metadata = metadata, SourceOffset = seekable ? startOffset : -1, SourceLine = startLine };
         }
     }
 

@@ -1,0 +1,15 @@
+namespace StreamLoader.Core.Documents;
+
+/// <summary>
+/// A source that can start reading at a record it yielded before (a local, uncompressed JSON Lines, CirrusSearch or
+/// CSV file): its documents carry <see cref="Document.SourceOffset"/> and <see cref="Document.SourceLine"/>, and a
+/// resume seeks there instead of reading everything before it again.
+/// </summary>
+public interface ISeekableSource : IDocumentSource
+{
+    /// <summary>True when this input can seek (it is a local file and not compressed); known once reading has begun.</summary>
+    bool CanSeek { get; }
+
+    /// <summary>Streams the documents from the record that starts at <paramref name="offset"/> on line <paramref name="line"/>.</summary>
+    IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, CancellationToken cancellationToken = default);
+}

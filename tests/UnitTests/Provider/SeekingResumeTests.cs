@@ -1,0 +1,89 @@
+using StreamLoader.Core.Distributed;
+using StreamLoader.Core.Documents;
+using StreamLoader.Provider;
+using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Streaming;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Tests.Provider;
+
+/// <summary>
+/// Resuming in the middle of one local, uncompressed file seeks to a record read before (the oldest one the shuffle
+/// buffer still needs) instead of reading the file again from its start, and still continues exactly.
+/// </summary>
+public sealed class SeekingResumeTests
+{
+    private const int Count = 2000;
+
+    private static string Write(TempFiles files, string format) => format switch
+    {
+        "jsonl" => files.WriteText("big.jsonl", string.Concat(Enumerable.Range(0, Count).Select(i => $"{{\"id\":\"d{i}\",\"text\":\"text of d{i}\"}}\n"))),
+        "csv" => files.WriteText("big.csv", "id,text\n" + string.Concat(Enumerable.Range(0, Count).Select(i => $"d{i},\"text of d{i}\non two lines\"\n"))),
+        "cirrussearch" => files.WriteText("big.json", string.Concat(Enumerable.Range(0, Count).Select(i => TempFiles.CirrusPage($"{i}", $"P{i}", $"text of d{i}")))),
+        _ => throw new ArgumentException(format),
+    };
+
+    [Theory]
+    [InlineData("jsonl", 1, 0, 1500)]
+    [InlineData("jsonl", 1, 16, 1500)]
+    [InlineData("jsonl", 2, 16, 700)]
+    [InlineData("jsonl", 1, 64, 1999)]
+    [InlineData("csv", 1, 16, 1200)]
+    [InlineData("csv", 3, 0, 600)]
+    [InlineData("cirrussearch", 1, 16, 1800)]
+    public async Task Resume_MidFile_SeeksInsteadOfRereadingAndContinuesExactly(string format, int worldSize, int buffer, int stopAfter)
+    {
+        using var files = new TempFiles();
+        string path = Write(files, format);
+        var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = buffer, Epochs = 2, Rank = new RankInfo(worldSize - 1, worldSize) };
+        IDocumentSource uninterrupted = SourceFactory.Create(path);
+        List<string> whole = await Texts(new DocumentStream(uninterrupted, options));
+
+        var first = new DocumentStream(SourceFactory.Create(path), options);
+        List<string> head = await Texts(first, take: stopAfter);
+        string saved = files.Path("position.json");
+        first.PositionAt(stopAfter).Save(saved);
+        ProviderPosition position = ProviderPosition.Load(saved);
+        IDocumentSource again = SourceFactory.Create(path);
+        var second = new DocumentStream(again, options);
+        List<string> tail = await Texts(second, position);
+
+        Assert.Equal(whole, head.Concat(tail));
+        Assert.NotNull(position.Seek);
+        Assert.True(second.ResumeSeekedTo > 0, "the resume read the file from its start");
+        Assert.True(again.Statistics.RecordsRead < uninterrupted.Statistics.RecordsRead, $"{again.Statistics.RecordsRead} records read, {uninterrupted.Statistics.RecordsRead} by the uninterrupted run");
+    }
+
+    [Fact]
+    public async Task Resume_CompressedFile_ReplaysFromTheStartAndStillContinuesExactly()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteBytes("big.jsonl.gz", TempFiles.Gzip(File.ReadAllText(Write(files, "jsonl"))));
+        var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
+        List<string> whole = await Texts(new DocumentStream(SourceFactory.Create(path), options));
+
+        var first = new DocumentStream(SourceFactory.Create(path), options);
+        List<string> head = await Texts(first, take: 1500);
+        ProviderPosition position = first.PositionAt(1500);
+        var second = new DocumentStream(SourceFactory.Create(path), options);
+        List<string> tail = await Texts(second, position);
+
+        Assert.Equal(whole, head.Concat(tail));
+        Assert.Null(position.Seek);
+        Assert.Equal(-1, second.ResumeSeekedTo);
+    }
+
+    private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
+    {
+        var texts = new List<string>();
+        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            texts.Add(d.Text);
+            if (texts.Count == take)
+            {
+                break;
+            }
+        }
+        return texts;
+    }
+}
