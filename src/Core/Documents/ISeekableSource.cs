@@ -1,13 +1,13 @@
 namespace StreamLoader.Core.Documents;
 
 /// <summary>
-/// A source that can start reading at a record it yielded before (a local, uncompressed JSON Lines, CirrusSearch or
-/// CSV file): its documents carry <see cref="Document.SourceOffset"/> and <see cref="Document.SourceLine"/>, and a
+/// A source that can start reading at a record it yielded before (an uncompressed JSON Lines, CirrusSearch or CSV
+/// file, local or from a server that accepts ranges): its documents carry <see cref="Document.SourceOffset"/> and <see cref="Document.SourceLine"/>, and a
 /// resume seeks there instead of reading everything before it again.
 /// </summary>
 public interface ISeekableSource : IDocumentSource
 {
-    /// <summary>True when this input can seek (it is a local file and not compressed); known once reading has begun.</summary>
+    /// <summary>True when this input can seek (not compressed; a local file, or a URL whose server accepts ranges); known once reading has begun.</summary>
     bool CanSeek { get; }
 
     /// <summary>Streams the documents from the record that starts at <paramref name="offset"/> on line <paramref name="line"/>.</summary>

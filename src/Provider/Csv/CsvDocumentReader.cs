@@ -93,7 +93,7 @@ public sealed class CsvDocumentReader : ISeekableSource
             }
             names = Header(header);
         }
-        using OpenedInput input = OpenedInput.OpenAt(_location, offset);
+        using OpenedInput input = await OpenedInput.OpenAtAsync(_location, offset, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
         var records = new DelimitedRecordReader(input.Content, (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, offset, line);
         await foreach (Document document in ReadRecordsAsync(input, records, names, cancellationToken).ConfigureAwait(false))
         {

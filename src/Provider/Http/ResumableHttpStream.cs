@@ -104,6 +104,9 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     /// <summary>Total length when the server said it, else null.</summary>
     public long? ContentLength { get; private set; }
 
+    /// <summary>True when the first response said <c>Accept-Ranges: bytes</c>, so a later run can start inside the resource.</summary>
+    public bool AcceptsRanges { get; private set; }
+
     /// <summary>Times a dropped connection was resumed, over the whole download.</summary>
     public int Resumes => _retriesUsed;
 
@@ -113,11 +116,12 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     /// <param name="options">Retries and timeouts; the defaults when null.</param>
     /// <param name="statistics">Where to report waits (<see cref="SourceStatistics.Waiting"/>), or null.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    public static async Task<ResumableHttpStream> OpenAsync(HttpClient http, Uri uri, HttpReadOptions? options = null, SourceStatistics? statistics = null, CancellationToken cancellationToken = default)
+    /// <param name="startAt">The byte to start at (a resume seeking inside the resource), requested with a Range; 0 for the start.</param>
+    public static async Task<ResumableHttpStream> OpenAsync(HttpClient http, Uri uri, HttpReadOptions? options = null, SourceStatistics? statistics = null, long startAt = 0, CancellationToken cancellationToken = default)
     {
         options ??= new HttpReadOptions();
         options.Validate();
-        var stream = new ResumableHttpStream(http, uri, options, statistics);
+        var stream = new ResumableHttpStream(http, uri, options, statistics) { _position = startAt };
         try
         {
             await stream.ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -189,7 +193,9 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
             {
                 _etag = etag;
                 _lastModified = lastModified;
-                ContentLength = response.Content.Headers.ContentLength;
+                // A ranged first request (a resume seeking inside the resource) is told the rest's length.
+                ContentLength = response.Content.Headers.ContentLength + (response.StatusCode == HttpStatusCode.PartialContent ? _position : 0);
+                AcceptsRanges = response.Headers.AcceptRanges.Contains("bytes");
             }
             else if ((_etag is not null && etag is not null && etag != _etag) || (_lastModified is not null && lastModified is not null && lastModified != _lastModified))
             {
@@ -207,7 +213,7 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
             {
                 // Re-reading the whole prefix of a multi-GB dump on every drop is not a resume: say so instead.
                 throw new HttpRequestException(
-                    $"{_uri}: the connection dropped at byte {_position} and the server ignored the Range request on resume " +
+                    $"{_uri}: {(_opened && _retriesUsed > 0 ? "the connection dropped at byte " + _position + " and " : "reading from byte " + _position + ", ")}the server ignored the Range request " +
                     $"(it answered {(int)response.StatusCode} instead of 206 Partial Content), so the download cannot continue where it stopped. " +
                     "Download the file first, or use a server that supports ranges.", null, response.StatusCode);
             }

@@ -14,6 +14,9 @@ internal sealed class CountingStream : ReadOnlyForwardStream
         _bytesRead = start;
     }
 
+    /// <summary>The stream counted.</summary>
+    public Stream Inner => _inner;
+
     /// <summary>Bytes read so far.</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
 

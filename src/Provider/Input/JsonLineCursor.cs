@@ -44,9 +44,9 @@ internal sealed class JsonLineCursor : IDisposable
         return new JsonLineCursor(input, options, statistics, format);
     }
 
-    /// <summary>Opens a local, uncompressed file at a line that starts at <paramref name="offset"/> (see <see cref="OpenedInput.OpenAt"/>).</summary>
-    public static JsonLineCursor OpenAt(string location, long offset, long line, LineReaderOptions options, SourceStatistics statistics, string format) =>
-        new(OpenedInput.OpenAt(location, offset), options, statistics, format, offset, line);
+    /// <summary>Opens an uncompressed file or URL at a line that starts at <paramref name="offset"/> (see <see cref="OpenedInput.OpenAtAsync"/>).</summary>
+    public static async Task<JsonLineCursor> OpenAtAsync(string location, long offset, long line, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken) =>
+        new(await OpenedInput.OpenAtAsync(location, offset, http, httpOptions, statistics, cancellationToken).ConfigureAwait(false), options, statistics, format, offset, line);
 
     /// <summary>True when lines' offsets can be sought again (a local, uncompressed file).</summary>
     public bool IsSeekable => _input.IsSeekable;

@@ -60,7 +60,7 @@ public sealed class OpenedInput : IDisposable
         if (InputIdentity.TryParseHttpUrl(location, out Uri? uri))
         {
             httpOptions ??= new HttpReadOptions();
-            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, cancellationToken).ConfigureAwait(false);
+            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, cancellationToken: cancellationToken).ConfigureAwait(false);
             raw = stream;
             length = stream.ContentLength;
         }
@@ -123,24 +123,39 @@ public sealed class OpenedInput : IDisposable
     }
 
     /// <summary>True when the input is a local file whose bytes are not compressed, so a record's offset can be sought again.</summary>
-    public bool IsSeekable => Compression == CompressionKind.None && !InputIdentity.TryParseHttpUrl(Name, out _);
+    public bool IsSeekable => Compression == CompressionKind.None && (_raw.Inner is not ResumableHttpStream http || http.AcceptsRanges);
 
     /// <summary>
-    /// Opens a local, uncompressed file at <paramref name="offset"/> (a record's start, from
-    /// <see cref="Document.SourceOffset"/>), so reading continues there without reading what comes before it.
+    /// Opens an uncompressed file or URL at <paramref name="offset"/> (a record's start, from
+    /// <see cref="Document.SourceOffset"/>): a local file seeks, a URL asks for a range. Reading continues there without
+    /// reading what comes before it.
     /// </summary>
-    public static OpenedInput OpenAt(string location, long offset)
+    public static async Task<OpenedInput> OpenAtAsync(string location, long offset, HttpClient? http, HttpReadOptions? httpOptions, SourceStatistics? statistics, CancellationToken cancellationToken)
     {
-        var file = new FileStream(location, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
-        if (offset > file.Length)
+        Stream raw;
+        long? length;
+        if (InputIdentity.TryParseHttpUrl(location, out Uri? uri))
         {
-            long length = file.Length;
-            file.Dispose();
-            throw new SourceFormatException(location, $"byte offset {offset}", $"the saved position is past the end of the file ({length} bytes); the file changed since it was saved.");
+            httpOptions ??= new HttpReadOptions();
+            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, offset, cancellationToken).ConfigureAwait(false);
+            raw = stream;
+            length = stream.ContentLength;
         }
-        file.Position = offset;
-        var counting = new CountingStream(file, offset);
-        var opened = new OpenedInput(location, counting, counting, file.Length, CompressionKind.None);
+        else
+        {
+            var file = new FileStream(location, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, FileOptions.SequentialScan);
+            if (offset > file.Length)
+            {
+                long size = file.Length;
+                file.Dispose();
+                throw new SourceFormatException(location, $"byte offset {offset}", $"the saved position is past the end of the file ({size} bytes); the file changed since it was saved.");
+            }
+            file.Position = offset;
+            raw = file;
+            length = file.Length;
+        }
+        var counting = new CountingStream(raw, offset);
+        var opened = new OpenedInput(location, counting, counting, length, CompressionKind.None);
         opened._content = new CountingStream(counting, offset);
         opened.Content = opened._content;
         return opened;

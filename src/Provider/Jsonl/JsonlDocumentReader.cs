@@ -77,7 +77,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
 
     public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using JsonLineCursor lines = JsonLineCursor.OpenAt(_location, offset, line, _options.Lines, Statistics, "JSON Lines");
+        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
         await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
         {
             yield return document;

@@ -72,7 +72,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
     /// <summary>Reads from the page whose action line starts at <paramref name="offset"/>.</summary>
     public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using JsonLineCursor lines = JsonLineCursor.OpenAt(_location, offset, line, _options.Lines, Statistics, "a CirrusSearch dump");
+        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
         await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
         {
             yield return document;

@@ -27,7 +27,10 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     }
 
     /// <summary>The URL that serves the content.</summary>
-    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/dump.json.gz";
+    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/{Name}";
+
+    /// <summary>The file name the URL ends in (the server serves the same content whatever is asked).</summary>
+    public string Name { get; init; } = "dump.json.gz";
 
     /// <summary>Close the connection after sending this many body bytes, on the first N requests.</summary>
     public long DropAfterBytes { get; set; } = -1;

@@ -55,6 +55,29 @@ public sealed class SeekingResumeTests
     }
 
     [Fact]
+    public async Task Resume_OverHttp_AsksForARangeInsteadOfDownloadingAgain()
+    {
+        using var files = new TempFiles();
+        byte[] content = File.ReadAllBytes(Write(files, "jsonl"));
+        await using var server = new LoopbackHttpServer(content) { Name = "big.jsonl" };
+        var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
+        List<string> whole = await Texts(new DocumentStream(SourceFactory.Create(server.Url), options));
+
+        var first = new DocumentStream(SourceFactory.Create(server.Url), options);
+        List<string> head = await Texts(first, take: 1500);
+        ProviderPosition position = first.PositionAt(1500);
+        int rangesBefore = server.Ranges.Count;
+        var second = new DocumentStream(SourceFactory.Create(server.Url), options);
+        List<string> tail = await Texts(second, position);
+
+        Assert.Equal(whole, head.Concat(tail));
+        Assert.NotNull(position.Seek);
+        string range = Assert.Single(server.Ranges.Skip(rangesBefore));
+        Assert.Equal($"Range: bytes={position.Seek!.Offset}-", range);
+        Assert.True(position.Seek.Offset > content.Length / 2, $"sought to byte {position.Seek.Offset} of {content.Length}");
+    }
+
+    [Fact]
     public async Task Resume_CompressedFile_ReplaysFromTheStartAndStillContinuesExactly()
     {
         using var files = new TempFiles();
