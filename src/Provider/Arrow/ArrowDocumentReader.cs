@@ -112,6 +112,13 @@ public sealed class ArrowDocumentReader : IDocumentSource
                     {
                         CheckText(batch.Schema.GetFieldByIndex(column));
                     }
+                    foreach (int column in new[] { binding.IdColumn, binding.LabelColumn })
+                    {
+                        if (column >= 0)
+                        {
+                            CheckScalar(batch.Schema.GetFieldByIndex(column), allowList: column == binding.LabelColumn);
+                        }
+                    }
                 }
                 IArrowArray[] columns = batch.Arrays.ToArray();
                 string? labelColumn = binding.LabelColumn >= 0 ? binding.Names[binding.LabelColumn] : null;
@@ -144,6 +151,22 @@ public sealed class ArrowDocumentReader : IDocumentSource
         if (field.DataType is not (Apache.Arrow.Types.StringType or Apache.Arrow.Types.LargeStringType or Apache.Arrow.Types.StringViewType))
         {
             throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {field.DataType.Name}, not a string column (utf8, large_utf8 or utf8_view), so it cannot be the text.");
+        }
+    }
+
+    private void CheckScalar(Field field, bool allowList)
+    {
+        Apache.Arrow.Types.IArrowType type = field.DataType;
+        if (allowList && type is Apache.Arrow.Types.ListType or Apache.Arrow.Types.LargeListType)
+        {
+            type = type is Apache.Arrow.Types.ListType list ? list.ValueDataType : ((Apache.Arrow.Types.LargeListType)type).ValueDataType;
+        }
+        if (type is not (Apache.Arrow.Types.StringType or Apache.Arrow.Types.LargeStringType or Apache.Arrow.Types.StringViewType or Apache.Arrow.Types.BooleanType
+            or Apache.Arrow.Types.Int8Type or Apache.Arrow.Types.Int16Type or Apache.Arrow.Types.Int32Type or Apache.Arrow.Types.Int64Type
+            or Apache.Arrow.Types.UInt8Type or Apache.Arrow.Types.UInt16Type or Apache.Arrow.Types.UInt32Type or Apache.Arrow.Types.UInt64Type
+            or Apache.Arrow.Types.FloatType or Apache.Arrow.Types.DoubleType))
+        {
+            throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {field.DataType.Name}; an id or label column must hold strings, integers, floats or booleans{(allowList ? " (or a list of them)" : string.Empty)}.");
         }
     }
 

@@ -52,7 +52,7 @@ public sealed class HuggingFaceDatasetFormat : ISourceFormat
         {
             return new ArrowDocumentReader(files[0], options, http, statistics);
         }
-        return new FileSetSource(files, (file, parent) => new ArrowDocumentReader(file, options, http, parent), $"hf|{settings.Columns}");
+        return new FileSetSource(files, (file, parent) => new ArrowDocumentReader(file, options, http, parent), $"hf|{settings.Columns}", statistics);
     }
 
     private static List<string> ReadSplits(string path)

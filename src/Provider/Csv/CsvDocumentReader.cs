@@ -72,28 +72,26 @@ public sealed class CsvDocumentReader : ISeekableSource
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
-        var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
+        // Offsets count a skipped byte order mark, so they stay file offsets a resume can seek to.
+        var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, firstOffset: HasBom(input) ? 3 : 0);
         await foreach (Document document in ReadRecordsAsync(input, records, _options.ColumnNames, cancellationToken).ConfigureAwait(false))
         {
             yield return document;
         }
     }
 
+    /// <summary>The version label of a URL being read (its ETag or Last-Modified), known once reading has begun.</summary>
+    public string? SeekValidator { get; private set; }
+
     /// <summary>Reads from the row that starts at <paramref name="offset"/>, taking the column names from the header (or --columns) first.</summary>
-    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, string? validator, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        IReadOnlyList<string>? names = _options.ColumnNames;
+        IReadOnlyList<string>? names = _options.ColumnNames ?? await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
         if (names is null)
         {
-            using OpenedInput head = await OpenedInput.OpenAsync(_location, _http, _options.Http, null, cancellationToken).ConfigureAwait(false);
-            var header = new DelimitedRecordReader(SkipBom(head), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
-            if (!await header.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                yield break;
-            }
-            names = Header(header);
+            yield break;
         }
-        using OpenedInput input = await OpenedInput.OpenAtAsync(_location, offset, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAtAsync(_location, offset, validator, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
         var records = new DelimitedRecordReader(input.Content, (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, offset, line);
         await foreach (Document document in ReadRecordsAsync(input, records, names, cancellationToken).ConfigureAwait(false))
         {
@@ -109,6 +107,7 @@ public sealed class CsvDocumentReader : ISeekableSource
     {
         _ = Fingerprint;
         bool seekable = CanSeek = input.IsSeekable;
+        SeekValidator = input.Validator;
         var bad = new BadRecordTracker(_location, _options.Delimiter == '\t' ? "TSV" : "CSV", _options.Lines, Statistics);
         ColumnBinding? binding = null;
         if (names is not null)
@@ -180,8 +179,17 @@ public sealed class CsvDocumentReader : ISeekableSource
         }
     }
 
-    private static Stream SkipBom(OpenedInput input) =>
-        input.Head.Span.StartsWith("\uFEFF"u8) ? new SkippingStream(input.Content, 3) : input.Content;
+    private static bool HasBom(OpenedInput input) => input.Head.Span.StartsWith("\uFEFF"u8);
+
+    private static Stream SkipBom(OpenedInput input) => HasBom(input) ? new SkippingStream(input.Content, 3) : input.Content;
+
+    /// <summary>The header row's column names, read on their own (the input is closed before the data is read); null for an empty file.</summary>
+    private async Task<string[]?> ReadHeaderAsync(CancellationToken cancellationToken)
+    {
+        using OpenedInput head = await OpenedInput.OpenAsync(_location, _http, _options.Http, null, cancellationToken).ConfigureAwait(false);
+        var header = new DelimitedRecordReader(SkipBom(head), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
+        return await header.ReadAsync(cancellationToken).ConfigureAwait(false) ? Header(header) : null;
+    }
 
     private string[] Header(DelimitedRecordReader records)
     {

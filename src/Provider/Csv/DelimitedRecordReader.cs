@@ -61,6 +61,8 @@ internal sealed class DelimitedRecordReader
             RecordLine = _line;
             RecordOffset = _offset;
             int fieldStart = 0;
+            // Where the current field's quoted part ends: a '\r' before it is data, one after it a line break's.
+            int quotedEnd = 0;
             bool inQuotes = false;
             bool quoteSeen = false;
             bool any = false;
@@ -77,6 +79,14 @@ internal sealed class DelimitedRecordReader
                             return false;
                         }
                         Unterminated = inQuotes && !quoteSeen;
+                        if (quoteSeen)
+                        {
+                            quotedEnd = _recordLength;
+                        }
+                        if (!inQuotes || quoteSeen)
+                        {
+                            StripCarriageReturn(Math.Max(fieldStart, quotedEnd));
+                        }
                         EndField(ref fieldStart);
                         RecordBytes = _offset - RecordOffset;
                         return true;
@@ -96,6 +106,7 @@ internal sealed class DelimitedRecordReader
                             continue;
                         }
                         inQuotes = false;
+                        quotedEnd = _recordLength;
                         // Fall through: the byte after a closing quote is read as outside the quotes.
                     }
                     else if (b == (byte)'"')
@@ -116,14 +127,12 @@ internal sealed class DelimitedRecordReader
                 if (b == _delimiter)
                 {
                     EndField(ref fieldStart);
+                    quotedEnd = fieldStart;
                 }
                 else if (b == (byte)'\n')
                 {
                     _line++;
-                    if (_recordLength > fieldStart && _record[_recordLength - 1] == (byte)'\r')
-                    {
-                        _recordLength--;
-                    }
+                    StripCarriageReturn(Math.Max(fieldStart, quotedEnd));
                     if (_fields.Count == 0 && _recordLength == 0)
                     {
                         // A blank line.
@@ -145,6 +154,15 @@ internal sealed class DelimitedRecordReader
                     Append(b);
                 }
             }
+        }
+    }
+
+    // Drops a '\r' that ends the record (CRLF), unless it lies inside the field's quotes (data).
+    private void StripCarriageReturn(int dataEnd)
+    {
+        if (_recordLength > dataEnd && _record[_recordLength - 1] == (byte)'\r')
+        {
+            _recordLength--;
         }
     }
 

@@ -76,6 +76,7 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     private DateTimeOffset? _lastModified;
     private int _retriesUsed;
     private int _failuresInARow;
+    private string? _expectedValidator;
     private bool _opened;
 
     // Time spent waiting since the last byte arrived (Stopwatch ticks), and what the last wait was for.
@@ -104,6 +105,9 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     /// <summary>Total length when the server said it, else null.</summary>
     public long? ContentLength { get; private set; }
 
+    /// <summary>The resource's version as the server labels it (its ETag, else its Last-Modified date), or null when it gives neither.</summary>
+    public string? Validator => _etag ?? _lastModified?.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>True when the first response said <c>Accept-Ranges: bytes</c>, so a later run can start inside the resource.</summary>
     public bool AcceptsRanges { get; private set; }
 
@@ -117,11 +121,12 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
     /// <param name="statistics">Where to report waits (<see cref="SourceStatistics.Waiting"/>), or null.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <param name="startAt">The byte to start at (a resume seeking inside the resource), requested with a Range; 0 for the start.</param>
-    public static async Task<ResumableHttpStream> OpenAsync(HttpClient http, Uri uri, HttpReadOptions? options = null, SourceStatistics? statistics = null, long startAt = 0, CancellationToken cancellationToken = default)
+    /// <param name="expectedValidator">The <see cref="Validator"/> a saved position was taken with: a resource that answers with another fails at once.</param>
+    public static async Task<ResumableHttpStream> OpenAsync(HttpClient http, Uri uri, HttpReadOptions? options = null, SourceStatistics? statistics = null, long startAt = 0, string? expectedValidator = null, CancellationToken cancellationToken = default)
     {
         options ??= new HttpReadOptions();
         options.Validate();
-        var stream = new ResumableHttpStream(http, uri, options, statistics) { _position = startAt };
+        var stream = new ResumableHttpStream(http, uri, options, statistics) { _position = startAt, _expectedValidator = expectedValidator };
         try
         {
             await stream.ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -196,6 +201,11 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
                 // A ranged first request (a resume seeking inside the resource) is told the rest's length.
                 ContentLength = response.Content.Headers.ContentLength + (response.StatusCode == HttpStatusCode.PartialContent ? _position : 0);
                 AcceptsRanges = response.Headers.AcceptRanges.Contains("bytes");
+                if (_expectedValidator is not null && Validator != _expectedValidator)
+                {
+                    throw new HttpRequestException(
+                        $"{_uri}: the resource changed since the position was saved (it was {_expectedValidator}, it is now {Validator ?? "unlabelled"}); a resume cannot continue inside another version. Start a new run.", null, response.StatusCode);
+                }
             }
             else if ((_etag is not null && etag is not null && etag != _etag) || (_lastModified is not null && lastModified is not null && lastModified != _lastModified))
             {

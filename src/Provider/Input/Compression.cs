@@ -74,7 +74,8 @@ public static class Compression
     public static Stream Decompress(CompressionKind kind, Stream raw) => kind switch
     {
         CompressionKind.Gzip => new GZipInputStream(raw, 1 << 16) { IsStreamOwner = true },
-        CompressionKind.Bzip2 => new ConcatenatedBzip2Stream(raw),
+        // SharpZipLib's bzip2 decoder reads a byte at a time: buffer below it (a network stream would pay per byte).
+        CompressionKind.Bzip2 => new ConcatenatedBzip2Stream(new BufferedStream(raw, 1 << 16)),
         CompressionKind.Zstd => new ZstdFrameStream(raw),
         _ => raw,
     };

@@ -45,8 +45,11 @@ internal sealed class JsonLineCursor : IDisposable
     }
 
     /// <summary>Opens an uncompressed file or URL at a line that starts at <paramref name="offset"/> (see <see cref="OpenedInput.OpenAtAsync"/>).</summary>
-    public static async Task<JsonLineCursor> OpenAtAsync(string location, long offset, long line, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken) =>
-        new(await OpenedInput.OpenAtAsync(location, offset, http, httpOptions, statistics, cancellationToken).ConfigureAwait(false), options, statistics, format, offset, line);
+    public static async Task<JsonLineCursor> OpenAtAsync(string location, long offset, long line, string? validator, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken) =>
+        new(await OpenedInput.OpenAtAsync(location, offset, validator, http, httpOptions, statistics, cancellationToken).ConfigureAwait(false), options, statistics, format, offset, line);
+
+    /// <summary>For a URL, the version label of what is read (see <see cref="OpenedInput.Validator"/>).</summary>
+    public string? Validator => _input.Validator;
 
     /// <summary>True when lines' offsets can be sought again (a local, uncompressed file).</summary>
     public bool IsSeekable => _input.IsSeekable;

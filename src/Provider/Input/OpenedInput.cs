@@ -77,7 +77,17 @@ public sealed class OpenedInput : IDisposable
 
         var counting = new CountingStream(raw);
         byte[] magic = new byte[Input.Compression.MagicBytes];
-        int got = await ReadUpToAsync(counting, magic, cancellationToken).ConfigureAwait(false);
+        int got;
+        try
+        {
+            got = await ReadUpToAsync(counting, magic, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The HTTP stream's own errors already name the URL and the byte; only the input must not stay open.
+            counting.Dispose();
+            throw;
+        }
         Stream replay = new PrefixedStream(magic[..got], counting);
         CompressionKind kind = Input.Compression.Detect(magic.AsSpan(0, got));
         CompressionKind named = Input.Compression.FromName(InputIdentity.TryParseHttpUrl(location, out Uri? url) ? url.AbsolutePath : location);
@@ -99,9 +109,14 @@ public sealed class OpenedInput : IDisposable
             opened._content = new CountingStream(new PrefixedStream(head[..headLength], content));
             opened.Content = opened._content;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
+            // Also on cancellation: the file or the HTTP response must not stay open.
             opened.Dispose();
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
             throw opened.DescribeFailure(ex, 1);
         }
         return opened;
@@ -123,21 +138,32 @@ public sealed class OpenedInput : IDisposable
     }
 
     /// <summary>True when the input is a local file whose bytes are not compressed, so a record's offset can be sought again.</summary>
-    public bool IsSeekable => Compression == CompressionKind.None && (_raw.Inner is not ResumableHttpStream http || http.AcceptsRanges);
+    /// <remarks>A URL qualifies when its server accepts ranges and labels the version (ETag or Last-Modified), so a resume can check it seeks into the same resource.</remarks>
+    public bool IsSeekable => Compression == CompressionKind.None && (_raw.Inner is not ResumableHttpStream http || (http.AcceptsRanges && http.Validator is not null));
+
+    /// <summary>For a URL, the resource's version label (see <see cref="ResumableHttpStream.Validator"/>); null for a local file.</summary>
+    public string? Validator => _raw.Inner is ResumableHttpStream http ? http.Validator : null;
 
     /// <summary>
     /// Opens an uncompressed file or URL at <paramref name="offset"/> (a record's start, from
     /// <see cref="Document.SourceOffset"/>): a local file seeks, a URL asks for a range. Reading continues there without
     /// reading what comes before it.
     /// </summary>
-    public static async Task<OpenedInput> OpenAtAsync(string location, long offset, HttpClient? http, HttpReadOptions? httpOptions, SourceStatistics? statistics, CancellationToken cancellationToken)
+    /// <param name="location">The path or URL.</param>
+    /// <param name="offset">The record's byte offset.</param>
+    /// <param name="validator">For a URL, the version label the offset was taken in; another version fails at once.</param>
+    /// <param name="http">The client for URLs.</param>
+    /// <param name="httpOptions">Retries and timeouts for URLs.</param>
+    /// <param name="statistics">Where waits are reported.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    public static async Task<OpenedInput> OpenAtAsync(string location, long offset, string? validator, HttpClient? http, HttpReadOptions? httpOptions, SourceStatistics? statistics, CancellationToken cancellationToken)
     {
         Stream raw;
         long? length;
         if (InputIdentity.TryParseHttpUrl(location, out Uri? uri))
         {
             httpOptions ??= new HttpReadOptions();
-            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, offset, cancellationToken).ConfigureAwait(false);
+            ResumableHttpStream stream = await ResumableHttpStream.OpenAsync(http ?? SharedHttp.For(httpOptions.ConnectTimeout), uri, httpOptions, statistics, offset, validator, cancellationToken).ConfigureAwait(false);
             raw = stream;
             length = stream.ContentLength;
         }

@@ -75,9 +75,12 @@ public sealed class JsonlDocumentReader : ISeekableSource
         }
     }
 
-    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>The version label of a URL being read (its ETag or Last-Modified), known once reading has begun.</summary>
+    public string? SeekValidator { get; private set; }
+
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, string? validator, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
+        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, validator, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
         await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
         {
             yield return document;
@@ -89,6 +92,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
         // Describe the input as it is being read, so a position saved later names this input.
         _ = Fingerprint;
         bool seekable = CanSeek = lines.IsSeekable;
+        SeekValidator = lines.Validator;
         BadRecordTracker bad = lines.Bad;
         while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {

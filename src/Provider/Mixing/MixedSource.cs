@@ -36,6 +36,10 @@ public sealed class MixedSource : IDocumentSource
             }
         }
         double sum = weights.Sum();
+        if (!double.IsFinite(sum))
+        {
+            throw new ArgumentException($"--weights: the weights' sum must be a finite number (they are relative: 0.7,0.3 and 7,3 mix alike).");
+        }
         Components = components;
         Weights = weights.Select(w => w / sum).ToArray();
         Statistics = statistics ?? new SourceStatistics();

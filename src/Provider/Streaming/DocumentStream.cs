@@ -61,17 +61,21 @@ public sealed class DocumentStream
     /// <summary>The underlying source.</summary>
     public IDocumentSource Source => _source;
 
+    private long _resumeSkipped;
+    private long _resumeFilesSkipped;
+    private long _otherRanks;
+
     /// <summary>Documents passed over while resuming (already emitted before the interruption).</summary>
-    public long ResumeSkipped { get; private set; }
+    public long ResumeSkipped => Interlocked.Read(ref _resumeSkipped);
 
     /// <summary>The byte offset a resume of one file started reading at, or -1 when it read from the start.</summary>
     public long ResumeSeekedTo { get; private set; } = -1;
 
     /// <summary>Files a resume passed over without reading them (every document emitted before the saved position).</summary>
-    public long ResumeFilesSkipped { get; private set; }
+    public long ResumeFilesSkipped => Interlocked.Read(ref _resumeFilesSkipped);
 
     /// <summary>Documents of the source that belong to other ranks.</summary>
-    public long OtherRanks { get; private set; }
+    public long OtherRanks => Interlocked.Read(ref _otherRanks);
 
     /// <summary>The epoch in progress.</summary>
     public int Epoch => Volatile.Read(ref _epoch);
@@ -143,6 +147,10 @@ public sealed class DocumentStream
                 }
             }
         }
+        if (seek is not null && _source is ISeekableSource { SeekValidator: { } validator })
+        {
+            seek = seek with { Validator = validator };
+        }
         return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal, PartitionCounts = counts, Seek = seek };
     }
 
@@ -174,7 +182,7 @@ public sealed class DocumentStream
             {
                 // The plan starts the pass where it stood: what was emitted is passed over without being read again.
                 emittedThisEpoch = skip;
-                ResumeSkipped += skip;
+                Interlocked.Add(ref _resumeSkipped, skip);
                 Interlocked.Add(ref _emittedInEpoch, skip);
                 Interlocked.Add(ref _emittedTotal, skip);
             }
@@ -183,7 +191,7 @@ public sealed class DocumentStream
                 if (emittedThisEpoch < skip)
                 {
                     emittedThisEpoch++;
-                    ResumeSkipped++;
+                    Interlocked.Increment(ref _resumeSkipped);
                     Interlocked.Increment(ref _emittedInEpoch);
                     Interlocked.Increment(ref _emittedTotal);
                     continue;
@@ -249,6 +257,15 @@ public sealed class DocumentStream
         lock (_partitionCounts)
         {
             counts = _partitionCounts[epoch] = [];
+            // A position is taken at most an epoch or two behind the reading: forget older epochs (and their marks).
+            foreach (int old in _partitionCounts.Keys.Where(e => e < epoch - 2).ToList())
+            {
+                lock (_marks)
+                {
+                    _marks.Remove(_partitionCounts[old]);
+                }
+                _partitionCounts.Remove(old);
+            }
         }
         return ShuffledShardAsync(_source, Seeds.Derive(_options.Seed, epoch, 0), plan, counts, cancellationToken);
     }
@@ -294,7 +311,7 @@ public sealed class DocumentStream
                 continue;
             }
             int pick = random.NextInt32(size);
-            Document chosen = buffer[pick]!;
+            Document chosen = buffer[pick] ?? throw new InvalidOperationException($"{source.Description}: a document the saved shuffle buffer held was not found again; the source changed since the position was saved.");
             buffer[pick] = document;
             yield return chosen;
         }
@@ -359,9 +376,9 @@ public sealed class DocumentStream
                     // buffer: move past it by its recorded count, without opening it.
                     long count = plan.Counts[position];
                     input += Owned(byFile, position, ordinal, count);
-                    OtherRanks += count - Owned(byFile, position, ordinal, count);
+                    Interlocked.Add(ref _otherRanks, count - Owned(byFile, position, ordinal, count));
                     ordinal += count;
-                    ResumeFilesSkipped++;
+                    Interlocked.Increment(ref _resumeFilesSkipped);
                     Record(counts, count);
                     continue;
                 }
@@ -371,7 +388,7 @@ public sealed class DocumentStream
                     read++;
                     if (!byFile && !_options.Rank.Owns(ordinal++))
                     {
-                        OtherRanks++;
+                        Interlocked.Increment(ref _otherRanks);
                         continue;
                     }
                     yield return (document, input++);
@@ -392,7 +409,7 @@ public sealed class DocumentStream
             if (plan?.Seek is { } seek)
             {
                 // Start at a record read before instead of at the top of the file.
-                documents = seekable.ReadFromAsync(seek.Offset, seek.Line, cancellationToken);
+                documents = seekable.ReadFromAsync(seek.Offset, seek.Line, seek.Validator, cancellationToken);
                 index = seek.Raw;
                 input = seek.Input;
                 ResumeSeekedTo = seek.Offset;
@@ -409,7 +426,7 @@ public sealed class DocumentStream
             }
             if (!_options.Rank.Owns(index++))
             {
-                OtherRanks++;
+                Interlocked.Increment(ref _otherRanks);
                 continue;
             }
             yield return (document, input++);

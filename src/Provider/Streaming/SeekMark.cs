@@ -5,4 +5,8 @@ namespace StreamLoader.Provider.Streaming;
 /// <param name="Input">This rank's inputs (after sharding) before it.</param>
 /// <param name="Offset">The byte offset where it starts.</param>
 /// <param name="Line">The line it starts on.</param>
-public sealed record SeekMark(long Raw, long Input, long Offset, long Line);
+public sealed record SeekMark(long Raw, long Input, long Offset, long Line)
+{
+    /// <summary>For a URL, the version label the offset belongs to (see <see cref="Core.Documents.ISeekableSource.SeekValidator"/>).</summary>
+    public string? Validator { get; init; }
+}

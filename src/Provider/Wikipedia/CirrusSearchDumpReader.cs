@@ -69,10 +69,13 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
         }
     }
 
+    /// <summary>The version label of a URL being read (its ETag or Last-Modified), known once reading has begun.</summary>
+    public string? SeekValidator { get; private set; }
+
     /// <summary>Reads from the page whose action line starts at <paramref name="offset"/>.</summary>
-    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, string? validator, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
+        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, validator, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
         await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
         {
             yield return document;
@@ -84,6 +87,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
         // Describe the input as it is being read, so a position saved later names this input.
         _ = Fingerprint;
         bool seekable = CanSeek = lines.IsSeekable;
+        SeekValidator = lines.Validator;
         BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
         // Where the page being read began: its action line, so a resume seeks to the pair, not to half of it.

@@ -23,6 +23,9 @@ public static class WikitextCleaner
         "file:", "image:", "category:", "media:", "wikipedia:", "wp:", "template:", "help:", "portal:", "special:", "user:", "talk:", "draft:", "module:", "mediawiki:", "book:", "timedtext:",
     ];
 
+    // Link labels inside link labels, this deep and no deeper (real pages nest two or three).
+    private const int MaxDepth = 32;
+
     private static readonly string[] s_droppedElements = ["ref", "math", "gallery", "timeline", "score", "syntaxhighlight", "source", "imagemap", "chem", "ce", "graph", "mapframe", "templatedata", "references", "hiero"];
 
     /// <summary>The prose of <paramref name="wikitext"/>: paragraphs separated by a blank line, headings on their own line.</summary>
@@ -36,6 +39,12 @@ public static class WikitextCleaner
     // Pass 1: everything that can span lines (comments, templates, tables, refs, links, tags).
     private static void Inline(ReadOnlySpan<char> text, StringBuilder output, int depth)
     {
+        if (depth > MaxDepth)
+        {
+            // Nesting this deep is broken markup, not prose: keep the text rather than recurse without end.
+            output.Append(text);
+            return;
+        }
         int i = 0;
         while (i < text.Length)
         {
@@ -320,8 +329,8 @@ public static class WikitextCleaner
         {
             return false;
         }
-        int end = text[i..].IndexOf('>');
-        if (end < 0 || end > 2000 || text[i..(i + end)].Contains('<'))
+        int end = text[i..Math.Min(text.Length, i + 2000)].IndexOf('>');
+        if (end < 0 || text[i..(i + end)].Contains('<'))
         {
             return false;
         }

@@ -114,5 +114,6 @@ public sealed class MixingTests
 
         Assert.Throws<ArgumentException>(() => new MixedSource([SourceFactory.Create(a)], [1.0]));
         Assert.Throws<ArgumentException>(() => new MixedSource([SourceFactory.Create(a), SourceFactory.Create(b)], [1.0, -1]));
+        Assert.Throws<ArgumentException>(() => new MixedSource([SourceFactory.Create(a), SourceFactory.Create(b)], [1e308, 1e308]));
     }
 }

@@ -167,6 +167,27 @@ public sealed class PublishedCorporaTests
     }
 
     [Fact]
+    public async Task Csv_CarriageReturnInsideQuotes_IsData_CrlfLineEndsAreNot()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("t.csv", "id,text\r\n1,\"ends in CR\r\"\r\n2,plain\r\n3,\"last\"");
+
+        List<Document> docs = await Collect.DocumentsAsync(SourceFactory.Create(path));
+
+        Assert.Equal(["ends in CR\r", "plain", "last"], docs.Select(d => d.Text));
+    }
+
+    [Fact]
+    public void Wikitext_DeeplyNestedBrokenLinks_CleanedWithoutRecursingWithoutEnd()
+    {
+        string page = string.Concat(Enumerable.Repeat("[[a|", 50_000)) + "end";
+
+        string prose = StreamLoader.Provider.Wikipedia.WikitextCleaner.Clean(page);
+
+        Assert.EndsWith("end", prose, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Csv_InvalidUtf8Field_SkippedAndCounted()
     {
         using var files = new TempFiles();

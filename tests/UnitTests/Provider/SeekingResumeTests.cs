@@ -19,6 +19,8 @@ public sealed class SeekingResumeTests
     {
         "jsonl" => files.WriteText("big.jsonl", string.Concat(Enumerable.Range(0, Count).Select(i => $"{{\"id\":\"d{i}\",\"text\":\"text of d{i}\"}}\n"))),
         "csv" => files.WriteText("big.csv", "id,text\n" + string.Concat(Enumerable.Range(0, Count).Select(i => $"d{i},\"text of d{i}\non two lines\"\n"))),
+        // A byte order mark, CRLF line ends and no id column: ids are lines, which must survive the seek.
+        "csv-bom" => files.WriteText("bom.csv", "\uFEFFtext\r\n" + string.Concat(Enumerable.Range(0, Count).Select(i => $"text of d{i}\r\n"))),
         "cirrussearch" => files.WriteText("big.json", string.Concat(Enumerable.Range(0, Count).Select(i => TempFiles.CirrusPage($"{i}", $"P{i}", $"text of d{i}")))),
         _ => throw new ArgumentException(format),
     };
@@ -31,6 +33,8 @@ public sealed class SeekingResumeTests
     [InlineData("csv", 1, 16, 1200)]
     [InlineData("csv", 3, 0, 600)]
     [InlineData("cirrussearch", 1, 16, 1800)]
+    [InlineData("csv-bom", 1, 0, 300)]
+    [InlineData("csv-bom", 1, 16, 1700)]
     public async Task Resume_MidFile_SeeksInsteadOfRereadingAndContinuesExactly(string format, int worldSize, int buffer, int stopAfter)
     {
         using var files = new TempFiles();
@@ -51,6 +55,7 @@ public sealed class SeekingResumeTests
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.Seek);
         Assert.True(second.ResumeSeekedTo > 0, "the resume read the file from its start");
+        Assert.Equal(await Ids(path, options), [.. await Ids(path, options, take: stopAfter), .. await Ids(path, options, first.PositionAt(stopAfter))]);
         Assert.True(again.Statistics.RecordsRead < uninterrupted.Statistics.RecordsRead, $"{again.Statistics.RecordsRead} records read, {uninterrupted.Statistics.RecordsRead} by the uninterrupted run");
     }
 
@@ -78,6 +83,24 @@ public sealed class SeekingResumeTests
     }
 
     [Fact]
+    public async Task Resume_OverHttpAfterTheResourceChanged_FailsSayingSo()
+    {
+        using var files = new TempFiles();
+        byte[] content = File.ReadAllBytes(Write(files, "jsonl"));
+        await using var server = new LoopbackHttpServer(content) { Name = "big.jsonl", ChangeFromRequest = 3 }; // requests: first run's sniff and read, then the resume's sniff and seek
+        var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
+        var first = new DocumentStream(SourceFactory.Create(server.Url), options);
+        await Texts(first, take: 1500);
+        ProviderPosition position = first.PositionAt(1500);
+
+        var second = new DocumentStream(SourceFactory.Create(server.Url), options);
+        HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => Texts(second, position));
+
+        Assert.Contains("changed since the position was saved", error.Message, StringComparison.Ordinal);
+        Assert.Contains(server.Url, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Resume_CompressedFile_ReplaysFromTheStartAndStillContinuesExactly()
     {
         using var files = new TempFiles();
@@ -94,6 +117,20 @@ public sealed class SeekingResumeTests
         Assert.Equal(whole, head.Concat(tail));
         Assert.Null(position.Seek);
         Assert.Equal(-1, second.ResumeSeekedTo);
+    }
+
+    private static async Task<List<string>> Ids(string path, DocumentStreamOptions options, ProviderPosition? resume = null, int take = int.MaxValue)
+    {
+        var ids = new List<string>();
+        await foreach (Document d in new DocumentStream(SourceFactory.Create(path), options).ReadAsync(resume))
+        {
+            ids.Add(d.Id);
+            if (ids.Count == take)
+            {
+                break;
+            }
+        }
+        return ids;
     }
 
     private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
