@@ -99,7 +99,8 @@ public static class HumanSummary
         }
         console.Write(stages);
         console.MarkupLine("[grey]tokens count ids in batches without padding, special tokens included; input records are the source's own units " +
-            "(lines of a JSONL or CirrusSearch file, where index lines count too; XML members of the built-in corpus), so they differ from documents. " +
+            "(lines of a JSONL or CirrusSearch file, where index lines count too; rows of a CSV, Arrow or Parquet file; pages of a Wikipedia XML dump; " +
+            "XML members of the built-in corpus), so they differ from documents. " +
             "Stage times: busy, waiting for the stage before (upstream is slower), waiting for the stage after (downstream is slower).[/]");
 
         if (summary.Provider is { SkipExamples.Count: > 0 } withExamples)
