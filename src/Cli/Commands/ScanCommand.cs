@@ -37,6 +37,7 @@ internal static class ScanCommand
         {
             string[] locations = result.GetValue(CliOptions.Source)!;
             SourceSettings settings = RunSettings.ReadSource(result);
+            IReadOnlyList<double>? weights = RunSettings.ReadWeights(result);
             SourceCatalog catalog = SourceFactory.Catalog;
             var formats = new SortedDictionary<string, string>(StringComparer.Ordinal);
             ISourceFormat? forced = catalog.Forced(settings);
@@ -44,7 +45,7 @@ internal static class ScanCommand
             {
                 formats[file] = (forced ?? catalog.Detect(file, settings).Format).Name;
             }
-            IDocumentSource source = SourceFactory.Create(locations, settings, RunSettings.ReadWeights(result));
+            IDocumentSource source = SourceFactory.Create(locations, settings, weights);
             bool progress = result.GetValue(CliOptions.Progress) is not "none";
             var clock = Stopwatch.StartNew();
             long documents = 0;
