@@ -36,24 +36,6 @@ public sealed class DocumentStreamTests
         }
     }
 
-    private static async Task<List<string>> Ids(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var ids = new List<string>();
-        if (take == 0)
-        {
-            return ids;
-        }
-        await foreach (Document d in stream.ReadAsync(resume))
-        {
-            ids.Add(d.Id);
-            if (ids.Count == take)
-            {
-                break;
-            }
-        }
-        return ids;
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
@@ -64,7 +46,7 @@ public sealed class DocumentStreamTests
         for (int rank = 0; rank < worldSize; rank++)
         {
             var stream = new DocumentStream(new CountingSource(100), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), ShuffleBuffer = 16, Seed = 3 });
-            List<string> ids = await Ids(stream);
+            List<string> ids = await Collect.IdsAsync(stream);
             Assert.All(ids, id => Assert.Equal(rank, int.Parse(id) % worldSize));
             all.AddRange(ids);
         }
@@ -74,10 +56,10 @@ public sealed class DocumentStreamTests
     [Fact]
     public async Task ReadAsync_Shuffle_IsASeededPermutation()
     {
-        List<string> a = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
-        List<string> b = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
-        List<string> c = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 2, ShuffleBuffer = 64 }));
-        List<string> unshuffled = await Ids(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 0 }));
+        List<string> a = await Collect.IdsAsync(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
+        List<string> b = await Collect.IdsAsync(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 64 }));
+        List<string> c = await Collect.IdsAsync(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 2, ShuffleBuffer = 64 }));
+        List<string> unshuffled = await Collect.IdsAsync(new DocumentStream(new CountingSource(500), new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 0 }));
 
         Assert.Equal(a, b);
         Assert.NotEqual(a, c);
@@ -107,15 +89,15 @@ public sealed class DocumentStreamTests
     {
         using var files = new TempFiles();
         var options = new DocumentStreamOptions { Seed = 9, ShuffleBuffer = 32, Epochs = 2, Rank = new RankInfo(1, 2) };
-        List<string> uninterrupted = await Ids(new DocumentStream(new CountingSource(200), options));
+        List<string> uninterrupted = await Collect.IdsAsync(new DocumentStream(new CountingSource(200), options));
 
         var first = new DocumentStream(new CountingSource(200), options);
-        List<string> head = await Ids(first, take: consumed);
+        List<string> head = await Collect.IdsAsync(first, take: consumed);
         string file = files.Path("position.json");
         (consumed == 0 ? first.PositionAt(0) : first.PositionAt(consumed)).Save(file);
 
         var second = new DocumentStream(new CountingSource(200), options);
-        List<string> tail = await Ids(second, ProviderPosition.Load(file));
+        List<string> tail = await Collect.IdsAsync(second, ProviderPosition.Load(file));
 
         Assert.Equal(uninterrupted, head.Concat(tail));
         // Resuming replays only the interrupted epoch (100 documents per epoch on this rank).
@@ -126,11 +108,11 @@ public sealed class DocumentStreamTests
     public async Task ReadAsync_ResumeWithDifferentSeed_IsRefused()
     {
         var stream = new DocumentStream(new CountingSource(10), new DocumentStreamOptions { Seed = 1 });
-        await Ids(stream, take: 3);
+        await Collect.IdsAsync(stream, take: 3);
         ProviderPosition position = stream.Position;
 
         var other = new DocumentStream(new CountingSource(10), new DocumentStreamOptions { Seed = 2 });
-        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Ids(other, position));
+        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Collect.IdsAsync(other, position));
         Assert.Contains("seed 1 vs 2", error.Message, StringComparison.Ordinal);
     }
 
@@ -173,17 +155,17 @@ public sealed class DocumentStreamTests
         string copy = elsewhere.Path("renamed.json");
         File.Copy(absolute, copy);
         var options = new DocumentStreamOptions { Seed = 4, ShuffleBuffer = 8 };
-        List<string> uninterrupted = await Ids(new DocumentStream(Open(format, absolute), options));
+        List<string> uninterrupted = await Collect.IdsAsync(new DocumentStream(Open(format, absolute), options));
 
         var first = new DocumentStream(Open(format, relative), options);
-        List<string> head = await Ids(first, take: 13);
+        List<string> head = await Collect.IdsAsync(first, take: 13);
         string saved = files.Path("position.json");
         first.PositionAt(13).Save(saved);
 
         foreach (string sameFile in new[] { absolute, link, copy })
         {
             var second = new DocumentStream(Open(format, sameFile), options);
-            List<string> tail = await Ids(second, ProviderPosition.Load(saved)).WaitAsync(TimeSpan.FromSeconds(60));
+            List<string> tail = await Collect.IdsAsync(second, ProviderPosition.Load(saved)).WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(uninterrupted, head.Concat(tail));
         }
     }
@@ -198,14 +180,14 @@ public sealed class DocumentStreamTests
         using var files = new TempFiles();
         string path = files.WriteText("data.json", FileContent(format, 40));
         var first = new DocumentStream(Open(format, path), new DocumentStreamOptions());
-        await Ids(first, take: 5);
+        await Collect.IdsAsync(first, take: 5);
         ProviderPosition position = first.PositionAt(5);
 
         // Same name, other content: of the same length ("doc" vs "cod") or longer.
         files.WriteText("data.json", sameLength ? FileContent(format, 40, prefix: "cod") : FileContent(format, 41));
         var second = new DocumentStream(Open(format, path), new DocumentStreamOptions());
 
-        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Ids(second, position).WaitAsync(TimeSpan.FromSeconds(60)));
+        SettingsConflictException error = await Assert.ThrowsAsync<SettingsConflictException>(() => Collect.IdsAsync(second, position).WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("source", error.Message, StringComparison.Ordinal);
     }
 }

@@ -20,27 +20,13 @@ public sealed class MixingTests
     private static DocumentStream Stream(string a, string b, int seed = 5, int epochs = 1, RankInfo? rank = null) =>
         new(SourceFactory.Create([a, b], weights: [0.7, 0.3]), new DocumentStreamOptions { Seed = seed, ShuffleBuffer = 16, Epochs = epochs, Rank = rank ?? RankInfo.Single });
 
-    private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var texts = new List<string>();
-        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
-        {
-            texts.Add(d.Text);
-            if (texts.Count == take)
-            {
-                break;
-            }
-        }
-        return texts;
-    }
-
     [Fact]
     public async Task Mix_ByWeight_EveryDocumentOfBothSourcesAndTheSmallOneRepeatsToKeepItsShare()
     {
         using var files = new TempFiles();
         (string a, string b) = Write(files);
 
-        List<string> texts = await Texts(Stream(a, b));
+        List<string> texts = await Collect.TextsAsync(Stream(a, b));
 
         Assert.Equal(Enumerable.Range(0, 200).Select(i => $"big {i}").Order(), texts.Where(t => t.StartsWith("big", StringComparison.Ordinal)).Order());
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"small {i}").Order(), texts.Where(t => t.StartsWith("small", StringComparison.Ordinal)).Distinct().Order());
@@ -54,9 +40,9 @@ public sealed class MixingTests
         using var files = new TempFiles();
         (string a, string b) = Write(files);
 
-        List<string> first = await Texts(Stream(a, b, seed: 5));
-        List<string> again = await Texts(Stream(a, b, seed: 5));
-        List<string> other = await Texts(Stream(a, b, seed: 6));
+        List<string> first = await Collect.TextsAsync(Stream(a, b, seed: 5));
+        List<string> again = await Collect.TextsAsync(Stream(a, b, seed: 5));
+        List<string> other = await Collect.TextsAsync(Stream(a, b, seed: 6));
 
         Assert.Equal(first, again);
         Assert.NotEqual(first, other);
@@ -70,11 +56,11 @@ public sealed class MixingTests
     {
         using var files = new TempFiles();
         (string a, string b) = Write(files);
-        List<string> whole = await Texts(Stream(a, b, epochs: 2));
+        List<string> whole = await Collect.TextsAsync(Stream(a, b, epochs: 2));
 
         DocumentStream first = Stream(a, b, epochs: 2);
-        List<string> head = await Texts(first, take: stopAfter);
-        List<string> tail = await Texts(Stream(a, b, epochs: 2), first.PositionAt(stopAfter));
+        List<string> head = await Collect.TextsAsync(first, take: stopAfter);
+        List<string> tail = await Collect.TextsAsync(Stream(a, b, epochs: 2), first.PositionAt(stopAfter));
 
         Assert.Equal(whole, head.Concat(tail));
     }
@@ -85,12 +71,12 @@ public sealed class MixingTests
         using var files = new TempFiles();
         (string a, string b) = Write(files);
         DocumentStream first = Stream(a, b);
-        await Texts(first, take: 10);
+        await Collect.TextsAsync(first, take: 10);
         ProviderPosition position = first.PositionAt(10);
 
         var other = new DocumentStream(SourceFactory.Create([a, b], weights: [0.5, 0.5]), new DocumentStreamOptions { Seed = 5, ShuffleBuffer = 16 });
 
-        await Assert.ThrowsAsync<StreamLoader.Core.Diagnostics.SettingsConflictException>(() => Texts(other, position));
+        await Assert.ThrowsAsync<StreamLoader.Core.Diagnostics.SettingsConflictException>(() => Collect.TextsAsync(other, position));
     }
 
     [Fact]
@@ -100,7 +86,7 @@ public sealed class MixingTests
         (string a, string b) = Write(files, big: 50, small: 1);
 
         // Rank 1 of 2 gets none of the one-row source.
-        List<string> texts = await Texts(Stream(a, b, rank: new RankInfo(1, 2)));
+        List<string> texts = await Collect.TextsAsync(Stream(a, b, rank: new RankInfo(1, 2)));
 
         Assert.Equal(25, texts.Count);
         Assert.All(texts, t => Assert.StartsWith("big", t, StringComparison.Ordinal));

@@ -41,16 +41,16 @@ public sealed class SeekingResumeTests
         string path = Write(files, format);
         var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = buffer, Epochs = 2, Rank = new RankInfo(worldSize - 1, worldSize) };
         IDocumentSource uninterrupted = SourceFactory.Create(path);
-        List<string> whole = await Texts(new DocumentStream(uninterrupted, options));
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(uninterrupted, options));
 
         var first = new DocumentStream(SourceFactory.Create(path), options);
-        List<string> head = await Texts(first, take: stopAfter);
+        List<string> head = await Collect.TextsAsync(first, take: stopAfter);
         string saved = files.Path("position.json");
         first.PositionAt(stopAfter).Save(saved);
         ProviderPosition position = ProviderPosition.Load(saved);
         IDocumentSource again = SourceFactory.Create(path);
         var second = new DocumentStream(again, options);
-        List<string> tail = await Texts(second, position);
+        List<string> tail = await Collect.TextsAsync(second, position);
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.Seek);
@@ -66,14 +66,14 @@ public sealed class SeekingResumeTests
         byte[] content = File.ReadAllBytes(Write(files, "jsonl"));
         await using var server = new LoopbackHttpServer(content) { Name = "big.jsonl" };
         var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
-        List<string> whole = await Texts(new DocumentStream(SourceFactory.Create(server.Url), options));
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(server.Url), options));
 
         var first = new DocumentStream(SourceFactory.Create(server.Url), options);
-        List<string> head = await Texts(first, take: 1500);
+        List<string> head = await Collect.TextsAsync(first, take: 1500);
         ProviderPosition position = first.PositionAt(1500);
         int rangesBefore = server.Ranges.Count;
         var second = new DocumentStream(SourceFactory.Create(server.Url), options);
-        List<string> tail = await Texts(second, position);
+        List<string> tail = await Collect.TextsAsync(second, position);
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.Seek);
@@ -90,11 +90,11 @@ public sealed class SeekingResumeTests
         await using var server = new LoopbackHttpServer(content) { Name = "big.jsonl", ChangeFromRequest = 3 }; // requests: first run's sniff and read, then the resume's sniff and seek
         var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
         var first = new DocumentStream(SourceFactory.Create(server.Url), options);
-        await Texts(first, take: 1500);
+        await Collect.TextsAsync(first, take: 1500);
         ProviderPosition position = first.PositionAt(1500);
 
         var second = new DocumentStream(SourceFactory.Create(server.Url), options);
-        HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => Texts(second, position));
+        HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => Collect.TextsAsync(second, position));
 
         Assert.Contains("changed since the position was saved", error.Message, StringComparison.Ordinal);
         Assert.Contains(server.Url, error.Message, StringComparison.Ordinal);
@@ -106,44 +106,19 @@ public sealed class SeekingResumeTests
         using var files = new TempFiles();
         string path = files.WriteBytes("big.jsonl.gz", TempFiles.Gzip(File.ReadAllText(Write(files, "jsonl"))));
         var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
-        List<string> whole = await Texts(new DocumentStream(SourceFactory.Create(path), options));
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(path), options));
 
         var first = new DocumentStream(SourceFactory.Create(path), options);
-        List<string> head = await Texts(first, take: 1500);
+        List<string> head = await Collect.TextsAsync(first, take: 1500);
         ProviderPosition position = first.PositionAt(1500);
         var second = new DocumentStream(SourceFactory.Create(path), options);
-        List<string> tail = await Texts(second, position);
+        List<string> tail = await Collect.TextsAsync(second, position);
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.Null(position.Seek);
         Assert.Equal(-1, second.ResumeSeekedTo);
     }
 
-    private static async Task<List<string>> Ids(string path, DocumentStreamOptions options, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var ids = new List<string>();
-        await foreach (Document d in new DocumentStream(SourceFactory.Create(path), options).ReadAsync(resume))
-        {
-            ids.Add(d.Id);
-            if (ids.Count == take)
-            {
-                break;
-            }
-        }
-        return ids;
-    }
-
-    private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var texts = new List<string>();
-        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
-        {
-            texts.Add(d.Text);
-            if (texts.Count == take)
-            {
-                break;
-            }
-        }
-        return texts;
-    }
+    private static Task<List<string>> Ids(string path, DocumentStreamOptions options, ProviderPosition? resume = null, int take = int.MaxValue) =>
+        Collect.IdsAsync(new DocumentStream(SourceFactory.Create(path), options), resume, take);
 }

@@ -83,12 +83,12 @@ public abstract class SourceContractTests
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: false);
         var options = new DocumentStreamOptions { Seed = 7, ShuffleBuffer = 16, Epochs = 2 };
-        List<string> whole = await Texts(new DocumentStream(Open(location), options));
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(Open(location), options));
 
         var first = new DocumentStream(Open(location), options);
-        List<string> head = await Texts(first, take: stopAfter);
+        List<string> head = await Collect.TextsAsync(first, take: stopAfter);
         ProviderPosition position = first.PositionAt(stopAfter);
-        List<string> tail = await Texts(new DocumentStream(Open(location), options), position);
+        List<string> tail = await Collect.TextsAsync(new DocumentStream(Open(location), options), position);
 
         Assert.Equal(2 * Count, whole.Count);
         Assert.Equal(whole, head.Concat(tail));
@@ -107,23 +107,9 @@ public abstract class SourceContractTests
         for (int rank = 0; rank < worldSize; rank++)
         {
             var stream = new DocumentStream(Open(location), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), Seed = 3, ShuffleBuffer = 8 });
-            all.AddRange(await Texts(stream));
+            all.AddRange(await Collect.TextsAsync(stream));
         }
         Assert.Equal(Enumerable.Range(0, Count).Select(Text).Order(), all.Order());
-    }
-
-    private static async Task<List<string>> Texts(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var texts = new List<string>();
-        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
-        {
-            texts.Add(d.Text);
-            if (texts.Count == take)
-            {
-                break;
-            }
-        }
-        return texts;
     }
 
     protected static string Lines(Func<int, string> line, bool withBadRecord, string bad) =>
@@ -262,29 +248,13 @@ public sealed class ParquetRowGroupTests
         using var files = new TempFiles();
         string path = new ParquetSourceContractTests().WriteFile(files);
         var options = new DocumentStreamOptions { Seed = 1, ShuffleBuffer = 0 };
-        var whole = new List<string>();
-        await foreach (Document d in new DocumentStream(SourceFactory.Create(path), options).ReadAsync())
-        {
-            whole.Add(d.Text);
-        }
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(path), options));
 
         var first = new DocumentStream(SourceFactory.Create(path), options);
-        var head = new List<string>();
-        await foreach (Document d in first.ReadAsync())
-        {
-            head.Add(d.Text);
-            if (head.Count == 45)
-            {
-                break;
-            }
-        }
+        List<string> head = await Collect.TextsAsync(first, take: 45);
         IDocumentSource again = SourceFactory.Create(path);
         var second = new DocumentStream(again, options);
-        var tail = new List<string>();
-        await foreach (Document d in second.ReadAsync(first.PositionAt(45)))
-        {
-            tail.Add(d.Text);
-        }
+        List<string> tail = await Collect.TextsAsync(second, first.PositionAt(45));
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.Equal(2, second.ResumeFilesSkipped); // row groups of 20 and 21 rows
@@ -342,17 +312,17 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
         string folder = Write(files, withBadRecord: false);
         var rank = new RankInfo(worldSize - 1, worldSize);
         var options = new DocumentStreamOptions { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank };
-        List<string> whole = await TextsOf(new DocumentStream(SourceFactory.Create(folder), options));
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(folder), options));
         Assert.True(stopAfter < whole.Count / 2, $"stop {stopAfter} is not inside the first epoch of {whole.Count / 2}");
 
         var first = new DocumentStream(SourceFactory.Create(folder), options);
-        List<string> head = await TextsOf(first, take: stopAfter);
+        List<string> head = await Collect.TextsAsync(first, take: stopAfter);
         ProviderPosition position = first.PositionAt(stopAfter);
         string saved = files.Path("position.json");
         position.Save(saved);
         IDocumentSource again = SourceFactory.Create(folder);
         var second = new DocumentStream(again, options);
-        List<string> tail = await TextsOf(second, ProviderPosition.Load(saved));
+        List<string> tail = await Collect.TextsAsync(second, ProviderPosition.Load(saved));
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.PartitionCounts);
@@ -362,20 +332,6 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
             Assert.True(second.ResumeFilesSkipped >= 2, $"{second.ResumeFilesSkipped} files passed over");
             Assert.True(again.Statistics.RecordsRead < 2 * Count, $"{again.Statistics.RecordsRead} records read again");
         }
-    }
-
-    private static async Task<List<string>> TextsOf(DocumentStream stream, ProviderPosition? resume = null, int take = int.MaxValue)
-    {
-        var texts = new List<string>();
-        await foreach (Document d in stream.ReadAsync(resume).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
-        {
-            texts.Add(d.Text);
-            if (texts.Count == take)
-            {
-                break;
-            }
-        }
-        return texts;
     }
 
     [Fact]
