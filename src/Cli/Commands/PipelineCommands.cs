@@ -145,8 +145,7 @@ internal static class PipelineCommands
         }
         if (!alreadyReported)
         {
-            string message = root is ArgumentException { ParamName: { } name } ? root.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : root.Message;
-            console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(CommandErrors.Message(root))}");
         }
         if (Environment.GetEnvironmentVariable("STREAMLOADER_DEBUG") == "1")
         {

@@ -91,9 +91,7 @@ internal static class ScanCommand
         }
         catch (Exception ex)
         {
-            Exception root = ex is ArgumentException { ParamName: { } name } ? new ArgumentException(ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal)) : ex;
-            Console.Error.WriteLine(root is OperationCanceledException ? "cancelled" : "error: " + root.Message);
-            return ExitCodes.For(root);
+            return CommandErrors.Report(ex);
         }
     }
 
