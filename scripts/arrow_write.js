@@ -10,28 +10,13 @@
  */
 const fs = require('fs');
 const path = require('path');
+const oracle = require('./hf_oracle');
 
-function load() {
-  const dir = process.env.HF_TOKENIZERS_NODE_MODULES;
-  const tried = [];
-  for (const p of dir ? [path.join(dir, 'apache-arrow'), 'apache-arrow'] : ['apache-arrow']) {
-    try {
-      return require(p);
-    } catch (e) {
-      tried.push(`${p}: ${String(e.message).split('\n')[0]}`);
-    }
-  }
-  process.stderr.write(`arrow_write.js: cannot load apache-arrow (${tried.join('; ')})\n`);
-  process.exit(3);
-}
-
+const fail = oracle.makeFail('arrow_write.js');
 const [outDir, countText] = process.argv.slice(2);
-if (!outDir) {
-  process.stderr.write('usage: node scripts/arrow_write.js OUT_DIR [N]\n');
-  process.exit(2);
-}
+if (!outDir) fail(2, 'usage: node scripts/arrow_write.js OUT_DIR [N]');
 const n = Number(countText || 30);
-const arrow = load();
+const arrow = oracle.loadModule(fail, 'apache-arrow', '', '21.2.0').lib;
 const { Field, Int32, LargeUtf8, List, Utf8, makeTable, RecordBatch, Table, tableToIPC, vectorFromArray } = arrow;
 
 const batches = [];

@@ -60,12 +60,17 @@ function parseArgs(argv, fail, spec) {
   return opts;
 }
 
-/** Loads the package from $HF_TOKENIZERS_NODE_MODULES, else by normal resolution; exits 3 naming both places. */
-function loadModule(fail) {
+/**
+ * Loads an npm package (by default the tokenizers oracle) from $HF_TOKENIZERS_NODE_MODULES, else by normal
+ * resolution; exits 3 naming both places. entry is a file inside the package ('' for its main), version the one
+ * .ci/run installs.
+ */
+function loadModule(fail, name = MODULE, entry = '', version = '0.6.0') {
   const tried = [];
   const dir = process.env.HF_TOKENIZERS_NODE_MODULES;
+  const target = entry ? `${name}/${entry}` : name;
   if (dir) {
-    const p = path.join(path.resolve(dir), ...MODULE.split('/'));
+    const p = path.join(path.resolve(dir), ...target.split('/'));
     try {
       return { lib: require(p), where: require.resolve(p) };
     } catch (e) {
@@ -73,13 +78,13 @@ function loadModule(fail) {
     }
   }
   try {
-    return { lib: require(MODULE), where: require.resolve(MODULE) };
+    return { lib: require(target), where: require.resolve(target) };
   } catch (e) {
-    tried.push(`require('${MODULE}'): ${firstLine(e)}`);
+    tried.push(`require('${target}'): ${firstLine(e)}`);
   }
-  return fail(3, `the npm package ${MODULE} (with its native linux-x64 build) could not be loaded.\n` +
+  return fail(3, `the npm package ${name} could not be loaded.\n` +
     `  tried: ${tried.join('\n  tried: ')}\n` +
-    `  install it with: npm install --prefix "$HOME/.cache/streamloader-oracle" ${MODULE}@0.6.0\n` +
+    `  install it with: npm install --prefix "$HOME/.cache/streamloader-oracle" ${name}@${version}\n` +
     '  and set HF_TOKENIZERS_NODE_MODULES="$HOME/.cache/streamloader-oracle/node_modules"');
 }
 

@@ -8,30 +8,14 @@
  * when set, else by normal resolution. Exit codes: 0 written; 2 usage; 3 a module is missing.
  */
 const fs = require('fs');
-const path = require('path');
+const oracle = require('./hf_oracle');
 
-function load(name, entry) {
-  const dir = process.env.HF_TOKENIZERS_NODE_MODULES;
-  const tried = [];
-  for (const p of dir ? [path.join(dir, name, entry), path.join(name, entry)] : [path.join(name, entry)]) {
-    try {
-      return require(p);
-    } catch (e) {
-      tried.push(`${p}: ${String(e.message).split('\n')[0]}`);
-    }
-  }
-  process.stderr.write(`parquet_write.js: cannot load ${name} (${tried.join('; ')})\n`);
-  process.exit(3);
-}
-
+const fail = oracle.makeFail('parquet_write.js');
 const [out, countText] = process.argv.slice(2);
-if (!out) {
-  process.stderr.write('usage: node scripts/parquet_write.js OUT_FILE [N]\n');
-  process.exit(2);
-}
+if (!out) fail(2, 'usage: node scripts/parquet_write.js OUT_FILE [N]');
 const n = Number(countText || 30);
-const arrow = load('apache-arrow', '');
-const parquet = load('parquet-wasm', 'node/parquet_wasm.js');
+const arrow = oracle.loadModule(fail, 'apache-arrow', '', '21.2.0').lib;
+const parquet = oracle.loadModule(fail, 'parquet-wasm', 'node/parquet_wasm.js', '0.6.1').lib;
 const { Field, Int64, List, Table, Utf8, tableToIPC, vectorFromArray } = arrow;
 
 const ids = [];
