@@ -128,7 +128,6 @@ public sealed class SourceCatalog
         }
         // Detection runs before the pipeline starts, so a blocking open here is fine.
         using OpenedInput input = OpenedInput.OpenAsync(location, http, settings.Http).GetAwaiter().GetResult();
-        byte[] one = new byte[1];
         bool whole = input.Head.Length < OpenedInput.HeadBytes;
         return new SourceProbe
         {
