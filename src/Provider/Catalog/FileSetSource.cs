@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using StreamLoader.Core.Documents;
+using StreamLoader.Provider.Input;
 
 namespace StreamLoader.Provider.Catalog;
 
@@ -32,12 +33,14 @@ public sealed class FileSetSource : IPartitionedSource
             total = File.Exists(location) && total is long sum ? sum + new FileInfo(location).Length : null;
         }
         Statistics.SetRawTotal(total);
-        _fingerprint = new Lazy<string>(() => $"files({_locations.Count})|{settingsDescription}|" + string.Join('|', Enumerable.Range(0, _locations.Count).Select(i => Part(i).Fingerprint)), LazyThreadSafetyMode.PublicationOnly);
+        // What each file is (its identity, not its opened reader): the formats follow from the files and the settings,
+        // so a resume checks a set of thousands of files without opening and sniffing every one of them first.
+        _fingerprint = new Lazy<string>(() => $"files({_locations.Count})|{settingsDescription}|" + string.Join('|', _locations.Select(InputIdentity.Describe)), LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Description => $"{_locations.Count} files ({_locations[0]}, …)";
 
-    /// <summary>Every part's fingerprint, in order: resuming against a changed, added or removed file is refused.</summary>
+    /// <summary>Every file's identity, in order, and the settings: resuming against a changed, added or removed file is refused.</summary>
     public string Fingerprint => _fingerprint.Value;
 
     public SourceStatistics Statistics { get; }
