@@ -19,6 +19,8 @@ public sealed class BatcherService
     private long _tokens;
     private long _emptyDocuments;
     private long _batchesSent;
+    private long _positions;
+    private long _filled;
 
     public BatcherService(ITrainingTask task, BatchingContext context, int workers)
     {
@@ -48,6 +50,19 @@ public sealed class BatcherService
 
     /// <summary>Tokens produced by tokenization (before special tokens and padding).</summary>
     public long Tokens => Interlocked.Read(ref _tokens);
+
+    /// <summary>
+    /// The share of the positions of the batches sent (rows × seq of <c>input_ids</c>, padding rows included) that are
+    /// padding; null before any batch.
+    /// </summary>
+    public double? PaddingFraction
+    {
+        get
+        {
+            long positions = Interlocked.Read(ref _positions);
+            return positions == 0 ? null : 1.0 - (Interlocked.Read(ref _filled) / (double)positions);
+        }
+    }
 
     /// <summary>Documents whose text produced no tokens (for example only whitespace or control characters).</summary>
     public long EmptyDocuments => Interlocked.Read(ref _emptyDocuments);
@@ -154,6 +169,7 @@ public sealed class BatcherService
             TensorBatch batch = completed[i];
             long bytes = batch.ByteLength;
             long tokens = batch.TokenCount;
+            long positions = batch.TryGet(TaskTensors.InputIds, out TensorBuffer ids) ? ids.ElementCount : 0;
             try
             {
                 await stage.Counters.WaitDownstreamAsync(output.WriteAsync(batch, stage.CancellationToken)).ConfigureAwait(false);
@@ -170,6 +186,8 @@ public sealed class BatcherService
             }
             stage.Counters.AddOut(1, bytes, tokens);
             Interlocked.Increment(ref _batchesSent);
+            Interlocked.Add(ref _positions, positions);
+            Interlocked.Add(ref _filled, Math.Min(tokens, positions));
             if (LimitReached)
             {
                 // Enough batches: the rest are not sent, and the run ends here (the consumer sees a clean end).

@@ -10,6 +10,16 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        try
+        {
+            // Plugins first: their tasks and task options become part of the command line.
+            Hosting.TaskPlugins.Load(Hosting.TaskPlugins.FindPluginArguments(args));
+        }
+        catch (Exception ex) when (ex is IOException or BadImageFormatException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine("error: " + ex.Message);
+            return ExitCodes.UsageError;
+        }
         RootCommand root = PipelineCommands.CreateRoot();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -1,3 +1,4 @@
+using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 
@@ -5,7 +6,8 @@ namespace StreamLoader.Tasks.Common;
 
 /// <summary>
 /// Fills one fixed-shape batch row by row: <c>input_ids</c> (pre-filled with [PAD]) and <c>attention_mask</c>, both
-/// <c>[batch, seq]</c> int64. Tasks add their own target tensors before handing the batch on.
+/// <c>[batch, seq]</c> int64, and for packed rows <c>position_ids</c> and <c>document_ids</c>. Tasks add their own
+/// target tensors before handing the batch on.
 /// </summary>
 public sealed class RowBatchWriter
 {
@@ -13,8 +15,9 @@ public sealed class RowBatchWriter
     private readonly int _batchSize;
     private readonly int _sequenceLength;
     private readonly int _pad;
+    private readonly bool _boundaries;
+    private readonly BatchSequence _sequence;
     private TensorBatch? _batch;
-    private long _sequence;
     private long _resumeOrdinal = -1;
     private long _resumeOffset;
 
@@ -23,13 +26,21 @@ public sealed class RowBatchWriter
     /// <param name="sequenceLength">Tokens per row.</param>
     /// <param name="padId">The padding id.</param>
     /// <param name="firstSequence">Index of the first batch: a resumed run continues the numbering (and so the seeds derived from it).</param>
-    public RowBatchWriter(string task, int batchSize, int sequenceLength, int padId, long firstSequence = 0)
+    /// <param name="boundaries">Also write <c>position_ids</c> and <c>document_ids</c> (packed rows: <see cref="AppendPackedRow"/>).</param>
+    public RowBatchWriter(string task, int batchSize, int sequenceLength, int padId, long firstSequence = 0, bool boundaries = false)
+        : this(task, batchSize, sequenceLength, padId, new BatchSequence(firstSequence), boundaries)
     {
+    }
+
+    /// <summary>A writer that numbers its batches from a counter it shares with other writers of one builder (training and held-out rows).</summary>
+    public RowBatchWriter(string task, int batchSize, int sequenceLength, int padId, BatchSequence sequence, bool boundaries = false)
+    {
+        _boundaries = boundaries;
         _task = task;
         _batchSize = batchSize;
         _sequenceLength = sequenceLength;
         _pad = padId;
-        _sequence = firstSequence;
+        _sequence = sequence;
     }
 
     /// <summary>Rows written into the current batch.</summary>
@@ -38,8 +49,8 @@ public sealed class RowBatchWriter
     /// <summary>True when the current batch has all its rows.</summary>
     public bool IsFull => Rows == _batchSize;
 
-    /// <summary>Index the next batch will carry.</summary>
-    public long NextSequence => _sequence;
+    /// <summary>Index the next batch taken will carry.</summary>
+    public long NextSequence => _sequence.Next;
 
     /// <summary>Writes <c>[prefix] tokens [suffix]</c> as the next row; the rest of the row stays padding.</summary>
     public void AppendRow(ReadOnlySpan<int> tokens, int prefix = -1, int suffix = -1)
@@ -71,6 +82,57 @@ public sealed class RowBatchWriter
     }
 
     /// <summary>
+    /// Writes packed tokens (several documents, <see cref="TokenPacker"/>) as the next row, after an optional
+    /// <paramref name="prefix"/>. Positions restart at 0 at each document in the row, and each token's document is
+    /// numbered 0, 1, … within the row (the prefix belongs to the first); padding keeps document -1.
+    /// </summary>
+    public void AppendPackedRow(ReadOnlySpan<PackedToken> tokens, int prefix = -1)
+    {
+        if (!_boundaries)
+        {
+            throw new InvalidOperationException("This writer was made without boundaries; pass boundaries: true for packed rows.");
+        }
+        TensorBatch batch = _batch ??= Start();
+        int needed = tokens.Length + (prefix >= 0 ? 1 : 0);
+        if (needed > _sequenceLength)
+        {
+            throw new ArgumentException($"A row of {needed} tokens does not fit the sequence length {_sequenceLength}.", nameof(tokens));
+        }
+        int row = Rows * _sequenceLength;
+        Span<long> ids = batch[TaskTensors.InputIds].AsSpan<long>().Slice(row, _sequenceLength);
+        Span<long> mask = batch[TaskTensors.AttentionMask].AsSpan<long>().Slice(row, _sequenceLength);
+        Span<long> positions = batch[TaskTensors.PositionIds].AsSpan<long>().Slice(row, _sequenceLength);
+        Span<long> documents = batch[TaskTensors.DocumentIds].AsSpan<long>().Slice(row, _sequenceLength);
+        int at = 0;
+        int document = 0;
+        int position = 0;
+        if (prefix >= 0)
+        {
+            ids[0] = prefix;
+            positions[0] = position++;
+            documents[0] = 0;
+            at = 1;
+        }
+        for (int i = 0; i < tokens.Length; i++, at++)
+        {
+            if (i > 0 && tokens[i].Document != tokens[i - 1].Document)
+            {
+                document++;
+                position = 0;
+            }
+            ids[at] = tokens[i].Id;
+            positions[at] = position++;
+            documents[at] = document;
+        }
+        mask[..at].Fill(1);
+        batch.TokenCount += at;
+        Rows++;
+    }
+
+    /// <summary>Records where a run resumed after the rows written so far continues: document <paramref name="ordinal"/>, its token <paramref name="offset"/>.</summary>
+    public void MarkResumePoint(long ordinal, long offset) => (_resumeOrdinal, _resumeOffset) = (ordinal, offset);
+
+    /// <summary>
     /// Records that the rows written so far hold <paramref name="document"/>'s ids up to <paramref name="end"/> (an
     /// index into <see cref="TokenizedDocument.Ids"/>). Each batch taken carries the point right after its last row
     /// (<see cref="BatchMetadataKeys.ResumeOrdinal"/>, <see cref="BatchMetadataKeys.ResumeOffset"/>), so a run
@@ -96,6 +158,7 @@ public sealed class RowBatchWriter
     public TensorBatch Take()
     {
         TensorBatch batch = _batch ?? throw new InvalidOperationException("No rows were written.");
+        batch.Sequence = _sequence.Next++;
         batch.RowCount = Rows;
         if (_resumeOrdinal >= 0)
         {
@@ -109,11 +172,28 @@ public sealed class RowBatchWriter
 
     private TensorBatch Start()
     {
-        var batch = new TensorBatch(_task, _sequence++);
+        var batch = new TensorBatch(_task, -1);
         int[] shape = [_batchSize, _sequenceLength];
         batch.Add("input_ids", TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(_pad);
         batch.Add("attention_mask", TensorDType.I64, shape);
+        if (_boundaries)
+        {
+            batch.Add(TaskTensors.PositionIds, TensorDType.I64, shape);
+            batch.Add(TaskTensors.DocumentIds, TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(-1);
+        }
         batch.Metadata["seq_len"] = _sequenceLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return batch;
     }
+}
+
+/// <summary>The index the next completed batch carries; shared by the writers of one builder so batches are numbered in the order they leave.</summary>
+public sealed class BatchSequence
+{
+    public BatchSequence(long first)
+    {
+        Next = first;
+    }
+
+    /// <summary>The index the next batch taken gets.</summary>
+    public long Next { get; set; }
 }

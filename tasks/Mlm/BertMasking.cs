@@ -1,4 +1,5 @@
 using StreamLoader.Core.Randomness;
+using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tokenization;
 
 namespace StreamLoader.Tasks.Mlm;
@@ -17,8 +18,7 @@ public record struct MaskingCounts(int Candidates, int Chosen, int Masked, int R
 /// </remarks>
 public sealed class BertMasking
 {
-    /// <summary>The label of positions that carry no target.</summary>
-    public const long IgnoreIndex = -100;
+    private const long IgnoreIndex = TaskTensors.IgnoreIndex;
 
     private readonly bool[] _special;
     private readonly int _mask;

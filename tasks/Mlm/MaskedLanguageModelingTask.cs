@@ -4,12 +4,15 @@ using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Device.Models;
 using StreamLoader.Device.Training;
-using TorchSharp;
+using StreamLoader.Tasks.Common;
 
 namespace StreamLoader.Tasks.Mlm;
 
 /// <summary>Masked language modelling, BERT-style: [CLS] window [SEP] rows, 15% of tokens chosen, 80/10/10 corruption.</summary>
-/// <remarks>Batches carry <c>input_ids</c>, <c>attention_mask</c> and <c>labels</c>, all int64 <c>[batch, seq]</c>.</remarks>
+/// <remarks>
+/// Batches carry <c>input_ids</c>, <c>attention_mask</c> and <c>labels</c>, all int64 <c>[batch, seq]</c>; packed
+/// (<c>--pack true</c>) also <c>position_ids</c> and <c>document_ids</c>.
+/// </remarks>
 public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
 {
     /// <summary>The task's command-line name.</summary>
@@ -23,8 +26,22 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public IReadOnlyList<TaskOptionInfo> Options { get; } =
     [
-        new("mask_probability", "0.15", "Chance that a non-special token is chosen for prediction (also --mask-prob)."),
+        new("mask_probability", "0.15", "MLM: chance that a non-special token is chosen for prediction.", "--mask-prob"),
+        new("pack", "false", "MLM: pack short documents into rows ([CLS] doc [SEP] doc [SEP] …) with per-document positions, instead of one document per row (clm: on by default).", "--pack"),
     ];
+
+    public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)
+    {
+        int[] shape = [context.BatchSize, context.SequenceLength];
+        List<TensorSpec> specs = [new(TaskTensors.InputIds, TensorDType.I64, shape), new(TaskTensors.AttentionMask, TensorDType.I64, shape)];
+        if (context.Settings.GetBoolean("pack", false))
+        {
+            specs.Add(new(TaskTensors.PositionIds, TensorDType.I64, shape));
+            specs.Add(new(TaskTensors.DocumentIds, TensorDType.I64, shape));
+        }
+        specs.Add(new(TaskTensors.Labels, TensorDType.I64, shape));
+        return specs;
+    }
 
     public IBatchBuilder CreateBatchBuilder(BatchingContext context)
     {
@@ -33,40 +50,16 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
         {
             throw new InvalidOperationException($"The tokenizer {context.Tokenizer.Name} has no [MASK] token.");
         }
-        return new MlmBatchBuilder(context, probability);
+        return new MlmBatchBuilder(context, probability, context.Settings.GetBoolean("pack", false));
     }
 
-    public ITaskModel CreateModel(ModelContext context)
-    {
-        torch.random.manual_seed(context.Seed);
-        var config = EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength);
-        var model = new MlmModel(config);
-        model.to(context.Device);
-        return model;
-    }
+    public ITaskModel CreateModel(ModelContext context) =>
+        new MlmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength));
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {
         BatchText.RenderInputRows(batch, tokenizer, output, maxRows);
-        if (!batch.TryGet("labels", out TensorBuffer labels))
-        {
-            return;
-        }
-        int columns = labels.Shape[1];
-        Span<long> values = labels.AsSpan<long>();
-        for (int r = 0; r < Math.Min(labels.Shape[0], maxRows); r++)
-        {
-            var targets = new List<string>();
-            for (int c = 0; c < columns; c++)
-            {
-                long label = values[(r * columns) + c];
-                if (label != BertMasking.IgnoreIndex)
-                {
-                    targets.Add($"{c}:{tokenizer.IdToToken((int)label)}");
-                }
-            }
-            output.WriteLine($"  [{r}] targets ({targets.Count}): {BatchText.Escape(string.Join(' ', targets))}");
-        }
+        BatchText.RenderTokenTargets(batch, tokenizer, output, maxRows);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  masked positions: {batch.Metadata.GetValueOrDefault("masked_positions", "?")}"));
     }
 }

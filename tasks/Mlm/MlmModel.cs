@@ -1,31 +1,23 @@
+using StreamLoader.Core.Tasks;
 using StreamLoader.Device.Models;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
-using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace StreamLoader.Tasks.Mlm;
 
-/// <summary>
-/// A BERT-style encoder with an MLM head (dense, GELU, layer norm, then a projection tied to the token embeddings).
-/// The head runs only on the masked positions, so a large vocabulary costs little per step.
-/// </summary>
+/// <summary>A BERT-style encoder with BERT's LM head, its loss on the masked positions only.</summary>
 internal sealed class MlmModel : Module, ITaskModel
 {
     private readonly TransformerEncoderModel encoder;
-    private readonly Linear transform;
-    private readonly LayerNorm transformNorm;
-    private readonly Parameter decoderBias;
+    private readonly LanguageModelHead head;
 
     public MlmModel(EncoderConfig config)
         : base(nameof(MlmModel))
     {
         encoder = new TransformerEncoderModel(config);
-        transform = Linear(config.Hidden, config.Hidden);
-        transformNorm = LayerNorm(config.Hidden);
-        decoderBias = Parameter(zeros(config.VocabularySize));
+        head = new LanguageModelHead(config.Hidden, encoder.TokenEmbeddingWeight);
         RegisterComponents();
     }
 
@@ -33,16 +25,11 @@ internal sealed class MlmModel : Module, ITaskModel
 
     public Tensor? ComputeLoss(DeviceBatch batch)
     {
-        Tensor hidden = encoder.call(batch["input_ids"], batch["attention_mask"]);
-        Tensor labels = batch["labels"].reshape(-1);
-        Tensor positions = labels.ne(BertMasking.IgnoreIndex).nonzero().squeeze(1);
-        if (positions.numel() == 0)
-        {
-            return null;
-        }
-        Tensor selected = hidden.reshape(-1, hidden.shape[2]).index_select(0, positions);
-        Tensor transformed = transformNorm.call(functional.gelu(transform.call(selected)));
-        Tensor logits = transformed.matmul(encoder.TokenEmbeddingWeight.t()) + decoderBias;
-        return functional.cross_entropy(logits, labels.index_select(0, positions));
+        Tensor hidden = encoder.Encode(
+            batch[TaskTensors.InputIds],
+            batch[TaskTensors.AttentionMask],
+            batch.Contains(TaskTensors.PositionIds) ? batch[TaskTensors.PositionIds] : null,
+            batch.Contains(TaskTensors.DocumentIds) ? batch[TaskTensors.DocumentIds] : null);
+        return head.Loss(hidden, batch[TaskTensors.Labels]);
     }
 }

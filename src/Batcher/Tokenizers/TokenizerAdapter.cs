@@ -18,6 +18,7 @@ internal sealed class TokenizerAdapter : ITextTokenizer
     private readonly Func<int, string?> _idToToken;
     private readonly int _baseVocabularySize;
     private readonly string[] _addedTokens;
+    private readonly Func<string, int?> _lookup;
 
     private TokenizerAdapter(
         string name,
@@ -26,8 +27,10 @@ internal sealed class TokenizerAdapter : ITextTokenizer
         Func<int, string?> idToToken,
         int baseVocabularySize,
         SpecialTokens special,
-        string[] addedTokens)
+        string[] addedTokens,
+        Func<string, int?> lookup)
     {
+        _lookup = lookup;
         Name = name;
         _tokenizer = tokenizer;
         _encode = encode;
@@ -43,6 +46,12 @@ internal sealed class TokenizerAdapter : ITextTokenizer
     public int VocabularySize { get; }
 
     public SpecialTokens Special { get; }
+
+    public int FindToken(string token)
+    {
+        int added = Array.IndexOf(_addedTokens, token);
+        return added >= 0 ? _baseVocabularySize + added : _lookup(token) ?? -1;
+    }
 
     /// <summary>The wrapped tokenizer (for benchmarks comparing against the raw tokenizer).</summary>
     public Tokenizer Inner => _tokenizer;
@@ -79,7 +88,7 @@ internal sealed class TokenizerAdapter : ITextTokenizer
         int sep = Resolve(["[SEP]", "</s>", "<sep>", "<|endoftext|>"]);
         int mask = Resolve(["[MASK]", "<mask>", "<|mask|>"]);
         var special = new SpecialTokens(pad, unk, cls, sep, mask);
-        return new TokenizerAdapter(name, tokenizer, encode, idToToken, baseVocabularySize, special, added.ToArray());
+        return new TokenizerAdapter(name, tokenizer, encode, idToToken, baseVocabularySize, special, added.ToArray(), lookup);
     }
 
     public void Encode(ReadOnlySpan<char> text, TokenBuffer output)

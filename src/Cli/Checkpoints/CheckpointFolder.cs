@@ -45,6 +45,9 @@ public sealed record CheckpointManifest
     /// <summary>Tokens of the first document after the saved position that were already trained on.</summary>
     public required long ResumeOffset { get; init; }
 
+    /// <summary>A classifier's label names in index order (the model's outputs); null for other tasks.</summary>
+    public IReadOnlyList<string>? LabelNames { get; init; }
+
     /// <summary>True when <see cref="PositionFileName"/> was written (runs that read a source; not the device role).</summary>
     public required bool HasPosition { get; init; }
 

@@ -59,18 +59,43 @@ internal static class CliOptions
     public static readonly Option<int> SeqLen = new("--seq-len") { Description = "Tokens per row, special tokens included. Longer documents are cut into windows, never dropped.", DefaultValueFactory = _ => 128, HelpName = "n" };
     public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => 8, HelpName = "n" };
     public static readonly Option<int> Seed = new("--seed") { Description = "Seed for shuffling, masking and model initialisation. Same seed, same batches.", DefaultValueFactory = _ => 0, HelpName = "n" };
-    public static readonly Option<double?> MaskProb = new("--mask-prob") { Description = "MLM: chance a token is chosen for prediction (default 0.15).", HelpName = "p" };
+    public static readonly Option<string?> Labels = new("--labels") { Description = "classify, multilabel: the label names, a file with one per line (GoEmotions' labels.txt; line i names label id i) or a comma-separated list. Default: the source's schema (Hugging Face ClassLabel), else every label found in a pass over the data.", HelpName = "file|a,b,c" };
+    public static readonly Option<string> EvalSplit = new("--eval-split") { Description = "classify, multilabel: documents held out for evaluation: a fraction drawn by document id from --seed (the same documents whatever the shuffle, rank or resume), 0 for none, or file:NAME for the documents of one --source file (--source train.tsv --source dev.tsv --eval-split file:dev.tsv).", DefaultValueFactory = _ => "0.1", HelpName = "fraction|file:NAME" };
+    public static readonly Option<string[]> Plugin = new("--plugin") { Description = "Load task plugins from a .NET assembly (repeatable); its tasks join the built-in ones (docs/TASKS.md).", HelpName = "path.dll", AllowMultipleArgumentsPerToken = false };
+
+    /// <summary>
+    /// The options tasks declare (<see cref="Core.Tasks.TaskOptionInfo.Flag"/>), one per flag, generated from the task catalog (plugins
+    /// included): a new task's options need no edit here. Each sets the task setting of the same key.
+    /// </summary>
+    public static readonly IReadOnlyList<(Option<string?> Option, string Key)> TaskFlags = Hosting.TaskPlugins.Catalog.Tasks
+        .SelectMany(t => t.Options.Where(o => o.Flag is not null).Select(o => (Task: t, Info: o)))
+        .GroupBy(p => p.Info.Flag!, StringComparer.Ordinal)
+        .Select(g =>
+        {
+            string key = g.First().Info.Key;
+            if (g.Any(p => p.Info.Key != key))
+            {
+                throw new InvalidOperationException($"Tasks {string.Join(", ", g.Select(p => p.Task.Name))} declare {g.Key} for different settings.");
+            }
+            string tasks = string.Join(", ", g.Select(p => p.Task.Name).Distinct());
+            string defaults = string.Join("; ", g.Select(p => $"{p.Task.Name} {p.Info.Default}").Distinct());
+            var option = new Option<string?>(g.Key) { Description = $"[{tasks}] {g.First().Info.Description} Default: {defaults}. Same as --set {key}=VALUE.", HelpName = "value" };
+            return (option, key);
+        })
+        .ToList();
     public static readonly Option<string[]> Set = new("--set") { Description = "Task setting as key=value (repeatable); 'streamloader tasks' lists each task's settings.", HelpName = "key=value", AllowMultipleArgumentsPerToken = false };
     public static readonly Option<int> Workers = new("--workers", "-j") { Description = "Tokenizer workers (default: processor count).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "n" };
     public static readonly Option<int> Queue = new("--queue") { Description = "Capacity of the bounded channels between services, in batches (documents: 64x this).", DefaultValueFactory = _ => 8, HelpName = "n" };
 
     // Device
     public static readonly Option<long?> MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (bench, inspect: batches). The built-in corpus defaults to 200; 0 means no limit.", HelpName = "n" };
-    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base).", DefaultValueFactory = _ => "tiny", HelpName = "size" };
+    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base); classify and multilabel also take bag (a fast bag-of-embeddings classifier).", DefaultValueFactory = _ => "tiny", HelpName = "size" };
     public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => s_trainer.LearningRate, HelpName = "rate" };
     public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => s_trainer.WarmupSteps, HelpName = "steps" };
     public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => s_trainer.ClipNorm, HelpName = "norm" };
     public static readonly Option<int> LogEvery = new("--log-every") { Description = "Log the loss every this many steps.", DefaultValueFactory = _ => s_trainer.LogEvery, HelpName = "steps" };
+    public static readonly Option<string?> InitFrom = new("--init-from") { Description = "Start the model from a checkpoint's weights where names and shapes match (fine-tune a classifier from an mlm or clm run); the optimizer and data start afresh.", HelpName = "DIR" };
+    public static readonly Option<int> EvalEvery = new("--eval-every") { Description = "classify, multilabel: evaluate on the held-out documents every this many steps (and always at the end).", DefaultValueFactory = _ => s_trainer.EvalEvery, HelpName = "steps" };
     public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Checkpoint folder this run writes at its end, on Ctrl+C and on a fault: model, optimizer, step, stream position, settings (default: a new runs/<task>/<UTC time>/, with runs/<task>/latest pointing at it; 'none' to skip). A run that took no step writes none.", HelpName = "DIR" };
     public static readonly Option<long?> ScheduleSteps = new("--schedule-steps") { Description = "Steps the learning-rate schedule spans (default: --max-steps). Set it when one training is split into several jobs with --resume.", HelpName = "n" };
     public static readonly Option<string> Device = new("--device") { Description = "auto (CUDA when available, else CPU), cpu, or cuda[:N].", DefaultValueFactory = _ => "auto", HelpName = "device" };
@@ -91,9 +116,9 @@ internal static class CliOptions
     public static IEnumerable<Option> Pipeline =>
     [
         Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
-        Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, MaskProb, Set, Workers, Queue, MaxSteps, Progress, SummaryJson,
+        Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, .. TaskFlags.Select(f => f.Option), Set, Labels, EvalSplit, Plugin, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 
     /// <summary>Options of the device side.</summary>
-    public static IEnumerable<Option> Training => [Model, LearningRate, Warmup, ScheduleSteps, Clip, LogEvery, Checkpoint, Device, TorchThreads];
+    public static IEnumerable<Option> Training => [Model, LearningRate, Warmup, ScheduleSteps, Clip, LogEvery, EvalEvery, InitFrom, Checkpoint, Device, TorchThreads];
 }

@@ -66,6 +66,18 @@ public sealed record RunSettings
     public double Clip { get; init; } = 1.0;
     public int LogEvery { get; init; } = 10;
 
+    /// <summary>Classifiers: evaluate on the held-out batches every this many steps.</summary>
+    public int EvalEvery { get; init; } = 100;
+
+    /// <summary>A checkpoint folder whose weights start the model (fine-tuning), or null.</summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>Classifiers: <c>--labels</c> (a file or a list), or null to take them from the source.</summary>
+    public string? Labels { get; init; }
+
+    /// <summary>Classifiers: the documents held out for evaluation.</summary>
+    public HeldOutSplit EvalSplit { get; init; } = HeldOutSplit.None;
+
     /// <summary>The checkpoint folder to write, or null for none. See <see cref="CheckpointUnderRuns"/>.</summary>
     public string? Checkpoint { get; init; }
 
@@ -270,11 +282,15 @@ public sealed record RunSettings
             }
         }
 
-        var settings = TaskSettings.Parse(result.GetValue(CliOptions.Set) ?? []);
-        if (result.GetValue(CliOptions.MaskProb) is double p)
+        var pairs = new List<string>(result.GetValue(CliOptions.Set) ?? []);
+        foreach ((Option<string?> option, string key) in CliOptions.TaskFlags)
         {
-            settings = TaskSettings.Parse((result.GetValue(CliOptions.Set) ?? []).Append($"mask_probability={p.ToString(CultureInfo.InvariantCulture)}"));
+            if (result.GetResult(option) is { Implicit: false } && result.GetValue(option) is { } value)
+            {
+                pairs.Add($"{key}={value}");
+            }
         }
+        var settings = TaskSettings.Parse(pairs);
 
         long? maxSteps = result.GetValue(CliOptions.MaxSteps);
         if (maxSteps == 0)
@@ -354,6 +370,10 @@ public sealed record RunSettings
             Warmup = result.GetValue(CliOptions.Warmup),
             Clip = result.GetValue(CliOptions.Clip),
             LogEvery = result.GetValue(CliOptions.LogEvery),
+            EvalEvery = Math.Max(1, result.GetValue(CliOptions.EvalEvery)),
+            InitFrom = result.GetValue(CliOptions.InitFrom),
+            Labels = result.GetValue(CliOptions.Labels),
+            EvalSplit = HeldOutSplit.Parse(result.GetValue(CliOptions.EvalSplit) ?? "0", result.GetValue(CliOptions.Seed)),
             Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
             CheckpointUnderRuns = checkpoint is null,
             Device = result.GetValue(CliOptions.Device)!,

@@ -12,11 +12,11 @@ using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Core.Transport;
+using StreamLoader.Device.Evaluation;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
-using StreamLoader.Tasks.Mlm;
 using StreamLoader.Transport;
 using StreamLoader.Transport.InProcess;
 using TorchSharp;
@@ -52,8 +52,8 @@ public sealed class PipelineHost
         _output = output;
     }
 
-    /// <summary>The task plugins shipped in <c>tasks/</c>.</summary>
-    public static TaskCatalog Catalog { get; } = TaskCatalog.Discover(typeof(MaskedLanguageModelingTask).Assembly);
+    /// <summary>The task plugins: those shipped in <c>tasks/</c> and those loaded with <c>--plugin</c>.</summary>
+    public static TaskCatalog Catalog => TaskPlugins.Catalog;
 
     /// <summary>Inspect: batches to render.</summary>
     public int InspectBatches { get; init; } = 2;
@@ -92,7 +92,7 @@ public sealed class PipelineHost
             ITrainingTask task = Catalog.Get(taskName);
             _settings.TaskSettings.ValidateAgainst(task);
             ITextTokenizer? tokenizer = loader || _mode == HostMode.Inspect || _settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name)
-                ? TokenizerFactory.Create(_settings.Tokenizer)
+                ? AddedTokensTokenizer.Wrap(TokenizerFactory.Create(_settings.Tokenizer), task.AddedSpecialTokens)
                 : null;
             VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
             if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
@@ -104,18 +104,21 @@ public sealed class PipelineHost
             }
             CheckResumedTokenizer(vocabulary);
 
+            LabelSet? labels = task.Labels == LabelKind.None ? null : await ResolveLabelsAsync(task, first, cancellationToken).ConfigureAwait(false);
             BatchingContext? context = null;
             if (loader)
             {
                 context = new BatchingContext(tokenizer!, sequenceLength, _settings.BatchSize, _settings.Seed, _settings.TaskSettings)
                 {
                     FirstBatchSequence = _settings.ResumeManifest?.NextBatchSequence ?? 0,
+                    Labels = labels,
+                    HeldOut = task.Labels == LabelKind.None || _mode != HostMode.Train ? HeldOutSplit.None : _settings.EvalSplit,
                 };
                 // Fail on bad task settings now, before any stage starts.
                 _ = task.CreateBatchBuilder(context);
             }
 
-            await using var run = new Run(this, task, tokenizer, vocabulary, sequenceLength, context, reader);
+            await using var run = new Run(this, task, tokenizer, vocabulary, sequenceLength, context, reader) { Labels = labels };
             reader = null; // the run owns it now
             if (loader)
             {
@@ -150,6 +153,48 @@ public sealed class PipelineHost
                 await reader.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>A classifier's label names: from the frames (device role), <c>--labels</c>, the resumed checkpoint, or a pass over the source.</summary>
+    private async Task<LabelSet> ResolveLabelsAsync(ITrainingTask task, TensorBatch? first, CancellationToken cancellationToken)
+    {
+        LabelSet? labels = null;
+        string origin;
+        if (first is not null && first.Metadata.TryGetValue(BatchMetadataKeys.LabelNames, out string? fromFrames))
+        {
+            labels = LabelSet.FromMetadata(fromFrames);
+            origin = "the frames";
+        }
+        else if (_settings.Labels is { } given)
+        {
+            labels = LabelSet.Parse(given);
+            origin = File.Exists(given) ? given : "--labels";
+        }
+        else if (_settings.ResumeManifest?.LabelNames is { Count: > 0 } saved)
+        {
+            labels = new LabelSet(saved);
+            origin = "the checkpoint";
+        }
+        else if (first is null)
+        {
+            _progress.Log($"{task.Name}: no --labels given; reading the source once to find its labels ...");
+            (labels, long documents, double seconds) = await LabelDiscovery.ScanAsync(SourceFactory.Create(_settings.Sources, _settings.SourceSettings, _settings.Weights), cancellationToken).ConfigureAwait(false);
+            origin = $"a pass over {documents:N0} documents ({seconds:0.0} s)";
+        }
+        else
+        {
+            origin = "nowhere";
+        }
+        if (labels is null)
+        {
+            throw new InvalidDataException($"{task.Name}: no labels: {(first is null ? $"no document of {_settings.Source} carries one" : "the frames carry no label names")}. Name the label column with --label-column, and the names with --labels FILE if the column holds ids.");
+        }
+        if (_settings.ResumeManifest?.LabelNames is { Count: > 0 } checkpoint && !checkpoint.SequenceEqual(labels.Names))
+        {
+            throw new SettingsConflictException($"--resume {_settings.ResumeFolder}: the checkpoint was trained on {checkpoint.Count} labels ({string.Join(", ", checkpoint.Take(4))}, …), this run has {labels.Count} from {origin}.");
+        }
+        _progress.Log($"{task.Name}: {LabelDiscovery.Describe(labels)} (from {origin})");
+        return labels;
     }
 
     private void CheckResumedTokenizer(VocabularyInfo vocabulary)
@@ -189,6 +234,9 @@ public sealed class PipelineHost
         private ProviderPosition? _resume;
         private TokenizerCeilingResult? _ceiling;
         private string? _checkpointTarget;
+
+        /// <summary>A classifier's label names; null for other tasks.</summary>
+        public LabelSet? Labels { get; init; }
 
         public Run(PipelineHost host, ITrainingTask task, ITextTokenizer? tokenizer, VocabularyInfo vocabulary, int sequenceLength, BatchingContext? context, IBatchReader? reader)
         {
@@ -286,7 +334,8 @@ public sealed class PipelineHost
             }
             torch.Device device = TorchRuntime.SelectDevice(_s.Device);
             _deviceName = device.ToString();
-            ITaskModel model = deviceTask.CreateModel(new ModelContext(_vocabulary, _sequenceLength, _s.ModelSize, device, _s.Seed, _s.TaskSettings));
+            // The host seeds the generator and moves the model, so every task's model starts alike from --seed.
+            ITaskModel model = new ModelContext(_vocabulary, _sequenceLength, _s.ModelSize, device, _s.Seed, _s.TaskSettings) { Labels = Labels }.Build(deviceTask);
             _model = model;
             if (_s.Checkpoint is { } checkpoint)
             {
@@ -304,6 +353,8 @@ public sealed class PipelineHost
                 WarmupSteps = _s.Warmup,
                 ClipNorm = _s.Clip,
                 LogEvery = _s.LogEvery,
+                EvalEvery = _s.EvalEvery,
+                InitFrom = _s.InitFrom is { } init ? CheckpointManifest.Resolve(init) : null,
                 CheckpointFolder = _claimedFolder,
                 ResumeFrom = resumeFrom,
             };
@@ -313,6 +364,7 @@ public sealed class PipelineHost
                 trainer = new Trainer(model, options, device)
                 {
                     OnLog = r => Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
+                    OnEvaluate = e => Progress.Log($"eval  {e.Step,6}  held-out rows {e.Scores.Rows:N0}  accuracy {e.Scores.Accuracy:0.000}  micro-F1 {e.Scores.MicroF1:0.000}  macro-F1 {e.Scores.MacroF1:0.000}"),
                 };
             }
             catch
@@ -330,6 +382,14 @@ public sealed class PipelineHost
             if (resumeFrom is not null)
             {
                 Progress.Log($"resumed from {resumeFrom}: step {trainer.Steps:N0}, next batch {trainer.NextBatchSequence:N0}");
+            }
+            else if (trainer.InitializedParameters is (int loaded, int total))
+            {
+                Progress.Log($"initialised {loaded} of {total} parameter tensors from {options.InitFrom}; the rest start fresh");
+            }
+            if (_context is { HeldOut.Enabled: true } context)
+            {
+                Progress.Log($"held out for evaluation: {context.HeldOut.Description}; evaluated every {_s.EvalEvery} steps and at the end, beside a majority-class and a bag-of-words baseline");
             }
             IBatchReader input = _reader!;
             _consumer = _pipeline.AddStage("device", stage => trainer.RunAsync(stage, input));
@@ -491,6 +551,7 @@ public sealed class PipelineHost
                     VocabularySize = _vocabulary.Size,
                     NextBatchSequence = trainer.NextBatchSequence,
                     ResumeOffset = trainer.ResumeOffset,
+                    LabelNames = Labels?.Names,
                     HasPosition = hasPosition,
                     Settings = _s.Recorded,
                 }.Save(folder);
@@ -597,7 +658,7 @@ public sealed class PipelineHost
                     checkpoint is not null && File.Exists(Path.Combine(checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(checkpoint, CheckpointManifest.PositionFileName) : null,
                     stats.Resumes,
                     _stream.ResumeFilesSkipped),
-                Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _sequenceLength, _s.BatchSize),
+                Batcher = _batcher is null ? null : new BatcherReport(_batcher.Workers, _batcher.EmptyDocuments, _sequenceLength, _s.BatchSize, _batcher.PaddingFraction, _context!.Counters.Snapshot()),
                 Device = _trainer is null ? null : new DeviceReport(
                     _deviceName,
                     _s.ModelSize,
@@ -605,9 +666,26 @@ public sealed class PipelineHost
                     _trainer.BatchesWithoutTargets,
                     checkpoint,
                     _s.ResumeFolder,
-                    Downsample(_trainer.Losses, 200)),
+                    Downsample(_trainer.Losses, 200),
+                    EvaluationOf(_trainer),
+                    _trainer.InitializedParameters is null ? null : _s.InitFrom),
                 Settings = new SettingsReport(_s.Seed, _sequenceLength, _s.BatchSize, _s.Epochs, _s.ShuffleBuffer, _s.MaxSteps, _s.TaskSettings.Keys.ToDictionary(k => k, k => _s.TaskSettings.GetString(k, string.Empty))),
             };
+        }
+
+        /// <summary>The classifier's held-out scores and its baselines (fitted now, on the training rows seen); null without held-out rows.</summary>
+        private EvaluationReport? EvaluationOf(Trainer trainer)
+        {
+            if (trainer.Evaluator is not { Rows: > 0 } evaluator || Labels is null)
+            {
+                return null;
+            }
+            var baselines = evaluator.EvaluateBaselines().ToDictionary(p => p.Key, p => new ScoreReport(p.Value.Rows, p.Value.Accuracy, p.Value.MicroF1, p.Value.MacroF1));
+            return new EvaluationReport(
+                _context?.HeldOut.Description ?? _s.EvalSplit.Description,
+                Labels.Names,
+                evaluator.Records.Select(r => new EvaluationPoint(r.Step, r.Scores.Rows, r.Scores.Accuracy, r.Scores.MicroF1, r.Scores.MacroF1)).ToArray(),
+                baselines);
         }
 
         /// <summary>
@@ -644,6 +722,7 @@ public sealed class PipelineHost
             {
                 await _reader.DisposeAsync().ConfigureAwait(false);
             }
+            _trainer?.Dispose();
             _model?.Dispose();
         }
     }

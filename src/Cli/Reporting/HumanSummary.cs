@@ -67,9 +67,34 @@ public static class HumanSummary
                 totals.AddRow("shard", $"rank {provider.Rank} of {provider.WorldSize} ({provider.OtherRanks:N0} documents on other ranks)");
             }
         }
+        if (summary.Batcher is { } batcher)
+        {
+            if (batcher.PaddingFraction is double padding)
+            {
+                totals.AddRow("padding", string.Create(CultureInfo.InvariantCulture, $"{padding:P1} of the batches' positions"));
+            }
+            if (batcher.Skipped.Count > 0)
+            {
+                totals.AddRow("task skipped or cut", Markup.Escape(string.Join(", ", batcher.Skipped.Select(p => $"{p.Key} {p.Value:N0}"))));
+            }
+        }
         if (summary.Device is { } device)
         {
             totals.AddRow("device", Markup.Escape($"{device.Device}, model {device.Model}"));
+            if (device.InitializedFrom is not null)
+            {
+                totals.AddRow("initialised from", Markup.Escape(device.InitializedFrom));
+            }
+            if (device.Evaluation is { Evaluations.Count: > 0 } evaluation)
+            {
+                EvaluationPoint final = evaluation.Evaluations[^1];
+                totals.AddRow("held out", Markup.Escape($"{evaluation.HeldOut}: {final.Rows:N0} rows"));
+                totals.AddRow("model (held out)", string.Create(CultureInfo.InvariantCulture, $"accuracy {final.Accuracy:0.000}, micro-F1 {final.MicroF1:0.000}, macro-F1 {final.MacroF1:0.000} at step {final.Step:N0}"));
+                foreach ((string name, ScoreReport score) in evaluation.Baselines)
+                {
+                    totals.AddRow(Markup.Escape(name.Replace('_', ' ')), string.Create(CultureInfo.InvariantCulture, $"accuracy {score.Accuracy:0.000}, micro-F1 {score.MicroF1:0.000}, macro-F1 {score.MacroF1:0.000}"));
+                }
+            }
             if (device.ResumedFrom is not null)
             {
                 totals.AddRow("resumed from", Markup.Escape(device.ResumedFrom));

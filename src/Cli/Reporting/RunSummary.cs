@@ -109,7 +109,26 @@ public sealed record ProviderReport(
     long ResumeFilesSkipped);
 
 /// <summary>Batcher details.</summary>
-public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize);
+/// <param name="Workers">Tokenizer workers.</param>
+/// <param name="EmptyDocuments">Documents that gave no tokens.</param>
+/// <param name="SequenceLength">Tokens per row.</param>
+/// <param name="BatchSize">Rows per batch.</param>
+/// <param name="PaddingFraction">The share of the batches' input positions (rows × seq, padding rows included) that are padding.</param>
+/// <param name="Skipped">Documents the task's builder skipped or cut, by reason (no_label, unknown_label, truncated …).</param>
+public sealed record BatcherReport(int Workers, long EmptyDocuments, int SequenceLength, int BatchSize, double? PaddingFraction, IReadOnlyDictionary<string, long> Skipped);
+
+/// <summary>A classifier's held-out evaluation: the model at each evaluation, and the baselines fitted in the same run.</summary>
+/// <param name="HeldOut">Which documents were held out.</param>
+/// <param name="Labels">The label names.</param>
+/// <param name="Evaluations">The model's scores after each evaluation.</param>
+/// <param name="Baselines">Majority class and bag-of-words logistic regression, fitted on the same training rows, scored on the same held-out rows.</param>
+public sealed record EvaluationReport(string HeldOut, IReadOnlyList<string> Labels, IReadOnlyList<EvaluationPoint> Evaluations, IReadOnlyDictionary<string, ScoreReport> Baselines);
+
+/// <summary>The model's held-out scores after a step.</summary>
+public sealed record EvaluationPoint(long Step, long Rows, double Accuracy, double MicroF1, double MacroF1);
+
+/// <summary>Held-out scores.</summary>
+public sealed record ScoreReport(long Rows, double Accuracy, double MicroF1, double MacroF1);
 
 /// <summary>Device details.</summary>
 /// <param name="Device">The torch device ("cpu", "cuda:0").</param>
@@ -119,7 +138,9 @@ public sealed record BatcherReport(int Workers, long EmptyDocuments, int Sequenc
 /// <param name="Checkpoint">The checkpoint folder this run wrote (also after a failure or Ctrl+C), or null when it wrote none.</param>
 /// <param name="ResumedFrom">The checkpoint folder this run continued, or null.</param>
 /// <param name="LossCurve">Up to 200 losses, evenly spaced over the run's steps.</param>
-public sealed record DeviceReport(string Device, string Model, string Libtorch, long BatchesWithoutTargets, string? Checkpoint, string? ResumedFrom, IReadOnlyList<double> LossCurve);
+/// <param name="Evaluation">A classifier's held-out evaluation; null for other tasks or without held-out rows.</param>
+/// <param name="InitializedFrom">The checkpoint whose weights started the model (<c>--init-from</c>), or null.</param>
+public sealed record DeviceReport(string Device, string Model, string Libtorch, long BatchesWithoutTargets, string? Checkpoint, string? ResumedFrom, IReadOnlyList<double> LossCurve, EvaluationReport? Evaluation = null, string? InitializedFrom = null);
 
 /// <summary>The settings that shape the data, echoed for reproducibility.</summary>
 public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize, int Epochs, int ShuffleBuffer, long? MaxSteps, IReadOnlyDictionary<string, string> TaskSettings);

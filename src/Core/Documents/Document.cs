@@ -23,6 +23,9 @@ public sealed record Document(string Id, string Text)
     /// <summary>The 1-based line on which the record starts, with <see cref="SourceOffset"/>.</summary>
     public long SourceLine { get; init; }
 
+    /// <summary>The file (or URL) of a several-file source the document came from; null for a single source.</summary>
+    public string? SourceName { get; init; }
+
     /// <summary>UTF-16 length of the text; used for byte and rate counters.</summary>
     public int Length => Text.Length;
 }

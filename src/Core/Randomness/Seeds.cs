@@ -12,6 +12,17 @@ public static class Seeds
         return (int)(x & 0x7FFFFFFF);
     }
 
+    /// <summary>A stable 64-bit hash of <paramref name="text"/> under <paramref name="seed"/> (FNV-1a, then mixed).</summary>
+    public static ulong Hash(int seed, ReadOnlySpan<char> text)
+    {
+        ulong h = 14695981039346656037UL ^ unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL);
+        foreach (char c in text)
+        {
+            h = unchecked((h ^ c) * 1099511628211UL);
+        }
+        return Mix(h);
+    }
+
     private static ulong Mix(ulong z)
     {
         z = unchecked(z + 0x9E3779B97F4A7C15UL);

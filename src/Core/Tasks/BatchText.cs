@@ -33,6 +33,30 @@ public static class BatchText
         }
     }
 
+    /// <summary>Writes each row's token targets (<c>labels</c> <c>[batch, seq]</c>, -100 skipped) as position:token.</summary>
+    public static void RenderTokenTargets(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
+    {
+        if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels) || labels.Shape.Length != 2 || labels.DType != TensorDType.I64)
+        {
+            return;
+        }
+        int columns = labels.Shape[1];
+        Span<long> values = labels.AsSpan<long>();
+        for (int r = 0; r < Math.Min(labels.Shape[0], maxRows); r++)
+        {
+            var targets = new List<string>();
+            for (int c = 0; c < columns; c++)
+            {
+                long label = values[(r * columns) + c];
+                if (label != TaskTensors.IgnoreIndex)
+                {
+                    targets.Add($"{c}:{tokenizer.IdToToken((int)label)}");
+                }
+            }
+            output.WriteLine($"  [{r}] targets ({targets.Count}): {Escape(string.Join(' ', targets))}");
+        }
+    }
+
     /// <summary>Makes control characters visible so one row stays one line.</summary>
     public static string Escape(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
 }

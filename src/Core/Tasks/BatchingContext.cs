@@ -41,6 +41,31 @@ public sealed class BatchingContext
 
     /// <summary>Index of the first batch the builder makes: 0, or where a resumed run continues the numbering.</summary>
     public long FirstBatchSequence { get; init; }
+
+    /// <summary>The label names of a classification task (<see cref="ITrainingTask.Labels"/>); null for the others.</summary>
+    public LabelSet? Labels { get; init; }
+
+    /// <summary>The documents held out for evaluation: a builder that honours it sends them in batches marked <c>split=eval</c>.</summary>
+    public HeldOutSplit HeldOut { get; init; } = HeldOutSplit.None;
+
+    /// <summary>Documents a builder skipped or cut, by reason; the run summary reports them.</summary>
+    public TaskCounters Counters { get; } = new();
+
+    /// <summary>The label names, or an error naming the task that needs them.</summary>
+    public LabelSet RequireLabels(string task) =>
+        Labels ?? throw new InvalidOperationException($"Task '{task}' needs label names; pass --labels FILE (or a list) or a source whose documents carry labels.");
+}
+
+/// <summary>Thread-safe counts of what a batch builder skipped or changed ("no_label": 3, "truncated": 12).</summary>
+public sealed class TaskCounters
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+
+    /// <summary>Adds <paramref name="count"/> to <paramref name="reason"/>.</summary>
+    public void Add(string reason, long count = 1) => _counts.AddOrUpdate(reason, count, (_, c) => c + count);
+
+    /// <summary>The counts so far, by reason.</summary>
+    public IReadOnlyDictionary<string, long> Snapshot() => new SortedDictionary<string, long>(_counts, StringComparer.Ordinal);
 }
 
 /// <summary>Task-specific <c>key=value</c> settings with typed, validated reads.</summary>

@@ -36,6 +36,18 @@ public interface ITrainingTask
     /// <summary>Makes the stateful, single-threaded builder that turns tokenized documents into batches.</summary>
     IBatchBuilder CreateBatchBuilder(BatchingContext context);
 
+    /// <summary>Whether the task reads the documents' labels, and how many each may have.</summary>
+    LabelKind Labels => LabelKind.None;
+
+    /// <summary>
+    /// Special tokens the task needs beyond the tokenizer's own (T5's <c>&lt;extra_id_0&gt;</c> …). The tokenizer
+    /// layer uses the vocabulary's id where it has the token and appends a new id after the vocabulary where it has not.
+    /// </summary>
+    IReadOnlyList<string> AddedSpecialTokens => [];
+
+    /// <summary>The tensors every batch carries, with their dtypes and shapes: the contract suite checks batches against it.</summary>
+    IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context);
+
     /// <summary>Writes a human-readable view of a batch (used by <c>streamloader inspect</c>).</summary>
     void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) =>
         BatchText.RenderInputRows(batch, tokenizer, output, maxRows);
@@ -56,4 +68,28 @@ public interface IBatchBuilder
 /// <param name="Key">The key used with <c>--set</c> (snake_case).</param>
 /// <param name="Default">The default value as text.</param>
 /// <param name="Description">What it controls.</param>
-public sealed record TaskOptionInfo(string Key, string Default, string Description);
+/// <param name="Flag">
+/// A command-line option the console generates for it (<c>--mask-prob</c>), or null for <c>--set</c> only. Tasks that
+/// share a flag must share its key.
+/// </param>
+public sealed record TaskOptionInfo(string Key, string Default, string Description, string? Flag = null);
+
+/// <summary>Whether a task reads labels.</summary>
+public enum LabelKind
+{
+    /// <summary>Self-supervised: labels are ignored.</summary>
+    None,
+
+    /// <summary>Exactly one label per document (softmax).</summary>
+    Single,
+
+    /// <summary>Any number of labels per document (sigmoid per label).</summary>
+    Multi,
+}
+
+/// <summary>One tensor a task's batches carry: its name, dtype and shape (<c>[batch, seq]</c> and the like).</summary>
+public sealed record TensorSpec(string Name, TensorDType DType, int[] Shape)
+{
+    /// <summary>"input_ids:I64[8,128]".</summary>
+    public override string ToString() => $"{Name}:{TensorDTypes.WireName(DType)}[{string.Join(',', Shape)}]";
+}

@@ -32,4 +32,13 @@ public static class BatchMetadataKeys
 
     /// <inheritdoc cref="PadId"/>
     public const string MaskId = "mask_id";
+
+    /// <summary>"eval" on batches of held-out documents: the device evaluates on them and does not train.</summary>
+    public const string Split = "split";
+
+    /// <summary>The value of <see cref="Split"/> on held-out batches.</summary>
+    public const string EvalSplit = "eval";
+
+    /// <summary>A classification task's label names, in index order, one per line.</summary>
+    public const string LabelNames = "label_names";
 }

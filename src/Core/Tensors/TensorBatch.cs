@@ -17,8 +17,8 @@ public sealed class TensorBatch : IDisposable
     /// <summary>The task that built the batch ("mlm").</summary>
     public string Task { get; }
 
-    /// <summary>0-based index of the batch in the stream the batcher emitted.</summary>
-    public long Sequence { get; }
+    /// <summary>0-based index of the batch in the stream the batcher emitted (a builder numbers a batch when it completes it).</summary>
+    public long Sequence { get; set; }
 
     /// <summary>Non-padding tokens in the batch, for token-rate counters.</summary>
     public long TokenCount { get; set; }

@@ -21,4 +21,7 @@ public interface ITextTokenizer
 
     /// <summary>The text of one id ("[MASK]", "##ing", " the").</summary>
     string IdToToken(int id);
+
+    /// <summary>The id of a whole token of the vocabulary ("[SEP]", "&lt;extra_id_0&gt;"), or -1 when it has none.</summary>
+    int FindToken(string token) => -1;
 }

@@ -10,7 +10,10 @@ namespace StreamLoader.Device.Training;
 /// <remarks>A task plugin class implements this next to <see cref="ITrainingTask"/>.</remarks>
 public interface IDeviceTask
 {
-    /// <summary>Creates the model on <see cref="ModelContext.Device"/>.</summary>
+    /// <summary>
+    /// Creates the model. The host seeds TorchSharp's generator from the run's seed before the call and moves the model
+    /// to the compute device after it, so a task only builds its modules.
+    /// </summary>
     ITaskModel CreateModel(ModelContext context);
 }
 
@@ -28,10 +31,32 @@ public interface ITaskModel : IDisposable
 }
 
 /// <summary>What a task needs to build its model.</summary>
+/// <param name="Vocabulary">The ids the model sees (the size of its embedding).</param>
+/// <param name="SequenceLength">Tokens per row (the positions it needs).</param>
+/// <param name="ModelSize">The <c>--model</c> preset name.</param>
+/// <param name="Device">Where it will run (the host moves it there).</param>
+/// <param name="Seed">The run's seed (the host has already seeded TorchSharp with it).</param>
+/// <param name="Settings">The task's settings.</param>
 public sealed record ModelContext(
     VocabularyInfo Vocabulary,
     int SequenceLength,
     string ModelSize,
     torch.Device Device,
     int Seed,
-    TaskSettings Settings);
+    TaskSettings Settings)
+{
+    /// <summary>A classifier's label names; null for other tasks.</summary>
+    public LabelSet? Labels { get; init; }
+
+    /// <summary>The label names, or an error naming what is missing.</summary>
+    public LabelSet RequireLabels() => Labels ?? throw new InvalidOperationException("This task's model needs the label names (--labels, or labels in the data).");
+
+    /// <summary>Builds the model on the CPU as the host does (seeded), then moves it to <see cref="Device"/>: for tests and tools that skip the host.</summary>
+    public ITaskModel Build(IDeviceTask task)
+    {
+        torch.random.manual_seed(Seed);
+        ITaskModel model = task.CreateModel(this);
+        model.Module.to(Device);
+        return model;
+    }
+}

@@ -3,6 +3,7 @@ using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Pipeline;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
+using StreamLoader.Device.Evaluation;
 using StreamLoader.Device.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,7 +15,7 @@ namespace StreamLoader.Device.Training;
 public sealed record StepRecord(long Step, double Loss, double LearningRate, long Tokens, double StepSeconds);
 
 /// <summary>The device stage for training: AdamW with warm-up and linear decay, gradient clipping, one dispose scope per step.</summary>
-public sealed class Trainer
+public sealed class Trainer : IDisposable
 {
     private readonly ITaskModel _model;
     private readonly TrainerOptions _options;
@@ -25,6 +26,7 @@ public sealed class Trainer
     private long _steps;
     private long _batchesWithoutTargets;
     private long _tokens;
+    private readonly HeldOutEvaluator? _evaluator;
 
     /// <summary>Creates the optimizer for <paramref name="model"/>; with <see cref="TrainerOptions.ResumeFrom"/>, restores the model, optimizer, generator and counters saved there.</summary>
     public Trainer(ITaskModel model, TrainerOptions options, torch.Device device)
@@ -34,6 +36,14 @@ public sealed class Trainer
         _options = options;
         _device = device;
         _optimizer = torch.optim.AdamW(model.Module.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        if (model is IClassifierModel classifier)
+        {
+            _evaluator = new HeldOutEvaluator(classifier.Labels, classifier.MultiLabel);
+        }
+        if (options.InitFrom is { } init && options.ResumeFrom is null)
+        {
+            InitializedParameters = InitializeFrom(model, init);
+        }
         if (options.ResumeFrom is { } folder)
         {
             TrainingState state = TrainingState.Load(folder);
@@ -46,6 +56,15 @@ public sealed class Trainer
             ResumeOffset = state.ResumeOffset;
         }
     }
+
+    /// <summary>Parameters copied from <see cref="TrainerOptions.InitFrom"/>, out of all the model has; null without it.</summary>
+    public (int Loaded, int Total)? InitializedParameters { get; }
+
+    /// <summary>The held-out evaluation of a classifier (its records and baselines); null for other models.</summary>
+    public HeldOutEvaluator? Evaluator => _evaluator;
+
+    /// <summary>Called after each evaluation on the held-out batches.</summary>
+    public Action<EvaluationRecord>? OnEvaluate { get; init; }
 
     /// <summary>Called after every step the options say to log.</summary>
     public Action<StepRecord>? OnLog { get; init; }
@@ -95,11 +114,27 @@ public sealed class Trainer
             }
             await foreach (TensorBatch batch in input.ReadCountedAsync(stage).ConfigureAwait(false))
             {
+                if (HeldOutEvaluator.IsHeldOut(batch))
+                {
+                    if (_evaluator is null)
+                    {
+                        batch.Dispose();
+                    }
+                    else
+                    {
+                        _evaluator.Keep(batch);
+                    }
+                    continue;
+                }
                 using (batch)
                 {
                     stepping = true;
                     Step(batch);
                     stepping = false;
+                }
+                if (_evaluator is not null && StepsThisRun > 0 && Steps % _options.EvalEvery == 0)
+                {
+                    Evaluate();
                 }
                 if (MaxStepsReached)
                 {
@@ -116,7 +151,55 @@ public sealed class Trainer
             SaveCheckpoint();
             throw;
         }
+        if (_evaluator is not null && StepsThisRun > 0 && _evaluator.Records.LastOrDefault()?.Step != Steps)
+        {
+            Evaluate();
+        }
         SaveCheckpoint();
+    }
+
+    /// <summary>Evaluates the classifier on the held-out batches kept so far (nothing for other models or before any).</summary>
+    public EvaluationRecord? Evaluate()
+    {
+        if (_evaluator is null || _model is not IClassifierModel classifier)
+        {
+            return null;
+        }
+        EvaluationRecord? record = _evaluator.Evaluate(classifier, _device, Steps);
+        if (record is not null)
+        {
+            OnEvaluate?.Invoke(record);
+        }
+        return record;
+    }
+
+    /// <summary>Frees the held-out batches kept for evaluation (the model is its owner's).</summary>
+    public void Dispose() => _evaluator?.Dispose();
+
+    /// <summary>Copies the parameters of <paramref name="folder"/>'s model whose names and shapes match; the rest keep their initialisation.</summary>
+    private static (int Loaded, int Total) InitializeFrom(ITaskModel model, string folder)
+    {
+        string path = Path.Combine(folder, TrainingState.ModelFile);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"--init-from {folder}: no {TrainingState.ModelFile} there; give a checkpoint folder a training run wrote.", path);
+        }
+        var loaded = new Dictionary<string, bool>();
+        var own = model.Module.state_dict();
+        try
+        {
+            model.Module.load(path, strict: false, loadedParameters: loaded);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"--init-from {folder}: its model does not fit this one ({ex.Message}). Use the same --model size and a --seq-len no longer than the pretrained one's.", ex);
+        }
+        int count = loaded.Count(p => p.Value && own.ContainsKey(p.Key));
+        if (count == 0)
+        {
+            throw new InvalidDataException($"--init-from {folder}: none of its parameters match this model's names ({string.Join(", ", own.Keys.Take(3))}, …).");
+        }
+        return (count, own.Count);
     }
 
     private bool MaxStepsReached => _options.MaxSteps is long max && Steps >= max;
@@ -131,6 +214,7 @@ public sealed class Trainer
             ResumeOffset = batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOffset, out string? offset) && long.TryParse(offset, System.Globalization.CultureInfo.InvariantCulture, out long tokens) ? tokens : 0;
         }
         NextBatchSequence = batch.Sequence + 1;
+        _evaluator?.Baselines.Observe(batch);
         using DisposeScope scope = torch.NewDisposeScope();
         DeviceBatch inputs = DeviceBatch.From(batch, _device);
         Tensor? loss = _model.ComputeLoss(inputs);

@@ -31,6 +31,12 @@ public sealed record TrainerOptions
     /// <summary>A checkpoint folder to continue from; null starts afresh.</summary>
     public string? ResumeFrom { get; init; }
 
+    /// <summary>A checkpoint folder whose model weights initialise this run's model where names and shapes match (fine-tuning a pretrained body); null for none.</summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>Evaluate a classifier on its held-out batches every this many steps (and always at the end).</summary>
+    public int EvalEvery { get; init; } = 100;
+
     /// <summary>Throws on settings that cannot work.</summary>
     public void Validate()
     {
@@ -41,6 +47,7 @@ public sealed record TrainerOptions
         ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
         ArgumentOutOfRangeException.ThrowIfNegative(ClipNorm);
         ArgumentOutOfRangeException.ThrowIfLessThan(LogEvery, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(EvalEvery, 1);
         if (MaxSteps is < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "--max-steps must be at least 1.");

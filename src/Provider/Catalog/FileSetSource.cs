@@ -66,9 +66,10 @@ public sealed class FileSetSource : IPartitionedSource
     public async IAsyncEnumerable<Document> ReadPartitionAsync(int index, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         string prefix = $"{index}:";
+        string name = _locations[index];
         await foreach (Document document in Part(index).ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            yield return document with { Id = prefix + document.Id };
+            yield return document with { Id = prefix + document.Id, SourceName = name };
         }
     }
 }

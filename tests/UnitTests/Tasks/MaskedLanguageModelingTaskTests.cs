@@ -37,7 +37,7 @@ public sealed class MaskedLanguageModelingTaskTests : TaskContractTests
                     {
                         candidates++;
                     }
-                    if (labels[at] == BertMasking.IgnoreIndex)
+                    if (labels[at] == TaskTensors.IgnoreIndex)
                     {
                         if (ids[at] != expected)
                         {
@@ -75,7 +75,7 @@ public sealed class MaskedLanguageModelingTaskTests : TaskContractTests
                 for (int c = 0; c < length; c++)
                 {
                     Assert.Equal(tokenizer.Special.Pad, ids[(r * length) + c]);
-                    Assert.Equal(BertMasking.IgnoreIndex, labels[(r * length) + c]);
+                    Assert.Equal(TaskTensors.IgnoreIndex, labels[(r * length) + c]);
                 }
             }
         }

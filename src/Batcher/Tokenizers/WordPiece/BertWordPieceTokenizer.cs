@@ -57,6 +57,8 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
 
     public int VocabularySize => _tokens.Length;
 
+    public int FindToken(string token) => _words.TryGetValue(token, out int id) ? id : -1;
+
     public SpecialTokens Special { get; }
 
     /// <summary>Loads a BERT <c>vocab.txt</c> (one token per line; the line number is the id).</summary>

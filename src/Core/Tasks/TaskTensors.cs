@@ -1,0 +1,26 @@
+namespace StreamLoader.Core.Tasks;
+
+/// <summary>The tensor names and label conventions the tasks and the device models share (docs/WIRE.md lists them).</summary>
+public static class TaskTensors
+{
+    /// <summary>The label of a position or row that carries no target (PyTorch's <c>ignore_index</c>).</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>Token ids, int64 <c>[batch, seq]</c>, padded with the tokenizer's [PAD].</summary>
+    public const string InputIds = "input_ids";
+
+    /// <summary>1 on real tokens, 0 on padding, int64 <c>[batch, seq]</c>.</summary>
+    public const string AttentionMask = "attention_mask";
+
+    /// <summary>Targets: token ids (-100 where none), a class index per row, or a multi-hot row.</summary>
+    public const string Labels = "labels";
+
+    /// <summary>Per-row positions that restart at each packed document, int64 <c>[batch, seq]</c>.</summary>
+    public const string PositionIds = "position_ids";
+
+    /// <summary>Which packed document of its row each token belongs to (0, 1, …; -1 on padding), int64 <c>[batch, seq]</c>.</summary>
+    public const string DocumentIds = "document_ids";
+
+    /// <summary>An encoder-decoder's decoder input: the targets shifted right behind a start token.</summary>
+    public const string DecoderInputIds = "decoder_input_ids";
+}

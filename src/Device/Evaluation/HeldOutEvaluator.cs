@@ -1,0 +1,178 @@
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StreamLoader.Device.Evaluation;
+
+/// <summary>One evaluation of the model on the held-out batches received so far.</summary>
+/// <param name="Step">The optimizer step it followed.</param>
+/// <param name="Scores">The model's scores.</param>
+public sealed record EvaluationRecord(long Step, ClassificationScores Scores);
+
+/// <summary>
+/// Keeps the held-out batches (<c>split=eval</c>) a classifier's stream carries, evaluates the model on them every K
+/// steps and at the end, and fits the baselines the model is judged against on the training rows of the same run.
+/// </summary>
+public sealed class HeldOutEvaluator : IDisposable
+{
+    private readonly List<TensorBatch> _batches = [];
+    private readonly int _labels;
+    private readonly bool _multiLabel;
+
+    public HeldOutEvaluator(int labels, bool multiLabel)
+    {
+        _labels = labels;
+        _multiLabel = multiLabel;
+        Baselines = new BaselineModels(labels, multiLabel);
+    }
+
+    /// <summary>Held-out rows received.</summary>
+    public long Rows { get; private set; }
+
+    /// <summary>Every evaluation, in order.</summary>
+    public List<EvaluationRecord> Records { get; } = [];
+
+    /// <summary>The majority-class and bag-of-words baselines, fitted on the training rows.</summary>
+    public BaselineModels Baselines { get; }
+
+    /// <summary>True when <paramref name="batch"/> holds held-out rows.</summary>
+    public static bool IsHeldOut(TensorBatch batch) =>
+        batch.Metadata.TryGetValue(BatchMetadataKeys.Split, out string? split) && split == BatchMetadataKeys.EvalSplit;
+
+    /// <summary>Takes ownership of a held-out batch.</summary>
+    public void Keep(TensorBatch batch)
+    {
+        _batches.Add(batch);
+        Rows += batch.RowCount;
+    }
+
+    /// <summary>Evaluates <paramref name="model"/> on every batch kept so far; null when none was.</summary>
+    public EvaluationRecord? Evaluate(IClassifierModel model, torch.Device device, long step)
+    {
+        if (_batches.Count == 0)
+        {
+            return null;
+        }
+        var metrics = new ClassificationMetrics(_labels);
+        var truth = new bool[_labels];
+        var predicted = new bool[_labels];
+        model.Module.eval();
+        try
+        {
+            using var grad = no_grad();
+            foreach (TensorBatch batch in _batches)
+            {
+                using DisposeScope scope = NewDisposeScope();
+                Tensor scores = model.Scores(DeviceBatch.From(batch, device)).to(CPU).to_type(ScalarType.Float32).contiguous();
+                float[] values = scores.data<float>().ToArray();
+                for (int row = 0; row < batch.RowCount; row++)
+                {
+                    if (!RowLabels.TryRead(batch, row, _labels, _multiLabel, truth))
+                    {
+                        continue;
+                    }
+                    Predict(values.AsSpan(row * _labels, _labels), predicted);
+                    metrics.Add(truth, predicted);
+                }
+            }
+        }
+        finally
+        {
+            model.Module.train();
+        }
+        var record = new EvaluationRecord(step, metrics.Scores());
+        Records.Add(record);
+        return record;
+    }
+
+    /// <summary>Scores of the baselines on the held-out rows, by name; empty when no row was held out.</summary>
+    public IReadOnlyDictionary<string, ClassificationScores> EvaluateBaselines()
+    {
+        var results = new SortedDictionary<string, ClassificationScores>(StringComparer.Ordinal);
+        if (_batches.Count == 0 || Baselines.TrainingRows == 0)
+        {
+            return results;
+        }
+        foreach ((string name, Func<TensorBatch, int, bool[], bool> predict) in Baselines.Fit())
+        {
+            var metrics = new ClassificationMetrics(_labels);
+            var truth = new bool[_labels];
+            var predicted = new bool[_labels];
+            foreach (TensorBatch batch in _batches)
+            {
+                for (int row = 0; row < batch.RowCount; row++)
+                {
+                    if (RowLabels.TryRead(batch, row, _labels, _multiLabel, truth) && predict(batch, row, predicted))
+                    {
+                        metrics.Add(truth, predicted);
+                    }
+                }
+            }
+            results[name] = metrics.Scores();
+        }
+        return results;
+    }
+
+    private void Predict(ReadOnlySpan<float> scores, Span<bool> predicted)
+    {
+        if (_multiLabel)
+        {
+            for (int k = 0; k < scores.Length; k++)
+            {
+                predicted[k] = scores[k] > 0; // sigmoid > 0.5
+            }
+            return;
+        }
+        int best = 0;
+        for (int k = 1; k < scores.Length; k++)
+        {
+            best = scores[k] > scores[best] ? k : best;
+        }
+        predicted.Clear();
+        predicted[best] = true;
+    }
+
+    public void Dispose()
+    {
+        foreach (TensorBatch batch in _batches)
+        {
+            batch.Dispose();
+        }
+        _batches.Clear();
+        Baselines.Dispose();
+    }
+}
+
+/// <summary>Reads a classifier batch's labels: int64 <c>[batch]</c> (single) or float <c>[batch, labels]</c> (multi), -100 on rows without one.</summary>
+public static class RowLabels
+{
+    /// <summary>Writes row <paramref name="row"/>'s labels into <paramref name="truth"/>; false when the row has none.</summary>
+    public static bool TryRead(TensorBatch batch, int row, int labels, bool multiLabel, Span<bool> truth)
+    {
+        TensorBuffer buffer = batch[TaskTensors.Labels];
+        truth.Clear();
+        if (multiLabel)
+        {
+            ReadOnlySpan<float> values = buffer.AsSpan<float>().Slice(row * labels, labels);
+            if (values[0] == TaskTensors.IgnoreIndex)
+            {
+                return false;
+            }
+            for (int k = 0; k < labels; k++)
+            {
+                truth[k] = values[k] > 0.5f;
+            }
+            return true;
+        }
+        long label = buffer.AsSpan<long>()[row];
+        if (label < 0 || label >= labels)
+        {
+            return false;
+        }
+        truth[(int)label] = true;
+        return true;
+    }
+}
