@@ -191,6 +191,52 @@ public sealed class EndToEndTests
         }
     }
 
+    /// <summary>
+    /// Issue 8: every training task continues exactly from --resume: the losses of a run stopped at step N and resumed
+    /// match the uninterrupted run's, step for step (packed rows that end inside a document included).
+    /// </summary>
+    [Theory]
+    [InlineData("clm", 7)]
+    [InlineData("span", 5)]
+    [InlineData("classify", 6)]
+    [InlineData("multilabel", 6)]
+    [InlineData("mlm-pack", 7)]
+    public async Task Resume_EveryTask_LossesMatchTheUninterruptedRun(string task, int stopAt)
+    {
+        using var files = new TempFiles();
+        string[] labels = ["red", "green", "blue"];
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i =>
+            $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(8 + (i * 13 % 40), i % 9)}\",\"label\":{(task == "multilabel" ? $"[\"{labels[i % 3]}\",\"{labels[(i / 3) % 3]}\"]" : $"\"{labels[i % 9 % 3]}\"")}}}\n")));
+        string[] taskArgs = task == "mlm-pack" ? ["--task", "mlm", "--pack", "true"] : ["--task", task];
+        string[] common = [.. taskArgs, "--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "3", "--shuffle-buffer", "8", "--seed", "5",
+            "--lr", "3e-3", "--warmup", "2", "--torch-threads", "1", "--epochs", "2"];
+
+        (int exitA, JsonElement straight) = await RunAsync(files, [.. common, "--max-steps", "16", "--checkpoint", files.Path("a")]);
+        (int exitB1, JsonElement part1) = await RunAsync(files, [.. common, "--max-steps", stopAt.ToString(System.Globalization.CultureInfo.InvariantCulture), "--schedule-steps", "16", "--checkpoint", files.Path("b1")]);
+        (int exitB2, JsonElement part2) = await RunAsync(files, ["--resume", files.Path("b1"), "--max-steps", "16", "--torch-threads", "1", "--checkpoint", files.Path("b2")]);
+
+        Assert.Equal((0, 0, 0), (exitA, exitB1, exitB2));
+        double[] a = Losses(straight);
+        double[] b = [.. Losses(part1), .. Losses(part2)];
+        Assert.Equal(16, a.Length);
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5 * Math.Abs(a[i]), $"{task} step {i + 1}: {a[i]:R} uninterrupted, {b[i]:R} resumed");
+        }
+        if (task is "classify" or "multilabel")
+        {
+            JsonElement evaluation = straight.GetProperty("device").GetProperty("evaluation");
+            Assert.Equal(labels.Order(StringComparer.Ordinal), evaluation.GetProperty("labels").EnumerateArray().Select(e => e.GetString()));
+            Assert.True(evaluation.GetProperty("evaluations")[0].GetProperty("rows").GetInt64() > 0);
+            Assert.True(evaluation.GetProperty("baselines").TryGetProperty("majority_class", out _));
+        }
+        else
+        {
+            Assert.True(straight.GetProperty("batcher").GetProperty("padding_fraction").GetDouble() < (task == "span" ? 0.2 : 0.05));
+        }
+    }
+
     [Fact]
     public async Task Resume_GivenSettingThatContradictsTheCheckpoint_IsAUsageErrorNamingIt()
     {

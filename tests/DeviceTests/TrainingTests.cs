@@ -38,7 +38,7 @@ public sealed class TrainingTests
     }
 
     private static ITaskModel MlmModel(string size = "micro") =>
-        new MaskedLanguageModelingTask().CreateModel(new ModelContext(VocabularyInfo.From(s_tokenizer), 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty));
+        new ModelContext(VocabularyInfo.From(s_tokenizer), 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty).Build(new MaskedLanguageModelingTask());
 
     [Fact]
     public void TorchRuntime_LoadsOnThisMachineAndPicksCpuWithoutCuda()

@@ -10,7 +10,8 @@ internal static class TasksCommand
 {
     public static Command Create()
     {
-        var command = new Command("tasks", "List the task plugins, what each does, and the settings each takes with --set key=value.");
+        var command = new Command("tasks", "List the task plugins (built in, and those of --plugin assemblies), what each does, and the settings each takes.");
+        command.Options.Add(CliOptions.Plugin);
         command.SetAction(result =>
         {
             foreach (ITrainingTask task in PipelineHost.Catalog.Tasks)
@@ -18,9 +19,14 @@ internal static class TasksCommand
                 string device = task is IDeviceTask ? "trains on the device" : "batches only";
                 Console.WriteLine($"{task.Name,-12} {task.Description}");
                 Console.WriteLine($"{string.Empty,-12} mode: {task.Mode.ToString().ToLowerInvariant()}, {device}");
+                if (task.Labels != LabelKind.None)
+                {
+                    Console.WriteLine($"{string.Empty,-12} labels: {(task.Labels == LabelKind.Single ? "one per document" : "any number per document")} (--label-column, --labels, --eval-split)");
+                }
                 foreach (TaskOptionInfo option in task.Options)
                 {
-                    Console.WriteLine($"{string.Empty,-12} --set {option.Key}={option.Default}   {option.Description}");
+                    string flag = option.Flag is null ? string.Empty : $"{option.Flag} VALUE or ";
+                    Console.WriteLine($"{string.Empty,-12} {flag}--set {option.Key}={option.Default}   {option.Description}");
                 }
                 Console.WriteLine();
             }

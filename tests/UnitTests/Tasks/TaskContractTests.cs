@@ -1,3 +1,4 @@
+using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
@@ -23,19 +24,37 @@ public abstract class TaskContractTests
     protected const int SequenceLength = 32;
     protected const int BatchSize = 4;
 
-    protected static readonly TestTokenizer Tokenizer = new(500);
+    private ITextTokenizer? _tokenizer;
 
-    protected List<TensorBatch> BuildBatches(IEnumerable<string> texts, int seed = 1, TaskSettings? settings = null)
+    /// <summary>A test tokenizer with the special tokens the task declares (span: 100 sentinels).</summary>
+    protected ITextTokenizer Tokenizer => _tokenizer ??= AddedTokensTokenizer.Wrap(new TestTokenizer(500), CreateTask().AddedSpecialTokens);
+
+    /// <summary>The label names a classification task is given.</summary>
+    protected virtual LabelSet? Labels => null;
+
+    /// <summary>The settings the contract runs the task with (a variant such as mlm with packing).</summary>
+    protected virtual TaskSettings? Settings => null;
+
+    protected BatchingContext Context(int seed, TaskSettings? settings = null, long firstSequence = 0) =>
+        new(Tokenizer, SequenceLength, BatchSize, seed, settings ?? Settings) { Labels = Labels, FirstBatchSequence = firstSequence };
+
+    protected List<TensorBatch> BuildBatches(IEnumerable<string> texts, int seed = 1, TaskSettings? settings = null) =>
+        Build(texts.Select((text, i) => MakeDocument(i, text)), Context(seed, settings));
+
+    /// <summary>Runs documents through a builder as the batcher does: a resumed first document loses its consumed tokens.</summary>
+    protected List<TensorBatch> Build(IEnumerable<Document> documents, BatchingContext context, long resumeOrdinal = -1, int resumeOffset = 0)
     {
-        ITrainingTask task = CreateTask();
-        IBatchBuilder builder = task.CreateBatchBuilder(new BatchingContext(Tokenizer, SequenceLength, BatchSize, seed, settings));
+        IBatchBuilder builder = CreateTask().CreateBatchBuilder(context);
         var batches = new List<TensorBatch>();
-        int index = 0;
-        foreach (string text in texts)
+        foreach (Document document in documents)
         {
             var ids = new TokenBuffer();
-            Tokenizer.Encode(text, ids);
-            using var doc = new TokenizedDocument(MakeDocument(index++, text), ids);
+            context.Tokenizer.Encode(document.Text, ids);
+            using var doc = new TokenizedDocument(document, ids);
+            if (document.Ordinal == resumeOrdinal && resumeOffset > 0)
+            {
+                doc.SkipLeading(resumeOffset);
+            }
             builder.Add(doc, batches);
         }
         builder.Complete(batches);
@@ -148,6 +167,86 @@ public abstract class TaskContractTests
         batches.ForEach(b => b.Dispose());
         batch.Dispose();
         Assert.Throws<ObjectDisposedException>(() => batch.Tensors[0].Bytes.ToArray());
+    }
+
+    [Fact]
+    public void Batches_CarryTheTensorsTheTaskDescribes()
+    {
+        List<TensorBatch> batches = BuildBatches(Corpus());
+        try
+        {
+            string[] described = CreateTask().DescribeBatch(Context(1)).Select(s => s.ToString()).ToArray();
+            Assert.All(batches, b => Assert.Equal(described, b.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape).ToString()).ToArray()));
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Labels_NoneOnPaddingPositionsOrPaddingRows()
+    {
+        List<TensorBatch> batches = BuildBatches(Corpus(37));
+        try
+        {
+            foreach (TensorBatch batch in batches)
+            {
+                if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels))
+                {
+                    continue;
+                }
+                int perRow = (int)(labels.ElementCount / labels.Shape[0]);
+                double[] values = labels.DType == TensorDType.F32 ? labels.AsSpan<float>().ToArray().Select(v => (double)v).ToArray() : labels.AsSpan<long>().ToArray().Select(v => (double)v).ToArray();
+                for (int row = batch.RowCount; row < labels.Shape[0]; row++)
+                {
+                    Assert.All(values.Skip(row * perRow).Take(perRow), v => Assert.Equal(TaskTensors.IgnoreIndex, v));
+                }
+                if (labels.Shape.SequenceEqual(batch[TaskTensors.AttentionMask].Shape))
+                {
+                    long[] mask = batch[TaskTensors.AttentionMask].AsSpan<long>().ToArray();
+                    for (int i = 0; i < mask.Length; i++)
+                    {
+                        Assert.True(mask[i] == 1 || values[i] == TaskTensors.IgnoreIndex, $"batch {batch.Sequence}: a label at padding position {i}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Resume_AfterAnyBatch_ContinuesWithExactlyTheBatchesThatFollowed()
+    {
+        Document[] documents = Corpus(40).Select((text, i) => MakeDocument(i, text)).ToArray();
+        List<TensorBatch> full = Build(documents, Context(3));
+        try
+        {
+            Assert.True(full.Count >= 3, "the corpus should make several batches");
+            for (int k = 0; k < full.Count - 1; k++)
+            {
+                Assert.True(full[k].Metadata.TryGetValue(BatchMetadataKeys.ResumeOrdinal, out string? ordinalText), $"batch {k} says where a resumed run continues");
+                long ordinal = long.Parse(ordinalText!, System.Globalization.CultureInfo.InvariantCulture);
+                int offset = int.Parse(full[k].Metadata.GetValueOrDefault(BatchMetadataKeys.ResumeOffset, "0"), System.Globalization.CultureInfo.InvariantCulture);
+                List<TensorBatch> resumed = Build(documents.Where(d => d.Ordinal >= ordinal), Context(3, firstSequence: full[k].Sequence + 1), ordinal, offset);
+                try
+                {
+                    Assert.Equal(Fingerprint(full.Skip(k + 1)), Fingerprint(resumed));
+                    Assert.Equal(full.Skip(k + 1).Select(b => b.Sequence), resumed.Select(b => b.Sequence));
+                }
+                finally
+                {
+                    resumed.ForEach(b => b.Dispose());
+                }
+            }
+        }
+        finally
+        {
+            full.ForEach(b => b.Dispose());
+        }
     }
 
     protected static string Fingerprint(IEnumerable<TensorBatch> batches) =>

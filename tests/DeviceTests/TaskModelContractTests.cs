@@ -1,0 +1,174 @@
+using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Core.Documents;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Tokenization;
+using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Training;
+using StreamLoader.Tasks.Classify;
+using StreamLoader.Tasks.Clm;
+using StreamLoader.Tasks.Mlm;
+using StreamLoader.Tasks.Span;
+using StreamLoader.Tests.Infrastructure;
+using TorchSharp;
+
+namespace StreamLoader.Device.Tests;
+
+/// <summary>
+/// The device side of the task contract, run against every task's model: on a fixed batch the loss is finite and
+/// falls, a step leaks no tensor, and a checkpoint round-trips. A new task gets these by adding one subclass.
+/// </summary>
+public abstract class TaskModelContractTests
+{
+    protected const int SequenceLength = 32;
+
+    protected abstract ITrainingTask CreateTask();
+
+    protected virtual TaskSettings Settings => TaskSettings.Empty;
+
+    protected virtual LabelSet? Labels => null;
+
+    protected virtual string ModelSize => "micro";
+
+    protected virtual Document MakeDocument(int index, string text) => new(index.ToString(System.Globalization.CultureInfo.InvariantCulture), text) { Ordinal = index };
+
+    private ITextTokenizer Tokenizer => AddedTokensTokenizer.Wrap(new TestTokenizer(200), CreateTask().AddedSpecialTokens);
+
+    /// <summary>The first full batch the task's builder makes from a small corpus.</summary>
+    protected TensorBatch FixedBatch()
+    {
+        ITextTokenizer tokenizer = Tokenizer;
+        IBatchBuilder builder = CreateTask().CreateBatchBuilder(new BatchingContext(tokenizer, SequenceLength, 8, 1, Settings) { Labels = Labels });
+        var batches = new List<TensorBatch>();
+        for (int i = 0; batches.Count == 0 && i < 1000; i++)
+        {
+            var ids = new TokenBuffer();
+            string text = TestTokenizer.Words(6 + (i % 25), i % 7);
+            tokenizer.Encode(text, ids);
+            using var doc = new TokenizedDocument(MakeDocument(i, text), ids);
+            builder.Add(doc, batches);
+        }
+        for (int i = 1; i < batches.Count; i++)
+        {
+            batches[i].Dispose();
+        }
+        return Assert.Single(batches.Take(1));
+    }
+
+    protected ITaskModel Model(int seed = 1) =>
+        new ModelContext(VocabularyInfo.From(Tokenizer), SequenceLength, ModelSize, TorchRuntime.SelectDevice("cpu"), seed, Settings) { Labels = Labels }
+            .Build((IDeviceTask)CreateTask());
+
+    [Fact]
+    public void Loss_OnAFixedBatch_IsFiniteAndFalls()
+    {
+        using ITaskModel model = Model();
+        using var trainer = new Trainer(model, new TrainerOptions { LearningRate = 3e-3, WarmupSteps = 0 }, TorchRuntime.SelectDevice("cpu"));
+        using TensorBatch batch = FixedBatch();
+
+        var losses = new List<double>();
+        for (int step = 0; step < 40; step++)
+        {
+            double? loss = trainer.Step(batch);
+            Assert.NotNull(loss);
+            Assert.True(double.IsFinite(loss.Value), $"step {step}: loss {loss}");
+            losses.Add(loss.Value);
+        }
+
+        Assert.True(losses.Skip(35).Average() < losses.Take(3).Average() * 0.7, $"loss went {losses[0]:0.000} -> {losses[^1]:0.000}");
+    }
+
+    [Fact]
+    public void Step_ManyTimes_LeaksNoTensors()
+    {
+        using ITaskModel model = Model();
+        using var trainer = new Trainer(model, new TrainerOptions { WarmupSteps = 2 }, TorchRuntime.SelectDevice("cpu"));
+        using TensorBatch batch = FixedBatch();
+        trainer.Step(batch); // optimizer state is created on the first step
+        trainer.Step(batch);
+
+        long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 10; i++)
+        {
+            trainer.Step(batch);
+        }
+
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Checkpoint_RoundTrips_IntoAModelBuiltFromAnotherSeed()
+    {
+        using var files = new TempFiles();
+        using TensorBatch batch = FixedBatch();
+        using ITaskModel model = Model(seed: 1);
+        using (var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = files.Path("ckpt") }, TorchRuntime.SelectDevice("cpu")))
+        {
+            trainer.Step(batch);
+            Assert.NotNull(trainer.SaveCheckpoint());
+        }
+        using ITaskModel fresh = Model(seed: 2);
+        fresh.Module.load(Path.Combine(files.Path("ckpt"), TrainingState.ModelFile));
+        model.Module.eval();
+        fresh.Module.eval();
+        using (torch.NewDisposeScope())
+        {
+            double a = model.ComputeLoss(DeviceBatch.From(batch, TorchRuntime.SelectDevice("cpu")))!.item<float>();
+            double b = fresh.ComputeLoss(DeviceBatch.From(batch, TorchRuntime.SelectDevice("cpu")))!.item<float>();
+            Assert.Equal(a, b);
+        }
+    }
+}
+
+public sealed class MlmModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new MaskedLanguageModelingTask();
+
+    protected override TaskSettings Settings => TaskSettings.Parse(["mask_probability=0.3"]);
+}
+
+public sealed class PackedMlmModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new MaskedLanguageModelingTask();
+
+    protected override TaskSettings Settings => TaskSettings.Parse(["mask_probability=0.3", "pack=true"]);
+}
+
+public sealed class ClmModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new CausalLanguageModelingTask();
+}
+
+public sealed class SpanModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new SpanCorruptionTask();
+}
+
+public sealed class ClassifyModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new ClassificationTask();
+
+    protected override LabelSet? Labels => new(["a", "b", "c"]);
+
+    protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = [Labels!.Names[index % 7 % 3]] };
+}
+
+public sealed class BagClassifyModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new ClassificationTask();
+
+    protected override string ModelSize => "bag";
+
+    protected override LabelSet? Labels => new(["a", "b", "c"]);
+
+    protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = [Labels!.Names[index % 7 % 3]] };
+}
+
+public sealed class MultiLabelModelContractTests : TaskModelContractTests
+{
+    protected override ITrainingTask CreateTask() => new MultiLabelClassificationTask();
+
+    protected override LabelSet? Labels => new(["a", "b", "c", "d"]);
+
+    protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = index % 7 % 2 == 0 ? ["a", "c"] : ["b"] };
+}
