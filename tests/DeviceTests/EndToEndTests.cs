@@ -207,7 +207,7 @@ public sealed class EndToEndTests
         string[] labels = ["red", "green", "blue"];
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i =>
             $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(8 + (i * 13 % 40), i % 9)}\",\"label\":{(task == "multilabel" ? $"[\"{labels[i % 3]}\",\"{labels[(i / 3) % 3]}\"]" : $"\"{labels[i % 9 % 3]}\"")}}}\n")));
-        string[] taskArgs = task == "mlm-pack" ? ["--task", "mlm", "--pack", "true"] : ["--task", task];
+        string[] taskArgs = task == "mlm-pack" ? ["--task", "mlm", "--pack", "true"] : task is "classify" or "multilabel" ? ["--task", task, "--eval-split", "0.3"] : ["--task", task];
         string[] common = [.. taskArgs, "--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "3", "--shuffle-buffer", "8", "--seed", "5",
             "--lr", "3e-3", "--warmup", "2", "--torch-threads", "1", "--epochs", "2"];
 
@@ -235,6 +235,25 @@ public sealed class EndToEndTests
         {
             Assert.True(straight.GetProperty("batcher").GetProperty("padding_fraction").GetDouble() < (task == "span" ? 0.2 : 0.05));
         }
+    }
+
+    /// <summary>Issue 8: a task from an assembly outside tasks/ loads through --plugin and trains, with no edit to the services.</summary>
+    [Fact]
+    public async Task Plugin_ExternalAssembly_LoadsAndTrains()
+    {
+        // tests/DeviceTests/bin/<Configuration>/net10.0/ -> examples/BigramTaskPlugin/bin/<Configuration>/net10.0/
+        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        string plugin = Path.Combine(SharedData.RepositoryRoot, "examples", "BigramTaskPlugin", "bin", configuration, "net10.0", "StreamLoader.BigramTaskPlugin.dll");
+        Assert.True(File.Exists(plugin), $"{plugin} was not built");
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 40).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(30, i % 4)}\"}}\n")));
+
+        (int exit, JsonElement summary) = await RunAsync(files, "--plugin", plugin, "--task", "bigram", "--all", "--source", source, "--seq-len", "16", "--batch-size", "4", "--max-steps", "12", "--lr", "0.05", "--warmup", "0");
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Equal("bigram", summary.GetProperty("task").GetString());
+        Assert.Equal(12, summary.GetProperty("steps").GetInt64());
+        Assert.True(summary.GetProperty("loss_last").GetDouble() < summary.GetProperty("loss_first").GetDouble());
     }
 
     [Fact]
