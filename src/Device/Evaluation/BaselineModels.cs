@@ -22,6 +22,7 @@ public sealed class BaselineModels : IDisposable
     private readonly List<int[]> _rowIds = [];
     private readonly List<bool[]> _rowLabels = [];
     private readonly Dictionary<int, int> _documentFrequency = [];
+    private readonly HashSet<ulong> _seen = [];
     private int _vocabulary;
 
     public BaselineModels(int labels, bool multiLabel)
@@ -56,6 +57,11 @@ public sealed class BaselineModels : IDisposable
                 continue;
             }
             int[] rowIds = Tokens(batch, row, columns);
+            // A later epoch brings the same rows again: the fit sees each training row once.
+            if (!_seen.Add(RowHash(rowIds, truth)))
+            {
+                continue;
+            }
             foreach (int id in rowIds.Distinct())
             {
                 _documentFrequency[id] = _documentFrequency.GetValueOrDefault(id) + 1;
@@ -109,8 +115,8 @@ public sealed class BaselineModels : IDisposable
     }
 
     /// <summary>
-    /// Full-batch AdamW on the TF-IDF rows: 200 iterations, a small L2 penalty. Returns the weights <c>[vocab, labels]</c>
-    /// flattened, and the bias.
+    /// Full-batch Adam on the TF-IDF rows with a small L2 penalty, until the loss stops falling (a relative change
+    /// under 1e-5) or 2,000 iterations. Returns the weights <c>[vocab, labels]</c> flattened, and the bias.
     /// </summary>
     private float[] FitLogisticRegression(out float[] bias)
     {
@@ -144,16 +150,23 @@ public sealed class BaselineModels : IDisposable
         Tensor values = tensor(flatValues.ToArray());
         Tensor target = tensor(targets).reshape(_rowIds.Count, _labels);
         Tensor classes = target.argmax(1);
-        var optimizer = optim.AdamW([.. linear.parameters(), b], lr: 0.05, weight_decay: 0.0);
-        for (int step = 0; step < 200; step++)
+        var optimizer = optim.AdamW([.. linear.parameters(), b], lr: 0.1, weight_decay: 0.0);
+        double previous = double.MaxValue;
+        for (int step = 0; step < 2000; step++)
         {
             using DisposeScope stepScope = NewDisposeScope();
             Tensor logits = linear.call(input, offsetTensor, values) + b;
             Tensor loss = _multiLabel ? nn.functional.binary_cross_entropy_with_logits(logits, target) : nn.functional.cross_entropy(logits, classes);
-            loss = loss + (1e-5 * linear.weight!.pow(2).sum());
+            loss = loss + (1e-6 * linear.weight!.pow(2).sum());
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
+            double value = loss.item<float>();
+            if (Math.Abs(previous - value) < 1e-5 * Math.Abs(value))
+            {
+                break;
+            }
+            previous = value;
         }
         bias = b.detach().data<float>().ToArray();
         return linear.weight!.detach().contiguous().data<float>().ToArray();
@@ -174,6 +187,20 @@ public sealed class BaselineModels : IDisposable
         var features = counts.Select(p => (p.Key, Value: p.Value * (Math.Log((1 + n) / (1 + _documentFrequency.GetValueOrDefault(p.Key))) + 1))).ToArray();
         double norm = Math.Sqrt(features.Sum(f => f.Value * f.Value));
         return features.Select(f => (f.Key, (float)(norm > 0 ? f.Value / norm : 0)));
+    }
+
+    private static ulong RowHash(int[] ids, bool[] labels)
+    {
+        var text = new System.Text.StringBuilder(ids.Length * 6);
+        foreach (int id in ids)
+        {
+            text.Append(id).Append(',');
+        }
+        foreach (bool label in labels)
+        {
+            text.Append(label ? '1' : '0');
+        }
+        return Core.Randomness.Seeds.Hash(0, text.ToString());
     }
 
     private static int[] Tokens(TensorBatch batch, int row, int columns)
