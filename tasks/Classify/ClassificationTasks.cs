@@ -46,11 +46,21 @@ public sealed class MultiLabelClassificationTask : ITrainingTask, IDeviceTask
 
     public LabelKind Labels => LabelKind.Multi;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } = [];
+    public IReadOnlyList<TaskOptionInfo> Options { get; } =
+    [
+        new("threshold", "0.5", "A label is predicted when its probability exceeds this, in evaluation (the model's and the baselines' alike).", "--threshold"),
+    ];
+
+    /// <summary>The <c>threshold</c> setting.</summary>
+    public static double ReadThreshold(TaskSettings settings) => settings.GetDouble("threshold", 0.5, 0.01, 0.99);
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context) => ClassifierBatchBuilder.Describe(context, multiLabel: true);
 
-    public IBatchBuilder CreateBatchBuilder(BatchingContext context) => new ClassifierBatchBuilder(context, Name, multiLabel: true);
+    public IBatchBuilder CreateBatchBuilder(BatchingContext context)
+    {
+        _ = ReadThreshold(context.Settings); // a bad value fails before the run starts
+        return new ClassifierBatchBuilder(context, Name, multiLabel: true);
+    }
 
     public ITaskModel CreateModel(ModelContext context) => new ClassifierModel(context, multiLabel: true);
 

@@ -20,6 +20,7 @@ internal sealed class ClassifierModel : Module, IClassifierModel
     {
         MultiLabel = multiLabel;
         Labels = context.RequireLabels().Count;
+        Threshold = multiLabel ? MultiLabelClassificationTask.ReadThreshold(context.Settings) : 0.5;
         body = string.Equals(context.ModelSize, "bag", StringComparison.OrdinalIgnoreCase)
             ? new BagOfEmbeddingsClassifier(context.Vocabulary.Size, 128, Labels, 0.1)
             : new TransformerClassifier(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength), Labels);
@@ -29,6 +30,8 @@ internal sealed class ClassifierModel : Module, IClassifierModel
     public bool MultiLabel { get; }
 
     public int Labels { get; }
+
+    public double Threshold { get; }
 
     public Module Module => this;
 

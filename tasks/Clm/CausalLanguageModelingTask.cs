@@ -32,7 +32,7 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public IReadOnlyList<TaskOptionInfo> Options { get; } =
     [
-        new("pack", "true", "CLM: pack documents back to back into rows (no padding); false gives each document its own rows.", "--pack"),
+        new("pack", "true", "Pack documents back to back into rows, an end-of-text token between them (no padding); false gives each document its own rows.", "--pack"),
     ];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)

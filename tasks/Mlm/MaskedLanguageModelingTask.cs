@@ -26,8 +26,8 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public IReadOnlyList<TaskOptionInfo> Options { get; } =
     [
-        new("mask_probability", "0.15", "MLM: chance that a non-special token is chosen for prediction.", "--mask-prob"),
-        new("pack", "false", "MLM: pack short documents into rows ([CLS] doc [SEP] doc [SEP] …) with per-document positions, instead of one document per row (clm: on by default).", "--pack"),
+        new("mask_probability", "0.15", "Chance that a non-special token is chosen for prediction.", "--mask-prob"),
+        new("pack", "false", "Pack short documents into rows ([CLS] doc [SEP] doc [SEP] …) with per-document positions, instead of one document per row.", "--pack"),
     ];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)

@@ -37,8 +37,8 @@ public sealed class SpanCorruptionTask : ITrainingTask, IDeviceTask
 
     public IReadOnlyList<TaskOptionInfo> Options { get; } =
     [
-        new("noise_density", "0.15", "span: share of the tokens corrupted.", "--noise-density"),
-        new("mean_span_length", "3", "span: mean length of a corrupted span.", "--mean-span-length"),
+        new("noise_density", "0.15", "Share of the tokens corrupted.", "--noise-density"),
+        new("mean_span_length", "3", "Mean length of a corrupted span, in tokens.", "--mean-span-length"),
     ];
 
     public IReadOnlyList<string> AddedSpecialTokens { get; } = Enumerable.Range(0, SentinelCount).Select(i => $"<extra_id_{i}>").ToArray();

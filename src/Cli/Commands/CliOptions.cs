@@ -79,7 +79,10 @@ internal static class CliOptions
             }
             string tasks = string.Join(", ", g.Select(p => p.Task.Name).Distinct());
             string defaults = string.Join("; ", g.Select(p => $"{p.Task.Name} {p.Info.Default}").Distinct());
-            var option = new Option<string?>(g.Key) { Description = $"[{tasks}] {g.First().Info.Description} Default: {defaults}. Same as --set {key}=VALUE.", HelpName = "value" };
+            string description = g.Select(p => p.Info.Description).Distinct().Count() == 1
+                ? g.First().Info.Description
+                : string.Join(" ", g.Select(p => $"{p.Task.Name}: {p.Info.Description}"));
+            var option = new Option<string?>(g.Key) { Description = $"[{tasks}] {description} Default: {defaults}. Same as --set {key}=VALUE.", HelpName = "value" };
             return (option, key);
         })
         .ToList();

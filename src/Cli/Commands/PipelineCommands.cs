@@ -15,8 +15,8 @@ internal static class PipelineCommands
     public static RootCommand CreateRoot()
     {
         var root = new RootCommand(
-            "StreamLoader streams raw text straight into training: it reads documents (Wikipedia dumps, JSONL; from disk or while they download), " +
-            "tokenizes them in parallel, batches them by the task's rules and feeds a TorchSharp model, with no preprocessing step.\n\n" +
+            "StreamLoader streams raw text straight into training: it reads documents (Wikipedia dumps, JSONL, CSV, Arrow, Parquet; from disk or while they download), " +
+            "tokenizes them in parallel, batches them by the task's rules (mlm, clm, span, classify, multilabel) and feeds a TorchSharp model, with no preprocessing step.\n\n" +
             "Examples:\n" +
             "  streamloader --task mlm --all                         train BERT-style MLM on the built-in corpus (offline)\n" +
             "  streamloader --task mlm --all --source enwiki-cirrussearch-content.json.gz --vocab vocab.txt --epochs 1\n" +
@@ -24,7 +24,9 @@ internal static class PipelineCommands
             "  streamloader --role loader --out - --vocab vocab.txt | python3 scripts/read_frames.py   (frames on a pipe)\n" +
             "  streamloader bench --source docs.jsonl --vocab vocab.txt   pipeline speed without a model\n" +
             "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +
-            "  streamloader tasks                                       list task plugins and their --set keys\n\n" +
+            "  streamloader --task clm --all --source docs.jsonl --vocab vocab.txt   GPT-style: documents packed, no padding\n" +
+            "  streamloader --task classify --all --source dataset.csv --text-column title,description --label-column tag --vocab vocab.txt\n" +
+            "  streamloader tasks                                       list task plugins and their options\n\n" +
             "Each training run saves a checkpoint folder under runs/<task>/ (at the end, on Ctrl+C or SIGTERM); --resume runs/<task> continues the latest exactly.\n" +
             "Exit codes: 0 done, 1 unexpected failure, 2 usage (or settings contradicting a checkpoint or frames), 3 input (bad, truncated or empty source; dropped connection), " +
             "4 device (TorchSharp or CUDA), 130 Ctrl+C, 143 SIGTERM.");

@@ -23,12 +23,17 @@ public sealed class BaselineModels : IDisposable
     private readonly List<bool[]> _rowLabels = [];
     private readonly Dictionary<int, int> _documentFrequency = [];
     private readonly HashSet<ulong> _seen = [];
+    private readonly float _logitThreshold;
     private int _vocabulary;
 
-    public BaselineModels(int labels, bool multiLabel)
+    /// <param name="labels">The number of labels.</param>
+    /// <param name="multiLabel">True for a sigmoid per label, false for a softmax.</param>
+    /// <param name="logitThreshold">Multi-label: a label is predicted when its score exceeds this (0: probability 0.5).</param>
+    public BaselineModels(int labels, bool multiLabel, float logitThreshold = 0)
     {
         _labels = labels;
         _multiLabel = multiLabel;
+        _logitThreshold = logitThreshold;
         _labelCounts = new long[labels];
     }
 
@@ -103,7 +108,7 @@ public sealed class BaselineModels : IDisposable
             {
                 for (int k = 0; k < _labels; k++)
                 {
-                    predicted[k] = scores[k] > 0;
+                    predicted[k] = scores[k] > _logitThreshold;
                 }
             }
             else

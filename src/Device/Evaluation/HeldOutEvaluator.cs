@@ -21,12 +21,21 @@ public sealed class HeldOutEvaluator : IDisposable
     private readonly List<TensorBatch> _batches = [];
     private readonly int _labels;
     private readonly bool _multiLabel;
+    private readonly float _logitThreshold;
 
-    public HeldOutEvaluator(int labels, bool multiLabel)
+    /// <param name="labels">The number of labels.</param>
+    /// <param name="multiLabel">True for a sigmoid per label, false for a softmax.</param>
+    /// <param name="threshold">Multi-label: the probability above which a label is predicted, for the model and the baselines alike.</param>
+    public HeldOutEvaluator(int labels, bool multiLabel, double threshold = 0.5)
     {
+        if (threshold is <= 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The threshold is a probability between 0 and 1.");
+        }
         _labels = labels;
         _multiLabel = multiLabel;
-        Baselines = new BaselineModels(labels, multiLabel);
+        _logitThreshold = (float)Math.Log(threshold / (1 - threshold));
+        Baselines = new BaselineModels(labels, multiLabel, _logitThreshold);
     }
 
     /// <summary>Held-out rows received.</summary>
@@ -122,7 +131,7 @@ public sealed class HeldOutEvaluator : IDisposable
         {
             for (int k = 0; k < scores.Length; k++)
             {
-                predicted[k] = scores[k] > 0; // sigmoid > 0.5
+                predicted[k] = scores[k] > _logitThreshold; // sigmoid(score) > threshold
             }
             return;
         }

@@ -38,7 +38,7 @@ public sealed class Trainer : IDisposable
         _optimizer = torch.optim.AdamW(model.Module.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         if (model is IClassifierModel classifier)
         {
-            _evaluator = new HeldOutEvaluator(classifier.Labels, classifier.MultiLabel);
+            _evaluator = new HeldOutEvaluator(classifier.Labels, classifier.MultiLabel, classifier.Threshold);
         }
         if (options.InitFrom is { } init && options.ResumeFrom is null)
         {

@@ -294,6 +294,11 @@ public sealed class ConsoleTests
     [InlineData("help: bench", "bench --source docs.jsonl --vocab {vocab}")]
     [InlineData("help: inspect", "inspect --source docs.jsonl")]
     [InlineData("help: tasks", "tasks")]
+    [InlineData("help: clm", "--task clm --all --source docs.jsonl --vocab {vocab} --model micro --max-steps 3")]
+    [InlineData("help: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model micro --max-steps 3")]
+    [InlineData("readme: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --eval-split 0.2 --epochs 20 --model bag --lr 1e-2 --batch-size 16 --max-steps 40")]
+    [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 4 --lr 1e-2 --max-steps 20")]
+    [InlineData("tasks.md: plugin", "--plugin {plugin} --task bigram --all --max-steps 5")]
     [InlineData("readme: wikipedia sample", "--task mlm --all --source {wiki} --vocab {vocab} --epochs 1 --seed 1 --summary-json out.json --model micro --max-steps 3")]
     [InlineData("readme: jsonl with tiktoken", "--task mlm --all --source docs.jsonl.gz --tokenizer tiktoken --model micro --max-steps 3")]
     [InlineData("readme: doctor", "doctor")]
@@ -310,11 +315,15 @@ public sealed class ConsoleTests
         bool needsShared = command.Contains("{wiki}", StringComparison.Ordinal) || command.Contains("{url}", StringComparison.Ordinal) || command.Contains("{vocab}", StringComparison.Ordinal);
         string csv = command.Contains("{csv}", StringComparison.Ordinal) ? SharedData.Require("labelled/made-with-ml/dataset.csv") : string.Empty;
         string tsv = command.Contains("{tsv}", StringComparison.Ordinal) ? SharedData.Require("labelled/goemotions/train.tsv") : string.Empty;
+        string dev = command.Contains("{dev}", StringComparison.Ordinal) ? SharedData.Require("labelled/goemotions/dev.tsv") : string.Empty;
+        string labels = command.Contains("{labels}", StringComparison.Ordinal) ? SharedData.Require("labelled/goemotions/labels.txt") : string.Empty;
+        string plugin = Path.Combine(SharedData.RepositoryRoot, "examples", "BigramTaskPlugin", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "StreamLoader.BigramTaskPlugin.dll");
         string wiki = needsShared ? SharedData.Require(SharedData.CirrusSample) : string.Empty;
         string vocab = needsShared ? SharedData.Require(SharedData.BertVocab) : string.Empty;
         await using var server = new LoopbackHttpServer(needsShared ? File.ReadAllBytes(wiki) : []);
         string line = command.Replace("{wiki}", wiki, StringComparison.Ordinal).Replace("{vocab}", vocab, StringComparison.Ordinal)
-            .Replace("{csv}", csv, StringComparison.Ordinal).Replace("{tsv}", tsv, StringComparison.Ordinal)
+            .Replace("{csv}", csv, StringComparison.Ordinal).Replace("{tsv}", tsv, StringComparison.Ordinal).Replace("{dev}", dev, StringComparison.Ordinal)
+            .Replace("{labels}", labels, StringComparison.Ordinal).Replace("{plugin}", plugin, StringComparison.Ordinal)
             .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
 
         // No terminal and nothing on standard input, for every command of a pipeline.
@@ -351,7 +360,7 @@ public sealed class ConsoleTests
         string examplesPart = help[help.IndexOf("Examples:", StringComparison.Ordinal)..help.IndexOf("Usage:", StringComparison.Ordinal)];
         string[] examples = examplesPart.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("streamloader ", StringComparison.Ordinal)).ToArray();
 
-        Assert.Equal(7, examples.Length);
+        Assert.Equal(9, examples.Length);
     }
 
     private static int FreePort()
