@@ -8,12 +8,19 @@ using static TorchSharp.torch.nn;
 namespace StreamLoader.Tasks.Classify;
 
 /// <summary>
-/// A classifier for the classify and multilabel tasks: a BERT-style transformer (<c>--model micro|tiny|small|base</c>)
-/// or a bag of embeddings (<c>--model bag</c>); softmax cross-entropy for one label, a sigmoid and BCE per label for several.
+/// A classifier for the classify and multilabel tasks: a BERT-style encoder whose [CLS] position goes through BERT's
+/// pooler (<c>--model micro|tiny|small|base</c>), or a bag of embeddings (<c>--model bag</c>); softmax cross-entropy
+/// for one label, a sigmoid and BCE per label for several.
 /// </summary>
+/// <remarks>
+/// The encoder is registered as <c>encoder</c>, as in the mlm and clm models, so <c>--init-from</c> a pretraining run
+/// loads its body by name.
+/// </remarks>
 internal sealed class ClassifierModel : Module, IClassifierModel
 {
-    private readonly Module<Tensor, Tensor, Tensor> body;
+    private readonly TransformerEncoderModel? _encoder;
+    private readonly MeanPooledEmbeddings? _bag;
+    private readonly ClassificationHead _head;
 
     public ClassifierModel(ModelContext context, bool multiLabel)
         : base(nameof(ClassifierModel))
@@ -21,10 +28,20 @@ internal sealed class ClassifierModel : Module, IClassifierModel
         MultiLabel = multiLabel;
         Labels = context.RequireLabels().Count;
         Threshold = multiLabel ? MultiLabelClassificationTask.ReadThreshold(context.Settings) : 0.5;
-        body = string.Equals(context.ModelSize, "bag", StringComparison.OrdinalIgnoreCase)
-            ? new BagOfEmbeddingsClassifier(context.Vocabulary.Size, 128, Labels, 0.1)
-            : new TransformerClassifier(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength), Labels);
-        RegisterComponents();
+        if (string.Equals(context.ModelSize, "bag", StringComparison.OrdinalIgnoreCase))
+        {
+            _bag = new MeanPooledEmbeddings(context.Vocabulary.Size, 128);
+            _head = new ClassificationHead(128, Labels, 0.1, pooled: false);
+            register_module("bag", _bag);
+        }
+        else
+        {
+            EncoderConfig config = EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength);
+            _encoder = new TransformerEncoderModel(config);
+            _head = new ClassificationHead(config.Hidden, Labels, config.Dropout, pooled: true);
+            register_module("encoder", _encoder);
+        }
+        register_module("head", _head);
     }
 
     public bool MultiLabel { get; }
@@ -35,7 +52,12 @@ internal sealed class ClassifierModel : Module, IClassifierModel
 
     public Module Module => this;
 
-    public Tensor Scores(DeviceBatch batch) => body.call(batch[TaskTensors.InputIds], batch[TaskTensors.AttentionMask]);
+    public Tensor Scores(DeviceBatch batch)
+    {
+        Tensor ids = batch[TaskTensors.InputIds];
+        Tensor mask = batch[TaskTensors.AttentionMask];
+        return _head.call(_encoder is not null ? _encoder.call(ids, mask).select(1, 0) : _bag!.call(ids, mask));
+    }
 
     public Tensor? ComputeLoss(DeviceBatch batch)
     {

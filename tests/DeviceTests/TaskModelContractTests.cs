@@ -172,3 +172,32 @@ public sealed class MultiLabelModelContractTests : TaskModelContractTests
 
     protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = index % 7 % 2 == 0 ? ["a", "c"] : ["b"] };
 }
+
+public sealed class InitFromTests
+{
+    [Fact]
+    public void InitFrom_AnMlmCheckpoint_LoadsTheClassifiersEncoder_AndRefusesAModelWithNothingInCommon()
+    {
+        using var files = new TempFiles();
+        var tokenizer = new TestTokenizer(200);
+        torch.Device cpu = TorchRuntime.SelectDevice("cpu");
+        var vocabulary = VocabularyInfo.From(tokenizer);
+        using (ITaskModel mlm = new ModelContext(vocabulary, 32, "micro", cpu, 1, TaskSettings.Empty).Build(new MaskedLanguageModelingTask()))
+        {
+            mlm.Module.save(Path.Combine(Directory.CreateDirectory(files.Path("pre")).FullName, TrainingState.ModelFile));
+        }
+
+        using ITaskModel classifier = new ModelContext(vocabulary, 32, "micro", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationTask());
+        using var trainer = new Trainer(classifier, new TrainerOptions { InitFrom = files.Path("pre") }, cpu);
+
+        (int loaded, int total) = trainer.InitializedParameters!.Value;
+        int encoder = classifier.Module.state_dict().Keys.Count(k => k.StartsWith("encoder.", StringComparison.Ordinal));
+        Assert.True(encoder > 10);
+        Assert.Equal(encoder, loaded);
+        Assert.True(total > loaded, "the head starts fresh");
+
+        using ITaskModel bag = new ModelContext(vocabulary, 32, "bag", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationTask());
+        InvalidDataException error = Assert.Throws<InvalidDataException>(() => new Trainer(bag, new TrainerOptions { InitFrom = files.Path("pre") }, cpu));
+        Assert.Contains("--init-from", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -5,52 +5,46 @@ using static TorchSharp.torch.nn;
 namespace StreamLoader.Device.Models;
 
 /// <summary>
-/// A BERT-style sequence classifier body: the encoder, then the [CLS] position through a dense layer with tanh
-/// (BERT's pooler), dropout, and a linear layer to one score per label.
+/// A classification head: BERT's pooler (a dense layer with tanh) when asked for, dropout, and a linear layer to one
+/// score per label. Takes one vector per row <c>[batch, hidden]</c>.
 /// </summary>
-public sealed class TransformerClassifier : Module<Tensor, Tensor, Tensor>
+public sealed class ClassificationHead : Module<Tensor, Tensor>
 {
-    private readonly TransformerEncoderModel encoder;
-    private readonly Linear pooler;
+    private readonly Linear? pooler;
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
-    public TransformerClassifier(EncoderConfig config, int labels)
-        : base(nameof(TransformerClassifier))
+    public ClassificationHead(int hidden, int labels, double dropoutRate, bool pooled)
+        : base(nameof(ClassificationHead))
     {
-        // "encoder" matches the MLM and CLM models' body, so --init-from loads a pretrained body by name.
-        encoder = new TransformerEncoderModel(config);
-        pooler = Linear(config.Hidden, config.Hidden);
-        dropout = Dropout(config.Dropout);
-        classifier = Linear(config.Hidden, labels);
-        RegisterComponents();
+        dropout = Dropout(dropoutRate);
+        classifier = Linear(hidden, labels);
+        if (pooled)
+        {
+            pooler = Linear(hidden, hidden);
+            register_module(nameof(pooler), pooler);
+        }
+        register_module(nameof(dropout), dropout);
+        register_module(nameof(classifier), classifier);
     }
 
     /// <summary>Scores <c>[batch, labels]</c>.</summary>
-    public override Tensor forward(Tensor inputIds, Tensor attentionMask)
-    {
-        Tensor hidden = encoder.call(inputIds, attentionMask);
-        Tensor first = hidden.select(1, 0);
-        return classifier.call(dropout.call(tanh(pooler.call(first))));
-    }
+    public override Tensor forward(Tensor rows) =>
+        classifier.call(dropout.call(pooler is null ? rows : tanh(pooler.call(rows))));
 }
 
 /// <summary>
-/// A bag-of-embeddings classifier (fastText-style): the mean of the token embeddings of a row, dropout, and a linear
-/// layer. Orders of magnitude faster than a transformer on a CPU and a strong baseline for topic labels.
+/// A bag of embeddings (fastText-style): the mean of a row's token embeddings, padding (mask 0) left out. With a
+/// <see cref="ClassificationHead"/> it is a classifier orders of magnitude faster than a transformer on a CPU.
 /// </summary>
-public sealed class BagOfEmbeddingsClassifier : Module<Tensor, Tensor, Tensor>
+public sealed class MeanPooledEmbeddings : Module<Tensor, Tensor, Tensor>
 {
     private readonly Embedding tokens;
-    private readonly Dropout dropout;
-    private readonly Linear classifier;
 
-    public BagOfEmbeddingsClassifier(int vocabularySize, int hidden, int labels, double dropoutRate)
-        : base(nameof(BagOfEmbeddingsClassifier))
+    public MeanPooledEmbeddings(int vocabularySize, int hidden)
+        : base(nameof(MeanPooledEmbeddings))
     {
         tokens = Embedding(vocabularySize, hidden);
-        dropout = Dropout(dropoutRate);
-        classifier = Linear(hidden, labels);
         using (no_grad())
         {
             init.normal_(tokens.weight!, 0, 0.1);
@@ -58,12 +52,10 @@ public sealed class BagOfEmbeddingsClassifier : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Scores <c>[batch, labels]</c>; padding (mask 0) does not count.</summary>
+    /// <summary><c>[batch, hidden]</c>.</summary>
     public override Tensor forward(Tensor inputIds, Tensor attentionMask)
     {
         Tensor mask = attentionMask.unsqueeze(2).to_type(ScalarType.Float32);
-        Tensor sum = (tokens.call(inputIds) * mask).sum(1);
-        Tensor mean = sum / mask.sum(1).clamp_min(1);
-        return classifier.call(dropout.call(mean));
+        return (tokens.call(inputIds) * mask).sum(1) / mask.sum(1).clamp_min(1);
     }
 }
