@@ -142,9 +142,7 @@ internal sealed class ClmBatchBuilder : IBatchBuilder
             bool next = i + 1 < tokens.Length && tokens[i + 1].Document == tokens[i].Document;
             labels[i] = next ? tokens[i + 1].Id : TaskTensors.IgnoreIndex;
         }
-        _packer.Drop(length);
-        (long ordinal, long offset) = _packer.ResumePoint;
-        _rows.MarkResumePoint(ordinal, offset);
+        _rows.Consumed(_packer, length);
         if (_rows.IsFull)
         {
             completed.Add(Finish());

@@ -133,6 +133,17 @@ public sealed class RowBatchWriter
     public void MarkResumePoint(long ordinal, long offset) => (_resumeOrdinal, _resumeOffset) = (ordinal, offset);
 
     /// <summary>
+    /// Drops the <paramref name="count"/> tokens just written from <paramref name="packer"/> and marks where the next row
+    /// starts: the packed builders' step after each row.
+    /// </summary>
+    public void Consumed(TokenPacker packer, int count)
+    {
+        packer.Drop(count);
+        (long ordinal, long offset) = packer.ResumePoint;
+        MarkResumePoint(ordinal, offset);
+    }
+
+    /// <summary>
     /// Records that the rows written so far hold <paramref name="document"/>'s ids up to <paramref name="end"/> (an
     /// index into <see cref="TokenizedDocument.Ids"/>). Each batch taken carries the point right after its last row
     /// (<see cref="BatchMetadataKeys.ResumeOrdinal"/>, <see cref="BatchMetadataKeys.ResumeOffset"/>), so a run

@@ -69,9 +69,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
     {
         int take = Math.Min(_packer!.Pending, _context.SequenceLength - 1);
         _rows.AppendPackedRow(_packer.Tokens[..take], _special.Cls);
-        _packer.Drop(take);
-        (long ordinal, long offset) = _packer.ResumePoint;
-        _rows.MarkResumePoint(ordinal, offset);
+        _rows.Consumed(_packer, take);
         if (_rows.IsFull)
         {
             completed.Add(Finish());

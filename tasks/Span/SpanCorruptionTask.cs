@@ -194,9 +194,7 @@ internal sealed class SpanBatchBuilder : IBatchBuilder
         _noise += noise;
         _spans += spans;
         _rawTokens += length;
-        _packer.Drop(length);
-        (long ordinal, long offset) = _packer.ResumePoint;
-        _rows.MarkResumePoint(ordinal, offset);
+        _rows.Consumed(_packer, length);
         if (_rows.IsFull)
         {
             completed.Add(Finish());
