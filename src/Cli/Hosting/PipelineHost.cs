@@ -682,7 +682,7 @@ public sealed class PipelineHost
             }
             var baselines = evaluator.EvaluateBaselines().ToDictionary(p => p.Key, p => new ScoreReport(p.Value.Rows, p.Value.Accuracy, p.Value.MicroF1, p.Value.MacroF1));
             return new EvaluationReport(
-                _context?.HeldOut.Description ?? _s.EvalSplit.Description,
+                _context?.HeldOut.Description ?? "the batches the loader marked split=eval (its --eval-split)",
                 Labels.Names,
                 evaluator.Records.Select(r => new EvaluationPoint(r.Step, r.Scores.Rows, r.Scores.Accuracy, r.Scores.MicroF1, r.Scores.MacroF1)).ToArray(),
                 baselines);

@@ -297,7 +297,7 @@ public sealed class ConsoleTests
     [InlineData("help: clm", "--task clm --all --source docs.jsonl --vocab {vocab} --model micro --max-steps 3")]
     [InlineData("help: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model micro --max-steps 3")]
     [InlineData("readme: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --eval-split 0.2 --epochs 20 --model bag --lr 1e-2 --batch-size 16 --max-steps 40")]
-    [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 4 --lr 1e-2 --max-steps 20")]
+    [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 3 --lr 1e-2 --threshold 0.3 --max-steps 20")]
     [InlineData("tasks.md: plugin", "--plugin {plugin} --task bigram --all --max-steps 5")]
     [InlineData("readme: wikipedia sample", "--task mlm --all --source {wiki} --vocab {vocab} --epochs 1 --seed 1 --summary-json out.json --model micro --max-steps 3")]
     [InlineData("readme: jsonl with tiktoken", "--task mlm --all --source docs.jsonl.gz --tokenizer tiktoken --model micro --max-steps 3")]
