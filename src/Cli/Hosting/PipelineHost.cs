@@ -685,7 +685,8 @@ public sealed class PipelineHost
                 _context?.HeldOut.Description ?? "the batches the loader marked split=eval (its --eval-split)",
                 Labels.Names,
                 evaluator.Records.Select(r => new EvaluationPoint(r.Step, r.Scores.Rows, r.Scores.Accuracy, r.Scores.MicroF1, r.Scores.MacroF1)).ToArray(),
-                baselines);
+                baselines,
+                evaluator.RowsNotKept);
         }
 
         /// <summary>

@@ -88,7 +88,7 @@ public static class HumanSummary
             if (device.Evaluation is { Evaluations.Count: > 0 } evaluation)
             {
                 EvaluationPoint final = evaluation.Evaluations[^1];
-                totals.AddRow("held out", Markup.Escape($"{evaluation.HeldOut}: {final.Rows:N0} rows"));
+                totals.AddRow("held out", Markup.Escape($"{evaluation.HeldOut}: {final.Rows:N0} rows{(evaluation.RowsNotKept > 0 ? $" ({evaluation.RowsNotKept:N0} more past the cap: not trained on, not evaluated)" : string.Empty)}"));
                 totals.AddRow("model (held out)", string.Create(CultureInfo.InvariantCulture, $"accuracy {final.Accuracy:0.000}, micro-F1 {final.MicroF1:0.000}, macro-F1 {final.MacroF1:0.000} at step {final.Step:N0}"));
                 foreach ((string name, ScoreReport score) in evaluation.Baselines)
                 {

@@ -122,7 +122,8 @@ public sealed record BatcherReport(int Workers, long EmptyDocuments, int Sequenc
 /// <param name="Labels">The label names.</param>
 /// <param name="Evaluations">The model's scores after each evaluation.</param>
 /// <param name="Baselines">Majority class and bag-of-words logistic regression, fitted on the same training rows, scored on the same held-out rows.</param>
-public sealed record EvaluationReport(string HeldOut, IReadOnlyList<string> Labels, IReadOnlyList<EvaluationPoint> Evaluations, IReadOnlyDictionary<string, ScoreReport> Baselines);
+/// <param name="RowsNotKept">Held-out rows beyond the evaluator's cap: not trained on, not evaluated.</param>
+public sealed record EvaluationReport(string HeldOut, IReadOnlyList<string> Labels, IReadOnlyList<EvaluationPoint> Evaluations, IReadOnlyDictionary<string, ScoreReport> Baselines, long RowsNotKept);
 
 /// <summary>The model's held-out scores after a step.</summary>
 public sealed record EvaluationPoint(long Step, long Rows, double Accuracy, double MicroF1, double MacroF1);

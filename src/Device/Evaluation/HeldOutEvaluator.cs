@@ -51,9 +51,21 @@ public sealed class HeldOutEvaluator : IDisposable
     public static bool IsHeldOut(TensorBatch batch) =>
         batch.Metadata.TryGetValue(BatchMetadataKeys.Split, out string? split) && split == BatchMetadataKeys.EvalSplit;
 
-    /// <summary>Takes ownership of a held-out batch.</summary>
+    /// <summary>Held-out rows kept at most (about 100 MB at seq 512); later held-out rows are not trained on, not kept, and counted.</summary>
+    public const int MaxRows = 25_000;
+
+    /// <summary>Held-out rows received after <see cref="MaxRows"/> were kept: never trained on, not evaluated either.</summary>
+    public long RowsNotKept { get; private set; }
+
+    /// <summary>Takes ownership of a held-out batch (and disposes it, counted, once <see cref="MaxRows"/> rows are kept).</summary>
     public void Keep(TensorBatch batch)
     {
+        if (Rows >= MaxRows)
+        {
+            RowsNotKept += batch.RowCount;
+            batch.Dispose();
+            return;
+        }
         _batches.Add(batch);
         Rows += batch.RowCount;
     }
