@@ -96,6 +96,35 @@ public abstract class TaskModelContractTests
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
+    /// <summary>
+    /// A tensor registered under two names (a tied matrix held as a field of a second module) is saved twice and stepped
+    /// twice per optimizer step. Bumping each parameter in turn must change no other one.
+    /// </summary>
+    [Fact]
+    public void EveryParameter_IsRegisteredOnce()
+    {
+        using ITaskModel model = Model();
+        var parameters = model.Module.named_parameters().ToList();
+        using (torch.no_grad())
+        {
+            double[] before = parameters.Select(p => p.parameter.sum().item<float>() * 1.0).ToArray();
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                parameters[i].parameter.add_(1);
+                for (int j = 0; j < parameters.Count; j++)
+                {
+                    if (j != i)
+                    {
+                        // A shared tensor's sum moves by its element count; a float sum's rounding moves by far less.
+                        double moved = Math.Abs(parameters[j].parameter.sum().item<float>() - before[j]);
+                        Assert.True(moved < 0.5 * parameters[j].parameter.numel(), $"{parameters[i].name} and {parameters[j].name} are one tensor registered twice");
+                    }
+                }
+                parameters[i].parameter.sub_(1);
+            }
+        }
+    }
+
     [Fact]
     public void Checkpoint_RoundTrips_IntoAModelBuiltFromAnotherSeed()
     {

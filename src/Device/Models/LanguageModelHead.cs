@@ -13,14 +13,16 @@ public sealed class LanguageModelHead : Module<Tensor, Tensor>
     private readonly Linear transform;
     private readonly LayerNorm transformNorm;
     private readonly Parameter decoderBias;
-    private readonly Parameter _tied;
+    // A delegate, not a Parameter field: TorchSharp registers Parameter fields it finds, and the matrix must stay its
+    // owner's alone (registered twice, it would be saved twice and stepped twice by the optimizer).
+    private readonly Func<Tensor> _tied;
 
     /// <param name="hidden">The body's hidden size.</param>
     /// <param name="tiedEmbedding">The token embedding matrix <c>[vocab, hidden]</c> the output projection shares.</param>
     public LanguageModelHead(int hidden, Parameter tiedEmbedding)
         : base(nameof(LanguageModelHead))
     {
-        _tied = tiedEmbedding;
+        _tied = () => tiedEmbedding;
         transform = Linear(hidden, hidden);
         transformNorm = LayerNorm(hidden);
         decoderBias = Parameter(zeros(tiedEmbedding.shape[0]));
@@ -32,7 +34,7 @@ public sealed class LanguageModelHead : Module<Tensor, Tensor>
 
     /// <summary>Vocabulary logits for hidden states <c>[n, hidden]</c>.</summary>
     public override Tensor forward(Tensor hidden) =>
-        transformNorm.call(functional.gelu(transform.call(hidden))).matmul(_tied.t()) + decoderBias;
+        transformNorm.call(functional.gelu(transform.call(hidden))).matmul(_tied().t()) + decoderBias;
 
     /// <summary>
     /// Cross-entropy of <paramref name="hidden"/> <c>[batch, seq, hidden]</c> against <paramref name="labels"/>

@@ -22,14 +22,13 @@ public sealed class TransformerEncoderModel : Module<Tensor, Tensor, Tensor>
 
     /// <param name="config">The shape.</param>
     /// <param name="causal">True for a decoder: each token attends only to itself and the tokens before it.</param>
-    /// <param name="sharedTokens">A token embedding to share (an encoder-decoder's two halves), or null for its own.</param>
-    public TransformerEncoderModel(EncoderConfig config, bool causal = false, Embedding? sharedTokens = null)
+    public TransformerEncoderModel(EncoderConfig config, bool causal = false)
         : base(nameof(TransformerEncoderModel))
     {
         config.Validate();
         Config = config;
         _causal = causal;
-        tokens = sharedTokens ?? Embedding(config.VocabularySize, config.Hidden);
+        tokens = Embedding(config.VocabularySize, config.Hidden);
         positions = Embedding(config.MaxPositions, config.Hidden);
         norm = LayerNorm(config.Hidden);
         dropout = Dropout(config.Dropout);
@@ -38,10 +37,7 @@ public sealed class TransformerEncoderModel : Module<Tensor, Tensor, Tensor>
         // projection produce huge logits, so the first losses sit far above ln(vocabulary).
         using (no_grad())
         {
-            if (sharedTokens is null)
-            {
-                init.normal_(tokens.weight!, 0, 0.02);
-            }
+            init.normal_(tokens.weight!, 0, 0.02);
             init.normal_(positions.weight!, 0, 0.02);
         }
         RegisterComponents();
