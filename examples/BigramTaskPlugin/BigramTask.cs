@@ -46,13 +46,7 @@ public sealed class BigramTask : ITrainingTask, IDeviceTask
             {
                 int row = _rows.Rows;
                 _rows.AppendRow(document.Ids.Slice(offset, length));
-                TensorBatch batch = _rows.Current;
-                if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels))
-                {
-                    labels = batch.Add(TaskTensors.Labels, TensorDType.I64, batch[TaskTensors.InputIds].Shape, clear: false);
-                    labels.AsSpan<long>().Fill(TaskTensors.IgnoreIndex);
-                }
-                Span<long> targets = labels.AsSpan<long>().Slice(row * context.SequenceLength, context.SequenceLength);
+                Span<long> targets = _rows.TargetRow(TaskTensors.Labels, TensorDType.I64, row, context.SequenceLength, TaskTensors.IgnoreIndex);
                 for (int i = 0; i + 1 < length; i++)
                 {
                     targets[i] = document.Ids[offset + i + 1];

@@ -94,7 +94,7 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
         }
         int row = rows.Rows;
         rows.AppendRow(document.Ids[..Math.Min(document.Count, width)], _context.Tokenizer.Special.Cls, _context.Tokenizer.Special.Sep);
-        WriteLabels(rows.Current, row, indexes[..known]);
+        WriteLabels(rows, row, indexes[..known]);
         rows.MarkPosition(document, document.Count);
         if (rows.IsFull)
         {
@@ -114,24 +114,11 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
         }
     }
 
-    private void WriteLabels(TensorBatch batch, int row, ReadOnlySpan<int> indexes)
+    private void WriteLabels(RowBatchWriter rows, int row, ReadOnlySpan<int> indexes)
     {
-        if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels))
-        {
-            if (_multiLabel)
-            {
-                labels = batch.Add(TaskTensors.Labels, TensorDType.F32, [_context.BatchSize, _labels.Count], clear: false);
-                labels.AsSpan<float>().Fill(TaskTensors.IgnoreIndex);
-            }
-            else
-            {
-                labels = batch.Add(TaskTensors.Labels, TensorDType.I64, [_context.BatchSize], clear: false);
-                labels.AsSpan<long>().Fill(TaskTensors.IgnoreIndex);
-            }
-        }
         if (_multiLabel)
         {
-            Span<float> hot = labels.AsSpan<float>().Slice(row * _labels.Count, _labels.Count);
+            Span<float> hot = rows.TargetRow(TaskTensors.Labels, TensorDType.F32, row, _labels.Count, (float)TaskTensors.IgnoreIndex);
             hot.Clear();
             foreach (int index in indexes)
             {
@@ -140,7 +127,7 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
         }
         else
         {
-            labels.AsSpan<long>()[row] = indexes[0];
+            rows.TargetRow(TaskTensors.Labels, TensorDType.I64, row, 0, TaskTensors.IgnoreIndex)[0] = indexes[0];
         }
     }
 

@@ -136,7 +136,7 @@ internal sealed class ClmBatchBuilder : IBatchBuilder
         ReadOnlySpan<PackedToken> tokens = _packer.Tokens;
         int row = _rows.Rows;
         _rows.AppendPackedRow(tokens[..length]);
-        Span<long> labels = LabelsOf(_rows.Current).Slice(row * _context.SequenceLength, _context.SequenceLength);
+        Span<long> labels = _rows.TargetRow(TaskTensors.Labels, TensorDType.I64, row, _context.SequenceLength, TaskTensors.IgnoreIndex);
         for (int i = 0; i < length; i++)
         {
             bool next = i + 1 < tokens.Length && tokens[i + 1].Document == tokens[i].Document;
@@ -147,16 +147,6 @@ internal sealed class ClmBatchBuilder : IBatchBuilder
         {
             completed.Add(Finish());
         }
-    }
-
-    private static Span<long> LabelsOf(TensorBatch batch)
-    {
-        if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels))
-        {
-            labels = batch.Add(TaskTensors.Labels, TensorDType.I64, batch[TaskTensors.InputIds].Shape, clear: false);
-            labels.AsSpan<long>().Fill(TaskTensors.IgnoreIndex);
-        }
-        return labels.AsSpan<long>();
     }
 
     private TensorBatch Finish() => _rows.Take();

@@ -129,6 +129,25 @@ public sealed class RowBatchWriter
         Rows++;
     }
 
+    /// <summary>
+    /// Row <paramref name="row"/> of the current batch's tensor <paramref name="name"/>, which is <c>[batch, columns]</c>
+    /// (<c>[batch]</c> when <paramref name="columns"/> is 0, a one-element row) and is added on first use with every
+    /// element <paramref name="fill"/>: a task's targets, -100 (<see cref="TaskTensors.IgnoreIndex"/>) where a position or
+    /// a padding row has none.
+    /// </summary>
+    public Span<T> TargetRow<T>(string name, TensorDType dtype, int row, int columns, T fill)
+        where T : unmanaged
+    {
+        TensorBatch batch = Current;
+        if (!batch.TryGet(name, out TensorBuffer tensor))
+        {
+            tensor = batch.Add(name, dtype, columns == 0 ? [_batchSize] : [_batchSize, columns], clear: false);
+            tensor.AsSpan<T>().Fill(fill);
+        }
+        int width = Math.Max(columns, 1);
+        return tensor.AsSpan<T>().Slice(row * width, width);
+    }
+
     /// <summary>Records where a run resumed after the rows written so far continues: document <paramref name="ordinal"/>, its token <paramref name="offset"/>.</summary>
     public void MarkResumePoint(long ordinal, long offset) => (_resumeOrdinal, _resumeOffset) = (ordinal, offset);
 

@@ -173,16 +173,8 @@ internal sealed class SpanBatchBuilder : IBatchBuilder
         var random = new Xoshiro256((ulong)Seeds.Derive(_context.Seed, tokens[0].Ordinal, (tokens[0].Offset << 8) ^ 0x5350414E));
         (int input, int target, int spans, int noise) = _corruption.Apply(_rawIds.AsSpan(0, length), _sentinels, _context.Tokenizer.Special.Sep, _input, _output, ref random);
         _rows.AppendRow(_input.AsSpan(0, input));
-        TensorBatch batch = _rows.Current;
-        if (!batch.TryGet(TaskTensors.Labels, out TensorBuffer labels))
-        {
-            int[] shape = [_context.BatchSize, _target];
-            batch.Add(TaskTensors.DecoderInputIds, TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(_context.Tokenizer.Special.Pad);
-            labels = batch.Add(TaskTensors.Labels, TensorDType.I64, shape, clear: false);
-            labels.AsSpan<long>().Fill(TaskTensors.IgnoreIndex);
-        }
-        Span<long> labelRow = labels.AsSpan<long>().Slice(row * _target, _target);
-        Span<long> decoderRow = batch[TaskTensors.DecoderInputIds].AsSpan<long>().Slice(row * _target, _target);
+        Span<long> decoderRow = _rows.TargetRow(TaskTensors.DecoderInputIds, TensorDType.I64, row, _target, (long)_context.Tokenizer.Special.Pad);
+        Span<long> labelRow = _rows.TargetRow(TaskTensors.Labels, TensorDType.I64, row, _target, TaskTensors.IgnoreIndex);
         for (int i = 0; i < target; i++)
         {
             labelRow[i] = _output[i];

@@ -103,18 +103,7 @@ public sealed class BaselineModels : IDisposable
                     scores[k] += weights[(id * _labels) + k] * value;
                 }
             }
-            Array.Clear(predicted);
-            if (_multiLabel)
-            {
-                for (int k = 0; k < _labels; k++)
-                {
-                    predicted[k] = scores[k] > _logitThreshold;
-                }
-            }
-            else
-            {
-                predicted[Array.IndexOf(scores, scores.Max())] = true;
-            }
+            RowLabels.Decide(scores, _multiLabel, _logitThreshold, predicted);
             return true;
         });
     }
@@ -197,18 +186,18 @@ public sealed class BaselineModels : IDisposable
         return features.Select(f => (f.Key, (float)(norm > 0 ? f.Value / norm : 0)));
     }
 
+    /// <summary>A row's identity for de-duplication: its ids as they lie in memory, then each label it has (no text built per row).</summary>
     private static ulong RowHash(int[] ids, bool[] labels)
     {
-        var text = new System.Text.StringBuilder(ids.Length * 6);
-        foreach (int id in ids)
+        ulong hash = Core.Randomness.Seeds.Hash(0, System.Runtime.InteropServices.MemoryMarshal.Cast<int, char>(ids));
+        for (int k = 0; k < labels.Length; k++)
         {
-            text.Append(id).Append(',');
+            if (labels[k])
+            {
+                hash = unchecked((hash ^ (ulong)(k + 1)) * 1099511628211UL);
+            }
         }
-        foreach (bool label in labels)
-        {
-            text.Append(label ? '1' : '0');
-        }
-        return Core.Randomness.Seeds.Hash(0, text.ToString());
+        return hash;
     }
 
     private static int[] Tokens(TensorBatch batch, int row, int columns)

@@ -77,34 +77,27 @@ public sealed class HeldOutEvaluator : IDisposable
         {
             return null;
         }
-        var metrics = new ClassificationMetrics(_labels);
-        var truth = new bool[_labels];
-        var predicted = new bool[_labels];
+        ClassificationScores scores;
         model.Module.eval();
         try
         {
             using var grad = no_grad();
-            foreach (TensorBatch batch in _batches)
+            scores = Score(batch =>
             {
                 using DisposeScope scope = NewDisposeScope();
-                Tensor scores = model.Scores(DeviceBatch.From(batch, device)).to(CPU).to_type(ScalarType.Float32).contiguous();
-                float[] values = scores.data<float>().ToArray();
-                for (int row = 0; row < batch.RowCount; row++)
+                float[] values = model.Scores(DeviceBatch.From(batch, device)).to(CPU).to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+                return (row, predicted) =>
                 {
-                    if (!RowLabels.TryRead(batch, row, _labels, _multiLabel, truth))
-                    {
-                        continue;
-                    }
-                    Predict(values.AsSpan(row * _labels, _labels), predicted);
-                    metrics.Add(truth, predicted);
-                }
-            }
+                    RowLabels.Decide(values.AsSpan(row * _labels, _labels), _multiLabel, _logitThreshold, predicted);
+                    return true;
+                };
+            });
         }
         finally
         {
             model.Module.train();
         }
-        var record = new EvaluationRecord(step, metrics.Scores());
+        var record = new EvaluationRecord(step, scores);
         Records.Add(record);
         return record;
     }
@@ -119,41 +112,32 @@ public sealed class HeldOutEvaluator : IDisposable
         }
         foreach ((string name, Func<TensorBatch, int, bool[], bool> predict) in Baselines.Fit())
         {
-            var metrics = new ClassificationMetrics(_labels);
-            var truth = new bool[_labels];
-            var predicted = new bool[_labels];
-            foreach (TensorBatch batch in _batches)
-            {
-                for (int row = 0; row < batch.RowCount; row++)
-                {
-                    if (RowLabels.TryRead(batch, row, _labels, _multiLabel, truth) && predict(batch, row, predicted))
-                    {
-                        metrics.Add(truth, predicted);
-                    }
-                }
-            }
-            results[name] = metrics.Scores();
+            results[name] = Score(batch => (row, predicted) => predict(batch, row, predicted));
         }
         return results;
     }
 
-    private void Predict(ReadOnlySpan<float> scores, Span<bool> predicted)
+    /// <summary>
+    /// Scores a predictor over every kept row: <paramref name="predictorFor"/> is asked once per batch for a function
+    /// that fills a row's predicted labels (false: no prediction for that row).
+    /// </summary>
+    private ClassificationScores Score(Func<TensorBatch, Func<int, bool[], bool>> predictorFor)
     {
-        if (_multiLabel)
+        var metrics = new ClassificationMetrics(_labels);
+        var truth = new bool[_labels];
+        var predicted = new bool[_labels];
+        foreach (TensorBatch batch in _batches)
         {
-            for (int k = 0; k < scores.Length; k++)
+            Func<int, bool[], bool> predict = predictorFor(batch);
+            for (int row = 0; row < batch.RowCount; row++)
             {
-                predicted[k] = scores[k] > _logitThreshold; // sigmoid(score) > threshold
+                if (RowLabels.TryRead(batch, row, _labels, _multiLabel, truth) && predict(row, predicted))
+                {
+                    metrics.Add(truth, predicted);
+                }
             }
-            return;
         }
-        int best = 0;
-        for (int k = 1; k < scores.Length; k++)
-        {
-            best = scores[k] > scores[best] ? k : best;
-        }
-        predicted.Clear();
-        predicted[best] = true;
+        return metrics.Scores();
     }
 
     public void Dispose()
@@ -170,6 +154,29 @@ public sealed class HeldOutEvaluator : IDisposable
 /// <summary>Reads a classifier batch's labels: int64 <c>[batch]</c> (single) or float <c>[batch, labels]</c> (multi), -100 on rows without one.</summary>
 public static class RowLabels
 {
+    /// <summary>
+    /// The labels scores predict: those whose score passes <paramref name="logitThreshold"/> (multi-label: sigmoid above
+    /// the threshold), or the best one (single-label).
+    /// </summary>
+    public static void Decide(ReadOnlySpan<float> scores, bool multiLabel, float logitThreshold, Span<bool> predicted)
+    {
+        predicted.Clear();
+        if (multiLabel)
+        {
+            for (int k = 0; k < scores.Length; k++)
+            {
+                predicted[k] = scores[k] > logitThreshold;
+            }
+            return;
+        }
+        int best = 0;
+        for (int k = 1; k < scores.Length; k++)
+        {
+            best = scores[k] > scores[best] ? k : best;
+        }
+        predicted[best] = true;
+    }
+
     /// <summary>Writes row <paramref name="row"/>'s labels into <paramref name="truth"/>; false when the row has none.</summary>
     public static bool TryRead(TensorBatch batch, int row, int labels, bool multiLabel, Span<bool> truth)
     {

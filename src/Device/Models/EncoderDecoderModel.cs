@@ -49,9 +49,7 @@ public sealed class EncoderDecoderModel : Module
         }
         Tensor positions = arange(length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         Tensor y = dropout.call(decoderNorm.call(encoder.TokenEmbedding.call(decoderInputIds) + decoderPositions.call(positions)));
-        Tensor memoryPadding = attentionMask.eq(0);
-        memoryPadding[TensorIndex.Colon, 0] = tensor(false, device: memoryPadding.device);
-        Tensor output = decoder.call(y.transpose(0, 1), memory, AttentionMasks.Causal(length, inputIds.device), null, null, memoryPadding).transpose(0, 1);
+        Tensor output = decoder.call(y.transpose(0, 1), memory, AttentionMasks.Causal(length, inputIds.device), null, null, AttentionMasks.Padding(attentionMask)).transpose(0, 1);
         return head.Loss(output, labels);
     }
 }

@@ -85,11 +85,17 @@ public static class AttentionMasks
     /// <c>[batch, 1, 1, seq]</c>: every token attends to every real token of its row. A row that is all padding may
     /// attend to its position 0, so its softmax is never over nothing (NaN).
     /// </summary>
-    public static Tensor KeysNotPadding(Tensor attentionMask)
+    public static Tensor KeysNotPadding(Tensor attentionMask) => Padding(attentionMask).logical_not().unsqueeze(1).unsqueeze(1);
+
+    /// <summary>
+    /// <c>[batch, seq]</c>, true on padding: libtorch's <c>key_padding_mask</c>. Position 0 is never padding, so a row
+    /// that is all padding still has a key to attend to.
+    /// </summary>
+    public static Tensor Padding(Tensor attentionMask)
     {
-        Tensor keys = attentionMask.ne(0);
-        keys[TensorIndex.Colon, 0] = tensor(true, device: keys.device);
-        return keys.unsqueeze(1).unsqueeze(1);
+        Tensor padding = attentionMask.eq(0);
+        padding[TensorIndex.Colon, 0] = tensor(false, device: padding.device);
+        return padding;
     }
 
     /// <summary>
