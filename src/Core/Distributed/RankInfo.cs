@@ -30,17 +30,42 @@ public sealed record RankInfo
     /// <summary>A single process.</summary>
     public static RankInfo Single { get; } = new(0, 1, "default");
 
-    /// <summary>True when document <paramref name="ordinal"/> (0-based, in source order) belongs to this rank.</summary>
+    /// <summary>True when document (or block of documents) <paramref name="ordinal"/> (0-based, in source order) belongs to this rank.</summary>
     public bool Owns(long ordinal) => ordinal % WorldSize == Rank;
+
+    /// <summary>How many of the blocks <c>[first, first + count)</c> this rank owns.</summary>
+    public long OwnedAmong(long first, long count)
+    {
+        long Upto(long end) => end <= Rank ? 0 : ((end - 1 - Rank) / WorldSize) + 1;
+        return Upto(first + count) - Upto(first);
+    }
 
     /// <summary>
     /// Reads rank and world size from the variables launchers set: torchrun (RANK, WORLD_SIZE), Open MPI
     /// (OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE), Slurm (SLURM_PROCID, SLURM_NTASKS) and Kubernetes indexed
-    /// Jobs (JOB_COMPLETION_INDEX with WORLD_SIZE). Returns <see cref="Single"/> when none is set.
+    /// Jobs (JOB_COMPLETION_INDEX with WORLD_SIZE), and Slurm job arrays (SLURM_ARRAY_TASK_ID from
+    /// SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT; with several tasks per array element, rank = element × tasks +
+    /// SLURM_PROCID). Returns <see cref="Single"/> when none is set.
     /// </summary>
     public static RankInfo FromEnvironment(Func<string, string?>? getVariable = null)
     {
         getVariable ??= Environment.GetEnvironmentVariable;
+        if (getVariable("SLURM_ARRAY_TASK_ID") is { } arrayText && getVariable("SLURM_ARRAY_TASK_COUNT") is { } countText && getVariable("RANK") is null)
+        {
+            string minText = getVariable("SLURM_ARRAY_TASK_MIN") ?? "0";
+            string procText = getVariable("SLURM_PROCID") ?? "0";
+            string tasksText = getVariable("SLURM_NTASKS") ?? "1";
+            if (!int.TryParse(arrayText, out int element) || !int.TryParse(countText, out int count) || !int.TryParse(minText, out int min)
+                || !int.TryParse(procText, out int proc) || !int.TryParse(tasksText, out int tasks))
+            {
+                throw new FormatException($"SLURM_ARRAY_TASK_ID={arrayText}, SLURM_ARRAY_TASK_COUNT={countText}, SLURM_ARRAY_TASK_MIN={minText}, SLURM_PROCID={procText} and SLURM_NTASKS={tasksText} (slurm array) must be integers.");
+            }
+            if (element - min < 0 || element - min >= count)
+            {
+                throw new InvalidOperationException($"SLURM_ARRAY_TASK_ID={element} is outside the array (SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_COUNT={count}); for a strided array (--array=0-15:4) pass --rank and --world-size.");
+            }
+            return new RankInfo(((element - min) * tasks) + proc, count * tasks, "slurm-array");
+        }
         (string Rank, string Size, string Origin)[] launchers =
         [
             ("RANK", "WORLD_SIZE", "torchrun"),

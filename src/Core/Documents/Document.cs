@@ -26,6 +26,19 @@ public sealed record Document(string Id, string Text)
     /// <summary>The file (or URL) of a several-file source the document came from; null for a single source.</summary>
     public string? SourceName { get; init; }
 
+    /// <summary>
+    /// The part of its source the document came from (the file of a several-file source, the row group of a Parquet
+    /// file, in the source's own order; 0 for a source of one part), set by the provider.
+    /// </summary>
+    public int SourcePart { get; init; }
+
+    /// <summary>
+    /// The document's 0-based position among the documents of its part (<see cref="SourcePart"/>), before sharding and
+    /// shuffling: with the part, where it stands in the source whatever the rank, the shuffle or a resume. -1 until the
+    /// provider sets it.
+    /// </summary>
+    public long SourceOrdinal { get; init; } = -1;
+
     /// <summary>UTF-16 length of the text; used for byte and rate counters.</summary>
     public int Length => Text.Length;
 }

@@ -24,6 +24,13 @@ public sealed record DocumentStreamOptions
 
     /// <summary>Passes over the source; 0 repeats until the consumer stops.</summary>
     public int Epochs { get; init; } = 1;
+
+    /// <summary>
+    /// When ranks split a source by document, they are dealt blocks of this many consecutive documents of one part
+    /// (block i to rank i mod world size) instead of single documents. Inference sets it to its sort window, so a rank's
+    /// windows are the windows a single process would form, and its results the same.
+    /// </summary>
+    public int ShardBlock { get; init; } = 1;
 }
 
 /// <summary>
@@ -56,6 +63,7 @@ public sealed class DocumentStream
         _options = options ?? new DocumentStreamOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.ShuffleBuffer);
         ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.ShardBlock, 1);
     }
 
     /// <summary>The underlying source.</summary>
@@ -88,6 +96,7 @@ public sealed class DocumentStream
         WorldSize = _options.Rank.WorldSize,
         Seed = _options.Seed,
         ShuffleBuffer = _options.ShuffleBuffer,
+        ShardBlock = _options.ShardBlock,
         Epoch = Volatile.Read(ref _epoch),
         EmittedInEpoch = Interlocked.Read(ref _emittedInEpoch),
         EmittedTotal = Interlocked.Read(ref _emittedTotal),
@@ -230,6 +239,10 @@ public sealed class DocumentStream
         {
             problems.Add($"shuffle buffer {position.ShuffleBuffer} vs {_options.ShuffleBuffer}");
         }
+        if (position.ShardBlock != _options.ShardBlock && _options.Rank.WorldSize > 1)
+        {
+            problems.Add($"shard block {position.ShardBlock} vs {_options.ShardBlock}");
+        }
         if (problems.Count > 0)
         {
             throw new SettingsConflictException("The saved position does not match this run, so it cannot be resumed exactly: " + string.Join("; ", problems) + ".");
@@ -340,19 +353,28 @@ public sealed class DocumentStream
         return order;
     }
 
-    /// <summary>Documents of a file that are this rank's inputs: all when ranks split by file, else those whose ordinal it owns.</summary>
-    private long Owned(bool byFile, int position, long firstOrdinal, long count)
+    /// <summary>
+    /// Documents of a file that are this rank's inputs: all when ranks split by file, else those of the blocks it owns
+    /// (the file's <paramref name="count"/> documents make blocks from <paramref name="firstBlock"/> on, the last maybe short).
+    /// </summary>
+    private long Owned(bool byFile, int position, long firstBlock, long count)
     {
-        int world = _options.Rank.WorldSize;
-        int rank = _options.Rank.Rank;
         if (byFile)
         {
-            return position % world == rank ? count : 0;
+            return position % _options.Rank.WorldSize == _options.Rank.Rank ? count : 0;
         }
-        // Ordinals o in [first, first + count) with o mod world == rank.
-        static long Upto(long end, int world, int rank) => end <= rank ? 0 : ((end - 1 - rank) / world) + 1;
-        return Upto(firstOrdinal + count, world, rank) - Upto(firstOrdinal, world, rank);
+        if (count == 0)
+        {
+            return 0;
+        }
+        long block = _options.ShardBlock;
+        long blocks = BlocksOf(count);
+        long last = count - ((blocks - 1) * block);
+        return (_options.Rank.OwnedAmong(firstBlock, blocks - 1) * block) + (_options.Rank.Owns(firstBlock + blocks - 1) ? last : 0);
     }
+
+    /// <summary>The blocks <paramref name="count"/> documents of one part make (<see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
+    private long BlocksOf(long count) => (count + _options.ShardBlock - 1) / _options.ShardBlock;
 
     /// <summary>This rank's documents of a source for one pass, before the shuffle buffer, each with its input index in the pass.</summary>
     private async IAsyncEnumerable<(Document Document, long Input)> ShardAsync(IDocumentSource source, int passSeed, ResumePlan? plan, List<long>? counts, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -362,7 +384,7 @@ public sealed class DocumentStream
         {
             int[] order = PartitionOrder(parts, passSeed);
             bool byFile = ByFile(source);
-            long ordinal = 0;
+            long blocks = 0;
             for (int position = 0; position < order.Length; position++)
             {
                 if (byFile && position % _options.Rank.WorldSize != _options.Rank.Rank)
@@ -375,24 +397,27 @@ public sealed class DocumentStream
                     // Every document of this file was emitted before the saved position and none is in the saved
                     // buffer: move past it by its recorded count, without opening it.
                     long count = plan.Counts[position];
-                    input += Owned(byFile, position, ordinal, count);
-                    Interlocked.Add(ref _otherRanks, count - Owned(byFile, position, ordinal, count));
-                    ordinal += count;
+                    long owned = Owned(byFile, position, blocks, count);
+                    input += owned;
+                    Interlocked.Add(ref _otherRanks, count - owned);
+                    blocks += BlocksOf(count);
                     Interlocked.Increment(ref _resumeFilesSkipped);
                     Record(counts, count);
                     continue;
                 }
                 long read = 0;
-                await foreach (Document document in parts.ReadPartitionAsync(order[position], cancellationToken).ConfigureAwait(false))
+                int part = order[position];
+                await foreach (Document document in parts.ReadPartitionAsync(part, cancellationToken).ConfigureAwait(false))
                 {
-                    read++;
-                    if (!byFile && !_options.Rank.Owns(ordinal++))
+                    long inPart = read++;
+                    if (!byFile && !_options.Rank.Owns(blocks + (inPart / _options.ShardBlock)))
                     {
                         Interlocked.Increment(ref _otherRanks);
                         continue;
                     }
-                    yield return (document, input++);
+                    yield return (document with { SourcePart = part, SourceOrdinal = inPart }, input++);
                 }
+                blocks += BlocksOf(read);
                 Record(counts, read);
             }
             yield break;
@@ -424,12 +449,13 @@ public sealed class DocumentStream
                     marks.Add(new SeekMark(index, input, document.SourceOffset, document.SourceLine));
                 }
             }
-            if (!_options.Rank.Owns(index++))
+            long raw = index++;
+            if (!_options.Rank.Owns(raw / _options.ShardBlock))
             {
                 Interlocked.Increment(ref _otherRanks);
                 continue;
             }
-            yield return (document, input++);
+            yield return (document with { SourceOrdinal = raw }, input++);
         }
         Record(counts, index);
     }
@@ -478,12 +504,12 @@ public sealed class DocumentStream
         // Inputs each recorded file holds for this rank, and where each file's inputs start.
         var owned = new long[counts.Count];
         var firstInput = new long[counts.Count + 1];
-        long ordinal = 0;
+        long blocks = 0;
         for (int position = 0; position < counts.Count; position++)
         {
-            owned[position] = Owned(byFile, position, ordinal, counts[position]);
+            owned[position] = Owned(byFile, position, blocks, counts[position]);
             firstInput[position + 1] = firstInput[position] + owned[position];
-            ordinal += counts[position];
+            blocks += BlocksOf(counts[position]);
         }
         long known = firstInput[counts.Count];
         bool allKnown = counts.Count == partitionCount;

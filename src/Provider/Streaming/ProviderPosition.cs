@@ -21,6 +21,9 @@ public sealed record ProviderPosition
     /// <summary>Shuffle buffer size (0 = source order).</summary>
     public required int ShuffleBuffer { get; init; }
 
+    /// <summary>Documents per block when ranks split the source by document (see <see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
+    public int ShardBlock { get; init; } = 1;
+
     /// <summary>The epoch in progress (0-based).</summary>
     public required int Epoch { get; init; }
 

@@ -124,6 +124,10 @@ public sealed class DocumentStreamTests
         Assert.Equal((1, 2, "openmpi"), Read(new() { ["OMPI_COMM_WORLD_RANK"] = "1", ["OMPI_COMM_WORLD_SIZE"] = "2" }));
         Assert.Equal((5, 6, "kubernetes"), Read(new() { ["JOB_COMPLETION_INDEX"] = "5", ["WORLD_SIZE"] = "6" }));
         Assert.Equal((0, 1, "default"), Read(new()));
+        // A Slurm job array (sbatch --array=1-8): each element is one task whose SLURM_PROCID is 0.
+        Assert.Equal((4, 8, "slurm-array"), Read(new() { ["SLURM_ARRAY_TASK_ID"] = "5", ["SLURM_ARRAY_TASK_MIN"] = "1", ["SLURM_ARRAY_TASK_COUNT"] = "8", ["SLURM_PROCID"] = "0", ["SLURM_NTASKS"] = "1" }));
+        Assert.Equal((7, 12, "slurm-array"), Read(new() { ["SLURM_ARRAY_TASK_ID"] = "2", ["SLURM_ARRAY_TASK_COUNT"] = "4", ["SLURM_PROCID"] = "1", ["SLURM_NTASKS"] = "3" }));
+        Assert.Throws<InvalidOperationException>(() => Read(new() { ["SLURM_ARRAY_TASK_ID"] = "9", ["SLURM_ARRAY_TASK_COUNT"] = "4" }));
         Assert.Throws<InvalidOperationException>(() => Read(new() { ["RANK"] = "1" }));
         Assert.Throws<ArgumentOutOfRangeException>(() => Read(new() { ["RANK"] = "4", ["WORLD_SIZE"] = "4" }));
 

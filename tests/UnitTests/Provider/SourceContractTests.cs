@@ -112,6 +112,49 @@ public abstract class SourceContractTests
         Assert.Equal(Enumerable.Range(0, Count).Select(Text).Order(), all.Order());
     }
 
+    [Fact]
+    public async Task ReadAsync_Provenance_PartAndOrdinalFollowTheSourceOrder()
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        List<Document> docs = await Collect.AllAsync(new DocumentStream(Open(location)).ReadAsync());
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
+        Assert.All(docs, d => Assert.True(d.SourceOrdinal >= 0, $"{d.Id} has no source ordinal"));
+        // Strictly increasing by (part, ordinal), each part's ordinals counting from 0 without a gap.
+        for (int i = 1; i < docs.Count; i++)
+        {
+            (Document before, Document after) = (docs[i - 1], docs[i]);
+            Assert.True(after.SourcePart == before.SourcePart ? after.SourceOrdinal == before.SourceOrdinal + 1 : after.SourcePart > before.SourcePart && after.SourceOrdinal == 0, $"{before.SourcePart}:{before.SourceOrdinal} then {after.SourcePart}:{after.SourceOrdinal}");
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 4)]
+    [InlineData(3, 7)]
+    [InlineData(4, 16)]
+    [InlineData(3, 100)]
+    public async Task ReadAsync_RanksInBlocks_DealWholeBlocksAndCoverTheSourceOnce(int worldSize, int block)
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        List<Document> single = await Collect.AllAsync(new DocumentStream(Open(location)).ReadAsync());
+        var all = new List<(int Part, long Ordinal, string Text)>();
+        for (int rank = 0; rank < worldSize; rank++)
+        {
+            var stream = new DocumentStream(Open(location), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), ShardBlock = block });
+            List<Document> docs = await Collect.AllAsync(stream.ReadAsync());
+            if (!stream.ShardsByFile)
+            {
+                // Blocks of `block` documents of one part, dealt in turn: the rank's documents are whole blocks.
+                var blocks = docs.GroupBy(d => (d.SourcePart, d.SourceOrdinal / block)).ToList();
+                Assert.All(blocks, g => Assert.Equal(single.Count(d => d.SourcePart == g.Key.SourcePart && d.SourceOrdinal / block == g.Key.Item2), g.Count()));
+            }
+            all.AddRange(docs.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)));
+        }
+        Assert.Equal(single.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)), all.OrderBy(d => d.Part).ThenBy(d => d.Ordinal));
+    }
+
     protected static string Lines(Func<int, string> line, bool withBadRecord, string bad) =>
         string.Concat(Enumerable.Range(0, Count).Select(i => (withBadRecord && i == Count / 2 ? bad + "\n" : string.Empty) + line(i) + "\n"));
 }
@@ -306,12 +349,15 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
     [InlineData(2, 4, 29)]
     [InlineData(8, 16, 5)]
     [InlineData(8, 0, 6)]
-    public async Task Resume_PassesOverFinishedFilesUnread_AndStillContinuesExactly(int worldSize, int buffer, int stopAfter)
+    [InlineData(5, 0, 5, 3)]
+    [InlineData(8, 4, 4, 4)]
+    [InlineData(7, 0, 5, 3)]
+    public async Task Resume_PassesOverFinishedFilesUnread_AndStillContinuesExactly(int worldSize, int buffer, int stopAfter, int block = 1)
     {
         using var files = new TempFiles();
         string folder = Write(files, withBadRecord: false);
         var rank = new RankInfo(worldSize - 1, worldSize);
-        var options = new DocumentStreamOptions { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank };
+        var options = new DocumentStreamOptions { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank, ShardBlock = block };
         List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(folder), options));
         Assert.True(stopAfter < whole.Count / 2, $"stop {stopAfter} is not inside the first epoch of {whole.Count / 2}");
 
