@@ -112,7 +112,7 @@ public sealed class ArrowDocumentReader : IDocumentSource
                     {
                         CheckText(batch.Schema.GetFieldByIndex(column));
                     }
-                    foreach (int column in new[] { binding.IdColumn, binding.LabelColumn })
+                    foreach (int column in binding.KeepColumns.Append(binding.IdColumn).Append(binding.LabelColumn))
                     {
                         if (column >= 0)
                         {
@@ -132,14 +132,14 @@ public sealed class ArrowDocumentReader : IDocumentSource
                     string id = binding.IdColumn >= 0 && ValueAt(columns[binding.IdColumn], i) is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
                     int index = i;
                     string value = binding.JoinText(c => ValueAt(columns[c], index));
-                    if (string.IsNullOrWhiteSpace(value))
+                    if (string.IsNullOrWhiteSpace(value) && !_options.Lines.KeepEmptyText)
                     {
                         Statistics.AddSkip("empty_text", $"{_location}: row {row} (record batch {batchNumber}) has empty text");
                         continue;
                     }
                     IReadOnlyList<string>? labels = binding.LabelColumn >= 0 ? LabelsAt(columns[binding.LabelColumn], i, classNames) : null;
                     Statistics.AddYielded();
-                    yield return new Document(id, value) { Labels = labels };
+                    yield return new Document(id, value) { Labels = labels, Metadata = binding.KeptValues(c => ValueAt(columns[c], index)) };
                 }
                 Statistics.SetRawProgress(file?.Position ?? input.RawBytesRead, input.RawLength);
             }
@@ -166,7 +166,7 @@ public sealed class ArrowDocumentReader : IDocumentSource
             or Apache.Arrow.Types.UInt8Type or Apache.Arrow.Types.UInt16Type or Apache.Arrow.Types.UInt32Type or Apache.Arrow.Types.UInt64Type
             or Apache.Arrow.Types.FloatType or Apache.Arrow.Types.DoubleType))
         {
-            throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {field.DataType.Name}; an id or label column must hold strings, integers, floats or booleans{(allowList ? " (or a list of them)" : string.Empty)}.");
+            throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {field.DataType.Name}; an id, label or kept column must hold strings, integers, floats or booleans{(allowList ? " (or a list of them)" : string.Empty)}.");
         }
     }
 

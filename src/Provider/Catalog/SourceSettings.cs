@@ -21,6 +21,13 @@ public sealed record SourceColumns
     /// <summary>True when the label column was given explicitly, so a source without it is an error rather than unlabelled.</summary>
     public bool LabelRequired { get; init; }
 
+    /// <summary>
+    /// Columns (fields) copied as they are into each document's <see cref="Core.Documents.Document.Metadata"/>, by the
+    /// name given: inference writes them beside its predictions (<c>--keep-columns</c>). A tabular file without one is
+    /// an error listing the columns it has; a JSON record without one keeps no value for it.
+    /// </summary>
+    public IReadOnlyList<string> Keep { get; init; } = [];
+
     /// <summary>A short form for fingerprints: <c>text=a+b|id=c|label=d</c>.</summary>
     public override string ToString() => $"text={string.Join('+', Text)}|id={Id}|label={Label ?? "-"}";
 }

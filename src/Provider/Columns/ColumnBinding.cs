@@ -9,13 +9,32 @@ namespace StreamLoader.Provider.Columns;
 /// </summary>
 public sealed class ColumnBinding
 {
-    private ColumnBinding(int[] text, int id, int label, IReadOnlyList<string> names)
+    private ColumnBinding(int[] text, int id, int label, IReadOnlyList<string> names, int[] keep, IReadOnlyList<string> keepNames)
     {
         TextColumns = text;
         IdColumn = id;
         LabelColumn = label;
         Names = names;
+        KeepColumns = keep;
+        _keepNames = keepNames;
+        var used = new List<int>(text);
+        foreach (int column in keep.Append(id).Append(label))
+        {
+            if (column >= 0 && !used.Contains(column))
+            {
+                used.Add(column);
+            }
+        }
+        Used = used;
     }
+
+    private readonly IReadOnlyList<string> _keepNames;
+
+    /// <summary>Indexes of the columns kept as they are (<see cref="SourceColumns.Keep"/>), in the order asked for.</summary>
+    public IReadOnlyList<int> KeepColumns { get; }
+
+    /// <summary>Every column index a record's document needs (text, kept, id, label), each once: what a reader decodes.</summary>
+    public IReadOnlyList<int> Used { get; }
 
     /// <summary>Indexes of the text columns, in the order their values are joined.</summary>
     public IReadOnlyList<int> TextColumns { get; }
@@ -30,7 +49,7 @@ public sealed class ColumnBinding
     public IReadOnlyList<string> Names { get; }
 
     /// <summary>The highest column index used, for telling short records apart.</summary>
-    public int MaxIndex => Math.Max(Math.Max(IdColumn, LabelColumn), TextColumns.Max());
+    public int MaxIndex => Used.Max();
 
     /// <summary>Resolves <paramref name="columns"/> against <paramref name="available"/>.</summary>
     /// <exception cref="SourceFormatException">A text column, or a label column that was asked for, is missing; the message lists the columns that exist.</exception>
@@ -50,7 +69,34 @@ public sealed class ColumnBinding
         {
             throw Missing(source, where, "label", columns.Label!, available, "--label-column NAME", hint);
         }
-        return new ColumnBinding(text, IndexOf(available, columns.Id), label, available);
+        var keep = new int[columns.Keep.Count];
+        for (int i = 0; i < keep.Length; i++)
+        {
+            keep[i] = IndexOf(available, columns.Keep[i]);
+            if (keep[i] < 0)
+            {
+                throw Missing(source, where, "kept", columns.Keep[i], available, "--keep-columns NAME[,NAME...]", hint);
+            }
+        }
+        return new ColumnBinding(text, IndexOf(available, columns.Id), label, available, keep, columns.Keep);
+    }
+
+    /// <summary>The kept columns' values by the names asked for (null cells left out), or null when none is kept.</summary>
+    public IReadOnlyDictionary<string, string>? KeptValues(Func<int, string?> valueAt)
+    {
+        if (KeepColumns.Count == 0)
+        {
+            return null;
+        }
+        var values = new Dictionary<string, string>(KeepColumns.Count, StringComparer.Ordinal);
+        for (int i = 0; i < KeepColumns.Count; i++)
+        {
+            if (valueAt(KeepColumns[i]) is { } value)
+            {
+                values[_keepNames[i]] = value;
+            }
+        }
+        return values;
     }
 
     /// <summary>Joins the text columns' values with a space, leaving out empty ones.</summary>

@@ -164,7 +164,7 @@ public sealed class CsvDocumentReader : ISeekableSource
             // Without an id column a row is named by its line, which stays the same when a resume seeks to it.
             string id = binding.IdColumn >= 0 && values[binding.IdColumn] is { Length: > 0 } given ? given : records.RecordLine.ToString(CultureInfo.InvariantCulture);
             string text = binding.JoinText(i => values[i]);
-            if (string.IsNullOrWhiteSpace(text))
+            if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
             {
                 Statistics.AddSkip("empty_text", $"{_location}: line {records.RecordLine}: row {id} has empty text");
                 continue;
@@ -173,6 +173,7 @@ public sealed class CsvDocumentReader : ISeekableSource
             yield return new Document(id, text)
             {
                 Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(values[binding.LabelColumn]) : null,
+                Metadata = binding.KeptValues(i => values[i]),
                 SourceOffset = seekable ? records.RecordOffset : -1,
                 SourceLine = records.RecordLine,
             };
@@ -209,7 +210,7 @@ public sealed class CsvDocumentReader : ISeekableSource
     {
         Array.Clear(values);
         badField = -1;
-        foreach (int column in Needed(binding))
+        foreach (int column in binding.Used)
         {
             ReadOnlySpan<byte> field = records.Field(column);
             try
@@ -223,21 +224,5 @@ public sealed class CsvDocumentReader : ISeekableSource
             }
         }
         return true;
-    }
-
-    private static IEnumerable<int> Needed(ColumnBinding binding)
-    {
-        foreach (int column in binding.TextColumns)
-        {
-            yield return column;
-        }
-        if (binding.IdColumn >= 0)
-        {
-            yield return binding.IdColumn;
-        }
-        if (binding.LabelColumn >= 0)
-        {
-            yield return binding.LabelColumn;
-        }
     }
 }

@@ -23,6 +23,12 @@ public sealed record LineReaderOptions
 
     /// <summary>After this many bad records in a row the input is judged to be the wrong format and the read fails.</summary>
     public int MaxConsecutiveBadRecords { get; init; } = 100;
+
+    /// <summary>
+    /// Yield records whose text is empty (or only whitespace) as documents instead of skipping them as
+    /// <c>empty_text</c>: inference gives every record its output row, and marks those it could not classify.
+    /// </summary>
+    public bool KeepEmptyText { get; init; }
 }
 
 /// <summary>Applies a <see cref="LineReaderOptions"/> policy: counts skips and decides when skipping must become an error.</summary>

@@ -19,6 +19,9 @@ public sealed record JsonlOptions
     /// <summary>Field holding labels: a string, a number, or an array of them. Null to ignore labels.</summary>
     public string? LabelField { get; init; } = "label";
 
+    /// <summary>Fields copied into each document's metadata: strings as they are, other values as their JSON text.</summary>
+    public IReadOnlyList<string> KeepFields { get; init; } = [];
+
     /// <summary>Line handling shared with other readers.</summary>
     public LineReaderOptions Lines { get; init; } = new();
 
@@ -36,6 +39,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
     private readonly byte[][] _textFields;
     private readonly byte[] _idField;
     private readonly byte[]? _labelField;
+    private readonly byte[][] _keepFields;
     private readonly Lazy<string> _fingerprint;
 
     public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
@@ -49,6 +53,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
         Statistics = statistics ?? new SourceStatistics();
         _idField = System.Text.Encoding.UTF8.GetBytes(_options.IdField);
         _labelField = _options.LabelField is null ? null : System.Text.Encoding.UTF8.GetBytes(_options.LabelField);
+        _keepFields = _options.KeepFields.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
         // PublicationOnly: a missing file is not remembered as missing once it appears.
         _fingerprint = new Lazy<string>(() => $"jsonl|{InputIdentity.Describe(location)}|text={string.Join('+', _options.TextFields)}|id={_options.IdField}", LazyThreadSafetyMode.PublicationOnly);
     }
@@ -100,9 +105,10 @@ public sealed class JsonlDocumentReader : ISeekableSource
             string? id;
             string? text;
             List<string>? labels;
+            Dictionary<string, string>? kept;
             try
             {
-                (id, text, labels) = Parse(line);
+                (id, text, labels, kept) = Parse(line);
             }
             catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
             {
@@ -116,17 +122,17 @@ public sealed class JsonlDocumentReader : ISeekableSource
             }
             bad.Good();
             id ??= lines.LineNumber.ToString(CultureInfo.InvariantCulture);
-            if (string.IsNullOrWhiteSpace(text))
+            if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
             {
                 Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: record {id} has empty text");
                 continue;
             }
             Statistics.AddYielded();
-            yield return new Document(id, text) { Labels = labels, SourceOffset = seekable ? lines.LineOffset : -1, SourceLine = lines.LineNumber };
+            yield return new Document(id, text) { Labels = labels, Metadata = kept, SourceOffset = seekable ? lines.LineOffset : -1, SourceLine = lines.LineNumber };
         }
     }
 
-    private (string? Id, string? Text, List<string>? Labels) Parse(ReadOnlySpan<byte> line)
+    private (string? Id, string? Text, List<string>? Labels, Dictionary<string, string>? Kept) Parse(ReadOnlySpan<byte> line)
     {
         var reader = new Utf8JsonReader(line);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -137,8 +143,19 @@ public sealed class JsonlDocumentReader : ISeekableSource
         string? text = null;
         string?[]? parts = _textFields.Length > 1 ? new string?[_textFields.Length] : null;
         List<string>? labels = null;
+        Dictionary<string, string>? kept = _keepFields.Length > 0 ? new(_keepFields.Length, StringComparer.Ordinal) : null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
+            if (kept is not null && KeepFieldIndex(ref reader) is >= 0 and int keep)
+            {
+                // A copy of the reader reads the value ahead; the original goes on to read it as text, id or label too.
+                Utf8JsonReader ahead = reader;
+                ahead.Read();
+                if (RawText(ref ahead, line) is { } value)
+                {
+                    kept[_options.KeepFields[keep]] = value;
+                }
+            }
             int field = TextFieldIndex(ref reader);
             if (field >= 0)
             {
@@ -191,7 +208,37 @@ public sealed class JsonlDocumentReader : ISeekableSource
         {
             text = string.Join(' ', parts.Where(p => !string.IsNullOrEmpty(p)));
         }
-        return (id, text, labels);
+        return (id, text, labels, kept);
+    }
+
+    private int KeepFieldIndex(ref Utf8JsonReader reader)
+    {
+        for (int i = 0; i < _keepFields.Length; i++)
+        {
+            if (reader.ValueTextEquals(_keepFields[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>A value as text: a string as it is, null as null, anything else (numbers, arrays, objects) as its JSON.</summary>
+    private static string? RawText(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return reader.GetString();
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.StartArray or JsonTokenType.StartObject:
+                int start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                return System.Text.Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
+            default:
+                return System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
+        }
     }
 
     /// <summary>The top-level field names of a JSON object line, for an error message.</summary>

@@ -36,6 +36,7 @@ public sealed class JsonlFormat : ISourceFormat
             TextFields = settings.Columns.Text,
             IdField = settings.Columns.Id,
             LabelField = settings.Columns.Label,
+            KeepFields = settings.Columns.Keep,
             Lines = settings.Lines,
             Http = settings.Http,
         }, http, statistics);

@@ -24,7 +24,7 @@ public sealed class ParquetFormat : ISourceFormat
         !probe.IsDirectory && probe.Head.Span.StartsWith("PAR1"u8) ? SniffResult.Certain : SniffResult.No;
 
     public IDocumentSource Open(string location, SourceSettings settings, HttpClient? http, SourceStatistics? statistics = null) =>
-        new ParquetDocumentReader(location, settings.Columns, statistics);
+        new ParquetDocumentReader(location, settings.Columns, statistics, settings.Lines);
 }
 
 /// <summary>
@@ -39,9 +39,10 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     private readonly Lazy<long[]> _rowGroups;
     private readonly string _location;
     private readonly SourceColumns _columns;
+    private readonly LineReaderOptions _lines;
     private readonly Lazy<string> _fingerprint;
 
-    public ParquetDocumentReader(string location, SourceColumns? columns = null, SourceStatistics? statistics = null)
+    public ParquetDocumentReader(string location, SourceColumns? columns = null, SourceStatistics? statistics = null, LineReaderOptions? lines = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(location);
         if (InputIdentity.TryParseHttpUrl(location, out _))
@@ -50,6 +51,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
         }
         _location = location;
         _columns = columns ?? new SourceColumns();
+        _lines = lines ?? new LineReaderOptions();
         Statistics = statistics ?? new SourceStatistics();
         _fingerprint = new Lazy<string>(() => $"parquet|{InputIdentity.Describe(location)}|{_columns}", LazyThreadSafetyMode.PublicationOnly);
         _rowGroups = new Lazy<long[]>(ReadRowGroups, LazyThreadSafetyMode.PublicationOnly);
@@ -99,11 +101,11 @@ public sealed class ParquetDocumentReader : IPartitionedSource
             }).ToArray();
             var names = reader.Schema.Fields.Select(f => f.Name).ToList();
             ColumnBinding binding = ColumnBinding.Resolve(_columns, names, _location, "the Parquet schema");
-            foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn))
+            foreach (int column in binding.Used)
             {
-                if (column >= 0 && (fields[column] is null || fields[column]!.MaxRepetitionLevel > 0))
+                if (fields[column] is null || fields[column]!.MaxRepetitionLevel > 0)
                 {
-                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id and label columns must be flat here (lists of labels are not read from Parquet yet).");
+                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id, label and kept columns must be flat here (lists of labels are not read from Parquet yet).");
                 }
             }
             int group = index;
@@ -112,7 +114,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
             var columns = new Dictionary<int, string?[]>();
             try
             {
-                foreach (int column in binding.TextColumns.Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0).Distinct())
+                foreach (int column in binding.Used)
                 {
                     columns[column] = await ReadColumnAsync(rowGroup, fields[column]!, count, cancellationToken).ConfigureAwait(false);
                 }
@@ -130,13 +132,17 @@ public sealed class ParquetDocumentReader : IPartitionedSource
                 int cell = i;
                 string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
                 string text = binding.JoinText(c => columns[c][cell]);
-                if (string.IsNullOrWhiteSpace(text))
+                if (string.IsNullOrWhiteSpace(text) && !_lines.KeepEmptyText)
                 {
                     Statistics.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
                     continue;
                 }
                 Statistics.AddYielded();
-                yield return new Document(id, text) { Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null };
+                yield return new Document(id, text)
+                {
+                    Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null,
+                    Metadata = binding.KeptValues(c => columns[c][cell]),
+                };
             }
             Statistics.SetRawProgress(groupEnd, fileLength);
         }

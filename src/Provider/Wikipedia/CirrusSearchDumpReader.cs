@@ -136,7 +136,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
                 Statistics.AddSkip("namespace");
                 continue;
             }
-            if (string.IsNullOrWhiteSpace(parsed.Text))
+            if (string.IsNullOrWhiteSpace(parsed.Text) && !_options.Lines.KeepEmptyText)
             {
                 Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: page {id} '{parsed.Title}' has empty text");
                 continue;
@@ -148,7 +148,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
                 ["namespace"] = parsed.Namespace.ToString(CultureInfo.InvariantCulture),
             };
             Statistics.AddYielded();
-            yield return new Document(id, parsed.Text!) { Metadata = metadata, SourceOffset = seekable ? startOffset : -1, SourceLine = startLine };
+            yield return new Document(id, parsed.Text ?? string.Empty) { Metadata = metadata, SourceOffset = seekable ? startOffset : -1, SourceLine = startLine };
         }
     }
 

@@ -115,7 +115,7 @@ public sealed class WikipediaXmlReader : IDocumentSource
                 continue;
             }
             string text = _options.RawWikitext ? parsed.Text : WikitextCleaner.Clean(parsed.Text);
-            if (string.IsNullOrWhiteSpace(text))
+            if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
             {
                 Statistics.AddSkip("empty_text", $"{_location}: line {line}: page {parsed.Id} '{parsed.Title}' has no prose");
                 continue;

@@ -32,7 +32,44 @@ public abstract class SourceContractTests
     /// <summary>Settings the format needs (columns).</summary>
     protected virtual SourceSettings Settings => new();
 
-    protected static string Text(int i) => $"text of d{i}";
+    /// <summary>The text of record <paramref name="i"/>: "text of dN", or only a space at <see cref="EmptyAt"/>.</summary>
+    protected string Text(int i) => i == EmptyAt ? " " : $"text of d{i}";
+
+    /// <summary>The record whose text <see cref="Write"/> leaves empty (a space), or -1 for none.</summary>
+    protected int EmptyAt { get; private set; } = -1;
+
+    /// <summary>A column (or field) every record has, and its value in record i: what <c>--keep-columns</c> copies.</summary>
+    protected virtual (string Column, Func<int, string> Value) Kept => ("id", i => $"d{i}");
+
+    [Fact]
+    public async Task ReadAsync_EmptyText_SkippedAndCountedUnlessKept()
+    {
+        using var files = new TempFiles();
+        EmptyAt = 7;
+        string location = Write(files, withBadRecord: false);
+        IDocumentSource skipping = Open(location);
+        List<Document> skipped = await Collect.DocumentsAsync(skipping);
+        IDocumentSource keeping = SourceFactory.Create(location, Settings with { Lines = Settings.Lines with { KeepEmptyText = true } });
+        List<Document> kept = await Collect.DocumentsAsync(keeping);
+
+        Assert.Equal(Count - 1, skipped.Count);
+        Assert.Equal(1, skipping.Statistics.SkippedByReason["empty_text"]);
+        Assert.Equal(Count, kept.Count);
+        Assert.True(string.IsNullOrWhiteSpace(kept[7].Text), $"record 7 reads '{kept[7].Text}'");
+        Assert.Equal(skipped.Select(d => d.Id), kept.Where((_, i) => i != 7).Select(d => d.Id));
+        Assert.Equal(0, keeping.Statistics.Skipped);
+    }
+
+    [Fact]
+    public async Task ReadAsync_KeepColumns_CopiesThemIntoMetadata()
+    {
+        using var files = new TempFiles();
+        (string column, Func<int, string> value) = Kept;
+        string location = Write(files, withBadRecord: false);
+        List<Document> docs = await Collect.DocumentsAsync(SourceFactory.Create(location, Settings with { Columns = Settings.Columns with { Keep = [column] } }));
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(value), docs.Select(d => d.Metadata?.GetValueOrDefault(column)));
+    }
 
     private IDocumentSource Open(string location) => SourceFactory.Create(location, Settings);
 
@@ -184,6 +221,8 @@ public sealed class CirrusSearchSourceContractTests : SourceContractTests
 {
     protected override string FormatName => "cirrussearch";
 
+    protected override (string Column, Func<int, string> Value) Kept => ("title", i => $"Page {i}");
+
     protected override string Write(TempFiles files, bool withBadRecord) =>
         files.WriteBytes("dump.gz", TempFiles.Gzip(Lines(i => TempFiles.CirrusPage($"{i}", $"Page {i}", Text(i)).TrimEnd('\n'), withBadRecord, "{not json")));
 }
@@ -209,6 +248,8 @@ public sealed class TsvSourceContractTests : SourceContractTests
 public sealed class WikipediaXmlSourceContractTests : SourceContractTests
 {
     protected override string FormatName => "wikixml";
+
+    protected override (string Column, Func<int, string> Value) Kept => ("title", i => $"Page {i}");
 
     protected override bool HasBadRecords => true;
 
