@@ -42,6 +42,7 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
         [
             new(TaskTensors.InputIds, TensorDType.I64, shape),
             new(TaskTensors.AttentionMask, TensorDType.I64, shape),
+            .. TaskTensors.Provenance(context.BatchSize),
             multiLabel
                 ? new(TaskTensors.Labels, TensorDType.F32, [context.BatchSize, context.RequireLabels("multilabel").Count])
                 : new(TaskTensors.Labels, TensorDType.I64, [context.BatchSize]),
@@ -93,7 +94,7 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
             _context.Counters.Add("truncated");
         }
         int row = rows.Rows;
-        rows.AppendRow(document.Ids[..Math.Min(document.Count, width)], _context.Tokenizer.Special.Cls, _context.Tokenizer.Special.Sep);
+        rows.AppendRow(document.Ids[..Math.Min(document.Count, width)], _context.Tokenizer.Special.Cls, _context.Tokenizer.Special.Sep, document.Source);
         WriteLabels(rows, row, indexes[..known]);
         rows.MarkPosition(document, document.Count);
         if (rows.IsFull)

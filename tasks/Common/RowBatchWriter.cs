@@ -1,3 +1,4 @@
+using StreamLoader.Core.Documents;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
@@ -52,10 +53,28 @@ public sealed class RowBatchWriter
     /// <summary>Index the next batch taken will carry.</summary>
     public long NextSequence => _sequence.Next;
 
-    /// <summary>Writes <c>[prefix] tokens [suffix]</c> as the next row; the rest of the row stays padding.</summary>
-    public void AppendRow(ReadOnlySpan<int> tokens, int prefix = -1, int suffix = -1)
+    /// <summary>Also write each row's document id (<see cref="BatchMetadataKeys.RowIds"/>) for rows appended with their source.</summary>
+    public bool CarryRowIds { get; init; }
+
+    private readonly List<string> _rowIds = [];
+
+    /// <summary>
+    /// Writes <c>[prefix] tokens [suffix]</c> as the next row; the rest of the row stays padding. With the row's
+    /// <paramref name="source"/> document, the row also carries where that document stands in its source
+    /// (<see cref="TaskTensors.SourcePart"/>, <see cref="TaskTensors.SourceOrdinal"/>) and, with <see cref="CarryRowIds"/>, its id.
+    /// </summary>
+    public void AppendRow(ReadOnlySpan<int> tokens, int prefix = -1, int suffix = -1, Document? source = null)
     {
         TensorBatch batch = _batch ??= Start();
+        if (source is not null)
+        {
+            TargetRow(TaskTensors.SourcePart, TensorDType.I64, Rows, 0, -1L)[0] = source.SourcePart;
+            TargetRow(TaskTensors.SourceOrdinal, TensorDType.I64, Rows, 0, -1L)[0] = source.SourceOrdinal;
+            if (CarryRowIds)
+            {
+                _rowIds.Add(source.Id);
+            }
+        }
         int needed = tokens.Length + (prefix >= 0 ? 1 : 0) + (suffix >= 0 ? 1 : 0);
         if (needed > _sequenceLength)
         {
@@ -195,6 +214,11 @@ public sealed class RowBatchWriter
             batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = _resumeOrdinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
             batch.Metadata[BatchMetadataKeys.ResumeOffset] = _resumeOffset.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (CarryRowIds)
+        {
+            batch.Metadata[BatchMetadataKeys.RowIds] = System.Text.Json.JsonSerializer.Serialize(_rowIds, RowIdsJsonContext.Default.ListString);
+            _rowIds.Clear();
+        }
         _batch = null;
         Rows = 0;
         return batch;
@@ -214,6 +238,12 @@ public sealed class RowBatchWriter
         batch.Metadata["seq_len"] = _sequenceLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return batch;
     }
+}
+
+/// <summary>Source-generated JSON for <see cref="BatchMetadataKeys.RowIds"/>.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<string>))]
+internal sealed partial class RowIdsJsonContext : System.Text.Json.Serialization.JsonSerializerContext
+{
 }
 
 /// <summary>The index the next completed batch carries; shared by the writers of one builder so batches are numbered in the order they leave.</summary>

@@ -39,6 +39,10 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
             specs.Add(new(TaskTensors.PositionIds, TensorDType.I64, shape));
             specs.Add(new(TaskTensors.DocumentIds, TensorDType.I64, shape));
         }
+        else
+        {
+            specs.AddRange(TaskTensors.Provenance(context.BatchSize));
+        }
         specs.Add(new(TaskTensors.Labels, TensorDType.I64, shape));
         return specs;
     }

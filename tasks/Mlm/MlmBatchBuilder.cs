@@ -44,7 +44,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         }
         foreach ((int offset, int length) in TokenWindows.Cut(document.Count, _context.SequenceLength - 2))
         {
-            _rows.AppendRow(document.Ids.Slice(offset, length), _special.Cls, _special.Sep);
+            _rows.AppendRow(document.Ids.Slice(offset, length), _special.Cls, _special.Sep, document.Source);
             _rows.MarkPosition(document, offset + length);
             if (_rows.IsFull)
             {

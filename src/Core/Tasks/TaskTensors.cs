@@ -23,4 +23,23 @@ public static class TaskTensors
 
     /// <summary>An encoder-decoder's decoder input: the targets shifted right behind a start token.</summary>
     public const string DecoderInputIds = "decoder_input_ids";
+
+    /// <summary>
+    /// Rows of one document: the part of its source the row's document came from (<see cref="Documents.Document.SourcePart"/>:
+    /// its file, or a Parquet row group), int64 <c>[batch]</c>, -1 on padding rows.
+    /// </summary>
+    public const string SourcePart = "source_part";
+
+    /// <summary>
+    /// Rows of one document: the document's position in that part (<see cref="Documents.Document.SourceOrdinal"/>), int64
+    /// <c>[batch]</c>, -1 on padding rows. With <see cref="SourcePart"/> it names the record whatever the rank, shuffle or resume.
+    /// </summary>
+    public const string SourceOrdinal = "source_ordinal";
+
+    /// <summary>The provenance tensors of a task whose rows each hold (a window of) one document, in the order batches carry them.</summary>
+    public static TensorSpec[] Provenance(int batchSize) =>
+    [
+        new(SourcePart, Tensors.TensorDType.I64, [batchSize]),
+        new(SourceOrdinal, Tensors.TensorDType.I64, [batchSize]),
+    ];
 }

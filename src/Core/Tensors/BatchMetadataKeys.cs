@@ -41,4 +41,7 @@ public static class BatchMetadataKeys
 
     /// <summary>A classification task's label names, in index order, one per line.</summary>
     public const string LabelNames = "label_names";
+
+    /// <summary>Each row's document id, as a JSON array of strings (padding rows have none), where a builder carries them (inference).</summary>
+    public const string RowIds = "row_ids";
 }

@@ -17,7 +17,7 @@ public sealed class ClassificationTaskTests : TaskContractTests
 
     protected override LabelSet? Labels => new(s_names);
 
-    protected override Document MakeDocument(int index, string text) => new(index.ToString(System.Globalization.CultureInfo.InvariantCulture), text) { Ordinal = index, Labels = [s_names[index % 3]] };
+    protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = [s_names[index % 3]] };
 
     [Fact]
     public void Rows_OnePerDocument_WithTheLabelIndex_AndUnlabelledOrUnknownCounted()
@@ -94,7 +94,7 @@ public sealed class MultiLabelClassificationTaskTests : TaskContractTests
     protected override LabelSet? Labels => new(["admiration", "anger", "joy", "neutral"]);
 
     protected override Document MakeDocument(int index, string text) =>
-        new(index.ToString(System.Globalization.CultureInfo.InvariantCulture), text) { Ordinal = index, Labels = index % 2 == 0 ? ["0", "2"] : ["neutral"] };
+        base.MakeDocument(index, text) with { Labels = index % 2 == 0 ? ["0", "2"] : ["neutral"] };
 
     [Fact]
     public void Rows_AreMultiHot_FromIdsOrNames()

@@ -16,7 +16,13 @@ public abstract class TaskContractTests
     protected abstract ITrainingTask CreateTask();
 
     /// <summary>Documents as the task expects them (classification tasks need labels).</summary>
-    protected virtual Document MakeDocument(int index, string text) => new(index.ToString(), text) { Ordinal = index };
+    protected virtual Document MakeDocument(int index, string text) => new(index.ToString(), text) { Ordinal = index, SourcePart = SourcePartOf(index), SourceOrdinal = SourceOrdinalOf(index) };
+
+    /// <summary>Where document <paramref name="index"/> of a test corpus stands in its source: parts of 25 documents.</summary>
+    protected static int SourcePartOf(int index) => index / 25;
+
+    /// <inheritdoc cref="SourcePartOf"/>
+    protected static long SourceOrdinalOf(int index) => index % 25;
 
     /// <summary>True when the task's batches depend on the seed (masking, span corruption).</summary>
     protected virtual bool UsesSeed => true;
@@ -246,6 +252,45 @@ public abstract class TaskContractTests
         finally
         {
             full.ForEach(b => b.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Rows_OfOneDocument_CarryWhereItStandsInTheSource()
+    {
+        List<TensorBatch> batches = BuildBatches(Corpus(37));
+        try
+        {
+            if (!CreateTask().DescribeBatch(Context(1)).Any(s => s.Name == TaskTensors.SourceOrdinal))
+            {
+                // Packed rows hold several documents: their boundaries are in document_ids, not one source per row.
+                Assert.All(batches, b => Assert.False(b.TryGet(TaskTensors.SourceOrdinal, out _)));
+                return;
+            }
+            var seen = new HashSet<(long, long)>();
+            foreach (TensorBatch batch in batches)
+            {
+                long[] parts = batch[TaskTensors.SourcePart].AsSpan<long>().ToArray();
+                long[] ordinals = batch[TaskTensors.SourceOrdinal].AsSpan<long>().ToArray();
+                for (int row = 0; row < parts.Length; row++)
+                {
+                    if (row >= batch.RowCount)
+                    {
+                        Assert.Equal((-1L, -1L), (parts[row], ordinals[row]));
+                        continue;
+                    }
+                    Assert.InRange(parts[row], 0, 1);
+                    Assert.InRange(ordinals[row], 0, 24);
+                    seen.Add((parts[row], ordinals[row]));
+                }
+            }
+            // Every document with tokens has at least one row naming it.
+            IEnumerable<(long, long)> expected = Corpus(37).Select((text, i) => (text, i)).Where(d => d.text.Length > 0).Select(d => ((long)SourcePartOf(d.i), SourceOrdinalOf(d.i)));
+            Assert.Equal(expected.Order(), seen.Order());
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
         }
     }
 
