@@ -6,7 +6,10 @@ namespace StreamLoader.Tests.Infrastructure;
 public static class NodeScripts
 {
     /// <summary>Runs scripts/<paramref name="script"/> with <paramref name="arguments"/>; skips the test when Node.js or the script's npm module is missing (exit 3).</summary>
-    public static void Run(string script, params string[] arguments)
+    public static void Run(string script, params string[] arguments) => _ = Output(script, arguments);
+
+    /// <summary>Runs scripts/<paramref name="script"/> as <see cref="Run"/> does and returns what it printed on stdout.</summary>
+    public static string Output(string script, params string[] arguments)
     {
         var info = new ProcessStartInfo("node") { RedirectStandardError = true, RedirectStandardOutput = true };
         info.ArgumentList.Add(Path.Combine(SharedData.RepositoryRoot, "scripts", script));
@@ -31,7 +34,7 @@ public static class NodeScripts
             Assert.True(process.WaitForExit(60_000), $"scripts/{script} did not finish within a minute");
             Skip.If(process.ExitCode == 3, $"An npm package scripts/{script} needs is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
             Assert.True(process.ExitCode == 0, $"scripts/{script} exited {process.ExitCode}: {errors}");
-            _ = output.Result;
+            return output.Result;
         }
     }
 }
