@@ -1,3 +1,9 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
+
 namespace StreamLoader.Core.Inference;
 
 /// <summary>Where a document stands in its source: its part (file, Parquet row group) and its position in that part.</summary>
@@ -21,7 +27,41 @@ public readonly record struct SourcePosition(int Part, long Ordinal) : IComparab
 }
 
 /// <summary>A document the batcher gave no row, and why (<c>empty</c>: its text has no tokens).</summary>
-public readonly record struct SkippedDocument(SourcePosition Position, string Reason);
+public readonly record struct SkippedDocument(SourcePosition Position, string Reason)
+{
+    /// <summary>The <see cref="BatchMetadataKeys.SkippedDocuments"/> value: <c>[[part, ordinal, "reason"], …]</c>.</summary>
+    public static string ToMetadata(IEnumerable<SkippedDocument> skipped)
+    {
+        var text = new StringBuilder("[");
+        foreach (SkippedDocument s in skipped)
+        {
+            text.Append(text.Length > 1 ? "," : string.Empty).Append(CultureInfo.InvariantCulture, $"[{s.Position.Part},{s.Position.Ordinal},").Append(JsonSerializer.Serialize(s.Reason, CoreJsonContext.Default.String)).Append(']');
+        }
+        return text.Append(']').ToString();
+    }
+
+    /// <summary>Reads a <see cref="BatchMetadataKeys.SkippedDocuments"/> value; throws <see cref="InvalidDataException"/> for another.</summary>
+    public static IReadOnlyList<SkippedDocument> FromMetadata(string text)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            return json.RootElement.EnumerateArray()
+                .Select(e => new SkippedDocument(new SourcePosition(e[0].GetInt32(), e[1].GetInt64()), e[2].GetString() ?? "skipped"))
+                .ToArray();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or IndexOutOfRangeException or FormatException)
+        {
+            throw new InvalidDataException($"{BatchMetadataKeys.SkippedDocuments} '{text}' is not a list of [part, ordinal, reason].", ex);
+        }
+    }
+}
+
+/// <summary>Source-generated JSON for Core's small values.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class CoreJsonContext : System.Text.Json.Serialization.JsonSerializerContext
+{
+}
 
 /// <summary>
 /// What the device predicted for one batch, copied out of the step's dispose scope: one row of probabilities per
@@ -64,4 +104,31 @@ public sealed class PredictionBatch
     /// earlier one (the batch's <c>resume_ordinal</c>): the rows before it can be written.
     /// </summary>
     public long Watermark { get; init; } = -1;
+
+    /// <summary>
+    /// A prediction batch for an inference batch's real rows, with their places in the source, token counts, the
+    /// skipped documents and the watermark filled in; the device writes <see cref="Probabilities"/>.
+    /// </summary>
+    public static PredictionBatch For(TensorBatch batch, int outputs)
+    {
+        int rows = batch.RowCount;
+        var result = new PredictionBatch(rows, outputs)
+        {
+            Skipped = batch.Metadata.TryGetValue(BatchMetadataKeys.SkippedDocuments, out string? skipped) ? SkippedDocument.FromMetadata(skipped) : [],
+            Watermark = batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOrdinal, out string? watermark) && long.TryParse(watermark, NumberStyles.Integer, CultureInfo.InvariantCulture, out long w) ? w : -1,
+        };
+        if (rows == 0)
+        {
+            return result;
+        }
+        ReadOnlySpan<long> parts = batch[TaskTensors.SourcePart].AsSpan<long>();
+        ReadOnlySpan<long> ordinals = batch[TaskTensors.SourceOrdinal].AsSpan<long>();
+        ReadOnlySpan<int> counts = batch[TaskTensors.TokenCount].AsSpan<int>();
+        for (int r = 0; r < rows; r++)
+        {
+            result.Positions[r] = new SourcePosition((int)parts[r], ordinals[r]);
+            result.TokenCounts[r] = counts[r];
+        }
+        return result;
+    }
 }

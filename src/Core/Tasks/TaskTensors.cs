@@ -36,6 +36,9 @@ public static class TaskTensors
     /// </summary>
     public const string SourceOrdinal = "source_ordinal";
 
+    /// <summary>Inference: each row's document's token count before it was cut to the row, int32 <c>[batch]</c>, 0 on padding rows.</summary>
+    public const string TokenCount = "token_count";
+
     /// <summary>The provenance tensors of a task whose rows each hold (a window of) one document, in the order batches carry them.</summary>
     public static TensorSpec[] Provenance(int batchSize) =>
     [

@@ -44,4 +44,19 @@ public static class BatchMetadataKeys
 
     /// <summary>Each row's document id, as a JSON array of strings (padding rows have none), where a builder carries them (inference).</summary>
     public const string RowIds = "row_ids";
+
+    /// <summary>
+    /// Inference: the documents the batcher gave no row (no tokens), as a JSON array of <c>[part, ordinal, reason]</c>,
+    /// on the batch that closes their window; a window with no row at all sends a batch of no rows to carry them.
+    /// </summary>
+    public const string SkippedDocuments = "skipped_documents";
+
+    /// <summary>Inference: how the batch's rows were formed: <c>sorted</c> (by length, a token budget, trimmed) or <c>fixed</c>.</summary>
+    public const string Layout = "layout";
+
+    /// <summary>
+    /// Inference: "true" on a batch of the other layout, built from the same documents so the device can time both
+    /// side by side; its predictions are not written and it moves no watermark.
+    /// </summary>
+    public const string Comparison = "comparison";
 }
