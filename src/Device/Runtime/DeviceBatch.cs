@@ -1,3 +1,4 @@
+using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,15 +29,29 @@ public sealed class DeviceBatch
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
     /// <summary>Copies every tensor once to <paramref name="device"/>. On CUDA the host copy is pinned and the transfer non-blocking.</summary>
-    public static DeviceBatch From(TensorBatch batch, torch.Device device)
+    public static DeviceBatch From(TensorBatch batch, torch.Device device) => From(batch, device, 0, -1);
+
+    /// <summary>
+    /// As <see cref="From(TensorBatch, torch.Device)"/>, for rows [<paramref name="firstRow"/>, +<paramref name="rows"/>)
+    /// only of every tensor whose first dimension is the batch's (a batch cut in parts); <paramref name="rows"/> -1 for all.
+    /// </summary>
+    public static DeviceBatch From(TensorBatch batch, torch.Device device, int firstRow, int rows)
     {
         var tensors = new Dictionary<string, Tensor>(batch.Tensors.Count, StringComparer.Ordinal);
         bool cuda = device.type == DeviceType.CUDA;
+        int height = batch.TryGet(TaskTensors.InputIds, out TensorBuffer ids) ? ids.Shape[0] : -1;
         foreach (TensorBuffer buffer in batch.Tensors)
         {
             long[] shape = Array.ConvertAll(buffer.Shape, d => (long)d);
+            ReadOnlySpan<byte> bytes = buffer.Bytes;
+            if (rows >= 0 && shape.Length > 0 && shape[0] == height)
+            {
+                int rowBytes = buffer.ByteLength / Math.Max(1, height);
+                bytes = bytes.Slice(firstRow * rowBytes, rows * rowBytes);
+                shape[0] = rows;
+            }
             Tensor host = torch.empty(shape, ToScalarType(buffer.DType));
-            buffer.Bytes.CopyTo(host.bytes);
+            bytes.CopyTo(host.bytes);
             if (cuda)
             {
                 Tensor pinned = host.pin_memory();

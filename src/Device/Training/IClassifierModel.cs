@@ -1,14 +1,12 @@
+using StreamLoader.Device.Inference;
 using StreamLoader.Device.Runtime;
 using static TorchSharp.torch;
 
 namespace StreamLoader.Device.Training;
 
-/// <summary>A model that predicts labels as well as training on them: the trainer evaluates it on held-out batches.</summary>
-public interface IClassifierModel : ITaskModel
+/// <summary>A model that predicts labels as well as training on them: the trainer evaluates it on held-out batches, and inference runs it.</summary>
+public interface IClassifierModel : IPredictingModel
 {
-    /// <summary>True when each row may have several labels (a sigmoid per label), false for one (softmax).</summary>
-    bool MultiLabel { get; }
-
     /// <summary>The number of labels (columns of <see cref="Scores"/>).</summary>
     int Labels { get; }
 
@@ -17,4 +15,9 @@ public interface IClassifierModel : ITaskModel
 
     /// <summary>Scores (logits) <c>[batch, labels]</c> for a batch, inside the caller's dispose scope.</summary>
     Tensor Scores(DeviceBatch batch);
+
+    int IPredictingModel.Outputs => Labels;
+
+    /// <summary>A softmax over the scores for one label, a sigmoid per score for several.</summary>
+    Tensor IPredictingModel.Predict(DeviceBatch batch) => MultiLabel ? sigmoid(Scores(batch)) : nn.functional.softmax(Scores(batch), 1);
 }
