@@ -170,6 +170,8 @@ public sealed class BatcherService
             long bytes = batch.ByteLength;
             long tokens = batch.TokenCount;
             long positions = batch.TryGet(TaskTensors.InputIds, out TensorBuffer ids) ? ids.ElementCount : 0;
+            // A comparison batch repeats documents in another layout for timing: it is not the stream's padding.
+            bool comparison = batch.Metadata.ContainsKey(BatchMetadataKeys.Comparison);
             try
             {
                 await stage.Counters.WaitDownstreamAsync(output.WriteAsync(batch, stage.CancellationToken)).ConfigureAwait(false);
@@ -186,8 +188,11 @@ public sealed class BatcherService
             }
             stage.Counters.AddOut(1, bytes, tokens);
             Interlocked.Increment(ref _batchesSent);
-            Interlocked.Add(ref _positions, positions);
-            Interlocked.Add(ref _filled, Math.Min(tokens, positions));
+            if (!comparison)
+            {
+                Interlocked.Add(ref _positions, positions);
+                Interlocked.Add(ref _filled, Math.Min(tokens, positions));
+            }
             if (LimitReached)
             {
                 // Enough batches: the rest are not sent, and the run ends here (the consumer sees a clean end).

@@ -21,7 +21,7 @@ public static class Program
             return ExitCodes.UsageError;
         }
         RootCommand root = PipelineCommands.CreateRoot();
-        ParseResult parsed = root.Parse(args);
+        ParseResult parsed = root.Parse(RouteInferenceTasks(root, args));
         if (parsed.Errors.Count > 0)
         {
             // A usage error: say what is wrong in a line or two, not the whole help.
@@ -60,5 +60,25 @@ public static class Program
         {
             StreamLoader.Transport.TransportFactory.Shutdown();
         }
+    }
+
+    /// <summary>
+    /// <c>--task NAME</c> on the root command, where NAME is a task of mode infer, runs the <c>infer</c> command with the
+    /// same arguments: a task's mode, not a special case, says which kind of run it is.
+    /// </summary>
+    private static string[] RouteInferenceTasks(RootCommand root, string[] args)
+    {
+        if (args.Length == 0 || root.Subcommands.Any(c => c.Name == args[0]))
+        {
+            return args;
+        }
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] is "--task" or "-t" && Hosting.TaskPlugins.Catalog.Tasks.FirstOrDefault(t => t.Name == args[i + 1]) is { Mode: Core.Tasks.TaskMode.Infer })
+            {
+                return ["infer", .. args];
+            }
+        }
+        return args;
     }
 }

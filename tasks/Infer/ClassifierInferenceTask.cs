@@ -1,3 +1,4 @@
+using StreamLoader.Core.Inference;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;

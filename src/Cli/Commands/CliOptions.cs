@@ -8,29 +8,34 @@ namespace StreamLoader.Cli.Commands;
 /// <summary>Every command-line option, defined once and shared by the commands that take it.</summary>
 internal static class CliOptions
 {
-    // The trainer's defaults are the console's: one source for each.
+    // Each setting's default lives in its service's settings record; the options take it from there.
     private static readonly TrainerOptions s_trainer = new();
     private static readonly HttpReadOptions s_http = new();
+    private static readonly ProviderRunSettings s_provider = new();
+    private static readonly BatcherRunSettings s_batcher = new();
+    private static readonly TransportRunSettings s_transport = new();
+    private static readonly DeviceRunSettings s_device = new();
+    private static readonly ReportingRunSettings s_reporting = new();
 
     // What to run
     public static readonly Option<string> Task = new("--task", "-t") { Description = "Task plugin to run (see 'streamloader tasks').", DefaultValueFactory = _ => "mlm", HelpName = "name" };
     public static readonly Option<bool> All = new("--all") { Description = "Run all four services in this process (the default when no --role is given)." };
     public static readonly Option<string?> Role = new("--role") { Description = "Run part of the pipeline: 'loader' (provider + batcher, writes frames to --out) or 'device' (reads frames from --in and trains).", HelpName = "loader|device" };
-    public static readonly Option<string> Out = new("--out") { Description = "Loader role: where frames go: 'tcp://*:5555' (ZeroMQ; consumers connect and pull with credits), '-' (stdout, for a pipe), 'unix:PATH' (listen on a Unix socket) or a file path.", DefaultValueFactory = _ => "-", HelpName = "tcp://*:PORT|-|unix:PATH|FILE" };
-    public static readonly Option<string> In = new("--in") { Description = "Device role (and inspect): where frames come from: 'tcp://HOST:PORT' (ZeroMQ, --queue batches of credit), '-' (stdin), 'unix:PATH' or a file written by --role loader --out.", DefaultValueFactory = _ => "-", HelpName = "tcp://HOST:PORT|-|unix:PATH|FILE" };
+    public static readonly Option<string> Out = new("--out") { Description = "Loader role: where frames go: 'tcp://*:5555' (ZeroMQ; consumers connect and pull with credits), '-' (stdout, for a pipe), 'unix:PATH' (listen on a Unix socket) or a file path.", DefaultValueFactory = _ => s_transport.Out, HelpName = "tcp://*:PORT|-|unix:PATH|FILE" };
+    public static readonly Option<string> In = new("--in") { Description = "Device role (and inspect): where frames come from: 'tcp://HOST:PORT' (ZeroMQ, --queue batches of credit), '-' (stdin), 'unix:PATH' or a file written by --role loader --out.", DefaultValueFactory = _ => s_transport.In, HelpName = "tcp://HOST:PORT|-|unix:PATH|FILE" };
 
     // Provider
     public static readonly Option<string[]> Source = new("--source", "-s")
     {
         Description = "Input: a file path, an http(s) URL (streamed while it downloads), a folder (its files, or a Hugging Face dataset folder), a glob ('data/*.jsonl.zst'), '@list.txt' (paths and URLs, one per line), or 'builtin' (prose from the .NET SDK's XML docs; no network, no files). Repeat it to read several as one source. Compression (gzip, bzip2, zstd) and the format are told from the content.",
-        DefaultValueFactory = _ => [SourceFactory.BuiltInName],
+        DefaultValueFactory = _ => [.. s_provider.Sources],
         HelpName = "path|url|folder|glob|@list|builtin",
         AllowMultipleArgumentsPerToken = false,
     };
     public static readonly Option<string?> Weights = new("--weights") { Description = "Mix the --source options by weight instead of reading them one after another: one positive weight per --source (0.7,0.3). Each next document comes from source k with that probability, drawn from --seed; a pass ends when every source has been read through once (a source that ends sooner starts again).", HelpName = "w,w[,w...]" };
     public static readonly Option<string> Format = new("--source-format", "--format") { Description = "Input format: auto (told from the content; the name is only a hint), or one of: " + string.Join("; ", SourceFactory.Catalog.Formats.Select(f => $"{f.Name} ({f.Summary})")) + ".", DefaultValueFactory = _ => "auto", HelpName = "auto|" + string.Join('|', SourceFactory.Catalog.Formats.Select(f => f.Name)) };
-    public static readonly Option<string> TextField = new("--text-column", "--text-field") { Description = "Column (CSV, Arrow, Parquet) or field (JSONL) holding the text; several, comma-separated, are joined with a space (title,description).", DefaultValueFactory = _ => "text", HelpName = "name[,name]" };
-    public static readonly Option<string> IdField = new("--id-column", "--id-field") { Description = "Column or field holding the id (when absent, a record's id is its position).", DefaultValueFactory = _ => "id", HelpName = "name" };
+    public static readonly Option<string> TextField = new("--text-column", "--text-field") { Description = "Column (CSV, Arrow, Parquet) or field (JSONL) holding the text; several, comma-separated, are joined with a space (title,description).", DefaultValueFactory = _ => string.Join(',', s_provider.Reading.Columns.Text), HelpName = "name[,name]" };
+    public static readonly Option<string> IdField = new("--id-column", "--id-field") { Description = "Column or field holding the id (when absent, a record's id is its position).", DefaultValueFactory = _ => s_provider.Reading.Columns.Id, HelpName = "name" };
     public static readonly Option<string?> LabelColumn = new("--label-column") { Description = "Column or field holding the label(s): a name, a number (a Hugging Face ClassLabel id is mapped to its name), a list, or comma-separated ids. When given, a source without it is an error; when not, a column named 'label' is used if there is one.", HelpName = "name" };
 
     /// <summary>The options only some formats take, one per name, generated from the catalog: a new format's options need no edit here.</summary>
@@ -45,8 +50,8 @@ internal static class CliOptions
     public static readonly Option<double> ConnectTimeout = new("--connect-timeout") { Description = "HTTP(S) sources: seconds to wait for a connection.", DefaultValueFactory = _ => s_http.ConnectTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<double> ResponseTimeout = new("--response-timeout") { Description = "HTTP(S) sources: seconds to wait for the server's response headers, on the first request and on each resume.", DefaultValueFactory = _ => s_http.ResponseTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<double> StallTimeout = new("--stall-timeout") { Description = "HTTP(S) sources: seconds without a byte, over all resumes of a dropped connection, before the read fails (exit 3).", DefaultValueFactory = _ => s_http.StallTimeout.TotalSeconds, HelpName = "s" };
-    public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => 1, HelpName = "n" };
-    public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => 1024, HelpName = "docs" };
+    public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => s_provider.Epochs, HelpName = "n" };
+    public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => s_provider.ShuffleBuffer, HelpName = "docs" };
     public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
     public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks; document i goes to rank i mod world size.", HelpName = "n" };
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
@@ -56,8 +61,8 @@ internal static class CliOptions
     public static readonly Option<string?> Vocab = new("--vocab") { Description = "Vocabulary: a BERT vocab.txt, a SentencePiece .model, or GPT-2 encoder.json (with --merges).", HelpName = "path" };
     public static readonly Option<string?> Merges = new("--merges") { Description = "GPT-2 BPE merges (vocab.bpe).", HelpName = "path" };
     public static readonly Option<bool?> LowerCase = new("--lowercase") { Description = "Lower-case text before tokenizing (default: yes for WordPiece, no otherwise; ALBERT's SentencePiece model needs yes).", HelpName = "true|false" };
-    public static readonly Option<int> SeqLen = new("--seq-len") { Description = "Tokens per row, special tokens included. Longer documents are cut into windows, never dropped.", DefaultValueFactory = _ => 128, HelpName = "n" };
-    public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => 8, HelpName = "n" };
+    public static readonly Option<int> SeqLen = new("--seq-len") { Description = "Tokens per row, special tokens included. Longer documents are cut into windows, never dropped.", DefaultValueFactory = _ => s_batcher.SequenceLength, HelpName = "n" };
+    public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => s_batcher.BatchSize, HelpName = "n" };
     public static readonly Option<int> Seed = new("--seed") { Description = "Seed for shuffling, masking and model initialisation. Same seed, same batches.", DefaultValueFactory = _ => 0, HelpName = "n" };
     public static readonly Option<string?> Labels = new("--labels") { Description = "classify, multilabel: the label names, a file with one per line (GoEmotions' labels.txt; line i names label id i) or a comma-separated list. Default: the source's schema (Hugging Face ClassLabel), else every label found in a pass over the data.", HelpName = "file|a,b,c" };
     public static readonly Option<string> EvalSplit = new("--eval-split") { Description = "classify, multilabel: documents held out for evaluation: a fraction drawn by document id from --seed (the same documents whatever the shuffle, rank or resume), 0 for none, or file:NAME for the documents of one --source file (--source train.tsv --source dev.tsv --eval-split file:dev.tsv).", DefaultValueFactory = _ => "0.1", HelpName = "fraction|file:NAME" };
@@ -87,12 +92,12 @@ internal static class CliOptions
         })
         .ToList();
     public static readonly Option<string[]> Set = new("--set") { Description = "Task setting as key=value (repeatable); 'streamloader tasks' lists each task's settings.", HelpName = "key=value", AllowMultipleArgumentsPerToken = false };
-    public static readonly Option<int> Workers = new("--workers", "-j") { Description = "Tokenizer workers (default: processor count).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "n" };
-    public static readonly Option<int> Queue = new("--queue") { Description = "Capacity of the bounded channels between services, in batches (documents: 64x this).", DefaultValueFactory = _ => 8, HelpName = "n" };
+    public static readonly Option<int> Workers = new("--workers", "-j") { Description = "Tokenizer workers (default: processor count).", DefaultValueFactory = _ => s_batcher.Workers, HelpName = "n" };
+    public static readonly Option<int> Queue = new("--queue") { Description = "Capacity of the bounded channels between services, in batches (documents: 64x this).", DefaultValueFactory = _ => s_transport.Queue, HelpName = "n" };
 
     // Device
     public static readonly Option<long?> MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (bench, inspect: batches). The built-in corpus defaults to 200; 0 means no limit.", HelpName = "n" };
-    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base); classify and multilabel also take bag (a fast bag-of-embeddings classifier).", DefaultValueFactory = _ => "tiny", HelpName = "size" };
+    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base); classify and multilabel also take bag (a fast bag-of-embeddings classifier).", DefaultValueFactory = _ => s_device.ModelSize, HelpName = "size" };
     public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => s_trainer.LearningRate, HelpName = "rate" };
     public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => s_trainer.WarmupSteps, HelpName = "steps" };
     public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => s_trainer.ClipNorm, HelpName = "norm" };
@@ -101,12 +106,12 @@ internal static class CliOptions
     public static readonly Option<int> EvalEvery = new("--eval-every") { Description = "classify, multilabel: evaluate on the held-out documents every this many steps (and always at the end).", DefaultValueFactory = _ => s_trainer.EvalEvery, HelpName = "steps" };
     public static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Checkpoint folder this run writes at its end, on Ctrl+C and on a fault: model, optimizer, step, stream position, settings (default: a new runs/<task>/<UTC time>/, with runs/<task>/latest pointing at it; 'none' to skip). A run that took no step writes none.", HelpName = "DIR" };
     public static readonly Option<long?> ScheduleSteps = new("--schedule-steps") { Description = "Steps the learning-rate schedule spans (default: --max-steps). Set it when one training is split into several jobs with --resume.", HelpName = "n" };
-    public static readonly Option<string> Device = new("--device") { Description = "auto (CUDA when available, else CPU), cpu, or cuda[:N].", DefaultValueFactory = _ => "auto", HelpName = "device" };
-    public static readonly Option<int> TorchThreads = new("--torch-threads") { Description = "CPU threads for TorchSharp (0: its default).", DefaultValueFactory = _ => 0, HelpName = "n" };
+    public static readonly Option<string> Device = new("--device") { Description = "auto (CUDA when available, else CPU), cpu, or cuda[:N].", DefaultValueFactory = _ => s_device.Device, HelpName = "device" };
+    public static readonly Option<int> TorchThreads = new("--torch-threads") { Description = "CPU threads for TorchSharp (0: its default).", DefaultValueFactory = _ => s_device.TorchThreads, HelpName = "n" };
 
     // Reporting
     public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the machine-readable run report here (schema: docs/SUMMARY.md).", HelpName = "path" };
-    public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => "auto", HelpName = "mode" };
+    public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => s_reporting.Progress, HelpName = "mode" };
 
     // Bench
     public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling.", DefaultValueFactory = _ => true, HelpName = "true|false" };

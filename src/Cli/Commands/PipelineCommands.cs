@@ -26,6 +26,7 @@ internal static class PipelineCommands
             "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +
             "  streamloader --task clm --all --source docs.jsonl --vocab vocab.txt   GPT-style: documents packed, no padding\n" +
             "  streamloader --task classify --all --source dataset.csv --text-column title,description --label-column tag --vocab vocab.txt\n" +
+            "  streamloader infer --checkpoint runs/classify --source dataset.csv --output preds.jsonl   label a corpus, one row per document\n" +
             "  streamloader tasks                                       list task plugins and their options\n\n" +
             "Each training run saves a checkpoint folder under runs/<task>/ (at the end, on Ctrl+C or SIGTERM); --resume runs/<task> continues the latest exactly.\n" +
             "Exit codes: 0 done, 1 unexpected failure, 2 usage (or settings contradicting a checkpoint or frames), 3 input (bad, truncated or empty source; dropped connection), " +
@@ -60,6 +61,7 @@ internal static class PipelineCommands
         inspect.SetAction((result, ct) => ExecuteAsync(result, HostMode.Inspect, ct));
         root.Subcommands.Add(inspect);
 
+        root.Subcommands.Add(InferCommand.Create());
         root.Subcommands.Add(TasksCommand.Create());
         root.Subcommands.Add(ScanCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
@@ -67,7 +69,11 @@ internal static class PipelineCommands
         return root;
     }
 
-    private static async Task<int> ExecuteAsync(ParseResult result, HostMode mode, CancellationToken cancellationToken)
+    private static Task<int> ExecuteAsync(ParseResult result, HostMode mode, CancellationToken cancellationToken) =>
+        ExecuteAsync(result, mode, r => RunSettings.From(r, training: mode == HostMode.Train), cancellationToken);
+
+    /// <summary>Reads the settings with <paramref name="read"/>, runs the host, writes the reports and returns the exit code.</summary>
+    public static async Task<int> ExecuteAsync(ParseResult result, HostMode mode, Func<ParseResult, RunSettings> read, CancellationToken cancellationToken)
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (Console.IsErrorRedirected)
@@ -78,7 +84,7 @@ internal static class PipelineCommands
         RunSettings settings;
         try
         {
-            settings = RunSettings.From(result, training: mode == HostMode.Train);
+            settings = read(result);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
         {
@@ -96,10 +102,10 @@ internal static class PipelineCommands
         if (mode == HostMode.Inspect && result.GetResult(CliOptions.In) is { Implicit: false })
         {
             // inspect --in FILE decodes frames written by a loader instead of building batches.
-            settings = settings with { Role = RunRole.Device };
+            settings = settings with { Transport = settings.Transport with { Role = RunRole.Device } };
         }
 
-        string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null or { Implicit: true } ? "none" : settings.Progress;
+        string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null or { Implicit: true } ? "none" : settings.Reporting.Progress;
         IProgressView progress = ProgressViews.Create(progressMode, Console.Error);
         var host = new PipelineHost(settings, mode, progress, Console.Out)
         {
@@ -120,7 +126,7 @@ internal static class PipelineCommands
             return Fail(console, ex);
         }
 
-        if (settings.SummaryJson is { } path)
+        if (settings.Reporting.SummaryJson is { } path)
         {
             string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
             if (folder is not null)

@@ -40,11 +40,27 @@ internal static class ResumeArguments
     /// Re-parses the command line with the checkpoint's settings filling the options not given. Throws
     /// <see cref="SettingsConflictException"/> listing every given option that contradicts the checkpoint.
     /// </summary>
-    public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder)
+    public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder) =>
+        Apply(result, manifest, MustMatch, Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
+
+    /// <summary>Settings inference takes from the checkpoint it runs: they shape the ids and the model, so given again they must agree.</summary>
+    private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model];
+
+    /// <summary>Settings inference takes from the checkpoint unless given: the sequence length (no longer than trained), the columns, the threshold.</summary>
+    private static Option[] InferenceDefaults => [CliOptions.SeqLen, CliOptions.TextField, CliOptions.IdField, .. CliOptions.TaskFlags.Where(f => f.Key == "threshold").Select(f => f.Option)];
+
+    /// <summary>
+    /// Re-parses an <c>infer</c> command line with the tokenizer, model and column settings of the checkpoint it
+    /// runs; throws <see cref="SettingsConflictException"/> for a given tokenizer or model option that contradicts it.
+    /// </summary>
+    public static ParseResult ApplyForInference(ParseResult result, CheckpointManifest manifest, string folder) =>
+        Apply(result, manifest, InferenceMustMatch, InferenceDefaults, $"--checkpoint {folder}", "Leave these options out: inference takes them from the checkpoint.");
+
+    private static ParseResult Apply(ParseResult result, CheckpointManifest manifest, Option[] mustMatch, Option[] defaults, string what, string advice)
     {
         var conflicts = new List<string>();
         var extra = new List<string>();
-        foreach (Option option in MustMatch.Concat(Defaults))
+        foreach (Option option in mustMatch.Concat(defaults))
         {
             if (!Has(result, option))
             {
@@ -53,7 +69,7 @@ internal static class ResumeArguments
             if (!manifest.Settings.TryGetValue(option.Name, out string[]? saved))
             {
                 // The run left it unset (a library default); setting it now changes the data.
-                if (MustMatch.Contains(option) && result.GetResult(option) is { Implicit: false })
+                if (mustMatch.Contains(option) && result.GetResult(option) is { Implicit: false })
                 {
                     conflicts.Add($"{option.Name} {Show(Values(result, option))} (the checkpoint's run left it unset)");
                 }
@@ -62,7 +78,7 @@ internal static class ResumeArguments
             if (result.GetResult(option) is { Implicit: false })
             {
                 string[]? given = Values(result, option);
-                if (MustMatch.Contains(option) && !(given ?? []).SequenceEqual(saved))
+                if (mustMatch.Contains(option) && !(given ?? []).SequenceEqual(saved))
                 {
                     conflicts.Add($"{option.Name} {Show(given)} (the checkpoint has {Show(saved)})");
                 }
@@ -76,7 +92,7 @@ internal static class ResumeArguments
         }
         if (conflicts.Count > 0)
         {
-            throw new SettingsConflictException($"--resume {folder}: {string.Join("; ", conflicts)}. Leave these options out to continue as the checkpoint was made, or start a new run.");
+            throw new SettingsConflictException($"{what}: {string.Join("; ", conflicts)}. {advice}");
         }
         IEnumerable<string> tokens = result.Tokens.Select(t => t.Value);
         return result.RootCommandResult.Command.Parse([.. tokens, .. extra]);

@@ -4,6 +4,7 @@ using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Tasks;
+using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Catalog;
 using StreamLoader.Provider.Http;
@@ -24,69 +25,161 @@ public enum RunRole
     Device,
 }
 
-/// <summary>Everything a run needs, read once from the command line and validated.</summary>
-public sealed record RunSettings
+/// <summary>The provider's part of a run: what to read, how, and this rank's share of it.</summary>
+public sealed record ProviderRunSettings
 {
-    /// <summary>Steps the built-in corpus trains for when --max-steps is not given.</summary>
-    public const long BuiltInDefaultSteps = 200;
-
-    public required string Task { get; init; }
-    public RunRole Role { get; init; } = RunRole.All;
-    public string Out { get; init; } = "-";
-    public string In { get; init; } = "-";
-    public required IReadOnlyList<string> Sources { get; init; }
+    /// <summary>The <c>--source</c> values: paths, URLs, folders, globs, @lists, or the built-in corpus.</summary>
+    public IReadOnlyList<string> Sources { get; init; } = [SourceFactory.BuiltInName];
 
     /// <summary>One weight per source to mix them, or null to read them as one source.</summary>
     public IReadOnlyList<double>? Weights { get; init; }
 
-    /// <summary>The sources as one line, for messages.</summary>
-    public string Source => string.Join(' ', Sources);
-    public SourceSettings SourceSettings { get; init; } = new();
+    /// <summary>Format, columns, format options, bad-record policy and HTTP timeouts.</summary>
+    public SourceSettings Reading { get; init; } = new();
+
+    /// <summary>Passes over the source; 0 repeats until the run's limit.</summary>
     public int Epochs { get; init; } = 1;
-    public int ShuffleBuffer { get; init; }
+
+    /// <summary>Streaming shuffle buffer, in documents; 0 keeps source order.</summary>
+    public int ShuffleBuffer { get; init; } = 1024;
+
+    /// <summary>This process's rank and the world size.</summary>
     public RankInfo Rank { get; init; } = RankInfo.Single;
 
-    /// <summary>The checkpoint folder being resumed, or null.</summary>
-    public string? ResumeFolder { get; init; }
+    /// <summary>The sources as one line, for messages.</summary>
+    public string Description => string.Join(' ', Sources);
+}
 
-    /// <summary>The manifest of <see cref="ResumeFolder"/>.</summary>
-    public CheckpointManifest? ResumeManifest { get; init; }
+/// <summary>The batcher's part of a run: the tokenizer, the shapes and the task's settings.</summary>
+public sealed record BatcherRunSettings
+{
     public TokenizerSettings Tokenizer { get; init; } = new();
+
+    /// <summary>Tokens per row, special tokens included.</summary>
     public int SequenceLength { get; init; } = 128;
+
+    /// <summary>Rows per batch.</summary>
     public int BatchSize { get; init; } = 8;
-    public int Seed { get; init; }
+
     public TaskSettings TaskSettings { get; init; } = TaskSettings.Empty;
+
+    /// <summary>Tokenizer workers.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
-    public int Queue { get; init; } = 8;
-    public long? MaxSteps { get; init; }
-    public long? ScheduleSteps { get; init; }
-    public string ModelSize { get; init; } = "tiny";
-    public double LearningRate { get; init; } = 1e-3;
-    public int Warmup { get; init; } = 20;
-    public double Clip { get; init; } = 1.0;
-    public int LogEvery { get; init; } = 10;
-
-    /// <summary>Classifiers: evaluate on the held-out batches every this many steps.</summary>
-    public int EvalEvery { get; init; } = 100;
-
-    /// <summary>A checkpoint folder whose weights start the model (fine-tuning), or null.</summary>
-    public string? InitFrom { get; init; }
 
     /// <summary>Classifiers: <c>--labels</c> (a file or a list), or null to take them from the source.</summary>
     public string? Labels { get; init; }
 
     /// <summary>Classifiers: the documents held out for evaluation.</summary>
     public HeldOutSplit EvalSplit { get; init; } = HeldOutSplit.None;
+}
+
+/// <summary>How batches travel: which services run here and the ends of the transport between them.</summary>
+public sealed record TransportRunSettings
+{
+    public RunRole Role { get; init; } = RunRole.All;
+
+    /// <summary>Loader role: where frames go.</summary>
+    public string Out { get; init; } = "-";
+
+    /// <summary>Device role: where frames come from.</summary>
+    public string In { get; init; } = "-";
+
+    /// <summary>Capacity of the bounded channels between services, in batches.</summary>
+    public int Queue { get; init; } = 8;
+}
+
+/// <summary>The device's part of a run: the model, where it runs, how it trains and where it saves.</summary>
+public sealed record DeviceRunSettings
+{
+    /// <summary>The <c>--model</c> preset.</summary>
+    public string ModelSize { get; init; } = "tiny";
+
+    /// <summary>auto, cpu or cuda[:N].</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>CPU threads for TorchSharp (0: its default).</summary>
+    public int TorchThreads { get; init; }
+
+    /// <summary>Optimizer, schedule, logging and evaluation (the trainer's own defaults).</summary>
+    public TrainerOptions Training { get; init; } = new();
 
     /// <summary>The checkpoint folder to write, or null for none. See <see cref="CheckpointUnderRuns"/>.</summary>
     public string? Checkpoint { get; init; }
 
     /// <summary>True when <see cref="Checkpoint"/> is the default folder of runs (<c>runs/&lt;task&gt;</c>): each run claims a new folder in it.</summary>
     public bool CheckpointUnderRuns { get; init; }
-    public string Device { get; init; } = "auto";
-    public int TorchThreads { get; init; }
+}
+
+/// <summary>Inference's part of a run (<c>streamloader infer</c>): the model to run and where its rows go.</summary>
+public sealed record InferRunSettings
+{
+    /// <summary>The trained checkpoint folder.</summary>
+    public required string Checkpoint { get; init; }
+
+    /// <summary>Its manifest.</summary>
+    public required CheckpointManifest Manifest { get; init; }
+
+    /// <summary>The sequence length the model was trained with: its positions (rows may be shorter, never longer).</summary>
+    public required int TrainedSequenceLength { get; init; }
+
+    /// <summary>The output file; its extension names the format.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>Keep only rows with one of these labels; empty keeps all.</summary>
+    public IReadOnlySet<string> FilterBy { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>A chunk is committed once it holds this many documents.</summary>
+    public int ChunkDocuments { get; init; } = 4096;
+
+    /// <summary>… or once this long has passed since the last commit.</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>How a run reports.</summary>
+public sealed record ReportingRunSettings
+{
+    /// <summary>Where the machine-readable report goes, or null.</summary>
     public string? SummaryJson { get; init; }
+
+    /// <summary>auto, live, plain or none.</summary>
     public string Progress { get; init; } = "auto";
+}
+
+/// <summary>
+/// Everything a run needs, read once from the command line and validated, nested by the service each setting belongs
+/// to. Each nested record holds its settings' defaults, and the command-line options take theirs from there.
+/// </summary>
+public sealed record RunSettings
+{
+    /// <summary>Steps the built-in corpus trains for when --max-steps is not given.</summary>
+    public const long BuiltInDefaultSteps = 200;
+
+    public required string Task { get; init; }
+
+    /// <summary>Seed for shuffling, masking and model initialisation.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>The run's limit: optimizer steps (train), batches (bench, inspect, loader); null for none.</summary>
+    public long? MaxSteps { get; init; }
+
+    public ProviderRunSettings Provider { get; init; } = new();
+
+    public BatcherRunSettings Batcher { get; init; } = new();
+
+    public TransportRunSettings Transport { get; init; } = new();
+
+    public DeviceRunSettings Device { get; init; } = new();
+
+    public ReportingRunSettings Reporting { get; init; } = new();
+
+    /// <summary>Inference's settings; null for the other runs.</summary>
+    public InferRunSettings? Infer { get; init; }
+
+    /// <summary>The checkpoint folder being resumed, or null.</summary>
+    public string? ResumeFolder { get; init; }
+
+    /// <summary>The manifest of <see cref="ResumeFolder"/>.</summary>
+    public CheckpointManifest? ResumeManifest { get; init; }
 
     /// <summary>Options given on the command line (not defaulted), by name.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
@@ -347,39 +440,58 @@ public sealed record RunSettings
         return new RunSettings
         {
             Task = task,
-            Role = role,
-            Out = result.GetValue(CliOptions.Out)!,
-            In = result.GetValue(CliOptions.In)!,
-            Sources = sources,
-            Weights = ReadWeights(result),
-            SourceSettings = ReadSource(result),
-            Epochs = epochs,
-            ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
-            Rank = rank,
-            Tokenizer = ReadTokenizer(result),
-            SequenceLength = seqLen,
-            BatchSize = batchSize,
             Seed = result.GetValue(CliOptions.Seed),
-            TaskSettings = settings,
-            Workers = workers,
-            Queue = queue,
             MaxSteps = maxSteps,
-            ScheduleSteps = scheduleSteps,
-            ModelSize = result.GetValue(CliOptions.Model)!,
-            LearningRate = result.GetValue(CliOptions.LearningRate),
-            Warmup = result.GetValue(CliOptions.Warmup),
-            Clip = result.GetValue(CliOptions.Clip),
-            LogEvery = result.GetValue(CliOptions.LogEvery),
-            EvalEvery = Math.Max(1, result.GetValue(CliOptions.EvalEvery)),
-            InitFrom = result.GetValue(CliOptions.InitFrom),
-            Labels = result.GetValue(CliOptions.Labels),
-            EvalSplit = HeldOutSplit.Parse(result.GetValue(CliOptions.EvalSplit) ?? "0", result.GetValue(CliOptions.Seed)),
-            Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
-            CheckpointUnderRuns = checkpoint is null,
-            Device = result.GetValue(CliOptions.Device)!,
-            TorchThreads = result.GetValue(CliOptions.TorchThreads),
-            SummaryJson = result.GetValue(CliOptions.SummaryJson),
-            Progress = result.GetValue(CliOptions.Progress)!,
+            Provider = new ProviderRunSettings
+            {
+                Sources = sources,
+                Weights = ReadWeights(result),
+                Reading = ReadSource(result),
+                Epochs = epochs,
+                ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
+                Rank = rank,
+            },
+            Batcher = new BatcherRunSettings
+            {
+                Tokenizer = ReadTokenizer(result),
+                SequenceLength = seqLen,
+                BatchSize = batchSize,
+                TaskSettings = settings,
+                Workers = workers,
+                Labels = result.GetValue(CliOptions.Labels),
+                EvalSplit = HeldOutSplit.Parse(result.GetValue(CliOptions.EvalSplit) ?? "0", result.GetValue(CliOptions.Seed)),
+            },
+            Transport = new TransportRunSettings
+            {
+                Role = role,
+                Out = result.GetValue(CliOptions.Out)!,
+                In = result.GetValue(CliOptions.In)!,
+                Queue = queue,
+            },
+            Device = new DeviceRunSettings
+            {
+                ModelSize = result.GetValue(CliOptions.Model)!,
+                Device = result.GetValue(CliOptions.Device)!,
+                TorchThreads = result.GetValue(CliOptions.TorchThreads),
+                Training = new TrainerOptions
+                {
+                    MaxSteps = maxSteps,
+                    ScheduleSteps = scheduleSteps,
+                    LearningRate = result.GetValue(CliOptions.LearningRate),
+                    WarmupSteps = result.GetValue(CliOptions.Warmup),
+                    ClipNorm = result.GetValue(CliOptions.Clip),
+                    LogEvery = result.GetValue(CliOptions.LogEvery),
+                    EvalEvery = Math.Max(1, result.GetValue(CliOptions.EvalEvery)),
+                    InitFrom = result.GetValue(CliOptions.InitFrom),
+                },
+                Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
+                CheckpointUnderRuns = checkpoint is null,
+            },
+            Reporting = new ReportingRunSettings
+            {
+                SummaryJson = result.GetValue(CliOptions.SummaryJson),
+                Progress = result.GetValue(CliOptions.Progress)!,
+            },
             Notes = notes,
         };
     }

@@ -21,16 +21,16 @@ internal static class FrameDescription
         }
         int sequenceLength = first.Metadata.TryGetValue(BatchMetadataKeys.SequenceLength, out string? text) && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
             ? n
-            : first.Tensors.Count > 0 && first.Tensors[0].Shape.Length == 2 ? first.Tensors[0].Shape[1] : settings.SequenceLength;
+            : first.Tensors.Count > 0 && first.Tensors[0].Shape.Length == 2 ? first.Tensors[0].Shape[1] : settings.Batcher.SequenceLength;
 
         var conflicts = new List<string>();
         if (settings.Given.Contains(CliOptions.Task.Name) && !string.Equals(settings.Task, first.Task, StringComparison.OrdinalIgnoreCase))
         {
             conflicts.Add($"--task {settings.Task}, but the frames are {first.Task} batches");
         }
-        if (settings.Given.Contains(CliOptions.SeqLen.Name) && settings.SequenceLength != sequenceLength)
+        if (settings.Given.Contains(CliOptions.SeqLen.Name) && settings.Batcher.SequenceLength != sequenceLength)
         {
-            conflicts.Add($"--seq-len {settings.SequenceLength}, but the frames have rows of {sequenceLength} tokens");
+            conflicts.Add($"--seq-len {settings.Batcher.SequenceLength}, but the frames have rows of {sequenceLength} tokens");
         }
         if (conflicts.Count > 0)
         {

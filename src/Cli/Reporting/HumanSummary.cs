@@ -7,6 +7,39 @@ namespace StreamLoader.Cli.Reporting;
 /// <summary>Renders a <see cref="RunSummary"/> for people: totals, loss, and where each stage spent its time.</summary>
 public static class HumanSummary
 {
+    private static void WriteInference(Table totals, InferenceReport inference, Func<long, string> n)
+    {
+        string P(double? value) => value is double v ? v.ToString("P1", CultureInfo.InvariantCulture) : "-";
+        totals.AddRow("model", Markup.Escape($"{inference.ModelTask} ({inference.Checkpoint}, hash {inference.ModelHash}) on {inference.Device}"));
+        if (inference.AlreadyComplete)
+        {
+            totals.AddRow("output", Markup.Escape($"{inference.Output}: already finished, {n(inference.RowsTotal ?? 0)} rows"));
+            return;
+        }
+        totals.AddRow("rows written", $"{n(inference.Rows)} of {n(inference.Documents)} documents ({n(inference.FilteredOut)} filtered out, {n(inference.Empty)} empty, {n(inference.Truncated)} truncated)");
+        if (inference.ResumedAfterRows > 0 || inference.ResumedAfterDocuments > 0)
+        {
+            totals.AddRow("continued after", $"{n(inference.ResumedAfterRows)} rows ({n(inference.ResumedAfterDocuments)} documents) an earlier run committed{(inference.DiscardedFiles > 0 ? $"; {inference.DiscardedFiles} uncommitted file(s) discarded" : string.Empty)}");
+        }
+        if (inference.Predicted.Count > 0)
+        {
+            totals.AddRow("predicted", Markup.Escape(string.Join(", ", inference.Predicted.Where(p => p.Value > 0).OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value:N0}"))));
+        }
+        if (inference.Written is { } written)
+        {
+            totals.AddRow("batching", string.Create(CultureInfo.InvariantCulture, $"{inference.Batching} ({(inference.Batching == "sorted" ? $"{inference.MaxTokensPerBatch:N0} tokens a batch" : $"{inference.BatchSize} rows a batch")}, windows of {inference.SortWindow:N0}): {written.Batches:N0} batches, padding {P(written.PaddingFraction)}, {ProgressViews.Human(written.DocumentsPerSecond ?? 0)} documents/s in the model"));
+        }
+        if (inference.Comparison is { } c)
+        {
+            totals.AddRow("sorted vs fixed (same documents)", string.Create(CultureInfo.InvariantCulture, $"{c.Documents:N0} documents: padding {P(c.Sorted.PaddingFraction)} vs {P(c.Fixed.PaddingFraction)}, {c.Sorted.Seconds:0.00} s vs {c.Fixed.Seconds:0.00} s: {c.SortedSpeedup:0.00}x faster sorted{(c.LabelDisagreements > 0 ? $"; {c.LabelDisagreements:N0} top labels differ" : string.Empty)}"));
+        }
+        if (inference.MemoryRetries > 0)
+        {
+            totals.AddRow("out of memory", $"{n(inference.MemoryRetries)} batches halved; rows cut to {inference.RowLimit}");
+        }
+        totals.AddRow("output", Markup.Escape(inference.Marker is null ? $"{inference.Output} (not finished: relaunch with the same --output to continue)" : $"{inference.Output} ({n(inference.RowsTotal ?? 0)} rows; marker {inference.Marker})"));
+    }
+
     public static void Write(RunSummary summary, IAnsiConsole console)
     {
         var totals = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(summary.Task)} {summary.Command}: {Markup.Escape(summary.Outcome)}[/]");
@@ -17,6 +50,7 @@ public static class HumanSummary
         string tokenMeaning = summary.Command switch
         {
             "train" => "trained on",
+            "infer" => "predicted",
             "load" => "sent",
             _ => "delivered",
         };
@@ -104,6 +138,10 @@ public static class HumanSummary
             {
                 totals.AddRow("to continue", Markup.Escape($"--resume {device.Checkpoint}"));
             }
+        }
+        if (summary.Inference is { } inference)
+        {
+            WriteInference(totals, inference, N);
         }
         console.Write(totals);
 

@@ -14,6 +14,7 @@ namespace StreamLoader.Cli.Reporting;
 /// <param name="DocumentQueue">Documents queued between the provider and the batcher now.</param>
 /// <param name="BatchQueue">Batches queued between the batcher and the device now; null when they are in different processes.</param>
 /// <param name="Waiting">What the source has been waiting for, and how long (a stalled download), or null.</param>
+/// <param name="Rows">Inference: documents written (or filtered out) in input order so far; null for other runs.</param>
 public sealed record ProgressSample(
     long Documents,
     long Tokens,
@@ -24,7 +25,8 @@ public sealed record ProgressSample(
     long? RawTotal,
     int DocumentQueue,
     int? BatchQueue,
-    (string What, TimeSpan For)? Waiting = null);
+    (string What, TimeSpan For)? Waiting = null,
+    long? Rows = null);
 
 /// <summary>Shows progress while a run works. Writes to stderr so stdout stays free for frames.</summary>
 public interface IProgressView : IAsyncDisposable
@@ -101,6 +103,10 @@ public static class ProgressViews
         if (now.Steps > 0)
         {
             parts.Add($"steps {now.Steps:N0} ({(interval > 0 ? (now.Steps - before.Steps) / interval : 0):0.0}/s) loss {now.Loss:0.000}");
+        }
+        if (now.Rows is long rows)
+        {
+            parts.Add($"rows written {rows:N0} ({Per(rows, before.Rows ?? 0)}/s)");
         }
         if (now.RawTotal is long total && total > 0)
         {

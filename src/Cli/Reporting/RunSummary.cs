@@ -88,8 +88,83 @@ public sealed record RunSummary
     public ProviderReport? Provider { get; init; }
     public BatcherReport? Batcher { get; init; }
     public DeviceReport? Device { get; init; }
+
+    /// <summary>infer: the output, the rows, the batching and its comparison with the other layout; null for other runs.</summary>
+    public InferenceReport? Inference { get; init; }
     public required SettingsReport Settings { get; init; }
 }
+
+/// <summary>What an inference run wrote and how it batched.</summary>
+/// <param name="Output">The file this rank finished (or works on): the output, or its part.</param>
+/// <param name="Format">jsonl, arrow or parquet.</param>
+/// <param name="Checkpoint">The model's checkpoint folder.</param>
+/// <param name="ModelTask">The task it was trained for (classify, multilabel).</param>
+/// <param name="ModelHash">The first 16 hex digits of the SHA-256 of its weights, as every row carries it.</param>
+/// <param name="TokenizerHash">The same of the tokenizer.</param>
+/// <param name="Device">Where the model ran.</param>
+/// <param name="Documents">Documents this run wrote or filtered out.</param>
+/// <param name="Rows">Rows this run committed.</param>
+/// <param name="RowsTotal">Rows in the finished output (earlier runs' included); null while unfinished.</param>
+/// <param name="DocumentsTotal">Documents the finished output accounts for; null while unfinished.</param>
+/// <param name="FilteredOut">Rows --filter-by left out.</param>
+/// <param name="Empty">Documents without tokens, written unclassified (status "empty").</param>
+/// <param name="Truncated">Documents classified on their first tokens only (status "truncated").</param>
+/// <param name="Predicted">Documents per predicted label, before filtering.</param>
+/// <param name="Chunks">Chunks this run committed.</param>
+/// <param name="ResumedAfterRows">Rows earlier runs had committed, which this run continued after.</param>
+/// <param name="ResumedAfterDocuments">Documents those rows accounted for.</param>
+/// <param name="DiscardedFiles">Uncommitted files a killed run had left, discarded.</param>
+/// <param name="AlreadyComplete">True when an earlier run had finished the output: nothing was done.</param>
+/// <param name="Batching">sorted or fixed.</param>
+/// <param name="SortWindow">Documents sorted together.</param>
+/// <param name="MaxTokensPerBatch">Sorted: the token budget of a batch.</param>
+/// <param name="BatchSize">Fixed: rows per batch.</param>
+/// <param name="Written">The batches whose predictions were written.</param>
+/// <param name="Comparison">The first documents run in both layouts, timed side by side; null when none were.</param>
+/// <param name="MemoryRetries">Batches halved because the device ran out of memory.</param>
+/// <param name="RowLimit">Rows a batch was cut to after running out of memory; null when it never did.</param>
+/// <param name="Marker">The completion marker, once the output is finished.</param>
+public sealed record InferenceReport(
+    string Output,
+    string Format,
+    string Checkpoint,
+    string ModelTask,
+    string ModelHash,
+    string TokenizerHash,
+    string Device,
+    long Documents,
+    long Rows,
+    long? RowsTotal,
+    long? DocumentsTotal,
+    long FilteredOut,
+    long Empty,
+    long Truncated,
+    IReadOnlyDictionary<string, long> Predicted,
+    long Chunks,
+    long ResumedAfterRows,
+    long ResumedAfterDocuments,
+    int DiscardedFiles,
+    bool AlreadyComplete,
+    string Batching,
+    int SortWindow,
+    int MaxTokensPerBatch,
+    int BatchSize,
+    LayoutReport? Written,
+    ComparisonReport? Comparison,
+    long MemoryRetries,
+    int? RowLimit,
+    string? Marker);
+
+/// <summary>One batch layout's time in the model and padding.</summary>
+public sealed record LayoutReport(string Layout, long Documents, long Batches, double Seconds, double? DocumentsPerSecond, double? PaddingFraction);
+
+/// <summary>The same documents in both layouts, in the same run: the speed-up of sorted batching over fixed.</summary>
+/// <param name="Documents">Documents run in both.</param>
+/// <param name="Sorted">Their sorted batches.</param>
+/// <param name="Fixed">Their fixed batches.</param>
+/// <param name="SortedSpeedup">Fixed seconds over sorted seconds.</param>
+/// <param name="LabelDisagreements">Documents whose top label differed between the layouts.</param>
+public sealed record ComparisonReport(long Documents, LayoutReport Sorted, LayoutReport Fixed, double? SortedSpeedup, long LabelDisagreements);
 
 /// <summary>What the provider read, yielded and skipped.</summary>
 public sealed record ProviderReport(

@@ -25,6 +25,9 @@ public sealed class LayoutTiming
 
     public long Batches => Interlocked.Read(ref _batches);
 
+    /// <summary>Tokens of the batches' rows, [CLS] and [SEP] included, padding not.</summary>
+    public long Tokens => Interlocked.Read(ref _tokens);
+
     /// <summary>Seconds in the model (host-to-device copy, forward pass, probabilities back).</summary>
     public double Seconds => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks)).TotalSeconds;
 

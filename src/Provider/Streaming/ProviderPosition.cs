@@ -47,6 +47,22 @@ public sealed record ProviderPosition
 
     /// <summary>Reads a position saved by <see cref="Save"/>.</summary>
     public static ProviderPosition Load(string path) => JsonFile.Read(path, ProviderJsonContext.Default.ProviderPosition, "provider position file");
+
+    /// <summary>The position as JSON, for a journal that keeps it inline.</summary>
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, ProviderJsonContext.Default.ProviderPosition);
+
+    /// <summary>Reads <see cref="ToJson"/>'s text; <paramref name="where"/> names it in the error.</summary>
+    public static ProviderPosition FromJson(string json, string where)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize(json, ProviderJsonContext.Default.ProviderPosition) ?? throw new InvalidDataException($"{where}: the saved position is empty.");
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new InvalidDataException($"{where}: not a provider position: {ex.Message}", ex);
+        }
+    }
 }
 
 /// <summary>Source-generated JSON for provider position files (snake_case, no reflection).</summary>

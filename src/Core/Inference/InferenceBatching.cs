@@ -1,6 +1,6 @@
 using StreamLoader.Core.Tasks;
 
-namespace StreamLoader.Tasks.Infer;
+namespace StreamLoader.Core.Inference;
 
 /// <summary>How inference forms its batches, read once from the task's settings.</summary>
 public sealed record InferenceBatching

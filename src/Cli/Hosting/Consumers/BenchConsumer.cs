@@ -1,0 +1,61 @@
+using StreamLoader.Batcher.Measurement;
+using StreamLoader.Cli.Commands;
+using StreamLoader.Cli.Reporting;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Transport;
+using StreamLoader.Provider;
+
+namespace StreamLoader.Cli.Hosting.Consumers;
+
+/// <summary>Bench: takes and discards batches (the pipeline's speed without a model), then times the tokenizer alone for the ceiling.</summary>
+internal sealed class BenchConsumer : IRunConsumer
+{
+    private readonly bool _measureCeiling;
+    private TokenizerCeilingResult? _ceiling;
+
+    public BenchConsumer(bool measureCeiling)
+    {
+        _measureCeiling = measureCeiling;
+    }
+
+    public string Command => "bench";
+
+    public void AddStages(PipelineRun run)
+    {
+        IBatchReader input = run.Reader!;
+        long? limit = run.Settings.MaxSteps;
+        run.ConsumerStage = run.Pipeline.AddStage("sink", async stage =>
+        {
+            long seen = 0;
+            await foreach (TensorBatch batch in input.ReadCountedAsync(stage).ConfigureAwait(false))
+            {
+                batch.Dispose();
+                if (++seen == limit)
+                {
+                    stage.StopPipeline();
+                    break;
+                }
+            }
+        });
+    }
+
+    public async Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
+    {
+        if (error is null && _measureCeiling && run.Batcher is { Documents: > 0 } batcher && run.Tokenizer is not null)
+        {
+            ProviderRunSettings p = run.Settings.Provider;
+            int workers = run.Settings.Batcher.Workers;
+            run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling; --ceiling false skips this");
+            _ceiling = await TokenizerCeiling.MeasureAsync(SourceFactory.Create(p.Sources, p.Reading, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    public RunSummary Describe(PipelineRun run, RunSummary summary) => _ceiling is not { } ceiling ? summary : summary with
+    {
+        TokenizerSingleThreadTokensPerSecond = ceiling.SingleThreadTokensPerSecond,
+        TokenizerCeilingTokensPerSecond = ceiling.AllThreadsTokensPerSecond,
+        Efficiency = ceiling.AllThreadsTokensPerSecond > 0 && run.Resources is { PipelineSeconds: > 0 } r && run.Batcher is not null ? run.Batcher.Tokens / r.PipelineSeconds / ceiling.AllThreadsTokensPerSecond : null,
+        CeilingDocuments = ceiling.Documents,
+    };
+}

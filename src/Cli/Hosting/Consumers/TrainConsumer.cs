@@ -1,0 +1,255 @@
+using StreamLoader.Cli.Checkpoints;
+using StreamLoader.Cli.Commands;
+using StreamLoader.Cli.Reporting;
+using StreamLoader.Core.Diagnostics;
+using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Training;
+using TorchSharp;
+
+namespace StreamLoader.Cli.Hosting.Consumers;
+
+/// <summary>
+/// Training: the task's model on the device, AdamW, held-out evaluation for classifiers, and the checkpoint folder
+/// (the device's state, the stream position where it got to, the manifest and the runs' <c>latest</c> pointer).
+/// </summary>
+internal sealed class TrainConsumer : IRunConsumer
+{
+    private ITaskModel? _model;
+    private Trainer? _trainer;
+    private string _deviceName = "none";
+    private string? _claimedFolder;
+    private string? _checkpointTarget;
+    private string? _checkpoint;
+
+    public string Command => "train";
+
+    public long? Tokens => _trainer?.Tokens;
+
+    public void AddStages(PipelineRun run)
+    {
+        RunSettings s = run.Settings;
+        if (run.Task is not IDeviceTask deviceTask)
+        {
+            throw new InvalidOperationException($"Task '{run.Task.Name}' has no device side (it does not implement IDeviceTask), so it cannot train.");
+        }
+        torch.Device device = DeviceModels.Select(s.Device);
+        _deviceName = device.ToString();
+        // The host seeds the generator and moves the model, so every task's model starts alike from --seed.
+        ITaskModel model = new ModelContext(run.Vocabulary, run.SequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings) { Labels = run.Labels }.Build(deviceTask);
+        _model = model;
+        if (s.Device.Checkpoint is { } checkpoint)
+        {
+            _checkpointTarget = s.Device.CheckpointUnderRuns
+                ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, run.RankSuffix)
+                : checkpoint;
+            _claimedFolder = CheckpointManifest.StagingFor(_checkpointTarget);
+        }
+        string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
+        TrainerOptions options = s.Device.Training with
+        {
+            InitFrom = s.Device.Training.InitFrom is { } init ? CheckpointManifest.Resolve(init) : null,
+            CheckpointFolder = _claimedFolder,
+            ResumeFrom = resumeFrom,
+        };
+        Trainer trainer;
+        try
+        {
+            trainer = new Trainer(model, options, device)
+            {
+                OnLog = r => run.Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
+                OnEvaluate = e => run.Progress.Log($"eval  {e.Step,6}  held-out rows {e.Scores.Rows:N0}  accuracy {e.Scores.Accuracy:0.000}  micro-F1 {e.Scores.MicroF1:0.000}  macro-F1 {e.Scores.MacroF1:0.000}"),
+            };
+        }
+        catch
+        {
+            // A checkpoint that cannot be loaded: leave no empty run folder behind.
+            ReleaseClaim(s);
+            throw;
+        }
+        _trainer = trainer;
+        DeviceModels.Describe(run, _deviceName, model);
+        if (resumeFrom is not null)
+        {
+            run.Progress.Log($"resumed from {resumeFrom}: step {trainer.Steps:N0}, next batch {trainer.NextBatchSequence:N0}");
+        }
+        else if (trainer.InitializedParameters is (int loaded, int total))
+        {
+            run.Progress.Log($"initialised {loaded} of {total} parameter tensors from {options.InitFrom}; the rest start fresh");
+        }
+        if (run.Context is { HeldOut.Enabled: true } context)
+        {
+            run.Progress.Log($"held out for evaluation: {context.HeldOut.Description}; evaluated every {options.EvalEvery} steps and at the end, beside a majority-class and a bag-of-words baseline");
+        }
+        var input = run.Reader!;
+        run.ConsumerStage = run.Pipeline.AddStage("device", stage => trainer.RunAsync(stage, input));
+    }
+
+    public ProgressSample Sample(ProgressSample sample) => sample with { Steps = _trainer?.StepsThisRun ?? 0, Loss = _trainer?.LastLoss ?? double.NaN };
+
+    public Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            _checkpoint = FinishCheckpoint(run);
+            return Task.FromResult<Exception?>(null);
+        }
+        catch (CheckpointWriteException ex)
+        {
+            return Task.FromResult<Exception?>(ex);
+        }
+    }
+
+    /// <summary>
+    /// Completes the checkpoint folder the trainer wrote (stream position, manifest, the runs' <c>latest</c>
+    /// pointer), or removes the folder claimed for it when the run took no step. Returns the folder, or null.
+    /// </summary>
+    private string? FinishCheckpoint(PipelineRun run)
+    {
+        RunSettings s = run.Settings;
+        string? folder = _trainer?.SavedCheckpoint;
+        if (folder is null)
+        {
+            ReleaseClaim(s);
+            return null;
+        }
+        Trainer trainer = _trainer!;
+        string target = _checkpointTarget ?? folder;
+        try
+        {
+            bool hasPosition = false;
+            if (run.Stream is not null && trainer.ResumeOrdinal >= 0)
+            {
+                // Where the device got to, not how far the provider read ahead.
+                run.Stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
+                hasPosition = true;
+            }
+            new CheckpointManifest
+            {
+                Task = run.Task.Name,
+                CreatedUtc = DateTimeOffset.UtcNow,
+                Steps = trainer.Steps,
+                Tokenizer = run.Vocabulary.Tokenizer,
+                VocabularySize = run.Vocabulary.Size,
+                NextBatchSequence = trainer.NextBatchSequence,
+                ResumeOffset = trainer.ResumeOffset,
+                LabelNames = run.Labels?.Names,
+                HasPosition = hasPosition,
+                Settings = s.Recorded,
+            }.Save(folder);
+            CheckpointManifest.Publish(folder, target);
+            if (s.Device.CheckpointUnderRuns)
+            {
+                CheckpointManifest.PointLatestAt(target, run.RankSuffix);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}", ex);
+        }
+        return target;
+    }
+
+    /// <summary>Removes the run folder claimed for a checkpoint that was never written (a run that took no step).</summary>
+    private void ReleaseClaim(RunSettings s)
+    {
+        if (_claimedFolder is not null && s.Device.CheckpointUnderRuns)
+        {
+            CheckpointManifest.ReleaseIfUnused(_claimedFolder);
+        }
+    }
+
+    public RunSummary Describe(PipelineRun run, RunSummary summary)
+    {
+        RunSettings s = run.Settings;
+        if (_trainer is not { } trainer)
+        {
+            return summary;
+        }
+        string? position = _checkpoint is not null && File.Exists(Path.Combine(_checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(_checkpoint, CheckpointManifest.PositionFileName) : null;
+        return summary with
+        {
+            Steps = trainer.StepsThisRun,
+            TotalSteps = trainer.Steps,
+            LossFirst = trainer.Losses.Count > 0 ? trainer.Losses[0] : null,
+            LossLast = trainer.Losses.Count > 0 ? trainer.Losses[^1] : null,
+            Provider = summary.Provider is null ? null : summary.Provider with { PositionSaved = position },
+            Device = new DeviceReport(
+                _deviceName,
+                s.Device.ModelSize,
+                TorchRuntime.LoadedFrom,
+                trainer.BatchesWithoutTargets,
+                _checkpoint,
+                s.ResumeFolder,
+                Downsample(trainer.Losses, 200),
+                EvaluationOf(run, trainer),
+                trainer.InitializedParameters is null ? null : s.Device.Training.InitFrom),
+        };
+    }
+
+    /// <summary>The classifier's held-out scores and its baselines (fitted now, on the training rows seen); null without held-out rows.</summary>
+    private static EvaluationReport? EvaluationOf(PipelineRun run, Trainer trainer)
+    {
+        if (trainer.Evaluator is not { Rows: > 0 } evaluator || run.Labels is null)
+        {
+            return null;
+        }
+        var baselines = evaluator.EvaluateBaselines().ToDictionary(p => p.Key, p => new ScoreReport(p.Value.Rows, p.Value.Accuracy, p.Value.MicroF1, p.Value.MacroF1));
+        return new EvaluationReport(
+            run.Context?.HeldOut.Description ?? "the batches the loader marked split=eval (its --eval-split)",
+            run.Labels.Names,
+            evaluator.Records.Select(r => new EvaluationPoint(r.Step, r.Scores.Rows, r.Scores.Accuracy, r.Scores.MicroF1, r.Scores.MacroF1)).ToArray(),
+            baselines,
+            evaluator.RowsNotKept);
+    }
+
+    private static double[] Downsample(IReadOnlyList<double> values, int points)
+    {
+        if (values.Count <= points)
+        {
+            return values.ToArray();
+        }
+        var result = new double[points];
+        for (int i = 0; i < points; i++)
+        {
+            result[i] = values[(int)((long)i * (values.Count - 1) / (points - 1))];
+        }
+        return result;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _trainer?.Dispose();
+        _model?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>What the device consumers share: choosing the device and announcing the model.</summary>
+internal static class DeviceModels
+{
+    /// <summary>Loads TorchSharp, applies --torch-threads and picks the device.</summary>
+    public static torch.Device Select(DeviceRunSettings settings)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (settings.TorchThreads > 0)
+        {
+            torch.set_num_threads(settings.TorchThreads);
+        }
+        return TorchRuntime.SelectDevice(settings.Device);
+    }
+
+    /// <summary>Logs where the model runs and its size (and why CUDA was passed over, if it was).</summary>
+    public static void Describe(PipelineRun run, string deviceName, ITaskModel model)
+    {
+        if (TorchRuntime.CudaProblem is { } problem)
+        {
+            run.Progress.Log("note: CUDA is visible but could not be used, so the model runs on the CPU: " + problem);
+        }
+        long parameters = 0;
+        foreach (TorchSharp.Modules.Parameter p in model.Module.parameters())
+        {
+            parameters += p.numel();
+        }
+        run.Progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {run.Settings.Device.ModelSize}, vocab {run.Vocabulary.Size:N0}, seq {run.SequenceLength}, {parameters:N0} parameters");
+    }
+}
