@@ -108,6 +108,28 @@ public sealed class CliProcess : IDisposable
         }
     }
 
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Kills the process with SIGKILL (a crash: no handler runs); false when it had already exited.</summary>
+    public bool Kill()
+    {
+        if (_process.HasExited)
+        {
+            return false;
+        }
+        try
+        {
+            // The CLI runs under env(1) with exec semantics: the process is the dotnet host itself.
+            _process.Kill(entireProcessTree: true);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Sends a POSIX signal (INT, TERM) to the process.</summary>
     public void Signal(string name)
     {

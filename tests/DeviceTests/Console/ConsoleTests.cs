@@ -23,6 +23,9 @@ public sealed class ConsoleTests
     private static string Vocab(TempFiles files, string name, int extra = 0) =>
         files.WriteText(name, string.Join('\n', ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "word", .. Enumerable.Range(0, 10).Select(d => $"##{d}"), .. Enumerable.Range(0, extra).Select(i => $"extra{i}")]) + "\n");
 
+    /// <summary>The classifier the inference examples run: a bag model trained briefly on Made-With-ML into runs/classify.</summary>
+    private const string Classifier = "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model bag --lr 1e-2 --batch-size 16 --max-steps 60 --progress none";
+
     private static JsonElement Summary(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
 
     [Theory]
@@ -307,8 +310,14 @@ public sealed class ConsoleTests
     [InlineData("readme: scan csv", "scan --source {csv} --text-column title,description --label-column tag --summary-json scan.json")]
     [InlineData("readme: scan tsv", "scan --source {tsv} --columns text,labels,id --label-column labels")]
     [InlineData("readme: mix", "--task mlm --all --source docs.jsonl.gz --source {wiki} --weights 0.7,0.3 --vocab {vocab} --model micro --max-steps 3")]
+    [InlineData("help: infer", Classifier + " && {cli} infer --checkpoint runs/classify --source {csv} --output preds.jsonl")]
+    [InlineData("infer --help: keep columns, filter, ranks and merge", Classifier + " && {cli} infer --checkpoint runs/classify --source {csv} --output preds.jsonl --keep-columns title,tag"
+        + " && {cli} infer --checkpoint runs/classify --source docs.jsonl --text-column text --output nlp.parquet --filter-by natural-language-processing"
+        + " && for r in 0 1 2; do RANK=$r WORLD_SIZE=3 {cli} infer --checkpoint runs/classify --source {csv} --output ranked.jsonl || exit 1; done && {cli} infer --merge --output ranked.jsonl")]
+    [InlineData("inference.md: task infer and parquet", Classifier + " && {cli} --task infer --checkpoint runs/classify --source {wiki} --text-column text --output nlp.parquet --filter-by natural-language-processing,mlops")]
     public async Task Examples_RunAsAUserWould(string example, string command)
     {
+        command = command.Replace("{cli}", $"dotnet {CliProcess.Dll}", StringComparison.Ordinal);
         using var files = new TempFiles();
         Jsonl(files, "docs.jsonl", 40);
         files.WriteBytes("docs.jsonl.gz", TempFiles.Gzip(File.ReadAllText(files.Path("docs.jsonl"))));
@@ -360,7 +369,7 @@ public sealed class ConsoleTests
         string examplesPart = help[help.IndexOf("Examples:", StringComparison.Ordinal)..help.IndexOf("Usage:", StringComparison.Ordinal)];
         string[] examples = examplesPart.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("streamloader ", StringComparison.Ordinal)).ToArray();
 
-        Assert.Equal(9, examples.Length);
+        Assert.Equal(10, examples.Length);
     }
 
     private static int FreePort()

@@ -14,6 +14,12 @@ internal interface IRunConsumer : IAsyncDisposable
     /// <summary>The summary's command ("train", "infer", "bench", "inspect").</summary>
     string Command { get; }
 
+    /// <summary>
+    /// True when a rank whose share of the source is empty (every document went to other ranks) has simply nothing to
+    /// do, as an inference rank then writes an empty part; false makes it an input error, as a training rank's is.
+    /// </summary>
+    bool EmptyShareIsDone => false;
+
     /// <summary>Why this run has nothing to do (its output was finished by an earlier run), or null: then no stage runs.</summary>
     string? NothingToDo => null;
 

@@ -49,6 +49,9 @@ internal sealed class InferConsumer : IRunConsumer
 
     public string Command => "infer";
 
+    /// <summary>A rank dealt no window writes an empty part: the merge needs every rank's.</summary>
+    public bool EmptyShareIsDone => true;
+
     /// <summary>The tokens of the batches whose predictions were written (comparison batches are only timed).</summary>
     public long? Tokens => _predictor?.Written.Tokens;
 
@@ -146,6 +149,16 @@ internal sealed class InferConsumer : IRunConsumer
     }
 
     public ProgressSample Sample(ProgressSample sample) => sample with { Rows = _writer?.Documents };
+
+    public Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
+    {
+        if (error is not null && _journal is { Commits.Count: 0 } && _layout is not null && Directory.Exists(_layout.WorkFolder))
+        {
+            // Nothing was committed: the work folder holds nothing a relaunch could continue from.
+            Directory.Delete(_layout.WorkFolder, recursive: true);
+        }
+        return Task.FromResult<Exception?>(null);
+    }
 
     public RunSummary Describe(PipelineRun run, RunSummary summary)
     {
