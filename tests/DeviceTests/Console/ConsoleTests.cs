@@ -314,6 +314,8 @@ public sealed class ConsoleTests
     [InlineData("infer --help: keep columns, filter, ranks and merge", Classifier + " && {cli} infer --checkpoint runs/classify --source {csv} --output preds.jsonl --keep-columns title,tag"
         + " && {cli} infer --checkpoint runs/classify --source docs.jsonl --text-column text --output nlp.parquet --filter-by natural-language-processing"
         + " && for r in 0 1 2; do RANK=$r WORLD_SIZE=3 {cli} infer --checkpoint runs/classify --source {csv} --output ranked.jsonl || exit 1; done && {cli} infer --merge --output ranked.jsonl")]
+    [InlineData("readme: infer, then filter the Python docs", Classifier + " && {cli} infer --checkpoint runs/classify --source {csv} --output preds.jsonl --keep-columns title,tag"
+        + " && {cli} infer --checkpoint runs/classify --source {python} --text-column text --output nlp.parquet --filter-by natural-language-processing")]
     [InlineData("inference.md: task infer and parquet", Classifier + " && {cli} --task infer --checkpoint runs/classify --source {wiki} --text-column text --output nlp.parquet --filter-by natural-language-processing,mlops")]
     public async Task Examples_RunAsAUserWould(string example, string command)
     {
@@ -328,12 +330,13 @@ public sealed class ConsoleTests
         string labels = command.Contains("{labels}", StringComparison.Ordinal) ? SharedData.Require("labelled/goemotions/labels.txt") : string.Empty;
         string plugin = Path.Combine(SharedData.RepositoryRoot, "examples", "BigramTaskPlugin", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "StreamLoader.BigramTaskPlugin.dll");
         string wiki = needsShared ? SharedData.Require(SharedData.CirrusSample) : string.Empty;
+        string python = command.Contains("{python}", StringComparison.Ordinal) ? SharedData.Require(SharedData.PythonDocs) : string.Empty;
         string vocab = needsShared ? SharedData.Require(SharedData.BertVocab) : string.Empty;
         await using var server = new LoopbackHttpServer(needsShared ? File.ReadAllBytes(wiki) : []);
         string line = command.Replace("{wiki}", wiki, StringComparison.Ordinal).Replace("{vocab}", vocab, StringComparison.Ordinal)
             .Replace("{csv}", csv, StringComparison.Ordinal).Replace("{tsv}", tsv, StringComparison.Ordinal).Replace("{dev}", dev, StringComparison.Ordinal)
             .Replace("{labels}", labels, StringComparison.Ordinal).Replace("{plugin}", plugin, StringComparison.Ordinal)
-            .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
+            .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{python}", python, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
 
         // No terminal and nothing on standard input, for every command of a pipeline.
         string shell = $"exec < /dev/null; dotnet {CliProcess.Dll} {line}";
