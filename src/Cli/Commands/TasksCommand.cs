@@ -16,7 +16,7 @@ internal static class TasksCommand
         {
             foreach (ITrainingTask task in PipelineHost.Catalog.Tasks)
             {
-                string device = task is IDeviceTask ? "trains on the device" : "batches only";
+                string device = task.Mode == TaskMode.Infer ? "runs a trained classify or multilabel checkpoint (streamloader infer)" : task is IDeviceTask ? "trains on the device" : "batches only";
                 Console.WriteLine($"{task.Name,-12} {task.Description}");
                 Console.WriteLine($"{string.Empty,-12} mode: {task.Mode.ToString().ToLowerInvariant()}, {device}");
                 if (task.Labels != LabelKind.None)

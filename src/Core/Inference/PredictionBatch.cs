@@ -96,6 +96,20 @@ public sealed class PredictionBatch
     /// <summary>The probabilities of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<float> Row(int row) => Probabilities.AsSpan(row * Outputs, Outputs);
 
+    /// <summary>The index of the highest probability (the first, on a tie): a single-label model's prediction.</summary>
+    public static int Top(ReadOnlySpan<float> probabilities)
+    {
+        int best = 0;
+        for (int i = 1; i < probabilities.Length; i++)
+        {
+            if (probabilities[i] > probabilities[best])
+            {
+                best = i;
+            }
+        }
+        return best;
+    }
+
     /// <summary>Documents the batcher gave no row, reported with the batch that closes their window.</summary>
     public IReadOnlyList<SkippedDocument> Skipped { get; init; } = [];
 

@@ -138,7 +138,7 @@ public sealed class Predictor
         for (int r = 0; r < result.Rows; r++)
         {
             SourcePosition key = result.Positions[r];
-            int top = Top(result.Row(r));
+            int top = PredictionBatch.Top(result.Row(r));
             if (comparison)
             {
                 _comparedLabels[key] = top;
@@ -157,19 +157,6 @@ public sealed class Predictor
             // The written batch's time, for the documents that were compared (all of them: windows are compared whole).
             Count(WrittenCompared, matched, positions * matched / result.Rows, tokens * matched / result.Rows, ticks * matched / result.Rows);
         }
-    }
-
-    private static int Top(ReadOnlySpan<float> probabilities)
-    {
-        int best = 0;
-        for (int i = 1; i < probabilities.Length; i++)
-        {
-            if (probabilities[i] > probabilities[best])
-            {
-                best = i;
-            }
-        }
-        return best;
     }
 
     /// <summary>Rows [<paramref name="first"/>, +<paramref name="count"/>) into <paramref name="probabilities"/>, halving on out-of-memory.</summary>

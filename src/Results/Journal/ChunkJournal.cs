@@ -269,22 +269,7 @@ public sealed class ChunkJournal
             }
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
-        File.Move(temp, final, overwrite: true);
-        (string sha, long bytes) = CompletionMarker.Hash(final);
-        var marker = new CompletionMarker
-        {
-            File = Path.GetFileName(final),
-            Rank = _layout.Rank,
-            WorldSize = _layout.WorldSize,
-            Rows = CommittedRows,
-            Documents = CommittedDocuments,
-            Bytes = bytes,
-            Sha256 = sha,
-            Columns = _schema,
-            Settings = settings,
-            CreatedUtc = DateTimeOffset.UtcNow,
-        };
-        marker.Save(final);
+        CompletionMarker marker = CompletionMarker.Seal(temp, final, _layout.Rank, _layout.WorldSize, CommittedRows, CommittedDocuments, _schema, settings);
         Directory.Delete(_layout.WorkFolder, recursive: true);
         return marker;
     }

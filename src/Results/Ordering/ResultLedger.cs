@@ -118,15 +118,7 @@ public sealed class ResultLedger
         }
         else
         {
-            int best = 0;
-            for (int i = 1; i < p.Length; i++)
-            {
-                if (p[i] > p[best])
-                {
-                    best = i;
-                }
-            }
-            label = _schema.LabelNames[best];
+            label = _schema.LabelNames[PredictionBatch.Top(p)];
         }
         return new ResultRow
         {

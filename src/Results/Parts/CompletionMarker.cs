@@ -49,6 +49,32 @@ public sealed record CompletionMarker
     public static CompletionMarker? Load(string file) =>
         System.IO.File.Exists(OutputLayout.MarkerFor(file)) ? JsonFile.Read(OutputLayout.MarkerFor(file), ResultsJsonContext.Default.CompletionMarker, "completion marker") : null;
 
+    /// <summary>
+    /// Moves the whole <paramref name="temp"/> file to <paramref name="final"/>, then writes its marker, last: the one
+    /// way a finished output comes to be.
+    /// </summary>
+    public static CompletionMarker Seal(string temp, string final, int rank, int worldSize, long rows, long documents, ResultSchema columns, string settings, int? mergedParts = null)
+    {
+        System.IO.File.Move(temp, final, overwrite: true);
+        (string sha, long bytes) = Hash(final);
+        var marker = new CompletionMarker
+        {
+            File = Path.GetFileName(final),
+            Rank = rank,
+            WorldSize = worldSize,
+            Rows = rows,
+            Documents = documents,
+            Bytes = bytes,
+            Sha256 = sha,
+            Columns = columns,
+            Settings = settings,
+            MergedParts = mergedParts,
+            CreatedUtc = DateTimeOffset.UtcNow,
+        };
+        marker.Save(final);
+        return marker;
+    }
+
     /// <summary>The SHA-256 of a file, hex, and its length.</summary>
     public static (string Sha256, long Bytes) Hash(string path)
     {

@@ -122,23 +122,7 @@ public static class PartMerger
             File.Delete(temp);
             throw new InvalidDataException($"--merge {output}: read {rows:N0} rows from the parts, whose markers say {expected:N0}.");
         }
-        File.Move(temp, layout.Final, overwrite: true);
-        (string hash, long size) = CompletionMarker.Hash(layout.Final);
-        var merged = new CompletionMarker
-        {
-            File = Path.GetFileName(layout.Final),
-            Rank = 0,
-            WorldSize = 1,
-            Rows = rows,
-            Documents = markers.Sum(m => m.Documents),
-            Bytes = size,
-            Sha256 = hash,
-            Columns = schema,
-            Settings = first.Settings,
-            MergedParts = world,
-            CreatedUtc = DateTimeOffset.UtcNow,
-        };
-        merged.Save(layout.Final);
+        CompletionMarker merged = CompletionMarker.Seal(temp, layout.Final, 0, 1, rows, markers.Sum(m => m.Documents), schema, first.Settings, world);
         return new MergeResult(layout.Final, world, rows, merged.Documents, merged);
     }
 }

@@ -218,6 +218,64 @@ public sealed class InferenceTests
         Assert.Equal(File.ReadAllText(files.Path("single.jsonl")), File.ReadAllText(files.Path("ranked.jsonl")));
     }
 
+    [SkippableFact]
+    public async Task Signal_StopsPromptly_CommitsTheRowsInOrder_AndTheRelaunchFinishesTheSameOutput()
+    {
+        string docs = SharedData.Require(SharedData.PythonDocs);
+        await CheckpointAsync();
+        using var files = new TempFiles();
+        // The Python docs four times over (four parts of one source): long enough to be stopped in the middle.
+        string[] Args(string output, params string[] more) =>
+            ["infer", "--checkpoint", s_checkpoint!, "--source", docs, "--source", docs, "--source", docs, "--source", docs, "--text-column", "text", "--output", output, "--sort-window", "32", "--commit-every", "64", .. more];
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, Args("whole.jsonl", "--progress", "none"));
+        Assert.True(exit == 0, stderr);
+
+        using (CliProcess run = CliProcess.Start(files.Folder, Args("stopped.jsonl", "--progress", "plain")))
+        {
+            // Once a chunk is committed, and more rows are on their way.
+            string journal = files.Path("stopped.jsonl.work/journal.jsonl");
+            var wait = Stopwatch.StartNew();
+            while (!(File.Exists(journal) && File.ReadAllLines(journal).Length > 0) && !run.HasExited && wait.Elapsed < s_limit)
+            {
+                await Task.Delay(10);
+            }
+            Assert.False(run.HasExited, "the run finished before it could be stopped");
+            await Task.Delay(100);
+            var clock = Stopwatch.StartNew();
+            run.Signal("TERM");
+            Assert.Equal(143, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:0.0} s to stop");
+            Assert.Contains("not finished: relaunch", run.Stderr, StringComparison.Ordinal);
+        }
+        Assert.True(Directory.Exists(files.Path("stopped.jsonl.work")), "the stopped run's committed rows are kept");
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, Args("stopped.jsonl", "--progress", "none"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("continuing", stderr, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllText(files.Path("whole.jsonl")), File.ReadAllText(files.Path("stopped.jsonl")));
+    }
+
+    [SkippableFact]
+    public async Task Multilabel_GoEmotions_LabelsOverTheThreshold_ListsInArrow()
+    {
+        string train = SharedData.Require("labelled/goemotions/train.tsv");
+        string dev = SharedData.Require("labelled/goemotions/dev.tsv");
+        string names = SharedData.Require("labelled/goemotions/labels.txt");
+        using var files = new TempFiles();
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, "--task", "multilabel", "--all", "--source", train, "--columns", "text,labels,id", "--label-column", "labels",
+            "--labels", names, "--vocab", Vocab, "--model", "bag", "--seq-len", "64", "--batch-size", "64", "--lr", "1e-2", "--max-steps", "40", "--eval-split", "0", "--checkpoint", "emotions", "--progress", "none");
+        Assert.True(exit == 0, stderr);
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, "infer", "--checkpoint", "emotions", "--source", dev, "--columns", "text,labels,id", "--output", "emotions.arrow", "--threshold", "0.1", "--progress", "none");
+        Assert.True(exit == 0, stderr);
+
+        string[] labels = File.ReadAllLines(names).Where(l => l.Length > 0).ToArray();
+        var schema = new ResultSchema { KeepColumns = [], LabelNames = labels, MultiLabel = true, ModelHash = "-", TokenizerHash = "-" };
+        List<ResultRow> rows = await Collect.AllAsync(new ArrowResultFormat().ReadAsync(files.Path("emotions.arrow"), schema));
+        Assert.Equal(5426, rows.Count);
+        Assert.All(rows, r => Assert.Equal(r.Probabilities!.Select((p, i) => (p, i)).Where(x => x.p > 0.1).Select(x => labels[x.i]), r.Labels!));
+        Assert.Contains(rows, r => r.Labels!.Length > 0);
+        Assert.Equal(File.ReadAllLines(dev).Select(l => l.Split('\t')[2]), rows.Select(r => r.Id));
+    }
+
     [SkippableTheory]
     [InlineData("--output preds.csv", 2, "extension")]
     [InlineData("--output preds.jsonl --filter-by nonsense", 2, "no label 'nonsense'")]

@@ -68,7 +68,7 @@ internal sealed class InferConsumer : IRunConsumer
             KeepColumns = s.Provider.Reading.Columns.Keep,
             LabelNames = labels,
             MultiLabel = string.Equals(_infer.Manifest.Task, "multilabel", StringComparison.Ordinal),
-            ModelHash = Hash(File.ReadAllBytes(Path.Combine(_infer.Checkpoint, TrainingState.ModelFile))),
+            ModelHash = CompletionMarker.Hash(Path.Combine(_infer.Checkpoint, TrainingState.ModelFile)).Sha256[..16],
             TokenizerHash = TokenizerHash(s.Batcher.Tokenizer, run),
         };
         _schema.Validate();
@@ -239,8 +239,6 @@ internal sealed class InferConsumer : IRunConsumer
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
-
-    private static string Hash(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes))[..16];
 
     public ValueTask DisposeAsync()
     {
