@@ -86,15 +86,17 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
         string other = _batching.Layout == InferenceBatching.Sorted ? InferenceBatching.Fixed : InferenceBatching.Sorted;
         if (_compareLeft > 0 && _window.Count > 0)
         {
-            foreach (List<Entry> rows in Batches(other))
+            // The first documents (in input order) again, in the other layout, for the device to time side by side.
+            List<Entry> compared = _window.GetRange(0, (int)Math.Min(_compareLeft, _window.Count));
+            foreach (List<Entry> rows in Batches(compared, other))
             {
                 TensorBatch batch = Build(rows, other, _windowStart);
                 batch.Metadata[BatchMetadataKeys.Comparison] = "true";
                 completed.Add(batch);
             }
-            _compareLeft -= _window.Count + _skipped.Count;
+            _compareLeft -= compared.Count;
         }
-        List<List<Entry>> batches = Batches(_batching.Layout);
+        List<List<Entry>> batches = Batches(_window, _batching.Layout);
         if (batches.Count == 0)
         {
             // Only documents without tokens: a batch of no rows still tells the writer about them.
@@ -119,20 +121,20 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
         _windowStart = -1;
     }
 
-    /// <summary>The window's rows grouped into batches of <paramref name="layout"/>.</summary>
-    private List<List<Entry>> Batches(string layout)
+    /// <summary><paramref name="entries"/> (in input order) grouped into batches of <paramref name="layout"/>.</summary>
+    private List<List<Entry>> Batches(List<Entry> entries, string layout)
     {
         var batches = new List<List<Entry>>();
         if (layout == InferenceBatching.Fixed)
         {
-            for (int start = 0; start < _window.Count; start += _batching.BatchSize)
+            for (int start = 0; start < entries.Count; start += _batching.BatchSize)
             {
-                batches.Add(_window.GetRange(start, Math.Min(_batching.BatchSize, _window.Count - start)));
+                batches.Add(entries.GetRange(start, Math.Min(_batching.BatchSize, entries.Count - start)));
             }
             return batches;
         }
         // Longest first (ties in input order), then as many rows as the budget holds at the first row's length.
-        var sorted = new List<Entry>(_window);
+        var sorted = new List<Entry>(entries);
         sorted.Sort((a, b) => a.Length != b.Length ? b.Length.CompareTo(a.Length) : a.Document.Ordinal.CompareTo(b.Document.Ordinal));
         int at = 0;
         while (at < sorted.Count)

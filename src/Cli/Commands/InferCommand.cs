@@ -23,20 +23,31 @@ internal static class InferCommand
     public static readonly Option<int> CommitEvery = new("--commit-every") { Description = "Commit a chunk of rows once it accounts for this many documents (or --commit-seconds have passed): a killed run redoes at most that much.", DefaultValueFactory = _ => 4096, HelpName = "documents" };
     public static readonly Option<double> CommitSeconds = new("--commit-seconds") { Description = "Commit at least this often while rows are ready.", DefaultValueFactory = _ => 10.0, HelpName = "s" };
 
+    /// <summary>The options of the tasks of mode infer (generated from the catalog, plugins included).</summary>
+    private static IEnumerable<Option> InferenceFlags
+    {
+        get
+        {
+            HashSet<string> flags = PipelineHost.Catalog.Tasks.Where(t => t.Mode == Core.Tasks.TaskMode.Infer).SelectMany(t => t.Options).Select(o => o.Flag).OfType<string>().ToHashSet(StringComparer.Ordinal);
+            return CliOptions.TaskFlags.Where(f => flags.Contains(f.Option.Name)).Select(f => f.Option);
+        }
+    }
+
     /// <summary>The pipeline options inference takes: no shuffling, epochs, resume, labels or training settings.</summary>
     private static IEnumerable<Option> Options =>
     [
         Checkpoint, Output, KeepColumns, FilterBy, Merge,
         Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord,
         CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Rank, CliOptions.WorldSize,
-        CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Plugin,
+        CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. InferenceFlags, CliOptions.Set, CliOptions.Plugin,
         CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson,
     ];
 
     public static Command Create()
     {
         var command = new Command("infer", "Run a trained classifier (a classify or multilabel checkpoint) over a source and write one row per input document, in input order: its id, the columns kept, the label(s), the probabilities, and where it came from. " +
-            "Batches are sorted by length with a token budget (CrossFit's sorted-sequence loader); rows are committed in chunks, so a killed run relaunched with the same --output loses and repeats nothing. Also reachable as --task infer.\n\n" +
+            "Batches are sorted by length with a token budget (CrossFit's sorted-sequence loader); rows are committed in chunks, so a killed run relaunched with the same --output loses and repeats nothing. " +
+            "A document longer than --seq-len is classified on its first tokens (status truncated); one without tokens gets its row unclassified (status empty). Also reachable as --task infer.\n\n" +
             "Examples:\n" +
             "  streamloader infer --checkpoint runs/classify --source dataset.csv --output preds.jsonl --keep-columns title,tag\n" +
             "  streamloader infer --checkpoint runs/classify --source docs.jsonl --output nlp.parquet --filter-by natural-language-processing\n" +

@@ -15,7 +15,7 @@ public sealed record InferenceBatching
     public const int DefaultWindow = 2048;
 
     /// <summary>Default documents timed in both layouts.</summary>
-    public const int DefaultCompare = 1024;
+    public const int DefaultCompare = 256;
 
     /// <summary><see cref="Sorted"/> (CrossFit's sorted-sequence batching) or <see cref="Fixed"/>.</summary>
     public required string Layout { get; init; }
