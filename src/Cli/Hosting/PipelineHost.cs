@@ -153,7 +153,7 @@ public sealed class PipelineHost
     {
         HostMode.Bench => new BenchConsumer(MeasureCeiling),
         HostMode.Inspect => new InspectConsumer(InspectBatches, InspectRows),
-        _ when task.Mode == TaskMode.Infer || _mode == HostMode.Infer => new InferConsumer(_settings.Infer ?? throw new InvalidOperationException($"Task '{task.Name}' runs a trained model over a corpus: use 'streamloader infer --checkpoint DIR --output FILE'.")),
+        _ when task.Mode == TaskMode.Infer || _mode == HostMode.Infer => new InferConsumer(_settings.Infer ?? throw new ArgumentException($"Task '{task.Name}' runs a trained model over a corpus: use 'streamloader infer --checkpoint DIR --output FILE' (it runs every service in one process).")),
         _ => new TrainConsumer(),
     };
 

@@ -231,7 +231,7 @@ internal sealed class PipelineRun : IAsyncDisposable
     /// <summary>Zero documents is an input error: it says what was read and skipped, so the cause can be seen.</summary>
     private InvalidDataException? NoDocuments()
     {
-        if (Source is null || Stream is null || (_providerCounters?.ItemsOut ?? 0) > 0 || (_consumer is { EmptyShareIsDone: true } && Stream.OtherRanks > 0))
+        if (Source is null || Stream is null || (_providerCounters?.ItemsOut ?? 0) > 0 || (_consumer is { EmptyShareIsDone: true } && (Stream.OtherRanks > 0 || Stream.ResumeSkipped > 0)))
         {
             return null;
         }

@@ -186,6 +186,27 @@ public sealed class InferenceTests
     }
 
     [SkippableFact]
+    public async Task Relaunch_AfterEveryChunkWasCommitted_OnlyAssemblesTheOutput()
+    {
+        string source = SharedData.Require(SharedData.PythonDocs);
+        await CheckpointAsync();
+        using var files = new TempFiles();
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "whole.jsonl"));
+        Assert.True(exit == 0, stderr);
+        // A folder where the output goes: every chunk commits, then the assembly cannot put the file in place.
+        Directory.CreateDirectory(files.Path("late.jsonl"));
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "late.jsonl"));
+        Assert.NotEqual(0, exit);
+        Assert.True(File.Exists(files.Path("late.jsonl.work/journal.jsonl")), stderr);
+        Directory.Delete(files.Path("late.jsonl"));
+
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "late.jsonl"));
+
+        Assert.True(exit == 0, $"the relaunch exited {exit}\n{stderr}");
+        Assert.Equal(File.ReadAllText(files.Path("whole.jsonl")), File.ReadAllText(files.Path("late.jsonl")));
+    }
+
+    [SkippableFact]
     public async Task Ranks_ThreeProcessesOneKilledAndRelaunched_MergeToTheSingleProcessOutput()
     {
         string source = SharedData.Require(SharedData.PythonDocs);

@@ -15,8 +15,9 @@ internal interface IRunConsumer : IAsyncDisposable
     string Command { get; }
 
     /// <summary>
-    /// True when a rank whose share of the source is empty (every document went to other ranks) has simply nothing to
-    /// do, as an inference rank then writes an empty part; false makes it an input error, as a training rank's is.
+    /// True when a rank left nothing to read (every document went to other ranks, or came before the resume point) has
+    /// simply nothing more to do, as an inference rank then finishes its part; false makes it an input error, as a
+    /// training rank's is.
     /// </summary>
     bool EmptyShareIsDone => false;
 

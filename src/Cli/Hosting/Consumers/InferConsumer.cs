@@ -49,7 +49,7 @@ internal sealed class InferConsumer : IRunConsumer
 
     public string Command => "infer";
 
-    /// <summary>A rank dealt no window writes an empty part: the merge needs every rank's.</summary>
+    /// <summary>A rank dealt no window writes an empty part (the merge needs every rank's); one killed after its last commit only finishes.</summary>
     public bool EmptyShareIsDone => true;
 
     /// <summary>The tokens of the batches whose predictions were written (comparison batches are only timed).</summary>
@@ -88,6 +88,11 @@ internal sealed class InferConsumer : IRunConsumer
                 throw new Core.Diagnostics.SettingsConflictException($"{_layout.Final}: finished earlier by a run with other settings or another model ('{marker.Settings}'). Choose another --output, or remove it and its .done marker to run again.");
             }
             _finished = marker;
+            if (Directory.Exists(_layout.WorkFolder))
+            {
+                // Left by a run stopped after its marker was written, before it removed the folder.
+                Directory.Delete(_layout.WorkFolder, recursive: true);
+            }
             NothingToDo = $"{_layout.Final} is already finished ({marker.Rows:N0} rows, {marker.CreatedUtc:u}); nothing to do. Remove it and its .done marker to run again.";
             return ProviderPlan.Default;
         }
