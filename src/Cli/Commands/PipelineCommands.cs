@@ -39,6 +39,8 @@ internal static class PipelineCommands
         root.Options.Add(CliOptions.Role);
         root.Options.Add(CliOptions.Out);
         root.Options.Add(CliOptions.In);
+        root.Options.Add(CliOptions.PeerTimeout);
+        root.Options.Add(CliOptions.ExpectConsumers);
         root.SetAction((result, ct) => ExecuteAsync(result, HostMode.Train, ct));
 
         var bench = new Command("bench", "Run provider, batcher and transport without a model, and report documents, tokens and batches per second.");

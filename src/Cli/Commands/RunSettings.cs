@@ -86,6 +86,9 @@ public sealed record TransportRunSettings
 
     /// <summary>Capacity of the bounded channels between services, in batches.</summary>
     public int Queue { get; init; } = 8;
+
+    /// <summary>ZeroMQ ends: the peer timeout (heartbeats go out every fifth of it) and the consumers a loader waits for.</summary>
+    public Transport.ZeroMq.ZeroMqOptions ZeroMq { get; init; } = new();
 }
 
 /// <summary>The device's part of a run: the model, where it runs, how it trains and where it saves.</summary>
@@ -301,6 +304,22 @@ public sealed record RunSettings
         return new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
     }
 
+    /// <summary>The ZeroMQ settings: --peer-timeout and --expect-consumers.</summary>
+    private static Transport.ZeroMq.ZeroMqOptions ReadZeroMq(ParseResult result)
+    {
+        int expect = result.GetValue(CliOptions.ExpectConsumers);
+        if (expect < 1)
+        {
+            throw new ArgumentException($"--expect-consumers {expect}: must be at least 1.");
+        }
+        double timeout = result.GetValue(CliOptions.PeerTimeout);
+        if (!(timeout >= 0.25) || timeout > 86_400)
+        {
+            throw new ArgumentException($"--peer-timeout {timeout}: give seconds, at least 0.25 and at most 86400.");
+        }
+        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect };
+    }
+
     private static TimeSpan Seconds(ParseResult result, Option<double> option)
     {
         double seconds = result.GetValue(option);
@@ -467,6 +486,7 @@ public sealed record RunSettings
                 Out = result.GetValue(CliOptions.Out)!,
                 In = result.GetValue(CliOptions.In)!,
                 Queue = queue,
+                ZeroMq = ReadZeroMq(result),
             },
             Device = new DeviceRunSettings
             {

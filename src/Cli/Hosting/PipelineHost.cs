@@ -85,7 +85,7 @@ public sealed class PipelineHost
             if (!loader)
             {
                 // A device reads what the frames say: the task, the vocabulary and the shape come from the first batch.
-                IBatchReader opened = await TransportFactory.OpenReaderAsync(_settings.Transport.In, window: _settings.Transport.Queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+                IBatchReader opened = await TransportFactory.OpenReaderAsync(_settings.Transport.In, window: _settings.Transport.Queue, zeroMq: _settings.Transport.ZeroMq, cancellationToken: cancellationToken).ConfigureAwait(false);
                 // PeekAsync disposes the reader when it fails; from here on the peeked reader is ours.
                 (first, reader) = await PeekedBatchReader.PeekAsync(opened, cancellationToken).ConfigureAwait(false);
                 if (first is null)

@@ -140,7 +140,7 @@ internal sealed class PipelineRun : IAsyncDisposable
                 }
                 // No device stage here: the batcher writes straight into the transport, so its downstream
                 // wait is the transport's (and the remote consumer's) back-pressure.
-                _writer = await TransportFactory.OpenWriterAsync(t.Out, cancellationToken).ConfigureAwait(false);
+                _writer = await TransportFactory.OpenWriterAsync(t.Out, t.ZeroMq, cancellationToken).ConfigureAwait(false);
                 break;
             case RunRole.Device:
                 // Opened, and its first batch read, before the run was wired.

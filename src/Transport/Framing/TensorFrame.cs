@@ -45,9 +45,13 @@ public static class TensorFrame
     }
 
     /// <summary>Writes the frame that ends a stream: cleanly after <paramref name="batches"/> batches, or with an error.</summary>
-    public static void WriteEnd(long batches, string? error, IBufferWriter<byte> output)
+    /// <param name="batches">Batches this reader was sent (and, over ZeroMQ, acknowledged).</param>
+    /// <param name="error">The sender's error, or null for a clean end.</param>
+    /// <param name="output">Where the frame goes.</param>
+    /// <param name="extra">More metadata (ZeroMQ: the stream's totals over all consumers).</param>
+    public static void WriteEnd(long batches, string? error, IBufferWriter<byte> output, IReadOnlyDictionary<string, string>? extra = null)
     {
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        var metadata = new Dictionary<string, string>(extra ?? new Dictionary<string, string>(), StringComparer.Ordinal)
         {
             [StreamKey] = error is null ? "end" : "error",
             ["batches"] = batches.ToString(CultureInfo.InvariantCulture),

@@ -12,129 +12,170 @@ using StreamLoader.Transport.Framing;
 namespace StreamLoader.Transport.ZeroMq;
 
 /// <summary>
-/// The consumer side of the ZeroMQ transport: a DEALER socket that grants the loader a window of credits and returns
-/// one credit for every batch the caller has finished with. See <see cref="ZeroMqBatchWriter"/> for the protocol.
+/// The consumer side of the ZeroMQ transport (protocol 2, docs/WIRE.md): a DEALER socket that joins the loader with a
+/// window of credit, acknowledges each batch once the caller has finished with it (which grants one more), and
+/// heartbeats from its own thread, so a long step never makes it look dead.
 /// </summary>
 /// <remarks>
 /// The socket runs on its own poller thread, which parses frames into pooled batches and queues them; the window
-/// bounds both the batches in flight on the network and the ones queued here. A loader that sends nothing for
-/// <see cref="IdleTimeout"/> is reported as gone rather than waited on forever.
+/// bounds both the batches in flight on the network and the ones queued here. A loader silent for the peer timeout
+/// (it heartbeats every fifth of it) is reported as gone, as is a loader that refuses this consumer or drops it.
 /// </remarks>
 public sealed class ZeroMqBatchReader : IBatchReader
 {
+    private readonly ZeroMqOptions _options;
     private readonly DealerSocket _dealer;
     private readonly NetMQPoller _poller;
-    private readonly NetMQQueue<int> _creditReturns = new();
-    private readonly NetMQTimer _heartbeat = new(TimeSpan.FromSeconds(2));
+    private readonly NetMQQueue<long> _control = new();
+    private readonly NetMQTimer _timer;
     private readonly Channel<TensorBatch> _received;
     private readonly int _window;
+    private readonly long _started = Environment.TickCount64;
     private Exception? _fault;
     private long _batches;
-    private long _lastMessageTicks = Environment.TickCount64;
+    private long _lastHeard = Environment.TickCount64;
+    private long _lastSent = Environment.TickCount64;
+    private long _unacknowledged = -1;
+    private bool _welcomed;
+    private bool _ended;
+    private TaskCompletionSource? _goodbye;
 
-    public ZeroMqBatchReader(string endpoint, int window = 4, TimeSpan? idleTimeout = null)
+    private const long ByeSignal = long.MinValue;
+
+    public ZeroMqBatchReader(string endpoint, int window = 4, ZeroMqOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        _options = (options ?? new ZeroMqOptions()).Validate();
         NetMqBuffers.UsePooling();
         Description = endpoint;
         _window = window;
-        IdleTimeout = idleTimeout ?? TimeSpan.FromMinutes(5);
         _received = Channel.CreateBounded<TensorBatch>(new BoundedChannelOptions(window + 1) { SingleReader = true, SingleWriter = true });
         _dealer = new DealerSocket();
-        _dealer.Options.Linger = TimeSpan.FromSeconds(1); // long enough for the goodbye to leave
-        _dealer.Options.ReceiveHighWatermark = window + 4;
+        _dealer.Options.Linger = TimeSpan.FromSeconds(1); // long enough for the last acknowledgement and the goodbye to leave
+        _dealer.Options.ReceiveHighWatermark = window + 16;
         _dealer.Connect(endpoint);
-        _dealer.ReceiveReady += OnFrame;
-        _creditReturns.ReceiveReady += OnCreditReturn;
-        _heartbeat.Elapsed += (_, _) => _dealer.SendFrame(ZeroMqBatchWriter.PingCommand);
-        _poller = [_dealer, _creditReturns, _heartbeat];
+        _dealer.ReceiveReady += OnMessage;
+        _control.ReceiveReady += OnControl;
+        _timer = new NetMQTimer(_options.Heartbeat);
+        _timer.Elapsed += OnTimer;
+        _poller = [_dealer, _control, _timer];
         _poller.RunAsync("streamloader-zmq-reader");
-        _creditReturns.Enqueue(window);
+        _control.Enqueue(0); // HELLO, from the poller thread
     }
 
     public string Description { get; }
 
-    /// <summary>How long to wait for any message from the loader before reporting it gone.</summary>
-    public TimeSpan IdleTimeout { get; }
+    /// <summary>Batches received so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>The stream's totals from the loader's end frame (acknowledged over all consumers, consumers, redeliveries); null before it.</summary>
+    public IReadOnlyDictionary<string, string>? EndTotals { get; private set; }
 
     public async IAsyncEnumerable<TensorBatch> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        while (true)
+        while (await _received.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            idle.CancelAfter(IdleTimeout);
-            bool more;
-            try
-            {
-                more = await _received.Reader.WaitToReadAsync(idle.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                long silent = (Environment.TickCount64 - Interlocked.Read(ref _lastMessageTicks)) / 1000;
-                throw new IOException($"{Description}: nothing from the loader for {silent} s (after {_batches} batches); is it running and reachable?");
-            }
-            if (!more)
-            {
-                if (_fault is not null)
-                {
-                    throw _fault;
-                }
-                yield break;
-            }
             while (_received.Reader.TryRead(out TensorBatch? batch))
             {
+                long sequence = batch.Sequence;
+                Interlocked.Exchange(ref _unacknowledged, sequence);
                 yield return batch;
-                // The caller is done with that batch: ask for one more.
-                _creditReturns.Enqueue(1);
+                // The caller asks for the next one: it is done with this one.
+                Acknowledge(sequence);
             }
+        }
+        if (_fault is not null)
+        {
+            throw _fault;
         }
     }
 
-    private void OnCreditReturn(object? sender, NetMQQueueEventArgs<int> e)
+    private void Acknowledge(long sequence)
     {
-        while (e.Queue.TryDequeue(out int credit, TimeSpan.Zero))
+        if (Interlocked.CompareExchange(ref _unacknowledged, -1, sequence) == sequence)
         {
-            if (credit < 0)
+            _control.Enqueue(sequence + 1); // +1 so that 0 stays HELLO
+        }
+    }
+
+    private void OnControl(object? sender, NetMQQueueEventArgs<long> e)
+    {
+        while (e.Queue.TryDequeue(out long item, TimeSpan.Zero))
+        {
+            if (item == 0)
             {
-                _dealer.SendFrame(ZeroMqBatchWriter.ByeCommand);
+                _dealer.SendMoreFrame(ZeroMqProtocol.Hello).SendMoreFrame(ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture))
+                    .SendMoreFrame(_window.ToString(CultureInfo.InvariantCulture)).SendFrame(_options.Name);
+            }
+            else if (item == ByeSignal)
+            {
+                _dealer.SendFrame(ZeroMqProtocol.Bye);
                 _goodbye?.TrySetResult();
+            }
+            else
+            {
+                _dealer.SendMoreFrame(ZeroMqProtocol.Ack).SendFrame((item - 1).ToString(CultureInfo.InvariantCulture));
+            }
+            _lastSent = Environment.TickCount64;
+        }
+    }
+
+    private void OnTimer(object? sender, NetMQTimerEventArgs e)
+    {
+        long now = Environment.TickCount64;
+        if (now - _lastSent >= (long)_options.Heartbeat.TotalMilliseconds)
+        {
+            _dealer.SendFrame(ZeroMqProtocol.Ping);
+            _lastSent = now;
+        }
+        long silent = now - Interlocked.Read(ref _lastHeard);
+        if (!_ended && silent > (long)_options.PeerTimeout.TotalMilliseconds)
+        {
+            Fail(_welcomed
+                ? new IOException($"{Description}: nothing from the loader for {silent / 1000.0:0.#} s after {_batches} batches (it heartbeats every {_options.Heartbeat.TotalSeconds:0.#} s; --peer-timeout {_options.PeerTimeout.TotalSeconds:0.#} s): it has stopped, or the network between us is down.")
+                : new IOException($"{Description}: no loader answered within {(now - _started) / 1000.0:0.#} s (--peer-timeout {_options.PeerTimeout.TotalSeconds:0.#} s); is one running there and reachable?"));
+        }
+    }
+
+    private void OnMessage(object? sender, NetMQSocketEventArgs e)
+    {
+        var message = new NetMQMessage();
+        while (!_ended && e.Socket.TryReceiveMultipartMessage(ref message))
+        {
+            Interlocked.Exchange(ref _lastHeard, Environment.TickCount64);
+            NetMQFrame first = message[0];
+            if (first.MessageSize < ZeroMqProtocol.FrameMinimum)
+            {
+                Command(first.ConvertToString(Encoding.ASCII), message);
                 continue;
             }
-            _dealer.SendMoreFrame(ZeroMqBatchWriter.CreditCommand).SendFrame(credit.ToString(CultureInfo.InvariantCulture));
+            Accept(first.Buffer.AsSpan(0, first.MessageSize));
         }
     }
 
-    private void OnFrame(object? sender, NetMQSocketEventArgs e)
+    private void Command(string command, NetMQMessage message)
     {
-        var message = default(Msg);
-        message.InitEmpty();
-        try
+        switch (command)
         {
-            while (e.Socket.TryReceive(ref message, TimeSpan.Zero))
-            {
-                Interlocked.Exchange(ref _lastMessageTicks, Environment.TickCount64);
-                // Parsed straight from the message buffer; the batch copies into its own pooled tensors.
-                if (!Accept(message.Slice()))
-                {
-                    return;
-                }
-            }
-        }
-        finally
-        {
-            message.Close();
+            case ZeroMqProtocol.Welcome:
+                _welcomed = true;
+                break;
+            case ZeroMqProtocol.Ping:
+                break;
+            case ZeroMqProtocol.Gone:
+                Fail(new IOException($"{Description}: the loader dropped this consumer: {(message.FrameCount > 1 ? message[1].ConvertToString(Encoding.UTF8) : "no reason given")}."));
+                break;
+            default:
+                Fail(new InvalidDataException($"{Description}: the loader sent '{command}', which protocol {ZeroMqProtocol.Version} does not have."));
+                break;
         }
     }
 
-    /// <summary>Handles one frame; false once the stream has ended or failed.</summary>
-    private bool Accept(ReadOnlySpan<byte> frame)
+    /// <summary>Handles one frame: a batch, the end, or the loader's error.</summary>
+    private void Accept(ReadOnlySpan<byte> frame)
     {
         try
         {
-            if (frame.Length < 8)
-            {
-                throw new InvalidDataException($"{Description}: a message of {frame.Length} bytes is not a frame.");
-            }
             int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(frame));
             TensorFrame.Header header = TensorFrame.ParseHeader(frame.Slice(8, headerLength), $"{Description}: batch {_batches}");
             if (header.IsError)
@@ -148,42 +189,62 @@ public sealed class ZeroMqBatchReader : IBatchReader
                 {
                     throw new InvalidDataException($"{Description}: the loader reports {announced} batches sent here but {_batches} arrived.");
                 }
+                EndTotals = header.Metadata;
+                _ended = true;
                 _received.Writer.TryComplete();
-                return false;
+                return;
             }
             TensorBatch batch = TensorFrame.ToBatch(header, frame[(8 + headerLength)..]);
-            _batches++;
+            Interlocked.Increment(ref _batches);
             if (!_received.Writer.TryWrite(batch))
             {
                 batch.Dispose();
                 throw new InvalidOperationException($"{Description}: the loader sent more batches than the {_window} credits granted.");
             }
-            return true;
         }
         catch (Exception ex)
         {
-            _fault = ex;
-            _received.Writer.TryComplete();
-            return false;
+            Fail(ex);
         }
     }
 
+    private void Fail(Exception error)
+    {
+        if (_ended)
+        {
+            return;
+        }
+        _ended = true;
+        _fault = error;
+        _received.Writer.TryComplete();
+    }
+
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
-        // Say goodbye so the loader stops counting on this consumer (and ends if it was the last one).
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        // The batch the caller took last is done with; then say goodbye, so the loader sends the rest to others.
+        long last = Interlocked.Read(ref _unacknowledged);
+        if (last >= 0)
+        {
+            Acknowledge(last);
+        }
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _goodbye = sent;
-        _creditReturns.Enqueue(-1);
+        _control.Enqueue(ByeSignal);
         await Task.WhenAny(sent.Task, Task.Delay(1000)).ConfigureAwait(false);
         _poller.Stop();
         _poller.Dispose();
         _dealer.Dispose();
-        _creditReturns.Dispose();
+        _control.Dispose();
         while (_received.Reader.TryRead(out TensorBatch? batch))
         {
             batch.Dispose();
         }
     }
-
-    private TaskCompletionSource? _goodbye;
 }

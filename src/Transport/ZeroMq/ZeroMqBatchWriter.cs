@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using NetMQ;
 using NetMQ.Sockets;
@@ -9,42 +10,55 @@ using StreamLoader.Transport.Framing;
 namespace StreamLoader.Transport.ZeroMq;
 
 /// <summary>
-/// The loader side of the ZeroMQ transport: a ROUTER socket that sends each batch, as one <see cref="TensorFrame"/>,
-/// to a connected consumer that holds credit. Consumers (DEALER sockets, <see cref="ZeroMqBatchReader"/>) grant
-/// credit with <c>CREDIT n</c> messages, so no consumer ever has more than its window of batches in flight and
-/// several consumers share one stream without duplicates.
+/// The loader side of the ZeroMQ transport (protocol 2, docs/WIRE.md): a ROUTER socket that sends each batch, as one
+/// <see cref="TensorFrame"/>, to a joined consumer that holds credit, keeps it until the consumer acknowledges it, and
+/// sends it to another consumer if the first leaves, dies or goes silent before it does. No batch is lost without being
+/// counted (<see cref="Report"/>), and none is processed twice.
 /// </summary>
 /// <remarks>
-/// The socket lives on a dedicated poller thread; <see cref="WriteAsync"/> waits for credit (back-pressure), then hands
-/// the serialized frame to that thread. At completion each consumer receives an end frame carrying the number of
-/// batches it was sent, or an error frame with the loader's message.
+/// The socket lives on a dedicated poller thread. <see cref="WriteAsync"/> waits while the frames not yet sent fill
+/// their few slots (back-pressure: they leave only as consumers grant credit), then hands the frame to that thread.
+/// The stream ends once every batch is acknowledged and <see cref="ZeroMqOptions.ExpectConsumers"/> have joined: each
+/// consumer then receives an end frame carrying the batches it acknowledged and the stream's totals.
 /// </remarks>
 public sealed class ZeroMqBatchWriter : IBatchWriter
 {
-    internal const string CreditCommand = "CREDIT";
-    internal const string PingCommand = "PING";
-    internal const string ByeCommand = "BYE";
+    private const int UnsentSlots = 2;
 
-    /// <summary>A consumer silent for this long (no credit, no heartbeat) is taken to be gone.</summary>
-    public static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(15);
-
+    private readonly ZeroMqOptions _options;
     private readonly RouterSocket _router;
     private readonly NetMQPoller _poller;
     private readonly NetMQQueue<Outgoing> _outbox = new();
-    private readonly SemaphoreSlim _credits = new(0);
-    private readonly CancellationTokenSource _allConsumersGone = new();
-    private readonly NetMQTimer _liveness = new(TimeSpan.FromSeconds(1));
+    private readonly SemaphoreSlim _slots = new(UnsentSlots);
+    private readonly CancellationTokenSource _stopped = new();
+    private readonly NetMQTimer _timer;
     private readonly TaskCompletionSource _firstPeer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal); // poller thread only
+
+    // Poller thread only, below.
+    private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
-    private readonly Queue<PooledFrameBuffer> _pending = new(); // poller thread only
+    private readonly Queue<Frame> _unsent = new();
+    private readonly PriorityQueue<Frame, long> _again = new();
+    private readonly Dictionary<string, long> _acknowledgedBy = new(StringComparer.Ordinal);
     private Outgoing? _end;
     private int _next;
+    private long _noConsumerSince = -1;
+    private int _consumers;
+    private int _lost;
+    private int _refused;
+    private long _sent;
+    private long _acknowledged;
+    private long _redelivered;
+    private long _returned;
+    private long _undeliverable;
+    private Exception? _failure;
+    private string? _failedWith;
+    private bool _closed;
     private bool _completed;
-    private long _batches;
 
-    public ZeroMqBatchWriter(string endpoint)
+    public ZeroMqBatchWriter(string endpoint, ZeroMqOptions? options = null)
     {
+        _options = (options ?? new ZeroMqOptions()).Validate();
         NetMqBuffers.UsePooling();
         Description = endpoint;
         _router = new RouterSocket();
@@ -55,10 +69,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _router.Bind(endpoint);
         // With a wildcard port ("tcp://127.0.0.1:*") the socket knows which one it got.
         BoundEndpoint = _router.Options.LastEndpoint ?? endpoint;
-        _router.ReceiveReady += OnCredit;
+        _router.ReceiveReady += OnMessage;
         _outbox.ReceiveReady += OnOutgoing;
-        _liveness.Elapsed += OnLiveness;
-        _poller = [_router, _outbox, _liveness];
+        _timer = new NetMQTimer(_options.Heartbeat);
+        _timer.Elapsed += OnTimer;
+        _poller = [_router, _outbox, _timer];
         _poller.RunAsync("streamloader-zmq-writer");
     }
 
@@ -67,47 +82,67 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     /// <summary>The endpoint actually bound (resolves a wildcard port).</summary>
     public string BoundEndpoint { get; }
 
-    /// <summary>Batches sent so far, over all consumers.</summary>
-    public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Distinct batches handed to the transport so far.</summary>
+    public long Batches => Interlocked.Read(ref _sent);
 
-    /// <summary>Consumers that have connected so far.</summary>
-    public int Consumers { get; private set; }
+    /// <summary>Consumers that have joined so far.</summary>
+    public int Consumers => Volatile.Read(ref _consumers);
 
-    /// <summary>
-    /// Consumers that disconnected mid-stream. The batches they held in their credit window are gone with them; ZeroMQ
-    /// cannot tell whether they were trained on, so the count is reported rather than guessed.
-    /// </summary>
-    public int LostConsumers { get; private set; }
+    /// <summary>Consumers that died or went silent (no goodbye); their unacknowledged batches went to others.</summary>
+    public int LostConsumers => Volatile.Read(ref _lost);
+
+    /// <summary>What became of every batch and consumer so far.</summary>
+    public ZeroMqReport Report
+    {
+        get
+        {
+            lock (_acknowledgedBy)
+            {
+                return new ZeroMqReport(Consumers, LostConsumers, Batches, Interlocked.Read(ref _acknowledged), Interlocked.Read(ref _redelivered),
+                    Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused), new SortedDictionary<string, long>(_acknowledgedBy, StringComparer.Ordinal));
+            }
+        }
+    }
 
     public async ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default)
     {
+        long sequence = batch.Sequence;
         PooledFrameBuffer frame;
         using (batch)
         {
             frame = PooledFrameBuffer.For(batch);
         }
-        // Back-pressure: wait until some consumer has asked for another batch. (A consumer that vanished leaves its
-        // unused credits counted here; the frames they admit wait in the pending queue, at most one window.)
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _allConsumersGone.Token);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopped.Token);
         try
         {
-            await _credits.WaitAsync(wait.Token).ConfigureAwait(false);
+            await _slots.WaitAsync(wait.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
-        {
-            if (!_allConsumersGone.IsCancellationRequested || cancellationToken.IsCancellationRequested)
-            {
-                frame.Dispose();
-                throw;
-            }
-        }
-        if (_allConsumersGone.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             frame.Dispose();
-            throw new ReaderClosedException($"{Description}: every consumer has gone ({LostConsumers} without saying goodbye) after {Batches} batches.");
+            ThrowStopped();
         }
-        _outbox.Enqueue(new Outgoing(frame, End: false, Error: null));
-        Interlocked.Increment(ref _batches);
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
+        if (_stopped.IsCancellationRequested)
+        {
+            frame.Dispose();
+            ThrowStopped();
+        }
+        Interlocked.Increment(ref _sent);
+        _outbox.Enqueue(new Outgoing(new Frame(sequence, frame), End: false, Error: null));
+    }
+
+    private void ThrowStopped()
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            throw new IOException(failure.Message, failure);
+        }
+        throw new ReaderClosedException($"{Description}: every consumer has left after {Batches} batches ({LostConsumers} of {Consumers} without a goodbye).");
     }
 
     public async ValueTask CompleteAsync(Exception? error = null, CancellationToken cancellationToken = default)
@@ -117,65 +152,155 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             return;
         }
         _completed = true;
-        if (error is null)
+        if (error is null && !_stopped.IsCancellationRequested)
         {
             // An empty stream still needs someone to tell it ended.
-            await _firstPeer.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopped.Token);
+            try
+            {
+                await _firstPeer.Task.WaitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+            }
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done));
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (error is null && Volatile.Read(ref _failure) is { } failure)
+        {
+            throw new IOException(failure.Message, failure);
+        }
     }
 
-    private void OnCredit(object? sender, NetMQSocketEventArgs e)
+    private void OnMessage(object? sender, NetMQSocketEventArgs e)
     {
         var message = new NetMQMessage();
         while (e.Socket.TryReceiveMultipartMessage(ref message))
         {
             if (message.FrameCount < 2)
             {
-                continue; // not our protocol: ignore rather than crash the loader
+                continue;
             }
-            string key = Convert.ToHexString(message[0].ToByteArray());
+            byte[] identity = message[0].ToByteArray();
+            string key = Convert.ToHexString(identity);
             string command = message[1].ConvertToString(Encoding.ASCII);
             _peers.TryGetValue(key, out Peer? peer);
             if (peer is not null)
             {
-                peer.LastSeen = Environment.TickCount64;
+                peer.LastHeard = Environment.TickCount64;
             }
-            if (command == ByeCommand)
+            switch (command)
             {
-                if (peer is not null)
-                {
-                    RemovePeer(peer, lost: false);
-                }
-                continue;
+                case ZeroMqProtocol.Hello:
+                    Join(identity, key, peer, message);
+                    break;
+                case ZeroMqProtocol.Ack when peer is not null && message.FrameCount >= 3 && long.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out long sequence):
+                    Acknowledge(peer, sequence);
+                    break;
+                case ZeroMqProtocol.Ping when peer is not null:
+                    break;
+                case ZeroMqProtocol.Bye:
+                    if (peer is not null)
+                    {
+                        Remove(peer, lost: false);
+                    }
+                    break;
+                case ZeroMqProtocol.Ack or ZeroMqProtocol.Ping:
+                    // From a consumer this loader dropped (silent too long), or from before it restarted.
+                    TrySend(identity, ZeroMqProtocol.Gone, "this loader does not know the consumer (it was dropped after falling silent, or the loader restarted); its batches went to others");
+                    break;
+                default:
+                    // Not protocol 2 (protocol 1 began with CREDIT): refuse clearly instead of ignoring it.
+                    Refuse(identity, $"'{command}' without a HELLO: the consumer speaks another protocol; this loader speaks version {ZeroMqProtocol.Version} (docs/WIRE.md)");
+                    break;
             }
-            if (command != CreditCommand || message.FrameCount < 3 || !int.TryParse(message[2].ConvertToString(Encoding.ASCII), out int credit) || credit <= 0)
-            {
-                continue; // PING, or nothing we understand: liveness was noted above
-            }
-            if (peer is null)
-            {
-                peer = new Peer(message[0].ToByteArray()) { LastSeen = Environment.TickCount64 };
-                _peers[key] = peer;
-                _order.Add(key);
-                Consumers++;
-                _firstPeer.TrySetResult();
-            }
-            peer.Credit += credit;
-            _credits.Release(credit);
         }
-        Flush();
+        Advance();
     }
 
-    private void OnLiveness(object? sender, NetMQTimerEventArgs e)
+    private void Join(byte[] identity, string key, Peer? peer, NetMQMessage message)
+    {
+        if (message.FrameCount < 4 || !int.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version)
+            || !int.TryParse(message[3].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int window) || window < 1)
+        {
+            Refuse(identity, "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]");
+            return;
+        }
+        if (version != ZeroMqProtocol.Version)
+        {
+            Refuse(identity, $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}");
+            return;
+        }
+        if (_failedWith is not null)
+        {
+            // The loader has failed: a consumer joining now hears why instead of waiting for batches.
+            var late = new Peer(identity, key);
+            SendEnd(late, _failedWith);
+            return;
+        }
+        if (peer is null)
+        {
+            string name = message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)];
+            peer = new Peer(identity, name) { LastHeard = Environment.TickCount64, Credit = window };
+            _peers[key] = peer;
+            _order.Add(key);
+            Interlocked.Increment(ref _consumers);
+            _noConsumerSince = -1;
+            _firstPeer.TrySetResult();
+        }
+        TrySend(identity, ZeroMqProtocol.Welcome, ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture),
+            ((long)_options.Heartbeat.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), ((long)_options.PeerTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
+        peer.LastSent = Environment.TickCount64;
+    }
+
+    private void Refuse(byte[] identity, string reason)
+    {
+        Interlocked.Increment(ref _refused);
+        var frame = new ArrayBufferWriter<byte>(256);
+        TensorFrame.WriteEnd(0, $"{Description}: refused: {reason}", frame);
+        try
+        {
+            _router.SendMoreFrame(identity).SendFrame(frame.WrittenSpan.ToArray());
+        }
+        catch (HostUnreachableException)
+        {
+        }
+    }
+
+    private void Acknowledge(Peer peer, long sequence)
+    {
+        if (peer.InFlight.Remove(sequence, out Frame? frame))
+        {
+            frame.Buffer.Dispose();
+            peer.Credit++;
+            peer.Acknowledged++;
+            Interlocked.Increment(ref _acknowledged);
+            lock (_acknowledgedBy)
+            {
+                _acknowledgedBy[peer.Name] = peer.Acknowledged;
+            }
+        }
+    }
+
+    private void OnTimer(object? sender, NetMQTimerEventArgs e)
     {
         long now = Environment.TickCount64;
-        foreach (Peer peer in _peers.Values.Where(p => now - p.LastSeen > (long)PeerTimeout.TotalMilliseconds).ToArray())
+        long timeout = (long)_options.PeerTimeout.TotalMilliseconds;
+        foreach (Peer peer in _peers.Values.ToArray())
         {
-            RemovePeer(peer, lost: true);
+            if (now - peer.LastHeard > timeout)
+            {
+                // Told, in case it is alive but was silent: it must not go on with batches now sent to others.
+                TrySend(peer.Identity, ZeroMqProtocol.Gone, $"nothing heard from this consumer for {(now - peer.LastHeard) / 1000.0:0.#} s (the timeout is {_options.PeerTimeout.TotalSeconds:0.#} s); its batches went to others");
+                Remove(peer, lost: true);
+            }
+            else if (now - peer.LastSent >= (long)_options.Heartbeat.TotalMilliseconds && TrySend(peer.Identity, ZeroMqProtocol.Ping))
+            {
+                peer.LastSent = now;
+            }
         }
+        Advance();
     }
 
     private void OnOutgoing(object? sender, NetMQQueueEventArgs<Outgoing> e)
@@ -186,49 +311,170 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             {
                 _end = item;
             }
+            else if (_closed || _failure is not null)
+            {
+                item.Frame!.Buffer.Dispose();
+                Interlocked.Increment(ref _returned);
+                _slots.Release();
+            }
             else
             {
-                _pending.Enqueue(item.Frame!);
+                _unsent.Enqueue(item.Frame!);
             }
         }
-        Flush();
+        Advance();
     }
 
-    /// <summary>Sends pending frames to consumers with credit (round-robin), then the end frames once nothing is pending.</summary>
-    private void Flush()
+    /// <summary>Sends what it can, then decides whether the stream has ended, failed or waits: after every event.</summary>
+    private void Advance()
     {
-        while (_pending.Count > 0 && TakeCreditedPeer() is { } peer)
+        if (_end is { Error: { } error } failed)
         {
-            try
+            // The loader failed: every consumer hears why, now (and any that joins later, while this end lives).
+            _failedWith = error;
+            foreach (Peer peer in _peers.Values)
             {
-                PooledFrameBuffer frame = _pending.Peek();
-                _router.SendMoreFrame(peer.Identity).SendFrame(frame.Array, frame.Length); // copies into the message
-                _pending.Dequeue().Dispose();
-                peer.Sent++;
+                SendEnd(peer, error);
             }
-            catch (HostUnreachableException)
-            {
-                // The consumer went away: keep the frame for another one, and stop counting on this one.
-                DropPeer(peer);
-            }
+            Finish(failed);
+            return;
         }
-        if (_end is { } end && _pending.Count == 0)
+        Flush();
+        bool work = _unsent.Count > 0 || _again.Count > 0 || _peers.Values.Any(p => p.InFlight.Count > 0);
+        if (_peers.Count == 0 && Consumers >= _options.ExpectConsumers && !_closed && _failure is null)
+        {
+            NoConsumerLeft(work);
+        }
+        if (_end is { } end && !work && Consumers >= _options.ExpectConsumers)
         {
             foreach (Peer peer in _peers.Values)
             {
-                var frame = new ArrayBufferWriter<byte>(256);
-                TensorFrame.WriteEnd(peer.Sent, end.Error, frame);
-                try
-                {
-                    _router.SendMoreFrame(peer.Identity).SendFrame(frame.WrittenSpan.ToArray());
-                }
-                catch (HostUnreachableException)
-                {
-                    LostConsumers++;
-                }
+                SendEnd(peer, null);
             }
-            _end = null;
-            end.Done?.TrySetResult();
+            Finish(end);
+        }
+        else if (_end is { } stopping && (_closed || _failure is not null))
+        {
+            Finish(stopping);
+        }
+    }
+
+    /// <summary>
+    /// Every consumer that joined has gone. If they all said goodbye, the stream is over (as when a pipe's reader
+    /// exits). If one died holding batches, they wait a peer timeout for a consumer to take them; after that they
+    /// are undeliverable and the run fails.
+    /// </summary>
+    private void NoConsumerLeft(bool work)
+    {
+        bool stranded = false;
+        foreach (var (frame, _) in _again.UnorderedItems)
+        {
+            stranded |= frame.FromLost;
+        }
+        if (!stranded)
+        {
+            _closed = true;
+            Discard(undeliverable: false);
+            _stopped.Cancel();
+            return;
+        }
+        long now = Environment.TickCount64;
+        if (_noConsumerSince < 0)
+        {
+            _noConsumerSince = now;
+            return;
+        }
+        if (now - _noConsumerSince >= (long)_options.PeerTimeout.TotalMilliseconds)
+        {
+            long stuck = Discard(undeliverable: true);
+            Volatile.Write(ref _failure, new IOException($"{Description}: {stuck} batches could not be delivered: the consumers holding them were lost ({LostConsumers} of {Consumers} left without a goodbye) and no other joined within {_options.PeerTimeout.TotalSeconds:0.#} s."));
+            _stopped.Cancel();
+        }
+        _ = work;
+    }
+
+    /// <summary>Disposes every frame not acknowledged; returns how many were counted undeliverable (those of lost consumers, when <paramref name="undeliverable"/>).</summary>
+    private long Discard(bool undeliverable)
+    {
+        long stuck = 0;
+        while (_again.TryDequeue(out Frame? frame, out _))
+        {
+            if (undeliverable && frame.FromLost)
+            {
+                stuck++;
+            }
+            else
+            {
+                Interlocked.Increment(ref _returned);
+            }
+            frame.Buffer.Dispose();
+        }
+        while (_unsent.TryDequeue(out Frame? frame))
+        {
+            frame.Buffer.Dispose();
+            Interlocked.Increment(ref _returned);
+            _slots.Release();
+        }
+        Interlocked.Add(ref _undeliverable, stuck);
+        return stuck;
+    }
+
+    private void Finish(Outgoing end)
+    {
+        _end = null;
+        end.Done?.TrySetResult();
+    }
+
+    private void SendEnd(Peer peer, string? error)
+    {
+        var frame = new ArrayBufferWriter<byte>(256);
+        var totals = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["total"] = Interlocked.Read(ref _acknowledged).ToString(CultureInfo.InvariantCulture),
+            ["consumers"] = Consumers.ToString(CultureInfo.InvariantCulture),
+            ["redelivered"] = Interlocked.Read(ref _redelivered).ToString(CultureInfo.InvariantCulture),
+        };
+        TensorFrame.WriteEnd(peer.Delivered, error, frame, totals);
+        try
+        {
+            _router.SendMoreFrame(peer.Identity).SendFrame(frame.WrittenSpan.ToArray());
+        }
+        catch (HostUnreachableException)
+        {
+        }
+    }
+
+    /// <summary>Sends frames to consumers with credit, round-robin: first those to deliver again (oldest first), then new ones.</summary>
+    private void Flush()
+    {
+        while ((_again.Count > 0 || _unsent.Count > 0) && TakeCreditedPeer() is { } peer)
+        {
+            bool again = _again.Count > 0;
+            Frame frame = again ? _again.Peek() : _unsent.Peek();
+            try
+            {
+                _router.SendMoreFrame(peer.Identity).SendFrame(frame.Buffer.Array, frame.Buffer.Length); // copies into the message
+            }
+            catch (HostUnreachableException)
+            {
+                // The consumer went away: the frame stays for another one.
+                peer.Credit++;
+                Remove(peer, lost: true);
+                continue;
+            }
+            if (again)
+            {
+                _again.Dequeue();
+                Interlocked.Increment(ref _redelivered);
+            }
+            else
+            {
+                _unsent.Dequeue();
+                _slots.Release();
+            }
+            peer.InFlight[frame.Sequence] = frame with { FromLost = false };
+            peer.Delivered++;
+            peer.LastSent = Environment.TickCount64;
         }
     }
 
@@ -246,56 +492,108 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         return null;
     }
 
-    private void DropPeer(Peer peer) => RemovePeer(peer, lost: true);
-
-    private void RemovePeer(Peer peer, bool lost)
+    /// <summary>Forgets a consumer; the batches it had not acknowledged are queued for another (first, in sequence order).</summary>
+    private void Remove(Peer peer, bool lost)
     {
         string key = Convert.ToHexString(peer.Identity);
-        _peers.Remove(key);
+        if (!_peers.Remove(key))
+        {
+            return;
+        }
         _order.Remove(key);
         if (lost)
         {
-            LostConsumers++;
+            Interlocked.Increment(ref _lost);
         }
-        if (_peers.Count == 0)
+        foreach (Frame frame in peer.InFlight.Values)
         {
-            // Like a closed pipe: with nobody left to read, the loader stops instead of waiting for credit forever.
-            _allConsumersGone.Cancel();
-            _end?.Done?.TrySetResult();
-            _end = null;
+            _again.Enqueue(frame with { FromLost = lost }, frame.Sequence);
+        }
+        peer.Delivered -= peer.InFlight.Count;
+        peer.InFlight.Clear();
+    }
+
+    private bool TrySend(byte[] identity, params string[] frames)
+    {
+        try
+        {
+            var message = new NetMQMessage();
+            message.Append(identity);
+            foreach (string frame in frames)
+            {
+                message.Append(frame, Encoding.UTF8);
+            }
+            _router.SendMultipartMessage(message);
+            return true;
+        }
+        catch (HostUnreachableException)
+        {
+            return false;
         }
     }
 
+    private bool _disposed;
+
     public ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return ValueTask.CompletedTask;
+        }
+        _disposed = true;
         _poller.Stop();
         _poller.Dispose();
         _router.Dispose();
         _outbox.Dispose();
-        while (_pending.TryDequeue(out PooledFrameBuffer? unsent))
+        while (_unsent.TryDequeue(out Frame? unsent))
         {
-            unsent.Dispose();
+            unsent.Buffer.Dispose();
         }
-        _credits.Dispose();
-        _allConsumersGone.Dispose();
+        while (_again.TryDequeue(out Frame? again, out _))
+        {
+            again.Buffer.Dispose();
+        }
+        foreach (Peer peer in _peers.Values)
+        {
+            foreach (Frame frame in peer.InFlight.Values)
+            {
+                frame.Buffer.Dispose();
+            }
+        }
+        _slots.Dispose();
+        _stopped.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    private sealed record Outgoing(PooledFrameBuffer? Frame, bool End, string? Error, TaskCompletionSource? Done = null);
+    /// <summary>A batch's frame and its sequence; <see cref="FromLost"/> when it waits because its consumer was lost.</summary>
+    private sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false);
+
+    private sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null);
 
     private sealed class Peer
     {
-        public Peer(byte[] identity)
+        public Peer(byte[] identity, string name)
         {
             Identity = identity;
+            Name = name;
         }
 
         public byte[] Identity { get; }
 
+        public string Name { get; }
+
         public int Credit { get; set; }
 
-        public long Sent { get; set; }
+        /// <summary>Batches sent to it and not yet acknowledged, by sequence.</summary>
+        public Dictionary<long, Frame> InFlight { get; } = [];
 
-        public long LastSeen { get; set; }
+        /// <summary>Batches sent to it that it kept (acknowledged, or still in flight).</summary>
+        public long Delivered { get; set; }
+
+        public long Acknowledged { get; set; }
+
+        public long LastHeard { get; set; }
+
+        public long LastSent { get; set; }
     }
 }

@@ -1,4 +1,6 @@
+using NetMQ;
 using StreamLoader.Core.Tensors;
+using StreamLoader.Core.Transport;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport;
 using StreamLoader.Transport.ZeroMq;
@@ -8,6 +10,8 @@ namespace StreamLoader.Tests.Transport;
 /// <summary>The ZeroMQ transport over real TCP sockets on 127.0.0.1: delivery, credit-based back-pressure, sharing, faults.</summary>
 public sealed class ZeroMqTransportTests
 {
+    private static readonly ZeroMqOptions Slow = new() { PeerTimeout = TimeSpan.FromSeconds(20) };
+
     private static TensorBatch Batch(long sequence)
     {
         var batch = new TensorBatch("mlm", sequence) { TokenCount = 4, RowCount = 2 };
@@ -19,7 +23,7 @@ public sealed class ZeroMqTransportTests
     public async Task RoundTrip_DeliversEveryBatchInOrderThenEnds()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 3, idleTimeout: TimeSpan.FromSeconds(20));
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 3, options: Slow);
 
         Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync());
         for (int i = 0; i < 50; i++)
@@ -38,19 +42,21 @@ public sealed class ZeroMqTransportTests
     public async Task Credits_BoundTheBatchesInFlight()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, idleTimeout: TimeSpan.FromSeconds(20));
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
 
-        // The reader grants two credits on connect; nobody consumes yet.
-        await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-        await writer.WriteAsync(Batch(1)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-        Task third = writer.WriteAsync(Batch(2)).AsTask();
+        // The reader grants two credits on joining; nobody consumes yet. Two batches go out, two more wait unsent.
+        for (int i = 0; i < 4; i++)
+        {
+            await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        Task third = writer.WriteAsync(Batch(4)).AsTask();
         await Task.Delay(300);
-        Assert.False(third.IsCompleted, "the loader sent a third batch without credit");
+        Assert.False(third.IsCompleted, "the loader took a fifth batch with two in flight and two waiting");
 
         await using IAsyncEnumerator<TensorBatch> e = reader.ReadAllAsync().GetAsyncEnumerator();
         Assert.True(await e.MoveNextAsync());
         e.Current.Dispose();
-        Assert.True(await e.MoveNextAsync()); // taking the second batch returns the credit for the first
+        Assert.True(await e.MoveNextAsync()); // taking the second batch acknowledges the first, which returns its credit
         e.Current.Dispose();
         await third.WaitAsync(TimeSpan.FromSeconds(20));
     }
@@ -59,8 +65,8 @@ public sealed class ZeroMqTransportTests
     public async Task TwoConsumers_ShareTheStreamWithoutDuplicatesOrLoss()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using var a = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, idleTimeout: TimeSpan.FromSeconds(20));
-        await using var b = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, idleTimeout: TimeSpan.FromSeconds(20));
+        await using var a = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        await using var b = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
         Task<List<TensorBatch>> readA = Collect.AllAsync(a.ReadAllAsync());
         Task<List<TensorBatch>> readB = Collect.AllAsync(b.ReadAllAsync());
         while (writer.Consumers < 2)
@@ -86,7 +92,7 @@ public sealed class ZeroMqTransportTests
     public async Task LoaderFailure_ReachesTheConsumerWithItsMessage()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 4, idleTimeout: TimeSpan.FromSeconds(20));
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 4, options: Slow);
         Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync());
         await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
         await writer.CompleteAsync(new InvalidDataException("dump.json.gz: line 7: malformed")).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
@@ -99,14 +105,17 @@ public sealed class ZeroMqTransportTests
     public async Task LastConsumerLeaves_LoaderStopsWaitingForCredit()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, idleTimeout: TimeSpan.FromSeconds(20));
-        await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-        Task blocked = writer.WriteAsync(Batch(1)).AsTask(); // no credit left
+        var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: Slow);
+        for (int i = 0; i < 3; i++)
+        {
+            await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        Task blocked = writer.WriteAsync(Batch(3)).AsTask(); // one in flight, two waiting: no room left
 
         await reader.DisposeAsync(); // says goodbye
 
         ReaderClosedException error = await Assert.ThrowsAsync<ReaderClosedException>(() => blocked.WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Contains("every consumer has gone", error.Message, StringComparison.Ordinal);
+        Assert.Contains("every consumer has left", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, writer.LostConsumers);
     }
 
@@ -114,9 +123,258 @@ public sealed class ZeroMqTransportTests
     public async Task SilentLoader_IsReportedAfterTheIdleTimeoutInsteadOfHanging()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, idleTimeout: TimeSpan.FromMilliseconds(500));
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500) });
+
+        // Joined, then the loader goes quiet for good: disposed without an end frame.
+        await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        await using IAsyncEnumerator<TensorBatch> batches = reader.ReadAllAsync().GetAsyncEnumerator();
+        Assert.True(await batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        batches.Current.Dispose();
+        await writer.DisposeAsync();
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        IOException error = await Assert.ThrowsAsync<IOException>(() => batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("nothing from the loader", error.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"noticed after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>A consumer written from docs/WIRE.md with a raw DEALER socket: joins, takes batches, and never acknowledges them.</summary>
+    private sealed class RawConsumer : IDisposable
+    {
+        private readonly NetMQ.Sockets.DealerSocket _socket = new();
+
+        public RawConsumer(string endpoint, string version = "2", int window = 3)
+        {
+            _socket.Options.Linger = TimeSpan.Zero;
+            _socket.Connect(endpoint);
+            _socket.SendMoreFrame("HELLO").SendMoreFrame(version).SendMoreFrame(window.ToString(System.Globalization.CultureInfo.InvariantCulture)).SendFrame("raw");
+        }
+
+        /// <summary>The next message's frames, skipping heartbeats; null after <paramref name="timeout"/>.</summary>
+        public List<byte[]>? Receive(TimeSpan timeout)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed < timeout)
+            {
+                var message = new NetMQ.NetMQMessage();
+                if (_socket.TryReceiveMultipartMessage(TimeSpan.FromMilliseconds(100), ref message) && message.FrameCount > 0)
+                {
+                    List<byte[]> frames = message.Select(f => f.ToByteArray()).ToList();
+                    if (frames[0].Length < 8 && System.Text.Encoding.ASCII.GetString(frames[0]) is "PING" or "WELCOME")
+                    {
+                        continue;
+                    }
+                    return frames;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>Dies: the socket closes with no goodbye.</summary>
+        public void Dispose() => _socket.Dispose();
+    }
+
+    private static long SequenceOf(byte[] frame)
+    {
+        int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(frame);
+        return long.Parse(StreamLoader.Transport.Framing.TensorFrame.ParseHeader(frame.AsSpan(8, length), "test").Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task OtherProtocolVersion_IsRefusedWithAMessage()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
+        using var old = new RawConsumer(writer.BoundEndpoint, version: "1");
+
+        List<byte[]>? reply = await Task.Run(() => old.Receive(TimeSpan.FromSeconds(20)));
+
+        Assert.NotNull(reply);
+        int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(reply![0]);
+        var header = StreamLoader.Transport.Framing.TensorFrame.ParseHeader(reply[0].AsSpan(8, length), "test");
+        Assert.True(header.IsError);
+        Assert.Contains("protocol version 1", header.Metadata["message"], StringComparison.Ordinal);
+        Assert.Equal(0, writer.Consumers);
+    }
+
+    [Fact]
+    public async Task ConsumerDies_ItsUnacknowledgedWindowGoesToAnother_EachSequenceOnce()
+    {
+        var options = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1), ExpectConsumers = 2 };
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
+        var dead = new RawConsumer(writer.BoundEndpoint, window: 3);
+        while (writer.Consumers < 1)
+        {
+            await Task.Delay(10);
+        }
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        // The doomed consumer takes its window of three and dies holding them.
+        var held = new List<long>();
+        for (int i = 0; i < 3; i++)
+        {
+            held.Add(SequenceOf((await Task.Run(() => dead.Receive(TimeSpan.FromSeconds(20))))![0]));
+        }
+        dead.Dispose();
+        await using var alive = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: options);
+        List<TensorBatch> received = await Collect.AllAsync(alive.ReadAllAsync(), timeoutSeconds: 30);
+        await sending.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), received.Select(b => b.Sequence).Order());
+        Assert.Subset(received.Select(b => b.Sequence).ToHashSet(), held.ToHashSet());
+        ZeroMqReport report = writer.Report;
+        Assert.Equal(1, report.Lost);
+        Assert.Equal(3, report.Redelivered);
+        Assert.Equal(30, report.Acknowledged);
+        Assert.Equal(0, report.Undeliverable);
+        Assert.Equal("30", alive.EndTotals!["total"]);
+        received.ForEach(b => b.Dispose());
+    }
+
+    [Fact]
+    public async Task ConsumerLeavesWithBatchesQueued_TheyGoToTheOther_NoneTwice()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { ExpectConsumers = 2 });
+        var leaving = new ZeroMqBatchReader(writer.BoundEndpoint, window: 4, options: Slow);
+        await using var staying = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        // Takes two, then leaves with the rest of its window queued, not acknowledged.
+        var taken = new List<TensorBatch>();
+        await using (IAsyncEnumerator<TensorBatch> e = leaving.ReadAllAsync().GetAsyncEnumerator())
+        {
+            for (int i = 0; i < 2 && await e.MoveNextAsync(); i++)
+            {
+                taken.Add(e.Current);
+            }
+        }
+        await leaving.DisposeAsync();
+        List<TensorBatch> rest = await Collect.AllAsync(staying.ReadAllAsync(), timeoutSeconds: 30);
+        await sending.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), taken.Concat(rest).Select(b => b.Sequence).Order());
+        Assert.Equal(0, writer.Report.Lost);
+        Assert.True(writer.Report.Redelivered >= 1, $"redelivered {writer.Report.Redelivered}");
+        taken.Concat(rest).ToList().ForEach(b => b.Dispose());
+    }
+
+    [Fact]
+    public async Task EveryConsumerLost_TheirBatchesAreCountedUndeliverable_AndTheLoaderFails()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500) });
+        var dead = new RawConsumer(writer.BoundEndpoint, window: 2);
+        for (int i = 0; i < 2; i++)
+        {
+            await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        Assert.NotNull(await Task.Run(() => dead.Receive(TimeSpan.FromSeconds(20))));
+        dead.Dispose();
+
+        IOException error = await Assert.ThrowsAsync<IOException>(() => writer.CompleteAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("could not be delivered", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, writer.Report.Undeliverable);
+        Assert.Equal(1, writer.Report.Lost);
+    }
+
+    [Fact]
+    public async Task LongStep_HeartbeatsKeepTheConsumer_AndSilentConsumersAreDropped()
+    {
+        var quick = new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(600) };
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", quick);
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: quick);
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        var seen = new List<long>();
+        await foreach (TensorBatch batch in reader.ReadAllAsync())
+        {
+            using (batch)
+            {
+                seen.Add(batch.Sequence);
+                await Task.Delay(1500); // a step over twice the timeout
+            }
+        }
+        await sending.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal([0L, 1L, 2L], seen);
+        Assert.Equal(0, writer.Report.Lost);
+    }
+
+    [Fact]
+    public async Task ExpectConsumers_AFirstConsumerLeavingEarlyDoesNotEndTheStream()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { ExpectConsumers = 2 });
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        var first = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: Slow);
+        TensorBatch one;
+        await using (IAsyncEnumerator<TensorBatch> e = first.ReadAllAsync().GetAsyncEnumerator())
+        {
+            Assert.True(await e.MoveNextAsync());
+            one = e.Current;
+        }
+        await first.DisposeAsync();
+        await Task.Delay(300);
+        Assert.False(sending.IsCompleted, "the stream ended before the second consumer joined");
+
+        await using var second = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        List<TensorBatch> rest = await Collect.AllAsync(second.ReadAllAsync(), timeoutSeconds: 30);
+        await sending.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), rest.Prepend(one).Select(b => b.Sequence).Order());
+        rest.Prepend(one).ToList().ForEach(b => b.Dispose());
+    }
+
+    [Fact]
+    public async Task NoLoader_IsReportedWithinThePeerTimeout()
+    {
+        int port;
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        await using var reader = new ZeroMqBatchReader($"tcp://127.0.0.1:{port}", window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500) });
 
         IOException error = await Assert.ThrowsAsync<IOException>(() => Collect.AllAsync(reader.ReadAllAsync(), timeoutSeconds: 20));
-        Assert.Contains("nothing from the loader", error.Message, StringComparison.Ordinal);
+        Assert.Contains("no loader answered", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SeveralLoaders_OneDeviceReadsBoth_EndsWhenEveryOneHasEnded()
+    {
+        await using var a = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
+        await using var b = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
+        await using IBatchReader reader = await TransportFactory.OpenReaderAsync($"{a.BoundEndpoint},{b.BoundEndpoint}", window: 2, zeroMq: Slow);
+        Task sendA = Task.Run(async () => { for (int i = 0; i < 10; i++) { await a.WriteAsync(Batch(i)); } await a.CompleteAsync(); });
+        Task sendB = Task.Run(async () => { for (int i = 100; i < 115; i++) { await b.WriteAsync(Batch(i)); } await Task.Delay(300); await b.CompleteAsync(); });
+
+        List<TensorBatch> all = await Collect.AllAsync(reader.ReadAllAsync(), timeoutSeconds: 30);
+        await Task.WhenAll(sendA, sendB).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(Enumerable.Range(0, 10).Concat(Enumerable.Range(100, 15)).Select(i => (long)i), all.Select(x => x.Sequence).Order());
+        all.ForEach(x => x.Dispose());
     }
 }

@@ -1,0 +1,77 @@
+namespace StreamLoader.Transport.ZeroMq;
+
+/// <summary>
+/// The batch protocol over ZeroMQ (docs/WIRE.md): consumers (DEALER) join a loader (ROUTER) with <c>HELLO</c>, which
+/// grants their window of credit; each batch is one single-part message in the safetensors layout; a consumer
+/// acknowledges each batch it is done with (<c>ACK</c>, which returns one credit), and a batch a consumer never
+/// acknowledged because it left, died or went silent is sent again to another.
+/// </summary>
+public static class ZeroMqProtocol
+{
+    /// <summary>The protocol version this build speaks; a peer of another is refused with a message saying so.</summary>
+    public const int Version = 2;
+
+    /// <summary>consumer → loader: <c>HELLO</c> <c>version</c> <c>window</c> <c>name</c>.</summary>
+    public const string Hello = "HELLO";
+
+    /// <summary>loader → consumer: <c>WELCOME</c> <c>version</c> <c>heartbeat_ms</c> <c>peer_timeout_ms</c>.</summary>
+    public const string Welcome = "WELCOME";
+
+    /// <summary>consumer → loader: <c>ACK</c> <c>sequence</c>: done with that batch; one more credit.</summary>
+    public const string Ack = "ACK";
+
+    /// <summary>Either way: a heartbeat, sent when nothing else has been sent for a heartbeat interval.</summary>
+    public const string Ping = "PING";
+
+    /// <summary>consumer → loader: <c>BYE</c>: leaving; the batches it did not acknowledge go to another consumer.</summary>
+    public const string Bye = "BYE";
+
+    /// <summary>loader → consumer: <c>GONE</c> <c>reason</c>: the loader no longer counts on this consumer (it was silent past the timeout).</summary>
+    public const string Gone = "GONE";
+
+    /// <summary>Messages shorter than this are commands; a batch frame starts with its 8-byte header length.</summary>
+    internal const int FrameMinimum = 8;
+}
+
+/// <summary>Timeouts and expectations of a ZeroMQ transport end.</summary>
+public sealed record ZeroMqOptions
+{
+    /// <summary>
+    /// A peer silent for this long (no batch, command or heartbeat) is taken to be gone: the loader drops a consumer
+    /// and sends its unacknowledged batches to another; a consumer reports its loader gone. Heartbeats go out every
+    /// fifth of it, from the socket's own thread, so a long training step never silences a live peer.
+    /// </summary>
+    public TimeSpan PeerTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Loader: the stream does not end before this many consumers have joined (a first one leaving early does not end it for the rest).</summary>
+    public int ExpectConsumers { get; init; } = 1;
+
+    /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>
+    public string Name { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>How often heartbeats go out.</summary>
+    public TimeSpan Heartbeat => TimeSpan.FromMilliseconds(Math.Max(50, PeerTimeout.TotalMilliseconds / 5));
+
+    /// <summary>Throws for settings that cannot work.</summary>
+    public ZeroMqOptions Validate()
+    {
+        if (PeerTimeout < TimeSpan.FromMilliseconds(250))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PeerTimeout), PeerTimeout, "--peer-timeout must be at least 0.25 s.");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(ExpectConsumers, 1);
+        return this;
+    }
+}
+
+/// <summary>What a loader's ZeroMQ end did: who joined and left, and what became of every batch.</summary>
+/// <param name="Consumers">Consumers that joined.</param>
+/// <param name="Lost">Consumers that died or went silent past the timeout (no <c>BYE</c>).</param>
+/// <param name="Sent">Distinct batches handed to the transport.</param>
+/// <param name="Acknowledged">Batches a consumer acknowledged: processed, each once.</param>
+/// <param name="Redelivered">Sends of a batch again, after its first consumer left without acknowledging it.</param>
+/// <param name="Returned">Batches left unsent or unacknowledged when every consumer had left with <c>BYE</c> (they asked for no more).</param>
+/// <param name="Undeliverable">Batches no consumer could take: theirs were lost and no other was left. Non-zero fails the run.</param>
+/// <param name="Refused">Peers refused for speaking another protocol version.</param>
+/// <param name="ByConsumer">Batches each consumer acknowledged, by its name.</param>
+public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, IReadOnlyDictionary<string, long> ByConsumer);
