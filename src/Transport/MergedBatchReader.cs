@@ -22,6 +22,9 @@ public sealed class MergedBatchReader : IBatchReader
 
     public string Description => string.Join(" + ", _readers.Select(r => r.Description));
 
+    /// <summary>The loaders' readers.</summary>
+    public IReadOnlyList<IBatchReader> Readers => _readers;
+
     public async IAsyncEnumerable<TensorBatch> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -25,6 +25,9 @@ public sealed class PeekedBatchReader : IBatchReader
 
     public string Description => _inner.Description;
 
+    /// <summary>The reader the first batch was taken from.</summary>
+    public IBatchReader Inner => _inner;
+
     /// <summary>
     /// Reads the first batch of <paramref name="reader"/>. Returns it (still owned by the returned reader, which
     /// delivers it first) and the reader to use from now on; null and the original reader when the stream is empty.

@@ -51,6 +51,13 @@ public sealed record CheckpointManifest
     /// <summary>True when <see cref="PositionFileName"/> was written (runs that read a source; not the device role).</summary>
     public required bool HasPosition { get; init; }
 
+    /// <summary>
+    /// <c>device</c> for a device-role run, whose settings are the device's own: a loader resuming from it takes its
+    /// position and batch numbering, not its settings (the position names the source it belongs to). Null for a run of
+    /// every service.
+    /// </summary>
+    public string? Role { get; init; }
+
     /// <summary>The effective value of every setting that shaped the run, by option name, as command-line values.</summary>
     public required IReadOnlyDictionary<string, string[]> Settings { get; init; }
 

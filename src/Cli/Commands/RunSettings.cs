@@ -204,7 +204,12 @@ public sealed record RunSettings
             int? rank = result.GetValue(CliOptions.Rank) ?? (RankInfo.FromEnvironment() is { WorldSize: > 1 } fromEnvironment ? fromEnvironment.Rank : null);
             resumeFolder = CheckpointManifest.Resolve(resume, rank);
             manifest = CheckpointManifest.Load(resumeFolder);
-            result = ResumeArguments.Apply(result, manifest, resumeFolder);
+            // A device's settings are not a loader's: a loader resuming a device's checkpoint takes only its position.
+            bool loaderFromDevice = manifest.Role == "device" && result.GetValue(CliOptions.Role) is "loader";
+            if (!loaderFromDevice)
+            {
+                result = ResumeArguments.Apply(result, manifest, resumeFolder);
+            }
         }
         // A resumed run keeps the schedule's horizon (--schedule-steps, else --max-steps) unless it is given a new one:
         // a new --max-steps re-spans the decay over the longer run, which is what extending a run means.

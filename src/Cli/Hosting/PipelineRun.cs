@@ -15,6 +15,7 @@ using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Transport;
 using StreamLoader.Transport.InProcess;
+using StreamLoader.Transport.ZeroMq;
 
 namespace StreamLoader.Cli.Hosting;
 
@@ -159,7 +160,8 @@ internal sealed class PipelineRun : IAsyncDisposable
             ResumeOffset = _resume is not null && Settings.ResumeManifest is { } manifest ? (int)manifest.ResumeOffset : 0,
         };
         PipelineChannel<Document> documents = _documents!;
-        IBatchWriter output = _writer!;
+        // Frames leaving the process carry the stream position too: the device has no stream to ask.
+        IBatchWriter output = Settings.Transport.Role == RunRole.Loader && Stream is not null ? new PositionStampingWriter(_writer!, Stream) : _writer!;
         Batcher = batcher;
         _batcherCounters = Pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, output));
     }
@@ -315,9 +317,29 @@ internal sealed class PipelineRun : IAsyncDisposable
                 null,
                 stats.Resumes,
                 Stream.ResumeFilesSkipped),
+            Transport = TransportAccount(),
             Batcher = Batcher is null ? null : new BatcherReport(Batcher.Workers, Batcher.EmptyDocuments, SequenceLength, Settings.Batcher.BatchSize, Batcher.PaddingFraction, Context!.Counters.Snapshot()),
             Settings = new SettingsReport(Settings.Seed, SequenceLength, Settings.Batcher.BatchSize, Settings.Provider.Epochs, Settings.Provider.ShuffleBuffer, Settings.MaxSteps, Settings.Batcher.TaskSettings.Keys.ToDictionary(k => k, k => Settings.Batcher.TaskSettings.GetString(k, string.Empty))),
         };
+    }
+
+    /// <summary>The ZeroMQ end's account, when batches crossed processes over ZeroMQ.</summary>
+    private TransportReport? TransportAccount()
+    {
+        if ((_writer is PositionStampingWriter stamping ? stamping.Inner : _writer) is ZeroMqBatchWriter loader)
+        {
+            ZeroMqReport r = loader.Report;
+            return new TransportReport(loader.BoundEndpoint, ZeroMqProtocol.Version, r.Consumers, r.Lost, r.Sent, r.Acknowledged, r.Redelivered, r.Returned, r.Undeliverable, r.ByConsumer, r.SequencesByConsumer);
+        }
+        IBatchReader? reader = Reader is PeekedBatchReader peeked ? peeked.Inner : Reader;
+        IReadOnlyList<IBatchReader> readers = reader is MergedBatchReader merged ? merged.Readers : reader is null ? [] : [reader];
+        ZeroMqBatchReader[] ends = readers.OfType<ZeroMqBatchReader>().ToArray();
+        if (ends.Length == 0)
+        {
+            return null;
+        }
+        return new TransportReport(string.Join(",", ends.Select(e => e.Description)), ZeroMqProtocol.Version, Received: ends.Sum(e => e.Batches),
+            ReceivedSequences: ends.Length == 1 ? ends[0].Received.ToString() : null, StreamTotals: ends.Length == 1 ? ends[0].EndTotals : null);
     }
 
     /// <summary>

@@ -139,6 +139,17 @@ public static class HumanSummary
                 totals.AddRow("to continue", Markup.Escape($"--resume {device.Checkpoint}"));
             }
         }
+        if (summary.Transport is { } transport)
+        {
+            string text = transport.Consumers is int consumers
+                ? $"{transport.Endpoint} (protocol {transport.Protocol}): {consumers} consumers joined, {transport.Lost} lost; {transport.Sent:N0} batches sent, {transport.Acknowledged:N0} acknowledged, {transport.Redelivered:N0} sent again, {transport.Returned:N0} returned, {transport.Undeliverable:N0} undeliverable"
+                : $"{transport.Endpoint} (protocol {transport.Protocol}): {transport.Received:N0} batches received" + (transport.StreamTotals is { } stream ? $"; the stream: {stream.GetValueOrDefault("total")} acknowledged over {stream.GetValueOrDefault("consumers")} consumers, {stream.GetValueOrDefault("redelivered")} sent again" : string.Empty);
+            totals.AddRow("transport", Markup.Escape(text));
+            if (transport.ByConsumer is { Count: > 0 } byConsumer)
+            {
+                totals.AddRow("acknowledged by", Markup.Escape(string.Join(", ", byConsumer.Select(p => $"{p.Key} {p.Value:N0}"))));
+            }
+        }
         if (summary.Inference is { } inference)
         {
             WriteInference(totals, inference, N);

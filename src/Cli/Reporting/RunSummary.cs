@@ -91,6 +91,9 @@ public sealed record RunSummary
 
     /// <summary>infer: the output, the rows, the batching and its comparison with the other layout; null for other runs.</summary>
     public InferenceReport? Inference { get; init; }
+
+    /// <summary>Split roles over ZeroMQ: what the loader's end did with every batch and consumer, or what a device's end received; null otherwise.</summary>
+    public TransportReport? Transport { get; init; }
     public required SettingsReport Settings { get; init; }
 }
 
@@ -154,6 +157,37 @@ public sealed record InferenceReport(
     long MemoryRetries,
     int? RowLimit,
     string? Marker);
+
+/// <summary>A ZeroMQ end's account (protocol <see cref="Protocol"/>).</summary>
+/// <param name="Endpoint">The endpoint bound (loader) or connected to (device).</param>
+/// <param name="Protocol">The protocol version spoken.</param>
+/// <param name="Consumers">Loader: consumers that joined.</param>
+/// <param name="Lost">Loader: consumers that died or fell silent past the peer timeout.</param>
+/// <param name="Sent">Loader: distinct batches sent.</param>
+/// <param name="Acknowledged">Loader: batches a consumer acknowledged (each once).</param>
+/// <param name="Redelivered">Loader: batches sent again after their consumer left without acknowledging them.</param>
+/// <param name="Returned">Loader: batches left when every consumer had said goodbye.</param>
+/// <param name="Undeliverable">Loader: batches no consumer could take (theirs were lost, none was left); non-zero fails the run.</param>
+/// <param name="ByConsumer">Loader: batches each consumer acknowledged, by name.</param>
+/// <param name="SequencesByConsumer">Loader: which batches each consumer acknowledged, as ranges of sequences ("0-41,44").</param>
+/// <param name="Received">Device: batches received.</param>
+/// <param name="ReceivedSequences">Device: which, as ranges of sequences.</param>
+/// <param name="StreamTotals">Device: the end frame's account of the stream (acknowledged over all consumers, consumers, redelivered).</param>
+public sealed record TransportReport(
+    string Endpoint,
+    int Protocol,
+    int? Consumers = null,
+    int? Lost = null,
+    long? Sent = null,
+    long? Acknowledged = null,
+    long? Redelivered = null,
+    long? Returned = null,
+    long? Undeliverable = null,
+    IReadOnlyDictionary<string, long>? ByConsumer = null,
+    IReadOnlyDictionary<string, string>? SequencesByConsumer = null,
+    long? Received = null,
+    string? ReceivedSequences = null,
+    IReadOnlyDictionary<string, string>? StreamTotals = null);
 
 /// <summary>One batch layout's time in the model and padding.</summary>
 public sealed record LayoutReport(string Layout, long Documents, long Batches, double Seconds, double? DocumentsPerSecond, double? PaddingFraction);

@@ -9,6 +9,12 @@ public static class BatchMetadataKeys
     /// <summary>Tokens of the document at <see cref="ResumeOrdinal"/> already in this or earlier batches; a resumed run skips them.</summary>
     public const string ResumeOffset = "resume_offset";
 
+    /// <summary>
+    /// Split roles: the loader's stream position (its JSON) at <see cref="ResumeOrdinal"/>, so a device's checkpoint
+    /// holds where the data it trained on ends, and a loader started with <c>--resume</c> from it continues there.
+    /// </summary>
+    public const string ResumePosition = "resume_position";
+
     /// <summary>Tokens per row.</summary>
     public const string SequenceLength = "seq_len";
 

@@ -96,6 +96,9 @@ public sealed class Trainer : IDisposable
     /// <summary>The document ordinal to resume from after the last batch consumed (see <see cref="BatchMetadataKeys.ResumeOrdinal"/>), or -1.</summary>
     public long ResumeOrdinal { get; private set; } = -1;
 
+    /// <summary>The loader's stream position after the last batch consumed, when the batches came from another process; else null.</summary>
+    public string? ResumePosition { get; private set; }
+
     /// <summary>The most recent loss, or NaN before the first step.</summary>
     public double LastLoss { get; private set; } = double.NaN;
 
@@ -212,6 +215,7 @@ public sealed class Trainer : IDisposable
         {
             ResumeOrdinal = ordinal;
             ResumeOffset = batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOffset, out string? offset) && long.TryParse(offset, System.Globalization.CultureInfo.InvariantCulture, out long tokens) ? tokens : 0;
+            ResumePosition = batch.Metadata.GetValueOrDefault(BatchMetadataKeys.ResumePosition);
         }
         NextBatchSequence = batch.Sequence + 1;
         _evaluator?.Baselines.Observe(batch);

@@ -68,6 +68,9 @@ public sealed class ZeroMqBatchReader : IBatchReader
     /// <summary>Batches received so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
+    /// <summary>Which batches were received, as ranges of sequences.</summary>
+    public SequenceRanges Received { get; } = new();
+
     /// <summary>The stream's totals from the loader's end frame (acknowledged over all consumers, consumers, redeliveries); null before it.</summary>
     public IReadOnlyDictionary<string, string>? EndTotals { get; private set; }
 
@@ -196,6 +199,11 @@ public sealed class ZeroMqBatchReader : IBatchReader
             }
             TensorBatch batch = TensorFrame.ToBatch(header, frame[(8 + headerLength)..]);
             Interlocked.Increment(ref _batches);
+            if (!Received.Add(batch.Sequence))
+            {
+                batch.Dispose();
+                throw new InvalidDataException($"{Description}: the loader sent batch {batch.Sequence} a second time; a consumer must never process one twice.");
+            }
             if (!_received.Writer.TryWrite(batch))
             {
                 batch.Dispose();

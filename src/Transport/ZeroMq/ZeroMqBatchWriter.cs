@@ -39,7 +39,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly List<string> _order = [];
     private readonly Queue<Frame> _unsent = new();
     private readonly PriorityQueue<Frame, long> _again = new();
-    private readonly Dictionary<string, long> _acknowledgedBy = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SequenceRanges> _acknowledgedBy = new(StringComparer.Ordinal);
     private Outgoing? _end;
     private int _next;
     private long _noConsumerSince = -1;
@@ -99,7 +99,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             lock (_acknowledgedBy)
             {
                 return new ZeroMqReport(Consumers, LostConsumers, Batches, Interlocked.Read(ref _acknowledged), Interlocked.Read(ref _redelivered),
-                    Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused), new SortedDictionary<string, long>(_acknowledgedBy, StringComparer.Ordinal));
+                    Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused),
+                    new SortedDictionary<string, long>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.Count), StringComparer.Ordinal),
+                    new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal));
             }
         }
     }
@@ -278,7 +280,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             Interlocked.Increment(ref _acknowledged);
             lock (_acknowledgedBy)
             {
-                _acknowledgedBy[peer.Name] = peer.Acknowledged;
+                if (!_acknowledgedBy.TryGetValue(peer.Name, out SequenceRanges? ranges))
+                {
+                    _acknowledgedBy[peer.Name] = ranges = new SequenceRanges();
+                }
+                ranges.Add(sequence);
             }
         }
     }

@@ -74,4 +74,5 @@ public sealed record ZeroMqOptions
 /// <param name="Undeliverable">Batches no consumer could take: theirs were lost and no other was left. Non-zero fails the run.</param>
 /// <param name="Refused">Peers refused for speaking another protocol version.</param>
 /// <param name="ByConsumer">Batches each consumer acknowledged, by its name.</param>
-public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, IReadOnlyDictionary<string, long> ByConsumer);
+/// <param name="SequencesByConsumer">Which batches each consumer acknowledged, as ranges ("0-41,44"), by its name.</param>
+public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer);

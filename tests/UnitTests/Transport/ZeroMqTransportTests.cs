@@ -378,3 +378,35 @@ public sealed class ZeroMqTransportTests
         all.ForEach(x => x.Dispose());
     }
 }
+
+public sealed class SequenceRangesTests
+{
+    [Fact]
+    public void Add_InAnyOrder_KeepsDisjointRanges_AndRefusesARepeat()
+    {
+        var ranges = new SequenceRanges();
+        long[] order = [5, 6, 7, 0, 2, 1, 9, 3, 12, 11];
+        foreach (long s in order)
+        {
+            Assert.True(ranges.Add(s));
+        }
+        Assert.False(ranges.Add(6));
+        Assert.Equal("0-3,5-7,9,11-12", ranges.ToString());
+        Assert.Equal(order.Order(), SequenceRanges.Parse(ranges.ToString()));
+        Assert.Equal(order.Length, ranges.Count);
+    }
+
+    [Fact]
+    public void Add_RandomOrder_MatchesASet()
+    {
+        var random = new Random(7);
+        var ranges = new SequenceRanges();
+        var set = new HashSet<long>();
+        for (int i = 0; i < 3000; i++)
+        {
+            long s = random.Next(0, 2000);
+            Assert.Equal(set.Add(s), ranges.Add(s));
+        }
+        Assert.Equal(set.Order(), SequenceRanges.Parse(ranges.ToString()));
+    }
+}

@@ -123,6 +123,12 @@ internal sealed class TrainConsumer : IRunConsumer
                 run.Stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
                 hasPosition = true;
             }
+            else if (trainer.ResumePosition is { } position)
+            {
+                // A device role: the loader stamped where the data it trained on ends.
+                Provider.Streaming.ProviderPosition.FromJson(position, "the last batch's resume_position").Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
+                hasPosition = true;
+            }
             new CheckpointManifest
             {
                 Task = run.Task.Name,
@@ -134,6 +140,7 @@ internal sealed class TrainConsumer : IRunConsumer
                 ResumeOffset = trainer.ResumeOffset,
                 LabelNames = run.Labels?.Names,
                 HasPosition = hasPosition,
+                Role = s.Transport.Role == RunRole.Device ? "device" : null,
                 Settings = s.Recorded,
             }.Save(folder);
             CheckpointManifest.Publish(folder, target);
