@@ -12,7 +12,7 @@ namespace StreamLoader.Device.Tests.Console;
 /// code of every kind of outcome, stops by signal, and the split roles. Each run is bounded, so a hang fails the test.
 /// </summary>
 [Collection("console")]
-public sealed class ConsoleTests
+public sealed partial class ConsoleTests
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(120);
 
