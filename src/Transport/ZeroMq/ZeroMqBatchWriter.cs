@@ -486,6 +486,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     private Peer? TakeCreditedPeer()
     {
+        if (Consumers < _options.ExpectConsumers)
+        {
+            // A stream for several consumers starts once they are all there, so none gets a head start.
+            return null;
+        }
         for (int tried = 0; tried < _order.Count; tried++)
         {
             Peer peer = _peers[_order[_next++ % _order.Count]];

@@ -43,7 +43,10 @@ public sealed record ZeroMqOptions
     /// </summary>
     public TimeSpan PeerTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Loader: the stream does not end before this many consumers have joined (a first one leaving early does not end it for the rest).</summary>
+    /// <summary>
+    /// Loader: batches flow once this many consumers have joined (none gets a head start: data-parallel ranks stay
+    /// even), and the stream does not end before they have (a first one leaving early does not end it for the rest).
+    /// </summary>
     public int ExpectConsumers { get; init; } = 1;
 
     /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>

@@ -108,6 +108,9 @@ public sealed class CliProcess : IDisposable
         }
     }
 
+    /// <summary>The process id (the dotnet host running the console).</summary>
+    public int Id => _process.Id;
+
     /// <summary>True once the process has exited.</summary>
     public bool HasExited => _process.HasExited;
 
