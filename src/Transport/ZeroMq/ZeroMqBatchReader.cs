@@ -142,17 +142,32 @@ public sealed class ZeroMqBatchReader : IBatchReader
 
     private void OnMessage(object? sender, NetMQSocketEventArgs e)
     {
-        var message = new NetMQMessage();
-        while (!_ended && e.Socket.TryReceiveMultipartMessage(ref message))
+        var message = default(Msg);
+        message.InitEmpty();
+        try
         {
-            Interlocked.Exchange(ref _lastHeard, Environment.TickCount64);
-            NetMQFrame first = message[0];
-            if (first.MessageSize < ZeroMqProtocol.FrameMinimum)
+            while (!_ended && e.Socket.TryReceive(ref message, TimeSpan.Zero))
             {
-                Command(first.ConvertToString(Encoding.ASCII), message);
-                continue;
+                Interlocked.Exchange(ref _lastHeard, Environment.TickCount64);
+                if (message.Size < ZeroMqProtocol.FrameMinimum)
+                {
+                    // A command: its name, then its arguments as further parts.
+                    var command = new NetMQMessage();
+                    command.Append(message.Slice().ToArray());
+                    while (message.HasMore && e.Socket.TryReceive(ref message, TimeSpan.Zero))
+                    {
+                        command.Append(message.Slice().ToArray());
+                    }
+                    Command(command[0].ConvertToString(Encoding.ASCII), command);
+                    continue;
+                }
+                // A frame, parsed straight from the message's buffer; the batch copies into its own pooled tensors.
+                Accept(message.Slice());
             }
-            Accept(first.Buffer.AsSpan(0, first.MessageSize));
+        }
+        finally
+        {
+            message.Close();
         }
     }
 
