@@ -134,7 +134,8 @@ public sealed class BatcherService
         catch (Exception ex)
         {
             DisposeAll(completed);
-            await output.CompleteAsync(ex, CancellationToken.None).ConfigureAwait(false);
+            // A loader's consumer hears the cause (the provider's "file, offset: truncated"), not "the operation was canceled".
+            await output.CompleteAsync(stage.Cause(ex), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
     }

@@ -183,6 +183,13 @@ public sealed class StageContext
 
     /// <summary>Ends the whole run early and cleanly (not a fault): other stages are cancelled and the run returns.</summary>
     public void StopPipeline() => _state.Stop();
+
+    /// <summary>
+    /// What to tell a downstream process about an error this stage saw: the first stage fault that cancelled the run
+    /// (the provider's "file, offset: truncated") rather than this stage's own cancellation.
+    /// </summary>
+    public Exception Cause(Exception error) =>
+        error is OperationCanceledException && _state.FirstFault is { } fault ? new PipelineStageException(fault.Stage, fault.Error) : error;
 }
 
 /// <summary>A pipeline stage failed; <see cref="Exception.InnerException"/> is what it threw.</summary>

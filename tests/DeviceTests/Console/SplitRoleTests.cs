@@ -87,6 +87,26 @@ public sealed partial class ConsoleTests
     }
 
     [Fact]
+    public async Task SplitRoles_TheLoadersInputFails_TheDeviceHearsTheCauseNamingTheFile()
+    {
+        using var files = new TempFiles();
+        string vocab = Vocab(files, "vocab.txt");
+        byte[] whole = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 3000).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
+        string truncated = files.WriteBytes("cut.jsonl.gz", whole[..(whole.Length / 2)]);
+        string endpoint = $"tcp://127.0.0.1:{FreePort()}";
+        using CliProcess loader = CliProcess.Start(files.Folder, Loader(truncated, vocab, endpoint));
+        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none"));
+
+        int deviceExit = await device.WaitAsync(s_limit);
+        int loaderExit = await loader.WaitAsync(s_limit);
+
+        Assert.Equal(3, loaderExit);
+        Assert.True(deviceExit == 3, $"exit {deviceExit}\n{device.Stderr}");
+        Assert.Contains("cut.jsonl.gz", device.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("operation was canceled", device.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task SilentPeers_ADeviceWithNoLoader_EndsWithAClearErrorWithinTheTimeout()
     {
         using var files = new TempFiles();
