@@ -340,27 +340,10 @@ public sealed partial class ConsoleTests
 
         // No terminal and nothing on standard input, for every command of a pipeline.
         string shell = $"exec < /dev/null; dotnet {CliProcess.Dll} {line}";
-        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-o", "pipefail", "-c", shell])
-        {
-            WorkingDirectory = files.Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(s_limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{example}: '{line}' did not end within {s_limit.TotalSeconds:0} s");
-        }
+        (int exit, string stdout, string stderr) = await RunProgramAsync(files.Folder, "bash", "-o", "pipefail", "-c", shell);
 
-        Assert.True(process.ExitCode == 0, $"{example}: '{line}' exited {process.ExitCode}\n{await stderr}");
-        Assert.NotEqual(string.Empty, (await stdout) + (await stderr));
+        Assert.True(exit == 0, $"{example}: '{line}' exited {exit}\n{stderr}");
+        Assert.NotEqual(string.Empty, stdout + stderr);
     }
 
     /// <summary>The examples above cover every example line that --help prints.</summary>
