@@ -37,6 +37,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
     private long _lastSent = Environment.TickCount64;
     private long _unacknowledged = -1;
     private bool _welcomed;
+    private long _heartbeatMs;
     private bool _ended;
     private TaskCompletionSource? _goodbye;
 
@@ -56,6 +57,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
         _dealer.Connect(endpoint);
         _dealer.ReceiveReady += OnMessage;
         _control.ReceiveReady += OnControl;
+        _heartbeatMs = (long)_options.Heartbeat.TotalMilliseconds;
         _timer = new NetMQTimer(_options.Heartbeat);
         _timer.Elapsed += OnTimer;
         _poller = [_dealer, _control, _timer];
@@ -126,7 +128,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
     private void OnTimer(object? sender, NetMQTimerEventArgs e)
     {
         long now = Environment.TickCount64;
-        if (now - _lastSent >= (long)_options.Heartbeat.TotalMilliseconds)
+        if (now - _lastSent >= _heartbeatMs)
         {
             _dealer.SendFrame(ZeroMqProtocol.Ping);
             _lastSent = now;
@@ -177,6 +179,13 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             case ZeroMqProtocol.Welcome:
                 _welcomed = true;
+                // Heartbeat at least as often as the loader does, so a loader with a shorter timeout never drops us.
+                if (message.FrameCount > 2 && long.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out long loaderHeartbeat)
+                    && loaderHeartbeat > 0 && loaderHeartbeat < _heartbeatMs)
+                {
+                    _heartbeatMs = Math.Max(50, loaderHeartbeat);
+                    _timer.Interval = (int)_heartbeatMs;
+                }
                 break;
             case ZeroMqProtocol.Ping:
                 break;

@@ -61,8 +61,9 @@ public sealed partial class ConsoleTests
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--expect-consumers", "2", "--peer-timeout", "3", "--summary-json", "loader.json"));
-        using CliProcess doomed = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "3"));
-        using CliProcess survivor = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "3", "--summary-json", "survivor.json"));
+        // The devices wait longer for the loader's start-up; they heartbeat at the loader's pace once it has welcomed them.
+        using CliProcess doomed = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "10"));
+        using CliProcess survivor = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "10", "--summary-json", "survivor.json"));
         await doomed.WaitForOutputAsync("step      5", s_limit);
         Assert.True(doomed.Kill(), "the doomed device finished before it was killed");
 
@@ -125,7 +126,7 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 2000, words: 60);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--peer-timeout", "1.5", "--summary-json", "loader.json"));
+        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--peer-timeout", "2", "--summary-json", "loader.json"));
         using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none"));
         await device.WaitForOutputAsync("step      3", s_limit);
         device.Kill();
@@ -149,7 +150,8 @@ public sealed partial class ConsoleTests
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint));
-        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--peer-timeout", "1.5", "--checkpoint", "saved"));
+        // Long enough for the loader's start-up on a loaded machine: the device waits that long for its WELCOME too.
+        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--peer-timeout", "5", "--checkpoint", "saved"));
         await device.WaitForOutputAsync("step      3", s_limit);
         loader.Kill();
         var clock = Stopwatch.StartNew();
