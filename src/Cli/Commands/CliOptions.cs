@@ -54,6 +54,12 @@ internal static class CliOptions
     public static readonly Option<double> StallTimeout = new("--stall-timeout") { Description = "HTTP(S) sources: seconds without a byte, over all resumes of a dropped connection, before the read fails (exit 3).", DefaultValueFactory = _ => s_http.StallTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => s_provider.Epochs, HelpName = "n" };
     public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => s_provider.ShuffleBuffer, HelpName = "docs" };
+
+    public static readonly Option<int?> ShuffleStart = new("--shuffle-start")
+    {
+        Description = "Documents the shuffle buffer holds before the first leaves; it then picks on every other arrival until it is full, so the first batch does not wait for the whole buffer. Default 16; --shuffle-start equal to --shuffle-buffer waits for a full buffer. A resume keeps the saved run's.",
+        HelpName = "docs",
+    };
     public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
     public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks; document i goes to rank i mod world size.", HelpName = "n" };
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
@@ -125,7 +131,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, Rank, WorldSize, Resume,
+        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, .. TaskFlags.Select(f => f.Option), Set, Labels, EvalSplit, Plugin, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

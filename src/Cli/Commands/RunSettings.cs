@@ -43,6 +43,9 @@ public sealed record ProviderRunSettings
     /// <summary>Streaming shuffle buffer, in documents; 0 keeps source order.</summary>
     public int ShuffleBuffer { get; init; } = 1024;
 
+    /// <summary>Documents the shuffle buffer holds before the first leaves; null for the provider's default.</summary>
+    public int? ShuffleStart { get; init; }
+
     /// <summary>This process's rank and the world size.</summary>
     public RankInfo Rank { get; init; } = RankInfo.Single;
 
@@ -473,6 +476,7 @@ public sealed record RunSettings
                 Reading = ReadSource(result),
                 Epochs = epochs,
                 ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
+                ShuffleStart = result.GetValue(CliOptions.ShuffleStart) is int start ? Math.Max(1, start) : null,
                 Rank = rank,
             },
             Batcher = new BatcherRunSettings

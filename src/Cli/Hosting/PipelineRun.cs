@@ -32,6 +32,8 @@ internal sealed class PipelineRun : IAsyncDisposable
     private StageCounters? _providerCounters;
     private StageCounters? _batcherCounters;
     private ProviderPosition? _resume;
+    private long _pipelineStart;
+    private double _processSecondsAtPipelineStart;
 
     public PipelineRun(RunSettings settings, ITrainingTask task, ITextTokenizer? tokenizer, VocabularyInfo vocabulary, int sequenceLength, BatchingContext? context, IBatchReader? reader, IRunConsumer? consumer, IProgressView progress, TextWriter output)
     {
@@ -99,7 +101,7 @@ internal sealed class PipelineRun : IAsyncDisposable
     {
         ProviderRunSettings p = Settings.Provider;
         Source = SourceFactory.Create(p.Sources, p.Reading, p.Weights);
-        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, Epochs = p.Epochs, ShardBlock = plan.ShardBlock });
+        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, ShuffleStart = p.ShuffleStart, Epochs = p.Epochs, ShardBlock = plan.ShardBlock });
         ProviderPosition? resume = plan.Resume;
         if (resume is null && Settings.ResumeFolder is { } folder)
         {
@@ -190,6 +192,8 @@ internal sealed class PipelineRun : IAsyncDisposable
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         TimeSpan pausedBefore = GC.GetTotalPauseDuration();
         long pipelineStart = Stopwatch.GetTimestamp();
+        _pipelineStart = pipelineStart;
+        _processSecondsAtPipelineStart = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds;
         try
         {
             await Pipeline.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -296,6 +300,8 @@ internal sealed class PipelineRun : IAsyncDisposable
             BatchesPerSecond = wall > 0 ? batches / wall : 0,
             Stages = Pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
             PipelineSeconds = resources?.PipelineSeconds,
+            FirstBatchSeconds = FirstBatchSeconds(),
+            FirstBatchAfterProcessStartSeconds = FirstBatchSeconds() is double first ? first + _processSecondsAtPipelineStart : null,
             PipelineTokensPerSecond = resources is { PipelineSeconds: > 0 } r && Batcher is not null ? Batcher.Tokens / r.PipelineSeconds : null,
             BottleneckStage = Bottleneck(),
             AllocatedBytes = resources?.AllocatedBytes,
@@ -321,6 +327,13 @@ internal sealed class PipelineRun : IAsyncDisposable
             Batcher = Batcher is null ? null : new BatcherReport(Batcher.Workers, Batcher.EmptyDocuments, SequenceLength, Settings.Batcher.BatchSize, Batcher.PaddingFraction, Context!.Counters.Snapshot()),
             Settings = new SettingsReport(Settings.Seed, SequenceLength, Settings.Batcher.BatchSize, Settings.Provider.Epochs, Settings.Provider.ShuffleBuffer, Settings.MaxSteps, Settings.Batcher.TaskSettings.Keys.ToDictionary(k => k, k => Settings.Batcher.TaskSettings.GetString(k, string.Empty))),
         };
+    }
+
+    /// <summary>Seconds from the pipeline's start to the first batch the consumer took (or the batcher sent, for a loader); null before one.</summary>
+    private double? FirstBatchSeconds()
+    {
+        long first = ConsumerStage?.FirstInTimestamp ?? _batcherCounters?.FirstOutTimestamp ?? 0;
+        return first == 0 || _pipelineStart == 0 ? null : Stopwatch.GetElapsedTime(_pipelineStart, first).TotalSeconds;
     }
 
     /// <summary>The ZeroMQ end's account, when batches crossed processes over ZeroMQ.</summary>

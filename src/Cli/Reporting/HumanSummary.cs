@@ -73,6 +73,10 @@ public static class HumanSummary
         {
             totals.AddRow("tokenized by the pipeline", string.Create(CultureInfo.InvariantCulture, $"{Rate(pipeline)} over {summary.PipelineSeconds:0.00} s"));
         }
+        if (summary.FirstBatchSeconds is double firstBatch)
+        {
+            totals.AddRow("first batch", string.Create(CultureInfo.InvariantCulture, $"{firstBatch * 1000:0} ms after the pipeline started ({summary.FirstBatchAfterProcessStartSeconds * 1000:0} ms after the process did)"));
+        }
         if (summary.TokenizerCeilingTokensPerSecond is double ceiling && summary.Efficiency is double efficiency)
         {
             totals.AddRow("tokenizer alone (ceiling)", string.Create(CultureInfo.InvariantCulture, $"{Rate(summary.TokenizerSingleThreadTokensPerSecond ?? 0)} on 1 thread, {Rate(ceiling)} on all, same {summary.CeilingDocuments:N0} documents"));

@@ -56,6 +56,12 @@ public sealed record RunSummary
     /// <summary>Seconds the pipeline ran (from its start to the last stage's end; start-up and the summary excluded).</summary>
     public double? PipelineSeconds { get; init; }
 
+    /// <summary>Seconds from the pipeline's start to the first batch reaching the end of this process (the consumer, or the transport for a loader).</summary>
+    public double? FirstBatchSeconds { get; init; }
+
+    /// <summary>Seconds from the process's start to the first batch (runtime start-up, settings and tokenizer loading included).</summary>
+    public double? FirstBatchAfterProcessStartSeconds { get; init; }
+
     /// <summary>Tokens tokenized over <see cref="PipelineSeconds"/>: the loader's own rate.</summary>
     public double? PipelineTokensPerSecond { get; init; }
 

@@ -21,6 +21,8 @@ public sealed class StageCounters
     private long _workerBusy;
     private long _started;
     private long _stopped;
+    private long _firstIn;
+    private long _firstOut;
 
     public StageCounters(string name)
     {
@@ -43,8 +45,18 @@ public sealed class StageCounters
 
     public void Stop() => Interlocked.CompareExchange(ref _stopped, Stopwatch.GetTimestamp(), 0);
 
+    /// <summary>When the first item came in (a <see cref="Stopwatch"/> timestamp), or 0 before it.</summary>
+    public long FirstInTimestamp => Interlocked.Read(ref _firstIn);
+
+    /// <summary>When the first item went out (a <see cref="Stopwatch"/> timestamp), or 0 before it.</summary>
+    public long FirstOutTimestamp => Interlocked.Read(ref _firstOut);
+
     public void AddIn(long items = 1, long bytes = 0, long tokens = 0)
     {
+        if (_firstIn == 0 && items > 0)
+        {
+            Interlocked.CompareExchange(ref _firstIn, Stopwatch.GetTimestamp(), 0);
+        }
         Interlocked.Add(ref _itemsIn, items);
         Interlocked.Add(ref _bytesIn, bytes);
         Interlocked.Add(ref _tokensIn, tokens);
@@ -52,6 +64,10 @@ public sealed class StageCounters
 
     public void AddOut(long items = 1, long bytes = 0, long tokens = 0)
     {
+        if (_firstOut == 0 && items > 0)
+        {
+            Interlocked.CompareExchange(ref _firstOut, Stopwatch.GetTimestamp(), 0);
+        }
         Interlocked.Add(ref _itemsOut, items);
         Interlocked.Add(ref _bytesOut, bytes);
         Interlocked.Add(ref _tokensOut, tokens);

@@ -1,5 +1,6 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
 using ICSharpCode.SharpZipLib.BZip2;
-using ICSharpCode.SharpZipLib.GZip;
 
 namespace StreamLoader.Provider.Input;
 
@@ -70,15 +71,121 @@ public static class Compression
     };
 
     /// <summary>Wraps <paramref name="raw"/> in a decompressor that checks integrity and reads across concatenated members.</summary>
-    /// <remarks>A truncated input fails loudly instead of ending early (System.IO.Compression's GZipStream does not).</remarks>
+    /// <remarks>A truncated input fails loudly instead of ending early.</remarks>
     public static Stream Decompress(CompressionKind kind, Stream raw) => kind switch
     {
-        CompressionKind.Gzip => new GZipInputStream(raw, 1 << 16) { IsStreamOwner = true },
+        CompressionKind.Gzip => new CheckedGzipStream(raw),
         // SharpZipLib's bzip2 decoder reads a byte at a time: buffer below it (a network stream would pay per byte).
         CompressionKind.Bzip2 => new ConcatenatedBzip2Stream(new BufferedStream(raw, 1 << 16)),
         CompressionKind.Zstd => new ZstdFrameStream(raw),
         _ => raw,
     };
+}
+
+/// <summary>gzip through the runtime's native zlib (4-5x SharpZipLib's managed inflater), failing on a truncated input instead of ending early.</summary>
+/// <remarks>
+/// zlib checks each member's CRC and length when it reaches the member's end, and <see cref="GZipStream"/> reads
+/// across concatenated members, ending each read at a member's end. What it does not do is tell a member cut short
+/// from the end of the stream: a truncated file just ends. So this keeps the input's last 8 bytes and the output
+/// offsets where reads ended. A whole stream ends with its last member's trailer, whose length field (the member's
+/// size mod 2^32) reaches back from the end of the output to a read boundary, where that member began; the end of a
+/// cut stream is compressed data, whose last four bytes match a boundary by chance about once in 2^32 / reads.
+/// </remarks>
+internal sealed class CheckedGzipStream : ReadOnlyForwardStream
+{
+    private readonly TailStream _raw;
+    private readonly GZipStream _inner;
+    private readonly HashSet<uint> _starts = [0];
+    private long _total;
+    private bool _checked;
+
+    public CheckedGzipStream(Stream raw)
+    {
+        _raw = new TailStream(raw);
+        _inner = new GZipStream(_raw, CompressionMode.Decompress, leaveOpen: false);
+    }
+
+    public override int Read(Span<byte> buffer) => Count(_inner.Read(buffer), buffer.Length);
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false), buffer.Length);
+
+    private int Count(int read, int asked)
+    {
+        if (read > 0)
+        {
+            _total += read;
+            _starts.Add((uint)_total);
+        }
+        else if (asked > 0 && !_checked)
+        {
+            _checked = true;
+            uint size = _raw.Seen >= 8 ? BinaryPrimitives.ReadUInt32LittleEndian(_raw.Tail[4..]) : 0;
+            if (_raw.Seen < 18 || !_starts.Contains((uint)_total - size))
+            {
+                throw new InvalidDataException($"the input ended inside a gzip member: its last bytes are not the trailer of the {_total:N0} bytes decoded");
+            }
+        }
+        return read;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Passes reads through, remembering the last 8 bytes read and how many were.</summary>
+    private sealed class TailStream : ReadOnlyForwardStream
+    {
+        private readonly Stream _inner;
+        private readonly byte[] _tail = new byte[8];
+
+        public TailStream(Stream inner)
+        {
+            _inner = inner;
+        }
+
+        public long Seen { get; private set; }
+
+        /// <summary>The last 8 bytes read (fewer, zero-padded at the front, when fewer were read).</summary>
+        public ReadOnlySpan<byte> Tail => _tail;
+
+        public override int Read(Span<byte> buffer) => Keep(buffer[.._inner.Read(buffer)]);
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return Keep(buffer.Span[..read]);
+        }
+
+        private int Keep(ReadOnlySpan<byte> read)
+        {
+            if (read.Length >= 8)
+            {
+                read[^8..].CopyTo(_tail);
+            }
+            else if (read.Length > 0)
+            {
+                _tail.AsSpan(read.Length).CopyTo(_tail);
+                read.CopyTo(_tail.AsSpan(8 - read.Length));
+            }
+            Seen += read.Length;
+            return read.Length;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
 }
 
 /// <summary>bzip2 across concatenated streams: each stream ends with its own CRC, and another may follow.</summary>

@@ -22,6 +22,11 @@ public sealed record DocumentStreamOptions
     /// <summary>Streaming shuffle buffer in documents; 0 keeps source order.</summary>
     public int ShuffleBuffer { get; init; }
 
+    /// <summary>
+    /// Documents the shuffle buffer holds before the first leaves; null for the default, 16 (see <see cref="ShuffleRule"/>). Equal to <see cref="ShuffleBuffer"/>, the buffer fills first.
+    /// </summary>
+    public int? ShuffleStart { get; init; }
+
     /// <summary>Passes over the source; 0 repeats until the consumer stops.</summary>
     public int Epochs { get; init; } = 1;
 
@@ -49,6 +54,7 @@ public sealed class DocumentStream
     private long _emittedInEpoch;
     private long _emittedTotal;
     private readonly List<(int Epoch, long StartOrdinal)> _epochStarts = [];
+    private ShuffleRule _shuffle;
 
     // Each epoch's finished files' document counts, in that epoch's file order: saved with a position so that a
     // resume can pass over files without reading them.
@@ -64,7 +70,11 @@ public sealed class DocumentStream
         ArgumentOutOfRangeException.ThrowIfNegative(_options.ShuffleBuffer);
         ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.ShardBlock, 1);
+        _shuffle = new ShuffleRule(_options.ShuffleBuffer, _options.ShuffleStart ?? ShuffleRule.DefaultStart(_options.ShuffleBuffer));
     }
+
+    /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
+    public int ShuffleStart => _shuffle.Start;
 
     /// <summary>The underlying source.</summary>
     public IDocumentSource Source => _source;
@@ -96,6 +106,7 @@ public sealed class DocumentStream
         WorldSize = _options.Rank.WorldSize,
         Seed = _options.Seed,
         ShuffleBuffer = _options.ShuffleBuffer,
+        ShuffleStart = _shuffle.Start,
         ShardBlock = _options.ShardBlock,
         Epoch = Volatile.Read(ref _epoch),
         EmittedInEpoch = Interlocked.Read(ref _emittedInEpoch),
@@ -173,6 +184,8 @@ public sealed class DocumentStream
         if (resumeFrom is not null)
         {
             Validate(resumeFrom);
+            // The position pins the order, its buffer's start included (0: saved before the start existed, when the buffer filled first).
+            _shuffle = new ShuffleRule(_options.ShuffleBuffer, resumeFrom.ShuffleStart > 0 ? resumeFrom.ShuffleStart : _options.ShuffleBuffer);
             _epoch = resumeFrom.Epoch;
             _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
             skip = resumeFrom.EmittedInEpoch;
@@ -318,12 +331,12 @@ public sealed class DocumentStream
                 yield return document;
                 continue;
             }
-            if (buffer.Count < size)
+            int pick = _shuffle.Next(ref random, input, buffer.Count);
+            if (pick < 0)
             {
                 buffer.Add(document);
                 continue;
             }
-            int pick = random.NextInt32(size);
             Document chosen = buffer[pick] ?? throw new InvalidOperationException($"{source.Description}: a document the saved shuffle buffer held was not found again; the source changed since the position was saved.");
             buffer[pick] = document;
             yield return chosen;
@@ -530,12 +543,12 @@ public sealed class DocumentStream
             {
                 if (!allKnown || input < known)
                 {
-                    if (buffer.Count < size)
+                    int pick = _shuffle.Next(ref random, input, buffer.Count);
+                    if (pick < 0)
                     {
                         buffer.Add(input++);
                         continue;
                     }
-                    int pick = random.NextInt32(size);
                     buffer[pick] = input++;
                     done++;
                     continue;

@@ -21,6 +21,9 @@ public sealed record ProviderPosition
     /// <summary>Shuffle buffer size (0 = source order).</summary>
     public required int ShuffleBuffer { get; init; }
 
+    /// <summary>Documents the shuffle buffer held before its first pick (see <see cref="ShuffleRule"/>); 0 in positions saved before it existed, whose buffer filled first.</summary>
+    public int ShuffleStart { get; init; }
+
     /// <summary>Documents per block when ranks split the source by document (see <see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
     public int ShardBlock { get; init; } = 1;
 

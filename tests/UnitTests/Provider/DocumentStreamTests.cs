@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Documents;
+using StreamLoader.Core.Randomness;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Tests.Infrastructure;
@@ -102,6 +103,82 @@ public sealed class DocumentStreamTests
         Assert.Equal(uninterrupted, head.Concat(tail));
         // Resuming replays only the interrupted epoch (100 documents per epoch on this rank).
         Assert.Equal(consumed % 100, second.ResumeSkipped);
+    }
+
+    private sealed class ObservedSource : IDocumentSource
+    {
+        private readonly int _count;
+        private int _yielded;
+
+        public ObservedSource(int count)
+        {
+            _count = count;
+        }
+
+        public int Yielded => Volatile.Read(ref _yielded);
+
+        public string Description => "memory";
+
+        public string Fingerprint => $"memory|{_count}";
+
+        public SourceStatistics Statistics { get; } = new();
+
+        public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            for (int i = 0; i < _count; i++)
+            {
+                await Task.Yield();
+                Interlocked.Increment(ref _yielded);
+                yield return new Document(i.ToString(), $"text {i}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1024, null, 16)]
+    [InlineData(1024, 64, 64)]
+    [InlineData(1024, 1024, 500)]
+    [InlineData(100, null, 16)]
+    [InlineData(8, null, 8)]
+    public async Task ReadAsync_ShuffleBuffer_StartsPickingOnceItHoldsItsStart(int buffer, int? start, int readBeforeFirst)
+    {
+        var source = new ObservedSource(500);
+        var stream = new DocumentStream(source, new DocumentStreamOptions { Seed = 4, ShuffleBuffer = buffer, ShuffleStart = start });
+        int readAtFirst = -1;
+        var ids = new List<string>();
+        await foreach (Document document in stream.ReadAsync())
+        {
+            if (readAtFirst < 0)
+            {
+                readAtFirst = source.Yielded;
+            }
+            ids.Add(document.Id);
+        }
+
+        // The first document leaves once the buffer holds its start (plus the one whose arrival triggers the pick).
+        Assert.Equal(Math.Min(500, readBeforeFirst + 1), readAtFirst);
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => i.ToString()), ids.OrderBy(int.Parse));
+        Assert.NotEqual(Enumerable.Range(0, 500).Select(i => i.ToString()), ids);
+    }
+
+    [Fact]
+    public void ShuffleRule_WhileFilling_PicksUniformlyFromWhatItHolds_AndIsFullAfterTwiceItsSizeLessItsStart()
+    {
+        var rule = new ShuffleRule(64, 16);
+        var random = new Xoshiro256(1);
+        int count = 0;
+        long input = 0;
+        for (; count < 64; input++)
+        {
+            int pick = rule.Next(ref random, input, count);
+            Assert.InRange(pick, -1, Math.Max(0, count - 1));
+            if (pick < 0)
+            {
+                count++;
+            }
+        }
+        Assert.Equal((2 * 64) - 16, input);
+        Assert.InRange(rule.Next(ref random, input, count), 0, 63);
     }
 
     [Fact]

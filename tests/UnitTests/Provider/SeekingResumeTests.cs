@@ -30,6 +30,8 @@ public sealed class SeekingResumeTests
     [InlineData("jsonl", 1, 16, 1500)]
     [InlineData("jsonl", 2, 16, 700)]
     [InlineData("jsonl", 1, 64, 1999)]
+    [InlineData("jsonl", 1, 40, 400)]
+    [InlineData("jsonl", 1, 40, 1100)]
     [InlineData("csv", 1, 16, 1200)]
     [InlineData("csv", 3, 0, 600)]
     [InlineData("cirrussearch", 1, 16, 1800)]

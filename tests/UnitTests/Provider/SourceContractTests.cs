@@ -393,6 +393,9 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
     [InlineData(5, 0, 5, 3)]
     [InlineData(8, 4, 4, 4)]
     [InlineData(7, 0, 5, 3)]
+    [InlineData(1, 40, 9)]
+    [InlineData(1, 40, 27)]
+    [InlineData(2, 24, 11)]
     public async Task Resume_PassesOverFinishedFilesUnread_AndStillContinuesExactly(int worldSize, int buffer, int stopAfter, int block = 1)
     {
         using var files = new TempFiles();
