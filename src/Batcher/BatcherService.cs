@@ -14,7 +14,7 @@ public sealed class BatcherService
     private readonly ITrainingTask _task;
     private readonly BatchingContext _context;
     private readonly OrderedTokenizerPool _pool;
-    private readonly KeyValuePair<string, string>[] _vocabulary;
+    private readonly IReadOnlyDictionary<string, string> _vocabulary;
     private long _documents;
     private long _tokens;
     private long _emptyDocuments;
@@ -27,7 +27,7 @@ public sealed class BatcherService
         _task = task;
         _context = context;
         _pool = new OrderedTokenizerPool(context.Tokenizer, workers);
-        _vocabulary = VocabularyInfo.From(context.Tokenizer).MetadataEntries();
+        _vocabulary = VocabularyInfo.From(context.Tokenizer).MetadataEntries().ToDictionary(StringComparer.Ordinal);
     }
 
     /// <summary>Stop after sending this many batches (the loader's --max-steps); null sends until the input ends.</summary>
@@ -66,6 +66,12 @@ public sealed class BatcherService
 
     /// <summary>Documents whose text produced no tokens (for example only whitespace or control characters).</summary>
     public long EmptyDocuments => Interlocked.Read(ref _emptyDocuments);
+
+    /// <summary>Bytes the tokenizer itself allocated.</summary>
+    public long TokenizerAllocatedBytes => _pool.TokenizerAllocatedBytes;
+
+    /// <summary>Bytes the tokenized documents' text occupied as strings (allocated by the provider).</summary>
+    public long DocumentTextBytes => _pool.DocumentTextBytes;
 
     /// <summary>Workers in the tokenizer pool.</summary>
     public int Workers => _pool.Workers;
@@ -150,7 +156,8 @@ public sealed class BatcherService
             {
                 batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
-            VocabularyInfo.WriteTo(batch.Metadata, _vocabulary);
+            // The vocabulary's entries are the same for every batch: shared by reference, not copied into each.
+            batch.Metadata.Share(_vocabulary);
         }
     }
 
@@ -163,6 +170,8 @@ public sealed class BatcherService
         batches.Clear();
     }
 
+    // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(StageContext stage, List<TensorBatch> completed, IBatchWriter output)
     {
         for (int i = 0; i < completed.Count; i++)

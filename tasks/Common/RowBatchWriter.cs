@@ -57,6 +57,7 @@ public sealed class RowBatchWriter
     public bool CarryRowIds { get; init; }
 
     private readonly List<string> _rowIds = [];
+    private readonly List<int[]> _shapes = [];
 
     /// <summary>
     /// Writes <c>[prefix] tokens [suffix]</c> as the next row; the rest of the row stays padding. With the row's
@@ -160,7 +161,7 @@ public sealed class RowBatchWriter
         TensorBatch batch = Current;
         if (!batch.TryGet(name, out TensorBuffer tensor))
         {
-            tensor = batch.Add(name, dtype, columns == 0 ? [_batchSize] : [_batchSize, columns], clear: false);
+            tensor = batch.Add(name, dtype, Shape(columns), clear: false);
             tensor.AsSpan<T>().Fill(fill);
         }
         int width = Math.Max(columns, 1);
@@ -211,8 +212,8 @@ public sealed class RowBatchWriter
         batch.RowCount = Rows;
         if (_resumeOrdinal >= 0)
         {
-            batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = _resumeOrdinal.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            batch.Metadata[BatchMetadataKeys.ResumeOffset] = _resumeOffset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            batch.Metadata[BatchMetadataKeys.ResumeOrdinal] = MetadataText.Of(_resumeOrdinal);
+            batch.Metadata[BatchMetadataKeys.ResumeOffset] = MetadataText.Of(_resumeOffset);
         }
         if (CarryRowIds)
         {
@@ -227,7 +228,7 @@ public sealed class RowBatchWriter
     private TensorBatch Start()
     {
         var batch = new TensorBatch(_task, -1);
-        int[] shape = [_batchSize, _sequenceLength];
+        int[] shape = Shape(_sequenceLength);
         batch.Add("input_ids", TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(_pad);
         batch.Add("attention_mask", TensorDType.I64, shape);
         if (_boundaries)
@@ -235,8 +236,23 @@ public sealed class RowBatchWriter
             batch.Add(TaskTensors.PositionIds, TensorDType.I64, shape);
             batch.Add(TaskTensors.DocumentIds, TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(-1);
         }
-        batch.Metadata["seq_len"] = _sequenceLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        batch.Metadata["seq_len"] = MetadataText.Of(_sequenceLength);
         return batch;
+    }
+
+    /// <summary>The shape <c>[batch, columns]</c> (<c>[batch]</c> for 0), made once per width: every batch's tensors share them, and nothing changes a shape.</summary>
+    private int[] Shape(int columns)
+    {
+        foreach (int[] shape in _shapes)
+        {
+            if (columns == 0 ? shape.Length == 1 : shape.Length == 2 && shape[1] == columns)
+            {
+                return shape;
+            }
+        }
+        int[] made = columns == 0 ? [_batchSize] : [_batchSize, columns];
+        _shapes.Add(made);
+        return made;
     }
 }
 

@@ -28,6 +28,8 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
     private readonly InferenceBatching _batching;
     private readonly int _width;
     private readonly List<Entry> _window = [];
+    private int[] _slab = new int[1 << 16];
+    private int _used;
     private readonly List<SkippedDocument> _skipped = [];
     private (int Part, long Block) _key = (-1, -1);
     private long _windowStart = -1;
@@ -68,9 +70,14 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
             _context.Counters.Add("truncated");
         }
         int length = Math.Min(document.Count, _width);
-        int[] ids = ArrayPool<int>.Shared.Rent(length);
-        document.Ids[..length].CopyTo(ids);
-        _window.Add(new Entry(source, ids, length, document.Count));
+        // The window's ids live in one slab reused from window to window: holding a window of documents needs no buffer per document.
+        if (_used + length > _slab.Length)
+        {
+            Array.Resize(ref _slab, Math.Max(_slab.Length * 2, _used + length));
+        }
+        document.Ids[..length].CopyTo(_slab.AsSpan(_used));
+        _window.Add(new Entry(source, _used, length, document.Count));
+        _used += length;
     }
 
     public void Complete(List<TensorBatch> completed)
@@ -112,10 +119,7 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
             }
             completed.Add(batch);
         }
-        foreach (Entry entry in _window)
-        {
-            ArrayPool<int>.Shared.Return(entry.Ids);
-        }
+        _used = 0;
         _window.Clear();
         _skipped.Clear();
         _windowStart = -1;
@@ -172,7 +176,7 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
             row[0] = special.Cls;
             for (int i = 0; i < entry.Length; i++)
             {
-                row[i + 1] = entry.Ids[i];
+                row[i + 1] = _slab[entry.Offset + i];
             }
             row[entry.Length + 1] = special.Sep;
             mask.Slice(r * length, entry.Length + 2).Fill(1);
@@ -191,5 +195,5 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
         return batch;
     }
 
-    private sealed record Entry(Document Document, int[] Ids, int Length, int Tokens);
+    private sealed record Entry(Document Document, int Offset, int Length, int Tokens);
 }

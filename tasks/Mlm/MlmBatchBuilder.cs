@@ -14,6 +14,7 @@ namespace StreamLoader.Tasks.Mlm;
 /// </summary>
 internal sealed class MlmBatchBuilder : IBatchBuilder
 {
+    private readonly string _probabilityText;
     private readonly BatchingContext _context;
     private readonly double _probability;
     private readonly RowBatchWriter _rows;
@@ -28,6 +29,7 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         _special = context.Tokenizer.Special;
         _rows = new RowBatchWriter(MaskedLanguageModelingTask.TaskName, context.BatchSize, context.SequenceLength, _special.Pad, context.FirstBatchSequence, boundaries: pack);
         _masking = new BertMasking(_special, context.Tokenizer.VocabularySize, probability);
+        _probabilityText = probability.ToString(CultureInfo.InvariantCulture);
         _packer = pack ? new TokenPacker(_special.Sep) : null;
     }
 
@@ -83,8 +85,8 @@ internal sealed class MlmBatchBuilder : IBatchBuilder
         var random = new Xoshiro256((ulong)Seeds.Derive(_context.Seed, batch.Sequence, 0x4D4C4D));
         TensorBuffer labels = batch.Add(TaskTensors.Labels, TensorDType.I64, batch[TaskTensors.InputIds].Shape, clear: false);
         MaskingCounts counts = _masking.Apply(batch[TaskTensors.InputIds].AsSpan<long>(), batch[TaskTensors.AttentionMask].AsSpan<long>(), labels.AsSpan<long>(), ref random);
-        batch.Metadata["mask_probability"] = _probability.ToString(CultureInfo.InvariantCulture);
-        batch.Metadata["masked_positions"] = counts.Chosen.ToString(CultureInfo.InvariantCulture);
+        batch.Metadata["mask_probability"] = _probabilityText;
+        batch.Metadata["masked_positions"] = MetadataText.Of(counts.Chosen);
         return batch;
     }
 }

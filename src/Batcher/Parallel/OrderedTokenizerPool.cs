@@ -28,12 +28,36 @@ public sealed class OrderedTokenizerPool
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkDocuments, 1);
         _tokenizer = tokenizer;
         _workers = workers;
+        _recycle = buffer =>
+        {
+            buffer.Dispose();
+            if (_buffers.Count < 1024)
+            {
+                _buffers.Enqueue(buffer);
+            }
+        };
         _chunkDocuments = chunkDocuments;
         _chunkChars = chunkChars;
     }
 
+    private long _tokenizerAllocated;
+    private long _textBytes;
+
+    // Buffer objects of disposed documents (their arrays returned), for the workers to use again.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<TokenBuffer> _buffers = new();
+    private readonly Action<TokenBuffer> _recycle;
+
     /// <summary>Number of workers.</summary>
     public int Workers => _workers;
+
+    /// <summary>Bytes the tokenizer itself allocated (measured around each call on its worker's thread).</summary>
+    public long TokenizerAllocatedBytes => Interlocked.Read(ref _tokenizerAllocated);
+
+    /// <summary>Bytes the tokenized documents' text occupies as strings: what the provider allocated to hand them over.</summary>
+    public long DocumentTextBytes => Interlocked.Read(ref _textBytes);
+
+    // A string's size on the 64-bit runtime: header, method table and length (20 bytes), the characters and a terminator, in 8-byte steps.
+    private static long TextBytes(int length) => (20L + (2L * (length + 1)) + 7) & ~7L;
 
     /// <summary>Tokenizes every document from <paramref name="input"/> and calls <paramref name="onDocument"/> in input order.</summary>
     /// <remarks><paramref name="onDocument"/> owns each <see cref="TokenizedDocument"/> it receives and must dispose it.</remarks>
@@ -52,15 +76,23 @@ public sealed class OrderedTokenizerPool
         }
 
         Chunk? current = null;
+        // A chunk queued here but never handed to a worker (cancellation landed between the two writes, or the
+        // workers stopped) must not keep the consumer waiting: cancellation cancels the chunk it awaits. One
+        // registration for the run, not a Task.WaitAsync per chunk.
+        Chunk? awaited = null;
+        using CancellationTokenRegistration registration = token.Register(() => Volatile.Read(ref awaited)?.Result.TrySetCanceled(token));
         try
         {
             while (await ordered.Reader.WaitToReadAsync(token).ConfigureAwait(false))
             {
                 while (ordered.Reader.TryRead(out current))
                 {
-                    // Awaited with the token: a chunk queued here but never handed to a worker (cancellation landed
-                    // between the two writes, or the workers stopped) must not keep the consumer waiting.
-                    TokenizedDocument[] results = await counters.WaitUpstreamAsync(new ValueTask<TokenizedDocument[]>(current.Result.Task.WaitAsync(token))).ConfigureAwait(false);
+                    Volatile.Write(ref awaited, current);
+                    if (token.IsCancellationRequested)
+                    {
+                        current.Result.TrySetCanceled(token);
+                    }
+                    TokenizedDocument[] results = await counters.WaitUpstreamAsync(new ValueTask<TokenizedDocument[]>(current.Result.Task)).ConfigureAwait(false);
                     current = null;
                     for (int i = 0; i < results.Length; i++)
                     {
@@ -164,7 +196,19 @@ public sealed class OrderedTokenizerPool
                     {
                         token.ThrowIfCancellationRequested();
                         Document document = chunk.Documents[done];
-                        var ids = new TokenBuffer(Math.Max(16, document.Length / 3));
+                        // Buffer objects go round between the workers and the consumer; their arrays come from the array pool as before.
+                        int capacity = Math.Max(16, document.Length / 3);
+                        TokenBuffer ids;
+                        if (_buffers.TryDequeue(out TokenBuffer? reused))
+                        {
+                            ids = reused;
+                            ids.Reset(capacity);
+                        }
+                        else
+                        {
+                            ids = new TokenBuffer(capacity);
+                        }
+                        long allocated = GC.GetAllocatedBytesForCurrentThread();
                         try
                         {
                             _tokenizer.Encode(document.Text, ids);
@@ -174,9 +218,18 @@ public sealed class OrderedTokenizerPool
                             ids.Dispose();
                             throw new InvalidOperationException($"Tokenizing document '{document.Id}' (ordinal {document.Ordinal}, {document.Length} chars) with {_tokenizer.Name} failed: {ex.Message}", ex);
                         }
-                        results[done] = new TokenizedDocument(document, ids);
+                        Interlocked.Add(ref _tokenizerAllocated, GC.GetAllocatedBytesForCurrentThread() - allocated);
+                        Interlocked.Add(ref _textBytes, TextBytes(document.Length));
+                        results[done] = new TokenizedDocument(document, ids, _recycle);
                     }
-                    chunk.Result.TrySetResult(results);
+                    if (!chunk.Result.TrySetResult(results))
+                    {
+                        // The consumer gave up on this chunk (cancelled): nobody will take the buffers but the pool.
+                        foreach (TokenizedDocument result in results)
+                        {
+                            result.Dispose();
+                        }
+                    }
                 }
                 catch (Exception ex)
                 {

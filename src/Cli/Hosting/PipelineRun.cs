@@ -306,6 +306,9 @@ internal sealed class PipelineRun : IAsyncDisposable
             BottleneckStage = Bottleneck(),
             AllocatedBytes = resources?.AllocatedBytes,
             AllocatedBytesPerBatch = resources is { } a && batches > 0 ? a.AllocatedBytes / (double)batches : null,
+            TokenizerAllocatedBytesPerBatch = resources is not null && batches > 0 && Batcher is not null ? Batcher.TokenizerAllocatedBytes / (double)batches : null,
+            DocumentTextBytesPerBatch = resources is not null && batches > 0 && Batcher is not null ? Batcher.DocumentTextBytes / (double)batches : null,
+            OtherAllocatedBytesPerBatch = resources is { } o && batches > 0 && Batcher is not null ? Math.Max(0, o.AllocatedBytes - Batcher.TokenizerAllocatedBytes - Batcher.DocumentTextBytes) / (double)batches : null,
             GcPauseSeconds = resources?.GcPauseSeconds,
             PeakRssBytes = resources?.PeakWorkingSet,
             Provider = stats is null || Stream is null ? null : new ProviderReport(

@@ -88,7 +88,10 @@ public static class HumanSummary
         }
         if (summary.AllocatedBytesPerBatch is double perBatch)
         {
-            totals.AddRow("allocated", string.Create(CultureInfo.InvariantCulture, $"{ProgressViews.Human(perBatch)}B per batch, GC paused {summary.GcPauseSeconds:0.000} s, peak RSS {ProgressViews.Human(summary.PeakRssBytes ?? 0)}B"));
+            string parts = summary.OtherAllocatedBytesPerBatch is double other
+                ? string.Create(CultureInfo.InvariantCulture, $" (documents' text {ProgressViews.Human(summary.DocumentTextBytesPerBatch ?? 0)}B, tokenizer {ProgressViews.Human(summary.TokenizerAllocatedBytesPerBatch ?? 0)}B, the rest {ProgressViews.Human(other)}B)")
+                : string.Empty;
+            totals.AddRow("allocated", string.Create(CultureInfo.InvariantCulture, $"{ProgressViews.Human(perBatch)}B per batch{parts}, GC paused {summary.GcPauseSeconds:0.000} s, peak RSS {ProgressViews.Human(summary.PeakRssBytes ?? 0)}B"));
         }
         if (summary.Provider is { } provider)
         {

@@ -86,6 +86,15 @@ public sealed record RunSummary
     /// <summary><see cref="AllocatedBytes"/> per batch (tokenizer's own allocations included).</summary>
     public double? AllocatedBytesPerBatch { get; init; }
 
+    /// <summary>Of <see cref="AllocatedBytesPerBatch"/>: the tokenizer's own allocations.</summary>
+    public double? TokenizerAllocatedBytesPerBatch { get; init; }
+
+    /// <summary>Of <see cref="AllocatedBytesPerBatch"/>: the documents' text, the strings the provider hands over.</summary>
+    public double? DocumentTextBytesPerBatch { get; init; }
+
+    /// <summary>Of <see cref="AllocatedBytesPerBatch"/>: everything else (reading, batching, transport, the consumer).</summary>
+    public double? OtherAllocatedBytesPerBatch { get; init; }
+
     /// <summary>Time the garbage collector paused the process while the pipeline ran.</summary>
     public double? GcPauseSeconds { get; init; }
 

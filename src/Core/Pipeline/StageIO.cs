@@ -30,6 +30,8 @@ public sealed class StageReader<T>
         return wait.IsCompletedSuccessfully ? wait : WaitSlowAsync(wait);
     }
 
+    // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> WaitSlowAsync(ValueTask<bool> wait)
     {
         long start = Stopwatch.GetTimestamp();
@@ -92,6 +94,8 @@ public sealed class StageWriter<T>
         return WriteSlowAsync(item, bytes, tokens);
     }
 
+    // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteSlowAsync(T item, long bytes, long tokens)
     {
         long start = Stopwatch.GetTimestamp();
@@ -118,6 +122,8 @@ public sealed class StageWriter<T>
 public static class StageTiming
 {
     /// <summary>Awaits <paramref name="operation"/> and counts the time as waiting upstream.</summary>
+    // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<TResult> WaitUpstreamAsync<TResult>(this StageCounters counters, ValueTask<TResult> operation)
     {
         if (operation.IsCompletedSuccessfully)
@@ -136,6 +142,8 @@ public static class StageTiming
     }
 
     /// <summary>Awaits <paramref name="operation"/> and counts the time as waiting downstream.</summary>
+    // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask WaitDownstreamAsync(this StageCounters counters, ValueTask operation)
     {
         if (operation.IsCompletedSuccessfully)

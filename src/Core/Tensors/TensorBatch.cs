@@ -4,7 +4,7 @@ namespace StreamLoader.Core.Tensors;
 /// <remarks>The consumer owns the batch and must dispose it, which returns every tensor's buffer to the pool.</remarks>
 public sealed class TensorBatch : IDisposable
 {
-    private readonly List<TensorBuffer> _tensors = new(4);
+    private readonly List<TensorBuffer> _tensors = new(8);
     private bool _disposed;
 
     /// <summary>Creates an empty batch for the named task.</summary>
@@ -27,7 +27,7 @@ public sealed class TensorBatch : IDisposable
     public int RowCount { get; set; }
 
     /// <summary>String metadata carried alongside the tensors (for example "seq_len").</summary>
-    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+    public BatchMetadataDictionary Metadata { get; } = new();
 
     /// <summary>The tensors in the order they were added.</summary>
     public IReadOnlyList<TensorBuffer> Tensors => _tensors;

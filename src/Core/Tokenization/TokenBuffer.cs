@@ -58,6 +58,27 @@ public sealed class TokenBuffer : IDisposable
 
     public void Clear() => _count = 0;
 
+    /// <summary>
+    /// Empties the buffer and makes room for <paramref name="capacity"/> ids, renting an array again after
+    /// <see cref="Dispose"/>: the buffer object serves another document.
+    /// </summary>
+    public void Reset(int capacity)
+    {
+        _count = 0;
+        if (_items.Length >= capacity)
+        {
+            return;
+        }
+        if (_items.Length > 0)
+        {
+            ArrayPool<int>.Shared.Return(_items);
+        }
+        _items = ArrayPool<int>.Shared.Rent(Math.Max(16, capacity));
+    }
+
+    /// <summary>Ids the buffer holds before it must grow.</summary>
+    public int Capacity => _items.Length;
+
     /// <summary>Keeps the first <paramref name="count"/> ids and drops the rest.</summary>
     public void Truncate(int count)
     {
@@ -69,7 +90,10 @@ public sealed class TokenBuffer : IDisposable
     {
         int[] larger = ArrayPool<int>.Shared.Rent(Math.Max(needed, _items.Length * 2));
         _items.AsSpan(0, _count).CopyTo(larger);
-        ArrayPool<int>.Shared.Return(_items);
+        if (_items.Length > 0)
+        {
+            ArrayPool<int>.Shared.Return(_items);
+        }
         _items = larger;
     }
 

@@ -6,12 +6,20 @@ namespace StreamLoader.Core.Tokenization;
 public sealed class TokenizedDocument : IDisposable
 {
     private readonly TokenBuffer _ids;
+    private readonly Action<TokenBuffer>? _release;
     private int _skipped;
 
     public TokenizedDocument(Document source, TokenBuffer ids)
+        : this(source, ids, null)
+    {
+    }
+
+    /// <summary>A document whose buffer goes back to <paramref name="release"/> (a pool of buffers) when it is disposed, instead of being disposed.</summary>
+    public TokenizedDocument(Document source, TokenBuffer ids, Action<TokenBuffer>? release)
     {
         Source = source;
         _ids = ids;
+        _release = release;
     }
 
     /// <summary>The document the ids came from.</summary>
@@ -33,5 +41,15 @@ public sealed class TokenizedDocument : IDisposable
         _skipped = Math.Min(_ids.Count, _skipped + count);
     }
 
-    public void Dispose() => _ids.Dispose();
+    public void Dispose()
+    {
+        if (_release is null)
+        {
+            _ids.Dispose();
+        }
+        else
+        {
+            _release(_ids);
+        }
+    }
 }

@@ -221,7 +221,7 @@ public sealed class DocumentStream
                 emittedThisEpoch++;
                 long ordinal = Interlocked.Increment(ref _emittedTotal) - 1;
                 Interlocked.Increment(ref _emittedInEpoch);
-                yield return document with { Ordinal = ordinal };
+                yield return document.Stamp(ordinal);
             }
             if (emittedThisEpoch == 0)
             {
@@ -428,7 +428,7 @@ public sealed class DocumentStream
                         Interlocked.Increment(ref _otherRanks);
                         continue;
                     }
-                    yield return (document with { SourcePart = part, SourceOrdinal = inPart }, input++);
+                    yield return (document.StampSource(part, inPart), input++);
                 }
                 blocks += BlocksOf(read);
                 Record(counts, read);
@@ -468,7 +468,7 @@ public sealed class DocumentStream
                 Interlocked.Increment(ref _otherRanks);
                 continue;
             }
-            yield return (document with { SourceOrdinal = raw }, input++);
+            yield return (document.StampSource(document.SourcePart, raw), input++);
         }
         Record(counts, index);
     }

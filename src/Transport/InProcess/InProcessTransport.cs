@@ -32,6 +32,8 @@ public static class InProcessTransport
 
         public string Description => "in-process channel";
 
+        // Pooled: this runs per document or per batch, and a box per await would be its only allocation.
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
         public async ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default)
         {
             try
