@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Runs `streamloader bench` several times per configuration, alternating them, and prints the median and best of
+each run's efficiency (pipeline tokens/s over the tokenizer's own ceiling on the same documents), pipeline time and
+first-batch latency. On a shared, noisy machine only figures measured side by side like this compare.
+
+  scripts/bench-efficiency.py RUNS SOURCE 'name|extra bench args' ['name|extra bench args' ...]
+
+The app is $STREAMLOADER (default: artifacts/streamloader-linux-x64/streamloader, from scripts/publish-selfcontained.sh).
+Example:
+  scripts/bench-efficiency.py 5 ../shared/data/text/python3.11-doc-3.11.2-rst.jsonl.gz \\
+      'one pass, 1 worker|--workers 1' 'five passes, 1 worker|--workers 1 --epochs 5'
+"""
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+app = os.environ.get("STREAMLOADER", os.path.join(root, "artifacts", "streamloader-linux-x64", "streamloader"))
+vocab = os.path.join(root, "..", "shared", "data", "tokenizers", "bert-base-uncased-vocab.txt")
+
+runs, source, configs = int(sys.argv[1]), sys.argv[2], [c.split("|", 1) for c in sys.argv[3:]]
+results = {name: [] for name, _ in configs}
+with tempfile.TemporaryDirectory() as tmp:
+    summary = os.path.join(tmp, "bench.json")
+    for _ in range(runs):
+        for name, extra in configs:
+            cmd = shlex.split(app) + ["bench", "--source", source, "--vocab", vocab, "--progress", "none", "--summary-json", summary] + shlex.split(extra)
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                sys.exit(f"{name}: exit {done.returncode}\n{done.stderr}")
+            with open(summary) as f:
+                s = json.load(f)
+            results[name].append(s)
+
+print("| configuration | efficiency (median, best) | pipeline tokens/s (median) | ceiling tokens/s (median) | pipeline s (median) | first batch ms (median) | bottleneck (most often) |")
+print("|---|---:|---:|---:|---:|---:|---|")
+for name, rows in results.items():
+    eff = [r.get("efficiency") or 0 for r in rows]
+    med = lambda key: statistics.median(r.get(key) or 0 for r in rows)
+    bottleneck = max(set(r.get("bottleneck_stage") for r in rows), key=[r.get("bottleneck_stage") for r in rows].count)
+    print(f"| {name} | {statistics.median(eff):.2f}, {max(eff):.2f} | {med('pipeline_tokens_per_second') / 1e6:.2f} M | "
+          f"{med('tokenizer_ceiling_tokens_per_second') / 1e6:.2f} M | {med('pipeline_seconds'):.3f} | {med('first_batch_seconds') * 1000:.0f} | {bottleneck} |")
