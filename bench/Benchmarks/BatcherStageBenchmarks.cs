@@ -43,16 +43,20 @@ public class BatcherStageBenchmarks
     }
 
     [Benchmark]
-    public long Batches() => RunAsync(_tokenizer, _documents, Passes, Workers).GetAwaiter().GetResult();
+    public long Batches() => RunAsync(_tokenizer, _documents, Passes, Workers).GetAwaiter().GetResult().Batches;
 
-    /// <summary>Runs the stage over <paramref name="passes"/> passes of the documents; returns the batches the consumer took.</summary>
-    public static async Task<long> RunAsync(ITextTokenizer tokenizer, Document[] documents, int passes, int workers)
+    /// <summary>
+    /// Runs the stage over <paramref name="passes"/> passes of the documents into MLM batches of
+    /// <paramref name="batchSize"/> × <paramref name="sequenceLength"/>; returns the batches and tokens the consumer took.
+    /// </summary>
+    public static async Task<(long Batches, long Tokens)> RunAsync(ITextTokenizer tokenizer, Document[] documents, int passes, int workers, int sequenceLength = 512, int batchSize = 32)
     {
         var pipeline = new Pipeline();
         PipelineChannel<Document> input = pipeline.CreateChannel<Document>("documents", 512);
         (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(8);
-        var batcher = new BatcherService(new MaskedLanguageModelingTask(), new BatchingContext(tokenizer, 512, 32, seed: 1), workers);
+        var batcher = new BatcherService(new MaskedLanguageModelingTask(), new BatchingContext(tokenizer, sequenceLength, batchSize, seed: 1), workers);
         long batches = 0;
+        long tokens = 0;
         pipeline.AddStage("provider", async stage =>
         {
             StageWriter<Document> output = stage.Writer(input);
@@ -70,11 +74,12 @@ public class BatcherStageBenchmarks
             await foreach (TensorBatch batch in reader.ReadAllAsync(stage.CancellationToken))
             {
                 batches++;
+                tokens += batch.TokenCount;
                 batch.Dispose();
             }
         });
         await pipeline.RunAsync();
-        return batches;
+        return (batches, tokens);
     }
 
     private sealed class Columns : ManualConfig
@@ -86,29 +91,16 @@ public class BatcherStageBenchmarks
     }
 
     /// <summary>(allocated at P passes − at 1 pass) / (batches at P − batches at 1), for the same worker count.</summary>
-    private sealed class MarginalColumn : IColumn
+    private sealed class MarginalColumn : CustomColumn
     {
         private static readonly Dictionary<int, long> s_batches = [];
 
-        public string Id => nameof(MarginalColumn);
+        public MarginalColumn()
+            : base("Marginal alloc/batch", "Bytes a 32x512 batch costs in steady state: the allocation between 1 and 5 passes over the batches between them", UnitType.Size)
+        {
+        }
 
-        public string ColumnName => "Marginal alloc/batch";
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Custom;
-
-        public int PriorityInCategory => 0;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Size;
-
-        public string Legend => "Bytes a 32x512 batch costs in steady state: the allocation between 1 and 5 passes over the batches between them";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
         {
             int passes = (int)benchmarkCase.Parameters["Passes"];
             int workers = (int)benchmarkCase.Parameters["Workers"];
@@ -132,15 +124,12 @@ public class BatcherStageBenchmarks
             {
                 if (!s_batches.TryGetValue(passes, out long batches))
                 {
-                    batches = RunAsync(BenchTokenizers.Create("wordpiece"), BenchCorpus.Documents, passes, 1).GetAwaiter().GetResult();
+                    batches = RunAsync(BenchTokenizers.Create("wordpiece"), BenchCorpus.Documents, passes, 1).GetAwaiter().GetResult().Batches;
                     s_batches[passes] = batches;
                 }
                 return batches;
             }
         }
 
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 }

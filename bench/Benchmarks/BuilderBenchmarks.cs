@@ -108,29 +108,16 @@ public class BuilderBenchmarks
         }
     }
 
-    private sealed class BytesPerBatchColumn : BenchmarkDotNet.Columns.IColumn
+    private sealed class BytesPerBatchColumn : CustomColumn
     {
         private static readonly Dictionary<string, long> s_batches = [];
 
-        public string Id => nameof(BytesPerBatchColumn);
+        public BytesPerBatchColumn()
+            : base("Alloc/batch", "Bytes the builder allocated per 32x512 batch it emitted", BenchmarkDotNet.Columns.UnitType.Size)
+        {
+        }
 
-        public string ColumnName => "Alloc/batch";
-
-        public bool AlwaysShow => true;
-
-        public BenchmarkDotNet.Columns.ColumnCategory Category => BenchmarkDotNet.Columns.ColumnCategory.Custom;
-
-        public int PriorityInCategory => 1;
-
-        public bool IsNumeric => true;
-
-        public BenchmarkDotNet.Columns.UnitType UnitType => BenchmarkDotNet.Columns.UnitType.Size;
-
-        public string Legend => "Bytes the builder allocated per 32x512 batch it emitted";
-
-        public string GetValue(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, BenchmarkDotNet.Reports.SummaryStyle.Default);
-
-        public string GetValue(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, BenchmarkDotNet.Reports.SummaryStyle style)
+        public override string GetValue(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, BenchmarkDotNet.Reports.SummaryStyle style)
         {
             if (summary[benchmarkCase] is not { } report || report.GcStats.GetBytesAllocatedPerOperation(benchmarkCase) is not long bytes)
             {
@@ -148,10 +135,6 @@ public class BuilderBenchmarks
             }
             return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)Math.Max(1, batches):0} B ({batches} batches)");
         }
-
-        public bool IsDefault(BenchmarkDotNet.Reports.Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(BenchmarkDotNet.Reports.Summary summary) => true;
     }
 
     private long Drain()

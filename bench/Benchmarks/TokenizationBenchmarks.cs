@@ -78,35 +78,7 @@ public class TokenizationBenchmarks
 
     /// <summary>The real batcher stage: ordered worker pool, MLM batches, bounded channels and the in-process transport.</summary>
     [Benchmark]
-    public long PipelineBatcherStage() => RunPipelineAsync().GetAwaiter().GetResult();
-
-    private async Task<long> RunPipelineAsync()
-    {
-        var pipeline = new Pipeline();
-        PipelineChannel<Document> documents = pipeline.CreateChannel<Document>("documents", 512);
-        (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(8);
-        var batcher = new BatcherService(_mlm, new BatchingContext(_tokenizer, 128, 32, seed: 1), Workers);
-        long tokens = 0;
-        pipeline.AddStage("provider", async stage =>
-        {
-            StageWriter<Document> output = stage.Writer(documents);
-            foreach (Document document in _documents)
-            {
-                await output.WriteAsync(document);
-            }
-        });
-        pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, writer));
-        pipeline.AddStage("sink", async stage =>
-        {
-            await foreach (TensorBatch batch in reader.ReadAllAsync(stage.CancellationToken))
-            {
-                tokens += batch.TokenCount;
-                batch.Dispose();
-            }
-        });
-        await pipeline.RunAsync();
-        return tokens;
-    }
+    public long PipelineBatcherStage() => BatcherStageBenchmarks.RunAsync(_tokenizer, _documents, passes: 1, Workers, sequenceLength: 128, batchSize: 32).GetAwaiter().GetResult().Tokens;
 }
 
 internal static class BenchTokenizers

@@ -13,29 +13,16 @@ public sealed class TokensPerSecondConfig : ManualConfig
         AddColumn(new TokensPerSecondColumn());
     }
 
-    private sealed class TokensPerSecondColumn : IColumn
+    private sealed class TokensPerSecondColumn : CustomColumn
     {
         private static readonly Dictionary<string, long> s_tokens = [];
 
-        public string Id => nameof(TokensPerSecondColumn);
+        public TokensPerSecondColumn()
+            : base("Tokens/s", $"Document tokens of the benchmark corpus (~{BenchCorpus.TargetChars / 1_000_000} MB of prose) per second of mean time", UnitType.Dimensionless)
+        {
+        }
 
-        public string ColumnName => "Tokens/s";
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Custom;
-
-        public int PriorityInCategory => 0;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Dimensionless;
-
-        public string Legend => $"Document tokens of the benchmark corpus (~{BenchCorpus.TargetChars / 1_000_000} MB of prose) per second of mean time";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
         {
             BenchmarkReport? report = summary[benchmarkCase];
             if (report?.ResultStatistics is not { } stats)
@@ -55,9 +42,40 @@ public sealed class TokensPerSecondConfig : ManualConfig
             double perSecond = tokens / (stats.Mean / 1e9);
             return (perSecond / 1e6).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + " M";
         }
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
+}
+
+/// <summary>What every custom column of these benchmarks shares: a name, a legend, a unit; derived columns compute the value.</summary>
+public abstract class CustomColumn : IColumn
+{
+    protected CustomColumn(string name, string legend, UnitType unit)
+    {
+        ColumnName = name;
+        Legend = legend;
+        UnitType = unit;
+    }
+
+    public string Id => GetType().Name;
+
+    public string ColumnName { get; }
+
+    public bool AlwaysShow => true;
+
+    public ColumnCategory Category => ColumnCategory.Custom;
+
+    public int PriorityInCategory => 0;
+
+    public bool IsNumeric => true;
+
+    public UnitType UnitType { get; }
+
+    public string Legend { get; }
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public abstract string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style);
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+    public bool IsAvailable(Summary summary) => true;
 }

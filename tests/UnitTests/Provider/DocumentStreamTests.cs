@@ -11,15 +11,18 @@ namespace StreamLoader.Tests.Provider;
 
 public sealed class DocumentStreamTests
 {
-    /// <summary>An in-memory source of n documents with ids "0".."n-1".</summary>
+    /// <summary>An in-memory source of n documents with ids "0".."n-1", counting those it has yielded.</summary>
     private sealed class CountingSource : IDocumentSource
     {
         private readonly int _count;
+        private int _yielded;
 
         public CountingSource(int count)
         {
             _count = count;
         }
+
+        public int Yielded => Volatile.Read(ref _yielded);
 
         public string Description => "memory";
 
@@ -32,6 +35,7 @@ public sealed class DocumentStreamTests
             for (int i = 0; i < _count; i++)
             {
                 await Task.Yield();
+                Interlocked.Increment(ref _yielded);
                 yield return new Document(i.ToString(), $"text {i}");
             }
         }
@@ -105,35 +109,6 @@ public sealed class DocumentStreamTests
         Assert.Equal(consumed % 100, second.ResumeSkipped);
     }
 
-    private sealed class ObservedSource : IDocumentSource
-    {
-        private readonly int _count;
-        private int _yielded;
-
-        public ObservedSource(int count)
-        {
-            _count = count;
-        }
-
-        public int Yielded => Volatile.Read(ref _yielded);
-
-        public string Description => "memory";
-
-        public string Fingerprint => $"memory|{_count}";
-
-        public SourceStatistics Statistics { get; } = new();
-
-        public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            for (int i = 0; i < _count; i++)
-            {
-                await Task.Yield();
-                Interlocked.Increment(ref _yielded);
-                yield return new Document(i.ToString(), $"text {i}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(1024, null, 16)]
     [InlineData(1024, 64, 64)]
@@ -142,7 +117,7 @@ public sealed class DocumentStreamTests
     [InlineData(8, null, 8)]
     public async Task ReadAsync_ShuffleBuffer_StartsPickingOnceItHoldsItsStart(int buffer, int? start, int readBeforeFirst)
     {
-        var source = new ObservedSource(500);
+        var source = new CountingSource(500);
         var stream = new DocumentStream(source, new DocumentStreamOptions { Seed = 4, ShuffleBuffer = buffer, ShuffleStart = start });
         int readAtFirst = -1;
         var ids = new List<string>();
