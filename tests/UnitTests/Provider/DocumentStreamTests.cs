@@ -136,6 +136,57 @@ public sealed class DocumentStreamTests
         Assert.NotEqual(Enumerable.Range(0, 500).Select(i => i.ToString()), ids);
     }
 
+    /// <summary>A source that yields the same document instances every time it is read, as a cached in-memory one might.</summary>
+    private sealed class CachedSource : IDocumentSource
+    {
+        private readonly Document[] _documents = Enumerable.Range(0, 40).Select(i => new Document(i.ToString(), $"text {i}")).ToArray();
+
+        public string Description => "cached";
+
+        public string Fingerprint => "cached|40";
+
+        public SourceStatistics Statistics { get; } = new();
+
+        public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            foreach (Document document in _documents)
+            {
+                await Task.Yield();
+                yield return document;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ReadAsync_ASourceYieldingTheSameInstancesEachEpoch_KeepsEachEmittedDocumentsStamp()
+    {
+        var stream = new DocumentStream(new CachedSource(), new DocumentStreamOptions { Seed = 2, ShuffleBuffer = 8, Epochs = 3 });
+        var emitted = new List<Document>();
+        await foreach (Document document in stream.ReadAsync())
+        {
+            emitted.Add(document);
+        }
+
+        // Stamped in place the first time, copied after: a document handed on keeps the ordinal it was handed on with.
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => (long)i), emitted.Select(d => d.Ordinal));
+        Assert.All(emitted, d => Assert.Equal(long.Parse(d.Id), d.SourceOrdinal));
+        Assert.Equal(120, emitted.Distinct(ReferenceEqualityComparer.Instance).Count());
+    }
+
+    [Fact]
+    public void Stamp_SetsAFreshDocumentInPlace_AndCopiesOneAlreadyStamped()
+    {
+        var fresh = new Document("a", "text");
+        Document first = fresh.StampSource(2, 5).Stamp(7);
+        Assert.Same(fresh, first);
+        Assert.Equal((2, 5L, 7L), (first.SourcePart, first.SourceOrdinal, first.Ordinal));
+
+        Document again = first.StampSource(3, 1).Stamp(9);
+        Assert.NotSame(first, again);
+        Assert.Equal((2, 5L, 7L), (first.SourcePart, first.SourceOrdinal, first.Ordinal));
+        Assert.Equal((3, 1L, 9L), (again.SourcePart, again.SourceOrdinal, again.Ordinal));
+    }
+
     [Fact]
     public void ShuffleRule_WhileFilling_PicksUniformlyFromWhatItHolds_AndIsFullAfterTwiceItsSizeLessItsStart()
     {
