@@ -1,15 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using Microsoft.ML.Tokenizers;
-using StreamLoader.Batcher;
 using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Core.Documents;
-using StreamLoader.Core.Pipeline;
-using StreamLoader.Core.Tasks;
-using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
-using StreamLoader.Core.Transport;
-using StreamLoader.Tasks.Mlm;
-using StreamLoader.Transport.InProcess;
 
 namespace StreamLoader.Benchmarks;
 
@@ -25,7 +18,6 @@ public class TokenizationBenchmarks
     private ITextTokenizer _library = null!;
     private Tokenizer _raw = null!;
     private Document[] _documents = null!;
-    private readonly ITrainingTask _mlm = new MaskedLanguageModelingTask();
 
     [Params("wordpiece")]
     public string Tokenizer { get; set; } = "wordpiece";

@@ -281,6 +281,7 @@ internal sealed class PipelineRun : IAsyncDisposable
         long documents = Batcher?.Documents ?? 0;
         SourceStatistics? stats = Source?.Statistics;
         ResourceReport? resources = Resources;
+        double? firstBatch = FirstBatchSeconds();
         return new RunSummary
         {
             Command = Settings.Transport.Role == RunRole.Loader ? "load" : _consumer?.Command ?? "load",
@@ -300,8 +301,8 @@ internal sealed class PipelineRun : IAsyncDisposable
             BatchesPerSecond = wall > 0 ? batches / wall : 0,
             Stages = Pipeline.Stages.Select(c => c.Snapshot()).ToArray(),
             PipelineSeconds = resources?.PipelineSeconds,
-            FirstBatchSeconds = FirstBatchSeconds(),
-            FirstBatchAfterProcessStartSeconds = FirstBatchSeconds() is double first ? first + _processSecondsAtPipelineStart : null,
+            FirstBatchSeconds = firstBatch,
+            FirstBatchAfterProcessStartSeconds = firstBatch + _processSecondsAtPipelineStart,
             PipelineTokensPerSecond = resources is { PipelineSeconds: > 0 } r && Batcher is not null ? Batcher.Tokens / r.PipelineSeconds : null,
             BottleneckStage = Bottleneck(),
             AllocatedBytes = resources?.AllocatedBytes,

@@ -25,7 +25,7 @@ public sealed class BatchMetadataDictionary : IDictionary<string, string>, IRead
     public string this[string key]
     {
         get => TryGetValue(key, out string? value) ? value : throw new KeyNotFoundException($"The batch has no metadata '{key}'.");
-        set => Set(key, value ?? throw new ArgumentNullException(nameof(value)));
+        set => SetOwn(key, value ?? throw new ArgumentNullException(nameof(value)));
     }
 
     public int Count
@@ -57,7 +57,7 @@ public sealed class BatchMetadataDictionary : IDictionary<string, string>, IRead
         {
             throw new ArgumentException($"The batch already has metadata '{key}'.", nameof(key));
         }
-        Set(key, value);
+        SetOwn(key, value);
     }
 
     public void Add(KeyValuePair<string, string> item) => Add(item.Key, item.Value);
@@ -68,7 +68,7 @@ public sealed class BatchMetadataDictionary : IDictionary<string, string>, IRead
         {
             return false;
         }
-        Set(key, value);
+        SetOwn(key, value);
         return true;
     }
 
@@ -94,7 +94,7 @@ public sealed class BatchMetadataDictionary : IDictionary<string, string>, IRead
             return false;
         }
         // A null own value hides the key, shared or not.
-        SetRaw(key, null);
+        SetOwn(key, null);
         return true;
     }
 
@@ -136,9 +136,8 @@ public sealed class BatchMetadataDictionary : IDictionary<string, string>, IRead
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    private void Set(string key, string value) => SetRaw(key, value);
-
-    private void SetRaw(string key, string? value)
+    /// <summary>Sets an own entry; a null value hides the key.</summary>
+    private void SetOwn(string key, string? value)
     {
         ArgumentNullException.ThrowIfNull(key);
         int at = Find(key);

@@ -12,19 +12,7 @@ public sealed record VocabularyInfo(string Tokenizer, int Size, SpecialTokens Sp
     /// <summary>The description of <paramref name="tokenizer"/>.</summary>
     public static VocabularyInfo From(ITextTokenizer tokenizer) => new(tokenizer.Name, tokenizer.VocabularySize, tokenizer.Special);
 
-    /// <summary>Writes the description into batch metadata.</summary>
-    public void WriteTo(IDictionary<string, string> metadata) => WriteTo(metadata, MetadataEntries());
-
-    /// <summary>Writes entries made once by <see cref="MetadataEntries"/>: a batcher stamping every batch allocates nothing for it.</summary>
-    public static void WriteTo(IDictionary<string, string> metadata, KeyValuePair<string, string>[] entries)
-    {
-        foreach (KeyValuePair<string, string> entry in entries)
-        {
-            metadata[entry.Key] = entry.Value;
-        }
-    }
-
-    /// <summary>The description as metadata entries.</summary>
+    /// <summary>The description as metadata entries (the batcher shares them with every batch).</summary>
     public KeyValuePair<string, string>[] MetadataEntries() =>
         [
             new(BatchMetadataKeys.Tokenizer, Tokenizer),
@@ -36,7 +24,7 @@ public sealed record VocabularyInfo(string Tokenizer, int Size, SpecialTokens Sp
             new(BatchMetadataKeys.MaskId, Format(Special.Mask)),
         ];
 
-    /// <summary>Reads a description written by <see cref="WriteTo(IDictionary{string, string})"/>; false when the metadata lacks one.</summary>
+    /// <summary>Reads a description made by <see cref="MetadataEntries"/>; false when the metadata lacks one.</summary>
     public static bool TryRead(IReadOnlyDictionary<string, string> metadata, out VocabularyInfo? info)
     {
         info = null;
