@@ -121,6 +121,32 @@ public static class TensorFrame
 
         /// <summary>True for a frame that carries the sender's error.</summary>
         public bool IsError => Metadata.TryGetValue(StreamKey, out string? v) && v == "error";
+
+        /// <summary>
+        /// For a reader that has had <paramref name="arrived"/> batches: throws the sender's error for an error frame, and
+        /// for an end frame checks that the count it announces is what arrived. True for an end frame, false for a batch.
+        /// </summary>
+        /// <param name="where">The reader, for messages.</param>
+        /// <param name="sender">What the other end is called in messages ("sender", "loader").</param>
+        /// <param name="announcedAs">How the announced count reads after "batches" (" sent here" where several readers share a sender).</param>
+        /// <param name="arrived">Batches this reader has had.</param>
+        public bool CheckEnd(string where, string sender, string announcedAs, long arrived)
+        {
+            if (IsError)
+            {
+                throw new IOException($"{where}: the {sender} failed after {arrived} batches: {Metadata.GetValueOrDefault("message")}");
+            }
+            if (!IsEnd)
+            {
+                return false;
+            }
+            long announced = long.Parse(Metadata.GetValueOrDefault("batches", "-1"), CultureInfo.InvariantCulture);
+            if (announced != arrived)
+            {
+                throw new InvalidDataException($"{where}: the {sender} reports {announced} batches{announcedAs} but {arrived} arrived.");
+            }
+            return true;
+        }
     }
 
     /// <summary>One tensor's entry in a header.</summary>

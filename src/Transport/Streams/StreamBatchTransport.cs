@@ -139,17 +139,8 @@ public sealed class StreamBatchReader : IBatchReader
                 ArrayPool<byte>.Shared.Return(header);
             }
 
-            if (parsed.IsError)
+            if (parsed.CheckEnd(Description, "sender", string.Empty, batches))
             {
-                throw new IOException($"{Description}: the sender failed after {batches} batches: {parsed.Metadata.GetValueOrDefault("message")}");
-            }
-            if (parsed.IsEnd)
-            {
-                long announced = long.Parse(parsed.Metadata.GetValueOrDefault("batches", "-1"), System.Globalization.CultureInfo.InvariantCulture);
-                if (announced != batches)
-                {
-                    throw new InvalidDataException($"{Description}: the sender reports {announced} batches but {batches} arrived.");
-                }
                 yield break;
             }
 

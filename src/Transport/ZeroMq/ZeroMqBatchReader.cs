@@ -205,17 +205,8 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(frame));
             TensorFrame.Header header = TensorFrame.ParseHeader(frame.Slice(8, headerLength), $"{Description}: batch {_batches}");
-            if (header.IsError)
+            if (header.CheckEnd(Description, "loader", " sent here", _batches))
             {
-                throw new IOException($"{Description}: the loader failed after {_batches} batches: {header.Metadata.GetValueOrDefault("message")}");
-            }
-            if (header.IsEnd)
-            {
-                long announced = long.Parse(header.Metadata.GetValueOrDefault("batches", "-1"), CultureInfo.InvariantCulture);
-                if (announced != _batches)
-                {
-                    throw new InvalidDataException($"{Description}: the loader reports {announced} batches sent here but {_batches} arrived.");
-                }
                 EndTotals = header.Metadata;
                 _ended = true;
                 _received.Writer.TryComplete();
