@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Parquet;
 using Parquet.Schema;
+using StreamLoader.Common.Parquet;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Catalog;
 using StreamLoader.Provider.Columns;
@@ -204,8 +205,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     private static async Task<string?[]> ReadNumbersAsync<T>(ParquetRowGroupReader rowGroup, DataField field, int count, CancellationToken cancellationToken)
         where T : struct
     {
-        T?[] values = new T?[count];
-        await rowGroup.ReadAsync(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
+        T?[] values = await ParquetColumns.ReadAsync<T>(rowGroup, field, count, cancellationToken).ConfigureAwait(false);
         return values.Select(v => v is T x ? Convert.ToString(x, CultureInfo.InvariantCulture) : null).ToArray();
     }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Parquet;
 using Parquet.Data;
 using Parquet.Schema;
+using StreamLoader.Common.Parquet;
 using StreamLoader.Core.Inference;
 
 namespace StreamLoader.Results.Formats;
@@ -91,9 +92,7 @@ public sealed class ParquetResultFormat : IResultFormat
             T?[] Numbers<T>(DataField field)
                 where T : struct
             {
-                T?[] values = new T?[count];
-                group.ReadAsync(field, values.AsMemory(), null, cancellationToken).AsTask().GetAwaiter().GetResult();
-                return values;
+                return ParquetColumns.ReadAsync<T>(group, field, count, cancellationToken).AsTask().GetAwaiter().GetResult();
             }
             string?[] ids = Strings(Field("id"));
             string?[][] kept = schema.KeepColumns.Select(c => Strings(Field(c))).ToArray();

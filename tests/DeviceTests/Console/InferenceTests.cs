@@ -92,10 +92,18 @@ public sealed class InferenceTests
             await InferAsync(files.Folder, "--source", Csv, "--output", name, "--keep-columns", "title,tag");
             List<ResultRow> read = await Collect.AllAsync(ResultFormats.ForPath(name).ReadAsync(files.Path(name), schema));
             List<ResultRow> expected = await Collect.AllAsync(new JsonlResultFormat().ReadAsync(files.Path("preds.jsonl"), schema));
-            Assert.Equal(expected.Select(Describe), read.Select(Describe));
+            AssertSameRows(name, expected.Select(Describe).ToList(), read.Select(Describe).ToList());
         }
         Assert.Contains("sorted vs fixed", (await CliProcess.RunAsync(files.Folder, s_limit, "infer", "--checkpoint", await CheckpointAsync(), "--source", Csv, "--output", "again.jsonl")).Stderr, StringComparison.Ordinal);
         _ = stderr;
+    }
+
+    /// <summary>Equal row lists, or a failure that shows the first row that differs in full (the collection diff elides it).</summary>
+    private static void AssertSameRows(string name, List<string> expected, List<string> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        int at = expected.Zip(actual).TakeWhile(p => p.First == p.Second).Count();
+        Assert.True(at == expected.Count, $"{name}: row {at} differs\nexpected {(at < expected.Count ? expected[at] : "")}\nactual   {(at < actual.Count ? actual[at] : "")}");
     }
 
     private static string Describe(ResultRow r) =>

@@ -75,6 +75,34 @@ public sealed class ResultFormatTests
         Assert.Equal(rows.Select(Describe), read.Select(Describe));
     }
 
+    /// <summary>
+    /// Parquet.Net 6.1 decides nullness from a pooled definition-level buffer it never fills for a required column: a
+    /// pool left dirty by earlier work (a negative int in it) made required columns (tokens, source_part,
+    /// source_ordinal) read back as nulls, at random. The reader must not depend on what the pool holds.
+    /// </summary>
+    [Fact]
+    public async Task Parquet_RequiredColumns_ReadBackWhateverThePoolHolds()
+    {
+        using var files = new TempFiles();
+        ResultSchema schema = Schema(multi: false);
+        List<ResultRow> rows = Rows(schema, 300);
+        IResultFormat format = ResultFormats.ForPath("out.parquet");
+        string path = files.Path("out.parquet");
+        await using (IResultFileWriter writer = format.Create(path, schema))
+        {
+            await writer.WriteAsync(rows[..100]);
+            await writer.WriteAsync(rows[100..]);
+            await writer.CompleteAsync();
+        }
+
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            PoisonedPool.Fill(-1);
+            List<ResultRow> read = await Collect.AllAsync(format.ReadAsync(path, schema));
+            Assert.Equal(rows.Select(Describe), read.Select(Describe));
+        }
+    }
+
     [SkippableTheory]
     [InlineData("out.arrow", false)]
     [InlineData("out.arrow", true)]
