@@ -21,8 +21,8 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
     private const string ContinuationPrefix = "##";
 
     private readonly string[] _tokens;
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _words;
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _continuations;
+    private readonly TokenTable _words;
+    private readonly TokenTable _continuations;
     private readonly int _longestWord;
     private readonly int _longestContinuation;
     private readonly int _unknown;
@@ -47,8 +47,8 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
                 _longestContinuation = Math.Max(_longestContinuation, token.Length - ContinuationPrefix.Length);
             }
         }
-        _words = words.GetAlternateLookup<ReadOnlySpan<char>>();
-        _continuations = continuations.GetAlternateLookup<ReadOnlySpan<char>>();
+        _words = new TokenTable(words);
+        _continuations = new TokenTable(continuations);
         _unknown = Id(words, "[UNK]");
         Special = new SpecialTokens(Id(words, "[PAD]"), _unknown, Id(words, "[CLS]"), Id(words, "[SEP]"), Id(words, "[MASK]"));
     }
