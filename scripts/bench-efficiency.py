@@ -3,7 +3,9 @@
 each run's efficiency (pipeline tokens/s over the tokenizer's own ceiling on the same documents), pipeline time and
 first-batch latency. On a shared, noisy machine only figures measured side by side like this compare.
 
-  scripts/bench-efficiency.py RUNS SOURCE 'name|extra bench args' ['name|extra bench args' ...]
+  scripts/bench-efficiency.py RUNS SOURCE 'name|extra bench args[|app]' ['name|extra bench args[|app]' ...]
+
+A third field names another build of the app for that configuration, so two builds alternate in one loop.
 
 The app is $STREAMLOADER (default: artifacts/streamloader-linux-x64/streamloader, from scripts/publish-selfcontained.sh).
 Example:
@@ -22,13 +24,14 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 app = os.environ.get("STREAMLOADER", os.path.join(root, "artifacts", "streamloader-linux-x64", "streamloader"))
 vocab = os.path.join(root, "..", "shared", "data", "tokenizers", "bert-base-uncased-vocab.txt")
 
-runs, source, configs = int(sys.argv[1]), sys.argv[2], [c.split("|", 1) for c in sys.argv[3:]]
-results = {name: [] for name, _ in configs}
+runs, source = int(sys.argv[1]), sys.argv[2]
+configs = [(c.split("|") + [app])[:3] for c in sys.argv[3:]]
+results = {name: [] for name, _, _ in configs}
 with tempfile.TemporaryDirectory() as tmp:
     summary = os.path.join(tmp, "bench.json")
     for _ in range(runs):
-        for name, extra in configs:
-            cmd = shlex.split(app) + ["bench", "--source", source, "--vocab", vocab, "--progress", "none", "--summary-json", summary] + shlex.split(extra)
+        for name, extra, build in configs:
+            cmd = shlex.split(build) + ["bench", "--source", source, "--vocab", vocab, "--progress", "none", "--summary-json", summary] + shlex.split(extra)
             done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 sys.exit(f"{name}: exit {done.returncode}\n{done.stderr}")
