@@ -118,18 +118,7 @@ public class BatcherStageBenchmarks
             return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(many - single) / (double)(bp - b1):0} B ({bp - b1} batches)");
         }
 
-        private static long Count(int passes)
-        {
-            lock (s_batches)
-            {
-                if (!s_batches.TryGetValue(passes, out long batches))
-                {
-                    batches = RunAsync(BenchTokenizers.Create("wordpiece"), BenchCorpus.Documents, passes, 1).GetAwaiter().GetResult().Batches;
-                    s_batches[passes] = batches;
-                }
-                return batches;
-            }
-        }
-
+        private static long Count(int passes) =>
+            Once(s_batches, passes, p => RunAsync(BenchTokenizers.Create("wordpiece"), BenchCorpus.Documents, p, 1).GetAwaiter().GetResult().Batches);
     }
 }

@@ -124,15 +124,7 @@ public class BuilderBenchmarks
                 return "-";
             }
             string task = benchmarkCase.Parameters["Task"]?.ToString() ?? "mlm";
-            long batches;
-            lock (s_batches)
-            {
-                if (!s_batches.TryGetValue(task, out batches))
-                {
-                    batches = CountBatches(task);
-                    s_batches[task] = batches;
-                }
-            }
+            long batches = Once(s_batches, task, CountBatches);
             return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)Math.Max(1, batches):0} B ({batches} batches)");
         }
     }

@@ -30,15 +30,7 @@ public sealed class TokensPerSecondConfig : ManualConfig
                 return "-";
             }
             string tokenizer = benchmarkCase.Parameters["Tokenizer"]?.ToString() ?? "wordpiece";
-            long tokens;
-            lock (s_tokens)
-            {
-                if (!s_tokens.TryGetValue(tokenizer, out tokens))
-                {
-                    tokens = BenchCorpus.CountTokens(BenchTokenizers.Create(tokenizer));
-                    s_tokens[tokenizer] = tokens;
-                }
-            }
+            long tokens = Once(s_tokens, tokenizer, name => BenchCorpus.CountTokens(BenchTokenizers.Create(name)));
             double perSecond = tokens / (stats.Mean / 1e9);
             return (perSecond / 1e6).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + " M";
         }
@@ -78,4 +70,22 @@ public abstract class CustomColumn : IColumn
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
     public bool IsAvailable(Summary summary) => true;
+
+    /// <summary>
+    /// The count for <paramref name="key"/>, computed by <paramref name="count"/> the first time and kept in
+    /// <paramref name="counts"/> (a column's own cache; columns are asked for every row of the table).
+    /// </summary>
+    protected static long Once<TKey>(Dictionary<TKey, long> counts, TKey key, Func<TKey, long> count)
+        where TKey : notnull
+    {
+        lock (counts)
+        {
+            if (!counts.TryGetValue(key, out long value))
+            {
+                value = count(key);
+                counts[key] = value;
+            }
+            return value;
+        }
+    }
 }

@@ -41,16 +41,17 @@ internal sealed class TokenTable
             ArgumentOutOfRangeException.ThrowIfNegative(id);
             key.CopyTo(_chars.AsSpan(offset));
             uint hash = Hash(key);
+            int lengthAndTag = LengthAndTag(key.Length, hash);
             int at = (int)(hash & (uint)_mask);
             while (_slots[at].IdPlusOne != 0)
             {
-                if (Matches(_slots[at], key, LengthAndTag(key.Length, hash)))
+                if (Matches(_slots[at], key, lengthAndTag))
                 {
                     throw new ArgumentException($"The token '{key}' is in the table twice.", nameof(entries));
                 }
                 at = (at + 1) & _mask;
             }
-            _slots[at] = new Slot(id + 1, offset, LengthAndTag(key.Length, hash));
+            _slots[at] = new Slot(id + 1, offset, lengthAndTag);
             offset += key.Length;
         }
         Count = entries.Count;
