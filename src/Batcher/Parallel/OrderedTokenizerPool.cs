@@ -30,10 +30,14 @@ public sealed class OrderedTokenizerPool
         _workers = workers;
         _recycle = buffer =>
         {
-            buffer.Dispose();
-            if (_buffers.Count < 1024)
+            if (_buffers.Count < MaxIdleBuffers)
             {
+                buffer.Release(KeptBufferCapacity);
                 _buffers.Enqueue(buffer);
+            }
+            else
+            {
+                buffer.Dispose();
             }
         };
         _chunkDocuments = chunkDocuments;
@@ -43,7 +47,12 @@ public sealed class OrderedTokenizerPool
     private long _tokenizerAllocated;
     private long _textBytes;
 
-    // Buffer objects of disposed documents (their arrays returned), for the workers to use again.
+    // Buffer objects of disposed documents, for the workers to use again. They keep arrays of up to 16K ids (64 KiB),
+    // so the usual document needs no rent per document; larger arrays go back to the shared pool. There are as many
+    // as documents were ever in flight at once (the bounded queues' few hundred at most), and the run's end returns
+    // their arrays.
+    private const int KeptBufferCapacity = 1 << 14;
+    private const int MaxIdleBuffers = 1024;
     private readonly System.Collections.Concurrent.ConcurrentQueue<TokenBuffer> _buffers = new();
     private readonly Action<TokenBuffer> _recycle;
 
@@ -129,6 +138,10 @@ public sealed class OrderedTokenizerPool
             while (ordered.Reader.TryRead(out Chunk? leftover))
             {
                 DisposeResults(leftover);
+            }
+            while (_buffers.TryDequeue(out TokenBuffer? idle))
+            {
+                idle.Dispose();
             }
         }
     }

@@ -76,6 +76,21 @@ public sealed class TokenBuffer : IDisposable
         _items = ArrayPool<int>.Shared.Rent(Math.Max(16, capacity));
     }
 
+    /// <summary>
+    /// Empties the buffer for another document, as <see cref="Dispose"/> does, but keeps its array when it holds at
+    /// most <paramref name="keepCapacity"/> ids: a buffer that goes round between threads then needs no rent and no
+    /// return per document, which the shared pool serves poorly when the renting and returning threads differ.
+    /// </summary>
+    public void Release(int keepCapacity)
+    {
+        if (_items.Length > keepCapacity)
+        {
+            Dispose();
+            return;
+        }
+        _count = 0;
+    }
+
     /// <summary>Ids the buffer holds before it must grow.</summary>
     public int Capacity => _items.Length;
 

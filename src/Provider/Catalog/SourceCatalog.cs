@@ -134,7 +134,8 @@ public sealed class SourceCatalog
             Location = location,
             NameHint = Compression.StripExtension(name).ToLowerInvariant(),
             Compression = input.Compression,
-            Head = input.Head,
+            // A copy: the input's head goes back to the pool when it closes.
+            Head = input.Head.ToArray(),
             HeadIsWhole = whole,
         };
     }

@@ -107,6 +107,7 @@ internal sealed class CheckedGzipStream : ReadOnlyForwardStream
 
     public override int Read(Span<byte> buffer) => Count(_inner.Read(buffer), buffer.Length);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Count(await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false), buffer.Length);
 
@@ -156,6 +157,7 @@ internal sealed class CheckedGzipStream : ReadOnlyForwardStream
 
         public override int Read(Span<byte> buffer) => Keep(buffer[.._inner.Read(buffer)]);
 
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
@@ -225,7 +227,7 @@ internal sealed class ConcatenatedBzip2Stream : ReadOnlyForwardStream
                 throw new InvalidDataException($"bzip2: unexpected byte 0x{next:X2} after the end of a stream (expected another stream's 'BZh' or the end of the input).");
             }
             _current.Dispose();
-            _current = new BZip2InputStream(new PrefixedStream([(byte)next], new NonClosingStream(_raw))) { IsStreamOwner = true };
+            _current = new BZip2InputStream(new PrefixedStream(new byte[] { (byte)next }, new NonClosingStream(_raw))) { IsStreamOwner = true };
         }
     }
 

@@ -25,6 +25,9 @@ internal sealed class JsonLineCursor : IDisposable
         Bad = new BadRecordTracker(input.Name, format, options, statistics);
     }
 
+    /// <summary>Decodes the lines' string values (a document's text) through one buffer for the input.</summary>
+    public JsonStringDecoder Strings { get; } = new();
+
     /// <summary>Counts bad records for the format reader too, with the same policy.</summary>
     public BadRecordTracker Bad { get; }
 
@@ -55,6 +58,7 @@ internal sealed class JsonLineCursor : IDisposable
     public bool IsSeekable => _input.IsSeekable;
 
     /// <summary>Advances to the next usable line; false at the end of the input.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
     {
         SkippedBadLine = false;
@@ -98,6 +102,7 @@ internal sealed class JsonLineCursor : IDisposable
 
     public void Dispose()
     {
+        Strings.Dispose();
         _lines.Dispose();
         _input.Dispose();
     }

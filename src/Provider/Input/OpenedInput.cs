@@ -9,6 +9,8 @@ public sealed class OpenedInput : IDisposable
 {
     private readonly CountingStream _raw;
     private CountingStream? _content;
+    // The head's array, rented for the input's lifetime: opening a file per pass must not cost 128 KiB of garbage.
+    private byte[]? _headArray;
 
     /// <summary>Decompressed bytes read ahead at open, for format detection (and replayed by <see cref="Content"/>).</summary>
     public const int HeadBytes = 64 << 10;
@@ -28,7 +30,7 @@ public sealed class OpenedInput : IDisposable
     /// <summary>The decompressed bytes, from the start.</summary>
     public Stream Content { get; private set; }
 
-    /// <summary>The first decompressed bytes (up to <see cref="HeadBytes"/>), for telling the format from the content.</summary>
+    /// <summary>The first decompressed bytes (up to <see cref="HeadBytes"/>), for telling the format from the content; valid until <see cref="Dispose"/>.</summary>
     public ReadOnlyMemory<byte> Head { get; private set; }
 
     /// <summary>Raw (possibly compressed) bytes consumed so far: the offset errors name and progress uses.</summary>
@@ -88,7 +90,7 @@ public sealed class OpenedInput : IDisposable
             counting.Dispose();
             throw;
         }
-        Stream replay = new PrefixedStream(magic[..got], counting);
+        Stream replay = new PrefixedStream(magic.AsMemory(0, got), counting);
         CompressionKind kind = Input.Compression.Detect(magic.AsSpan(0, got));
         CompressionKind named = Input.Compression.FromName(InputIdentity.TryParseHttpUrl(location, out Uri? url) ? url.AbsolutePath : location);
         if (named != CompressionKind.None && kind != named)
@@ -103,10 +105,10 @@ public sealed class OpenedInput : IDisposable
             // Decompressors read their own header at once (bzip2's block size), so this is inside the try too.
             Stream content = Input.Compression.Decompress(kind, replay);
             opened.Content = content;
-            byte[] head = new byte[HeadBytes];
-            int headLength = await ReadUpToAsync(content, head, cancellationToken).ConfigureAwait(false);
+            byte[] head = opened._headArray = System.Buffers.ArrayPool<byte>.Shared.Rent(HeadBytes);
+            int headLength = await ReadUpToAsync(content, head.AsMemory(0, HeadBytes), cancellationToken).ConfigureAwait(false);
             opened.Head = head.AsMemory(0, headLength);
-            opened._content = new CountingStream(new PrefixedStream(head[..headLength], content));
+            opened._content = new CountingStream(new PrefixedStream(opened.Head, content));
             opened.Content = opened._content;
         }
         catch (Exception ex)
@@ -122,12 +124,12 @@ public sealed class OpenedInput : IDisposable
         return opened;
     }
 
-    private static async Task<int> ReadUpToAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
+    private static async Task<int> ReadUpToAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         int got = 0;
         while (got < buffer.Length)
         {
-            int n = await stream.ReadAsync(buffer.AsMemory(got), cancellationToken).ConfigureAwait(false);
+            int n = await stream.ReadAsync(buffer[got..], cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 break;
@@ -200,7 +202,16 @@ public sealed class OpenedInput : IDisposable
         return new SourceFormatException(Name, $"line {line}, {(Compression != CompressionKind.None ? "compressed " : string.Empty)}byte offset {RawBytesRead}", what, error);
     }
 
-    public void Dispose() => Content.Dispose();
+    /// <summary>Closes the input. <see cref="Head"/> is not valid afterwards: copy it first to keep it.</summary>
+    public void Dispose()
+    {
+        Content.Dispose();
+        Head = default;
+        if (Interlocked.Exchange(ref _headArray, null) is { } head)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(head);
+        }
+    }
 }
 
 /// <summary>One HttpClient per connect timeout for the process (in practice one), as HttpClient is meant to be used.</summary>

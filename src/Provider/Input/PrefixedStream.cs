@@ -3,11 +3,13 @@ namespace StreamLoader.Provider.Input;
 /// <summary>Replays a few bytes already read (a format sniff) before the rest of a non-seekable stream.</summary>
 internal sealed class PrefixedStream : ReadOnlyForwardStream
 {
-    private readonly byte[] _prefix;
+    private readonly ReadOnlyMemory<byte> _prefix;
     private readonly Stream _inner;
     private int _prefixPosition;
 
-    public PrefixedStream(byte[] prefix, Stream inner)
+    /// <param name="prefix">The bytes to replay; they must stay as they are until they have been read.</param>
+    /// <param name="inner">The rest of the stream.</param>
+    public PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner)
     {
         _prefix = prefix;
         _inner = inner;
@@ -18,7 +20,7 @@ internal sealed class PrefixedStream : ReadOnlyForwardStream
         if (_prefixPosition < _prefix.Length)
         {
             int n = Math.Min(buffer.Length, _prefix.Length - _prefixPosition);
-            _prefix.AsSpan(_prefixPosition, n).CopyTo(buffer);
+            _prefix.Span.Slice(_prefixPosition, n).CopyTo(buffer);
             _prefixPosition += n;
             return n;
         }

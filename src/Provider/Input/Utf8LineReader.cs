@@ -57,6 +57,7 @@ public sealed class Utf8LineReader : IDisposable
     public ReadOnlySpan<byte> Line => _buffer.AsSpan(_lineStart, _lineLength);
 
     /// <summary>Advances to the next line; false at end of stream.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadLineAsync(CancellationToken cancellationToken = default)
     {
         LineWasOversized = false;

@@ -108,7 +108,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
             Dictionary<string, string>? kept;
             try
             {
-                (id, text, labels, kept) = Parse(line);
+                (id, text, labels, kept) = Parse(line, lines.Strings);
             }
             catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
             {
@@ -132,7 +132,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
         }
     }
 
-    private (string? Id, string? Text, List<string>? Labels, Dictionary<string, string>? Kept) Parse(ReadOnlySpan<byte> line)
+    private (string? Id, string? Text, List<string>? Labels, Dictionary<string, string>? Kept) Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
     {
         var reader = new Utf8JsonReader(line);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -160,7 +160,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
             if (field >= 0)
             {
                 reader.Read();
-                string? value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                string? value = reader.TokenType == JsonTokenType.String ? strings.GetString(ref reader) : null;
                 if (parts is null)
                 {
                     text = value;

@@ -104,7 +104,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
             ParsedLine parsed;
             try
             {
-                parsed = Parse(line);
+                parsed = Parse(line, lines.Strings);
             }
             catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
             {
@@ -152,7 +152,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
         }
     }
 
-    private static ParsedLine Parse(ReadOnlySpan<byte> line)
+    private static ParsedLine Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
     {
         var reader = new Utf8JsonReader(line, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -192,7 +192,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
             else if (reader.ValueTextEquals("text"u8))
             {
                 reader.Read();
-                result.Text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                result.Text = reader.TokenType == JsonTokenType.String ? strings.GetString(ref reader) : null;
                 result.IsDocument = true;
             }
             else if (reader.ValueTextEquals("page_id"u8))
