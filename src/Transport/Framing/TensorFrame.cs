@@ -27,20 +27,40 @@ public static class TensorFrame
     public const int MaxHeaderBytes = 64 << 20;
 
     /// <summary>Serializes <paramref name="batch"/> into one frame.</summary>
+    /// <remarks>
+    /// The header is built in a per-thread scratch buffer, the tensors ordered and the metadata sorted in pooled
+    /// arrays: a frame allocates next to nothing beyond its numbers' text, on every batch of a cross-process run.
+    /// </remarks>
     public static void Write(TensorBatch batch, IBufferWriter<byte> output)
     {
-        TensorBuffer[] ordered = OrderForAlignment(batch.Tensors);
-        var metadata = new Dictionary<string, string>(batch.Metadata, StringComparer.Ordinal)
+        IReadOnlyList<TensorBuffer> tensors = batch.Tensors;
+        TensorBuffer[] ordered = ArrayPool<TensorBuffer>.Shared.Rent(tensors.Count);
+        KeyValuePair<string, string>[] metadata = ArrayPool<KeyValuePair<string, string>>.Shared.Rent(batch.Metadata.Count + 4);
+        try
         {
-            ["task"] = batch.Task,
-            ["sequence"] = batch.Sequence.ToString(CultureInfo.InvariantCulture),
-            ["tokens"] = batch.TokenCount.ToString(CultureInfo.InvariantCulture),
-            ["rows"] = batch.RowCount.ToString(CultureInfo.InvariantCulture),
-        };
-        WriteHeader(ordered, metadata, output);
-        foreach (TensorBuffer tensor in ordered)
+            int count = OrderForAlignment(tensors, ordered);
+            int entries = 0;
+            foreach (KeyValuePair<string, string> pair in batch.Metadata)
+            {
+                if (pair.Key is not ("task" or "sequence" or "tokens" or "rows"))
+                {
+                    metadata[entries++] = pair;
+                }
+            }
+            metadata[entries++] = new("task", batch.Task);
+            metadata[entries++] = new("sequence", MetadataText.Of(batch.Sequence));
+            metadata[entries++] = new("tokens", MetadataText.Of(batch.TokenCount));
+            metadata[entries++] = new("rows", MetadataText.Of(batch.RowCount));
+            WriteHeader(ordered.AsSpan(0, count), metadata.AsSpan(0, entries), output);
+            for (int i = 0; i < count; i++)
+            {
+                output.Write(ordered[i].Bytes);
+            }
+        }
+        finally
         {
-            output.Write(tensor.Bytes);
+            ArrayPool<TensorBuffer>.Shared.Return(ordered, clearArray: true);
+            ArrayPool<KeyValuePair<string, string>>.Shared.Return(metadata, clearArray: true);
         }
     }
 
@@ -60,17 +80,52 @@ public static class TensorFrame
         {
             metadata["message"] = error;
         }
-        WriteHeader([], metadata, output);
+        WriteHeader([], metadata.ToArray(), output);
     }
 
-    // Widest element first; Enumerable.OrderBy is stable, so tensors of one width keep their order.
-    private static TensorBuffer[] OrderForAlignment(IReadOnlyList<TensorBuffer> tensors) =>
-        tensors.OrderByDescending(t => TensorDTypes.SizeOf(t.DType)).ToArray();
-
-    private static void WriteHeader(IReadOnlyList<TensorBuffer> tensors, Dictionary<string, string> metadata, IBufferWriter<byte> output)
+    // Widest element first, and stable, so tensors of one width keep their order (an insertion sort: a batch has a
+    // handful of tensors).
+    private static int OrderForAlignment(IReadOnlyList<TensorBuffer> tensors, TensorBuffer[] ordered)
     {
-        var json = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(json))
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            TensorBuffer tensor = tensors[i];
+            int size = TensorDTypes.SizeOf(tensor.DType);
+            int at = i;
+            while (at > 0 && TensorDTypes.SizeOf(ordered[at - 1].DType) < size)
+            {
+                ordered[at] = ordered[at - 1];
+                at--;
+            }
+            ordered[at] = tensor;
+        }
+        return tensors.Count;
+    }
+
+    /// <summary>A thread's buffer and writer for headers, reused from frame to frame.</summary>
+    private sealed class HeaderScratch
+    {
+        public HeaderScratch()
+        {
+            Writer = new Utf8JsonWriter(Json);
+        }
+
+        public ArrayBufferWriter<byte> Json { get; } = new(1024);
+
+        public Utf8JsonWriter Writer { get; }
+    }
+
+    [ThreadStatic]
+    private static HeaderScratch? t_scratch;
+
+    private static void WriteHeader(ReadOnlySpan<TensorBuffer> tensors, Span<KeyValuePair<string, string>> metadata, IBufferWriter<byte> output)
+    {
+        HeaderScratch scratch = t_scratch ??= new HeaderScratch();
+        ArrayBufferWriter<byte> json = scratch.Json;
+        json.ResetWrittenCount();
+        Utf8JsonWriter writer = scratch.Writer;
+        writer.Reset(json);
+        metadata.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         {
             writer.WriteStartObject();
             long offset = 0;
@@ -92,12 +147,13 @@ public static class TensorFrame
                 offset += tensor.ByteLength;
             }
             writer.WriteStartObject("__metadata__");
-            foreach (KeyValuePair<string, string> pair in metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+            foreach (KeyValuePair<string, string> pair in metadata)
             {
                 writer.WriteString(pair.Key, pair.Value);
             }
             writer.WriteEndObject();
             writer.WriteEndObject();
+            writer.Flush();
         }
         int padded = (json.WrittenCount + 7) & ~7;
         Span<byte> prefix = output.GetSpan(8);
@@ -155,42 +211,159 @@ public static class TensorFrame
     /// <summary>Parses the JSON header (without the 8-byte length prefix). <paramref name="where"/> names the input in errors.</summary>
     public static Header ParseHeader(ReadOnlySpan<byte> json, string where)
     {
-        var tensors = new List<TensorInfo>();
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        // Sized for a task's batch (a handful of tensors, a dozen metadata entries), so neither grows on the way.
+        var tensors = new List<TensorInfo>(8);
+        var metadata = new Dictionary<string, string>(16, StringComparer.Ordinal);
         try
         {
-            using JsonDocument document = JsonDocument.Parse(json.TrimEnd((byte)' ').ToArray());
+            var reader = new Utf8JsonReader(json.TrimEnd((byte)' '));
+            Expect(ref reader, JsonTokenType.StartObject, "the header");
             long dataLength = 0;
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            while (Next(ref reader) == JsonTokenType.PropertyName)
             {
-                if (property.Name == "__metadata__")
+                if (reader.ValueTextEquals("__metadata__"u8))
                 {
-                    foreach (JsonProperty entry in property.Value.EnumerateObject())
+                    Expect(ref reader, JsonTokenType.StartObject, "__metadata__");
+                    while (Next(ref reader) == JsonTokenType.PropertyName)
                     {
-                        metadata[entry.Name] = entry.Value.GetString() ?? string.Empty;
+                        string key = FrameStrings.Get(ref reader);
+                        Expect(ref reader, JsonTokenType.String, "__metadata__.", key);
+                        metadata[key] = FrameStrings.Get(ref reader);
                     }
                     continue;
                 }
-                string dtypeText = property.Value.GetProperty("dtype").GetString() ?? string.Empty;
-                if (!TensorDTypes.TryParse(dtypeText, out TensorDType dtype))
-                {
-                    throw new InvalidDataException($"{where}: tensor '{property.Name}' has unknown dtype '{dtypeText}'.");
-                }
-                int[] shape = property.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-                long[] offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                long elements = shape.Aggregate(1L, (a, b) => a * b);
-                if (offsets.Length != 2 || offsets[1] - offsets[0] != elements * TensorDTypes.SizeOf(dtype) || offsets[0] < 0)
-                {
-                    throw new InvalidDataException($"{where}: tensor '{property.Name}' has data_offsets [{string.Join(", ", offsets)}] that do not fit its shape [{string.Join(", ", shape)}] and dtype {dtypeText}.");
-                }
-                tensors.Add(new TensorInfo(property.Name, dtype, shape, offsets[0], offsets[1]));
-                dataLength = Math.Max(dataLength, offsets[1]);
+                TensorInfo tensor = ReadTensor(ref reader, FrameStrings.Get(ref reader), where);
+                tensors.Add(tensor);
+                dataLength = Math.Max(dataLength, tensor.End);
+            }
+            if (reader.TokenType != JsonTokenType.EndObject)
+            {
+                throw new JsonException($"expected a property name or the header's end, found {reader.TokenType}");
             }
             return new Header(tensors, metadata, dataLength);
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
         {
             throw new InvalidDataException($"{where}: the frame header is not valid safetensors JSON: {ex.Message}", ex);
+        }
+    }
+
+    private static TensorInfo ReadTensor(ref Utf8JsonReader reader, string name, string where)
+    {
+        Expect(ref reader, JsonTokenType.StartObject, "tensor ", name);
+        string? dtypeText = null;
+        int[]? shape = null;
+        long start = -1, end = -1;
+        int offsets = 0;
+        Span<int> dims = stackalloc int[8];
+        while (Next(ref reader) == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("dtype"u8))
+            {
+                Expect(ref reader, JsonTokenType.String, "tensor ", name, " dtype");
+                dtypeText = FrameStrings.Get(ref reader);
+            }
+            else if (reader.ValueTextEquals("shape"u8))
+            {
+                Expect(ref reader, JsonTokenType.StartArray, "tensor ", name, " shape");
+                int rank = 0;
+                List<int>? more = null;
+                while (Next(ref reader) == JsonTokenType.Number)
+                {
+                    int dim = reader.GetInt32();
+                    if (rank < dims.Length)
+                    {
+                        dims[rank] = dim;
+                    }
+                    else
+                    {
+                        (more ??= [.. dims]).Add(dim);
+                    }
+                    rank++;
+                }
+                shape = more is not null ? [.. more] : dims[..rank].ToArray();
+            }
+            else if (reader.ValueTextEquals("data_offsets"u8))
+            {
+                Expect(ref reader, JsonTokenType.StartArray, "tensor ", name, " data_offsets");
+                while (Next(ref reader) == JsonTokenType.Number)
+                {
+                    long value = reader.GetInt64();
+                    (start, end) = offsets == 0 ? (value, end) : (start, value);
+                    offsets++;
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        if (dtypeText is null || shape is null || offsets == 0)
+        {
+            throw new JsonException($"tensor '{name}' lacks {(dtypeText is null ? "dtype" : shape is null ? "shape" : "data_offsets")}");
+        }
+        if (!TensorDTypes.TryParse(dtypeText, out TensorDType dtype))
+        {
+            throw new InvalidDataException($"{where}: tensor '{name}' has unknown dtype '{dtypeText}'.");
+        }
+        long elements = 1;
+        foreach (int dim in shape)
+        {
+            elements *= dim;
+        }
+        if (offsets != 2 || end - start != elements * TensorDTypes.SizeOf(dtype) || start < 0)
+        {
+            string given = offsets == 2 ? $"[{start}, {end}]" : $"with {offsets} values";
+            throw new InvalidDataException($"{where}: tensor '{name}' has data_offsets {given} that do not fit its shape [{string.Join(", ", shape)}] and dtype {dtypeText}.");
+        }
+        return new TensorInfo(name, dtype, shape, start, end);
+    }
+
+    private static JsonTokenType Next(ref Utf8JsonReader reader) =>
+        reader.Read() ? reader.TokenType : throw new JsonException("the header ends early");
+
+    // The message's parts come apart so that nothing is formatted unless the header is bad.
+    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type, string what, string? name = null, string? after = null)
+    {
+        if (Next(ref reader) != type)
+        {
+            string quoted = name is null ? string.Empty : what.EndsWith('.') ? name : $"'{name}'";
+            throw new JsonException($"expected {type} for {what}{quoted}{after}, found {reader.TokenType}");
+        }
+    }
+
+    /// <summary>
+    /// Strings of headers (tensor names, metadata keys, the run's constant values) made once and handed out again: a
+    /// small direct-mapped table keyed by their bytes, so decoding a frame does not make the same strings per batch.
+    /// </summary>
+    private static class FrameStrings
+    {
+        private const int Slots = 256;
+        private const int MaxCachedBytes = 64;
+        private static readonly string?[] s_slots = new string?[Slots];
+
+        public static string Get(ref Utf8JsonReader reader)
+        {
+            ReadOnlySpan<byte> raw = reader.ValueSpan;
+            if (reader.ValueIsEscaped || reader.HasValueSequence || raw.Length > MaxCachedBytes || !System.Text.Ascii.IsValid(raw))
+            {
+                return reader.GetString() ?? string.Empty;
+            }
+            uint hash = 2166136261;
+            foreach (byte b in raw)
+            {
+                hash = (hash ^ b) * 16777619;
+            }
+            ref string? slot = ref s_slots[hash % Slots];
+            string? cached = Volatile.Read(ref slot);
+            if (cached is not null && System.Text.Ascii.Equals(raw, cached))
+            {
+                return cached;
+            }
+            string made = System.Text.Encoding.ASCII.GetString(raw);
+            Volatile.Write(ref slot, made);
+            return made;
         }
     }
 
