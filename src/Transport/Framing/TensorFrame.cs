@@ -126,35 +126,33 @@ public static class TensorFrame
         Utf8JsonWriter writer = scratch.Writer;
         writer.Reset(json);
         metadata.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        writer.WriteStartObject();
+        long offset = 0;
+        foreach (TensorBuffer tensor in tensors)
         {
-            writer.WriteStartObject();
-            long offset = 0;
-            foreach (TensorBuffer tensor in tensors)
+            writer.WriteStartObject(tensor.Name);
+            writer.WriteString("dtype", TensorDTypes.WireName(tensor.DType));
+            writer.WriteStartArray("shape");
+            foreach (int dim in tensor.Shape)
             {
-                writer.WriteStartObject(tensor.Name);
-                writer.WriteString("dtype", TensorDTypes.WireName(tensor.DType));
-                writer.WriteStartArray("shape");
-                foreach (int dim in tensor.Shape)
-                {
-                    writer.WriteNumberValue(dim);
-                }
-                writer.WriteEndArray();
-                writer.WriteStartArray("data_offsets");
-                writer.WriteNumberValue(offset);
-                writer.WriteNumberValue(offset + tensor.ByteLength);
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-                offset += tensor.ByteLength;
+                writer.WriteNumberValue(dim);
             }
-            writer.WriteStartObject("__metadata__");
-            foreach (KeyValuePair<string, string> pair in metadata)
-            {
-                writer.WriteString(pair.Key, pair.Value);
-            }
+            writer.WriteEndArray();
+            writer.WriteStartArray("data_offsets");
+            writer.WriteNumberValue(offset);
+            writer.WriteNumberValue(offset + tensor.ByteLength);
+            writer.WriteEndArray();
             writer.WriteEndObject();
-            writer.WriteEndObject();
-            writer.Flush();
+            offset += tensor.ByteLength;
         }
+        writer.WriteStartObject("__metadata__");
+        foreach (KeyValuePair<string, string> pair in metadata)
+        {
+            writer.WriteString(pair.Key, pair.Value);
+        }
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.Flush();
         int padded = (json.WrittenCount + 7) & ~7;
         Span<byte> prefix = output.GetSpan(8);
         BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)padded);
@@ -239,6 +237,10 @@ public static class TensorFrame
             if (reader.TokenType != JsonTokenType.EndObject)
             {
                 throw new JsonException($"expected a property name or the header's end, found {reader.TokenType}");
+            }
+            if (reader.Read())
+            {
+                throw new JsonException($"more JSON after the header's object, at byte {reader.TokenStartIndex}");
             }
             return new Header(tensors, metadata, dataLength);
         }

@@ -105,6 +105,8 @@ public sealed class TensorFrameTests
     [InlineData("{\"x\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[16]}}", "data_offsets with 1 values")]
     [InlineData("{\"__metadata__\":{\"rows\":3}}", "__metadata__.rows")]
     [InlineData("[1,2]", "not valid safetensors JSON")]
+    [InlineData("{\"x\":3}", "tensor 'x'")]
+    [InlineData("{\"__metadata__\":{}} {\"x\":1}", "not valid safetensors JSON")]
     public void ParseHeader_BadHeader_FailsNamingTheFrameAndTheProblem(string json, string expected)
     {
         InvalidDataException error = Assert.Throws<InvalidDataException>(() => TensorFrame.ParseHeader(Encoding.UTF8.GetBytes(json), "pipe: frame at byte 4096"));
