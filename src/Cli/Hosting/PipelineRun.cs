@@ -191,6 +191,7 @@ internal sealed class PipelineRun : IAsyncDisposable
         bool readerClosed = false;
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         TimeSpan pausedBefore = GC.GetTotalPauseDuration();
+        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         long pipelineStart = Stopwatch.GetTimestamp();
         _pipelineStart = pipelineStart;
         _processSecondsAtPipelineStart = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds;
@@ -214,7 +215,8 @@ internal sealed class PipelineRun : IAsyncDisposable
                 Stopwatch.GetElapsedTime(pipelineStart).TotalSeconds,
                 GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore,
                 (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds,
-                Process.GetCurrentProcess().PeakWorkingSet64);
+                Process.GetCurrentProcess().PeakWorkingSet64,
+                (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds);
             await Progress.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -312,6 +314,9 @@ internal sealed class PipelineRun : IAsyncDisposable
             OtherAllocatedBytesPerBatch = resources is { } o && batches > 0 && Batcher is not null ? Math.Max(0, o.AllocatedBytes - Batcher.TokenizerAllocatedBytes - Batcher.DocumentTextBytes) / (double)batches : null,
             GcPauseSeconds = resources?.GcPauseSeconds,
             PeakRssBytes = resources?.PeakWorkingSet,
+            PipelineCpuSeconds = resources?.CpuSeconds,
+            CoresBusy = resources is { PipelineSeconds: > 0 } c ? c.CpuSeconds / c.PipelineSeconds : null,
+            Cores = Environment.ProcessorCount,
             Provider = stats is null || Stream is null ? null : new ProviderReport(
                 Source!.Description,
                 stats.RecordsRead,
@@ -398,4 +403,4 @@ internal sealed class PipelineRun : IAsyncDisposable
 }
 
 /// <summary>What the pipeline's run cost the process: its time, allocations, GC pauses and memory.</summary>
-internal sealed record ResourceReport(double PipelineSeconds, long AllocatedBytes, double GcPauseSeconds, long PeakWorkingSet);
+internal sealed record ResourceReport(double PipelineSeconds, long AllocatedBytes, double GcPauseSeconds, long PeakWorkingSet, double CpuSeconds);

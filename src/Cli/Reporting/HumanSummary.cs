@@ -86,6 +86,11 @@ public static class HumanSummary
         {
             totals.AddRow("bottleneck stage", Markup.Escape(bottleneck));
         }
+        if (summary.CoresBusy is double busy && summary.Cores is int cores)
+        {
+            // Near all of them busy, more workers cannot help: the stages already share every core.
+            totals.AddRow("CPU", string.Create(CultureInfo.InvariantCulture, $"{busy:0.0} of {cores} cores busy on average ({summary.PipelineCpuSeconds:0.00} CPU-s over the pipeline's {summary.PipelineSeconds:0.00} s)"));
+        }
         if (summary.AllocatedBytesPerBatch is double perBatch)
         {
             string parts = summary.OtherAllocatedBytesPerBatch is double other

@@ -100,6 +100,15 @@ public sealed record RunSummary
 
     /// <summary>The process's peak resident memory.</summary>
     public long? PeakRssBytes { get; init; }
+
+    /// <summary>CPU time the whole process used (user and kernel, every thread) while the pipeline ran.</summary>
+    public double? PipelineCpuSeconds { get; init; }
+
+    /// <summary><see cref="PipelineCpuSeconds"/> over the pipeline's wall time: how many cores were busy on average.</summary>
+    public double? CoresBusy { get; init; }
+
+    /// <summary>Cores the process may use (<see cref="Environment.ProcessorCount"/>).</summary>
+    public int? Cores { get; init; }
     public ProviderReport? Provider { get; init; }
     public BatcherReport? Batcher { get; init; }
     public DeviceReport? Device { get; init; }

@@ -128,6 +128,12 @@ public sealed partial class ConsoleTests
             Assert.True(summary.GetProperty("peak_rss_bytes").GetInt64() > 0);
             Assert.True(summary.GetProperty("gc_pause_seconds").GetDouble() >= 0);
             Assert.False(string.IsNullOrEmpty(summary.GetProperty("bottleneck_stage").GetString()));
+            // The CPU the process used while the pipeline ran, and what that is in cores: the same two numbers.
+            double cpu = summary.GetProperty("pipeline_cpu_seconds").GetDouble();
+            Assert.True(cpu > 0);
+            Assert.Equal(Environment.ProcessorCount, summary.GetProperty("cores").GetInt32());
+            Assert.Equal(cpu / summary.GetProperty("pipeline_seconds").GetDouble(), summary.GetProperty("cores_busy").GetDouble(), 6);
+            Assert.Contains("cores busy on average", stderr, StringComparison.Ordinal);
         }
     }
 
