@@ -55,6 +55,31 @@ public sealed class JsonlDocumentReaderTests
     }
 
     [Fact]
+    public async Task ReadAsync_EscapesInText_DecodeAsJsonSaysAndALoneSurrogateIsAMalformedRecord()
+    {
+        // Text decodes through one buffer kept for the file (JsonStringDecoder); a long escaped text first, so that
+        // the buffer has grown when the short ones come, and what it held before must not leak into them.
+        string longText = string.Concat(Enumerable.Repeat("line\\n\\t\\\"q\\\" caf\\u00e9 ", 5000));
+        using var files = new TempFiles();
+        string path = files.WriteText("data.jsonl",
+            "{\"id\":\"long\",\"text\":\"" + longText + "\"}\n" +
+            "{\"id\":\"short\",\"text\":\"a\\nb\"}\n" +
+            "{\"id\":\"plain\",\"text\":\"no escapes, caf\u00e9\"}\n" +
+            "{\"id\":\"pair\",\"text\":\"\\ud83d\\ude00 smile\"}\n" +
+            "{\"id\":\"lone\",\"text\":\"bad \\ud800 half\"}\n");
+        var reader = new JsonlDocumentReader(path);
+
+        List<Document> docs = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["long", "short", "plain", "pair"], docs.Select(d => d.Id));
+        Assert.Equal(string.Concat(Enumerable.Repeat("line\n\t\"q\" café ", 5000)), docs[0].Text);
+        Assert.Equal("a\nb", docs[1].Text);
+        Assert.Equal("no escapes, café", docs[2].Text);
+        Assert.Equal("\U0001F600 smile", docs[3].Text);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["malformed_json"]);
+    }
+
+    [Fact]
     public async Task ReadAsync_EmptyFile_YieldsNothing()
     {
         using var files = new TempFiles();
