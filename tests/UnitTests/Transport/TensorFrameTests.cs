@@ -96,6 +96,27 @@ public sealed class TensorFrameTests
         Assert.Equal(8, header.DataLength);
     }
 
+    [Fact]
+    public void RoundTrip_TensorOfNineDimensionsAndEmptyMetadataValue_ComesBackWhole()
+    {
+        using var batch = new TensorBatch("clm", 3) { TokenCount = 0, RowCount = 1 };
+        batch.Metadata["note"] = string.Empty;
+        int[] shape = [1, 2, 1, 2, 1, 2, 1, 2, 3];
+        Span<short> values = batch.Add("deep", TensorDType.I16, shape).AsSpan<short>();
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (short)(i * 7);
+        }
+
+        (string header, byte[] frame) = Encode(batch);
+        TensorFrame.Header parsed = TensorFrame.ParseHeader(Encoding.UTF8.GetBytes(header), "test");
+        using TensorBatch copy = TensorFrame.ToBatch(parsed, frame.AsSpan(8 + header.Length));
+
+        Assert.Equal(shape, Assert.Single(parsed.Tensors).Shape);
+        Assert.Equal(string.Empty, copy.Metadata["note"]);
+        Assert.Equal(values.ToArray(), copy["deep"].AsSpan<short>().ToArray());
+    }
+
     [Theory]
     [InlineData("not json", "not valid safetensors JSON")]
     [InlineData("{\"x\":{\"dtype\":\"I64\",\"shape\":[2]", "not valid safetensors JSON")]
