@@ -42,7 +42,7 @@ public static class TensorFrame
             int entries = 0;
             foreach (KeyValuePair<string, string> pair in batch.Metadata)
             {
-                if (pair.Key is not ("task" or "sequence" or "tokens" or "rows"))
+                if (!IsBatchField(pair.Key))
                 {
                     metadata[entries++] = pair;
                 }
@@ -82,6 +82,9 @@ public static class TensorFrame
         }
         WriteHeader([], metadata.ToArray(), output);
     }
+
+    // The batch's own fields, which the header's metadata carries under these names (and the batch's metadata may not).
+    private static bool IsBatchField(string key) => key is "task" or "sequence" or "tokens" or "rows";
 
     // Widest element first, and stable, so tensors of one width keep their order (an insertion sort: a batch has a
     // handful of tensors).
@@ -252,7 +255,7 @@ public static class TensorFrame
 
     private static TensorInfo ReadTensor(ref Utf8JsonReader reader, string name, string where)
     {
-        Expect(ref reader, JsonTokenType.StartObject, "tensor ", name);
+        Expect(ref reader, JsonTokenType.StartObject, "tensor '", name, "'");
         string? dtypeText = null;
         int[]? shape = null;
         long start = -1, end = -1;
@@ -262,12 +265,12 @@ public static class TensorFrame
         {
             if (reader.ValueTextEquals("dtype"u8))
             {
-                Expect(ref reader, JsonTokenType.String, "tensor ", name, " dtype");
+                Expect(ref reader, JsonTokenType.String, "tensor '", name, "' dtype");
                 dtypeText = FrameStrings.Get(ref reader);
             }
             else if (reader.ValueTextEquals("shape"u8))
             {
-                Expect(ref reader, JsonTokenType.StartArray, "tensor ", name, " shape");
+                Expect(ref reader, JsonTokenType.StartArray, "tensor '", name, "' shape");
                 int rank = 0;
                 List<int>? more = null;
                 while (Next(ref reader) == JsonTokenType.Number)
@@ -287,7 +290,7 @@ public static class TensorFrame
             }
             else if (reader.ValueTextEquals("data_offsets"u8))
             {
-                Expect(ref reader, JsonTokenType.StartArray, "tensor ", name, " data_offsets");
+                Expect(ref reader, JsonTokenType.StartArray, "tensor '", name, "' data_offsets");
                 while (Next(ref reader) == JsonTokenType.Number)
                 {
                     long value = reader.GetInt64();
@@ -325,13 +328,12 @@ public static class TensorFrame
     private static JsonTokenType Next(ref Utf8JsonReader reader) =>
         reader.Read() ? reader.TokenType : throw new JsonException("the header ends early");
 
-    // The message's parts come apart so that nothing is formatted unless the header is bad.
+    // What is expected comes in parts (before, a name, after), so that nothing is formatted unless the header is bad.
     private static void Expect(ref Utf8JsonReader reader, JsonTokenType type, string what, string? name = null, string? after = null)
     {
         if (Next(ref reader) != type)
         {
-            string quoted = name is null ? string.Empty : what.EndsWith('.') ? name : $"'{name}'";
-            throw new JsonException($"expected {type} for {what}{quoted}{after}, found {reader.TokenType}");
+            throw new JsonException($"expected {type} for {what}{name}{after}, found {reader.TokenType}");
         }
     }
 
@@ -379,7 +381,7 @@ public static class TensorFrame
         {
             foreach (KeyValuePair<string, string> pair in header.Metadata)
             {
-                if (pair.Key is not ("task" or "sequence" or "tokens" or "rows"))
+                if (!IsBatchField(pair.Key))
                 {
                     batch.Metadata[pair.Key] = pair.Value;
                 }
