@@ -7,7 +7,8 @@
 Every rank is one consumer of the loader: one loader shared by all ranks (each batch goes to one rank), or one
 loader per rank (--endpoint 'tcp://127.0.0.1:{5555+rank}', each loader started with --rank r --world-size N). The
 model is deliberately tiny (an embedding and a linear layer predicting each masked token): the point is the data path.
-Ranks step together; when one has no batch left, all stop (a batch taken but not trained goes back to the loader).
+Ranks step together; when one has no batch left, all stop (a batch taken but not trained goes back to the loader,
+which counts it `returned`).
 """
 import argparse
 import json
@@ -41,7 +42,9 @@ def main():
     if world > 1:
         dist.init_process_group("gloo")
     torch.manual_seed(0)
-    client = Client(endpoint_for(args.endpoint, rank), window=args.window, name=f"rank{rank}")
+    # Under DDP the ranks step together, so a rank must learn when it can get no more batches (the rest are with
+    # other ranks) instead of waiting for the stream's end, which cannot come while another rank holds one.
+    client = Client(endpoint_for(args.endpoint, rank), window=args.window, name=f"rank{rank}", stop_when_drained=world > 1)
     batches = iter(client)
     model = optimizer = None
     sequences, losses = [], []

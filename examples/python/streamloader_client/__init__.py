@@ -28,6 +28,9 @@ DTYPES = {
 }
 
 
+_DRAINED = object()  # queued when the loader says DRAINED to a client that asked to stop then
+
+
 class LoaderError(RuntimeError):
     """The loader failed, refused this consumer, dropped it, or fell silent."""
 
@@ -49,7 +52,11 @@ def decode_frame(frame):
 class Client:
     """One consumer of a StreamLoader loader (``--role loader --out tcp://*:PORT``): iterate it for batches."""
 
-    def __init__(self, endpoint, window=8, peer_timeout=20.0, name=None, context=None):
+    def __init__(self, endpoint, window=8, peer_timeout=20.0, name=None, context=None, stop_when_drained=False):
+        """stop_when_drained: end the iteration as soon as the loader says this consumer will get no more batches
+        (DRAINED: the stream's last batch has gone out and the rest are held by other consumers), instead of waiting
+        for the end frame. Data-parallel ranks that step in lockstep need it: one rank waiting for a batch another
+        rank holds, while that rank waits for it in a collective, would wait forever."""
         if window < 1:
             raise ValueError("window must be at least 1")
         self.endpoint = endpoint
@@ -59,6 +66,8 @@ class Client:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.received = 0
         self.end_totals = None
+        self.stop_when_drained = bool(stop_when_drained)
+        self.drained = False  # the loader said DRAINED and this iteration stopped for it
         self._context = context or zmq.Context.instance()
         self._inbound = queue.Queue(maxsize=window + 2)
         self._outbound = queue.Queue()
@@ -82,7 +91,10 @@ class Client:
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.connect(self.endpoint)
-        sock.send_multipart([b"HELLO", str(PROTOCOL).encode(), str(self.window).encode(), self.name.encode()])
+        hello = [b"HELLO", str(PROTOCOL).encode(), str(self.window).encode(), self.name.encode()]
+        if self.stop_when_drained:
+            hello.append(b"drained")  # features: only a consumer that asks is ever sent DRAINED
+        sock.send_multipart(hello)
         started = last_heard = last_sent = time.monotonic()
         welcomed = ended = False
         woken = self._context.socket(zmq.PAIR)
@@ -116,6 +128,8 @@ class Client:
                                 reason = parts[1].decode() if len(parts) > 1 else "no reason given"
                                 self._put(LoaderError(f"{self.endpoint}: the loader dropped this consumer: {reason}"))
                                 ended = True
+                            elif command == "DRAINED" and self.stop_when_drained:
+                                self._put(_DRAINED)
                             elif command != "PING":
                                 self._put(LoaderError(f"{self.endpoint}: unknown command {command!r} from the loader"))
                                 ended = True
@@ -193,6 +207,9 @@ class Client:
             except queue.Empty:
                 if not self._thread.is_alive():
                     raise LoaderError(f"{self.endpoint}: the client was closed")
+        if item is _DRAINED:
+            self.drained = True
+            raise StopIteration
         if isinstance(item, BaseException):
             raise item
         self._last_taken = item["meta"]

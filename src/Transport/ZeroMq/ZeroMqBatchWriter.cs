@@ -244,7 +244,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         if (peer is null)
         {
             string name = message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)];
-            peer = new Peer(identity, name) { LastHeard = Environment.TickCount64, Credit = window };
+            // Features this loader does not know are ignored, so a newer consumer can still join.
+            bool drained = message.FrameCount >= 6 && message[5].ConvertToString(Encoding.ASCII).Split(',', StringSplitOptions.TrimEntries).Contains(ZeroMqProtocol.DrainedFeature, StringComparer.Ordinal);
+            peer = new Peer(identity, name) { LastHeard = Environment.TickCount64, Credit = window, WantsDrained = drained };
             _peers[key] = peer;
             _order.Add(key);
             Interlocked.Increment(ref _consumers);
@@ -363,6 +365,33 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         {
             Finish(stopping);
         }
+        else if (_end is not null && _unsent.Count == 0 && _again.Count == 0 && Consumers >= _options.ExpectConsumers)
+        {
+            TellDrained();
+        }
+    }
+
+    /// <summary>
+    /// The last batch has gone out but others still hold some: a consumer that asked, holds none and waits is told so
+    /// (<see cref="ZeroMqProtocol.Drained"/>). A rank stepping in lockstep could otherwise wait forever for a batch that a
+    /// rank blocked in the same collective holds.
+    /// </summary>
+    private void TellDrained()
+    {
+        int elsewhere = 0;
+        foreach (Peer peer in _peers.Values)
+        {
+            elsewhere += peer.InFlight.Count;
+        }
+        foreach (Peer peer in _peers.Values)
+        {
+            if (peer.WantsDrained && !peer.ToldDrained && peer.InFlight.Count == 0
+                && TrySend(peer.Identity, ZeroMqProtocol.Drained, elsewhere.ToString(CultureInfo.InvariantCulture)))
+            {
+                peer.ToldDrained = true;
+                peer.LastSent = Environment.TickCount64;
+            }
+        }
     }
 
     /// <summary>
@@ -479,6 +508,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 _slots.Release();
             }
             peer.InFlight[frame.Sequence] = frame with { FromLost = false };
+            peer.ToldDrained = false; // a batch sent again after DRAINED: told again once it is acknowledged
             peer.Delivered++;
             peer.LastSent = Environment.TickCount64;
         }
@@ -606,5 +636,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         public long LastHeard { get; set; }
 
         public long LastSent { get; set; }
+
+        /// <summary>It asked to be told <see cref="ZeroMqProtocol.Drained"/>.</summary>
+        public bool WantsDrained { get; init; }
+
+        /// <summary>It was told <see cref="ZeroMqProtocol.Drained"/> and has been sent nothing since.</summary>
+        public bool ToldDrained { get; set; }
     }
 }

@@ -11,8 +11,22 @@ public static class ZeroMqProtocol
     /// <summary>The protocol version this build speaks; a peer of another is refused with a message saying so.</summary>
     public const int Version = 2;
 
-    /// <summary>consumer → loader: <c>HELLO</c> <c>version</c> <c>window</c> <c>name</c>.</summary>
+    /// <summary>consumer → loader: <c>HELLO</c> <c>version</c> <c>window</c> <c>name</c> [<c>features</c>, comma-separated].</summary>
     public const string Hello = "HELLO";
+
+    /// <summary>
+    /// A <c>HELLO</c> feature: tell this consumer <see cref="Drained"/>. For consumers that step in lockstep with others
+    /// (data-parallel ranks), which must all stop when one can get no more.
+    /// </summary>
+    public const string DrainedFeature = "drained";
+
+    /// <summary>
+    /// loader → consumer, only to those that asked (<see cref="DrainedFeature"/>): <c>DRAINED</c> <c>in_flight</c>: the
+    /// stream's last batch has been sent, this consumer has acknowledged all it was sent, and the <c>in_flight</c>
+    /// batches not yet acknowledged are with other consumers. It may still be sent one of them (if its consumer leaves
+    /// without acknowledging it), and the end frame follows once all are acknowledged.
+    /// </summary>
+    public const string Drained = "DRAINED";
 
     /// <summary>loader → consumer: <c>WELCOME</c> <c>version</c> <c>heartbeat_ms</c> <c>peer_timeout_ms</c>.</summary>
     public const string Welcome = "WELCOME";

@@ -144,12 +144,24 @@ public sealed class ZeroMqTransportTests
     {
         private readonly NetMQ.Sockets.DealerSocket _socket = new();
 
-        public RawConsumer(string endpoint, string version = "2", int window = 3)
+        public RawConsumer(string endpoint, string version = "2", int window = 3, string? features = null)
         {
             _socket.Options.Linger = TimeSpan.Zero;
             _socket.Connect(endpoint);
-            _socket.SendMoreFrame("HELLO").SendMoreFrame(version).SendMoreFrame(window.ToString(System.Globalization.CultureInfo.InvariantCulture)).SendFrame("raw");
+            _socket.SendMoreFrame("HELLO").SendMoreFrame(version).SendMoreFrame(window.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (features is null)
+            {
+                _socket.SendFrame("raw");
+            }
+            else
+            {
+                _socket.SendMoreFrame("raw").SendFrame(features);
+            }
         }
+
+        public void Ack(long sequence) => _socket.SendMoreFrame("ACK").SendFrame(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        public void Bye() => _socket.SendFrame("BYE");
 
         /// <summary>The next message's frames, skipping heartbeats; null after <paramref name="timeout"/>.</summary>
         public List<byte[]>? Receive(TimeSpan timeout)
@@ -274,6 +286,63 @@ public sealed class ZeroMqTransportTests
         Assert.Equal(0, writer.Report.Lost);
         Assert.True(writer.Report.Redelivered >= 1, $"redelivered {writer.Report.Redelivered}");
         taken.Concat(rest).ToList().ForEach(b => b.Dispose());
+    }
+
+    private static string Command(List<byte[]> message) => message[0].Length < 8 ? System.Text.Encoding.ASCII.GetString(message[0]) : "frame";
+
+    [Fact]
+    public async Task Drained_AConsumerThatAskedIsToldWhenOthersHoldTheRest_ThenStillGetsABatchSentAgain_AndTheEnd()
+    {
+        // Three lockstep-style consumers of one batch each: A asked to be told DRAINED, C did not, B holds its batch.
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { ExpectConsumers = 3 });
+        using var a = new RawConsumer(writer.BoundEndpoint, window: 1, features: "future-feature, drained");
+        using var b = new RawConsumer(writer.BoundEndpoint, window: 1);
+        using var c = new RawConsumer(writer.BoundEndpoint, window: 1);
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        var timeout = TimeSpan.FromSeconds(20);
+        long first = SequenceOf((await Task.Run(() => a.Receive(timeout)))![0]);
+        long held = SequenceOf((await Task.Run(() => b.Receive(timeout)))![0]);
+        long third = SequenceOf((await Task.Run(() => c.Receive(timeout)))![0]);
+        Assert.Equal([0L, 1L, 2L], new[] { first, held, third }.Order());
+
+        a.Ack(first);
+        List<byte[]> drained = (await Task.Run(() => a.Receive(timeout)))!;
+        Assert.Equal(["DRAINED", "2"], drained.Select(f => System.Text.Encoding.ASCII.GetString(f)));
+        c.Ack(third);
+        Assert.Null(await Task.Run(() => c.Receive(TimeSpan.FromMilliseconds(800)))); // C did not ask: nothing, as before
+        Assert.False(sending.IsCompleted, "the stream ended with a batch unacknowledged");
+
+        // B leaves without acknowledging: its batch goes to A or C, drained or not, and then the stream ends for both.
+        b.Bye();
+        long[] ends = await Task.WhenAll(new[] { a, c }.Select(consumer => Task.Run(() =>
+        {
+            while (true)
+            {
+                List<byte[]> message = consumer.Receive(timeout) ?? throw new TimeoutException("no end frame");
+                Assert.NotEqual("DRAINED", Command(message)); // all is acknowledged from here: the end, not DRAINED
+                int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(message[0]);
+                var header = StreamLoader.Transport.Framing.TensorFrame.ParseHeader(message[0].AsSpan(8, length), "test");
+                if (header.IsEnd)
+                {
+                    return long.Parse(header.Metadata["batches"], System.Globalization.CultureInfo.InvariantCulture);
+                }
+                Assert.Equal(held, SequenceOf(message[0]));
+                consumer.Ack(held);
+            }
+        })));
+        await sending.WaitAsync(timeout);
+
+        Assert.Equal(3, ends.Sum());
+        Assert.Equal(3, writer.Report.Acknowledged);
+        Assert.Equal(1, writer.Report.Redelivered);
+        Assert.Equal(0, writer.Report.Returned);
     }
 
     [Fact]
