@@ -187,11 +187,15 @@ public sealed class ZeroMqTransportTests
         public void Dispose() => _socket.Dispose();
     }
 
-    private static long SequenceOf(byte[] frame)
+    /// <summary>The header of one frame as a raw consumer received it (its 8-byte length, then the JSON).</summary>
+    private static StreamLoader.Transport.Framing.TensorFrame.Header HeaderOf(byte[] frame)
     {
         int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(frame);
-        return long.Parse(StreamLoader.Transport.Framing.TensorFrame.ParseHeader(frame.AsSpan(8, length), "test").Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture);
+        return StreamLoader.Transport.Framing.TensorFrame.ParseHeader(frame.AsSpan(8, length), "test");
     }
+
+    private static long SequenceOf(byte[] frame) =>
+        long.Parse(HeaderOf(frame).Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task OtherProtocolVersion_IsRefusedWithAMessage()
@@ -202,8 +206,7 @@ public sealed class ZeroMqTransportTests
         List<byte[]>? reply = await Task.Run(() => old.Receive(TimeSpan.FromSeconds(20)));
 
         Assert.NotNull(reply);
-        int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(reply![0]);
-        var header = StreamLoader.Transport.Framing.TensorFrame.ParseHeader(reply[0].AsSpan(8, length), "test");
+        var header = HeaderOf(reply![0]);
         Assert.True(header.IsError);
         Assert.Contains("protocol version 1", header.Metadata["message"], StringComparison.Ordinal);
         Assert.Equal(0, writer.Consumers);
@@ -327,8 +330,7 @@ public sealed class ZeroMqTransportTests
             {
                 List<byte[]> message = consumer.Receive(timeout) ?? throw new TimeoutException("no end frame");
                 Assert.NotEqual("DRAINED", Command(message)); // all is acknowledged from here: the end, not DRAINED
-                int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(message[0]);
-                var header = StreamLoader.Transport.Framing.TensorFrame.ParseHeader(message[0].AsSpan(8, length), "test");
+                var header = HeaderOf(message[0]);
                 if (header.IsEnd)
                 {
                     return long.Parse(header.Metadata["batches"], System.Globalization.CultureInfo.InvariantCulture);
