@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs `streamloader bench` several times per configuration, alternating them, and prints the median and best of
-each run's efficiency (pipeline tokens/s over the tokenizer's own ceiling on the same documents), pipeline time and
-first-batch latency, and the allocation per batch outside the documents' text and the tokenizer
+each run's efficiency (pipeline tokens/s over the tokenizer's own ceiling on the same documents), the provider's own
+rate (those documents' tokens over its time to read them alone), the tokenizer's rate beside a reading provider as a
+share of its rate alone, pipeline time and first-batch latency, and the allocation per batch outside the documents' text and the tokenizer
 (`other_allocated_bytes_per_batch`). On a shared, noisy machine only figures measured side by side like this compare.
 
   scripts/bench-efficiency.py RUNS SOURCE 'name|extra bench args[|app]' ['name|extra bench args[|app]' ...]
@@ -40,12 +41,14 @@ with tempfile.TemporaryDirectory() as tmp:
                 s = json.load(f)
             results[name].append(s)
 
-print("| configuration | efficiency (median, best) | pipeline tokens/s (median) | ceiling tokens/s (median) | pipeline s (median) | first batch ms (median) | other allocation per batch (median) | bottleneck (most often) |")
-print("|---|---:|---:|---:|---:|---:|---:|---|")
+print("| configuration | efficiency (median, best) | pipeline tokens/s (median) | ceiling tokens/s (median) | provider alone tokens/s (median) | tokenizer beside the provider, of alone (median) | pipeline s (median) | first batch ms (median) | other allocation per batch (median) | bottleneck (most often) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for name, rows in results.items():
     eff = [r.get("efficiency") or 0 for r in rows]
     med = lambda key: statistics.median(r.get(key) or 0 for r in rows)
     bottleneck = max(set(r.get("bottleneck_stage") for r in rows), key=[r.get("bottleneck_stage") for r in rows].count)
     print(f"| {name} | {statistics.median(eff):.2f}, {max(eff):.2f} | {med('pipeline_tokens_per_second') / 1e6:.2f} M | "
-          f"{med('tokenizer_ceiling_tokens_per_second') / 1e6:.2f} M | {med('pipeline_seconds'):.3f} | {med('first_batch_seconds') * 1000:.0f} | "
+          f"{med('tokenizer_ceiling_tokens_per_second') / 1e6:.2f} M | {med('provider_tokens_per_second') / 1e6:.2f} M | "
+          f"{statistics.median((r.get('tokenizer_beside_provider_tokens_per_second') or 0) / (r.get('tokenizer_single_thread_tokens_per_second') or 1) for r in rows):.2f} | "
+          f"{med('pipeline_seconds'):.3f} | {med('first_batch_seconds') * 1000:.0f} | "
           f"{med('other_allocated_bytes_per_batch'):,.0f} B | {bottleneck} |")

@@ -11,28 +11,52 @@ namespace StreamLoader.Batcher.Measurement;
 /// <param name="AllThreadsSeconds">Time to tokenize them all on <paramref name="Threads"/> threads.</param>
 /// <param name="Threads">Threads of the parallel measurement.</param>
 /// <param name="Truncated">True when the documents were cut at the character budget: the ceiling is of a prefix.</param>
-public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated)
+/// <param name="ProviderSeconds">Time the provider alone took to read the documents (one pass, opening included).</param>
+/// <param name="BesideProviderSeconds">
+/// Time to tokenize them all on one thread while another thread reads the source over and over, as the provider does
+/// beside the tokenizer in a pipeline; null where there is only one core.
+/// </param>
+public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds = 0, double? BesideProviderSeconds = null)
 {
     /// <summary>Tokens per second on one thread.</summary>
     public double SingleThreadTokensPerSecond => SingleThreadSeconds > 0 ? Tokens / SingleThreadSeconds : 0;
 
     /// <summary>Tokens per second on every thread: the ceiling.</summary>
     public double AllThreadsTokensPerSecond => AllThreadsSeconds > 0 ? Tokens / AllThreadsSeconds : 0;
+
+    /// <summary>
+    /// The documents' tokens over the provider's time to read them alone: how fast the reader could feed a tokenizer
+    /// that cost nothing. A pipeline cannot beat it whatever its workers.
+    /// </summary>
+    public double ProviderTokensPerSecond => ProviderSeconds > 0 ? Tokens / ProviderSeconds : 0;
+
+    /// <summary>Tokens per second on one thread while the provider reads on another; null where it was not measured.</summary>
+    public double? BesideProviderTokensPerSecond => BesideProviderSeconds is > 0 and double seconds ? Tokens / seconds : null;
 }
 
 /// <summary>
 /// Measures the tokenizer alone on the documents a run used (read again from the source, in source order), on one
-/// thread and on all, with nothing else running: what <c>streamloader bench</c> compares the pipeline against.
+/// thread and on all, with nothing else running: what <c>streamloader bench</c> compares the pipeline against. It also
+/// times the provider reading them alone, and the tokenizer on one thread beside a provider reading on another core,
+/// so a run's efficiency can be read against what the two stages can do on this machine together.
 /// </summary>
 public static class TokenizerCeiling
 {
     /// <summary>Reads up to <paramref name="documents"/> documents (and at most <paramref name="maxChars"/> characters) and times the tokenizer on them.</summary>
-    public static async Task<TokenizerCeilingResult> MeasureAsync(IDocumentSource source, ITextTokenizer tokenizer, long documents, int threads, long maxChars, CancellationToken cancellationToken)
+    /// <param name="openSource">Opens the source afresh: it is read once for the documents, and again beside the tokenizer.</param>
+    /// <param name="tokenizer">The tokenizer the run used.</param>
+    /// <param name="documents">The documents the run tokenized: the first this many are measured.</param>
+    /// <param name="threads">Threads of the all-threads measurement (the run's workers).</param>
+    /// <param name="maxChars">Most characters held for the measurement; a longer run is measured on a prefix.</param>
+    /// <param name="cancellationToken">Stops the measurement.</param>
+    public static async Task<TokenizerCeilingResult> MeasureAsync(Func<IDocumentSource> openSource, ITextTokenizer tokenizer, long documents, int threads, long maxChars, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         var texts = new List<string>();
         long chars = 0;
         bool truncated = false;
+        IDocumentSource source = openSource();
+        long readStart = Stopwatch.GetTimestamp();
         await foreach (Document document in source.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             if (texts.Count >= documents)
@@ -47,6 +71,7 @@ public static class TokenizerCeiling
             texts.Add(document.Text);
             chars += document.Length;
         }
+        double providerSeconds = Stopwatch.GetElapsedTime(readStart).TotalSeconds;
 
         // Warm up first, so that neither measurement pays for the JIT's tiers: the ceiling is the tokenizer's steady
         // state. Each measurement then runs whole passes for at least a quarter of a second, so that a small set is
@@ -67,13 +92,74 @@ public static class TokenizerCeiling
         }
         while (Stopwatch.GetElapsedTime(start).TotalSeconds < 0.25);
         double single = Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+        double? beside = Environment.ProcessorCount > 1
+            ? await BesideProviderSecondsAsync(openSource, tokenizer, texts, passes, documents, cancellationToken).ConfigureAwait(false)
+            : null;
 
         // As many passes per thread; twice, keeping the faster (the first also starts the threads and compiles their loop).
         long items = (long)texts.Count * passes * threads;
         double all = Math.Min(
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false),
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false)) / ((double)passes * threads);
-        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated);
+        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside);
+    }
+
+    /// <summary>
+    /// Seconds per pass of the tokenizer on this thread while a thread-pool thread reads the source again and again
+    /// (the same documents, as the provider does in the pipeline), for <paramref name="passes"/> passes.
+    /// </summary>
+    private static async Task<double> BesideProviderSecondsAsync(Func<IDocumentSource> openSource, ITextTokenizer tokenizer, List<string> texts, int passes, long documents, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task reader = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    while (!stop.IsCancellationRequested)
+                    {
+                        long read = 0;
+                        await foreach (Document document in openSource().ReadAsync(stop.Token).ConfigureAwait(false))
+                        {
+                            started.TrySetResult();
+                            if (++read >= documents)
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    // A read that fails before its first document must not leave the timing waiting.
+                    started.TrySetResult();
+                }
+            },
+            stop.Token);
+        try
+        {
+            // Timing starts once the reader is under way, so it does not count the reader's start.
+            await started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            long start = Stopwatch.GetTimestamp();
+            for (int pass = 0; pass < passes; pass++)
+            {
+                Run(tokenizer, texts, 0, texts.Count);
+            }
+            return Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await reader.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped on purpose.
+            }
+        }
     }
 
     /// <summary>Seconds to tokenize <paramref name="items"/> documents (cycling through the set) on <paramref name="threads"/> threads.</summary>

@@ -81,6 +81,15 @@ public static class HumanSummary
         {
             totals.AddRow("tokenizer alone (ceiling)", string.Create(CultureInfo.InvariantCulture, $"{Rate(summary.TokenizerSingleThreadTokensPerSecond ?? 0)} on 1 thread, {Rate(ceiling)} on all, same {summary.CeilingDocuments:N0} documents"));
             totals.AddRow("efficiency", string.Create(CultureInfo.InvariantCulture, $"{efficiency:0.00} of the ceiling"));
+            if (summary.ProviderTokensPerSecond is double feed && summary.ProviderAloneSeconds is double providerSeconds)
+            {
+                totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read them in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens, the most it can feed"));
+            }
+            if (summary.TokenizerBesideProviderTokensPerSecond is double beside && summary.TokenizerSingleThreadTokensPerSecond is double alone && alone > 0)
+            {
+                // Below 1.0, the two stages slow each other down on this machine (shared caches, memory, a shared core).
+                totals.AddRow("tokenizer beside the provider", string.Create(CultureInfo.InvariantCulture, $"{Rate(beside)} on 1 thread while the provider reads on another, {beside / alone:0.00} of alone"));
+            }
         }
         if (summary.BottleneckStage is { } bottleneck)
         {

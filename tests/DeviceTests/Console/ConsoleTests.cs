@@ -124,6 +124,10 @@ public sealed partial class ConsoleTests
             Assert.True(summary.GetProperty("tokenizer_single_thread_tokens_per_second").GetDouble() > 0);
             Assert.True(summary.GetProperty("efficiency").GetDouble() > 0);
             Assert.Equal(summary.GetProperty("documents").GetInt64(), summary.GetProperty("ceiling_documents").GetInt64());
+            // The provider alone, and the tokenizer beside it (the machine has two cores or more where this runs).
+            Assert.True(summary.GetProperty("provider_alone_seconds").GetDouble() > 0);
+            Assert.True(summary.GetProperty("provider_tokens_per_second").GetDouble() > 0);
+            Assert.Equal(Environment.ProcessorCount > 1, summary.TryGetProperty("tokenizer_beside_provider_tokens_per_second", out JsonElement beside) && beside.GetDouble() > 0);
             Assert.True(summary.GetProperty("allocated_bytes_per_batch").GetDouble() > 0);
             Assert.True(summary.GetProperty("peak_rss_bytes").GetInt64() > 0);
             Assert.True(summary.GetProperty("gc_pause_seconds").GetDouble() >= 0);

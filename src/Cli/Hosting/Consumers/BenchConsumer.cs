@@ -45,8 +45,8 @@ internal sealed class BenchConsumer : IRunConsumer
         {
             ProviderRunSettings p = run.Settings.Provider;
             int workers = run.Settings.Batcher.Workers;
-            run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling; --ceiling false skips this");
-            _ceiling = await TokenizerCeiling.MeasureAsync(SourceFactory.Create(p.Sources, p.Reading, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+            run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling, the provider alone, and the tokenizer beside a reading provider; --ceiling false skips this");
+            _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, p.Reading, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
         }
         return null;
     }
@@ -57,5 +57,8 @@ internal sealed class BenchConsumer : IRunConsumer
         TokenizerCeilingTokensPerSecond = ceiling.AllThreadsTokensPerSecond,
         Efficiency = ceiling.AllThreadsTokensPerSecond > 0 && run.Resources is { PipelineSeconds: > 0 } r && run.Batcher is not null ? run.Batcher.Tokens / r.PipelineSeconds / ceiling.AllThreadsTokensPerSecond : null,
         CeilingDocuments = ceiling.Documents,
+        ProviderAloneSeconds = ceiling.ProviderSeconds,
+        ProviderTokensPerSecond = ceiling.ProviderTokensPerSecond,
+        TokenizerBesideProviderTokensPerSecond = ceiling.BesideProviderTokensPerSecond,
     };
 }
