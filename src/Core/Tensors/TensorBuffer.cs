@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
+using StreamLoader.Core.Buffers;
 
 namespace StreamLoader.Core.Tensors;
 
-/// <summary>One named tensor: dtype, shape and a single contiguous little-endian buffer rented from the shared pool.</summary>
+/// <summary>One named tensor: dtype, shape and a single contiguous little-endian buffer rented from <see cref="HandOffArrayPool"/> (a batch is built on one thread and disposed on another).</summary>
 /// <remarks>Owned by a <see cref="TensorBatch"/>, which returns the buffer to the pool when it is disposed.</remarks>
 public sealed class TensorBuffer
 {
@@ -31,7 +31,7 @@ public sealed class TensorBuffer
         Shape = shape;
         ElementCount = elements;
         ByteLength = (int)bytes;
-        _rented = ArrayPool<byte>.Shared.Rent(Math.Max(1, ByteLength));
+        _rented = HandOffArrayPool.Rent<byte>(Math.Max(1, ByteLength));
         if (clear)
         {
             _rented.AsSpan(0, ByteLength).Clear();
@@ -75,7 +75,7 @@ public sealed class TensorBuffer
         byte[]? rented = Interlocked.Exchange(ref _rented, null);
         if (rented is not null)
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            HandOffArrayPool.Return(rented);
         }
     }
 

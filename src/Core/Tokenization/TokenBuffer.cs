@@ -1,8 +1,11 @@
-using System.Buffers;
+using StreamLoader.Core.Buffers;
 
 namespace StreamLoader.Core.Tokenization;
 
-/// <summary>A growable list of token ids backed by a pooled array. Dispose it to return the array.</summary>
+/// <summary>
+/// A growable list of token ids backed by an array from <see cref="HandOffArrayPool"/> (a worker fills it, the batch
+/// builder on another thread releases it). Dispose it to return the array.
+/// </summary>
 public sealed class TokenBuffer : IDisposable
 {
     private int[] _items;
@@ -10,7 +13,7 @@ public sealed class TokenBuffer : IDisposable
 
     public TokenBuffer(int initialCapacity = 256)
     {
-        _items = ArrayPool<int>.Shared.Rent(Math.Max(16, initialCapacity));
+        _items = HandOffArrayPool.Rent<int>(Math.Max(16, initialCapacity));
     }
 
     /// <summary>Number of ids held.</summary>
@@ -71,15 +74,15 @@ public sealed class TokenBuffer : IDisposable
         }
         if (_items.Length > 0)
         {
-            ArrayPool<int>.Shared.Return(_items);
+            HandOffArrayPool.Return(_items);
         }
-        _items = ArrayPool<int>.Shared.Rent(Math.Max(16, capacity));
+        _items = HandOffArrayPool.Rent<int>(Math.Max(16, capacity));
     }
 
     /// <summary>
     /// Empties the buffer for another document, as <see cref="Dispose"/> does, but keeps its array when it holds at
     /// most <paramref name="keepCapacity"/> ids: a buffer that goes round between threads then needs no rent and no
-    /// return per document, which the shared pool serves poorly when the renting and returning threads differ.
+    /// return per document.
     /// </summary>
     public void Release(int keepCapacity)
     {
@@ -103,11 +106,11 @@ public sealed class TokenBuffer : IDisposable
 
     private void Grow(int needed)
     {
-        int[] larger = ArrayPool<int>.Shared.Rent(Math.Max(needed, _items.Length * 2));
+        int[] larger = HandOffArrayPool.Rent<int>(Math.Max(needed, _items.Length * 2));
         _items.AsSpan(0, _count).CopyTo(larger);
         if (_items.Length > 0)
         {
-            ArrayPool<int>.Shared.Return(_items);
+            HandOffArrayPool.Return(_items);
         }
         _items = larger;
     }
@@ -119,7 +122,7 @@ public sealed class TokenBuffer : IDisposable
         _count = 0;
         if (items.Length > 0)
         {
-            ArrayPool<int>.Shared.Return(items);
+            HandOffArrayPool.Return(items);
         }
     }
 }

@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using StreamLoader.Core.Buffers;
 
 namespace StreamLoader.Provider.Input;
 
@@ -34,10 +34,10 @@ internal sealed class JsonStringDecoder : IDisposable
         if (_unescaped.Length < most)
         {
             byte[] old = _unescaped;
-            _unescaped = ArrayPool<byte>.Shared.Rent(most);
+            _unescaped = HandOffArrayPool.Rent<byte>(most);
             if (old.Length > 0)
             {
-                ArrayPool<byte>.Shared.Return(old);
+                HandOffArrayPool.Return(old);
             }
         }
         int written = reader.CopyString(_unescaped);
@@ -50,7 +50,7 @@ internal sealed class JsonStringDecoder : IDisposable
         _unescaped = [];
         if (unescaped.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(unescaped);
+            HandOffArrayPool.Return(unescaped);
         }
     }
 }

@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Collections.Concurrent;
+using StreamLoader.Core.Buffers;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 
@@ -106,7 +106,7 @@ public sealed class OpenedInput : IDisposable
             // Decompressors read their own header at once (bzip2's block size), so this is inside the try too.
             Stream content = Input.Compression.Decompress(kind, replay);
             opened.Content = content;
-            byte[] head = opened._headArray = ArrayPool<byte>.Shared.Rent(HeadBytes);
+            byte[] head = opened._headArray = HandOffArrayPool.Rent<byte>(HeadBytes);
             int headLength = await ReadUpToAsync(content, head.AsMemory(0, HeadBytes), cancellationToken).ConfigureAwait(false);
             opened.Head = head.AsMemory(0, headLength);
             opened._content = new CountingStream(new PrefixedStream(opened.Head, content));
@@ -210,7 +210,7 @@ public sealed class OpenedInput : IDisposable
         Head = default;
         if (Interlocked.Exchange(ref _headArray, null) is { } head)
         {
-            ArrayPool<byte>.Shared.Return(head);
+            HandOffArrayPool.Return(head);
         }
     }
 }

@@ -1,4 +1,4 @@
-using System.Buffers;
+using StreamLoader.Core.Buffers;
 
 namespace StreamLoader.Provider.Input;
 
@@ -34,7 +34,7 @@ public sealed class Utf8LineReader : IDisposable
     {
         _stream = stream;
         _maxLineBytes = maxLineBytes;
-        _buffer = ArrayPool<byte>.Shared.Rent(initialBufferBytes);
+        _buffer = HandOffArrayPool.Rent<byte>(initialBufferBytes);
         _bufferOffset = firstOffset;
         LineNumber = firstLine - 1;
         // A byte order mark can only open the file.
@@ -109,9 +109,9 @@ public sealed class Utf8LineReader : IDisposable
 
             if (_end == _buffer.Length)
             {
-                byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(_buffer.Length * 2, 1 << 16), Math.Max(_maxLineBytes, _buffer.Length) + 1));
+                byte[] larger = HandOffArrayPool.Rent<byte>(Math.Min(Math.Max(_buffer.Length * 2, 1 << 16), Math.Max(_maxLineBytes, _buffer.Length) + 1));
                 Buffer.BlockCopy(_buffer, 0, larger, 0, _end);
-                ArrayPool<byte>.Shared.Return(_buffer);
+                HandOffArrayPool.Return(_buffer);
                 _buffer = larger;
             }
 
@@ -177,7 +177,7 @@ public sealed class Utf8LineReader : IDisposable
         _buffer = [];
         if (buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            HandOffArrayPool.Return(buffer);
         }
     }
 }
