@@ -122,7 +122,7 @@ internal static class CliOptions
     public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => s_reporting.Progress, HelpName = "mode" };
 
     // Bench
-    public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling.", DefaultValueFactory = _ => true, HelpName = "true|false" };
+    public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling; also time the provider reading them alone, and the tokenizer on one thread while the provider reads on another (how much the two slow each other on this machine).", DefaultValueFactory = _ => true, HelpName = "true|false" };
 
     // Inspect
     public static readonly Option<int> Rows = new("--rows") { Description = "Rows to show per batch.", DefaultValueFactory = _ => 4, HelpName = "n" };
