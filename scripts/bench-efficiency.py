@@ -43,12 +43,19 @@ with tempfile.TemporaryDirectory() as tmp:
 
 print("| configuration | efficiency (median, best) | pipeline tokens/s (median) | ceiling tokens/s (median) | provider alone tokens/s (median) | tokenizer beside the provider, of alone (median) | pipeline s (median) | first batch ms (median) | other allocation per batch (median) | bottleneck (most often) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+def beside(rows):
+    """The tokenizer beside a reading provider as a share of its speed alone; '-' where no run measured it."""
+    shares = [r["tokenizer_beside_provider_tokens_per_second"] / r["tokenizer_single_thread_tokens_per_second"]
+              for r in rows if r.get("tokenizer_beside_provider_tokens_per_second") and r.get("tokenizer_single_thread_tokens_per_second")]
+    return f"{statistics.median(shares):.2f}" if shares else "-"
+
+
 for name, rows in results.items():
     eff = [r.get("efficiency") or 0 for r in rows]
     med = lambda key: statistics.median(r.get(key) or 0 for r in rows)
     bottleneck = max(set(r.get("bottleneck_stage") for r in rows), key=[r.get("bottleneck_stage") for r in rows].count)
     print(f"| {name} | {statistics.median(eff):.2f}, {max(eff):.2f} | {med('pipeline_tokens_per_second') / 1e6:.2f} M | "
           f"{med('tokenizer_ceiling_tokens_per_second') / 1e6:.2f} M | {med('provider_tokens_per_second') / 1e6:.2f} M | "
-          f"{statistics.median((r.get('tokenizer_beside_provider_tokens_per_second') or 0) / (r.get('tokenizer_single_thread_tokens_per_second') or 1) for r in rows):.2f} | "
+          f"{beside(rows)} | "
           f"{med('pipeline_seconds'):.3f} | {med('first_batch_seconds') * 1000:.0f} | "
           f"{med('other_allocated_bytes_per_batch'):,.0f} B | {bottleneck} |")

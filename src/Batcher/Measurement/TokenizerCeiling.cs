@@ -11,12 +11,16 @@ namespace StreamLoader.Batcher.Measurement;
 /// <param name="AllThreadsSeconds">Time to tokenize them all on <paramref name="Threads"/> threads.</param>
 /// <param name="Threads">Threads of the parallel measurement.</param>
 /// <param name="Truncated">True when the documents were cut at the character budget: the ceiling is of a prefix.</param>
-/// <param name="ProviderSeconds">Time the provider alone took to read the documents (one pass, opening included).</param>
-/// <param name="BesideProviderSeconds">
-/// Time to tokenize them all on one thread while another thread reads the source over and over, as the provider does
-/// beside the tokenizer in a pipeline; null where there is only one core.
+/// <param name="ProviderSeconds">
+/// Time the provider took to read the documents once more, right after the run (opening the input included, the
+/// format's detection not): one pass, not a steady state.
 /// </param>
-public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds = 0, double? BesideProviderSeconds = null)
+/// <param name="BesideProviderSeconds">
+/// Time to tokenize them all on one thread while another thread reads the same documents over and over, as fast as it
+/// can; null where there is only one core, or where the reader did not keep reading (<paramref name="BesideProviderFailure"/>).
+/// </param>
+/// <param name="BesideProviderFailure">Why the tokenizer could not be timed beside a reading provider, when a reader was tried; else null.</param>
+public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds, double? BesideProviderSeconds, string? BesideProviderFailure)
 {
     /// <summary>Tokens per second on one thread.</summary>
     public double SingleThreadTokensPerSecond => SingleThreadSeconds > 0 ? Tokens / SingleThreadSeconds : 0;
@@ -25,8 +29,8 @@ public sealed record TokenizerCeilingResult(long Documents, long Tokens, double 
     public double AllThreadsTokensPerSecond => AllThreadsSeconds > 0 ? Tokens / AllThreadsSeconds : 0;
 
     /// <summary>
-    /// The documents' tokens over the provider's time to read them alone: how fast the reader could feed a tokenizer
-    /// that cost nothing. A pipeline cannot beat it whatever its workers.
+    /// The documents' tokens over the provider's time to read them alone: about how fast the reader could feed a
+    /// tokenizer that cost nothing, whatever the workers (one pass, so it varies with how warm the reading code is).
     /// </summary>
     public double ProviderTokensPerSecond => ProviderSeconds > 0 ? Tokens / ProviderSeconds : 0;
 
@@ -43,7 +47,7 @@ public sealed record TokenizerCeilingResult(long Documents, long Tokens, double 
 public static class TokenizerCeiling
 {
     /// <summary>Reads up to <paramref name="documents"/> documents (and at most <paramref name="maxChars"/> characters) and times the tokenizer on them.</summary>
-    /// <param name="openSource">Opens the source afresh: it is read once for the documents, and again beside the tokenizer.</param>
+    /// <param name="openSource">Makes the source afresh: one is read for the documents, another again and again beside the tokenizer.</param>
     /// <param name="tokenizer">The tokenizer the run used.</param>
     /// <param name="documents">The documents the run tokenized: the first this many are measured.</param>
     /// <param name="threads">Threads of the all-threads measurement (the run's workers).</param>
@@ -92,24 +96,29 @@ public static class TokenizerCeiling
         }
         while (Stopwatch.GetElapsedTime(start).TotalSeconds < 0.25);
         double single = Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
-        double? beside = Environment.ProcessorCount > 1
-            ? await BesideProviderSecondsAsync(openSource, tokenizer, texts, passes, documents, cancellationToken).ConfigureAwait(false)
-            : null;
+        (double? beside, string? besideFailure) = Environment.ProcessorCount > 1
+            ? await BesideProviderSecondsAsync(openSource(), tokenizer, texts, passes, cancellationToken).ConfigureAwait(false)
+            : (null, null);
 
         // As many passes per thread; twice, keeping the faster (the first also starts the threads and compiles their loop).
         long items = (long)texts.Count * passes * threads;
         double all = Math.Min(
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false),
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false)) / ((double)passes * threads);
-        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside);
+        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside, besideFailure);
     }
 
     /// <summary>
-    /// Seconds per pass of the tokenizer on this thread while a thread-pool thread reads the source again and again
-    /// (the same documents, as the provider does in the pipeline), for <paramref name="passes"/> passes.
+    /// Seconds per pass of the tokenizer on this thread, for <paramref name="passes"/> passes, while a thread-pool
+    /// thread reads the same documents from <paramref name="source"/> again and again; or why it could not be timed
+    /// (the reader failed, or found nothing to read), with null seconds.
     /// </summary>
-    private static async Task<double> BesideProviderSecondsAsync(Func<IDocumentSource> openSource, ITextTokenizer tokenizer, List<string> texts, int passes, long documents, CancellationToken cancellationToken)
+    private static async Task<(double? Seconds, string? Failure)> BesideProviderSecondsAsync(IDocumentSource source, ITextTokenizer tokenizer, List<string> texts, int passes, CancellationToken cancellationToken)
     {
+        if (texts.Count == 0)
+        {
+            return (null, "there were no documents to read");
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task reader = Task.Run(
@@ -120,45 +129,70 @@ public static class TokenizerCeiling
                     while (!stop.IsCancellationRequested)
                     {
                         long read = 0;
-                        await foreach (Document document in openSource().ReadAsync(stop.Token).ConfigureAwait(false))
+                        await foreach (Document document in source.ReadAsync(stop.Token).ConfigureAwait(false))
                         {
                             started.TrySetResult();
-                            if (++read >= documents)
+                            if (++read >= texts.Count)
                             {
                                 break;
                             }
+                        }
+                        if (read == 0)
+                        {
+                            // The source holds nothing now: a loop of empty reads would never end.
+                            return;
                         }
                     }
                 }
                 finally
                 {
-                    // A read that fails before its first document must not leave the timing waiting.
+                    // However the reader ends, the timing must not be left waiting for it.
                     started.TrySetResult();
                 }
             },
-            stop.Token);
+            CancellationToken.None);
         try
         {
             // Timing starts once the reader is under way, so it does not count the reader's start.
             await started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             long start = Stopwatch.GetTimestamp();
-            for (int pass = 0; pass < passes; pass++)
+            for (int pass = 0; pass < passes && !reader.IsCompleted; pass++)
             {
                 Run(tokenizer, texts, 0, texts.Count);
             }
-            return Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+            // Only a reader still reading when the timing ends read beside all of it.
+            bool readThroughout = !reader.IsCompleted;
+            await stop.CancelAsync().ConfigureAwait(false);
+            string? failure = await FailureOfAsync(reader, stop.Token).ConfigureAwait(false);
+            return readThroughout && failure is null ? (seconds, null) : (null, failure ?? "the source held no documents when read again");
         }
         finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
+            // Cancelled, or the tokenizer failed: stop the reader and wait for it; what it threw is not the error here.
+            if (!reader.IsCompleted)
             {
-                await reader.ConfigureAwait(false);
+                await stop.CancelAsync().ConfigureAwait(false);
+                await FailureOfAsync(reader, stop.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-                // Stopped on purpose.
-            }
+        }
+    }
+
+    /// <summary>The message of what <paramref name="reader"/> failed with; null when it ended cleanly or was stopped through <paramref name="stopped"/>.</summary>
+    private static async Task<string?> FailureOfAsync(Task reader, CancellationToken stopped)
+    {
+        try
+        {
+            await reader.ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return ex.Message;
         }
     }
 

@@ -83,11 +83,11 @@ public static class HumanSummary
             totals.AddRow("efficiency", string.Create(CultureInfo.InvariantCulture, $"{efficiency:0.00} of the ceiling"));
             if (summary.ProviderTokensPerSecond is double feed && summary.ProviderAloneSeconds is double providerSeconds)
             {
-                totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read them in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens, the most it can feed"));
+                totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read them in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens, about the most it can feed"));
             }
             if (summary.TokenizerBesideProviderTokensPerSecond is double beside && summary.TokenizerSingleThreadTokensPerSecond is double alone && alone > 0)
             {
-                // Below 1.0, the two stages slow each other down on this machine (shared caches, memory, a shared core).
+                // Below 1.0, the two stages slow each other down on this machine (shared caches, memory, a shared core, the reader's GCs).
                 totals.AddRow("tokenizer beside the provider", string.Create(CultureInfo.InvariantCulture, $"{Rate(beside)} on 1 thread while the provider reads on another, {beside / alone:0.00} of alone"));
             }
         }

@@ -77,13 +77,13 @@ public sealed record RunSummary
     /// <summary>bench: documents the ceiling was measured on.</summary>
     public long? CeilingDocuments { get; init; }
 
-    /// <summary>bench: seconds the provider alone took to read the <see cref="CeilingDocuments"/> (one pass, opening included).</summary>
+    /// <summary>bench: seconds the provider alone took to read the <see cref="CeilingDocuments"/> once more (one pass, opening the input included).</summary>
     public double? ProviderAloneSeconds { get; init; }
 
-    /// <summary>bench: those documents' tokens over <see cref="ProviderAloneSeconds"/>: the most the reader can feed, whatever the workers.</summary>
+    /// <summary>bench: those documents' tokens over <see cref="ProviderAloneSeconds"/>: about the most the reader can feed, whatever the workers.</summary>
     public double? ProviderTokensPerSecond { get; init; }
 
-    /// <summary>bench: the raw tokenizer on one thread while the provider reads the source on another; null on one core.</summary>
+    /// <summary>bench: the raw tokenizer on one thread while another reads the same documents over and over; null on one core, or when that reader failed.</summary>
     public double? TokenizerBesideProviderTokensPerSecond { get; init; }
 
     /// <summary>The stage busiest for its share of the run: the one the others waited for.</summary>

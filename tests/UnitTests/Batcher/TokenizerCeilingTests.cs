@@ -12,20 +12,38 @@ namespace StreamLoader.Tests.Batcher;
 /// </summary>
 public sealed class TokenizerCeilingTests
 {
-    /// <summary>An in-memory source of n short documents; from the given open on, each open fails on its first read.</summary>
+    /// <summary>What a read of <see cref="MemorySource"/> does from its nth on.</summary>
+    public enum LaterReads
+    {
+        /// <summary>Reads the documents, as the first read does.</summary>
+        Read,
+
+        /// <summary>Fails at once.</summary>
+        Fail,
+
+        /// <summary>Yields nothing (the file was emptied since).</summary>
+        Empty,
+
+        /// <summary>Waits until it is cancelled (a stalled download).</summary>
+        Stall,
+    }
+
+    /// <summary>An in-memory source of n short documents; reads from the <c>from</c>th on behave as <see cref="LaterReads"/> says.</summary>
     private sealed class MemorySource : IDocumentSource
     {
         private readonly int _count;
-        private readonly int _failFromOpen;
-        private readonly Action _opened;
+        private readonly LaterReads _later;
+        private readonly int _from;
         private int _reads;
 
-        public MemorySource(int count, int failFromOpen, Action opened)
+        public MemorySource(int count, LaterReads later = LaterReads.Read, int from = 2)
         {
             _count = count;
-            _failFromOpen = failFromOpen;
-            _opened = opened;
+            _later = later;
+            _from = from;
         }
+
+        public int Reads => Volatile.Read(ref _reads);
 
         public string Description => "memory";
 
@@ -35,10 +53,16 @@ public sealed class TokenizerCeilingTests
 
         public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
-            _opened();
-            if (Interlocked.Increment(ref _reads) >= _failFromOpen)
+            LaterReads now = Interlocked.Increment(ref _reads) >= _from ? _later : LaterReads.Read;
+            switch (now)
             {
-                throw new IOException("memory: the source went away");
+                case LaterReads.Fail:
+                    throw new IOException("memory: the source went away");
+                case LaterReads.Empty:
+                    yield break;
+                case LaterReads.Stall:
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    break;
             }
             for (int i = 0; i < _count; i++)
             {
@@ -49,14 +73,17 @@ public sealed class TokenizerCeilingTests
         }
     }
 
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
     [Fact]
     public async Task Measure_ReportsTheCeiling_TheProviderAlone_AndTheTokenizerBesideAReadingProvider()
     {
         ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
-        int opens = 0;
-        var source = new MemorySource(40, int.MaxValue, () => Interlocked.Increment(ref opens));
+        var first = new MemorySource(40);
+        var beside = new MemorySource(40, from: int.MaxValue);
+        var made = new Queue<MemorySource>([first, beside]);
 
-        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(() => source, tokenizer, documents: 30, threads: 2, maxChars: 1 << 20, CancellationToken.None);
+        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 30, threads: 2, maxChars: 1 << 20, CancellationToken.None).WaitAsync(Bound);
 
         Assert.Equal(30, result.Documents);
         Assert.False(result.Truncated);
@@ -65,34 +92,51 @@ public sealed class TokenizerCeilingTests
         Assert.True(result.AllThreadsTokensPerSecond > 0);
         Assert.True(result.ProviderSeconds > 0);
         Assert.Equal(result.Tokens / result.ProviderSeconds, result.ProviderTokensPerSecond);
+        Assert.Equal(1, first.Reads);
         if (Environment.ProcessorCount > 1)
         {
-            // The source was opened again for the reader beside the tokenizer, and that reader has stopped.
+            // A second source was made for the reader beside the tokenizer, and read at least once.
             Assert.True(result.BesideProviderTokensPerSecond > 0);
-            Assert.True(Volatile.Read(ref opens) >= 2);
-            int after = Volatile.Read(ref opens);
-            await Task.Delay(100, CancellationToken.None);
-            Assert.Equal(after, Volatile.Read(ref opens));
+            Assert.Null(result.BesideProviderFailure);
+            Assert.True(beside.Reads >= 1);
         }
         else
         {
             Assert.Null(result.BesideProviderTokensPerSecond);
+            Assert.Equal(0, beside.Reads);
         }
     }
 
-    [SkippableFact]
-    public async Task Measure_WhenTheSourceFailsBesideTheTokenizer_FailsWithItsError_InsteadOfWaiting()
+    [SkippableTheory]
+    [InlineData(LaterReads.Fail, "went away")]
+    [InlineData(LaterReads.Empty, "held no documents")]
+    public async Task Measure_WhenTheReaderBesideTheTokenizerFailsOrFindsNothing_SaysWhy_InsteadOfTimingWithoutIt(LaterReads later, string why)
     {
         Skip.If(Environment.ProcessorCount < 2, "the tokenizer is timed beside a reading provider only on two cores or more");
         ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
-        // The first open (the documents to measure) reads; the second (the reader beside the tokenizer) fails at once.
-        var source = new MemorySource(20, failFromOpen: 2, () => { });
+        // The first source reads; the second, the reader beside the tokenizer, fails or is empty at once.
+        var made = new Queue<MemorySource>([new MemorySource(20), new MemorySource(20, later, from: 1)]);
 
-        Task<TokenizerCeilingResult> measuring = TokenizerCeiling.MeasureAsync(() => source, tokenizer, documents: 20, threads: 1, maxChars: 1 << 20, CancellationToken.None);
+        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 20, threads: 1, maxChars: 1 << 20, CancellationToken.None).WaitAsync(Bound);
 
-        Task finished = await Task.WhenAny(measuring, Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None));
-        Assert.Same(measuring, finished);
-        IOException error = await Assert.ThrowsAsync<IOException>(() => measuring);
-        Assert.Contains("went away", error.Message, StringComparison.Ordinal);
+        Assert.Equal(20, result.Documents);
+        Assert.True(result.SingleThreadTokensPerSecond > 0);
+        Assert.Null(result.BesideProviderTokensPerSecond);
+        Assert.Contains(why, result.BesideProviderFailure, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Measure_CancelledWhileTheReaderBesideTheTokenizerStalls_EndsWithCancellation()
+    {
+        Skip.If(Environment.ProcessorCount < 2, "the tokenizer is timed beside a reading provider only on two cores or more");
+        ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
+        var made = new Queue<MemorySource>([new MemorySource(20), new MemorySource(20, LaterReads.Stall, from: 1)]);
+        using var cancel = new CancellationTokenSource();
+
+        Task<TokenizerCeilingResult> measuring = TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 20, threads: 1, maxChars: 1 << 20, cancel.Token);
+        // The warm-up alone takes 0.55 s; the stalled reader then holds the timing until this cancels it.
+        cancel.CancelAfter(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => measuring.WaitAsync(Bound));
     }
 }

@@ -59,13 +59,13 @@ public sealed class OpenedInputTests
         string path = files.WriteBytes("first.jsonl", first);
         SourceProbe probe = SourceCatalog.Probe(path, new SourceSettings(), http: null);
 
-        // The pool's next users overwrite the array the probe's input gave back: whatever rents that size on this
-        // thread (where the probe's input returned it, before any await moves the test), then other inputs.
-        byte[][] scribbled = Enumerable.Range(0, 4).Select(_ => System.Buffers.ArrayPool<byte>.Shared.Rent(OpenedInput.HeadBytes)).ToArray();
+        // The pool's next users overwrite the array the probe's input gave back: whatever rents that size next (the
+        // input returns its head to HandOffArrayPool), then other inputs.
+        byte[][] scribbled = Enumerable.Range(0, 4).Select(_ => StreamLoader.Core.Buffers.HandOffArrayPool.Rent<byte>(OpenedInput.HeadBytes)).ToArray();
         foreach (byte[] array in scribbled)
         {
             array.AsSpan().Fill(0xFF);
-            System.Buffers.ArrayPool<byte>.Shared.Return(array);
+            StreamLoader.Core.Buffers.HandOffArrayPool.Return(array);
         }
         for (int i = 0; i < 8; i++)
         {

@@ -47,6 +47,10 @@ internal sealed class BenchConsumer : IRunConsumer
             int workers = run.Settings.Batcher.Workers;
             run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling, the provider alone, and the tokenizer beside a reading provider; --ceiling false skips this");
             _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, p.Reading, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+            if (_ceiling.BesideProviderFailure is { } why)
+            {
+                run.Progress.Log($"bench: the tokenizer was not timed beside a reading provider: {why}");
+            }
         }
         return null;
     }
