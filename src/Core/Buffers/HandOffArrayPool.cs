@@ -45,7 +45,10 @@ public static class HandOffArrayPool
         return buckets[index].TryTake() ?? GC.AllocateUninitializedArray<T>(1 << (index + Log2MinimumLength));
     }
 
-    /// <summary>Gives <paramref name="array"/> back for another renter; the caller must not use it afterwards.</summary>
+    /// <summary>
+    /// Gives <paramref name="array"/> back for another renter; the caller must not use it afterwards. An array of a
+    /// length the pool does not make (an empty one included) is ignored, so callers need not check.
+    /// </summary>
     /// <typeparam name="T">The element type.</typeparam>
     public static void Return<T>(T[] array)
     {

@@ -31,7 +31,7 @@ public sealed class TensorBuffer
         Shape = shape;
         ElementCount = elements;
         ByteLength = (int)bytes;
-        _rented = HandOffArrayPool.Rent<byte>(Math.Max(1, ByteLength));
+        _rented = HandOffArrayPool.Rent<byte>(ByteLength);
         if (clear)
         {
             _rented.AsSpan(0, ByteLength).Clear();

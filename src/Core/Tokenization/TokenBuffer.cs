@@ -72,10 +72,7 @@ public sealed class TokenBuffer : IDisposable
         {
             return;
         }
-        if (_items.Length > 0)
-        {
-            HandOffArrayPool.Return(_items);
-        }
+        HandOffArrayPool.Return(_items);
         _items = HandOffArrayPool.Rent<int>(Math.Max(16, capacity));
     }
 
@@ -108,10 +105,7 @@ public sealed class TokenBuffer : IDisposable
     {
         int[] larger = HandOffArrayPool.Rent<int>(Math.Max(needed, _items.Length * 2));
         _items.AsSpan(0, _count).CopyTo(larger);
-        if (_items.Length > 0)
-        {
-            HandOffArrayPool.Return(_items);
-        }
+        HandOffArrayPool.Return(_items);
         _items = larger;
     }
 
@@ -120,9 +114,6 @@ public sealed class TokenBuffer : IDisposable
         int[] items = _items;
         _items = [];
         _count = 0;
-        if (items.Length > 0)
-        {
-            HandOffArrayPool.Return(items);
-        }
+        HandOffArrayPool.Return(items);
     }
 }

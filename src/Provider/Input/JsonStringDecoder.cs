@@ -35,10 +35,7 @@ internal sealed class JsonStringDecoder : IDisposable
         {
             byte[] old = _unescaped;
             _unescaped = HandOffArrayPool.Rent<byte>(most);
-            if (old.Length > 0)
-            {
-                HandOffArrayPool.Return(old);
-            }
+            HandOffArrayPool.Return(old);
         }
         int written = reader.CopyString(_unescaped);
         return Encoding.UTF8.GetString(_unescaped, 0, written);
@@ -48,9 +45,6 @@ internal sealed class JsonStringDecoder : IDisposable
     {
         byte[] unescaped = _unescaped;
         _unescaped = [];
-        if (unescaped.Length > 0)
-        {
-            HandOffArrayPool.Return(unescaped);
-        }
+        HandOffArrayPool.Return(unescaped);
     }
 }

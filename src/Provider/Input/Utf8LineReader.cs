@@ -175,9 +175,6 @@ public sealed class Utf8LineReader : IDisposable
     {
         byte[] buffer = _buffer;
         _buffer = [];
-        if (buffer.Length > 0)
-        {
-            HandOffArrayPool.Return(buffer);
-        }
+        HandOffArrayPool.Return(buffer);
     }
 }
