@@ -5,7 +5,7 @@ using StreamLoader.Tests.Infrastructure;
 namespace StreamLoader.Device.Tests;
 
 /// <summary>The console's main job run in-process, as a user would run it, with its --summary-json report checked.</summary>
-[Collection("console")]
+[Collection(TorchCollection.Name)]
 public sealed class EndToEndTests
 {
     private static async Task<(int ExitCode, JsonElement Summary)> RunAsync(TempFiles files, params string[] args)
@@ -21,6 +21,7 @@ public sealed class EndToEndTests
         return (exit, doc.RootElement.Clone());
     }
 
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task MainJob_WikipediaSampleOneEpoch_Counts106DocumentsAndLossFalls()
     {
@@ -81,7 +82,7 @@ public sealed class EndToEndTests
         string error = summary.GetProperty("error").GetString()!;
         Assert.Contains("cut-cirrussearch.json.gz", error, StringComparison.Ordinal);
         Assert.Contains("truncated or corrupt", error, StringComparison.Ordinal);
-        // Steps taken before the fault are kept, and the report says where (issue 6, item 11).
+        // Steps taken before the fault are kept, and the report says where.
         Assert.True(summary.GetProperty("steps").GetInt64() > 0);
         string checkpoint = summary.GetProperty("device").GetProperty("checkpoint").GetString()!;
         Assert.True(File.Exists(Path.Combine(checkpoint, "model.bin")));
@@ -130,7 +131,7 @@ public sealed class EndToEndTests
     }
 
     /// <summary>
-    /// Issue 6, item 4: a run stopped at step N and resumed gives the same losses from step N+1 on as the run that
+    /// A run stopped at step N and resumed gives the same losses from step N+1 on as the run that
     /// was never stopped. Documents span several rows, so the stop falls inside a document, and the schedule spans
     /// both parts (--schedule-steps).
     /// </summary>
@@ -161,7 +162,7 @@ public sealed class EndToEndTests
     }
 
     /// <summary>
-    /// Issue 7: with two sources of other formats mixed by weight and shuffled, a run stopped after N steps and resumed
+    /// With two sources of other formats mixed by weight and shuffled, a run stopped after N steps and resumed
     /// trains on exactly the batches the uninterrupted run trained on (the losses match step for step).
     /// </summary>
     [Theory]
@@ -192,7 +193,7 @@ public sealed class EndToEndTests
     }
 
     /// <summary>
-    /// Issue 8: every training task continues exactly from --resume: the losses of a run stopped at step N and resumed
+    /// Every training task continues exactly from --resume: the losses of a run stopped at step N and resumed
     /// match the uninterrupted run's, step for step (packed rows that end inside a document included).
     /// </summary>
     [Theory]
@@ -237,7 +238,7 @@ public sealed class EndToEndTests
         }
     }
 
-    /// <summary>Issue 8: a task from an assembly outside tasks/ loads through --plugin and trains, with no edit to the services.</summary>
+    /// <summary>A task from an assembly outside tasks/ loads through --plugin and trains, with no edit to the services.</summary>
     [Fact]
     public async Task Plugin_ExternalAssembly_LoadsAndTrains()
     {

@@ -4,6 +4,7 @@ using StreamLoader.Device.Evaluation;
 
 namespace StreamLoader.Device.Tests;
 
+[Collection(TorchCollection.Name)]
 public sealed class EvaluationTests
 {
     /// <summary>A batch whose rows hold token 10 + label (and noise tokens), labelled multi-hot or by index.</summary>

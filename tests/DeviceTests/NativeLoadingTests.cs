@@ -6,6 +6,7 @@ using StreamLoader.Tests.Infrastructure;
 namespace StreamLoader.Device.Tests;
 
 /// <summary>Loading TorchSharp against a libtorch other than the bundled one, and reporting exactly what does not fit.</summary>
+[Collection(TorchCollection.Name)]
 public sealed class NativeLoadingTests
 {
     private static string BundledLibTorch => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
@@ -23,7 +24,7 @@ public sealed class NativeLoadingTests
     private static string BuildStubLibTorch(TempFiles files)
     {
         string? gcc = new[] { "/usr/bin/gcc", "/usr/bin/cc" }.FirstOrDefault(File.Exists);
-        Skip.If(gcc is null, "gcc is not installed; the stub-libtorch check needs it to build libraries.");
+        Requirement.SkipIfMissing(gcc is null, "gcc is not installed; the stub-libtorch check needs it to build libraries.");
         string source = files.WriteText("stub.c", "int streamloader_stub(void) { return 0; }\n");
         foreach (string name in (string[])["libc10", "libtorch_cpu", "libtorch"])
         {

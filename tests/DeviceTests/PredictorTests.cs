@@ -14,6 +14,7 @@ using TorchSharp;
 namespace StreamLoader.Device.Tests;
 
 /// <summary>The inference device stage: predictions out of the dispose scope, the same whatever the batching, and a batch halved when memory runs out.</summary>
+[Collection(TorchCollection.Name)]
 public sealed class PredictorTests
 {
     private static readonly ITextTokenizer s_tokenizer = new TestTokenizer(300);

@@ -149,6 +149,7 @@ public abstract class TaskModelContractTests
     }
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class MlmModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new MaskedLanguageModelingTask();
@@ -156,6 +157,7 @@ public sealed class MlmModelContractTests : TaskModelContractTests
     protected override TaskSettings Settings => TaskSettings.Parse(["mask_probability=0.3"]);
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class PackedMlmModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new MaskedLanguageModelingTask();
@@ -163,16 +165,19 @@ public sealed class PackedMlmModelContractTests : TaskModelContractTests
     protected override TaskSettings Settings => TaskSettings.Parse(["mask_probability=0.3", "pack=true"]);
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class ClmModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new CausalLanguageModelingTask();
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class SpanModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new SpanCorruptionTask();
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class ClassifyModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new ClassificationTask();
@@ -182,6 +187,7 @@ public sealed class ClassifyModelContractTests : TaskModelContractTests
     protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = [Labels!.Names[index % 7 % 3]] };
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class BagClassifyModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new ClassificationTask();
@@ -193,6 +199,7 @@ public sealed class BagClassifyModelContractTests : TaskModelContractTests
     protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = [Labels!.Names[index % 7 % 3]] };
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class MultiLabelModelContractTests : TaskModelContractTests
 {
     protected override ITrainingTask CreateTask() => new MultiLabelClassificationTask();
@@ -202,6 +209,7 @@ public sealed class MultiLabelModelContractTests : TaskModelContractTests
     protected override Document MakeDocument(int index, string text) => base.MakeDocument(index, text) with { Labels = index % 7 % 2 == 0 ? ["a", "c"] : ["b"] };
 }
 
+[Collection(TorchCollection.Name)]
 public sealed class InitFromTests
 {
     [Fact]

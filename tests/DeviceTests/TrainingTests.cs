@@ -14,6 +14,7 @@ using TorchSharp;
 
 namespace StreamLoader.Device.Tests;
 
+[Collection(TorchCollection.Name)]
 public sealed class TrainingTests
 {
     private static readonly TestTokenizer s_tokenizer = new(200);

@@ -13,45 +13,16 @@ namespace StreamLoader.Device.Tests.Console;
 /// input document in input order; <c>--filter-by</c>; runs killed with SIGKILL at random points and relaunched; three
 /// ranks, one killed and relaunched, merged. Every run is a separate process, bounded in time.
 /// </summary>
-[Collection("console")]
 public sealed class InferenceTests
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(180);
-    private static readonly SemaphoreSlim s_training = new(1, 1);
-    private static string? s_checkpoint;
-
     private static string Csv => SharedData.Require("labelled/made-with-ml/dataset.csv");
 
     private static string Vocab => SharedData.Require(SharedData.BertVocab);
 
-    /// <summary>A bag-of-embeddings classifier trained once on Made-With-ML (title and description, label tag), shared by the tests.</summary>
-    private static async Task<string> CheckpointAsync()
-    {
-        string csv = Csv;
-        string vocab = Vocab;
-        await s_training.WaitAsync();
-        try
-        {
-            if (s_checkpoint is null)
-            {
-                string folder = Path.Combine(Path.GetTempPath(), "streamloader-tests", "infer-classifier-" + Environment.ProcessId);
-                Directory.CreateDirectory(folder);
-                (int exit, _, string stderr) = await CliProcess.RunAsync(folder, s_limit, "--task", "classify", "--all", "--source", csv, "--text-column", "title,description", "--label-column", "tag",
-                    "--vocab", vocab, "--model", "bag", "--lr", "1e-2", "--batch-size", "16", "--epochs", "2", "--eval-split", "0", "--checkpoint", "model", "--progress", "none");
-                Assert.True(exit == 0, $"training the classifier exited {exit}\n{stderr}");
-                s_checkpoint = Path.Combine(folder, "model");
-            }
-            return s_checkpoint;
-        }
-        finally
-        {
-            s_training.Release();
-        }
-    }
-
     private static async Task<string> InferAsync(string folder, params string[] args)
     {
-        (int exit, _, string stderr) = await CliProcess.RunAsync(folder, s_limit, ["infer", "--checkpoint", await CheckpointAsync(), "--progress", "none", .. args]);
+        (int exit, _, string stderr) = await CliProcess.RunAsync(folder, s_limit, ["infer", "--checkpoint", await CliFixtures.ClassifierAsync(), "--progress", "none", .. args]);
         Assert.True(exit == 0, $"infer {string.Join(' ', args)} exited {exit}\n{stderr}");
         return stderr;
     }
@@ -94,7 +65,7 @@ public sealed class InferenceTests
             List<ResultRow> expected = await Collect.AllAsync(new JsonlResultFormat().ReadAsync(files.Path("preds.jsonl"), schema));
             AssertSameRows(name, expected.Select(Describe).ToList(), read.Select(Describe).ToList());
         }
-        Assert.Contains("sorted vs fixed", (await CliProcess.RunAsync(files.Folder, s_limit, "infer", "--checkpoint", await CheckpointAsync(), "--source", Csv, "--output", "again.jsonl")).Stderr, StringComparison.Ordinal);
+        Assert.Contains("sorted vs fixed", (await CliProcess.RunAsync(files.Folder, s_limit, "infer", "--checkpoint", await CliFixtures.ClassifierAsync(), "--source", Csv, "--output", "again.jsonl")).Stderr, StringComparison.Ordinal);
         _ = stderr;
     }
 
@@ -149,16 +120,17 @@ public sealed class InferenceTests
         throw new TimeoutException($"the run committed fewer than {commits} chunks in {s_limit.TotalSeconds:0} s");
     }
 
-    private static string[] CrashArgs(string source, string output) =>
-        ["infer", "--checkpoint", s_checkpoint!, "--source", source, "--text-column", "text", "--output", output, "--sort-window", "32", "--commit-every", "32", "--keep-columns", "text", "--progress", "none"];
+    private static string[] CrashArgs(string checkpoint, string source, string output) =>
+        ["infer", "--checkpoint", checkpoint, "--source", source, "--text-column", "text", "--output", output, "--sort-window", "32", "--commit-every", "32", "--keep-columns", "text", "--progress", "none"];
 
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Crash_KilledAtRandomPointsAndRelaunched_GivesTheUninterruptedOutput()
     {
         string source = SharedData.Require(SharedData.PythonDocs);
-        await CheckpointAsync();
+        string checkpoint = await CliFixtures.ClassifierAsync();
         using var files = new TempFiles();
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "whole.jsonl"));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "whole.jsonl"));
         Assert.True(exit == 0, stderr);
         byte[] whole = File.ReadAllBytes(files.Path("whole.jsonl"));
 
@@ -171,7 +143,7 @@ public sealed class InferenceTests
             // One or two kills per trial, each after a random number of commits and a random delay.
             for (int kill = 0; kill < 1 + (trial % 2); kill++)
             {
-                using CliProcess run = CliProcess.Start(files.Folder, CrashArgs(source, output));
+                using CliProcess run = CliProcess.Start(files.Folder, CrashArgs(checkpoint, source, output));
                 int already = File.Exists(journal) ? File.ReadAllLines(journal).Length : 0;
                 if (await KillAfterCommitsAsync(run, journal, already + random.Next(1, 6), random.Next(0, 40)))
                 {
@@ -179,7 +151,7 @@ public sealed class InferenceTests
                 }
                 await run.WaitAsync(s_limit);
             }
-            (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, output));
+            (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, output));
             Assert.True(exit == 0, $"trial {trial}: the relaunch exited {exit}\n{stderr}");
             Assert.True(whole.AsSpan().SequenceEqual(File.ReadAllBytes(files.Path(output))), $"trial {trial}: the output differs from the uninterrupted run's");
             Assert.False(Directory.Exists(files.Path(output + ".work")));
@@ -187,7 +159,7 @@ public sealed class InferenceTests
         Assert.True(killed >= 4, $"only {killed} runs were killed before they finished");
 
         // A finished output: a relaunch has nothing to do and leaves it as it is.
-        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "whole.jsonl"));
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "whole.jsonl"));
         Assert.Equal(0, exit);
         Assert.Contains("already finished", stderr, StringComparison.Ordinal);
         Assert.True(whole.AsSpan().SequenceEqual(File.ReadAllBytes(files.Path("whole.jsonl"))));
@@ -197,33 +169,34 @@ public sealed class InferenceTests
     public async Task Relaunch_AfterEveryChunkWasCommitted_OnlyAssemblesTheOutput()
     {
         string source = SharedData.Require(SharedData.PythonDocs);
-        await CheckpointAsync();
+        string checkpoint = await CliFixtures.ClassifierAsync();
         using var files = new TempFiles();
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "whole.jsonl"));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "whole.jsonl"));
         Assert.True(exit == 0, stderr);
         // A folder where the output goes: every chunk commits, then the assembly cannot put the file in place.
         Directory.CreateDirectory(files.Path("late.jsonl"));
-        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "late.jsonl"));
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "late.jsonl"));
         Assert.NotEqual(0, exit);
         Assert.True(File.Exists(files.Path("late.jsonl.work/journal.jsonl")), stderr);
         Directory.Delete(files.Path("late.jsonl"));
 
-        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "late.jsonl"));
+        (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "late.jsonl"));
 
         Assert.True(exit == 0, $"the relaunch exited {exit}\n{stderr}");
         Assert.Equal(File.ReadAllText(files.Path("whole.jsonl")), File.ReadAllText(files.Path("late.jsonl")));
     }
 
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Ranks_ThreeProcessesOneKilledAndRelaunched_MergeToTheSingleProcessOutput()
     {
         string source = SharedData.Require(SharedData.PythonDocs);
-        await CheckpointAsync();
+        string checkpoint = await CliFixtures.ClassifierAsync();
         using var files = new TempFiles();
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(source, "single.jsonl"));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, CrashArgs(checkpoint, source, "single.jsonl"));
         Assert.True(exit == 0, stderr);
 
-        string[] Rank(int rank) => [.. CrashArgs(source, "ranked.jsonl"), "--rank", rank.ToString(System.Globalization.CultureInfo.InvariantCulture), "--world-size", "3", "--workers", "1"];
+        string[] Rank(int rank) => [.. CrashArgs(checkpoint, source, "ranked.jsonl"), "--rank", rank.ToString(System.Globalization.CultureInfo.InvariantCulture), "--world-size", "3", "--workers", "1"];
         using (CliProcess rank0 = CliProcess.Start(files.Folder, Rank(0)))
         using (CliProcess rank1 = CliProcess.Start(files.Folder, Rank(1)))
         using (CliProcess rank2 = CliProcess.Start(files.Folder, Rank(2)))
@@ -247,15 +220,16 @@ public sealed class InferenceTests
         Assert.Equal(File.ReadAllText(files.Path("single.jsonl")), File.ReadAllText(files.Path("ranked.jsonl")));
     }
 
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Signal_StopsPromptly_CommitsTheRowsInOrder_AndTheRelaunchFinishesTheSameOutput()
     {
         string docs = SharedData.Require(SharedData.PythonDocs);
-        await CheckpointAsync();
+        string checkpoint = await CliFixtures.ClassifierAsync();
         using var files = new TempFiles();
         // The Python docs four times over (four parts of one source): long enough to be stopped in the middle.
         string[] Args(string output, params string[] more) =>
-            ["infer", "--checkpoint", s_checkpoint!, "--source", docs, "--source", docs, "--source", docs, "--source", docs, "--text-column", "text", "--output", output, "--sort-window", "32", "--commit-every", "64", .. more];
+            ["infer", "--checkpoint", checkpoint, "--source", docs, "--source", docs, "--source", docs, "--source", docs, "--text-column", "text", "--output", output, "--sort-window", "32", "--commit-every", "64", .. more];
         (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, Args("whole.jsonl", "--progress", "none"));
         Assert.True(exit == 0, stderr);
 
@@ -317,7 +291,7 @@ public sealed class InferenceTests
         using var files = new TempFiles();
         string other = files.WriteText("other-vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nword\n");
         string[] extra = args.Replace("{other}", other, StringComparison.Ordinal).Split(' ');
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, ["infer", "--checkpoint", await CheckpointAsync(), "--source", Csv, .. extra]);
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, ["infer", "--checkpoint", await CliFixtures.ClassifierAsync(), "--source", Csv, .. extra]);
 
         Assert.True(exit == expected, $"exit {exit}\n{stderr}");
         Assert.Contains(message, stderr, StringComparison.Ordinal);
@@ -334,7 +308,7 @@ public sealed class InferenceTests
     {
         using var files = new TempFiles();
         string source = files.WriteText("mixed.jsonl", "{\"id\":\"a\",\"text\":\"a transformer for text classification\"}\n{\"id\":\"b\",\"text\":\"   \"}\n{\"id\":\"c\",\"text\":\"object detection in images\"}\n{\"id\":\"d\"}\n");
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, "--task", "infer", "--checkpoint", await CheckpointAsync(), "--source", source, "--text-column", "text", "--output", "out.jsonl", "--summary-json", "s.json");
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, "--task", "infer", "--checkpoint", await CliFixtures.ClassifierAsync(), "--source", source, "--text-column", "text", "--output", "out.jsonl", "--summary-json", "s.json");
 
         Assert.True(exit == 0, stderr);
         List<JsonElement> rows = Rows(files.Path("out.jsonl"));

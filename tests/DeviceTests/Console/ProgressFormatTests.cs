@@ -2,7 +2,7 @@ using StreamLoader.Cli.Reporting;
 
 namespace StreamLoader.Device.Tests.Console;
 
-/// <summary>The progress line says what its labels say (issue 6, item 11).</summary>
+/// <summary>The progress line says what its labels say.</summary>
 public sealed class ProgressFormatTests
 {
     private static readonly ProgressSample s_before = new(Documents: 100, Tokens: 10_000, Batches: 10, Steps: 5, Loss: 7.5, RawBytes: 1_000, RawTotal: 4_000, DocumentQueue: 64, BatchQueue: 3);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport.Streams;
+using static StreamLoader.Device.Tests.Console.CliFixtures;
 
 namespace StreamLoader.Device.Tests.Console;
 
@@ -12,80 +13,9 @@ namespace StreamLoader.Device.Tests.Console;
 /// StreamLoader, and back-pressure from a slow consumer. Python comes from Debian (/usr/bin/python3 with python3-zmq,
 /// python3-numpy and python3-torch, which .ci/run installs); tests skip with a message where they are missing.
 /// </summary>
-public sealed partial class ConsoleTests
+public sealed class PythonInteropTests
 {
-    private const string SystemPython = "/usr/bin/python3";
-
-    private static string PythonExample(string name) => Path.Combine(SharedData.RepositoryRoot, "examples", "python", name);
-
-    /// <summary>Skips unless Debian's python3 imports every module named.</summary>
-    private static void RequirePython(params string[] modules)
-    {
-        Skip.IfNot(File.Exists(SystemPython), $"{SystemPython} is missing; .ci/run installs Debian's python3 with python3-zmq, python3-numpy and python3-torch.");
-        using var probe = Process.Start(new ProcessStartInfo(SystemPython, ["-c", $"import {string.Join(", ", modules)}"]) { RedirectStandardError = true })!;
-        string error = probe.StandardError.ReadToEnd();
-        probe.WaitForExit();
-        Skip.If(probe.ExitCode != 0, $"{SystemPython} cannot import {string.Join(", ", modules)} (.ci/run installs python3-zmq, python3-numpy and python3-torch with apt): {error.Trim().Split('\n').LastOrDefault()}");
-    }
-
-    /// <summary>
-    /// Runs a program to its end. It is taken to hang, and killed, once it has printed nothing for the test limit (a
-    /// loaded machine slows a run down, but one that makes progress prints it), or after three limits in all.
-    /// </summary>
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunProgramAsync(string workingDirectory, string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        var stdout = new System.Text.StringBuilder();
-        var stderr = new System.Text.StringBuilder();
-        long lastOutput = Environment.TickCount64;
-        using Process process = new() { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Heard(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Heard(stderr, e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var clock = Stopwatch.StartNew();
-        while (!process.HasExited)
-        {
-            long quiet = Environment.TickCount64 - Interlocked.Read(ref lastOutput);
-            if (quiet > s_limit.TotalMilliseconds || clock.Elapsed > 3 * s_limit)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                string why = quiet > s_limit.TotalMilliseconds ? $"printed nothing for {quiet / 1000.0:0} s" : $"did not end within {clock.Elapsed.TotalSeconds:0} s";
-                throw new TimeoutException($"{program} {string.Join(' ', args)} {why} (after {clock.Elapsed.TotalSeconds:0} s)\n{Text(stdout)}\n{Text(stderr)}");
-            }
-            await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(500));
-        }
-        await process.WaitForExitAsync(); // the output's last lines
-        return (process.ExitCode, Text(stdout), Text(stderr));
-
-        void Heard(System.Text.StringBuilder into, string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-            lock (into)
-            {
-                into.Append(line).Append('\n');
-            }
-            Interlocked.Exchange(ref lastOutput, Environment.TickCount64);
-        }
-
-        static string Text(System.Text.StringBuilder from)
-        {
-            lock (from)
-            {
-                return from.ToString();
-            }
-        }
-    }
-
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Python_ClientDecodesExactlyTheBatchesTheLoaderSent()
     {
@@ -94,13 +24,13 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 120);
         string vocab = Vocab(files, "vocab.txt");
         // The same stream twice: recorded to a file by the C# side, and sent to the Python client over ZeroMQ.
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, Loader(docs, vocab, "recorded.frames"));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, LoaderArgs(docs, vocab, "recorded.frames"));
         Assert.True(exit == 0, stderr);
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--summary-json", "loader.json"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--summary-json", "loader.json"));
         (int pyExit, string dump, string pyErrors) = await RunProgramAsync(files.Folder, SystemPython, PythonExample("dump_batches.py"), endpoint, "3");
         Assert.True(pyExit == 0, pyErrors);
-        Assert.True(await loader.WaitAsync(s_limit) == 0, loader.Stderr);
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         var expected = new List<string>();
         await using (StreamBatchReader recorded = await StreamTransports.OpenReaderAsync(files.Path("recorded.frames")))
@@ -128,11 +58,12 @@ public sealed partial class ConsoleTests
         Assert.Equal(expected.Count, Summary(files.Path("loader.json")).GetProperty("transport").GetProperty("acknowledged").GetInt64());
     }
 
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Torchrun_TwoDdpRanksFedByOneLoader_TrainDisjointBatchesInLockstep_WhatIsLeftOverIsCounted_AndTheLossFalls()
     {
         RequirePython("zmq", "numpy", "torch", "torch.distributed");
-        Skip.IfNot(File.Exists("/usr/bin/torchrun"), "/usr/bin/torchrun is missing (Debian's python3-torch installs it; .ci/run installs that).");
+        Requirement.SkipIfMissing(!File.Exists("/usr/bin/torchrun"), "/usr/bin/torchrun is missing (Debian's python3-torch installs it; .ci/run installs that).");
         using var files = new TempFiles();
         string docs = Jsonl(files, "docs.jsonl", 300);
         string vocab = Vocab(files, "vocab.txt");
@@ -140,12 +71,12 @@ public sealed partial class ConsoleTests
         // An odd number of batches: the ranks step together, so one is left over. The rank that cannot get it must
         // hear so (DRAINED) and stop the others, rather than wait for the stream's end while another rank holds it.
         const int Batches = 61;
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--max-steps", $"{Batches}", "--expect-consumers", "2", "--summary-json", "loader.json"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--max-steps", $"{Batches}", "--expect-consumers", "2", "--summary-json", "loader.json"));
         // torch 1.13's launcher on Python 3.11 cannot parse its default --redirects/--tee of 0 (an IntFlag quirk): give 1.
         (int exit, string output, string errors) = await RunProgramAsync(files.Folder, "/usr/bin/torchrun", "--nproc_per_node", "2", "--standalone", "--redirects", "1", "--tee", "1",
             "--log_dir", files.Path("torch-logs"), PythonExample("train_mlm.py"), "--endpoint", endpoint, "--report", files.Path("rank-{rank}.json"));
         Assert.True(exit == 0, $"torchrun exited {exit}\n{output}\n{errors}");
-        Assert.True(await loader.WaitAsync(s_limit) == 0, loader.Stderr);
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         JsonElement[] ranks = [.. Enumerable.Range(0, 2).Select(r => JsonDocument.Parse(File.ReadAllText(files.Path($"rank-{r}.json"))).RootElement.Clone())];
         long[][] seen = ranks.Select(r => r.GetProperty("sequences").EnumerateArray().Select(s => s.GetInt64()).ToArray()).ToArray();
@@ -168,6 +99,7 @@ public sealed partial class ConsoleTests
         Assert.Equal(2, transport.GetProperty("consumers").GetInt32());
     }
 
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task BackPressure_ASlowConsumerBlocksTheLoader_WhoseMemoryStaysFlat()
     {
@@ -175,7 +107,7 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 3000, words: 60);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--epochs", "0", "--summary-json", "loader.json"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--epochs", "0", "--summary-json", "loader.json"));
         await using var consumer = new StreamLoader.Transport.ZeroMq.ZeroMqBatchReader(endpoint, window: 2);
         var rss = new List<long>();
         long received = 0;
@@ -195,7 +127,7 @@ public sealed partial class ConsoleTests
             }
         }
         await consumer.DisposeAsync();
-        Assert.True(await loader.WaitAsync(s_limit) == 0, loader.Stderr);
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         // The loader could make thousands of batches a second; the consumer took about ten.
         Assert.InRange(received, 30, 90);

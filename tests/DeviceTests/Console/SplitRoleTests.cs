@@ -2,23 +2,19 @@ using System.Diagnostics;
 using System.Text.Json;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport.ZeroMq;
+using static StreamLoader.Device.Tests.Console.CliFixtures;
 
 namespace StreamLoader.Device.Tests.Console;
 
 /// <summary>
-/// Loaders and devices in separate processes over ZeroMQ on 127.0.0.1 (issue 10): two devices sharing a loader, one of
+/// Loaders and devices in separate processes over ZeroMQ on 127.0.0.1: two devices sharing a loader, one of
 /// them killed, silent peers on either side, resume in split roles, and back-pressure from a slow consumer.
 /// </summary>
-public sealed partial class ConsoleTests
+public sealed class SplitRoleTests
 {
     private static HashSet<long> Sequences(string ranges) => SequenceRanges.Parse(ranges).ToHashSet();
 
-    private static string[] Loader(string docs, string vocab, string endpoint, params string[] more) =>
-        ["--role", "loader", "--source", docs, "--vocab", vocab, "--seq-len", "32", "--batch-size", "4", "--shuffle-buffer", "0", "--out", endpoint, "--progress", "none", .. more];
-
-    private static string[] Device(string endpoint, params string[] more) =>
-        ["--role", "device", "--in", endpoint, "--model", "micro", "--progress", "plain", "--log-every", "1", .. more];
-
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task SplitRoles_OneLoaderTwoDevices_EveryBatchTrainedOnceAndTheSummariesAgree()
     {
@@ -26,13 +22,13 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 300);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--expect-consumers", "2", "--summary-json", "loader.json"));
-        using CliProcess a = CliProcess.Start(files.Folder, Device(endpoint, "--summary-json", "a.json", "--checkpoint", "none"));
-        using CliProcess b = CliProcess.Start(files.Folder, Device(endpoint, "--summary-json", "b.json", "--checkpoint", "none"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--expect-consumers", "2", "--summary-json", "loader.json"));
+        using CliProcess a = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--summary-json", "a.json", "--checkpoint", "none"));
+        using CliProcess b = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--summary-json", "b.json", "--checkpoint", "none"));
 
-        Assert.True(await a.WaitAsync(s_limit) == 0, a.Stderr);
-        Assert.True(await b.WaitAsync(s_limit) == 0, b.Stderr);
-        Assert.True(await loader.WaitAsync(s_limit) == 0, loader.Stderr);
+        Assert.True(await a.WaitAsync(Limit) == 0, a.Stderr);
+        Assert.True(await b.WaitAsync(Limit) == 0, b.Stderr);
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         JsonElement sent = Summary(files.Path("loader.json")).GetProperty("transport");
         JsonElement ta = Summary(files.Path("a.json")).GetProperty("transport");
@@ -53,6 +49,7 @@ public sealed partial class ConsoleTests
         Assert.Equal(total.ToString(System.Globalization.CultureInfo.InvariantCulture), ta.GetProperty("stream_totals").GetProperty("total").GetString());
     }
 
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task SplitRoles_ADeviceKilled_TheOtherGetsItsUnacknowledgedWindow_EverySequenceOnce()
     {
@@ -60,15 +57,15 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 400);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--expect-consumers", "2", "--peer-timeout", "3", "--summary-json", "loader.json"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--expect-consumers", "2", "--peer-timeout", "3", "--summary-json", "loader.json"));
         // The devices wait longer for the loader's start-up; they heartbeat at the loader's pace once it has welcomed them.
-        using CliProcess doomed = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "10"));
-        using CliProcess survivor = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none", "--peer-timeout", "10", "--summary-json", "survivor.json"));
-        await doomed.WaitForOutputAsync("step      5", s_limit);
+        using CliProcess doomed = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--checkpoint", "none", "--peer-timeout", "10"));
+        using CliProcess survivor = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--checkpoint", "none", "--peer-timeout", "10", "--summary-json", "survivor.json"));
+        await doomed.WaitForOutputAsync("step      5", Limit);
         Assert.True(doomed.Kill(), "the doomed device finished before it was killed");
 
-        Assert.True(await survivor.WaitAsync(s_limit) == 0, survivor.Stderr);
-        Assert.True(await loader.WaitAsync(s_limit) == 0, loader.Stderr);
+        Assert.True(await survivor.WaitAsync(Limit) == 0, survivor.Stderr);
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         JsonElement sent = Summary(files.Path("loader.json")).GetProperty("transport");
         long total = sent.GetProperty("sent").GetInt64();
@@ -87,6 +84,7 @@ public sealed partial class ConsoleTests
         Assert.Contains("lost", loader.Stderr + File.ReadAllText(files.Path("loader.json")), StringComparison.Ordinal);
     }
 
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task SplitRoles_TheLoadersInputFails_TheDeviceHearsTheCauseNamingTheFile()
     {
@@ -95,11 +93,11 @@ public sealed partial class ConsoleTests
         byte[] whole = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 3000).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
         string truncated = files.WriteBytes("cut.jsonl.gz", whole[..(whole.Length / 2)]);
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(truncated, vocab, endpoint));
-        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none"));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(truncated, vocab, endpoint));
+        using CliProcess device = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--checkpoint", "none"));
 
-        int deviceExit = await device.WaitAsync(s_limit);
-        int loaderExit = await loader.WaitAsync(s_limit);
+        int deviceExit = await device.WaitAsync(Limit);
+        int loaderExit = await loader.WaitAsync(Limit);
 
         Assert.Equal(3, loaderExit);
         Assert.True(deviceExit == 3, $"exit {deviceExit}\n{device.Stderr}");
@@ -112,13 +110,14 @@ public sealed partial class ConsoleTests
     {
         using var files = new TempFiles();
         var clock = Stopwatch.StartNew();
-        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, Device($"tcp://127.0.0.1:{FreePort()}", "--peer-timeout", "1.5", "--checkpoint", "none"));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, DeviceArgs($"tcp://127.0.0.1:{FreePort()}", "--peer-timeout", "1.5", "--checkpoint", "none"));
 
         Assert.Equal(3, exit);
         Assert.Contains("no loader answered", stderr, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task SilentPeers_ALoaderWhoseDeviceVanished_FailsCountingTheUndeliverableBatches()
     {
@@ -126,13 +125,13 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 2000, words: 60);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, "--peer-timeout", "2", "--summary-json", "loader.json"));
-        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--checkpoint", "none"));
-        await device.WaitForOutputAsync("step      3", s_limit);
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--peer-timeout", "2", "--summary-json", "loader.json"));
+        using CliProcess device = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--checkpoint", "none"));
+        await device.WaitForOutputAsync("step      3", Limit);
         device.Kill();
         var clock = Stopwatch.StartNew();
 
-        int exit = await loader.WaitAsync(s_limit);
+        int exit = await loader.WaitAsync(Limit);
 
         Assert.True(exit == 3, $"exit {exit}\n{loader.Stderr}");
         Assert.Contains("could not be delivered", loader.Stderr, StringComparison.Ordinal);
@@ -142,6 +141,7 @@ public sealed partial class ConsoleTests
         Assert.Equal(1, transport.GetProperty("lost").GetInt32());
     }
 
+    [Trait("Category", "EndToEnd")]
     [Fact]
     public async Task SilentPeers_ADeviceWhoseLoaderVanished_SavesItsCheckpointThenFails()
     {
@@ -149,14 +149,14 @@ public sealed partial class ConsoleTests
         string docs = Jsonl(files, "docs.jsonl", 2000, words: 60);
         string vocab = Vocab(files, "vocab.txt");
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        using CliProcess loader = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint));
+        using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint));
         // Long enough for the loader's start-up on a loaded machine: the device waits that long for its WELCOME too.
-        using CliProcess device = CliProcess.Start(files.Folder, Device(endpoint, "--peer-timeout", "5", "--checkpoint", "saved"));
-        await device.WaitForOutputAsync("step      3", s_limit);
+        using CliProcess device = CliProcess.Start(files.Folder, DeviceArgs(endpoint, "--peer-timeout", "5", "--checkpoint", "saved"));
+        await device.WaitForOutputAsync("step      3", Limit);
         loader.Kill();
         var clock = Stopwatch.StartNew();
 
-        int exit = await device.WaitAsync(s_limit);
+        int exit = await device.WaitAsync(Limit);
 
         Assert.True(exit == 3, $"exit {exit}\n{device.Stderr}");
         Assert.Contains("nothing from the loader", device.Stderr, StringComparison.Ordinal);
@@ -175,10 +175,10 @@ public sealed partial class ConsoleTests
         async Task<JsonElement> Run(string[] loaderExtra, string[] deviceExtra, string summary)
         {
             string endpoint = $"tcp://127.0.0.1:{FreePort()}";
-            using CliProcess l = CliProcess.Start(files.Folder, Loader(docs, vocab, endpoint, loaderExtra));
-            using CliProcess d = CliProcess.Start(files.Folder, Device(endpoint, [.. deviceExtra, "--summary-json", summary]));
-            Assert.True(await d.WaitAsync(s_limit) == 0, d.Stderr);
-            Assert.True(await l.WaitAsync(s_limit) == 0, l.Stderr);
+            using CliProcess l = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, loaderExtra));
+            using CliProcess d = CliProcess.Start(files.Folder, DeviceArgs(endpoint, [.. deviceExtra, "--summary-json", summary]));
+            Assert.True(await d.WaitAsync(Limit) == 0, d.Stderr);
+            Assert.True(await l.WaitAsync(Limit) == 0, l.Stderr);
             return Summary(files.Path(summary));
         }
 

@@ -162,7 +162,7 @@ public sealed class HuggingFaceWordPieceTests
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            Skip.If(true, "Node.js is not installed; .ci/run installs it and the @anush008/tokenizers package these tests compare with.");
+            Requirement.Missing("Node.js is not installed; .ci/run installs it and the @anush008/tokenizers package these tests compare with.");
             throw;
         }
         using (process)
@@ -191,7 +191,7 @@ public sealed class HuggingFaceWordPieceTests
             }
             Assert.True(reading.Wait(TimeSpan.FromMinutes(5)), "the Hugging Face script did not finish within 5 minutes");
             process.WaitForExit();
-            Skip.If(process.ExitCode == 3, "The npm package @anush008/tokenizers is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Result.Trim());
+            Requirement.SkipIfMissing(process.ExitCode == 3, "The npm package @anush008/tokenizers is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Result.Trim());
             Assert.True(process.ExitCode == 0, $"scripts/{scriptName} exited {process.ExitCode}: {errors.Result}");
             return [.. results];
         }

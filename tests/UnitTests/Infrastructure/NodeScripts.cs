@@ -24,7 +24,7 @@ public static class NodeScripts
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            Skip.If(true, $"Node.js is not installed; .ci/run installs it and the npm packages scripts/{script} writes files with.");
+            Requirement.Missing($"Node.js is not installed; .ci/run installs it and the npm packages scripts/{script} writes files with.");
             throw;
         }
         using (process)
@@ -32,7 +32,7 @@ public static class NodeScripts
             Task<string> output = process.StandardOutput.ReadToEndAsync();
             string errors = process.StandardError.ReadToEnd();
             Assert.True(process.WaitForExit(60_000), $"scripts/{script} did not finish within a minute");
-            Skip.If(process.ExitCode == 3, $"An npm package scripts/{script} needs is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
+            Requirement.SkipIfMissing(process.ExitCode == 3, $"An npm package scripts/{script} needs is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
             Assert.True(process.ExitCode == 0, $"scripts/{script} exited {process.ExitCode}: {errors}");
             return output.Result;
         }

@@ -22,12 +22,12 @@ public static class SharedData
         }
     }
 
-    /// <summary>The full path of a shared data file; skips the test with a clear message when it is missing.</summary>
+    /// <summary>The full path of a shared data file; skips the test with a clear message when it is missing (fails it where <see cref="Requirement.AllRequired"/>).</summary>
     public static string Require(string relativePath)
     {
-        Skip.If(Root is null, $"../shared/data is not present next to the repository ({RepositoryRoot}); this test needs {relativePath}.");
+        Requirement.SkipIfMissing(Root is null, $"../shared/data is not present next to the repository ({RepositoryRoot}); this test needs {relativePath}.");
         string path = Path.Combine(Root!, relativePath);
-        Skip.IfNot(File.Exists(path), $"{path} is missing from ../shared/data.");
+        Requirement.SkipIfMissing(!File.Exists(path), $"{path} is missing from ../shared/data.");
         return path;
     }
 

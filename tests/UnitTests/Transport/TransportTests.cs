@@ -161,12 +161,17 @@ public sealed class TransportTests
     public async Task InProcessTransport_BoundedAndDrainsOnDispose()
     {
         (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(capacity: 2);
-        await writer.WriteAsync(MakeBatch(0));
-        await writer.WriteAsync(MakeBatch(1));
+        TensorBatch first = MakeBatch(0);
+        TensorBatch second = MakeBatch(1);
+        await writer.WriteAsync(first);
+        await writer.WriteAsync(second);
         ValueTask third = writer.WriteAsync(MakeBatch(2));
         Assert.False(third.IsCompleted); // back-pressure: the channel is full
 
-        await reader.DisposeAsync(); // drains the two queued batches
+        await reader.DisposeAsync(); // drains the two queued batches: disposed, so their buffers are back in the pool
+        Assert.Throws<ObjectDisposedException>(() => first.Add("probe", TensorDType.I64, [1]));
+        Assert.Throws<ObjectDisposedException>(() => second.Add("probe", TensorDType.I64, [1]));
+        await third.AsTask().WaitAsync(TimeSpan.FromSeconds(20)); // the drain made room: the blocked writer goes on
         await writer.CompleteAsync();
     }
 
@@ -174,7 +179,7 @@ public sealed class TransportTests
     public async Task Frames_AreReadableFromPythonWithTheStandardLibraryOnly()
     {
         string? python = FindPython();
-        Skip.If(python is null, "python3 is not installed; the Python reader check needs it.");
+        Requirement.SkipIfMissing(python is null, "python3 is not installed; the Python reader check needs it.");
         using var files = new TempFiles();
         string path = files.Path("batches.frames");
         long expectedIds = 0;

@@ -371,6 +371,16 @@ public sealed class ZeroMqTransportTests
         var quick = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1.5) };
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", quick);
         await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: quick);
+        while (writer.Consumers < 1)
+        {
+            await Task.Delay(10);
+        }
+        // Beside it, a consumer that joins and then never says anything again: no heartbeat, no acknowledgement.
+        using var silent = new RawConsumer(writer.BoundEndpoint, window: 1);
+        while (writer.Consumers < 2)
+        {
+            await Task.Delay(10);
+        }
         Task sending = Task.Run(async () =>
         {
             for (int i = 0; i < 3; i++)
@@ -390,8 +400,13 @@ public sealed class ZeroMqTransportTests
         }
         await sending.WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.Equal([0L, 1L, 2L], seen);
-        Assert.Equal(0, writer.Report.Lost);
+        // The stepping consumer was kept through steps of over twice the timeout; the silent one was dropped, and
+        // the batch it held (if it got one) went to the other: every batch once.
+        Assert.Equal([0L, 1L, 2L], seen.Order());
+        Assert.Equal(1, writer.Report.Lost);
+        Assert.Equal(3, writer.Report.Acknowledged);
+        Assert.Equal(0, writer.Report.Undeliverable);
+        Assert.Equal(1, writer.LostConsumers);
     }
 
     [Fact]

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Device.Tests.Console;
+
+/// <summary>What the console tests share: their time limit, small inputs, the one classifier they infer with, and programs run to their end.</summary>
+public static class CliFixtures
+{
+    /// <summary>How long one console run may take before the test calls it hung.</summary>
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+
+    /// <summary>A JSON Lines file of <paramref name="documents"/> documents of the test words.</summary>
+    public static string Jsonl(TempFiles files, string name, int documents, int words = 30) =>
+        files.WriteText(name, string.Concat(Enumerable.Range(0, documents).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(words, i)}\"}}\n")));
+
+    /// <summary>A small WordPiece vocabulary for the test words ("word1234" is word ##1 ##2 ##3 ##4); <paramref name="extra"/> lines make a different one.</summary>
+    public static string Vocab(TempFiles files, string name, int extra = 0) =>
+        files.WriteText(name, string.Join('\n', ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "word", .. Enumerable.Range(0, 10).Select(d => $"##{d}"), .. Enumerable.Range(0, extra).Select(i => $"extra{i}")]) + "\n");
+
+    /// <summary>A run's --summary-json report.</summary>
+    public static JsonElement Summary(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+
+    /// <summary>A loader's arguments: the test documents in rows of 32 tokens, four to a batch, in order, to <paramref name="endpoint"/>.</summary>
+    public static string[] LoaderArgs(string docs, string vocab, string endpoint, params string[] more) =>
+        ["--role", "loader", "--source", docs, "--vocab", vocab, "--seq-len", "32", "--batch-size", "4", "--shuffle-buffer", "0", "--out", endpoint, "--progress", "none", .. more];
+
+    /// <summary>A device's arguments: a micro model trained on the batches from <paramref name="endpoint"/>, reporting every step.</summary>
+    public static string[] DeviceArgs(string endpoint, params string[] more) =>
+        ["--role", "device", "--in", endpoint, "--model", "micro", "--progress", "plain", "--log-every", "1", .. more];
+
+    /// <summary>A TCP port on 127.0.0.1 that nothing listens on now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Debian's python3, which has pyzmq, numpy and torch (the pyenv one first on PATH has not).</summary>
+    public const string SystemPython = "/usr/bin/python3";
+
+    /// <summary>A file of examples/python.</summary>
+    public static string PythonExample(string name) => Path.Combine(SharedData.RepositoryRoot, "examples", "python", name);
+
+    /// <summary>Skips (fails where everything is required) unless Debian's python3 imports every module named.</summary>
+    public static void RequirePython(params string[] modules)
+    {
+        Requirement.SkipIfMissing(!File.Exists(SystemPython), $"{SystemPython} is missing; .ci/run installs Debian's python3 with python3-zmq, python3-numpy and python3-torch.");
+        using var probe = Process.Start(new ProcessStartInfo(SystemPython, ["-c", $"import {string.Join(", ", modules)}"]) { RedirectStandardError = true })!;
+        string error = probe.StandardError.ReadToEnd();
+        probe.WaitForExit();
+        Requirement.SkipIfMissing(probe.ExitCode != 0, $"{SystemPython} cannot import {string.Join(", ", modules)} (.ci/run installs python3-zmq, python3-numpy and python3-torch with apt): {error.Trim().Split('\n').LastOrDefault()}");
+    }
+
+    /// <summary>
+    /// Runs a program to its end. It is taken to hang, and killed, once it has printed nothing for the test limit (a
+    /// loaded machine slows a run down, but one that makes progress prints it), or after three limits in all.
+    /// </summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunProgramAsync(string workingDirectory, string program, params string[] args)
+    {
+        var info = new ProcessStartInfo(program) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var stdout = new System.Text.StringBuilder();
+        var stderr = new System.Text.StringBuilder();
+        long lastOutput = Environment.TickCount64;
+        using Process process = new() { StartInfo = info };
+        process.OutputDataReceived += (_, e) => Heard(stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Heard(stderr, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var clock = Stopwatch.StartNew();
+        while (!process.HasExited)
+        {
+            long quiet = Environment.TickCount64 - Interlocked.Read(ref lastOutput);
+            if (quiet > Limit.TotalMilliseconds || clock.Elapsed > 3 * Limit)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+                string why = quiet > Limit.TotalMilliseconds ? $"printed nothing for {quiet / 1000.0:0} s" : $"did not end within {clock.Elapsed.TotalSeconds:0} s";
+                throw new TimeoutException($"{program} {string.Join(' ', args)} {why} (after {clock.Elapsed.TotalSeconds:0} s)\n{Text(stdout)}\n{Text(stderr)}");
+            }
+            // Wakes when the process exits, or when it would have been quiet for the whole limit.
+            long wait = Math.Max(1, Math.Min((long)Limit.TotalMilliseconds - quiet, (long)(3 * Limit - clock.Elapsed).TotalMilliseconds) + 1);
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMilliseconds(wait));
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        await process.WaitForExitAsync(); // the output's last lines
+        return (process.ExitCode, Text(stdout), Text(stderr));
+
+        void Heard(System.Text.StringBuilder into, string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (into)
+            {
+                into.Append(line).Append('\n');
+            }
+            Interlocked.Exchange(ref lastOutput, Environment.TickCount64);
+        }
+
+        static string Text(System.Text.StringBuilder from)
+        {
+            lock (from)
+            {
+                return from.ToString();
+            }
+        }
+    }
+
+    private static readonly SemaphoreSlim s_training = new(1, 1);
+    private static string? s_classifier;
+
+    /// <summary>
+    /// A bag-of-embeddings classifier trained once per test run on Made-With-ML (title and description, label tag),
+    /// shared by every test that infers with one; training itself is tested by the tests that train.
+    /// </summary>
+    public static async Task<string> ClassifierAsync()
+    {
+        string csv = SharedData.Require("labelled/made-with-ml/dataset.csv");
+        string vocab = SharedData.Require(SharedData.BertVocab);
+        await s_training.WaitAsync();
+        try
+        {
+            if (s_classifier is null)
+            {
+                string folder = Path.Combine(Path.GetTempPath(), "streamloader-tests", "infer-classifier-" + Environment.ProcessId);
+                Directory.CreateDirectory(folder);
+                (int exit, _, string stderr) = await CliProcess.RunAsync(folder, TimeSpan.FromSeconds(180), "--task", "classify", "--all", "--source", csv, "--text-column", "title,description", "--label-column", "tag",
+                    "--vocab", vocab, "--model", "bag", "--lr", "1e-2", "--batch-size", "16", "--epochs", "2", "--eval-split", "0", "--checkpoint", "model", "--progress", "none");
+                Assert.True(exit == 0, $"training the classifier exited {exit}\n{stderr}");
+                s_classifier = Path.Combine(folder, "model");
+            }
+            return s_classifier;
+        }
+        finally
+        {
+            s_training.Release();
+        }
+    }
+}
