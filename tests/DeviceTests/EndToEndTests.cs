@@ -94,7 +94,8 @@ public sealed class EndToEndTests
         using var files = new TempFiles();
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
         string frames = files.Path("batches.frames");
-        string[] data = ["--task", "mlm", "--source", source, "--seq-len", "32", "--batch-size", "4", "--seed", "11"];
+        string vocab = Console.CliFixtures.Vocab(files, "vocab.txt");
+        string[] data = ["--task", "mlm", "--source", source, "--vocab", vocab, "--seq-len", "32", "--batch-size", "4", "--seed", "11"];
         string[] model = ["--model", "micro", "--lr", "3e-3", "--warmup", "3"];
 
         (int loaderExit, JsonElement loader) = await RunAsync(files, [.. data, "--role", "loader", "--out", frames]);
@@ -140,7 +141,8 @@ public sealed class EndToEndTests
     {
         using var files = new TempFiles();
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 60).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(70 + (i * 13 % 50), i)}\"}}\n")));
-        string[] common = ["--task", "mlm", "--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "3", "--shuffle-buffer", "8", "--seed", "7", "--lr", "3e-3", "--warmup", "4", "--torch-threads", "1"];
+        string vocab = Console.CliFixtures.Vocab(files, "vocab.txt");
+        string[] common = ["--task", "mlm", "--all", "--source", source, "--vocab", vocab, "--model", "micro", "--seq-len", "32", "--batch-size", "3", "--shuffle-buffer", "8", "--seed", "7", "--lr", "3e-3", "--warmup", "4", "--torch-threads", "1"];
 
         (int exitA, JsonElement straight) = await RunAsync(files, [.. common, "--max-steps", "30", "--checkpoint", files.Path("a")]);
         (int exitB1, JsonElement part1) = await RunAsync(files, [.. common, "--max-steps", "13", "--schedule-steps", "30", "--checkpoint", files.Path("b1")]);
@@ -173,7 +175,8 @@ public sealed class EndToEndTests
         using var files = new TempFiles();
         string jsonl = files.WriteText("a.jsonl", string.Concat(Enumerable.Range(0, 50).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40 + (i * 7 % 30), i)}\"}}\n")));
         string csv = files.WriteBytes("b.csv.gz", TempFiles.Gzip("id,text\n" + string.Concat(Enumerable.Range(0, 12).Select(i => $"b{i},\"{TestTokenizer.Words(25, 1000 + i)}\"\n"))));
-        string[] common = ["--task", "mlm", "--all", "--source", jsonl, "--source", csv, "--weights", "0.6,0.4", "--model", "micro", "--seq-len", "32", "--batch-size", "3",
+        string vocab = Console.CliFixtures.Vocab(files, "vocab.txt");
+        string[] common = ["--task", "mlm", "--all", "--source", jsonl, "--source", csv, "--weights", "0.6,0.4", "--vocab", vocab, "--model", "micro", "--seq-len", "32", "--batch-size", "3",
             "--shuffle-buffer", "8", "--seed", "9", "--lr", "3e-3", "--warmup", "4", "--torch-threads", "1"];
 
         (int exitA, JsonElement straight) = await RunAsync(files, [.. common, "--max-steps", "25", "--checkpoint", files.Path("a")]);
@@ -262,7 +265,8 @@ public sealed class EndToEndTests
     {
         using var files = new TempFiles();
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 40).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(20, i)}\"}}\n")));
-        (int exit1, _) = await RunAsync(files, ["--all", "--source", source, "--model", "micro", "--seq-len", "32", "--batch-size", "4", "--max-steps", "3", "--seed", "1", "--checkpoint", files.Path("first")]);
+        string vocab = Console.CliFixtures.Vocab(files, "vocab.txt");
+        (int exit1, _) = await RunAsync(files, ["--all", "--source", source, "--vocab", vocab, "--model", "micro", "--seq-len", "32", "--batch-size", "4", "--max-steps", "3", "--seed", "1", "--checkpoint", files.Path("first")]);
         Assert.Equal(ExitCodes.Success, exit1);
 
         int exit2 = await Program.Main(["--resume", files.Path("first"), "--seed", "2", "--progress", "none"]).WaitAsync(TimeSpan.FromMinutes(2));

@@ -44,6 +44,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private int _next;
     private long _noConsumerSince = -1;
     private int _consumers;
+    private long _settled;
     private int _lost;
     private int _refused;
     private long _sent;
@@ -87,6 +88,20 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     /// <summary>Consumers that have joined so far.</summary>
     public int Consumers => Volatile.Read(ref _consumers);
+
+    /// <summary>
+    /// As the socket's thread left things after its last event: the consumers connected now, and the batches it holds
+    /// that no consumer has been sent (none had credit, or fewer than the expected consumers have joined). The pair is
+    /// read at once, so a caller can wait for a state and know that nothing more happens until the next event.
+    /// </summary>
+    public (int Connected, int Unsent) Settled
+    {
+        get
+        {
+            long settled = Volatile.Read(ref _settled);
+            return ((int)(settled >> 32), (int)(uint)settled);
+        }
+    }
 
     /// <summary>Consumers that died or went silent (no goodbye); their unacknowledged batches went to others.</summary>
     public int LostConsumers => Volatile.Read(ref _lost);
@@ -335,6 +350,13 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     /// <summary>Sends what it can, then decides whether the stream has ended, failed or waits: after every event.</summary>
     private void Advance()
+    {
+        AdvanceStream();
+        // Published once the socket's thread has settled after an event: (connected consumers, batches held unsent).
+        Volatile.Write(ref _settled, ((long)_peers.Count << 32) | (uint)(_unsent.Count + _again.Count));
+    }
+
+    private void AdvanceStream()
     {
         if (_end is { Error: { } error } failed)
         {

@@ -152,7 +152,8 @@ public sealed class ConsoleTests
     {
         using var files = new TempFiles();
         string docs = Jsonl(files, "docs.jsonl", 3000, words: 60);
-        using CliProcess cli = CliProcess.Start(files.Folder, "--all", "--source", docs, "--model", "micro", "--max-steps", "100000", "--log-every", "5", "--progress", "plain", "--summary-json", "s.json");
+        string vocab = Vocab(files, "vocab.txt");
+        using CliProcess cli = CliProcess.Start(files.Folder, "--all", "--source", docs, "--vocab", vocab, "--model", "micro", "--max-steps", "100000", "--log-every", "5", "--progress", "plain", "--summary-json", "s.json");
 
         await cli.WaitForOutputAsync("step      5", Limit);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -235,7 +236,8 @@ public sealed class ConsoleTests
     {
         using var files = new TempFiles();
         string docs = Jsonl(files, "docs.jsonl", 200);
-        string[] run = ["--all", "--source", "docs.jsonl", "--model", "micro", "--max-steps", "3", "--progress", "none"];
+        Vocab(files, "vocab.txt");
+        string[] run = ["--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--max-steps", "3", "--progress", "none"];
 
         (int first, _, string stderr1) = await CliProcess.RunAsync(files.Folder, Limit, run);
         (int second, _, string stderr2) = await CliProcess.RunAsync(files.Folder, Limit, run);

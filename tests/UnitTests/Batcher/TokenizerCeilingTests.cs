@@ -3,6 +3,7 @@ using StreamLoader.Batcher.Measurement;
 using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Tokenization;
+using StreamLoader.Tests.Infrastructure;
 
 namespace StreamLoader.Tests.Batcher;
 
@@ -130,12 +131,15 @@ public sealed class TokenizerCeilingTests
     {
         Skip.If(Environment.ProcessorCount < 2, "the tokenizer is timed beside a reading provider only on two cores or more");
         ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
-        var made = new Queue<MemorySource>([new MemorySource(20), new MemorySource(20, LaterReads.Stall, from: 1)]);
+        var stalled = new MemorySource(20, LaterReads.Stall, from: 1);
+        var made = new Queue<MemorySource>([new MemorySource(20), stalled]);
         using var cancel = new CancellationTokenSource();
 
         Task<TokenizerCeilingResult> measuring = TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 20, threads: 1, maxChars: 1 << 20, cancel.Token);
-        // The warm-up alone takes 0.55 s; the stalled reader then holds the timing until this cancels it.
-        cancel.CancelAfter(TimeSpan.FromSeconds(1));
+        // Cancelled once the reader beside the tokenizer has begun its read, which stalls until then.
+        await Eventually.TrueAsync(() => stalled.Reads >= 1, "the reader beside the tokenizer has begun to read", Bound.TotalSeconds);
+        Assert.False(measuring.IsCompleted, "the measurement ended while the reader beside the tokenizer stalled");
+        cancel.Cancel();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => measuring.WaitAsync(Bound));
     }

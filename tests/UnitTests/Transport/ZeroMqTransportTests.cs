@@ -50,7 +50,8 @@ public sealed class ZeroMqTransportTests
             await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
         }
         Task third = writer.WriteAsync(Batch(4)).AsTask();
-        await Task.Delay(300);
+        // Settled with two batches at the reader and two held unsent: from here only an acknowledgement frees room.
+        await Eventually.TrueAsync(() => reader.Batches == 2 && writer.Settled.Unsent == 2, "two batches at the reader and two held by the loader");
         Assert.False(third.IsCompleted, "the loader took a fifth batch with two in flight and two waiting");
 
         await using IAsyncEnumerator<TensorBatch> e = reader.ReadAllAsync().GetAsyncEnumerator();
@@ -69,10 +70,7 @@ public sealed class ZeroMqTransportTests
         await using var b = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
         Task<List<TensorBatch>> readA = Collect.AllAsync(a.ReadAllAsync());
         Task<List<TensorBatch>> readB = Collect.AllAsync(b.ReadAllAsync());
-        while (writer.Consumers < 2)
-        {
-            await Task.Delay(20);
-        }
+        await Eventually.TrueAsync(() => writer.Consumers >= 2, "2 consumers joined");
 
         for (int i = 0; i < 40; i++)
         {
@@ -218,10 +216,7 @@ public sealed class ZeroMqTransportTests
         var options = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(2) };
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
         var dead = new RawConsumer(writer.BoundEndpoint, window: 3);
-        while (writer.Consumers < 1)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "1 consumer joined");
         Task sending = Task.Run(async () =>
         {
             for (int i = 0; i < 30; i++)
@@ -371,16 +366,10 @@ public sealed class ZeroMqTransportTests
         var quick = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1.5) };
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", quick);
         await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: quick);
-        while (writer.Consumers < 1)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "1 consumer joined");
         // Beside it, a consumer that joins and then never says anything again: no heartbeat, no acknowledgement.
         using var silent = new RawConsumer(writer.BoundEndpoint, window: 1);
-        while (writer.Consumers < 2)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.TrueAsync(() => writer.Consumers >= 2, "2 consumers joined");
         Task sending = Task.Run(async () =>
         {
             for (int i = 0; i < 3; i++)
@@ -422,14 +411,12 @@ public sealed class ZeroMqTransportTests
             await writer.CompleteAsync();
         });
         var first = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
-        while (writer.Consumers < 1)
-        {
-            await Task.Delay(10);
-        }
-        await Task.Delay(400);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "1 consumer joined");
+        // The loader has settled with the first consumer connected and both of its unsent slots full, and sent it nothing.
+        await Eventually.TrueAsync(() => writer.Settled == (1, 2), "one consumer connected and two batches held");
         Assert.Equal(0, first.Batches);
         await first.DisposeAsync(); // leaves before the second has joined
-        await Task.Delay(300);
+        await Eventually.TrueAsync(() => writer.Settled == (0, 2), "the first consumer's goodbye handled, the batches still held");
         Assert.False(sending.IsCompleted, "the stream ended before the second consumer joined");
 
         await using var second = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
