@@ -94,8 +94,7 @@ public sealed class EndToEndTests
         using var files = new TempFiles();
         string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
         string frames = files.Path("batches.frames");
-        string vocab = Console.CliFixtures.Vocab(files, "vocab.txt");
-        string[] data = ["--task", "mlm", "--source", source, "--vocab", vocab, "--seq-len", "32", "--batch-size", "4", "--seed", "11"];
+        string[] data = ["--task", "mlm", "--source", source, "--seq-len", "32", "--batch-size", "4", "--seed", "11"];
         string[] model = ["--model", "micro", "--lr", "3e-3", "--warmup", "3"];
 
         (int loaderExit, JsonElement loader) = await RunAsync(files, [.. data, "--role", "loader", "--out", frames]);
