@@ -27,14 +27,14 @@ public sealed class ZeroMqBatchReader : IBatchReader
     private readonly DealerSocket _dealer;
     private readonly NetMQPoller _poller;
     private readonly NetMQQueue<long> _control = new();
-    private readonly NetMQTimer _timer;
+    private readonly ZeroMqClock _clock;
     private readonly Channel<TensorBatch> _received;
     private readonly int _window;
-    private readonly long _started = Environment.TickCount64;
+    private readonly long _started;
     private Exception? _fault;
     private long _batches;
-    private long _lastHeard = Environment.TickCount64;
-    private long _lastSent = Environment.TickCount64;
+    private long _lastHeard;
+    private long _lastSent;
     private long _unacknowledged = -1;
     private bool _welcomed;
     private long _heartbeatMs;
@@ -58,9 +58,9 @@ public sealed class ZeroMqBatchReader : IBatchReader
         _dealer.ReceiveReady += OnMessage;
         _control.ReceiveReady += OnControl;
         _heartbeatMs = (long)_options.Heartbeat.TotalMilliseconds;
-        _timer = new NetMQTimer(_options.Heartbeat);
-        _timer.Elapsed += OnTimer;
-        _poller = [_dealer, _control, _timer];
+        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, OnTimer);
+        _started = _lastHeard = _lastSent = _clock.NowMilliseconds;
+        _poller = [_dealer, _control, _clock.Ticks];
         _poller.RunAsync("streamloader-zmq-reader");
         _control.Enqueue(0); // HELLO, from the poller thread
     }
@@ -121,13 +121,13 @@ public sealed class ZeroMqBatchReader : IBatchReader
             {
                 _dealer.SendMoreFrame(ZeroMqProtocol.Ack).SendFrame((item - 1).ToString(CultureInfo.InvariantCulture));
             }
-            _lastSent = Environment.TickCount64;
+            _lastSent = _clock.NowMilliseconds;
         }
     }
 
-    private void OnTimer(object? sender, NetMQTimerEventArgs e)
+    private void OnTimer()
     {
-        long now = Environment.TickCount64;
+        long now = _clock.NowMilliseconds;
         if (now - _lastSent >= _heartbeatMs)
         {
             _dealer.SendFrame(ZeroMqProtocol.Ping);
@@ -150,7 +150,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             while (!_ended && e.Socket.TryReceive(ref message, TimeSpan.Zero))
             {
-                Interlocked.Exchange(ref _lastHeard, Environment.TickCount64);
+                Interlocked.Exchange(ref _lastHeard, _clock.NowMilliseconds);
                 if (message.Size < ZeroMqProtocol.FrameMinimum)
                 {
                     // A command: its name, then its arguments as further parts.
@@ -184,7 +184,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
                     && loaderHeartbeat > 0 && loaderHeartbeat < _heartbeatMs)
                 {
                     _heartbeatMs = Math.Max(50, loaderHeartbeat);
-                    _timer.Interval = (int)_heartbeatMs;
+                    _clock.Change(TimeSpan.FromMilliseconds(_heartbeatMs));
                 }
                 break;
             case ZeroMqProtocol.Ping:
@@ -263,6 +263,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
         await Task.WhenAny(sent.Task, Task.Delay(1000)).ConfigureAwait(false);
         _poller.Stop();
         _poller.Dispose();
+        _clock.Dispose();
         _dealer.Dispose();
         _control.Dispose();
         while (_received.Reader.TryRead(out TensorBatch? batch))

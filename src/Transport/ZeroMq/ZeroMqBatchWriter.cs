@@ -31,7 +31,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly NetMQQueue<Outgoing> _outbox = new();
     private readonly SemaphoreSlim _slots = new(UnsentSlots);
     private readonly CancellationTokenSource _stopped = new();
-    private readonly NetMQTimer _timer;
+    private readonly ZeroMqClock _clock;
     private readonly TaskCompletionSource _firstPeer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Poller thread only, below.
@@ -45,6 +45,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private long _noConsumerSince = -1;
     private int _consumers;
     private long _settled;
+    private long _heard;
     private int _lost;
     private int _refused;
     private long _sent;
@@ -72,9 +73,8 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         BoundEndpoint = _router.Options.LastEndpoint ?? endpoint;
         _router.ReceiveReady += OnMessage;
         _outbox.ReceiveReady += OnOutgoing;
-        _timer = new NetMQTimer(_options.Heartbeat);
-        _timer.Elapsed += OnTimer;
-        _poller = [_router, _outbox, _timer];
+        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, OnTimer);
+        _poller = [_router, _outbox, _clock.Ticks];
         _poller.RunAsync("streamloader-zmq-writer");
     }
 
@@ -102,6 +102,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             return ((int)(settled >> 32), (int)(uint)settled);
         }
     }
+
+    /// <summary>Messages heard from consumers so far: commands, acknowledgements and heartbeats.</summary>
+    public long Heard => Interlocked.Read(ref _heard);
 
     /// <summary>Consumers that died or went silent (no goodbye); their unacknowledged batches went to others.</summary>
     public int LostConsumers => Volatile.Read(ref _lost);
@@ -205,8 +208,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             _peers.TryGetValue(key, out Peer? peer);
             if (peer is not null)
             {
-                peer.LastHeard = Environment.TickCount64;
+                peer.LastHeard = _clock.NowMilliseconds;
             }
+            Interlocked.Increment(ref _heard);
             switch (command)
             {
                 case ZeroMqProtocol.Hello:
@@ -261,7 +265,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             string name = message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)];
             // Features this loader does not know are ignored, so a newer consumer can still join.
             bool drained = message.FrameCount >= 6 && message[5].ConvertToString(Encoding.ASCII).Split(',', StringSplitOptions.TrimEntries).Contains(ZeroMqProtocol.DrainedFeature, StringComparer.Ordinal);
-            peer = new Peer(identity, name) { LastHeard = Environment.TickCount64, Credit = window, WantsDrained = drained };
+            peer = new Peer(identity, name) { LastHeard = _clock.NowMilliseconds, Credit = window, WantsDrained = drained };
             _peers[key] = peer;
             _order.Add(key);
             Interlocked.Increment(ref _consumers);
@@ -270,7 +274,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         TrySend(identity, ZeroMqProtocol.Welcome, ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture),
             ((long)_options.Heartbeat.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), ((long)_options.PeerTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
-        peer.LastSent = Environment.TickCount64;
+        peer.LastSent = _clock.NowMilliseconds;
     }
 
     private void Refuse(byte[] identity, string reason)
@@ -306,9 +310,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
     }
 
-    private void OnTimer(object? sender, NetMQTimerEventArgs e)
+    private void OnTimer()
     {
-        long now = Environment.TickCount64;
+        long now = _clock.NowMilliseconds;
         long timeout = (long)_options.PeerTimeout.TotalMilliseconds;
         foreach (Peer peer in _peers.Values.ToArray())
         {
@@ -411,7 +415,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 && TrySend(peer.Identity, ZeroMqProtocol.Drained, elsewhere.ToString(CultureInfo.InvariantCulture)))
             {
                 peer.ToldDrained = true;
-                peer.LastSent = Environment.TickCount64;
+                peer.LastSent = _clock.NowMilliseconds;
             }
         }
     }
@@ -435,7 +439,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             _stopped.Cancel();
             return;
         }
-        long now = Environment.TickCount64;
+        long now = _clock.NowMilliseconds;
         if (_noConsumerSince < 0)
         {
             _noConsumerSince = now;
@@ -532,7 +536,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             peer.InFlight[frame.Sequence] = frame with { FromLost = false };
             peer.ToldDrained = false; // a batch sent again after DRAINED: told again once it is acknowledged
             peer.Delivered++;
-            peer.LastSent = Environment.TickCount64;
+            peer.LastSent = _clock.NowMilliseconds;
         }
     }
 
@@ -606,6 +610,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _disposed = true;
         _poller.Stop();
         _poller.Dispose();
+        _clock.Dispose();
         _router.Dispose();
         _outbox.Dispose();
         while (_unsent.TryDequeue(out Frame? unsent))

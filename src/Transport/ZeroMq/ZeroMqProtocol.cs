@@ -66,6 +66,12 @@ public sealed record ZeroMqOptions
     /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>
     public string Name { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
+    /// <summary>
+    /// The clock heartbeats and silences are measured on: the system's, or a fake one a test advances (so a test of a
+    /// timeout waits for nothing but the sockets).
+    /// </summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>How often heartbeats go out.</summary>
     public TimeSpan Heartbeat => TimeSpan.FromMilliseconds(Math.Max(50, PeerTimeout.TotalMilliseconds / 5));
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using NetMQ;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
@@ -121,8 +122,9 @@ public sealed class ZeroMqTransportTests
     public async Task SilentLoader_IsReportedAfterTheIdleTimeoutInsteadOfHanging()
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        // A timeout that a loaded 2-core machine still meets for the handshake.
-        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(2) });
+        // The reader measures silence on a clock the test moves: it hears of the timeout only when the test says so.
+        var time = new FakeTimeProvider();
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(2), Time = time });
 
         // Joined, then the loader goes quiet for good: disposed without an end frame.
         await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
@@ -131,10 +133,14 @@ public sealed class ZeroMqTransportTests
         batches.Current.Dispose();
         await writer.DisposeAsync();
 
+        ValueTask<bool> next = batches.MoveNextAsync();
+        time.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.False(next.IsCompleted, "the reader gave up on its loader before the timeout");
+        time.Advance(TimeSpan.FromSeconds(0.2));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        IOException error = await Assert.ThrowsAsync<IOException>(() => batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Contains("nothing from the loader", error.Message, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"noticed after {clock.Elapsed.TotalSeconds:0.0} s");
+        IOException error = await Assert.ThrowsAsync<IOException>(() => next.AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("nothing from the loader for 2.1 s", error.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"noticed {clock.Elapsed.TotalSeconds:0.0} s after the timeout");
     }
 
     /// <summary>A consumer written from docs/WIRE.md with a raw DEALER socket: joins, takes batches, and never acknowledges them.</summary>
@@ -345,7 +351,8 @@ public sealed class ZeroMqTransportTests
     [Fact]
     public async Task EveryConsumerLost_TheirBatchesAreCountedUndeliverable_AndTheLoaderFails()
     {
-        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500) });
+        var time = new FakeTimeProvider();
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500), Time = time });
         var dead = new RawConsumer(writer.BoundEndpoint, window: 2);
         for (int i = 0; i < 2; i++)
         {
@@ -354,7 +361,14 @@ public sealed class ZeroMqTransportTests
         Assert.NotNull(await Task.Run(() => dead.Receive(TimeSpan.FromSeconds(20))));
         dead.Dispose();
 
-        IOException error = await Assert.ThrowsAsync<IOException>(() => writer.CompleteAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        // The consumer's silence passes the timeout only when the writer's clock is moved past it; then the writer
+        // waits one more timeout for another consumer to take the dead one's batches before it gives up on them.
+        Task completing = writer.CompleteAsync().AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        await Eventually.TrueAsync(() => writer.LostConsumers == 1, "the silent consumer dropped");
+        Assert.False(completing.IsCompleted, "the loader gave up on the batches as soon as their consumer was lost");
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        IOException error = await Assert.ThrowsAsync<IOException>(() => completing.WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("could not be delivered", error.Message, StringComparison.Ordinal);
         Assert.Equal(2, writer.Report.Undeliverable);
         Assert.Equal(1, writer.Report.Lost);
@@ -363,7 +377,10 @@ public sealed class ZeroMqTransportTests
     [Fact]
     public async Task LongStep_HeartbeatsKeepTheConsumer_AndSilentConsumersAreDropped()
     {
-        var quick = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1.5) };
+        // Both ends measure time on one clock that the test moves: a step is the clock moved on by a heartbeat at a
+        // time, each time until the loader has heard the consumer's heartbeat.
+        var time = new FakeTimeProvider();
+        var quick = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1.5), Time = time };
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", quick);
         await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 1, options: quick);
         await Eventually.TrueAsync(() => writer.Consumers >= 1, "1 consumer joined");
@@ -384,7 +401,12 @@ public sealed class ZeroMqTransportTests
             using (batch)
             {
                 seen.Add(batch.Sequence);
-                await Task.Delay(3500); // a step over twice the timeout
+                for (int beat = 0; beat < 12; beat++) // a step of 3.6 s, over twice the timeout
+                {
+                    long heard = writer.Heard;
+                    time.Advance(quick.Heartbeat);
+                    await Eventually.TrueAsync(() => writer.Heard > heard, $"the loader heard the consumer's heartbeat (step {seen.Count}, beat {beat}, heard {writer.Heard}, lost {writer.LostConsumers}, settled {writer.Settled}, reader {reader.Batches})");
+                }
             }
         }
         await sending.WaitAsync(TimeSpan.FromSeconds(20));
@@ -436,10 +458,13 @@ public sealed class ZeroMqTransportTests
             listener.Start();
             port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         }
-        await using var reader = new ZeroMqBatchReader($"tcp://127.0.0.1:{port}", window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500) });
+        var time = new FakeTimeProvider();
+        await using var reader = new ZeroMqBatchReader($"tcp://127.0.0.1:{port}", window: 2, options: new ZeroMqOptions { PeerTimeout = TimeSpan.FromMilliseconds(500), Time = time });
 
-        IOException error = await Assert.ThrowsAsync<IOException>(() => Collect.AllAsync(reader.ReadAllAsync(), timeoutSeconds: 20));
-        Assert.Contains("no loader answered", error.Message, StringComparison.Ordinal);
+        Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync(), timeoutSeconds: 20);
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        IOException error = await Assert.ThrowsAsync<IOException>(() => reading);
+        Assert.Contains("no loader answered within 0.6 s", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
