@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using NetMQ;
@@ -427,16 +428,18 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     /// </summary>
     private void NoConsumerLeft(bool work)
     {
-        bool stranded = false;
+        // The stop is made visible before Discard gives back the unsent slots: a writer waiting on a slot must see the
+        // stream stopped once it gets one, not hand over a batch that nobody will take.
+        long stranded = 0;
         foreach (var (frame, _) in _again.UnorderedItems)
         {
-            stranded |= frame.FromLost;
+            stranded += frame.FromLost ? 1 : 0;
         }
-        if (!stranded)
+        if (stranded == 0)
         {
             _closed = true;
-            Discard(undeliverable: false);
             _stopped.Cancel();
+            Discard(undeliverable: false);
             return;
         }
         long now = _clock.NowMilliseconds;
@@ -447,9 +450,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         if (now - _noConsumerSince >= (long)_options.PeerTimeout.TotalMilliseconds)
         {
-            long stuck = Discard(undeliverable: true);
-            Volatile.Write(ref _failure, new IOException($"{Description}: {stuck} batches could not be delivered: the consumers holding them were lost ({LostConsumers} of {Consumers} left without a goodbye) and no other joined within {_options.PeerTimeout.TotalSeconds:0.#} s."));
+            Volatile.Write(ref _failure, new IOException($"{Description}: {stranded} batches could not be delivered: the consumers holding them were lost ({LostConsumers} of {Consumers} left without a goodbye) and no other joined within {_options.PeerTimeout.TotalSeconds:0.#} s."));
             _stopped.Cancel();
+            long stuck = Discard(undeliverable: true);
+            Debug.Assert(stuck == stranded, "Discard counts as undeliverable exactly the batches of lost consumers");
         }
         _ = work;
     }
