@@ -21,7 +21,7 @@ public static class Program
             return ExitCodes.UsageError;
         }
         RootCommand root = PipelineCommands.CreateRoot();
-        ParseResult parsed = root.Parse(RouteInferenceTasks(root, args));
+        ParseResult parsed = root.Parse(RouteInferenceTasks(root, args), CommandLineParsing.Configuration);
         if (parsed.Errors.Count > 0)
         {
             // A usage error: say what is wrong in a line or two, not the whole help.

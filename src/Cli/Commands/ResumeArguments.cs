@@ -95,7 +95,7 @@ internal static class ResumeArguments
             throw new SettingsConflictException($"{what}: {string.Join("; ", conflicts)}. {advice}");
         }
         IEnumerable<string> tokens = result.Tokens.Select(t => t.Value);
-        return result.RootCommandResult.Command.Parse([.. tokens, .. extra]);
+        return result.RootCommandResult.Command.Parse([.. tokens, .. extra], CommandLineParsing.Configuration);
     }
 
     private static bool Has(ParseResult result, Option option) => result.CommandResult.Command.Options.Contains(option);

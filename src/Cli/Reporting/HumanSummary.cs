@@ -31,7 +31,7 @@ public static class HumanSummary
         }
         if (inference.Comparison is { } c)
         {
-            totals.AddRow("sorted vs fixed (same documents)", string.Create(CultureInfo.InvariantCulture, $"{c.Documents:N0} documents: padding {P(c.Sorted.PaddingFraction)} vs {P(c.Fixed.PaddingFraction)}, {c.Sorted.Seconds:0.00} s vs {c.Fixed.Seconds:0.00} s: {c.SortedSpeedup:0.00}x faster sorted{(c.LabelDisagreements > 0 ? $"; {c.LabelDisagreements:N0} top labels differ" : string.Empty)}"));
+            totals.AddRow("sorted vs fixed (same documents)", string.Create(CultureInfo.InvariantCulture, $"{c.Documents:N0} documents: padding {P(c.Sorted.PaddingFraction)} vs {P(c.Fixed.PaddingFraction)}, {c.Sorted.Seconds:0.00} s vs {c.Fixed.Seconds:0.00} s: {SortedAgainstFixed(c.SortedSpeedup)}{(c.LabelDisagreements > 0 ? $"; {c.LabelDisagreements:N0} top labels differ" : string.Empty)}"));
         }
         if (inference.MemoryRetries > 0)
         {
@@ -39,6 +39,14 @@ public static class HumanSummary
         }
         totals.AddRow("output", Markup.Escape(inference.Marker is null ? $"{inference.Output} (not finished: relaunch with the same --output to continue)" : $"{inference.Output} ({n(inference.RowsTotal ?? 0)} rows; marker {inference.Marker})"));
     }
+
+    /// <summary>How sorted batching compared with fixed batches, from fixed seconds over sorted seconds: faster or slower.</summary>
+    internal static string SortedAgainstFixed(double? speedup) => speedup switch
+    {
+        null or <= 0 or double.NaN => "no speed compared",
+        >= 1 => string.Create(CultureInfo.InvariantCulture, $"{speedup:0.00}x faster sorted"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{1 / speedup:0.00}x slower sorted"),
+    };
 
     public static void Write(RunSummary summary, IAnsiConsole console)
     {

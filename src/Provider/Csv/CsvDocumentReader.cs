@@ -37,8 +37,8 @@ public sealed record CsvOptions
 /// columns joined with a space, the id column (else the line the row starts on) and the label column (split on commas).
 /// </summary>
 /// <remarks>
-/// A row with fewer fields than the columns it needs, invalid UTF-8, or an unterminated quote at the end of the input
-/// is skipped and counted with its line and byte offset (or, with <see cref="BadRecordPolicy.Fail"/>, stops the read).
+/// A row with fewer fields than the columns it needs or more than the header (or --columns) names, invalid UTF-8, or
+/// an unterminated quote at the end of the input is skipped and counted with its line and byte offset (or, with <see cref="BadRecordPolicy.Fail"/>, stops the read).
 /// </remarks>
 public sealed class CsvDocumentReader : ISeekableSource
 {
@@ -153,6 +153,12 @@ public sealed class CsvDocumentReader : ISeekableSource
             if (records.FieldCount <= binding.MaxIndex)
             {
                 bad.Bad("missing_fields", records.RecordLine, records.RecordOffset, $"the row has {records.FieldCount} field{(records.FieldCount == 1 ? string.Empty : "s")}; column '{names![binding.MaxIndex]}' is field {binding.MaxIndex + 1}");
+                continue;
+            }
+            if (records.FieldCount > names!.Count)
+            {
+                // The row does not fit the columns: binding its first fields would silently drop the rest.
+                bad.Bad("extra_fields", records.RecordLine, records.RecordOffset, $"the row has {records.FieldCount} fields; {(_options.ColumnNames is null ? "the header" : "--columns")} names {names.Count}");
                 continue;
             }
             if (!TryDecode(records, binding, values, out int badField))

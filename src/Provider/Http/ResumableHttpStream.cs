@@ -131,6 +131,12 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
         {
             await stream.ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (HttpRequestException ex) when (ex.StatusCode is null)
+        {
+            // No answer at all (refused, unreachable, a name that does not resolve): the client's message names no URL.
+            stream.Dispose();
+            throw new IOException($"{uri}: could not connect at byte {startAt}: {ex.Message}", ex);
+        }
         catch
         {
             stream.Dispose();

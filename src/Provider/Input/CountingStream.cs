@@ -20,10 +20,13 @@ internal sealed class CountingStream : ReadOnlyForwardStream
     /// <summary>Bytes read so far.</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
 
+    /// <summary>True once a read found the end of the stream: a parser failing then ran out of input.</summary>
+    public bool ReachedEnd { get; private set; }
+
     public override int Read(Span<byte> buffer)
     {
         int n = _inner.Read(buffer);
-        Interlocked.Add(ref _bytesRead, n);
+        Counted(n, buffer.Length);
         return n;
     }
 
@@ -31,8 +34,17 @@ internal sealed class CountingStream : ReadOnlyForwardStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _bytesRead, n);
+        Counted(n, buffer.Length);
         return n;
+    }
+
+    private void Counted(int n, int asked)
+    {
+        Interlocked.Add(ref _bytesRead, n);
+        if (n == 0 && asked > 0)
+        {
+            ReachedEnd = true;
+        }
     }
 
     protected override void Dispose(bool disposing)

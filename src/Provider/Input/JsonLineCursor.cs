@@ -38,6 +38,22 @@ internal sealed class JsonLineCursor : IDisposable
 
     public long LineOffset => _lines.LineOffset;
 
+    /// <summary>
+    /// Counts the current line as JSON that did not parse (<paramref name="parserMessage"/>): as <c>truncated</c> when it
+    /// is the input's last line and no newline ends it (the file was cut off inside it), else as <c>malformed_json</c>.
+    /// </summary>
+    public void BadJson(string parserMessage)
+    {
+        if (_lines.LineIsUnterminated)
+        {
+            Bad.Bad("truncated", LineNumber, LineOffset, $"the input ends inside this line, with no newline after it: it is cut off, not complete JSON ({parserMessage})");
+        }
+        else
+        {
+            Bad.Bad("malformed_json", LineNumber, LineOffset, parserMessage);
+        }
+    }
+
     /// <summary>True when a bad line was skipped between the previous line and this one.</summary>
     public bool SkippedBadLine { get; private set; }
 

@@ -198,6 +198,7 @@ public sealed class OpenedInput : IDisposable
             EndOfStreamException or InvalidDataException or ICSharpCode.SharpZipLib.SharpZipBaseException or ZstdSharp.ZstdException when Compression != CompressionKind.None =>
                 $"the {Input.Compression.Name(Compression)} data is truncated or corrupt ({error.Message})",
             IOException => $"reading failed ({error.Message})",
+            System.Xml.XmlException when _content?.ReachedEnd == true => $"the XML is truncated: the input ends with elements still open ({error.Message})",
             _ => error.Message,
         };
         return new SourceFormatException(Name, $"line {line}, {(Compression != CompressionKind.None ? "compressed " : string.Empty)}byte offset {RawBytesRead}", what, error);

@@ -53,6 +53,9 @@ public sealed class Utf8LineReader : IDisposable
     /// <summary>Length of the current line in bytes, also when oversized.</summary>
     public long LineBytes { get; private set; }
 
+    /// <summary>True when the current line is the input's last and no newline ends it: a cut-off file ends that way.</summary>
+    public bool LineIsUnterminated { get; private set; }
+
     /// <summary>The current line, without its line terminator.</summary>
     public ReadOnlySpan<byte> Line => _buffer.AsSpan(_lineStart, _lineLength);
 
@@ -72,6 +75,7 @@ public sealed class Utf8LineReader : IDisposable
             if (newline >= 0)
             {
                 int lineEnd = _scanFrom + newline;
+                LineIsUnterminated = false;
                 EmitLine(lineEnd, lineEnd + 1, oversizedBytes);
                 return true;
             }
@@ -80,6 +84,7 @@ public sealed class Utf8LineReader : IDisposable
             {
                 if (_end > _start || oversizedBytes > 0)
                 {
+                    LineIsUnterminated = true;
                     EmitLine(_end, _end, oversizedBytes);
                     return true;
                 }

@@ -112,7 +112,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
             }
             catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
             {
-                bad.Bad("malformed_json", lines.LineNumber, lines.LineOffset, ex.Message);
+                lines.BadJson(ex.Message);
                 continue;
             }
             if (text is null)

@@ -108,7 +108,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
             }
             catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
             {
-                bad.Bad("malformed_json", lines.LineNumber, lines.LineOffset, ex.Message);
+                lines.BadJson(ex.Message);
                 pendingId = null;
                 continue;
             }

@@ -30,6 +30,30 @@ public sealed class ConsoleTests
         Assert.Contains("Usage:", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// <c>--source @list.txt</c> as README writes it: a file listing paths and URLs, one per line, read as one source
+    /// (not expanded by the command-line parser as a response file of arguments); a missing entry is an input error
+    /// naming it.
+    /// </summary>
+    [Fact]
+    public async Task SourceList_PathsAndUrls_ReadAsOneSource_AndAMissingEntryIsAnInputErrorNamingIt()
+    {
+        using var files = new TempFiles();
+        string a = Jsonl(files, "a.jsonl", 7);
+        string b = Jsonl(files, "b.jsonl", 5);
+        await using var server = new LoopbackHttpServer(TempFiles.Gzip(File.ReadAllText(Jsonl(files, "c.jsonl", 3)))); // served as dump.json.gz
+        files.WriteText("list.txt", $"# the corpus\n{a}\n{b}\n\n{server.Url}\n");
+        files.WriteText("broken.txt", $"{a}\n{files.Path("missing.jsonl")}\n{b}\n");
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, "scan", "--source", "@list.txt", "--format", "jsonl", "--summary-json", "scan.json");
+        (int missing, _, string missingErr) = await CliProcess.RunAsync(files.Folder, Limit, "scan", "--source", "@broken.txt", "--format", "jsonl");
+
+        Assert.True(exit == ExitCodes.Success, stderr);
+        Assert.Equal(15, Summary(files.Path("scan.json")).GetProperty("documents").GetInt64());
+        Assert.Equal(ExitCodes.InputError, missing);
+        Assert.Contains(files.Path("missing.jsonl"), missingErr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UnknownOption_IsAUsageErrorInAFewLines()
     {

@@ -2,7 +2,7 @@ using StreamLoader.Cli.Reporting;
 
 namespace StreamLoader.Device.Tests.Console;
 
-/// <summary>The progress line says what its labels say.</summary>
+/// <summary>The progress line and the summary say what their labels say.</summary>
 public sealed class ProgressFormatTests
 {
     private static readonly ProgressSample s_before = new(Documents: 100, Tokens: 10_000, Batches: 10, Steps: 5, Loss: 7.5, RawBytes: 1_000, RawTotal: 4_000, DocumentQueue: 64, BatchQueue: 3);
@@ -36,5 +36,15 @@ public sealed class ProgressFormatTests
 
         Assert.Contains("WAITING 12 s for data from dumps.example.org", ProgressViews.Format(stalled, s_before, 20, 5), StringComparison.Ordinal);
         Assert.DoesNotContain("WAITING", ProgressViews.Format(s_before with { Waiting = ("x", TimeSpan.FromMilliseconds(200)) }, s_before, 20, 5), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(2.5, "2.50x faster sorted")]
+    [InlineData(1.0, "1.00x faster sorted")]
+    [InlineData(0.25, "4.00x slower sorted")]
+    [InlineData(null, "no speed compared")]
+    public void SortedAgainstFixed_SaysSlowerWhenSortedWasSlower(double? speedup, string expected)
+    {
+        Assert.Equal(expected, HumanSummary.SortedAgainstFixed(speedup));
     }
 }

@@ -101,11 +101,14 @@ public sealed class HttpStreamingTests
     }
 
     [Fact]
-    public async Task OpenAsync_NothingListening_Throws()
+    public async Task OpenAsync_NothingListening_FailsNamingTheUrl()
     {
         using var http = new HttpClient();
-        // A URL on a port nobody listens on: connection refused surfaces as an HttpRequestException.
-        await Assert.ThrowsAnyAsync<HttpRequestException>(() => ResumableHttpStream.OpenAsync(http, new Uri("http://127.0.0.1:1/none")));
+        // A URL on a port nobody listens on: the connection is refused, and the error says which URL.
+        IOException error = await Assert.ThrowsAsync<IOException>(() => ResumableHttpStream.OpenAsync(http, new Uri("http://127.0.0.1:1/none")));
+
+        Assert.Contains("http://127.0.0.1:1/none", error.Message, StringComparison.Ordinal);
+        Assert.IsType<HttpRequestException>(error.InnerException, exactMatch: false);
     }
 
     /// <summary>Short timeouts, so a server that never answers fails a test in seconds; plenty of retries left.</summary>

@@ -105,5 +105,29 @@ public sealed class JsonlDocumentReaderTests
         Assert.Equal(0, reader.Statistics.Skipped);
         Assert.Equal(3, reader.Statistics.RecordsRead);
     }
-}
 
+    /// <summary>A file cut off inside its last line says so, with the file, line and offset, not the JSON parser's words alone.</summary>
+    [Fact]
+    public async Task ReadAsync_LastLineCutOff_IsCountedAsTruncated_AndAMalformedLineBeforeItIsNot()
+    {
+        using var files = new TempFiles();
+        const string content = "{\"id\":1,\"text\":\"one\"}\n{\"id\":2,\"text\":\"two\"\n{\"id\":3,\"text\":\"three\"}\n{\"id\":4,\"text\":\"fo";
+        string path = files.WriteText("cut.jsonl", content);
+        var reader = new JsonlDocumentReader(path);
+
+        List<Document> documents = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["one", "three"], documents.Select(d => d.Text));
+        Assert.Equal(1, reader.Statistics.SkippedByReason["malformed_json"]);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["truncated"]);
+        string truncated = Assert.Single(reader.Statistics.Examples["truncated"]);
+        Assert.Contains($"cut.jsonl: line 4 (byte offset {content.LastIndexOf('\n') + 1})", truncated, StringComparison.Ordinal);
+        Assert.Contains("cut off", truncated, StringComparison.Ordinal);
+
+        var failing = new JsonlOptions { Lines = new StreamLoader.Provider.Input.LineReaderOptions { OnBadRecord = StreamLoader.Provider.Input.BadRecordPolicy.Fail } };
+        string cut = files.WriteText("cut2.jsonl", "{\"id\":1,\"text\":\"one\"}\n{\"id\":2,\"te");
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(new JsonlDocumentReader(cut, failing)));
+        Assert.Contains("cut2.jsonl", error.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", error.Message, StringComparison.Ordinal);
+    }
+}
