@@ -6,6 +6,7 @@ using StreamLoader.Provider.Csv;
 using StreamLoader.Provider.Jsonl;
 using StreamLoader.Provider.Mixing;
 using StreamLoader.Provider.Parquet;
+using StreamLoader.Provider.Text;
 using StreamLoader.Provider.Wikipedia;
 
 namespace StreamLoader.Provider;
@@ -31,6 +32,7 @@ public static class SourceFactory
         new JsonlFormat(),
         CsvFormat.Tsv,
         CsvFormat.Csv,
+        new TextFormat(),
     ]);
 
     /// <summary>Opens one location (a path, URL, folder, glob, <c>@list</c> or <c>builtin</c>).</summary>

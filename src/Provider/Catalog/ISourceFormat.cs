@@ -78,6 +78,32 @@ public sealed class SourceProbe
     /// <summary>True when <see cref="Head"/> is the whole decompressed input.</summary>
     public bool HeadIsWhole { get; init; }
 
+    /// <summary>True when <see cref="Head"/> is valid UTF-8 (a character the sniff window cuts in two at its end counts as valid).</summary>
+    public bool HeadIsUtf8
+    {
+        get
+        {
+            ReadOnlySpan<byte> head = Head.Span;
+            if (!HeadIsWhole)
+            {
+                // The sniff window may end inside a multi-byte character.
+                int cut = head.Length;
+                int back = 0;
+                while (cut > 0 && back < 4 && (head[cut - 1] & 0xC0) == 0x80)
+                {
+                    cut--;
+                    back++;
+                }
+                if (cut > 0 && head[cut - 1] >= 0xC0)
+                {
+                    cut--;
+                }
+                head = head[..cut];
+            }
+            return System.Text.Unicode.Utf8.IsValid(head);
+        }
+    }
+
     /// <summary>The first line of <see cref="Head"/> after any byte order mark and blank lines, without its line break.</summary>
     public ReadOnlySpan<byte> FirstLine
     {

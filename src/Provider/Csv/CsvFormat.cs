@@ -43,7 +43,7 @@ public sealed class CsvFormat : ISourceFormat
         ReadOnlySpan<byte> line = probe.FirstLine;
         ReadOnlySpan<byte> trimmed = line.TrimStart(" \t"u8);
         bool looksStructured = !trimmed.IsEmpty && trimmed[0] is (byte)'{' or (byte)'[' or (byte)'<';
-        if (!looksStructured && System.Text.Unicode.Utf8.IsValid(TrimPartial(probe.Head.Span)) && line.IndexOf((byte)_delimiter) >= 0)
+        if (!looksStructured && probe.HeadIsUtf8 && line.IndexOf((byte)_delimiter) >= 0)
         {
             // A tab in the first line is TSV's mark; a comma only counts for CSV when the line has no tab.
             return _delimiter == ',' && line.IndexOf((byte)'\t') >= 0 && !named ? SniffResult.Possible : SniffResult.Likely;
@@ -77,22 +77,5 @@ public sealed class CsvFormat : ISourceFormat
             Lines = settings.Lines,
             Http = settings.Http,
         }, http, statistics);
-    }
-
-    // The sniff window may end inside a multi-byte character.
-    private static ReadOnlySpan<byte> TrimPartial(ReadOnlySpan<byte> head)
-    {
-        int cut = head.Length;
-        int back = 0;
-        while (cut > 0 && back < 4 && (head[cut - 1] & 0xC0) == 0x80)
-        {
-            cut--;
-            back++;
-        }
-        if (cut > 0 && head[cut - 1] >= 0xC0)
-        {
-            cut--;
-        }
-        return head[..cut];
     }
 }

@@ -286,6 +286,24 @@ public sealed class ConsoleTests
         Assert.EndsWith(folders[1], summary.GetProperty("device").GetProperty("resumed_from").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>A resume that --max-steps already reaches (the main job, then --resume runs/mlm) says to raise it, not silently nothing.</summary>
+    [Fact]
+    public async Task Resume_AtTheStepLimitAlready_SaysToRaiseMaxSteps()
+    {
+        using var files = new TempFiles();
+        Jsonl(files, "docs.jsonl", 200);
+        Vocab(files, "vocab.txt");
+        (int first, _, string stderr1) = await CliProcess.RunAsync(files.Folder, Limit, "--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--max-steps", "3", "--progress", "none");
+        Assert.True(first == 0, stderr1);
+
+        (int again, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, "--resume", "runs/mlm", "--progress", "none", "--summary-json", "s.json");
+
+        Assert.True(again == 0, stderr);
+        Assert.Equal(0, Summary(files.Path("s.json")).GetProperty("steps").GetInt64());
+        Assert.Contains("nothing to train: the checkpoint is at step 3 and --max-steps 3", stderr, StringComparison.Ordinal);
+        Assert.Contains("--max-steps 6", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>inspect --source reads the source (not standard input) where there is no terminal.</summary>
     [Fact]
     public async Task Inspect_Source_DecodesBatchesFromTheSourceWithoutATerminal()

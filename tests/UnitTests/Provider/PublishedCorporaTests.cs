@@ -35,6 +35,38 @@ public sealed class PublishedCorporaTests
         Assert.Equal(0, source.Statistics.Skipped);
     }
 
+    /// <summary>The Jargon File, plain text in gzip: detected as text, and read whole, by paragraph or by line without losing a line.</summary>
+    [SkippableFact]
+    public async Task Text_JargonFile_DetectedAsText_WholeByParagraphOrByLine()
+    {
+        string path = SharedData.Require("text/jargon-4.4.7.txt.gz");
+        string[] lines;
+        using (var gzip = new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress))
+        using (var reader = new StreamReader(gzip, Encoding.UTF8))
+        {
+            lines = reader.ReadToEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        }
+        string[] nonBlank = lines.Where(l => !string.IsNullOrWhiteSpace(l)).ToArray();
+
+        List<Document> whole = await Collect.DocumentsAsync(SourceFactory.Create(path));
+        IDocumentSource byParagraph = SourceFactory.Create(path, Columns("text", options: new Dictionary<string, string> { ["split-on"] = "paragraph" }));
+        List<Document> paragraphs = await Collect.DocumentsAsync(byParagraph);
+        IDocumentSource byLine = SourceFactory.Create(path, Columns("text", options: new Dictionary<string, string> { ["split-on"] = "line" }));
+        List<Document> perLine = await Collect.DocumentsAsync(byLine);
+
+        Assert.Equal("text", SourceFactory.Catalog.Detect(path, new()).Format.Name);
+        Document file = Assert.Single(whole);
+        Assert.Equal("jargon-4.4.7.txt.gz", file.Id);
+        Assert.Equal(nonBlank, file.Text.Split('\n').Where(l => !string.IsNullOrWhiteSpace(l)));
+        Assert.Equal(nonBlank, paragraphs.SelectMany(p => p.Text.Split('\n')));
+        Assert.True(paragraphs.Count > 1000, $"{paragraphs.Count} paragraphs");
+        Assert.All(paragraphs, p => Assert.Equal(p.SourceLine.ToString(System.Globalization.CultureInfo.InvariantCulture), p.Id));
+        Assert.Equal(0, byParagraph.Statistics.Skipped);
+        // Every line is a document, the blank ones counted as empty: none lost, none silent.
+        Assert.Equal(nonBlank, perLine.Select(d => d.Text));
+        Assert.Equal(lines.Length - (lines[^1].Length == 0 ? 1 : 0), perLine.Count + byLine.Statistics.SkippedByReason["empty_text"]);
+    }
+
     [Fact]
     public async Task CirrusSearch_NewerDumpWithoutType_DetectedAndRead()
     {

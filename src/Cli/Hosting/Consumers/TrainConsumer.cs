@@ -71,6 +71,11 @@ internal sealed class TrainConsumer : IRunConsumer
         if (resumeFrom is not null)
         {
             run.Progress.Log($"resumed from {resumeFrom}: step {trainer.Steps:N0}, next batch {trainer.NextBatchSequence:N0}");
+            if (options.MaxSteps is long max && trainer.Steps >= max)
+            {
+                // --max-steps counts every step since the first run, so the same limit again trains nothing.
+                run.Progress.Log($"nothing to train: the checkpoint is at step {trainer.Steps:N0} and --max-steps {max:N0} counts the steps of every run so far; raise it to go on (for example --max-steps {trainer.Steps * 2})");
+            }
         }
         else if (trainer.InitializedParameters is (int loaded, int total))
         {
