@@ -71,9 +71,17 @@ public sealed record CheckpointManifest
     /// The checkpoint folder <paramref name="path"/> names: a checkpoint folder itself, a folder of runs (its
     /// <c>latest</c>), or a <c>latest</c> pointer file. Throws <see cref="DirectoryNotFoundException"/> naming what was looked for.
     /// </summary>
-    public static string Resolve(string path, int? rank = null)
+    /// <remarks>
+    /// A save that was cut off while it replaced the folder is recovered first (see <see cref="Recover"/>), and
+    /// <paramref name="report"/> hears what was done.
+    /// </remarks>
+    public static string Resolve(string path, int? rank = null, Action<string>? report = null)
     {
         string full = Path.GetFullPath(path);
+        foreach (string note in Recover(full))
+        {
+            report?.Invoke(note);
+        }
         if (File.Exists(full) && Path.GetFileName(full).StartsWith(LatestFileName, StringComparison.Ordinal))
         {
             return FollowLatest(full);
@@ -123,7 +131,11 @@ public sealed record CheckpointManifest
             Directory.CreateDirectory(folder);
             try
             {
-                File.Open(Path.Combine(folder, ClaimFileName), FileMode.CreateNew).Dispose();
+                using (FileStream claim = File.Open(Path.Combine(folder, ClaimFileName), FileMode.CreateNew))
+                {
+                    // Whose claim it is: a later run removes the folder if that process died before it saved.
+                    claim.Write(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture)));
+                }
                 return folder;
             }
             catch (IOException) when (File.Exists(Path.Combine(folder, ClaimFileName)))
@@ -165,8 +177,16 @@ public sealed record CheckpointManifest
     public static string StagingFor(string target) =>
         File.Exists(Path.Combine(target, FileName)) ? $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Environment.ProcessId}.partial" : target;
 
-    /// <summary>Replaces <paramref name="target"/> with the complete <paramref name="staged"/> folder (nothing to do when they are one).</summary>
-    public static void Publish(string staged, string target)
+    /// <summary>
+    /// Replaces <paramref name="target"/> with the complete <paramref name="staged"/> folder (nothing to do when they are
+    /// one): the old folder is set aside as <c>TARGET.PID.old</c>, the staged one moved into place, the old one removed.
+    /// A process killed between two of those steps leaves what <see cref="Recover"/> puts right on the next start, so
+    /// the name always leads to one complete checkpoint.
+    /// </summary>
+    /// <param name="staged">The complete checkpoint, written beside the target.</param>
+    /// <param name="target">The folder the checkpoint is known by.</param>
+    /// <param name="beforeStep">Called with each step's name (<see cref="PublishSteps"/>) before it is taken; tests stop the sequence there.</param>
+    public static void Publish(string staged, string target, Action<string>? beforeStep = null)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         if (string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(staged)), full, StringComparison.Ordinal))
@@ -174,9 +194,116 @@ public sealed record CheckpointManifest
             return;
         }
         string old = $"{full}.{Environment.ProcessId}.old";
+        beforeStep?.Invoke(PublishSteps[0]);
         Directory.Move(full, old);
+        beforeStep?.Invoke(PublishSteps[1]);
         Directory.Move(staged, full);
+        beforeStep?.Invoke(PublishSteps[2]);
         Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>The steps of <see cref="Publish"/>, in order.</summary>
+    public static IReadOnlyList<string> PublishSteps { get; } = ["set the old folder aside", "move the new folder into place", "remove the old folder"];
+
+    /// <summary>
+    /// Puts right what a process killed while saving over <paramref name="target"/> left beside it
+    /// (<c>TARGET.PID.partial</c>, <c>TARGET.PID.old</c>, where PID is no longer running): when the target itself is
+    /// missing (killed between the two moves of <see cref="Publish"/>), the newer complete copy takes its name again;
+    /// then the leftovers are removed. A live process's leftovers are its save in progress and stay. Returns one line
+    /// for each thing done.
+    /// </summary>
+    public static IReadOnlyList<string> Recover(string target)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        string? parent = Path.GetDirectoryName(full);
+        if (parent is null || !Directory.Exists(parent))
+        {
+            return [];
+        }
+        string name = Path.GetFileName(full);
+        var leftovers = new List<(string Folder, string Kind, int Pid)>();
+        foreach (string folder in Directory.GetDirectories(parent, name + ".*"))
+        {
+            // The pattern also matches the name itself (an empty extension).
+            string entry = Path.GetFileName(folder);
+            if (entry.Length <= name.Length + 1 || !entry.StartsWith(name + ".", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            string[] parts = entry[(name.Length + 1)..].Split('.');
+            if (parts.Length == 2 && parts[1] is "partial" or "old" && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid))
+            {
+                leftovers.Add((folder, parts[1], pid));
+            }
+        }
+        var notes = new List<string>();
+        if (!Directory.Exists(full))
+        {
+            // The staged copy is complete once a publish began (its manifest is written last): it is the newer one.
+            foreach ((string folder, string kind, int pid) in leftovers.OrderBy(l => l.Kind == "partial" ? 0 : 1))
+            {
+                if (File.Exists(Path.Combine(folder, FileName)))
+                {
+                    Directory.Move(folder, full);
+                    notes.Add($"{full} was missing: process {pid} was stopped while it replaced it; restored the {(kind == "partial" ? "new" : "previous")} checkpoint from {folder}.");
+                    break;
+                }
+            }
+        }
+        foreach ((string folder, _, int pid) in leftovers)
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+                notes.Add($"removed {folder}: a save by process {pid}, which is no longer running, was cut off.");
+            }
+        }
+        return notes;
+    }
+
+    /// <summary>
+    /// Removes the run folders under <paramref name="runs"/> that hold no checkpoint and whose claim belongs to a process
+    /// that is no longer running (a run killed before its first save, or during it). Returns one line for each.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveAbandonedRuns(string runs)
+    {
+        if (!Directory.Exists(runs))
+        {
+            return [];
+        }
+        var notes = new List<string>();
+        foreach (string folder in Directory.GetDirectories(runs))
+        {
+            string claim = Path.Combine(folder, ClaimFileName);
+            if (!File.Exists(Path.Combine(folder, FileName)) && File.Exists(claim)
+                && int.TryParse(File.ReadAllText(claim).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid))
+            {
+                Directory.Delete(folder, recursive: true);
+                notes.Add($"removed {folder}: run folder of process {pid}, which stopped before it saved a checkpoint there.");
+            }
+        }
+        return notes;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 }
 

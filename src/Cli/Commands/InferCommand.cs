@@ -79,7 +79,7 @@ internal static class InferCommand
         string checkpoint = result.GetValue(Checkpoint) ?? throw new ArgumentException("infer needs --checkpoint DIR: the classify or multilabel run to apply (runs/classify for the latest).");
         string output = result.GetValue(Output) ?? throw new ArgumentException("infer needs --output FILE (.jsonl, .arrow or .parquet).");
         _ = ResultsFormatCheck(output);
-        string folder = CheckpointManifest.Resolve(checkpoint);
+        string folder = CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
         CheckpointManifest manifest = CheckpointManifest.Load(folder);
         if (manifest.LabelNames is not { Count: > 0 })
         {

@@ -205,7 +205,7 @@ public sealed record RunSettings
         if (result.GetValue(CliOptions.Resume) is { } resume)
         {
             int? rank = result.GetValue(CliOptions.Rank) ?? (RankInfo.FromEnvironment() is { WorldSize: > 1 } fromEnvironment ? fromEnvironment.Rank : null);
-            resumeFolder = CheckpointManifest.Resolve(resume, rank);
+            resumeFolder = CheckpointManifest.Resolve(resume, rank, System.Console.Error.WriteLine);
             manifest = CheckpointManifest.Load(resumeFolder);
             // A device's settings are not a loader's: a loader resuming a device's checkpoint takes only its position.
             bool loaderFromDevice = manifest.Role == "device" && result.GetValue(CliOptions.Role) is "loader";

@@ -39,6 +39,11 @@ internal sealed class TrainConsumer : IRunConsumer
         _model = model;
         if (s.Device.Checkpoint is { } checkpoint)
         {
+            // What killed runs left where this one saves: run folders with no checkpoint, a save cut off mid-swap.
+            foreach (string note in s.Device.CheckpointUnderRuns ? CheckpointManifest.RemoveAbandonedRuns(checkpoint) : CheckpointManifest.Recover(checkpoint))
+            {
+                run.Progress.Log(note);
+            }
             _checkpointTarget = s.Device.CheckpointUnderRuns
                 ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, run.RankSuffix)
                 : checkpoint;
@@ -156,9 +161,36 @@ internal sealed class TrainConsumer : IRunConsumer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}", ex);
+            // What this save wrote is no checkpoint: it would only hold the disk (a full one, often). A staged copy beside
+            // the previous checkpoint, or a run folder of its own, goes; the previous checkpoint stays.
+            string cleaned = Discard(folder, target, s);
+            throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}{cleaned}", ex);
         }
         return target;
+    }
+
+    /// <summary>Removes what a failed save wrote, where that was a folder of its own; says what it removed (or nothing).</summary>
+    private static string Discard(string written, string target, RunSettings s)
+    {
+        bool staged = !string.Equals(Path.GetFullPath(written), Path.GetFullPath(target), StringComparison.Ordinal);
+        if ((!staged && !s.Device.CheckpointUnderRuns) || !Directory.Exists(written))
+        {
+            return string.Empty;
+        }
+        try
+        {
+            Directory.Delete(written, recursive: true);
+            string setAside = $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Environment.ProcessId}.old";
+            if (staged && !Directory.Exists(target) && Directory.Exists(setAside))
+            {
+                Directory.Move(setAside, target); // the publish failed after setting the previous checkpoint aside
+            }
+            return staged ? $"; the unfinished copy {written} was removed and {target} still holds the previous checkpoint" : $"; the unfinished run folder {written} was removed";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"; the unfinished {written} could not be removed either ({ex.Message})";
+        }
     }
 
     /// <summary>Removes the run folder claimed for a checkpoint that was never written (a run that took no step).</summary>

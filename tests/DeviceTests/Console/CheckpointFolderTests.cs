@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using StreamLoader.Cli.Checkpoints;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Device.Tests.Console;
+
+/// <summary>
+/// A checkpoint folder's name always leads to one complete checkpoint: a save over it stopped at any step of the swap
+/// is put right on the next start, and what killed runs left behind is removed and reported.
+/// </summary>
+public sealed class CheckpointFolderTests
+{
+    /// <summary>A process id that no running process has: one that has just exited.</summary>
+    private static int DeadProcessId()
+    {
+        using Process done = Process.Start("true")!;
+        done.WaitForExit();
+        return done.Id;
+    }
+
+    private static void WriteCheckpoint(string folder, string model)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "model.bin"), model);
+        File.WriteAllText(Path.Combine(folder, CheckpointManifest.FileName), "{}");
+    }
+
+    /// <summary>Renames what this process left as if another process, now gone, had left it.</summary>
+    private static void LeftByDeadProcess(string parent, int dead)
+    {
+        foreach (string folder in Directory.GetDirectories(parent, $"*.{Environment.ProcessId}.*"))
+        {
+            Directory.Move(folder, folder.Replace($".{Environment.ProcessId}.", $".{dead}.", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData(0, "old")]
+    [InlineData(1, "new")]
+    [InlineData(2, "new")]
+    [InlineData(3, "new")] // not stopped: the save completed
+    public void Publish_StoppedBeforeAnyStep_TheNameStillLeadsToOneCompleteCheckpoint(int stopAt, string expected)
+    {
+        using var files = new TempFiles();
+        string target = files.Path("ck");
+        WriteCheckpoint(target, "old");
+        string staged = CheckpointManifest.StagingFor(target);
+        WriteCheckpoint(staged, "new");
+
+        try
+        {
+            CheckpointManifest.Publish(staged, target, step =>
+            {
+                if (stopAt < CheckpointManifest.PublishSteps.Count && step == CheckpointManifest.PublishSteps[stopAt])
+                {
+                    throw new OperationCanceledException($"killed before: {step}");
+                }
+            });
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        LeftByDeadProcess(files.Folder, DeadProcessId());
+        var notes = new List<string>();
+
+        string resolved = CheckpointManifest.Resolve(target, report: notes.Add);
+
+        Assert.Equal(Path.GetFullPath(target), resolved);
+        Assert.Equal(expected, File.ReadAllText(Path.Combine(resolved, "model.bin")));
+        Assert.Equal(["ck"], Directory.GetDirectories(files.Folder).Select(Path.GetFileName));
+        Assert.Equal(stopAt < 3, notes.Count > 0);
+        if (stopAt == 1)
+        {
+            Assert.Contains(notes, n => n.Contains("was missing", StringComparison.Ordinal) && n.Contains("restored the new checkpoint", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Recover_ALiveProcessesSave_IsLeftAlone()
+    {
+        using var files = new TempFiles();
+        string target = files.Path("ck");
+        WriteCheckpoint(target, "old");
+        string staged = CheckpointManifest.StagingFor(target); // this process's: a save in progress
+        WriteCheckpoint(staged, "new");
+
+        Assert.Empty(CheckpointManifest.Recover(target));
+        Assert.True(Directory.Exists(staged));
+    }
+
+    [Fact]
+    public void RemoveAbandonedRuns_FoldersOfDeadRunsWithoutACheckpoint_AreRemovedAndReported()
+    {
+        using var files = new TempFiles();
+        string runs = files.Path("runs/mlm");
+        string abandoned = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow);
+        File.WriteAllText(Path.Combine(abandoned, "model.bin"), "half a model");
+        File.WriteAllText(Path.Combine(abandoned, ".claim"), DeadProcessId().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string mine = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow); // this process's, still running
+        string saved = Path.Combine(runs, "20260101T000000Z");
+        WriteCheckpoint(saved, "done");
+
+        IReadOnlyList<string> notes = CheckpointManifest.RemoveAbandonedRuns(runs);
+
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(mine));
+        Assert.True(Directory.Exists(saved));
+        string note = Assert.Single(notes);
+        Assert.Contains(abandoned, note, StringComparison.Ordinal);
+    }
+}
