@@ -61,11 +61,26 @@ public sealed record CheckpointManifest
     /// <summary>The effective value of every setting that shaped the run, by option name, as command-line values.</summary>
     public required IReadOnlyDictionary<string, string[]> Settings { get; init; }
 
-    /// <summary>Writes the manifest into <paramref name="folder"/>, atomically.</summary>
-    public void Save(string folder) => JsonFile.WriteAtomic(Path.Combine(folder, FileName), this, CheckpointJsonContext.Default.CheckpointManifest);
+    /// <summary>
+    /// Every other file of the folder, by name, with its length and SHA-256, so a file cut short or changed in place is
+    /// named as damaged when the checkpoint is read (null in checkpoints written before they were recorded).
+    /// </summary>
+    public IReadOnlyDictionary<string, CheckpointFile>? Files { get; init; }
 
-    /// <summary>Reads the manifest of <paramref name="folder"/>.</summary>
-    public static CheckpointManifest Load(string folder) => JsonFile.Read(Path.Combine(folder, FileName), CheckpointJsonContext.Default.CheckpointManifest, "checkpoint manifest");
+    /// <summary>Writes the manifest into <paramref name="folder"/>, atomically, recording the length and checksum of every other file there.</summary>
+    public void Save(string folder) =>
+        JsonFile.WriteAtomic(Path.Combine(folder, FileName), this with { Files = CheckpointFile.Describe(folder) }, CheckpointJsonContext.Default.CheckpointManifest);
+
+    /// <summary>Reads the manifest of <paramref name="folder"/> and checks the files it records; a damaged or missing one is an <see cref="InvalidDataException"/> naming it.</summary>
+    public static CheckpointManifest Load(string folder)
+    {
+        CheckpointManifest manifest = JsonFile.Read(Path.Combine(folder, FileName), CheckpointJsonContext.Default.CheckpointManifest, "checkpoint manifest");
+        foreach ((string name, CheckpointFile recorded) in manifest.Files ?? new Dictionary<string, CheckpointFile>())
+        {
+            recorded.Verify(Path.Combine(folder, name));
+        }
+        return manifest;
+    }
 
     /// <summary>
     /// The checkpoint folder <paramref name="path"/> names: a checkpoint folder itself, a folder of runs (its
@@ -304,6 +319,47 @@ public sealed record CheckpointManifest
         {
             return false;
         }
+    }
+}
+
+/// <summary>A checkpoint file's length and SHA-256 (lower-case hex), as the manifest records them.</summary>
+public sealed record CheckpointFile(long Bytes, string Sha256)
+{
+    /// <summary>Every file of <paramref name="folder"/> but the manifest and the run's claim marker, by name.</summary>
+    public static IReadOnlyDictionary<string, CheckpointFile> Describe(string folder)
+    {
+        var files = new SortedDictionary<string, CheckpointFile>(StringComparer.Ordinal);
+        foreach (string path in Directory.GetFiles(folder))
+        {
+            string name = Path.GetFileName(path);
+            if (name is not (CheckpointManifest.FileName or ".claim") && !name.EndsWith(".tmp", StringComparison.Ordinal))
+            {
+                files[name] = Of(path);
+            }
+        }
+        return files;
+    }
+
+    /// <summary>Throws an <see cref="InvalidDataException"/> naming <paramref name="path"/> when it is missing or is not this file.</summary>
+    public void Verify(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"{path}: the checkpoint file is missing (its manifest records {Bytes:N0} bytes). The checkpoint is damaged: resume from another one.");
+        }
+        CheckpointFile found = Of(path);
+        if (found != this)
+        {
+            string how = found.Bytes != Bytes ? $"has {found.Bytes:N0} bytes where the manifest records {Bytes:N0}" : $"has the recorded {Bytes:N0} bytes but not their content (SHA-256 {found.Sha256[..12]}…, recorded {Sha256[..12]}…)";
+            throw new InvalidDataException($"{path}: the checkpoint file is damaged: it {how}. Resume from another checkpoint.");
+        }
+    }
+
+    private static CheckpointFile Of(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        byte[] hash = System.Security.Cryptography.SHA256.HashData(stream);
+        return new CheckpointFile(stream.Length, Convert.ToHexStringLower(hash));
     }
 }
 

@@ -304,6 +304,37 @@ public sealed class ConsoleTests
         Assert.Contains("--max-steps 6", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>A checkpoint file cut short or changed in place at its size is named as damaged on resume (exit 3), never loaded silently.</summary>
+    [Theory]
+    [InlineData("optimizer.bin", "cut")]
+    [InlineData("model.bin", "changed")]
+    public async Task Resume_DamagedCheckpointFile_IsAnInputErrorNamingIt(string file, string damage)
+    {
+        using var files = new TempFiles();
+        Jsonl(files, "docs.jsonl", 100);
+        Vocab(files, "vocab.txt");
+        (int first, _, string stderr1) = await CliProcess.RunAsync(files.Folder, Limit, "--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--max-steps", "3", "--checkpoint", "ck", "--progress", "none");
+        Assert.True(first == 0, stderr1);
+        string path = files.Path($"ck/{file}");
+        byte[] bytes = File.ReadAllBytes(path);
+        if (damage == "cut")
+        {
+            File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        }
+        else
+        {
+            bytes[bytes.Length / 2] ^= 0x40;
+            File.WriteAllBytes(path, bytes);
+        }
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, "--resume", "ck", "--max-steps", "6", "--progress", "none");
+
+        Assert.Equal(ExitCodes.InputError, exit);
+        Assert.Contains(path, stderr, StringComparison.Ordinal);
+        Assert.Contains("the checkpoint file is damaged", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>inspect --source reads the source (not standard input) where there is no terminal.</summary>
     [Fact]
     public async Task Inspect_Source_DecodesBatchesFromTheSourceWithoutATerminal()

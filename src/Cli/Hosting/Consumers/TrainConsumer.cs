@@ -52,7 +52,7 @@ internal sealed class TrainConsumer : IRunConsumer
         string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
         TrainerOptions options = s.Device.Training with
         {
-            InitFrom = s.Device.Training.InitFrom is { } init ? CheckpointManifest.Resolve(init) : null,
+            InitFrom = s.Device.Training.InitFrom is { } init ? Verified(CheckpointManifest.Resolve(init)) : null,
             CheckpointFolder = _claimedFolder,
             ResumeFrom = resumeFrom,
         };
@@ -167,6 +167,13 @@ internal sealed class TrainConsumer : IRunConsumer
             throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}{cleaned}", ex);
         }
         return target;
+    }
+
+    /// <summary>A checkpoint folder whose files its manifest vouches for (see <see cref="CheckpointManifest.Load"/>).</summary>
+    private static string Verified(string folder)
+    {
+        _ = CheckpointManifest.Load(folder);
+        return folder;
     }
 
     /// <summary>Removes what a failed save wrote, where that was a folder of its own; says what it removed (or nothing).</summary>
