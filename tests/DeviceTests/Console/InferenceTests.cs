@@ -220,6 +220,51 @@ public sealed class InferenceTests
         Assert.Equal(File.ReadAllText(files.Path("single.jsonl")), File.ReadAllText(files.Path("ranked.jsonl")));
     }
 
+    /// <summary>
+    /// Two runs on one output: the second is told which process holds it (exit 2) instead of sharing its work folder;
+    /// the lock goes with its holder however it ends (here SIGKILL), and a relaunch finishes the output.
+    /// </summary>
+    [SkippableFact]
+    public async Task SecondRunOnOneOutput_IsRefusedNamingTheHolder_AndAKilledHoldersLockIsReleased()
+    {
+        string docs = SharedData.Require(SharedData.PythonDocs);
+        string checkpoint = await CliFixtures.ClassifierAsync();
+        using var files = new TempFiles();
+        string[] args = ["infer", "--checkpoint", checkpoint, "--source", docs, "--source", docs, "--source", docs, "--source", docs, "--text-column", "text", "--output", "out.jsonl", "--sort-window", "32", "--commit-every", "64", "--progress", "none"];
+        string lockFile = files.Path("out.jsonl.work.lock");
+
+        using (CliProcess holder = CliProcess.Start(files.Folder, args))
+        {
+            await Eventually.TrueAsync(() => File.Exists(lockFile) && ReadShared(lockFile).Trim() == holder.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) || holder.HasExited, "the first run holds the output's lock", s_limit.TotalSeconds);
+            Assert.False(holder.HasExited, "the first run ended before a second could meet it");
+
+            (int second, _, string refused) = await CliProcess.RunAsync(files.Folder, s_limit, args);
+
+            Assert.Equal(2, second);
+            Assert.Contains($"another run (process {holder.Id})", refused, StringComparison.Ordinal);
+            Assert.True(holder.Kill());
+            await holder.WaitAsync(s_limit);
+        }
+        (int relaunched, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, args);
+
+        Assert.True(relaunched == 0, stderr);
+        Assert.Equal(4 * 497, Rows(files.Path("out.jsonl")).Count);
+        Assert.False(File.Exists(lockFile), "the finished run left its lock file");
+
+        static string ReadShared(string path)
+        {
+            try
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                return new StreamReader(stream).ReadToEnd();
+            }
+            catch (IOException)
+            {
+                return string.Empty;
+            }
+        }
+    }
+
     [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Signal_StopsPromptly_CommitsTheRowsInOrder_AndTheRelaunchFinishesTheSameOutput()

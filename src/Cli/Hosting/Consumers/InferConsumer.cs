@@ -32,6 +32,7 @@ internal sealed class InferConsumer : IRunConsumer
     private ResultSchema? _schema;
     private string? _signature;
     private ChunkJournal? _journal;
+    private WorkLock? _lock;
     private ResultLedger? _ledger;
     private ResultWriter? _writer;
     private Predictor? _predictor;
@@ -80,6 +81,8 @@ internal sealed class InferConsumer : IRunConsumer
             }
         }
         _layout = OutputLayout.For(_infer.Output, s.Provider.Rank.Rank, s.Provider.Rank.WorldSize);
+        // Held until the run ends: a second run on this output (and rank) would write chunks into the same folder.
+        _lock = WorkLock.Acquire(_layout.WorkFolder);
         _signature = Signature(run);
         if (CompletionMarker.Load(_layout.Final) is { } marker && File.Exists(_layout.Final))
         {
@@ -248,6 +251,7 @@ internal sealed class InferConsumer : IRunConsumer
     public ValueTask DisposeAsync()
     {
         _model?.Dispose();
+        _lock?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
