@@ -146,20 +146,25 @@ public sealed class ArrowDocumentReader : IDocumentSource
         }
     }
 
+    /// <summary>The type of a column's values: a dictionary-encoded column's are its dictionary's.</summary>
+    private static Apache.Arrow.Types.IArrowType ValueType(Field field) =>
+        field.DataType is Apache.Arrow.Types.DictionaryType dictionary ? dictionary.ValueType : field.DataType;
+
     private void CheckText(Field field)
     {
-        if (field.DataType is not (Apache.Arrow.Types.StringType or Apache.Arrow.Types.LargeStringType or Apache.Arrow.Types.StringViewType))
+        if (ValueType(field) is not (Apache.Arrow.Types.StringType or Apache.Arrow.Types.LargeStringType or Apache.Arrow.Types.StringViewType))
         {
-            throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {field.DataType.Name}, not a string column (utf8, large_utf8 or utf8_view), so it cannot be the text.");
+            throw new SourceFormatException(_location, "the Arrow schema", $"column '{field.Name}' is {ValueType(field).Name}, not a string column (utf8, large_utf8 or utf8_view, dictionary-encoded or not), so it cannot be the text.");
         }
     }
 
     private void CheckScalar(Field field, bool allowList)
     {
-        Apache.Arrow.Types.IArrowType type = field.DataType;
+        Apache.Arrow.Types.IArrowType type = ValueType(field);
         if (allowList && type is Apache.Arrow.Types.ListType or Apache.Arrow.Types.LargeListType)
         {
             type = type is Apache.Arrow.Types.ListType list ? list.ValueDataType : ((Apache.Arrow.Types.LargeListType)type).ValueDataType;
+            type = type is Apache.Arrow.Types.DictionaryType items ? items.ValueType : type;
         }
         if (type is not (Apache.Arrow.Types.StringType or Apache.Arrow.Types.LargeStringType or Apache.Arrow.Types.StringViewType or Apache.Arrow.Types.BooleanType
             or Apache.Arrow.Types.Int8Type or Apache.Arrow.Types.Int16Type or Apache.Arrow.Types.Int32Type or Apache.Arrow.Types.Int64Type
@@ -193,9 +198,24 @@ public sealed class ArrowDocumentReader : IDocumentSource
             DoubleArray a => a.GetValue(i)!.Value.ToString("R", CultureInfo.InvariantCulture),
             FloatArray a => a.GetValue(i)!.Value.ToString("R", CultureInfo.InvariantCulture),
             BooleanArray a => a.GetValue(i)!.Value ? "true" : "false",
+            DictionaryArray a => ValueAt(a.Dictionary, DictionaryIndex(a.Indices, i)),
             _ => throw new NotSupportedException($"Arrow {array.Data.DataType.Name} columns cannot be read as text."),
         };
     }
+
+    /// <summary>Row <paramref name="i"/>'s index into a dictionary-encoded column's dictionary.</summary>
+    private static int DictionaryIndex(IArrowArray indices, int i) => indices switch
+    {
+        Int32Array a => a.GetValue(i)!.Value,
+        Int8Array a => a.GetValue(i)!.Value,
+        Int16Array a => a.GetValue(i)!.Value,
+        Int64Array a => checked((int)a.GetValue(i)!.Value),
+        UInt8Array a => a.GetValue(i)!.Value,
+        UInt16Array a => a.GetValue(i)!.Value,
+        UInt32Array a => checked((int)a.GetValue(i)!.Value),
+        UInt64Array a => checked((int)a.GetValue(i)!.Value),
+        _ => throw new NotSupportedException($"Arrow dictionary indices of type {indices.Data.DataType.Name} are not integers."),
+    };
 
     private static List<string>? LabelsAt(IArrowArray array, int i, IReadOnlyList<string>? classNames)
     {

@@ -45,6 +45,23 @@ public sealed class ArrowInteropTests
         }
     }
 
+    /// <summary>Dictionary-encoded text, id and label columns (as pandas and some Hugging Face exports write them) read as their values.</summary>
+    [SkippableFact]
+    public async Task ReadAsync_DictionaryEncodedColumns_ReadAsTheirValues()
+    {
+        using var files = new TempFiles();
+        WriteWithNode(files.Folder);
+        string path = files.Path("dictionary.arrow");
+
+        IDocumentSource source = SourceFactory.Create(path, new SourceSettings { Columns = new SourceColumns { Label = "tag", Keep = ["tag"] } });
+        List<Document> docs = await Collect.DocumentsAsync(source);
+
+        Assert.Equal(Enumerable.Range(0, Rows).Select(i => $"text number {i % 4}, héllo"), docs.Select(d => d.Text));
+        Assert.Equal(Enumerable.Range(0, Rows).Select(i => $"r{i}"), docs.Select(d => d.Id));
+        Assert.Equal(Enumerable.Range(0, Rows).Select(i => new[] { "red", "green", "blue" }[i % 3]), docs.Select(d => Assert.Single(d.Labels!)));
+        Assert.Equal(docs.Select(d => d.Labels![0]), docs.Select(d => d.Metadata!["tag"]));
+    }
+
     [SkippableFact]
     public async Task ReadAsync_SaveToDiskFolder_MapsClassLabelsToNames()
     {
