@@ -10,7 +10,7 @@ public static class ExitCodes
     /// <summary>The run did what was asked (also when it stopped at --max-steps, or its pipe reader left early).</summary>
     public const int Success = 0;
 
-    /// <summary>An unexpected failure (a bug to report, with <c>STREAMLOADER_DEBUG=1</c> for the stack), or a checkpoint that could not be written.</summary>
+    /// <summary>An unexpected failure (a bug to report, with <c>STREAMLOADER_DEBUG=1</c> for the stack).</summary>
     public const int Failure = 1;
 
     /// <summary>The command line is wrong, or contradicts the checkpoint or frames it continues from.</summary>
@@ -22,6 +22,12 @@ public static class ExitCodes
     /// <summary>TorchSharp could not load, or the device asked for (<c>--device cuda</c>) is not there.</summary>
     public const int DeviceError = 4;
 
+    /// <summary>
+    /// The checkpoint folder cannot be written (read-only, not a folder, too little room for a checkpoint of the model):
+    /// found before the first step, or at a save, which then keeps the previous checkpoint and says what was saved.
+    /// </summary>
+    public const int OutputError = 5;
+
     /// <summary>Interrupted by Ctrl+C (SIGINT): the run drained, saved its checkpoint and reported (128 + 2).</summary>
     public const int Cancelled = 130;
 
@@ -32,7 +38,7 @@ public static class ExitCodes
     public static int For(Exception error) => error switch
     {
         OperationCanceledException => Cancelled,
-        CheckpointWriteException => Failure,
+        CheckpointWriteException => OutputError,
         SettingsConflictException => UsageError,
         TorchLoadException or DeviceUnavailableException => DeviceError,
         SourceFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or HttpRequestException or IOException => InputError,

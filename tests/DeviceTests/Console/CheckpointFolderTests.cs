@@ -108,4 +108,16 @@ public sealed class CheckpointFolderTests
         string note = Assert.Single(notes);
         Assert.Contains(abandoned, note, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Probe_TooLittleRoomForACheckpointOfTheModel_SaysHowMuchBeforeAnyStep()
+    {
+        using var files = new TempFiles();
+
+        var error = Assert.Throws<StreamLoader.Core.Diagnostics.CheckpointWriteException>(() => CheckpointSpace.Probe(files.Path("runs/ck"), long.MaxValue / 2));
+
+        Assert.Contains("MB free where the checkpoint goes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing was trained", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(files.Path("runs"))); // the probe file is gone
+    }
 }

@@ -335,6 +335,23 @@ public sealed class ConsoleTests
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>A checkpoint folder that cannot be written is found before the first step (exit 5), not after the training.</summary>
+    [Fact]
+    public async Task Checkpoint_NotWritable_IsAnOutputErrorBeforeTheFirstStep()
+    {
+        using var files = new TempFiles();
+        Jsonl(files, "docs.jsonl", 100);
+        Vocab(files, "vocab.txt");
+        string notAFolder = files.WriteText("taken", "a file where the checkpoint folder's parent should be");
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, "--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--max-steps", "3", "--log-every", "1", "--checkpoint", Path.Combine(notAFolder, "ck"), "--progress", "plain");
+
+        Assert.Equal(ExitCodes.OutputError, exit);
+        Assert.Contains("the checkpoint cannot be written there", stderr, StringComparison.Ordinal);
+        Assert.Contains("nothing was trained", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("step      1", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>inspect --source reads the source (not standard input) where there is no terminal.</summary>
     [Fact]
     public async Task Inspect_Source_DecodesBatchesFromTheSourceWithoutATerminal()

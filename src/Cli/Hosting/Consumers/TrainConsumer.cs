@@ -49,6 +49,18 @@ internal sealed class TrainConsumer : IRunConsumer
                 : checkpoint;
             _claimedFolder = CheckpointManifest.StagingFor(_checkpointTarget);
         }
+        if (_claimedFolder is not null)
+        {
+            try
+            {
+                CheckpointSpace.Probe(_claimedFolder, CheckpointSpace.Estimate(model));
+            }
+            catch
+            {
+                ReleaseClaim(s);
+                throw;
+            }
+        }
         string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
         TrainerOptions options = s.Device.Training with
         {
@@ -98,6 +110,14 @@ internal sealed class TrainConsumer : IRunConsumer
 
     public Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
     {
+        if (_claimedFolder is not null && _checkpointTarget is not null && IsCheckpointWrite(error))
+        {
+            // The save itself failed (a full disk, often): what it wrote is no checkpoint and would only hold the disk.
+            if (Discard(_claimedFolder, _checkpointTarget, run.Settings) is { Length: > 0 } cleaned)
+            {
+                run.Progress.Log($"checkpoint not saved{cleaned}.");
+            }
+        }
         try
         {
             _checkpoint = FinishCheckpoint(run);
@@ -167,6 +187,18 @@ internal sealed class TrainConsumer : IRunConsumer
             throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}{cleaned}", ex);
         }
         return target;
+    }
+
+    private static bool IsCheckpointWrite(Exception? error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            if (e is Core.Diagnostics.CheckpointWriteException)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>A checkpoint folder whose files its manifest vouches for (see <see cref="CheckpointManifest.Load"/>).</summary>
