@@ -28,10 +28,13 @@ public static class ExitCodes
     /// </summary>
     public const int OutputError = 5;
 
-    /// <summary>Interrupted by Ctrl+C (SIGINT): the run drained, saved its checkpoint and reported (128 + 2).</summary>
+    /// <summary>A second Ctrl+C or SIGTERM while the run stopped: it exited at once and saved nothing more (no checkpoint is promised).</summary>
+    public const int Abandoned = 6;
+
+    /// <summary>Interrupted by Ctrl+C (SIGINT): the run finished its step, saved its checkpoint and reported (128 + 2).</summary>
     public const int Cancelled = 130;
 
-    /// <summary>Stopped by SIGTERM (a scheduler's stop): the run drained, saved its checkpoint and reported (128 + 15).</summary>
+    /// <summary>Stopped by SIGTERM (a scheduler's stop): the run finished its step, saved its checkpoint and reported (128 + 15).</summary>
     public const int Terminated = 143;
 
     /// <summary>The exit code for a run that ended with <paramref name="error"/>.</summary>

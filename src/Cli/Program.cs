@@ -34,19 +34,24 @@ public static class Program
             return ExitCodes.UsageError;
         }
 
-        // Ctrl+C or SIGTERM cancels the run; the pipeline then drains, saves its checkpoint, prints its summary and
-        // exits with 130 (SIGINT) or 143 (SIGTERM). A second signal is left to the runtime's default (immediate exit).
+        // Ctrl+C or SIGTERM cancels the run: it finishes the step in progress, saves its checkpoint, prints its summary
+        // and exits with 130 (SIGINT) or 143 (SIGTERM). A second signal exits at once, saying that nothing more is
+        // saved, with a code that promises no checkpoint.
         using var cancel = new CancellationTokenSource();
         int signalExit = ExitCodes.Cancelled;
         Action<PosixSignalContext> handler = context =>
         {
+            context.Cancel = true;
             if (!cancel.IsCancellationRequested)
             {
-                context.Cancel = true;
                 signalExit = context.Signal == PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Cancelled;
-                Console.Error.WriteLine($"{context.Signal}: stopping; the run will drain and report (signal again to exit now).");
+                Console.Error.WriteLine($"{context.Signal}: stopping after the step in progress; the run will save and report (signal again to exit at once, without saving).");
                 cancel.Cancel();
+                return;
             }
+            Console.Error.WriteLine($"{context.Signal} again: exiting at once (exit {ExitCodes.Abandoned}); nothing more is saved, so the work since the last checkpoint written is lost.");
+            Console.Error.Flush();
+            ImmediateExit.Now(ExitCodes.Abandoned);
         };
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, handler);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, handler);

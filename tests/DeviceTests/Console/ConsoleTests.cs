@@ -198,6 +198,78 @@ public sealed class ConsoleTests
         Assert.True(File.Exists(files.Path($"runs/mlm/{latest}/position.json")));
     }
 
+    /// <summary>
+    /// SIGTERM with the batch queue full: the run finishes the step in progress, saves and exits, without training the
+    /// queued batches first (a scheduler's grace period is one step plus the save); the checkpoint is that of the last
+    /// trained batch, so a resume continues the loss curve of an uninterrupted run.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_WithAFullQueue_StopsAfterTheCurrentStep_AndTheResumeContinuesTheUninterruptedCurve()
+    {
+        using var files = new TempFiles();
+        Jsonl(files, "docs.jsonl", 3000, words: 60);
+        Vocab(files, "vocab.txt");
+        string[] common = ["--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--seq-len", "128", "--batch-size", "16", "--queue", "32", "--seed", "3", "--lr", "3e-3", "--torch-threads", "1", "--max-steps", "150", "--schedule-steps", "150"];
+
+        (int straightExit, _, string straightErr) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--checkpoint", "a", "--progress", "none", "--summary-json", "a.json"]);
+        Assert.True(straightExit == 0, straightErr);
+        using CliProcess stopped = CliProcess.Start(files.Folder, [.. common, "--checkpoint", "b", "--log-every", "1", "--progress", "plain", "--summary-json", "b.json"]);
+        await stopped.WaitForOutputAsync("step     20", Limit);
+        stopped.Signal("TERM");
+        Assert.Equal(ExitCodes.Terminated, await stopped.WaitAsync(Limit));
+        (int resumedExit, _, string resumedErr) = await CliProcess.RunAsync(files.Folder, Limit, "--resume", "b", "--checkpoint", "c", "--torch-threads", "1", "--progress", "none", "--summary-json", "c.json");
+        Assert.True(resumedExit == 0, resumedErr);
+
+        // After the signal at most the step in progress is logged: the queued batches were not trained.
+        string afterSignal = stopped.Stderr[stopped.Stderr.IndexOf("SIGTERM: stopping", StringComparison.Ordinal)..];
+        int stepsAfter = afterSignal.Split('\n').Count(l => l.StartsWith("step ", StringComparison.Ordinal));
+        Assert.True(stepsAfter <= 1, $"{stepsAfter} steps were taken after SIGTERM:\n{afterSignal}");
+        double[] straight = Losses(Summary(files.Path("a.json")));
+        double[] first = Losses(Summary(files.Path("b.json")));
+        double[] second = Losses(Summary(files.Path("c.json")));
+        Assert.InRange(first.Length, 20, 149); // the summary's loss curve has every step up to 200
+        Assert.Equal(straight.Length, first.Length + second.Length);
+        double[] resumed = [.. first, .. second];
+        for (int i = 0; i < straight.Length; i++)
+        {
+            Assert.True(Math.Abs(straight[i] - resumed[i]) <= 1e-5 * Math.Abs(straight[i]), $"step {i + 1}: {straight[i]:R} uninterrupted, {resumed[i]:R} stopped by SIGTERM and resumed");
+        }
+
+        static double[] Losses(JsonElement summary) => summary.GetProperty("device").GetProperty("loss_curve").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    }
+
+    /// <summary>
+    /// Ctrl+C twice in a row: the run either got its checkpoint saved before the second (exit 130, and the checkpoint is
+    /// there) or exits at once saying nothing more was saved (exit 6) — never 130 without a checkpoint.
+    /// </summary>
+    [Fact]
+    public async Task SecondCtrlC_NeverPromisesASaveItDidNotMake()
+    {
+        using var files = new TempFiles();
+        Jsonl(files, "docs.jsonl", 3000, words: 60);
+        Vocab(files, "vocab.txt");
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            string checkpoint = $"ck{attempt}";
+            using CliProcess run = CliProcess.Start(files.Folder, "--all", "--source", "docs.jsonl", "--vocab", "vocab.txt", "--model", "micro", "--seq-len", "128", "--batch-size", "16", "--max-steps", "100000", "--log-every", "5", "--checkpoint", checkpoint, "--progress", "plain");
+            await run.WaitForOutputAsync("step      5", Limit);
+
+            run.Signal("INT");
+            run.Signal("INT");
+            int exit = await run.WaitAsync(Limit);
+
+            Assert.True(exit is ExitCodes.Cancelled or ExitCodes.Abandoned, $"exit {exit}\n{run.Stderr}");
+            if (exit == ExitCodes.Cancelled)
+            {
+                Assert.True(File.Exists(files.Path($"{checkpoint}/{StreamLoader.Cli.Checkpoints.CheckpointManifest.FileName}")), "exit 130 without a checkpoint");
+            }
+            else
+            {
+                Assert.Contains("nothing more is saved", run.Stderr, StringComparison.Ordinal);
+            }
+        }
+    }
+
     /// <summary>A server that accepts and never answers, or answers and then stalls, ends the run with an input error in seconds.</summary>
     [Theory]
     [InlineData("never answers")]
