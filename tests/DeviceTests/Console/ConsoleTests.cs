@@ -424,6 +424,56 @@ public sealed class ConsoleTests
         Assert.DoesNotContain("step      1", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The disk fills up while the run trains (a small tmpfs, filled from outside): the save fails with exit 5 naming
+    /// the folder, and the run folder it started is removed rather than left holding the disk. Skips where this
+    /// process may not mount a file system (it needs root).
+    /// </summary>
+    [SkippableFact]
+    public async Task DiskFullAtTheSave_IsAnOutputError_AndLeavesNoPartialCheckpoint()
+    {
+        using var files = new TempFiles();
+        string docs = Jsonl(files, "docs.jsonl", 3000, words: 60);
+        string vocab = Vocab(files, "vocab.txt");
+        string disk = files.Path("disk");
+        Directory.CreateDirectory(disk);
+        using (System.Diagnostics.Process mount = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", disk]) { RedirectStandardError = true })!)
+        {
+            await mount.WaitForExitAsync();
+            Skip.If(mount.ExitCode != 0, $"cannot mount a small tmpfs here (needs root): {mount.StandardError.ReadToEnd().Trim()}");
+        }
+        try
+        {
+            using CliProcess run = CliProcess.Start(disk, "--all", "--source", docs, "--vocab", vocab, "--model", "micro", "--max-steps", "100000", "--log-every", "5", "--progress", "plain");
+            await run.WaitForOutputAsync("step     10", Limit);
+            long free = new DriveInfo(disk).AvailableFreeSpace;
+            using (FileStream filler = File.Create(Path.Combine(disk, "filler")))
+            {
+                filler.SetLength(Math.Max(0, free - (16 << 10)));
+                filler.Write(new byte[1]); // tmpfs allocates on write: touch the last page too
+                filler.Position = 0;
+                byte[] block = new byte[1 << 16];
+                for (long written = 0; written < free - (16 << 10); written += block.Length)
+                {
+                    filler.Write(block, 0, (int)Math.Min(block.Length, free - (16 << 10) - written));
+                }
+            }
+            run.Signal("INT");
+            int exit = await run.WaitAsync(Limit);
+
+            Assert.Equal(ExitCodes.OutputError, exit);
+            Assert.Contains("could not be", run.Stderr, StringComparison.Ordinal);
+            Assert.Contains("was removed", run.Stderr, StringComparison.Ordinal);
+            string runs = Path.Combine(disk, "runs", "mlm");
+            Assert.Empty(Directory.Exists(runs) ? Directory.GetDirectories(runs) : []);
+        }
+        finally
+        {
+            using System.Diagnostics.Process umount = System.Diagnostics.Process.Start("umount", [disk])!;
+            await umount.WaitForExitAsync();
+        }
+    }
+
     /// <summary>inspect --source reads the source (not standard input) where there is no terminal.</summary>
     [Fact]
     public async Task Inspect_Source_DecodesBatchesFromTheSourceWithoutATerminal()
