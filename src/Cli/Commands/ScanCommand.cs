@@ -110,7 +110,7 @@ internal static class ScanCommand
         };
         foreach (IGrouping<string, KeyValuePair<string, string>> group in s.Formats.GroupBy(f => f.Value))
         {
-            lines.Add(string.Create(CultureInfo.InvariantCulture, $"format      {group.Key}{(s.Formats.Count > 1 ? $" ({group.Count()} files)" : string.Empty)}"));
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"format      {group.Key}{(s.Formats.Count > 1 ? $" ({group.Count()} file{(group.Count() == 1 ? string.Empty : "s")})" : string.Empty)}"));
         }
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"documents   {s.Documents:N0}"));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"characters  {s.Characters:N0}"));
