@@ -19,12 +19,21 @@ public sealed class TextFormat : ISourceFormat
     public IReadOnlyList<SourceOptionInfo> Options => [s_split];
 
     /// <summary>
-    /// Possible for text: no NUL byte, and UTF-8 but for a stray bad sequence or two (at most one byte in a hundred; the
-    /// reader counts those lines as bad). Every structured format outranks it.
+    /// Possible for text: no NUL byte, UTF-8 but for a stray bad sequence or two (at most one byte in a hundred; the
+    /// reader counts those lines as bad), and not starting like JSON, HTML or XML unless named .txt. Every structured
+    /// format outranks it.
     /// </summary>
     public SniffResult Sniff(SourceProbe probe)
     {
         if (probe.IsDirectory || probe.Head.IsEmpty || probe.Head.Span.IndexOf((byte)0) >= 0)
+        {
+            return SniffResult.No;
+        }
+        // JSON that is not JSON Lines, an HTML error page or XML no format knows: say so rather than read its markup as
+        // prose, unless the name says it is text.
+        ReadOnlySpan<byte> first = probe.FirstLine.TrimStart(" \t"u8);
+        bool named = probe.NameHint.EndsWith(".txt", StringComparison.Ordinal) || probe.NameHint.EndsWith(".text", StringComparison.Ordinal);
+        if (!named && !first.IsEmpty && first[0] is (byte)'{' or (byte)'[' or (byte)'<')
         {
             return SniffResult.No;
         }
