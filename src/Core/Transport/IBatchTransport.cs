@@ -29,9 +29,8 @@ public interface IBatchReader : IAsyncDisposable
 public static class BatchReading
 {
     /// <summary>
-    /// Every batch from <paramref name="reader"/> until it ends or the stage is cancelled (at once: not after the batches
-    /// already queued), counting each batch (and its bytes and tokens) into the stage's input and each wait as waiting
-    /// upstream. The caller disposes each batch.
+    /// Every batch from <paramref name="reader"/> until it ends or the stage is cancelled, counting each batch (and its
+    /// bytes and tokens) into the stage's input and each wait as waiting upstream. The caller disposes each batch.
     /// </summary>
     public static async IAsyncEnumerable<Tensors.TensorBatch> ReadCountedAsync(this IBatchReader reader, Pipeline.StageContext stage)
     {
@@ -40,13 +39,6 @@ public static class BatchReading
         while (await Pipeline.StageTiming.WaitUpstreamAsync(stage.Counters, batches.MoveNextAsync()).ConfigureAwait(false))
         {
             Tensors.TensorBatch batch = batches.Current;
-            if (token.IsCancellationRequested)
-            {
-                // Stopped (Ctrl+C, SIGTERM, another stage's fault): the batches still queued are not worked through
-                // first; the pipeline disposes them, and a resume makes them again from the saved position.
-                batch.Dispose();
-                token.ThrowIfCancellationRequested();
-            }
             stage.Counters.AddIn(1, batch.ByteLength, batch.TokenCount);
             yield return batch;
         }

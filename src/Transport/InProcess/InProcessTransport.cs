@@ -78,10 +78,13 @@ public static class InProcessTransport
         {
             while (await _channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (_channel.Reader.TryRead(out TensorBatch? batch))
+                // Stopped (Ctrl+C, SIGTERM, another stage's fault): the batches still queued are not handed out; the
+                // pipeline disposes them, and a resume makes them again from the saved position.
+                while (!cancellationToken.IsCancellationRequested && _channel.Reader.TryRead(out TensorBatch? batch))
                 {
                     yield return batch;
                 }
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
 

@@ -109,6 +109,8 @@ public sealed class StreamBatchReader : IBatchReader
         long batches = 0;
         while (true)
         {
+            // Stopped: no further frame is read, even one already buffered.
+            cancellationToken.ThrowIfCancellationRequested();
             long frameStart = Offset;
             int got = await ReadAtLeastAsync(prefix, 8, cancellationToken).ConfigureAwait(false);
             if (got == 0)

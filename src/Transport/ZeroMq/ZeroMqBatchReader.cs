@@ -80,7 +80,8 @@ public sealed class ZeroMqBatchReader : IBatchReader
     {
         while (await _received.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (_received.Reader.TryRead(out TensorBatch? batch))
+            // Stopped: no further batch is taken (the one the caller finished is acknowledged, the rest go to others).
+            while (!cancellationToken.IsCancellationRequested && _received.Reader.TryRead(out TensorBatch? batch))
             {
                 long sequence = batch.Sequence;
                 Interlocked.Exchange(ref _unacknowledged, sequence);
@@ -88,6 +89,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
                 // The caller asks for the next one: it is done with this one.
                 Acknowledge(sequence);
             }
+            cancellationToken.ThrowIfCancellationRequested();
         }
         if (_fault is not null)
         {

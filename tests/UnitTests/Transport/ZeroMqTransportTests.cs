@@ -87,6 +87,45 @@ public sealed class ZeroMqTransportTests
         fromA.Concat(fromB).ToList().ForEach(x => x.Dispose());
     }
 
+    /// <summary>
+    /// A consumer stopped (Ctrl+C, SIGTERM) with batches queued takes none of them: only the batch it finished is
+    /// acknowledged, and the queued ones go to another consumer, each sequence once.
+    /// </summary>
+    [Fact]
+    public async Task Cancelled_TheReaderTakesNoFurtherBatch_AndItsQueuedOnesGoToAnother()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
+        var stopping = new ZeroMqBatchReader(writer.BoundEndpoint, window: 4, options: Slow with { Name = "stopping" });
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 12; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+            await writer.CompleteAsync();
+        });
+        using var cancel = new CancellationTokenSource();
+        long taken;
+        await using (IAsyncEnumerator<TensorBatch> batches = stopping.ReadAllAsync(cancel.Token).GetAsyncEnumerator(cancel.Token))
+        {
+            Assert.True(await batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+            taken = batches.Current.Sequence;
+            batches.Current.Dispose();
+            await Eventually.TrueAsync(() => stopping.Batches >= 3, "more batches queued at the stopping consumer");
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await batches.MoveNextAsync());
+        }
+        await using var other = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow with { Name = "other" });
+        await Eventually.TrueAsync(() => writer.Consumers >= 2, "the other consumer joined");
+        await stopping.DisposeAsync();
+        List<TensorBatch> rest = await Collect.AllAsync(other.ReadAllAsync(), timeoutSeconds: 30);
+        await sending.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (long)i), rest.Select(b => b.Sequence).Append(taken).Order());
+        Assert.Equal(1, writer.Report.ByConsumer["stopping"]);
+        rest.ForEach(b => b.Dispose());
+    }
+
     [Fact]
     public async Task LoaderFailure_ReachesTheConsumerWithItsMessage()
     {
