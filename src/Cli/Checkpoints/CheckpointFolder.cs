@@ -149,7 +149,7 @@ public sealed record CheckpointManifest
                 using (FileStream claim = File.Open(Path.Combine(folder, ClaimFileName), FileMode.CreateNew))
                 {
                     // Whose claim it is: a later run removes the folder if that process died before it saved.
-                    claim.Write(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture)));
+                    claim.Write(System.Text.Encoding.UTF8.GetBytes(Owner));
                 }
                 return folder;
             }
@@ -169,7 +169,8 @@ public sealed record CheckpointManifest
         }
     }
 
-    private const string ClaimFileName = ".claim";
+    /// <summary>The marker a run leaves in the run folder it claimed, holding its <see cref="Owner"/>.</summary>
+    internal const string ClaimFileName = ".claim";
 
     /// <summary>
     /// Points <c>latest</c> beside <paramref name="folder"/> at it, atomically (<c>latest-rank&lt;r&gt;</c> for one
@@ -190,7 +191,16 @@ public sealed record CheckpointManifest
     /// crash mid-save never leaves a folder that mixes two checkpoints.
     /// </summary>
     public static string StagingFor(string target) =>
-        File.Exists(Path.Combine(target, FileName)) ? $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Environment.ProcessId}.partial" : target;
+        File.Exists(Path.Combine(target, FileName)) ? $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Owner}.partial" : target;
+
+    /// <summary>Where <see cref="Publish"/> sets the previous checkpoint of <paramref name="target"/> aside while it swaps.</summary>
+    public static string SetAsideFor(string target) => $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Owner}.old";
+
+    /// <summary>
+    /// This process, as the names of its leftovers and its run folders' claims record it: host and pid, so that only
+    /// the host that wrote them judges whether their process still runs (a runs folder may be shared by machines).
+    /// </summary>
+    internal static string Owner { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
 
     /// <summary>
     /// Replaces <paramref name="target"/> with the complete <paramref name="staged"/> folder (nothing to do when they are
@@ -208,7 +218,7 @@ public sealed record CheckpointManifest
         {
             return;
         }
-        string old = $"{full}.{Environment.ProcessId}.old";
+        string old = SetAsideFor(full);
         beforeStep?.Invoke(PublishSteps[0]);
         Directory.Move(full, old);
         beforeStep?.Invoke(PublishSteps[1]);
@@ -236,7 +246,7 @@ public sealed record CheckpointManifest
             return [];
         }
         string name = Path.GetFileName(full);
-        var leftovers = new List<(string Folder, string Kind, int Pid)>();
+        var leftovers = new List<(string Folder, string Kind, string Owner)>();
         foreach (string folder in Directory.GetDirectories(parent, name + ".*"))
         {
             // The pattern also matches the name itself (an empty extension).
@@ -245,35 +255,67 @@ public sealed record CheckpointManifest
             {
                 continue;
             }
-            string[] parts = entry[(name.Length + 1)..].Split('.');
-            if (parts.Length == 2 && parts[1] is "partial" or "old" && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid))
+            string suffix = entry[(name.Length + 1)..];
+            string kind = suffix.EndsWith(".partial", StringComparison.Ordinal) ? "partial" : suffix.EndsWith(".old", StringComparison.Ordinal) ? "old" : string.Empty;
+            string owner = kind.Length > 0 ? suffix[..^(kind.Length + 1)] : string.Empty;
+            if (kind.Length > 0 && IsDeadHere(owner))
             {
-                leftovers.Add((folder, parts[1], pid));
+                leftovers.Add((folder, kind, owner));
             }
         }
         var notes = new List<string>();
-        if (!Directory.Exists(full))
+        try
         {
-            // The staged copy is complete once a publish began (its manifest is written last): it is the newer one.
-            foreach ((string folder, string kind, int pid) in leftovers.OrderBy(l => l.Kind == "partial" ? 0 : 1))
+            if (!Directory.Exists(full))
             {
-                if (File.Exists(Path.Combine(folder, FileName)))
+                // The staged copy is complete once a publish began (its manifest is written last), and its files are
+                // checked against the manifest: then it is the newer one.
+                foreach ((string folder, string kind, string owner) in leftovers.OrderBy(l => l.Kind == "partial" ? 0 : 1))
                 {
-                    Directory.Move(folder, full);
-                    notes.Add($"{full} was missing: process {pid} was stopped while it replaced it; restored the {(kind == "partial" ? "new" : "previous")} checkpoint from {folder}.");
-                    break;
+                    if (IsComplete(folder))
+                    {
+                        Directory.Move(folder, full);
+                        notes.Add($"{full} was missing: process {owner} was stopped while it replaced it; restored the {(kind == "partial" ? "new" : "previous")} checkpoint from {folder}.");
+                        break;
+                    }
+                }
+            }
+            foreach ((string folder, _, string owner) in leftovers)
+            {
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                    notes.Add($"removed {folder}: a save by process {owner}, which is no longer running, was cut off.");
                 }
             }
         }
-        foreach ((string folder, _, int pid) in leftovers)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-                notes.Add($"removed {folder}: a save by process {pid}, which is no longer running, was cut off.");
-            }
+            // A read-only copy, say: what could not be put right is named, and reading goes on.
+            notes.Add($"could not tidy what a stopped save left beside {full} ({ex.Message}).");
         }
         return notes;
+    }
+
+    private static bool IsComplete(string folder)
+    {
+        try
+        {
+            _ = Load(folder);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>True when <paramref name="owner"/> (host-pid) names a process of this host that is no longer running.</summary>
+    private static bool IsDeadHere(string owner)
+    {
+        int dash = owner.LastIndexOf('-');
+        return dash > 0 && owner[..dash] == Environment.MachineName
+            && int.TryParse(owner[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid);
     }
 
     /// <summary>
@@ -290,11 +332,17 @@ public sealed record CheckpointManifest
         foreach (string folder in Directory.GetDirectories(runs))
         {
             string claim = Path.Combine(folder, ClaimFileName);
-            if (!File.Exists(Path.Combine(folder, FileName)) && File.Exists(claim)
-                && int.TryParse(File.ReadAllText(claim).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid))
+            if (!File.Exists(Path.Combine(folder, FileName)) && File.Exists(claim) && File.ReadAllText(claim).Trim() is { } owner && IsDeadHere(owner))
             {
-                Directory.Delete(folder, recursive: true);
-                notes.Add($"removed {folder}: run folder of process {pid}, which stopped before it saved a checkpoint there.");
+                try
+                {
+                    Directory.Delete(folder, recursive: true);
+                    notes.Add($"removed {folder}: run folder of process {owner}, which stopped before it saved a checkpoint there.");
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    notes.Add($"could not remove {folder}, left by process {owner} ({ex.Message}).");
+                }
             }
         }
         return notes;
@@ -332,7 +380,7 @@ public sealed record CheckpointFile(long Bytes, string Sha256)
         foreach (string path in Directory.GetFiles(folder))
         {
             string name = Path.GetFileName(path);
-            if (name is not (CheckpointManifest.FileName or ".claim") && !name.EndsWith(".tmp", StringComparison.Ordinal))
+            if (name is not (CheckpointManifest.FileName or CheckpointManifest.ClaimFileName) && !name.EndsWith(".tmp", StringComparison.Ordinal))
             {
                 files[name] = Of(path);
             }

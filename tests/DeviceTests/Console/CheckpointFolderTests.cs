@@ -22,15 +22,26 @@ public sealed class CheckpointFolderTests
     {
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "model.bin"), model);
-        File.WriteAllText(Path.Combine(folder, CheckpointManifest.FileName), "{}");
+        new CheckpointManifest
+        {
+            Task = "mlm",
+            CreatedUtc = DateTimeOffset.UnixEpoch,
+            Steps = 1,
+            Tokenizer = "test",
+            VocabularySize = 16,
+            NextBatchSequence = 1,
+            ResumeOffset = 0,
+            HasPosition = false,
+            Settings = new Dictionary<string, string[]>(),
+        }.Save(folder);
     }
 
-    /// <summary>Renames what this process left as if another process, now gone, had left it.</summary>
+    /// <summary>Renames what this process left as if another process of this host, now gone, had left it.</summary>
     private static void LeftByDeadProcess(string parent, int dead)
     {
-        foreach (string folder in Directory.GetDirectories(parent, $"*.{Environment.ProcessId}.*"))
+        foreach (string folder in Directory.GetDirectories(parent, $"*.{CheckpointManifest.Owner}.*"))
         {
-            Directory.Move(folder, folder.Replace($".{Environment.ProcessId}.", $".{dead}.", StringComparison.Ordinal));
+            Directory.Move(folder, folder.Replace($".{CheckpointManifest.Owner}.", $".{Environment.MachineName}-{dead}.", StringComparison.Ordinal));
         }
     }
 
@@ -76,6 +87,36 @@ public sealed class CheckpointFolderTests
     }
 
     [Fact]
+    public void Recover_AStagedCopyThatDoesNotMatchItsManifest_IsNotPromoted_ThePreviousCheckpointIs()
+    {
+        using var files = new TempFiles();
+        string target = files.Path("ck");
+        WriteCheckpoint(target, "old");
+        string staged = CheckpointManifest.StagingFor(target);
+        WriteCheckpoint(staged, "new");
+        try
+        {
+            CheckpointManifest.Publish(staged, target, step =>
+            {
+                if (step == CheckpointManifest.PublishSteps[1])
+                {
+                    throw new OperationCanceledException(step);
+                }
+            });
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        File.WriteAllText(Path.Combine(staged, "model.bin"), "ne"); // half deleted when the process was killed
+        LeftByDeadProcess(files.Folder, DeadProcessId());
+
+        string resolved = CheckpointManifest.Resolve(target);
+
+        Assert.Equal("old", File.ReadAllText(Path.Combine(resolved, "model.bin")));
+        Assert.Equal(["ck"], Directory.GetDirectories(files.Folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Recover_ALiveProcessesSave_IsLeftAlone()
     {
         using var files = new TempFiles();
@@ -95,7 +136,9 @@ public sealed class CheckpointFolderTests
         string runs = files.Path("runs/mlm");
         string abandoned = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow);
         File.WriteAllText(Path.Combine(abandoned, "model.bin"), "half a model");
-        File.WriteAllText(Path.Combine(abandoned, ".claim"), DeadProcessId().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.WriteAllText(Path.Combine(abandoned, ".claim"), $"{Environment.MachineName}-{DeadProcessId()}");
+        string otherHost = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow.AddSeconds(1));
+        File.WriteAllText(Path.Combine(otherHost, ".claim"), $"another-host-{DeadProcessId()}"); // its host judges that process, not this one
         string mine = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow); // this process's, still running
         string saved = Path.Combine(runs, "20260101T000000Z");
         WriteCheckpoint(saved, "done");
@@ -103,6 +146,7 @@ public sealed class CheckpointFolderTests
         IReadOnlyList<string> notes = CheckpointManifest.RemoveAbandonedRuns(runs);
 
         Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(otherHost));
         Assert.True(Directory.Exists(mine));
         Assert.True(Directory.Exists(saved));
         string note = Assert.Single(notes);

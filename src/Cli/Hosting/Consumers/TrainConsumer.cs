@@ -144,6 +144,7 @@ internal sealed class TrainConsumer : IRunConsumer
         }
         Trainer trainer = _trainer!;
         string target = _checkpointTarget ?? folder;
+        bool published = false;
         try
         {
             bool hasPosition = false;
@@ -174,6 +175,7 @@ internal sealed class TrainConsumer : IRunConsumer
                 Settings = s.Recorded,
             }.Save(folder);
             CheckpointManifest.Publish(folder, target);
+            published = true;
             if (s.Device.CheckpointUnderRuns)
             {
                 CheckpointManifest.PointLatestAt(target, run.RankSuffix);
@@ -181,9 +183,10 @@ internal sealed class TrainConsumer : IRunConsumer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // What this save wrote is no checkpoint: it would only hold the disk (a full one, often). A staged copy beside
-            // the previous checkpoint, or a run folder of its own, goes; the previous checkpoint stays.
-            string cleaned = Discard(folder, target, s);
+            // Before it is published, what this save wrote is no checkpoint: it would only hold the disk (a full one,
+            // often). A staged copy beside the previous checkpoint, or a run folder of its own, goes; the previous
+            // checkpoint stays. Once published, the checkpoint is complete and stays, whatever failed after it.
+            string cleaned = published ? $"; the checkpoint itself is complete in {target}" : Discard(folder, target, s);
             throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}{cleaned}", ex);
         }
         return target;
@@ -218,12 +221,14 @@ internal sealed class TrainConsumer : IRunConsumer
         }
         try
         {
-            Directory.Delete(written, recursive: true);
-            string setAside = $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}.{Environment.ProcessId}.old";
+            // The previous checkpoint takes its name back first, if the publish had set it aside: the name never
+            // goes missing while the copy is deleted.
+            string setAside = CheckpointManifest.SetAsideFor(target);
             if (staged && !Directory.Exists(target) && Directory.Exists(setAside))
             {
-                Directory.Move(setAside, target); // the publish failed after setting the previous checkpoint aside
+                Directory.Move(setAside, target);
             }
+            Directory.Delete(written, recursive: true);
             return staged ? $"; the unfinished copy {written} was removed and {target} still holds the previous checkpoint" : $"; the unfinished run folder {written} was removed";
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
