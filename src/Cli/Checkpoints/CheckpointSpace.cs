@@ -11,15 +11,7 @@ namespace StreamLoader.Cli.Checkpoints;
 internal static class CheckpointSpace
 {
     /// <summary>Bytes a checkpoint of <paramref name="model"/> takes: its parameters, and AdamW's two moments for each, in float32, and a little more.</summary>
-    public static long Estimate(ITaskModel model)
-    {
-        long elements = 0;
-        foreach (TorchSharp.Modules.Parameter parameter in model.Module.parameters())
-        {
-            elements += parameter.numel();
-        }
-        return (3 * 4 * elements) + (1 << 20);
-    }
+    public static long Estimate(ITaskModel model) => (3 * 4 * Hosting.Consumers.DeviceModels.ParameterCount(model)) + (1 << 20);
 
     /// <summary>
     /// Writes and removes a probe file where <paramref name="folder"/> will be (in it, or in the folder that will hold

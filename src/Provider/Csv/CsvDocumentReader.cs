@@ -155,9 +155,10 @@ public sealed class CsvDocumentReader : ISeekableSource
                 bad.Bad("missing_fields", records.RecordLine, records.RecordOffset, $"the row has {records.FieldCount} field{(records.FieldCount == 1 ? string.Empty : "s")}; column '{names![binding.MaxIndex]}' is field {binding.MaxIndex + 1}");
                 continue;
             }
-            if (records.FieldCount > names!.Count)
+            if (records.FieldCount > names!.Count && HasValueBeyond(records, names.Count))
             {
-                // The row does not fit the columns: binding its first fields would silently drop the rest.
+                // The row does not fit the columns: binding its first fields would silently drop the rest. (Empty
+                // fields past the last column are a trailing separator, which some exporters write on every row.)
                 bad.Bad("extra_fields", records.RecordLine, records.RecordOffset, $"the row has {records.FieldCount} fields; {(_options.ColumnNames is null ? "the header" : "--columns")} names {names.Count}");
                 continue;
             }
@@ -187,6 +188,18 @@ public sealed class CsvDocumentReader : ISeekableSource
     }
 
     private static bool HasBom(OpenedInput input) => input.Head.Span.StartsWith("\uFEFF"u8);
+
+    private static bool HasValueBeyond(DelimitedRecordReader records, int columns)
+    {
+        for (int i = columns; i < records.FieldCount; i++)
+        {
+            if (!records.Field(i).IsEmpty)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private static Stream SkipBom(OpenedInput input) => HasBom(input) ? new SkippingStream(input.Content, 3) : input.Content;
 

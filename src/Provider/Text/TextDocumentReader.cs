@@ -106,6 +106,8 @@ public sealed class TextDocumentReader : ISeekableSource
         char[] chars = ArrayPool<char>.Shared.Rent(1024);
         long startLine = 0;
         long startOffset = -1;
+        long gatheredBytes = 0;
+        bool tooLong = false; // the document being read is past the size limit: its lines are passed over
         try
         {
             while (true)
@@ -134,10 +136,24 @@ public sealed class TextDocumentReader : ISeekableSource
                 if (_options.Split == TextSplit.Paragraph && line.Trim(" \t\r"u8).IsEmpty)
                 {
                     // The end of a paragraph; a blank line is no document of its own (one per line counts it as empty).
+                    tooLong = false;
                     if (startOffset >= 0 && Finish(text, startLine, startOffset, seekable, input.Name) is { } paragraph)
                     {
                         yield return paragraph;
                     }
+                    continue;
+                }
+                if (tooLong)
+                {
+                    continue;
+                }
+                if (startOffset >= 0 && gatheredBytes + line.Length > _options.Lines.MaxLineBytes)
+                {
+                    // A document past the size limit (a whole file of gigabytes, say) is counted, not built.
+                    bad.Bad("oversized", startLine, startOffset, $"a document of more than {_options.Lines.MaxLineBytes} bytes{(_options.Split == TextSplit.File ? " (give --split-on paragraph or line for smaller ones)" : string.Empty)}");
+                    text.Clear();
+                    startOffset = -1;
+                    tooLong = true;
                     continue;
                 }
                 if (!Utf8.IsValid(line))
@@ -148,12 +164,13 @@ public sealed class TextDocumentReader : ISeekableSource
                 bad.Good();
                 if (startOffset < 0)
                 {
-                    (startLine, startOffset) = (lines.LineNumber, lines.LineOffset);
+                    (startLine, startOffset, gatheredBytes) = (lines.LineNumber, lines.LineOffset, 0);
                 }
                 else
                 {
                     text.Append('\n');
                 }
+                gatheredBytes += line.Length + 1;
                 if (chars.Length < line.Length)
                 {
                     ArrayPool<char>.Shared.Return(chars);

@@ -6,7 +6,7 @@ namespace StreamLoader.Results.Journal;
 
 /// <summary>
 /// One run at a time on an output: an operating-system lock on a file beside its work folder (<c>WORK.lock</c>, holding
-/// the owner's process id), released when the run ends however it ends. A second run on the same output is told which
+/// the owner's process id), released when the run ends however it ends. The file itself stays beside the output. A second run on the same output is told which
 /// process holds it instead of both writing chunks into one folder.
 /// </summary>
 public sealed class WorkLock : IDisposable
@@ -37,14 +37,19 @@ public sealed class WorkLock : IDisposable
                 file.Lock(0, 0);
             }
         }
-        catch (IOException)
+        catch (IOException ex)
         {
             string holder;
             using (var reader = new StreamReader(file, Encoding.ASCII))
             {
                 holder = reader.ReadToEnd().Trim();
             }
-            throw new SettingsConflictException($"{path}: another run (process {(holder.Length > 0 ? holder : "unknown")}) is writing this output now. Wait for it to end, or choose another --output.");
+            if (!int.TryParse(holder, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || !IsRunning(pid))
+            {
+                // Not a live run's lock: a file system without record locks (some network mounts), say.
+                throw new IOException($"{path}: could not lock this output's work ({ex.Message}); put --output on a local disk.", ex);
+            }
+            throw new SettingsConflictException($"{path}: another run (process {pid}) is writing this output now. Wait for it to end, or choose another --output.");
         }
         file.SetLength(0);
         file.Write(Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n"));
@@ -52,17 +57,23 @@ public sealed class WorkLock : IDisposable
         return new WorkLock(file, path);
     }
 
-    /// <summary>Removes the lock file and releases the lock.</summary>
-    public void Dispose()
+    /// <summary>Releases the lock. The file stays: removing it would let a run that opened it before the removal lock a file no other run can see.</summary>
+    public void Dispose() => _file.Dispose();
+
+    private static bool IsRunning(int pid)
     {
         try
         {
-            File.Delete(_path);
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
         }
-        catch (IOException)
+        catch (ArgumentException)
         {
-            // Released all the same when the file closes.
+            return false;
         }
-        _file.Dispose();
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 }

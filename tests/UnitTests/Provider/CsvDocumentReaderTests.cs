@@ -31,6 +31,20 @@ public sealed class CsvDocumentReaderTests
         Assert.Contains("the row has 4 fields", example, StringComparison.Ordinal);
     }
 
+    /// <summary>A separator at the end of every data row (some exporters write one) leaves only empty fields past the columns: no skip.</summary>
+    [Fact]
+    public async Task ReadAsync_TrailingSeparatorOnEveryRow_IsNotAnExtraField()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("table.csv", "id,text\n1,hello there,\n2,general kenobi,,\n");
+        var reader = new CsvDocumentReader(path, Options(",", null));
+
+        List<Document> documents = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["hello there", "general kenobi"], documents.Select(d => d.Text));
+        Assert.Equal(0, reader.Statistics.Skipped);
+    }
+
     [Fact]
     public async Task ReadAsync_RowWithMoreFieldsThanTheHeader_FailsTheReadWhenBadRecordsFail()
     {

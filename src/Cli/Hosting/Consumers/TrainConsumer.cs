@@ -333,11 +333,17 @@ internal static class DeviceModels
         {
             run.Progress.Log("note: CUDA is visible but could not be used, so the model runs on the CPU: " + problem);
         }
+        run.Progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {run.Settings.Device.ModelSize}, vocab {run.Vocabulary.Size:N0}, seq {run.SequenceLength}, {ParameterCount(model):N0} parameters");
+    }
+
+    /// <summary>The model's parameters, element by element.</summary>
+    public static long ParameterCount(ITaskModel model)
+    {
         long parameters = 0;
         foreach (TorchSharp.Modules.Parameter p in model.Module.parameters())
         {
             parameters += p.numel();
         }
-        run.Progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {run.Settings.Device.ModelSize}, vocab {run.Vocabulary.Size:N0}, seq {run.SequenceLength}, {parameters:N0} parameters");
+        return parameters;
     }
 }
