@@ -420,7 +420,9 @@ public sealed class ZeroMqTransportTests
         // waits one more timeout for another consumer to take the dead one's batches before it gives up on them.
         Task completing = writer.CompleteAsync().AsTask();
         time.Advance(TimeSpan.FromMilliseconds(600));
-        await Eventually.TrueAsync(() => writer.LostConsumers == 1, "the silent consumer dropped");
+        // Settled after that tick: the consumer dropped, its two batches held for another, the wait for one begun
+        // (the clock must not move on before the writer has noted when that wait began).
+        await Eventually.TrueAsync(() => writer.LostConsumers == 1 && writer.Settled == (0, 2), "the silent consumer dropped and its batches held");
         Assert.False(completing.IsCompleted, "the loader gave up on the batches as soon as their consumer was lost");
         time.Advance(TimeSpan.FromMilliseconds(600));
         IOException error = await Assert.ThrowsAsync<IOException>(() => completing.WaitAsync(TimeSpan.FromSeconds(20)));
