@@ -67,6 +67,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _router = new RouterSocket();
         _router.Options.SendHighWatermark = 64;
         _router.Options.ReceiveHighWatermark = 1024;
+        _router.Options.MaxMsgSize = _options.MaxConsumerMessageBytes;
         _router.Options.Linger = TimeSpan.FromSeconds(30);
         _router.Options.RouterMandatory = true;
         _router.Bind(endpoint);
@@ -266,7 +267,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             string name = message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)];
             // Features this loader does not know are ignored, so a newer consumer can still join.
             bool drained = message.FrameCount >= 6 && message[5].ConvertToString(Encoding.ASCII).Split(',', StringSplitOptions.TrimEntries).Contains(ZeroMqProtocol.DrainedFeature, StringComparer.Ordinal);
-            peer = new Peer(identity, name) { LastHeard = _clock.NowMilliseconds, Credit = window, WantsDrained = drained };
+            peer = new Peer(identity, name) { LastHeard = _clock.NowMilliseconds, Credit = Math.Min(window, _options.MaxWindow), WantsDrained = drained };
             _peers[key] = peer;
             _order.Add(key);
             Interlocked.Increment(ref _consumers);

@@ -63,6 +63,18 @@ public sealed record ZeroMqOptions
     /// </summary>
     public int ExpectConsumers { get; init; } = 1;
 
+    /// <summary>
+    /// Loader: the most batches one consumer may hold unacknowledged, whatever window its <c>HELLO</c> asks for. A peer's
+    /// number never sizes the loader's memory: a window of a billion gets this many, like any other large one.
+    /// </summary>
+    public int MaxWindow { get; init; } = 64;
+
+    /// <summary>
+    /// Loader: the largest message a consumer may send. Consumers send only short commands; a larger message closes that
+    /// consumer's connection before the loader reads or allocates it.
+    /// </summary>
+    public long MaxConsumerMessageBytes { get; init; } = 64 << 10;
+
     /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>
     public string Name { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
@@ -83,6 +95,8 @@ public sealed record ZeroMqOptions
             throw new ArgumentOutOfRangeException(nameof(PeerTimeout), PeerTimeout, "--peer-timeout must be at least 0.25 s.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpectConsumers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxWindow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumerMessageBytes, 1024);
         return this;
     }
 }

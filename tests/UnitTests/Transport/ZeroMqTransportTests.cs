@@ -256,6 +256,53 @@ public sealed class ZeroMqTransportTests
     private static long SequenceOf(byte[] frame) =>
         long.Parse(HeaderOf(frame).Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>A window of a billion in a HELLO is granted the loader's maximum (64), not a billion batches of memory.</summary>
+    [Fact]
+    public async Task HugeWindow_IsCappedAtTheLoadersMaximum()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var greedy = new RawConsumer(writer.BoundEndpoint, window: 1_000_000_000);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the greedy consumer joined");
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                await writer.WriteAsync(Batch(i));
+            }
+        });
+
+        // 64 sent on credit, 2 held in the unsent slots: the loader took 66 and waits for an acknowledgement.
+        await Eventually.TrueAsync(() => writer.Batches == 66 && writer.Settled == (1, 2), "64 batches in flight and 2 held");
+        Assert.False(sending.IsCompleted, "the loader sent more than its maximum window to one consumer");
+        Assert.Equal(66, writer.Batches);
+    }
+
+    /// <summary>A peer's oversized message closes its connection before the loader reads it; a good consumer gets every batch.</summary>
+    [Fact]
+    public async Task OversizedMessage_ClosesThatPeer_TheGoodConsumerGetsEveryBatch()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using (var flood = new NetMQ.Sockets.DealerSocket())
+        {
+            flood.Options.Linger = TimeSpan.FromSeconds(1);
+            flood.Connect(writer.BoundEndpoint);
+            flood.SendMoreFrame("HELLO").SendMoreFrame("2").SendMoreFrame("3").SendFrame(new byte[1 << 20]); // a name of 1 MiB
+            await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+            Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 30);
+            await Eventually.TrueAsync(() => writer.Consumers >= 1, "the good consumer joined");
+            for (int i = 0; i < 20; i++)
+            {
+                await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            }
+            await writer.CompleteAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            List<TensorBatch> batches = await reading;
+
+            Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), batches.Select(b => b.Sequence));
+            Assert.Equal(1, writer.Consumers); // the flood never joined
+            batches.ForEach(b => b.Dispose());
+        }
+    }
+
     [Fact]
     public async Task OtherProtocolVersion_IsRefusedWithAMessage()
     {
