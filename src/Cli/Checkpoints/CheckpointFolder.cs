@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Storage;
 
 namespace StreamLoader.Cli.Checkpoints;
@@ -315,7 +316,7 @@ public sealed record CheckpointManifest
     {
         int dash = owner.LastIndexOf('-');
         return dash > 0 && owner[..dash] == Environment.MachineName
-            && int.TryParse(owner[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsRunning(pid);
+            && int.TryParse(owner[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !Processes.IsRunning(pid);
     }
 
     /// <summary>
@@ -346,27 +347,6 @@ public sealed record CheckpointManifest
             }
         }
         return notes;
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        if (pid == Environment.ProcessId)
-        {
-            return true;
-        }
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
     }
 }
 

@@ -44,7 +44,7 @@ public sealed class WorkLock : IDisposable
             {
                 holder = reader.ReadToEnd().Trim();
             }
-            if (!int.TryParse(holder, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || !IsRunning(pid))
+            if (!int.TryParse(holder, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || !Processes.IsRunning(pid))
             {
                 // Not a live run's lock: a file system without record locks (some network mounts), say.
                 throw new IOException($"{path}: could not lock this output's work ({ex.Message}); put --output on a local disk.", ex);
@@ -59,21 +59,4 @@ public sealed class WorkLock : IDisposable
 
     /// <summary>Releases the lock. The file stays: removing it would let a run that opened it before the removal lock a file no other run can see.</summary>
     public void Dispose() => _file.Dispose();
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
 }

@@ -36,6 +36,24 @@ public sealed class CheckpointFolderTests
         }.Save(folder);
     }
 
+    /// <summary>Publishes as a process killed just before step <paramref name="stopAt"/> would (past the last step: not stopped).</summary>
+    private static void PublishStoppedBefore(string staged, string target, int stopAt)
+    {
+        try
+        {
+            CheckpointManifest.Publish(staged, target, step =>
+            {
+                if (stopAt < CheckpointManifest.PublishSteps.Count && step == CheckpointManifest.PublishSteps[stopAt])
+                {
+                    throw new OperationCanceledException($"killed before: {step}");
+                }
+            });
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>Renames what this process left as if another process of this host, now gone, had left it.</summary>
     private static void LeftByDeadProcess(string parent, int dead)
     {
@@ -58,19 +76,7 @@ public sealed class CheckpointFolderTests
         string staged = CheckpointManifest.StagingFor(target);
         WriteCheckpoint(staged, "new");
 
-        try
-        {
-            CheckpointManifest.Publish(staged, target, step =>
-            {
-                if (stopAt < CheckpointManifest.PublishSteps.Count && step == CheckpointManifest.PublishSteps[stopAt])
-                {
-                    throw new OperationCanceledException($"killed before: {step}");
-                }
-            });
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        PublishStoppedBefore(staged, target, stopAt);
         LeftByDeadProcess(files.Folder, DeadProcessId());
         var notes = new List<string>();
 
@@ -94,19 +100,7 @@ public sealed class CheckpointFolderTests
         WriteCheckpoint(target, "old");
         string staged = CheckpointManifest.StagingFor(target);
         WriteCheckpoint(staged, "new");
-        try
-        {
-            CheckpointManifest.Publish(staged, target, step =>
-            {
-                if (step == CheckpointManifest.PublishSteps[1])
-                {
-                    throw new OperationCanceledException(step);
-                }
-            });
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        PublishStoppedBefore(staged, target, 1);
         File.WriteAllText(Path.Combine(staged, "model.bin"), "ne"); // half deleted when the process was killed
         LeftByDeadProcess(files.Folder, DeadProcessId());
 
