@@ -31,23 +31,28 @@ def read_exact(stream, n):
     return bytes(buf)
 
 
+def _next_header(stream, count):
+    """The next frame's (header, metadata, data size); None at the end frame; raises on a broken stream."""
+    prefix = read_exact(stream, 8)
+    if len(prefix) < 8:
+        raise IOError(f"stream ended after {count} batches without an end frame")
+    (n,) = struct.unpack("<Q", prefix)
+    header = json.loads(read_exact(stream, n))
+    meta = header.pop("__metadata__", {})
+    if meta.get("stream") == "end":
+        if int(meta["batches"]) != count:
+            raise IOError(f"sender reports {meta['batches']} batches, {count} arrived")
+        return None
+    if meta.get("stream") == "error":
+        raise IOError("sender failed: " + meta.get("message", "?"))
+    return header, meta, max((t["data_offsets"][1] for t in header.values()), default=0)
+
+
 def frames(stream):
     """Yields (header dict, metadata dict, data bytes) for every batch; raises on a broken stream."""
     count = 0
-    while True:
-        prefix = read_exact(stream, 8)
-        if len(prefix) < 8:
-            raise IOError(f"stream ended after {count} batches without an end frame")
-        (n,) = struct.unpack("<Q", prefix)
-        header = json.loads(read_exact(stream, n))
-        meta = header.pop("__metadata__", {})
-        if meta.get("stream") == "end":
-            if int(meta["batches"]) != count:
-                raise IOError(f"sender reports {meta['batches']} batches, {count} arrived")
-            return
-        if meta.get("stream") == "error":
-            raise IOError("sender failed: " + meta.get("message", "?"))
-        size = max((t["data_offsets"][1] for t in header.values()), default=0)
+    while (frame := _next_header(stream, count)) is not None:
+        header, meta, size = frame
         data = read_exact(stream, size)
         if len(data) < size:
             raise IOError(f"stream ended inside batch {count}")
@@ -73,6 +78,54 @@ def to_torch(header, data):
     buf = bytearray(data)
     return {name: torch.frombuffer(buf, dtype=names[t["dtype"]], count=(t["data_offsets"][1] - t["data_offsets"][0]) // DTYPES[t["dtype"]][1],
                                    offset=t["data_offsets"][0]).reshape(t["shape"]) for name, t in header.items()}
+
+
+TORCH_DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64",
+                "F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+
+def device_batches(stream, device, ring=12):
+    """Yields (metadata, {name: tensor on device}) for every batch, for a CUDA training or inference loop.
+
+    Each frame's tensor bytes are read straight into one of `ring` pinned host buffers, reused in turn, and copied to
+    the device without blocking: no per-batch copy into Python bytes, no per-batch pinned allocation. Allocating pinned
+    memory takes the CUDA driver's lock, so a loop that pins every batch (`t.pin_memory()`) stalls the kernel launches
+    of the model beside it; with batches of varying shapes (sorted inference batches) PyTorch's pinned-memory cache
+    misses and that happens at nearly every batch. A buffer is refilled only after the event recorded behind its copy
+    has completed, so keep fewer than `ring - 2` batches queued ahead of the model. On a CPU device, plain tensors.
+    """
+    import torch
+    cuda = torch.device(device).type == "cuda"
+    slots = [[None, None] for _ in range(ring)]  # [pinned uint8 buffer, event after its last copy]
+    count = 0
+    while (frame := _next_header(stream, count)) is not None:
+        header, meta, size = frame
+        slot = slots[count % ring]
+        if slot[1] is not None:
+            slot[1].synchronize()
+        if slot[0] is None or slot[0].numel() < size:
+            slot[0] = torch.empty(max(size, 1 << (max(size, 1) - 1).bit_length()), dtype=torch.uint8, pin_memory=cuda)
+        view = memoryview(slot[0].numpy())[:size]
+        filled = 0
+        while filled < size:
+            n = stream.readinto(view[filled:])
+            if not n:
+                raise IOError(f"stream ended inside batch {count}")
+            filled += n
+        tensors = {}
+        for name, t in header.items():
+            start, end = t["data_offsets"]
+            dtype = getattr(torch, TORCH_DTYPES[t["dtype"]])
+            try:
+                raw = slot[0][start:end].view(dtype).reshape(t["shape"])
+            except RuntimeError:  # an offset not a multiple of the element size: copy it out instead
+                raw = torch.frombuffer(bytearray(view[start:end]), dtype=dtype).reshape(t["shape"])
+            tensors[name] = raw.to(device, non_blocking=True) if cuda else raw.clone()
+        if cuda:
+            slot[1] = torch.cuda.Event()
+            slot[1].record()
+        count += 1
+        yield meta, tensors
 
 
 def main():

@@ -1,127 +1,90 @@
 #!/usr/bin/env python3
-"""BERT-base MLM in PyTorch on one GPU, fed either by StreamLoader frames on stdin or by batches built in GPU memory
-beforehand (the ceiling a loader can at best reach). Prints one JSON line with throughput and data-wait figures.
+"""BERT-base masked-LM training in PyTorch (bf16 autocast, fused AdamW), fed either by StreamLoader frames on stdin
+or by the same loader's batches held in GPU memory beforehand (the ceiling a loader can at best reach). Prints one
+JSON line: steps/s, tokens/s, and how much of the time the GPU waited for data.
 
-    streamloader --role loader --out - --task mlm --source corpus.jsonl.gz --vocab vocab.txt \
-        --seq-len 128 --batch-size 64 --epochs 0 | python3 train_bert_pipe.py --source pipe --seq-len 128 --batch-size 64
-    python3 train_bert_pipe.py --source synthetic --seq-len 128 --batch-size 64
+    streamloader --role loader --out - --task mlm --source corpus.jsonl.gz --vocab vocab.txt --seq-len 128 \\
+        --batch-size 256 --epochs 0 | python3 train_bert_pipe.py --source pipe --seq-len 128
+    streamloader --role loader --out mlm.frames --task mlm ... --epochs 1
+    python3 train_bert_pipe.py --source resident --frames mlm.frames --seq-len 128
 
-Data wait is measured two ways: host seconds blocked waiting for the next batch, and the share of steps at which the
-GPU had already finished all queued work when the batch arrived (it sat idle waiting for data).
+Both runs take the same steps on batches of the same shapes, so steps/s compare directly; the ratio fed/ceiling is
+what the loader costs the GPU.
 """
 import argparse
+import itertools
 import json
 import os
-import queue
 import sys
-import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from read_frames import frames, to_torch  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bert  # noqa: E402
+from feed import Gaps, pipe_batches, resident_batches, timed_next  # noqa: E402
 
 import torch  # noqa: E402
 
 
-def build_model(vocab_size, seq_len):
-    from transformers import BertConfig, BertForMaskedLM
-    config = BertConfig(vocab_size=vocab_size, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                        intermediate_size=3072, max_position_embeddings=max(512, seq_len))
-    config._attn_implementation = "sdpa"
-    return BertForMaskedLM(config)
-
-
-def pipe_batches(stream, device, prefetch):
-    """Frames from a pipe, parsed and pinned on a reader thread, copied to the GPU once per batch."""
-    q = queue.Queue(maxsize=prefetch)
-
-    def reader():
-        try:
-            for header, meta, data in frames(stream):
-                tensors = {k: v.pin_memory() for k, v in to_torch(header, data).items()}
-                q.put((tensors, int(meta.get("tokens", 0))))
-            q.put(None)
-        except BaseException as e:  # surfaced on the training thread
-            q.put(e)
-
-    threading.Thread(target=reader, daemon=True).start()
-    while True:
-        item = q.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        tensors, tokens = item
-        yield {k: v.to(device, non_blocking=True) for k, v in tensors.items()}, tokens
-
-
-def synthetic_batches(count, batch, seq_len, vocab_size, device):
-    """Batches built once in GPU memory with the same shapes and a 15% masking pattern: no loader at all."""
-    g = torch.Generator(device=device).manual_seed(0)
-    built = []
-    for _ in range(count):
-        ids = torch.randint(1000, vocab_size, (batch, seq_len), device=device, generator=g)
-        chosen = torch.rand((batch, seq_len), device=device, generator=g) < 0.15
-        labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-        built.append(({"input_ids": ids.masked_fill(chosen, 103), "attention_mask": torch.ones_like(ids), "labels": labels}, batch * seq_len))
-    while True:
-        yield from built
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", choices=["pipe", "synthetic"], required=True)
+    p.add_argument("--source", choices=["pipe", "resident"], required=True)
+    p.add_argument("--frames", help="resident: the frame file whose batches are held in GPU memory and cycled")
     p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--vocab-size", type=int, default=30522)
     p.add_argument("--steps", type=int, default=300, help="timed steps")
     p.add_argument("--warmup", type=int, default=30, help="untimed steps first")
     p.add_argument("--prefetch", type=int, default=8, help="batches parsed ahead on the reader thread")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--model", choices=["base", "tiny"], default="base")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16", help="bf16: autocast, as mixed-precision training runs; fp32: no autocast, no TF32, as TorchSharp trains by default")
     args = p.parse_args()
 
-    device = torch.device("cuda")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    model = build_model(args.vocab_size, args.seq_len).to(device)
-    if args.compile:
-        model = torch.compile(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    batches = (pipe_batches(sys.stdin.buffer, device, args.prefetch) if args.source == "pipe"
-               else synthetic_batches(64, args.batch_size, args.seq_len, args.vocab_size, device))
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    torch.backends.cuda.matmul.allow_tf32 = args.precision == "bf16"  # fp32 is plain fp32, as TorchSharp's default
+    model = getattr(bert, args.model)(vocab_size=args.vocab_size, max_positions=max(512, args.seq_len)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
+    if args.source == "pipe":
+        batches = pipe_batches(sys.stdin.buffer, device, args.prefetch)
+    else:
+        held = resident_batches(args.frames, device)
+        batches = itertools.cycle(held)
 
-    stream = torch.cuda.current_stream()
-    wait = 0.0
-    idle_steps = 0
-    tokens = 0
+    gaps = Gaps(device)
+    tokens = rows = 0
     losses = []
+    start = time.perf_counter()
     for step in range(args.warmup + args.steps):
         if step == args.warmup:
-            torch.cuda.synchronize()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             start = time.perf_counter()
-            wait, idle_steps, tokens = 0.0, 0, 0
-        t0 = time.perf_counter()
-        batch, n = next(batches)
-        waited = time.perf_counter() - t0
-        gpu_idle = stream.query()  # True: every queued kernel had finished, the GPU was waiting for this batch
-        wait += waited
-        idle_steps += int(gpu_idle and waited > 1e-4)
-        tokens += n
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
-        out.loss.backward()
+            gaps = Gaps(device)
+            tokens = rows = 0
+        (batch, n_rows, n_tokens), waited = timed_next(batches)
+        gaps.batch_ready(waited)
+        tokens += n_tokens
+        rows += n_rows
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"])
+        loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        gaps.step_end()
         if step % 50 == 0:
-            losses.append(round(out.loss.item(), 4))
-    torch.cuda.synchronize()
+            losses.append(loss.detach())
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
+    shape = list(batch["input_ids"].shape)
     print(json.dumps({
-        "source": args.source, "seq_len": args.seq_len, "batch_size": args.batch_size, "steps": args.steps,
-        "seconds": round(elapsed, 3), "steps_per_second": round(args.steps / elapsed, 3),
-        "tokens_per_second": round(tokens / elapsed), "sequences_per_second": round(args.steps * args.batch_size / elapsed, 1),
-        "host_wait_fraction": round(wait / elapsed, 4), "gpu_idle_step_fraction": round(idle_steps / args.steps, 4),
-        "losses": losses, "gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+        "source": args.source, "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "seq_len": args.seq_len, "batch_shape": shape, "model": args.model, "precision": args.precision, "steps": args.steps, "seconds": round(elapsed, 3),
+        "steps_per_second": round(args.steps / elapsed, 3), "tokens_per_second": round(tokens / elapsed),
+        "sequences_per_second": round(rows / elapsed, 1), **gaps.report(elapsed),
+        "losses": [round(float(x), 4) for x in losses], "torch": torch.__version__,
     }), flush=True)
+    os._exit(0)  # the pipe's loader is stopped by the closed pipe; do not wait for the reader thread
 
 
 if __name__ == "__main__":

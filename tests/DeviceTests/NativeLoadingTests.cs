@@ -20,7 +20,10 @@ public sealed class NativeLoadingTests
         Assert.True(ElfSymbols.Read(bridge).Undefined.Count(ElfSymbols.IsTorchSymbol) > 1000);
     }
 
-    /// <summary>Builds libraries with libtorch's sonames that export nothing torch needs: a worst-case version mismatch.</summary>
+    /// <summary>
+    /// Builds libraries with libtorch's sonames that export nothing torch needs: a worst-case version mismatch. Beside
+    /// them, a link to a library that is not installed, as Debian's torch/lib has (libcaffe2_module_test_dynamic.so).
+    /// </summary>
     private static string BuildStubLibTorch(TempFiles files)
     {
         string? gcc = new[] { "/usr/bin/gcc", "/usr/bin/cc" }.FirstOrDefault(File.Exists);
@@ -32,6 +35,7 @@ public sealed class NativeLoadingTests
             process.WaitForExit();
             Assert.Equal(0, process.ExitCode);
         }
+        File.CreateSymbolicLink(files.Path("libcaffe2_module_test_dynamic.so"), "/nonexistent/libcaffe2_module_test_dynamic.so.1.13");
         return files.Folder;
     }
 

@@ -36,7 +36,7 @@ internal static class InferCommand
     /// <summary>The pipeline options inference takes: no shuffling, epochs, resume, labels or training settings.</summary>
     private static IEnumerable<Option> Options =>
     [
-        Checkpoint, Output, KeepColumns, FilterBy, Merge,
+        Checkpoint, Output, KeepColumns, FilterBy, Merge, CliOptions.Role, CliOptions.Out,
         Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord,
         CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Rank, CliOptions.WorldSize,
         CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. InferenceFlags, CliOptions.Set, CliOptions.Plugin,
@@ -53,8 +53,11 @@ internal static class InferCommand
             "  streamloader infer --checkpoint runs/classify --source docs.jsonl --output nlp.parquet --filter-by natural-language-processing\n" +
             "  streamloader infer --checkpoint runs/multilabel --source dev.tsv --columns text,labels,id --output emotions.arrow --threshold 0.3\n" +
             "  RANK=3 WORLD_SIZE=8 streamloader infer --checkpoint runs/classify --source 'shards/*.jsonl.zst' --output preds.jsonl   (one rank of eight)\n" +
-            "  streamloader infer --merge --output preds.jsonl             join the eight parts, in input order\n\n" +
+            "  streamloader infer --merge --output preds.jsonl             join the eight parts, in input order\n" +
+            "  streamloader infer --role loader --out - --vocab vocab.txt --seq-len 512 --source docs.jsonl | python3 my_model.py\n" +
+            "                                                              feed your own model the sorted batches (frames on stdout)\n\n" +
             "Ranks come from --rank/--world-size or the launcher (torchrun, Slurm, Slurm arrays, Kubernetes indexed Jobs); docs/INFERENCE.md shows a Job and an sbatch script.\n" +
+            "--role loader runs only the provider and batcher: the sorted batches go to --out as frames (docs/WIRE.md) with each row's source_part and source_ordinal, for a model of your own to run and write; it needs no --checkpoint (give --vocab or --tokenizer and --seq-len) and writes no --output.\n" +
             "Exit codes: 0 done (or already finished); 2 usage, or a checkpoint or output that contradicts the settings; 3 input; 4 device; 130 Ctrl+C and 143 SIGTERM (the rows in order are committed first).");
         foreach (Option option in Options)
         {
@@ -76,6 +79,19 @@ internal static class InferCommand
     /// <summary>The run's settings: the checkpoint's tokenizer, model and columns, and inference's own.</summary>
     private static RunSettings Read(ParseResult result)
     {
+        string? role = result.GetValue(CliOptions.Role)?.ToLowerInvariant();
+        if (role is not (null or "all" or "loader"))
+        {
+            throw new ArgumentException($"--role {role}: infer takes --role loader (send the sorted batches to --out for your own model) or runs every service in this process; its device side is a classify or multilabel checkpoint (--checkpoint) or your own model reading the frames.");
+        }
+        if (role == "loader")
+        {
+            return ReadLoader(result);
+        }
+        if (result.GetResult(CliOptions.Out) is { Implicit: false })
+        {
+            throw new ArgumentException("--out is for --role loader, which sends the batches to your own model; without it, infer runs the checkpoint here and writes --output.");
+        }
         string checkpoint = result.GetValue(Checkpoint) ?? throw new ArgumentException("infer needs --checkpoint DIR: the classify or multilabel run to apply (runs/classify for the latest).");
         string output = result.GetValue(Output) ?? throw new ArgumentException("infer needs --output FILE (.jsonl, .arrow or .parquet).");
         _ = ResultsFormatCheck(output);
@@ -134,6 +150,53 @@ internal static class InferCommand
                 ChunkDocuments = commitEvery,
                 CommitInterval = TimeSpan.FromSeconds(commitSeconds),
             },
+            Notes = [],
+        };
+    }
+
+    /// <summary>
+    /// <c>--role loader</c>: the provider and batcher of inference alone. The sorted batches go to <c>--out</c> for a model
+    /// of the user's own; the tokenizer and sequence length come from <c>--checkpoint</c> when one is given, else from the
+    /// options.
+    /// </summary>
+    private static RunSettings ReadLoader(ParseResult result)
+    {
+        if (result.GetValue(Output) is not null || result.GetValue(FilterBy) is not null)
+        {
+            throw new ArgumentException("--role loader sends the batches to --out; the rows (--output, --filter-by) are written by the model that reads them.");
+        }
+        if (result.GetResult(CliOptions.Out) is not { Implicit: false })
+        {
+            throw new ArgumentException("--role loader needs --out: '-' (stdout, for a pipe), 'unix:PATH', 'tcp://*:PORT' (ZeroMQ) or a file.");
+        }
+        string task = result.GetValue(Task)!;
+        if (PipelineHost.Catalog.Get(task).Mode != Core.Tasks.TaskMode.Infer)
+        {
+            throw new ArgumentException($"--task {task}: infer runs a task of mode infer (infer).");
+        }
+        ParseResult inherited = result;
+        if (result.GetValue(Checkpoint) is { } checkpoint)
+        {
+            string folder = CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
+            inherited = ResumeArguments.ApplyForInference(result, CheckpointManifest.Load(folder), folder);
+        }
+        RunSettings settings = RunSettings.From(inherited, training: false) with { Task = task };
+        ProviderRunSettings provider = settings.Provider;
+        return settings with
+        {
+            Provider = provider with
+            {
+                ShuffleBuffer = 0,
+                Epochs = 1,
+                Reading = provider.Reading with
+                {
+                    Columns = provider.Reading.Columns with { Keep = Split(inherited.GetValue(KeepColumns)), Label = null, LabelRequired = false },
+                    Lines = provider.Reading.Lines with { KeepEmptyText = true },
+                },
+            },
+            Batcher = settings.Batcher with { BatchSize = inherited.GetValue(BatchSize) is int rows and > 0 ? rows : throw new ArgumentException("--batch-size must be at least 1.") },
+            Transport = settings.Transport with { Role = RunRole.Loader },
+            MaxSteps = null,
             Notes = [],
         };
     }

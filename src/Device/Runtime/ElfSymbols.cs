@@ -76,6 +76,11 @@ public static class ElfSymbols
             {
                 // Not an ELF64 library (a linker script, say): it exports nothing we can read.
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A link to a library that is not installed (Debian's torch/lib has some) or one we may not read:
+                // it exports nothing to the bridge either.
+            }
         }
         return needed.Where(s => !exported.Contains(s) && IsTorchSymbol(s)).Order(StringComparer.Ordinal).ToArray();
     }
