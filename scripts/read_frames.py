@@ -31,12 +31,18 @@ def read_exact(stream, n):
     return bytes(buf)
 
 
+MAX_HEADER = 64 << 20  # a frame's JSON header names tensors and metadata: megabytes at most
+
+
 def _next_header(stream, count):
     """The next frame's (header, metadata, data size); None at the end frame; raises on a broken stream."""
     prefix = read_exact(stream, 8)
     if len(prefix) < 8:
         raise IOError(f"stream ended after {count} batches without an end frame")
     (n,) = struct.unpack("<Q", prefix)
+    if n > MAX_HEADER:
+        raise IOError(f"not a StreamLoader frame stream: after {count} batches, a header of {n} bytes was announced "
+                      f"(at most {MAX_HEADER}); the stream begins {prefix!r}. Is something else writing to it?")
     header = json.loads(read_exact(stream, n))
     meta = header.pop("__metadata__", {})
     if meta.get("stream") == "end":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts what a GPU run needs into .carry/ (git-ignored, carried to the device machine): the self-contained build and
+# Puts what a GPU run (scripts/gpu/run-gpu.sh, docs/GPU.md) needs into .carry/ (git-ignored, carried to the device machine): the self-contained build and
 # the corpus and vocabulary from ../shared/data (shared/ beside the checkout does not travel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -4,7 +4,9 @@ using StreamLoader.Provider;
 using StreamLoader.Provider.Catalog;
 using StreamLoader.Results;
 using StreamLoader.Results.Formats;
+using StreamLoader.Core.Tensors;
 using StreamLoader.Tests.Infrastructure;
+using StreamLoader.Transport.Streams;
 
 namespace StreamLoader.Device.Tests.Console;
 
@@ -367,5 +369,53 @@ public sealed class InferenceTests
         JsonElement summary = JsonDocument.Parse(File.ReadAllText(files.Path("s.json"))).RootElement;
         Assert.Equal(1, summary.GetProperty("provider").GetProperty("skipped").GetProperty("missing_text_field").GetInt64());
         Assert.Equal(1, summary.GetProperty("inference").GetProperty("empty").GetInt64());
+    }
+    [SkippableFact]
+    public async Task LoaderRole_SendsTheSortedBatchesToOnesOwnModel_EveryDocumentOnce()
+    {
+        using var files = new TempFiles();
+        // Documents of 1 to 60 words, so the sorted batches differ in length and rows.
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 300).Select(i =>
+            $"{{\"id\":\"d{i}\",\"text\":\"{string.Join(' ', Enumerable.Repeat("the quick brown fox", 1 + (i * 37 % 60) / 4))}\"}}\n")));
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, "infer", "--role", "loader", "--out", "batches.frames", "--source", source, "--vocab", Vocab,
+            "--seq-len", "64", "--batch-size", "8", "--sort-window", "100", "--compare-fixed", "0", "--progress", "none", "--summary-json", "s.json");
+        Assert.True(exit == 0, stderr);
+
+        var ordinals = new List<long>();
+        var lengths = new List<int>();
+        await using (StreamBatchReader frames = await StreamTransports.OpenReaderAsync(files.Path("batches.frames")))
+        {
+            await foreach (TensorBatch batch in frames.ReadAllAsync())
+            {
+                using (batch)
+                {
+                    int[] shape = batch["input_ids"].Shape;
+                    Assert.True(shape[0] * shape[1] <= 8 * 64, $"a batch of {shape[0]} x {shape[1]} is over the token budget");
+                    ordinals.AddRange(batch["source_ordinal"].AsSpan<long>().ToArray());
+                    lengths.Add(shape[1]);
+                }
+            }
+        }
+        // One row per document, none twice; the batches are trimmed to their longest row, so lengths vary.
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => (long)i), ordinals.Order());
+        Assert.True(lengths.Distinct().Count() > 3, string.Join(",", lengths));
+        JsonElement summary = CliFixtures.Summary(files.Path("s.json"));
+        Assert.Equal("loader", summary.GetProperty("role").GetString());
+        Assert.Equal(300, summary.GetProperty("documents").GetInt64());
+    }
+
+    [SkippableTheory]
+    [InlineData("--role loader --out b.frames --output preds.jsonl", "the rows (--output, --filter-by) are written by the model")]
+    [InlineData("--role loader", "--role loader needs --out")]
+    [InlineData("--role device --out b.frames", "infer takes --role loader")]
+    [InlineData("--out b.frames --output preds.jsonl", "--out is for --role loader")]
+    public async Task LoaderRole_BadSettings_OneClearError(string args, string message)
+    {
+        using var files = new TempFiles();
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, ["infer", "--source", Csv, "--vocab", Vocab, .. args.Split(' ')]);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stderr}");
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(files.Path("b.frames")));
     }
 }
