@@ -68,9 +68,31 @@ public sealed record CheckpointManifest
     /// </summary>
     public IReadOnlyDictionary<string, CheckpointFile>? Files { get; init; }
 
-    /// <summary>Writes the manifest into <paramref name="folder"/>, atomically, recording the length and checksum of every other file there.</summary>
-    public void Save(string folder) =>
+    /// <summary>The run file beside the manifest: the run's settings as TOML, for <c>--config</c> (and read by <c>--resume</c>).</summary>
+    public const string RunFileName = "run.toml";
+
+    /// <summary>
+    /// Writes <see cref="RunFileName"/> and the manifest into <paramref name="folder"/>, the manifest atomically and last,
+    /// recording the length and checksum of every other file there (the run file's too).
+    /// </summary>
+    public void Save(string folder)
+    {
+        string run = Path.Combine(folder, RunFileName);
+        File.WriteAllText(run + ".tmp", Commands.ConfigFiles.FromSettings(Settings,
+            $"StreamLoader {Task} run, {Steps} steps: the settings that shaped its data and model. '--config {RunFileName}' starts a run like it; '--resume' of this folder continues it."));
+        File.Move(run + ".tmp", run, overwrite: true);
         JsonFile.WriteAtomic(Path.Combine(folder, FileName), this with { Files = CheckpointFile.Describe(folder) }, CheckpointJsonContext.Default.CheckpointManifest);
+    }
+
+    /// <summary>
+    /// The run's settings: from <see cref="RunFileName"/> where the checkpoint has one (its checksum was checked on
+    /// <see cref="Load"/>), else as the manifest recorded them.
+    /// </summary>
+    public IReadOnlyDictionary<string, string[]> ReadSettings(string folder)
+    {
+        string run = Path.Combine(folder, RunFileName);
+        return File.Exists(run) ? Commands.ConfigFiles.ReadSettings(run) : Settings;
+    }
 
     /// <summary>Reads the manifest of <paramref name="folder"/> and checks the files it records; a damaged or missing one is an <see cref="InvalidDataException"/> naming it.</summary>
     public static CheckpointManifest Load(string folder)

@@ -124,6 +124,22 @@ internal static class CliOptions
     // Bench
     public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling; also time the provider reading them alone, and the tokenizer on one thread while the provider reads on another (how much the two slow each other on this machine).", DefaultValueFactory = _ => true, HelpName = "true|false" };
 
+    /// <summary>inspect, scan, tasks: what they print on standard output. ('--format' already names the source's format.)</summary>
+    public static readonly Option<string> OutputFormat = new("--output-format")
+    {
+        Description = "What is printed on standard output: 'human' (the default) or 'json' for scripts (inspect: one JSON object per batch, a line each; scan: its summary; tasks: every task and its settings). Schemas: docs/SUMMARY.md.",
+        DefaultValueFactory = _ => "human",
+        HelpName = "human|json",
+    };
+
+    /// <summary>True for <c>--output-format json</c>; a value other than human or json is a usage error.</summary>
+    public static bool WantsJson(ParseResult result) => result.GetValue(OutputFormat)?.ToLowerInvariant() switch
+    {
+        "json" => true,
+        null or "human" => false,
+        string other => throw new ArgumentException($"--output-format {other}: expected human or json."),
+    };
+
     // Inspect
     public static readonly Option<int> Rows = new("--rows") { Description = "Rows to show per batch.", DefaultValueFactory = _ => 4, HelpName = "n" };
     public static readonly Option<int> Batches = new("--batches") { Description = "Batches to show.", DefaultValueFactory = _ => 2, HelpName = "n" };

@@ -40,7 +40,7 @@ internal static class InferCommand
         Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord,
         CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Rank, CliOptions.WorldSize,
         CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. InferenceFlags, CliOptions.Set, CliOptions.Plugin,
-        CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson,
+        CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson, ConfigFiles.Config,
     ];
 
     public static Command Create()

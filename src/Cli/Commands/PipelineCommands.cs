@@ -26,6 +26,7 @@ internal static class PipelineCommands
             "  streamloader inspect --source docs.jsonl                 see batches decoded back to text\n" +
             "  streamloader --task clm --all --source docs.jsonl --vocab vocab.txt   GPT-style: documents packed, no padding\n" +
             "  streamloader --task classify --all --source dataset.csv --text-column title,description --label-column tag --vocab vocab.txt\n" +
+            "  streamloader --all --config examples/configs/classify-made-with-ml.toml   the same from a run file (TOML; 'streamloader config show' writes one)\n" +
             "  streamloader infer --checkpoint runs/classify --source dataset.csv --output preds.jsonl   label a corpus, one row per document\n" +
             "  streamloader tasks                                       list task plugins and their options\n\n" +
             "Each training run saves a checkpoint folder under runs/<task>/ (at the end, on Ctrl+C or SIGTERM); --resume runs/<task> continues the latest exactly.\n" +
@@ -41,6 +42,7 @@ internal static class PipelineCommands
         root.Options.Add(CliOptions.In);
         root.Options.Add(CliOptions.PeerTimeout);
         root.Options.Add(CliOptions.ExpectConsumers);
+        root.Options.Add(ConfigFiles.Config);
         root.SetAction((result, ct) => ExecuteAsync(result, HostMode.Train, ct));
 
         var bench = new Command("bench", "Run provider, batcher and transport without a model, and report documents, tokens and batches per second.");
@@ -49,6 +51,7 @@ internal static class PipelineCommands
             bench.Options.Add(option);
         }
         bench.Options.Add(CliOptions.Ceiling);
+        bench.Options.Add(ConfigFiles.Config);
         bench.SetAction((result, ct) => ExecuteAsync(result, HostMode.Bench, ct));
         root.Subcommands.Add(bench);
 
@@ -60,10 +63,13 @@ internal static class PipelineCommands
         inspect.Options.Add(CliOptions.Rows);
         inspect.Options.Add(CliOptions.In);
         inspect.Options.Add(CliOptions.Batches);
+        inspect.Options.Add(CliOptions.OutputFormat);
+        inspect.Options.Add(ConfigFiles.Config);
         inspect.SetAction((result, ct) => ExecuteAsync(result, HostMode.Inspect, ct));
         root.Subcommands.Add(inspect);
 
         root.Subcommands.Add(InferCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create(root));
         root.Subcommands.Add(TasksCommand.Create());
         root.Subcommands.Add(ScanCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
@@ -86,7 +92,9 @@ internal static class PipelineCommands
         RunSettings settings;
         try
         {
+            (result, _) = ConfigFiles.Apply(result);
             settings = read(result);
+            _ = mode == HostMode.Inspect && CliOptions.WantsJson(result); // a bad --output-format is a usage error now
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
         {
@@ -108,11 +116,21 @@ internal static class PipelineCommands
         }
 
         string progressMode = mode == HostMode.Inspect && result.GetResult(CliOptions.Progress) is null or { Implicit: true } ? "none" : settings.Reporting.Progress;
-        IProgressView progress = ProgressViews.Create(progressMode, Console.Error);
+        IProgressView progress;
+        try
+        {
+            progress = ProgressViews.Create(progressMode, Console.Error);
+        }
+        catch (ArgumentException ex)
+        {
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
+            return ExitCodes.UsageError;
+        }
         var host = new PipelineHost(settings, mode, progress, Console.Out)
         {
             InspectBatches = mode == HostMode.Inspect ? result.GetValue(CliOptions.Batches) : 0,
             InspectRows = mode == HostMode.Inspect ? result.GetValue(CliOptions.Rows) : 0,
+            InspectJson = mode == HostMode.Inspect && CliOptions.WantsJson(result),
             MeasureCeiling = mode == HostMode.Bench && result.GetValue(CliOptions.Ceiling),
         };
 

@@ -41,7 +41,7 @@ internal static class ResumeArguments
     /// <see cref="SettingsConflictException"/> listing every given option that contradicts the checkpoint.
     /// </summary>
     public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder) =>
-        Apply(result, manifest, MustMatch, Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
+        Apply(result, manifest.ReadSettings(folder), MustMatch, Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
 
     /// <summary>Settings inference takes from the checkpoint it runs: they shape the ids and the model, so given again they must agree.</summary>
     private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model];
@@ -54,9 +54,9 @@ internal static class ResumeArguments
     /// runs; throws <see cref="SettingsConflictException"/> for a given tokenizer or model option that contradicts it.
     /// </summary>
     public static ParseResult ApplyForInference(ParseResult result, CheckpointManifest manifest, string folder) =>
-        Apply(result, manifest, InferenceMustMatch, InferenceDefaults, $"--checkpoint {folder}", "Leave these options out: inference takes them from the checkpoint.");
+        Apply(result, manifest.ReadSettings(folder), InferenceMustMatch, InferenceDefaults, $"--checkpoint {folder}", "Leave these options out: inference takes them from the checkpoint.");
 
-    private static ParseResult Apply(ParseResult result, CheckpointManifest manifest, Option[] mustMatch, Option[] defaults, string what, string advice)
+    private static ParseResult Apply(ParseResult result, IReadOnlyDictionary<string, string[]> settings, Option[] mustMatch, Option[] defaults, string what, string advice)
     {
         var conflicts = new List<string>();
         var extra = new List<string>();
@@ -66,7 +66,7 @@ internal static class ResumeArguments
             {
                 continue;
             }
-            if (!manifest.Settings.TryGetValue(option.Name, out string[]? saved))
+            if (!settings.TryGetValue(option.Name, out string[]? saved))
             {
                 // The run left it unset (a library default); setting it now changes the data.
                 if (mustMatch.Contains(option) && result.GetResult(option) is { Implicit: false })

@@ -23,7 +23,7 @@ internal static class ScanCommand
             "  streamloader scan --source dataset.csv --text-column title,description --label-column tag\n" +
             "  streamloader scan --source train.tsv --columns text,labels,id --label-column labels --summary-json scan.json\n\n" +
             "Exit codes: 0 read to the end; 2 usage error; 3 input missing, malformed (with --on-bad-record fail), or without documents; 130 Ctrl+C.");
-        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Progress, CliOptions.SummaryJson])
+        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Progress, CliOptions.SummaryJson, CliOptions.OutputFormat])
         {
             command.Options.Add(option);
         }
@@ -35,6 +35,7 @@ internal static class ScanCommand
     {
         try
         {
+            bool json = CliOptions.WantsJson(result);
             string[] locations = result.GetValue(CliOptions.Source)!;
             SourceSettings settings = RunSettings.ReadSource(result);
             IReadOnlyList<double>? weights = RunSettings.ReadWeights(result);
@@ -78,7 +79,7 @@ internal static class ScanCommand
                 seconds,
                 documents / seconds,
                 stats.BytesRead / seconds / 1e6);
-            Console.Out.WriteLine(Report(summary));
+            Console.Out.WriteLine(json ? System.Text.Json.JsonSerializer.Serialize(summary, SummaryJsonContext.Default.ScanSummary) : Report(summary));
             if (result.GetValue(CliOptions.SummaryJson) is { } path)
             {
                 Core.Storage.JsonFile.WriteAtomic(path, summary, SummaryJsonContext.Default.ScanSummary);

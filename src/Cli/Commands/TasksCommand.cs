@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using StreamLoader.Cli.Hosting;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Device.Training;
@@ -12,8 +13,23 @@ internal static class TasksCommand
     {
         var command = new Command("tasks", "List the task plugins (built in, and those of --plugin assemblies), what each does, and the settings each takes.");
         command.Options.Add(CliOptions.Plugin);
+        command.Options.Add(CliOptions.OutputFormat);
         command.SetAction(result =>
         {
+            bool json;
+            try
+            {
+                json = CliOptions.WantsJson(result);
+            }
+            catch (ArgumentException ex)
+            {
+                return CommandErrors.Report(ex);
+            }
+            if (json)
+            {
+                WriteJson(Console.OpenStandardOutput());
+                return ExitCodes.Success;
+            }
             foreach (ITrainingTask task in PipelineHost.Catalog.Tasks)
             {
                 string device = task.Mode == TaskMode.Infer ? "runs a trained classify or multilabel checkpoint (streamloader infer)" : task is IDeviceTask ? "trains on the device" : "batches only";
@@ -34,4 +50,51 @@ internal static class TasksCommand
         });
         return command;
     }
+
+    /// <summary><c>tasks --output-format json</c>: every task, what it batches, and each setting with its flag, default and type.</summary>
+    private static void WriteJson(Stream output)
+    {
+        using (var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("schema", "streamloader.tasks/1");
+            json.WriteStartArray("tasks");
+            foreach (ITrainingTask task in PipelineHost.Catalog.Tasks)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", task.Name);
+                json.WriteString("description", task.Description);
+                json.WriteString("mode", task.Mode.ToString().ToLowerInvariant());
+                json.WriteBoolean("trains_on_device", task is IDeviceTask);
+                json.WriteString("labels", task.Labels switch { LabelKind.Single => "single", LabelKind.Multi => "multi", _ => "none" });
+                json.WriteStartArray("settings");
+                foreach (TaskOptionInfo option in task.Options)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("key", option.Key);
+                    if (option.Flag is not null)
+                    {
+                        json.WriteString("flag", option.Flag);
+                    }
+                    json.WriteString("default", option.Default);
+                    json.WriteString("type", TypeOf(option.Default));
+                    json.WriteString("description", option.Description);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        output.Write("\n"u8);
+        output.Flush();
+    }
+
+    /// <summary>A setting's type, as its default is written: boolean, integer, number or string.</summary>
+    private static string TypeOf(string value) =>
+        value is "true" or "false" ? "boolean"
+        : long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? "integer"
+        : double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _) ? "number"
+        : "string";
 }

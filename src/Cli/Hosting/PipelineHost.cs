@@ -67,6 +67,9 @@ public sealed class PipelineHost
     /// <summary>Inspect: rows per batch to render.</summary>
     public int InspectRows { get; init; } = 4;
 
+    /// <summary>inspect: one JSON object per batch instead of text (<c>--output-format json</c>).</summary>
+    public bool InspectJson { get; init; }
+
     /// <summary>Bench: after the run, time the raw tokenizer on the same documents (one thread and all) and report the pipeline's efficiency against it.</summary>
     public bool MeasureCeiling { get; init; }
 
@@ -152,7 +155,7 @@ public sealed class PipelineHost
     private IRunConsumer CreateConsumer(ITrainingTask task) => _mode switch
     {
         HostMode.Bench => new BenchConsumer(MeasureCeiling),
-        HostMode.Inspect => new InspectConsumer(InspectBatches, InspectRows),
+        HostMode.Inspect => new InspectConsumer(InspectBatches, InspectRows, InspectJson),
         _ when task.Mode == TaskMode.Infer || _mode == HostMode.Infer => new InferConsumer(_settings.Infer ?? throw new ArgumentException($"Task '{task.Name}' runs a trained model over a corpus: use 'streamloader infer --checkpoint DIR --output FILE' (it runs every service in one process).")),
         _ => new TrainConsumer(),
     };

@@ -26,6 +26,9 @@ public sealed class ExampleTests
     [InlineData("help: tasks", "tasks")]
     [InlineData("help: clm", "--task clm --all --source docs.jsonl --vocab {vocab} --model micro --max-steps 3")]
     [InlineData("help: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model micro --max-steps 3")]
+    [InlineData("help: run file", "--all --config {repo}/examples/configs/classify-made-with-ml.toml --max-steps 3")]
+    [InlineData("readme: run file, shown and overridden", "config show --task classify --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model bag > classify.toml"
+        + " && {cli} --all --config classify.toml --max-steps 3 --lr 5e-3")]
     [InlineData("readme: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --eval-split 0.2 --epochs 20 --model bag --lr 1e-2 --batch-size 16 --max-steps 40")]
     [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 3 --lr 1e-2 --threshold 0.3 --max-steps 20")]
     [InlineData("tasks.md: plugin", "--plugin {plugin} --task bigram --all --max-steps 5")]
@@ -100,7 +103,8 @@ public sealed class ExampleTests
             string[] words = Words(command
                 .Replace("https://dumps.wikimedia.org/other/cirrussearch/<date>/enwiki-<date>-cirrussearch-content.json.gz", "{url}", StringComparison.Ordinal)
                 .Replace("enwiki-cirrussearch-content.json.gz", "{wiki}", StringComparison.Ordinal).Replace("vocab.txt", "{vocab}", StringComparison.Ordinal)
-                .Replace("dataset.csv", "{csv}", StringComparison.Ordinal).Replace("scripts/read_frames.py", "{repo}/scripts/read_frames.py", StringComparison.Ordinal));
+                .Replace("dataset.csv", "{csv}", StringComparison.Ordinal).Replace("scripts/read_frames.py", "{repo}/scripts/read_frames.py", StringComparison.Ordinal)
+                .Replace("examples/configs/", "{repo}/examples/configs/", StringComparison.Ordinal));
             Assert.True(covered.Any(c => InOrder(words, c)), $"--help's example '{example}' is not among the examples the tests run");
         }
 
