@@ -94,8 +94,7 @@ function writeOut(s) {
 }
 
 /** Encodes every {"id","text"} line of stdin, about batchChars characters per encodeBatch call, and writes {"id","ids"} lines. */
-async function encodeJsonLines(tokenizer, batchChars, fail) {
-  const encodeOptions = { addSpecialTokens: false };
+async function encodeJsonLines(tokenizer, batchChars, fail, encodeOptions = { addSpecialTokens: false }) {
   let ids = [];
   let texts = [];
   let chars = 0;

@@ -20,6 +20,9 @@ public enum TokenizerKind
 
     /// <summary>GPT-2 byte-level BPE from encoder.json (vocab) and vocab.bpe (merges).</summary>
     Gpt2Bpe,
+
+    /// <summary>A Hugging Face <c>tokenizer.json</c> (or a model folder holding one), run as the <c>tokenizers</c> library runs it.</summary>
+    HuggingFace,
 }
 
 /// <summary>How to build the tokenizer.</summary>
@@ -53,6 +56,7 @@ public static partial class TokenizerFactory
             TokenizerKind.Tiktoken => CreateTiktoken(settings.TiktokenModel),
             TokenizerKind.SentencePiece => CreateSentencePiece(Require(settings.VocabularyPath, "--vocab (a SentencePiece .model)"), settings.LowerCase ?? false),
             TokenizerKind.Gpt2Bpe => CreateGpt2(Require(settings.VocabularyPath, "--vocab (GPT-2 encoder.json)"), Require(settings.MergesPath, "--merges (GPT-2 vocab.bpe)")),
+            TokenizerKind.HuggingFace => HuggingFace.HuggingFaceTokenizer.Load(settings.VocabularyPath ?? throw new ArgumentException("This tokenizer needs a tokenizer.json (--tokenizer PATH, or a model folder holding one).")),
             _ => throw new ArgumentOutOfRangeException(nameof(settings), kind, "Unknown tokenizer kind."),
         };
     }
@@ -63,6 +67,10 @@ public static partial class TokenizerFactory
         if (vocab is null)
         {
             return TokenizerKind.Tiktoken;
+        }
+        if (HuggingFace.HuggingFaceTokenizer.IsTokenizerJson(vocab))
+        {
+            return TokenizerKind.HuggingFace;
         }
         if (vocab.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
         {

@@ -65,7 +65,7 @@ internal static class CliOptions
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
 
     // Batcher
-    public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "kind" };
+    public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: a Hugging Face tokenizer.json or a model folder holding one (Llama 3, Qwen3, Gemma 3, GPT-4o, DeepSeek V3, Llama 2: their ids exactly), or auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "tokenizer.json|DIR|kind" };
     public static readonly Option<string?> Vocab = new("--vocab") { Description = "Vocabulary: a BERT vocab.txt, a SentencePiece .model, or GPT-2 encoder.json (with --merges).", HelpName = "path" };
     public static readonly Option<string?> Merges = new("--merges") { Description = "GPT-2 BPE merges (vocab.bpe).", HelpName = "path" };
     public static readonly Option<bool?> LowerCase = new("--lowercase") { Description = "Lower-case text before tokenizing (default: yes for WordPiece, no otherwise; ALBERT's SentencePiece model needs yes).", HelpName = "true|false" };

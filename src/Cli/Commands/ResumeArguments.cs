@@ -108,7 +108,7 @@ internal static class ResumeArguments
         string? one = option switch
         {
             Option<string[]> => null,
-            Option<string> text => result.GetValue(text) is { } s && (option == CliOptions.Vocab || option == CliOptions.Merges) && File.Exists(s) ? Path.GetFullPath(s) : result.GetValue(text),
+            Option<string> text => result.GetValue(text) is { } s && (option == CliOptions.Vocab || option == CliOptions.Merges || option == CliOptions.Tokenizer) && (File.Exists(s) || Directory.Exists(s)) ? Path.GetFullPath(s) : result.GetValue(text),
             Option<int> number => result.GetValue(number).ToString(CultureInfo.InvariantCulture),
             Option<int?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),
             Option<long?> number => result.GetValue(number)?.ToString(CultureInfo.InvariantCulture),

@@ -306,10 +306,18 @@ public sealed record RunSettings
             "tiktoken" or "cl100k" => TokenizerKind.Tiktoken,
             "sentencepiece" or "spm" => TokenizerKind.SentencePiece,
             "bpe" or "gpt2" => TokenizerKind.Gpt2Bpe,
-            string other => throw new ArgumentException($"--tokenizer {other}: expected auto, wordpiece, tiktoken, sentencepiece or bpe."),
+            "hf" or "huggingface" or "tokenizer.json" => TokenizerKind.HuggingFace,
+            string other when File.Exists(other) || Directory.Exists(other) => TokenizerKind.HuggingFace,
+            string other => throw new ArgumentException($"--tokenizer {other}: expected a tokenizer.json (or a model folder holding one), auto, wordpiece, tiktoken, sentencepiece or bpe."),
         };
+        string tokenizerOption = result.GetValue(CliOptions.Tokenizer)!;
+        string? path = File.Exists(tokenizerOption) || Directory.Exists(tokenizerOption) ? tokenizerOption : null;
+        if (path is not null && result.GetValue(CliOptions.Vocab) is { } vocab)
+        {
+            throw new ArgumentException($"--tokenizer {tokenizerOption} and --vocab {vocab}: give one; a tokenizer.json holds its vocabulary.");
+        }
 
-        return new TokenizerSettings { Kind = kind, VocabularyPath = result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
+        return new TokenizerSettings { Kind = kind, VocabularyPath = path ?? result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
     }
 
     /// <summary>The ZeroMQ settings: --peer-timeout and --expect-consumers.</summary>

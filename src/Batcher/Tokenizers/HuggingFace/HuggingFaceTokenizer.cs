@@ -1,0 +1,330 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using StreamLoader.Core.Tokenization;
+
+namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
+
+/// <summary>
+/// A Hugging Face <c>tokenizer.json</c> (the file a model page ships), read and run as the <c>tokenizers</c> library
+/// runs it: added tokens split out first, then the normalizer, the pre-tokenizer and the BPE model on each piece.
+/// </summary>
+/// <remarks>
+/// The special tokens tasks use come from <c>tokenizer_config.json</c> beside the file where there is one (its
+/// <c>bos_token</c>, <c>eos_token</c>, <c>pad_token</c>, <c>unk_token</c>, <c>mask_token</c>), else from the
+/// post-processor's template and the added tokens' names. A role the file has no token for gets a new id after the
+/// last one, as for the other tokenizers.
+/// </remarks>
+public sealed class HuggingFaceTokenizer : ITextTokenizer
+{
+    private readonly BpeModel _model;
+    private readonly INormalizer? _normalizer;
+    private readonly IPreTokenizer? _preTokenizer;
+    private readonly bool _byteLevel;
+    private readonly IDecoder? _decoder;
+    private readonly AddedToken[] _raw;
+    private readonly AddedToken[] _normalized;
+    private readonly Dictionary<char, AddedToken[]> _rawByFirst;
+    private readonly Dictionary<char, AddedToken[]> _normalizedByFirst;
+    private readonly string[] _idToToken;
+    private readonly Dictionary<string, int> _added;
+
+    private sealed record AddedToken(int Id, string Content, bool SingleWord, bool LeftStrip, bool RightStrip, bool Normalized, bool Special);
+
+    private HuggingFaceTokenizer(string path, JsonElement root, JsonElement? config, string sha256)
+    {
+        Sha256 = sha256;
+        string where = path;
+        JsonElement model = root.GetProperty("model");
+        string type = model.TryGetProperty("type", out JsonElement t) ? t.GetString()! : "BPE";
+        if (type != "BPE")
+        {
+            throw new NotSupportedException($"{where}: model '{type}' is not supported yet (supported: BPE); a BERT vocab.txt is read with --vocab.");
+        }
+        _model = BpeModel.Read(model, where);
+        _normalizer = root.TryGetProperty("normalizer", out JsonElement n) ? Normalizers.Read(n, where) : null;
+        _preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) ? PreTokenizers.Read(p, where, out _byteLevel) : null;
+        _decoder = root.TryGetProperty("decoder", out JsonElement d) ? Decoders.Read(d, where) : null;
+
+        var added = new List<AddedToken>();
+        foreach (JsonElement token in root.GetProperty("added_tokens").EnumerateArray())
+        {
+            added.Add(new AddedToken(token.GetProperty("id").GetInt32(), token.GetProperty("content").GetString()!, Flag(token, "single_word"), Flag(token, "lstrip"),
+                Flag(token, "rstrip"), Flag(token, "normalized"), Flag(token, "special")));
+        }
+        _added = added.ToDictionary(a => a.Content, a => a.Id, StringComparer.Ordinal);
+        _raw = added.Where(a => !a.Normalized).ToArray();
+        _normalized = added.Where(a => a.Normalized).ToArray();
+        _rawByFirst = ByFirst(_raw);
+        _normalizedByFirst = ByFirst(_normalized);
+
+        int size = Math.Max(_model.Vocabulary.Values.DefaultIfEmpty(-1).Max(), added.Select(a => a.Id).DefaultIfEmpty(-1).Max()) + 1;
+        var names = new string[size];
+        foreach ((string token, int id) in _model.Vocabulary)
+        {
+            names[id] = token;
+        }
+        foreach (AddedToken token in added)
+        {
+            names[token.Id] = token.Content;
+        }
+
+        // Special roles: the config's names, then the template's, then the usual names; else a new id after the last.
+        var appended = new List<string>();
+        int Role(string configKey, params string[] fallbacks)
+        {
+            IEnumerable<string> candidates = (config is { } c && ConfigToken(c, configKey) is { } fromConfig ? [fromConfig] : Array.Empty<string>()).Concat(fallbacks);
+            foreach (string candidate in candidates)
+            {
+                if (_added.TryGetValue(candidate, out int id) || _model.Vocabulary.TryGetValue(candidate, out id))
+                {
+                    return id;
+                }
+            }
+            string name = candidates.First();
+            appended.Add(name);
+            return size + appended.Count - 1;
+        }
+        string[] template = TemplateSpecials(root);
+        int cls = Role("bos_token", [.. template.Take(1), "<|begin_of_text|>", "<s>", "<bos>", "[CLS]", "<｜begin▁of▁sentence｜>", "<|startoftext|>"]);
+        int sep = Role("eos_token", [.. template.Skip(1).TakeLast(1), "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "[SEP]", "<｜end▁of▁sentence｜>"]);
+        int pad = Role("pad_token", "<pad>", "[PAD]", "<|pad|>", "<|finetune_right_pad_id|>", "<｜▁pad▁｜>");
+        int unk = Role("unk_token", "<unk>", "[UNK]", "<|unk|>");
+        int mask = Role("mask_token", "<mask>", "[MASK]", "<|mask|>");
+        Special = new SpecialTokens(pad, unk, cls, sep, mask);
+        _idToToken = [.. names, .. appended];
+        foreach (string name in appended)
+        {
+            _added[name] = size + appended.IndexOf(name);
+        }
+        VocabularySize = _idToToken.Length;
+        string folder = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? string.Empty;
+        // The file's hash is part of the name a checkpoint records: a resume with another file of the same name is refused.
+        Name = $"hf:{(folder.Length > 0 ? folder + "/" : string.Empty)}{Path.GetFileName(path)}@{sha256[..12]}";
+    }
+
+    /// <summary>Reads <paramref name="path"/>: a <c>tokenizer.json</c>, or a folder holding one (with its <c>tokenizer_config.json</c>).</summary>
+    public static HuggingFaceTokenizer Load(string path)
+    {
+        string file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
+        if (!File.Exists(file))
+        {
+            throw new FileNotFoundException(Directory.Exists(path) ? $"{path}: the folder has no tokenizer.json." : $"{path}: no such file.", file);
+        }
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(file), new JsonDocumentOptions { MaxDepth = 256 });
+        string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "tokenizer_config.json");
+        using JsonDocument? config = File.Exists(configPath) ? JsonDocument.Parse(File.ReadAllBytes(configPath)) : null;
+        string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+        return new HuggingFaceTokenizer(file, document.RootElement, config?.RootElement, sha);
+    }
+
+    /// <summary>
+    /// True when <paramref name="path"/> is a <c>tokenizer.json</c> or a folder holding one: by its name, or for another
+    /// .json by its opening (a Hugging Face file declares <c>"added_tokens"</c> before its vocabulary; GPT-2's
+    /// encoder.json is a flat map of tokens).
+    /// </summary>
+    public static bool IsTokenizerJson(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return File.Exists(Path.Combine(path, "tokenizer.json"));
+        }
+        if (Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || !File.Exists(path))
+        {
+            return false;
+        }
+        using FileStream stream = File.OpenRead(path);
+        var head = new byte[Math.Min(stream.Length, 64 * 1024)];
+        stream.ReadExactly(head);
+        string text = Encoding.UTF8.GetString(head);
+        return text.Contains("\"added_tokens\"", StringComparison.Ordinal) && text.Contains("\"model\"", StringComparison.Ordinal) || text.Contains("\"pre_tokenizer\"", StringComparison.Ordinal);
+    }
+
+    public string Name { get; }
+
+    /// <summary>The file's SHA-256 (its first 12 digits are in <see cref="Name"/>, which a checkpoint records).</summary>
+    public string Sha256 { get; }
+
+    public int VocabularySize { get; }
+
+    public SpecialTokens Special { get; }
+
+    public int FindToken(string token) => _added.TryGetValue(token, out int id) || _model.Vocabulary.TryGetValue(token, out id) ? id : -1;
+
+    public string IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] ?? string.Empty : string.Empty;
+
+    public void Encode(ReadOnlySpan<char> text, TokenBuffer output)
+    {
+        var ids = new List<int>();
+        Encode(text.ToString(), ids);
+        output.AddRange(ids);
+    }
+
+    /// <summary>The ids of <paramref name="text"/> without the post-processor's special tokens (<c>add_special_tokens=False</c>).</summary>
+    public void Encode(string text, List<int> ids)
+    {
+        var pieces = new List<string>();
+        var words = new List<string>();
+        foreach ((int start, int end, AddedToken? token) in SplitAdded(text, _raw, _rawByFirst))
+        {
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+                continue;
+            }
+            string segment = text[start..end];
+            if (_normalizer is not null)
+            {
+                segment = _normalizer.Normalize(segment);
+            }
+            foreach ((int s, int e, AddedToken? normalizedToken) in SplitAdded(segment, _normalized, _normalizedByFirst))
+            {
+                if (normalizedToken is not null)
+                {
+                    ids.Add(normalizedToken.Id);
+                    continue;
+                }
+                pieces.Clear();
+                string part = segment[s..e];
+                if (_preTokenizer is null)
+                {
+                    pieces.Add(part);
+                }
+                else
+                {
+                    _preTokenizer.Split(part, pieces);
+                }
+                foreach (string piece in pieces)
+                {
+                    _model.Encode(_byteLevel ? ToByteLevel(piece) : piece, ids);
+                }
+            }
+        }
+    }
+
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        var tokens = new List<string>(ids.Length);
+        foreach (int id in ids)
+        {
+            tokens.Add(IdToToken(id));
+        }
+        return string.Concat(_decoder is null ? tokens : _decoder.Decode(tokens));
+    }
+
+    private static string ToByteLevel(string piece)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(piece);
+        return string.Create(bytes.Length, bytes, static (chars, b) =>
+        {
+            for (int i = 0; i < b.Length; i++)
+            {
+                chars[i] = ByteLevelAlphabet.ByteToChar[b[i]];
+            }
+        });
+    }
+
+    /// <summary>
+    /// The text cut at the added tokens it holds, leftmost first and longest among those starting there (the
+    /// <c>tokenizers</c> matcher), honouring <c>single_word</c>, <c>lstrip</c> and <c>rstrip</c>.
+    /// </summary>
+    private static IEnumerable<(int Start, int End, AddedToken? Token)> SplitAdded(string text, AddedToken[] tokens, Dictionary<char, AddedToken[]> byFirst)
+    {
+        if (tokens.Length == 0 || text.Length == 0)
+        {
+            if (text.Length > 0)
+            {
+                yield return (0, text.Length, null);
+            }
+            yield break;
+        }
+        int done = 0;
+        int i = 0;
+        while (i < text.Length)
+        {
+            AddedToken? found = null;
+            if (byFirst.TryGetValue(text[i], out AddedToken[]? candidates))
+            {
+                foreach (AddedToken candidate in candidates)
+                {
+                    if (string.CompareOrdinal(text, i, candidate.Content, 0, candidate.Content.Length) == 0 && (!candidate.SingleWord || IsWordBoundary(text, i, i + candidate.Content.Length)))
+                    {
+                        found = candidate; // longest first
+                        break;
+                    }
+                }
+            }
+            if (found is null)
+            {
+                i++;
+                continue;
+            }
+            int start = i;
+            int end = i + found.Content.Length;
+            if (found.LeftStrip)
+            {
+                while (start > done && char.IsWhiteSpace(text[start - 1]))
+                {
+                    start--;
+                }
+            }
+            if (found.RightStrip)
+            {
+                while (end < text.Length && char.IsWhiteSpace(text[end]))
+                {
+                    end++;
+                }
+            }
+            if (start > done)
+            {
+                yield return (done, start, null);
+            }
+            yield return (start, end, found);
+            done = end;
+            i = end;
+        }
+        if (done < text.Length)
+        {
+            yield return (done, text.Length, null);
+        }
+    }
+
+    private static bool IsWordBoundary(string text, int start, int end) =>
+        (start == 0 || !char.IsLetterOrDigit(text[start - 1]) && text[start - 1] != '_') && (end == text.Length || !char.IsLetterOrDigit(text[end]) && text[end] != '_');
+
+    private static Dictionary<char, AddedToken[]> ByFirst(AddedToken[] tokens) =>
+        tokens.Where(t => t.Content.Length > 0).GroupBy(t => t.Content[0]).ToDictionary(g => g.Key, g => g.OrderByDescending(t => t.Content.Length).ToArray());
+
+    private static bool Flag(JsonElement json, string name) => json.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.True;
+
+    /// <summary>A token named in tokenizer_config.json: a string, or an object with its content; null when absent.</summary>
+    private static string? ConfigToken(JsonElement config, string key) =>
+        config.TryGetProperty(key, out JsonElement value) ? value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Object when value.TryGetProperty("content", out JsonElement content) => content.GetString(),
+            _ => null,
+        } : null;
+
+    /// <summary>The special tokens of the post-processor's single-sequence template, in order (BOS first).</summary>
+    private static string[] TemplateSpecials(JsonElement root)
+    {
+        if (!root.TryGetProperty("post_processor", out JsonElement post) || post.ValueKind != JsonValueKind.Object)
+        {
+            return [];
+        }
+        IEnumerable<JsonElement> processors = post.GetProperty("type").GetString() == "Sequence" ? post.GetProperty("processors").EnumerateArray() : [post];
+        foreach (JsonElement processor in processors)
+        {
+            if (processor.GetProperty("type").GetString() == "TemplateProcessing")
+            {
+                return processor.GetProperty("single").EnumerateArray().Where(e => e.TryGetProperty("SpecialToken", out _)).Select(e => e.GetProperty("SpecialToken").GetProperty("id").GetString()!).ToArray();
+            }
+        }
+        return [];
+    }
+}
