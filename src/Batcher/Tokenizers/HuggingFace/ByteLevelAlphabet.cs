@@ -4,7 +4,7 @@ namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
 /// GPT-2's byte-level alphabet, as Hugging Face's <c>ByteLevel</c> pre-tokenizer and decoder use it: each of the 256
 /// byte values is one printable character (the printable Latin-1 bytes stand for themselves, the rest for U+0100 on).
 /// </summary>
-internal static class ByteLevelAlphabet
+public static class ByteLevelAlphabet
 {
     /// <summary>The character each byte value stands for.</summary>
     public static readonly char[] ByteToChar = Build();

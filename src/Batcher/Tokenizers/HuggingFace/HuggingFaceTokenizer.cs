@@ -17,7 +17,10 @@ namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
 /// </remarks>
 public sealed class HuggingFaceTokenizer : ITextTokenizer
 {
-    private readonly BpeModel _model;
+    private readonly BpeModel? _model;
+
+    /// <summary>A BERT file's normalizer, pre-tokenizer and WordPiece model: StreamLoader's own WordPiece, which is Hugging Face's exactly.</summary>
+    private readonly WordPiece.BertWordPieceTokenizer? _wordPiece;
     private readonly INormalizer? _normalizer;
     private readonly IPreTokenizer? _preTokenizer;
     private readonly bool _byteLevel;
@@ -26,7 +29,10 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
     private readonly AddedToken[] _normalized;
     private readonly Dictionary<char, AddedToken[]> _rawByFirst;
     private readonly Dictionary<char, AddedToken[]> _normalizedByFirst;
+    private readonly System.Buffers.SearchValues<char> _rawFirsts;
+    private readonly System.Buffers.SearchValues<char> _normalizedFirsts;
     private readonly string[] _idToToken;
+    private readonly IReadOnlyDictionary<string, int> _vocabulary;
     private readonly Dictionary<string, int> _added;
 
     private sealed record AddedToken(int Id, string Content, bool SingleWord, bool LeftStrip, bool RightStrip, bool Normalized, bool Special);
@@ -37,13 +43,23 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         string where = path;
         JsonElement model = root.GetProperty("model");
         string type = model.TryGetProperty("type", out JsonElement t) ? t.GetString()! : "BPE";
-        if (type != "BPE")
+        IReadOnlyDictionary<string, int> vocabulary;
+        if (type == "WordPiece")
         {
-            throw new NotSupportedException($"{where}: model '{type}' is not supported yet (supported: BPE); a BERT vocab.txt is read with --vocab.");
+            _wordPiece = ReadBertWordPiece(root, model, where, sha256);
+            vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(e => e.Name, e => e.Value.GetInt32(), StringComparer.Ordinal);
         }
-        _model = BpeModel.Read(model, where);
-        _normalizer = root.TryGetProperty("normalizer", out JsonElement n) ? Normalizers.Read(n, where) : null;
-        _preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) ? PreTokenizers.Read(p, where, out _byteLevel) : null;
+        else if (type == "BPE")
+        {
+            _model = BpeModel.Read(model, where);
+            vocabulary = _model.Vocabulary;
+            _normalizer = root.TryGetProperty("normalizer", out JsonElement n) ? Normalizers.Read(n, where) : null;
+            _preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) ? PreTokenizers.Read(p, where, out _byteLevel) : null;
+        }
+        else
+        {
+            throw new NotSupportedException($"{where}: model '{type}' is not supported yet (supported: BPE, and WordPiece with BERT's normalizer and pre-tokenizer).");
+        }
         _decoder = root.TryGetProperty("decoder", out JsonElement d) ? Decoders.Read(d, where) : null;
 
         var added = new List<AddedToken>();
@@ -57,10 +73,13 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         _normalized = added.Where(a => a.Normalized).ToArray();
         _rawByFirst = ByFirst(_raw);
         _normalizedByFirst = ByFirst(_normalized);
+        _rawFirsts = System.Buffers.SearchValues.Create([.. _rawByFirst.Keys]);
+        _normalizedFirsts = System.Buffers.SearchValues.Create([.. _normalizedByFirst.Keys]);
 
-        int size = Math.Max(_model.Vocabulary.Values.DefaultIfEmpty(-1).Max(), added.Select(a => a.Id).DefaultIfEmpty(-1).Max()) + 1;
+        _vocabulary = vocabulary;
+        int size = Math.Max(vocabulary.Values.DefaultIfEmpty(-1).Max(), added.Select(a => a.Id).DefaultIfEmpty(-1).Max()) + 1;
         var names = new string[size];
-        foreach ((string token, int id) in _model.Vocabulary)
+        foreach ((string token, int id) in vocabulary)
         {
             names[id] = token;
         }
@@ -76,7 +95,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
             IEnumerable<string> candidates = (config is { } c && ConfigToken(c, configKey) is { } fromConfig ? [fromConfig] : Array.Empty<string>()).Concat(fallbacks);
             foreach (string candidate in candidates)
             {
-                if (_added.TryGetValue(candidate, out int id) || _model.Vocabulary.TryGetValue(candidate, out id))
+                if (_added.TryGetValue(candidate, out int id) || vocabulary.TryGetValue(candidate, out id))
                 {
                     return id;
                 }
@@ -103,7 +122,11 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         Name = $"hf:{(folder.Length > 0 ? folder + "/" : string.Empty)}{Path.GetFileName(path)}@{sha256[..12]}";
     }
 
-    /// <summary>Reads <paramref name="path"/>: a <c>tokenizer.json</c>, or a folder holding one (with its <c>tokenizer_config.json</c>).</summary>
+    /// <summary>
+    /// Reads <paramref name="path"/>: a <c>tokenizer.json</c>, or a folder holding one (with its <c>tokenizer_config.json</c>).
+    /// A model, normalizer, pre-tokenizer or decoder this reader does not support is an <see cref="ArgumentException"/>
+    /// naming it and those it supports.
+    /// </summary>
     public static HuggingFaceTokenizer Load(string path)
     {
         string file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
@@ -115,7 +138,47 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "tokenizer_config.json");
         using JsonDocument? config = File.Exists(configPath) ? JsonDocument.Parse(File.ReadAllBytes(configPath)) : null;
         string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
-        return new HuggingFaceTokenizer(file, document.RootElement, config?.RootElement, sha);
+        try
+        {
+            return new HuggingFaceTokenizer(file, document.RootElement, config?.RootElement, sha);
+        }
+        catch (NotSupportedException ex)
+        {
+            // A file that uses what this reader does not read is a choice to change (exit 2), not broken input.
+            throw new ArgumentException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>
+    /// A BERT file (BertNormalizer, BertPreTokenizer, WordPiece with "##" and [UNK], words of up to 100 characters):
+    /// StreamLoader's WordPiece over the file's vocabulary. Another WordPiece configuration is not supported.
+    /// </summary>
+    private static WordPiece.BertWordPieceTokenizer ReadBertWordPiece(JsonElement root, JsonElement model, string where, string sha256)
+    {
+        JsonElement normalizer = root.GetProperty("normalizer");
+        bool bert = normalizer.ValueKind == JsonValueKind.Object && normalizer.GetProperty("type").GetString() == "BertNormalizer"
+            && Flag(normalizer, "clean_text") && Flag(normalizer, "handle_chinese_chars")
+            && root.GetProperty("pre_tokenizer").ValueKind == JsonValueKind.Object && root.GetProperty("pre_tokenizer").GetProperty("type").GetString() == "BertPreTokenizer"
+            && model.GetProperty("continuing_subword_prefix").GetString() == "##" && model.GetProperty("unk_token").GetString() == "[UNK]"
+            && (!model.TryGetProperty("max_input_chars_per_word", out JsonElement max) || max.GetInt32() == 100);
+        bool lowercase = Flag(normalizer, "lowercase");
+        // strip_accents null follows lowercase (Hugging Face's rule); our WordPiece strips accents exactly when it lower-cases.
+        bool stripAccents = normalizer.TryGetProperty("strip_accents", out JsonElement strip) && strip.ValueKind != JsonValueKind.Null ? strip.GetBoolean() : lowercase;
+        if (!bert || stripAccents != lowercase)
+        {
+            throw new NotSupportedException($"{where}: a WordPiece model is read with BERT's normalizer (clean_text, handle_chinese_chars, accents stripped exactly when lower-cased) and pre-tokenizer; this file has another configuration.");
+        }
+        var tokens = new string[model.GetProperty("vocab").EnumerateObject().Count()];
+        foreach (JsonProperty entry in model.GetProperty("vocab").EnumerateObject())
+        {
+            int id = entry.Value.GetInt32();
+            if (id < 0 || id >= tokens.Length)
+            {
+                throw new InvalidDataException($"{where}: the WordPiece vocabulary's ids are not 0 to {tokens.Length - 1} ('{entry.Name}' is {id}).");
+            }
+            tokens[id] = entry.Name;
+        }
+        return WordPiece.BertWordPieceTokenizer.FromTokens($"wordpiece:{Path.GetFileName(where)}@{sha256[..12]}", tokens, lowercase, where);
     }
 
     /// <summary>
@@ -153,57 +216,70 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
 
     public SpecialTokens Special { get; }
 
-    public int FindToken(string token) => _added.TryGetValue(token, out int id) || _model.Vocabulary.TryGetValue(token, out id) ? id : -1;
+    public int FindToken(string token) => _added.TryGetValue(token, out int id) || _vocabulary.TryGetValue(token, out id) ? id : -1;
 
     public string IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] ?? string.Empty : string.Empty;
 
     public void Encode(ReadOnlySpan<char> text, TokenBuffer output)
     {
-        var ids = new List<int>();
-        Encode(text.ToString(), ids);
-        output.AddRange(ids);
+        if (text.IsEmpty)
+        {
+            return;
+        }
+        string whole = text.ToString();
+        foreach ((int start, int end, AddedToken? token) in SplitAdded(whole, 0, whole.Length, _raw, _rawFirsts, _rawByFirst))
+        {
+            if (token is not null)
+            {
+                output.Add(token.Id);
+                continue;
+            }
+            if (_wordPiece is not null)
+            {
+                _wordPiece.Encode(whole.AsSpan(start, end - start), output);
+                continue;
+            }
+            string segment = whole;
+            int from = start;
+            int to = end;
+            if (_normalizer is not null)
+            {
+                segment = _normalizer.Normalize(whole[start..end]);
+                (from, to) = (0, segment.Length);
+            }
+            foreach ((int s, int e, AddedToken? normalizedToken) in SplitAdded(segment, from, to, _normalized, _normalizedFirsts, _normalizedByFirst))
+            {
+                if (normalizedToken is not null)
+                {
+                    output.Add(normalizedToken.Id);
+                    continue;
+                }
+                var piece = new Piece(segment, s, e - s);
+                if (_preTokenizer is null)
+                {
+                    _model!.Encode(piece.Span, _byteLevel, output);
+                    continue;
+                }
+                List<Piece> pieces = t_pieces ??= new List<Piece>(256);
+                pieces.Clear();
+                _preTokenizer.Split(piece, pieces);
+                foreach (Piece part in pieces)
+                {
+                    _model!.Encode(part.Span, _byteLevel, output);
+                }
+            }
+        }
     }
+
+    [ThreadStatic]
+    private static List<Piece>? t_pieces;
 
     /// <summary>The ids of <paramref name="text"/> without the post-processor's special tokens (<c>add_special_tokens=False</c>).</summary>
     public void Encode(string text, List<int> ids)
     {
-        var pieces = new List<string>();
-        var words = new List<string>();
-        foreach ((int start, int end, AddedToken? token) in SplitAdded(text, _raw, _rawByFirst))
-        {
-            if (token is not null)
-            {
-                ids.Add(token.Id);
-                continue;
-            }
-            string segment = text[start..end];
-            if (_normalizer is not null)
-            {
-                segment = _normalizer.Normalize(segment);
-            }
-            foreach ((int s, int e, AddedToken? normalizedToken) in SplitAdded(segment, _normalized, _normalizedByFirst))
-            {
-                if (normalizedToken is not null)
-                {
-                    ids.Add(normalizedToken.Id);
-                    continue;
-                }
-                pieces.Clear();
-                string part = segment[s..e];
-                if (_preTokenizer is null)
-                {
-                    pieces.Add(part);
-                }
-                else
-                {
-                    _preTokenizer.Split(part, pieces);
-                }
-                foreach (string piece in pieces)
-                {
-                    _model.Encode(_byteLevel ? ToByteLevel(piece) : piece, ids);
-                }
-            }
-        }
+        using var buffer = new TokenBuffer();
+        Encode(text.AsSpan(), buffer);
+        ids.AddRange(buffer.Span.ToArray());
     }
 
     public string Decode(ReadOnlySpan<int> ids)
@@ -216,46 +292,31 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         return string.Concat(_decoder is null ? tokens : _decoder.Decode(tokens));
     }
 
-    private static string ToByteLevel(string piece)
-    {
-        byte[] bytes = Encoding.UTF8.GetBytes(piece);
-        return string.Create(bytes.Length, bytes, static (chars, b) =>
-        {
-            for (int i = 0; i < b.Length; i++)
-            {
-                chars[i] = ByteLevelAlphabet.ByteToChar[b[i]];
-            }
-        });
-    }
-
     /// <summary>
-    /// The text cut at the added tokens it holds, leftmost first and longest among those starting there (the
-    /// <c>tokenizers</c> matcher), honouring <c>single_word</c>, <c>lstrip</c> and <c>rstrip</c>.
+    /// <paramref name="text"/>[from..to] cut at the added tokens it holds, leftmost first and longest among those
+    /// starting there (the <c>tokenizers</c> matcher), honouring <c>single_word</c>, <c>lstrip</c> and <c>rstrip</c>.
     /// </summary>
-    private static IEnumerable<(int Start, int End, AddedToken? Token)> SplitAdded(string text, AddedToken[] tokens, Dictionary<char, AddedToken[]> byFirst)
+    private static List<(int Start, int End, AddedToken? Token)> SplitAdded(string text, int from, int to, AddedToken[] tokens, System.Buffers.SearchValues<char> firsts, Dictionary<char, AddedToken[]> byFirst)
     {
-        if (tokens.Length == 0 || text.Length == 0)
+        // One small list per document (and per segment between added tokens): Encode reads the outer one while it splits each segment again.
+        var result = new List<(int, int, AddedToken?)>(tokens.Length == 0 ? 1 : 8);
+        int done = from;
+        int i = from;
+        while (tokens.Length > 0 && i < to)
         {
-            if (text.Length > 0)
+            int next = text.AsSpan(i, to - i).IndexOfAny(firsts);
+            if (next < 0)
             {
-                yield return (0, text.Length, null);
+                break;
             }
-            yield break;
-        }
-        int done = 0;
-        int i = 0;
-        while (i < text.Length)
-        {
+            i += next;
             AddedToken? found = null;
-            if (byFirst.TryGetValue(text[i], out AddedToken[]? candidates))
+            foreach (AddedToken candidate in byFirst[text[i]])
             {
-                foreach (AddedToken candidate in candidates)
+                if (candidate.Content.Length <= to - i && string.CompareOrdinal(text, i, candidate.Content, 0, candidate.Content.Length) == 0 && (!candidate.SingleWord || IsWordBoundary(text, i, i + candidate.Content.Length)))
                 {
-                    if (string.CompareOrdinal(text, i, candidate.Content, 0, candidate.Content.Length) == 0 && (!candidate.SingleWord || IsWordBoundary(text, i, i + candidate.Content.Length)))
-                    {
-                        found = candidate; // longest first
-                        break;
-                    }
+                    found = candidate; // longest first
+                    break;
                 }
             }
             if (found is null)
@@ -274,23 +335,24 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
             }
             if (found.RightStrip)
             {
-                while (end < text.Length && char.IsWhiteSpace(text[end]))
+                while (end < to && char.IsWhiteSpace(text[end]))
                 {
                     end++;
                 }
             }
             if (start > done)
             {
-                yield return (done, start, null);
+                result.Add((done, start, null));
             }
-            yield return (start, end, found);
+            result.Add((start, end, found));
             done = end;
             i = end;
         }
-        if (done < text.Length)
+        if (done < to)
         {
-            yield return (done, text.Length, null);
+            result.Add((done, to, null));
         }
+        return result;
     }
 
     private static bool IsWordBoundary(string text, int start, int end) =>

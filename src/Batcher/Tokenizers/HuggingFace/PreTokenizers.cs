@@ -3,10 +3,18 @@ using System.Text.RegularExpressions;
 
 namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
 
+/// <summary>A piece of text: a range of a string, so that splitting copies nothing.</summary>
+internal readonly record struct Piece(string Text, int Start, int Length)
+{
+    public ReadOnlySpan<char> Span => Text.AsSpan(Start, Length);
+
+    public static Piece Of(string text) => new(text, 0, text.Length);
+}
+
 /// <summary>A <c>tokenizer.json</c> pre-tokenizer: splits each piece of text into smaller pieces, in order.</summary>
 internal interface IPreTokenizer
 {
-    void Split(string piece, List<string> output);
+    void Split(Piece piece, List<Piece> output);
 }
 
 /// <summary>The pre-tokenizers the published <c>tokenizer.json</c> files use, with Hugging Face's split behaviours.</summary>
@@ -77,8 +85,8 @@ internal static class PreTokenizers
         _ => throw new NotSupportedException($"{where}: split behavior '{name}' is unknown."),
     };
 
-    /// <summary>Cuts <paramref name="text"/> at the matches (Hugging Face's <c>NormalizedString::split</c>); empty pieces are dropped.</summary>
-    internal static void Cut(string text, List<(int Start, int End, bool IsMatch)> spans, Behavior behavior, bool invert, List<string> output)
+    /// <summary>Cuts <paramref name="piece"/> at the matches (Hugging Face's <c>NormalizedString::split</c>); empty pieces are dropped.</summary>
+    internal static void Cut(Piece piece, List<(int Start, int End, bool IsMatch)> spans, Behavior behavior, bool invert, List<Piece> output)
     {
         if (invert)
         {
@@ -87,26 +95,49 @@ internal static class PreTokenizers
                 spans[i] = spans[i] with { IsMatch = !spans[i].IsMatch };
             }
         }
-        var pieces = new List<(int Start, int End)>(spans.Count);
+        int first = output.Count;
         bool previousMatch = false;
+        void Add(int start, int end)
+        {
+            if (end > start)
+            {
+                output.Add(new Piece(piece.Text, piece.Start + start, end - start));
+            }
+        }
+        void Extend(int index, int start, int end)
+        {
+            Piece last = output[index];
+            int from = Math.Min(last.Start, piece.Start + start);
+            int to = Math.Max(last.Start + last.Length, piece.Start + end);
+            output[index] = new Piece(piece.Text, from, to - from);
+        }
         switch (behavior)
         {
             case Behavior.Isolated:
-                pieces.AddRange(spans.Select(s => (s.Start, s.End)));
+                foreach ((int start, int end, _) in spans)
+                {
+                    Add(start, end);
+                }
                 break;
             case Behavior.Removed:
-                pieces.AddRange(spans.Where(s => !s.IsMatch).Select(s => (s.Start, s.End)));
+                foreach ((int start, int end, bool isMatch) in spans)
+                {
+                    if (!isMatch)
+                    {
+                        Add(start, end);
+                    }
+                }
                 break;
             case Behavior.MergedWithPrevious:
                 foreach ((int start, int end, bool isMatch) in spans)
                 {
-                    if (isMatch && !previousMatch && pieces.Count > 0)
+                    if (isMatch && !previousMatch && output.Count > first)
                     {
-                        pieces[^1] = (pieces[^1].Start, end);
+                        Extend(output.Count - 1, start, end);
                     }
                     else
                     {
-                        pieces.Add((start, end));
+                        Add(start, end);
                     }
                     previousMatch = isMatch;
                 }
@@ -115,46 +146,43 @@ internal static class PreTokenizers
                 for (int i = spans.Count - 1; i >= 0; i--)
                 {
                     (int start, int end, bool isMatch) = spans[i];
-                    if (isMatch && !previousMatch && pieces.Count > 0)
+                    if (isMatch && !previousMatch && output.Count > first)
                     {
-                        pieces[^1] = (start, pieces[^1].End);
+                        Extend(output.Count - 1, start, end);
                     }
                     else
                     {
-                        pieces.Add((start, end));
+                        Add(start, end);
                     }
                     previousMatch = isMatch;
                 }
-                pieces.Reverse();
+                output.Reverse(first, output.Count - first);
                 break;
             case Behavior.Contiguous:
                 foreach ((int start, int end, bool isMatch) in spans)
                 {
-                    if (isMatch == previousMatch && pieces.Count > 0)
+                    if (isMatch == previousMatch && output.Count > first)
                     {
-                        pieces[^1] = (pieces[^1].Start, end);
+                        Extend(output.Count - 1, start, end);
                     }
                     else
                     {
-                        pieces.Add((start, end));
+                        Add(start, end);
                     }
                     previousMatch = isMatch;
                 }
                 break;
         }
-        foreach ((int start, int end) in pieces)
-        {
-            if (end > start)
-            {
-                output.Add(start == 0 && end == text.Length ? text : text[start..end]);
-            }
-        }
     }
 
-    /// <summary>The matches of <paramref name="regex"/> (or of a literal) and the text between them, covering <paramref name="text"/>.</summary>
-    internal static List<(int Start, int End, bool IsMatch)> Spans(string text, Regex? regex, string? literal)
+    [ThreadStatic]
+    private static List<(int, int, bool)>? t_spans;
+
+    /// <summary>The matches of <paramref name="regex"/> (or of a literal) and the text between them, covering the piece; offsets are the piece's.</summary>
+    internal static List<(int Start, int End, bool IsMatch)> Spans(Piece piece, Regex? regex, string? literal)
     {
-        var spans = new List<(int, int, bool)>();
+        List<(int, int, bool)> spans = t_spans ??= new List<(int, int, bool)>(64);
+        spans.Clear();
         int previous = 0;
         void Add(int start, int end)
         {
@@ -165,16 +193,19 @@ internal static class PreTokenizers
             spans.Add((start, end, true));
             previous = end;
         }
+        ReadOnlySpan<char> text = piece.Span;
         if (regex is not null)
         {
-            (string Text, int[] Offsets)? standIns = AstralStandIns.Replace(text);
-            for (Match match = regex.Match(standIns?.Text ?? text); match.Success; match = match.NextMatch())
+            if (AstralStandIns.Replace(text) is ({ } standIn, { } offsets))
             {
-                if (standIns is { Offsets: var offsets })
+                foreach (ValueMatch match in regex.EnumerateMatches(standIn))
                 {
                     Add(offsets[match.Index], offsets[match.Index + match.Length]);
                 }
-                else
+            }
+            else
+            {
+                foreach (ValueMatch match in regex.EnumerateMatches(text))
                 {
                     Add(match.Index, match.Index + match.Length);
                 }
@@ -182,9 +213,11 @@ internal static class PreTokenizers
         }
         else if (!string.IsNullOrEmpty(literal))
         {
-            for (int at = text.IndexOf(literal, StringComparison.Ordinal); at >= 0; at = text.IndexOf(literal, at + literal.Length, StringComparison.Ordinal))
+            for (int at = text.IndexOf(literal, StringComparison.Ordinal); at >= 0;)
             {
                 Add(at, at + literal.Length);
+                int next = text[(at + literal.Length)..].IndexOf(literal, StringComparison.Ordinal);
+                at = next < 0 ? -1 : at + literal.Length + next;
             }
         }
         if (previous != text.Length)
@@ -196,14 +229,18 @@ internal static class PreTokenizers
 
     private sealed class SequencePreTokenizer(IPreTokenizer[] steps) : IPreTokenizer
     {
-        public void Split(string piece, List<string> output)
+        [ThreadStatic]
+        private static (List<Piece>, List<Piece>)? t_lists;
+
+        public void Split(Piece piece, List<Piece> output)
         {
-            var current = new List<string> { piece };
-            var next = new List<string>();
+            (List<Piece> current, List<Piece> next) = t_lists ??= ([], []);
+            current.Clear();
+            current.Add(piece);
             foreach (IPreTokenizer step in steps)
             {
                 next.Clear();
-                foreach (string part in current)
+                foreach (Piece part in current)
                 {
                     step.Split(part, next);
                 }
@@ -225,17 +262,17 @@ internal static class PreTokenizers
                 : new SplitPreTokenizer(PatternRegex.Create(pattern.GetProperty("Regex").GetString()!, where), null, behavior, invert);
         }
 
-        public void Split(string piece, List<string> output) => Cut(piece, Spans(piece, regex, literal), behavior, invert, output);
+        public void Split(Piece piece, List<Piece> output) => Cut(piece, Spans(piece, regex, literal), behavior, invert, output);
     }
 
     /// <summary>The prefix space and GPT-2's split; the bytes become the byte-level alphabet in the model step.</summary>
     private sealed class ByteLevelPreTokenizer(bool addPrefixSpace, Regex? regex) : IPreTokenizer
     {
-        public void Split(string piece, List<string> output)
+        public void Split(Piece piece, List<Piece> output)
         {
-            if (addPrefixSpace && !piece.StartsWith(' '))
+            if (addPrefixSpace && (piece.Length == 0 || piece.Span[0] != ' '))
             {
-                piece = " " + piece;
+                piece = Piece.Of(" " + piece.Span.ToString());
             }
             if (regex is null)
             {
@@ -262,21 +299,20 @@ internal static class PreTokenizers
             return new MetaspacePreTokenizer(json.GetProperty("replacement").GetString()!, scheme, !json.TryGetProperty("split", out JsonElement sp) || sp.GetBoolean());
         }
 
-        public void Split(string piece, List<string> output)
+        public void Split(Piece piece, List<Piece> output)
         {
-            piece = piece.Replace(" ", replacement, StringComparison.Ordinal);
-            bool prepend = scheme == "always";
-            if (prepend && !piece.StartsWith(replacement, StringComparison.Ordinal))
+            string text = piece.Span.ToString().Replace(" ", replacement, StringComparison.Ordinal);
+            if (scheme == "always" && !text.StartsWith(replacement, StringComparison.Ordinal))
             {
-                piece = replacement + piece;
+                text = replacement + text;
             }
             if (split)
             {
-                Cut(piece, Spans(piece, null, replacement), Behavior.MergedWithNext, invert: false, output);
+                Cut(Piece.Of(text), Spans(Piece.Of(text), null, replacement), Behavior.MergedWithNext, invert: false, output);
             }
             else
             {
-                output.Add(piece);
+                output.Add(Piece.Of(text));
             }
         }
     }

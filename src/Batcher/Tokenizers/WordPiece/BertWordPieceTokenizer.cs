@@ -75,15 +75,21 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
         {
             throw new InvalidDataException($"{vocabPath}: the vocabulary is empty.");
         }
+        return FromTokens($"wordpiece:{Path.GetFileName(vocabPath)}", tokens, uncased, vocabPath);
+    }
+
+    /// <summary>A WordPiece tokenizer over <paramref name="tokens"/> (index = id), from a vocab.txt or a BERT tokenizer.json.</summary>
+    internal static BertWordPieceTokenizer FromTokens(string name, string[] tokens, bool uncased, string where)
+    {
         var present = new HashSet<string>(tokens, StringComparer.Ordinal);
         foreach (string required in (string[])["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"])
         {
             if (!present.Contains(required))
             {
-                throw new InvalidDataException($"{vocabPath}: a BERT vocabulary needs the token {required}, and this one lacks it.");
+                throw new InvalidDataException($"{where}: a BERT vocabulary needs the token {required}, and this one lacks it.");
             }
         }
-        return new BertWordPieceTokenizer($"wordpiece:{Path.GetFileName(vocabPath)}", tokens, uncased);
+        return new BertWordPieceTokenizer(name, tokens, uncased);
     }
 
     public void Encode(ReadOnlySpan<char> text, TokenBuffer output)
