@@ -44,6 +44,7 @@ public sealed class HuggingFaceTokenizerJsonTests
             "x\ud800y lone surrogate", "a\vb\fc\u0000d\u0085e\u200bf\u00adg\ufeffh\ufffdi", "\u00a0nbsp\u2028line\u2029para\u3000ideo",
             "don't I'LL we've THEY'RE it's", "12345678901234567890 3.14159 1,000,000", "    indented\n        code()\n",
             new string('a', 1000), string.Concat(Enumerable.Repeat("hello", 20_000)), string.Concat(Enumerable.Repeat("語", 5000)),
+            string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz0123456789", 30_000)), // a 1 MB document with no spaces
         ];
         string[] added = AddedTokens(TokenizerFile(name)).Take(12).ToArray();
         IEnumerable<string> withAdded = added.SelectMany(t => (string[])[t + "text after", "text " + t + " between", "before " + t, t + t, " " + t + " "]);
