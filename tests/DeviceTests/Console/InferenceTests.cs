@@ -232,7 +232,10 @@ public sealed class InferenceTests
         string docs = SharedData.Require(SharedData.PythonDocs);
         string checkpoint = await CliFixtures.ClassifierAsync();
         using var files = new TempFiles();
-        string[] args = ["infer", "--checkpoint", checkpoint, "--source", docs, "--source", docs, "--source", docs, "--source", docs, "--text-column", "text", "--output", "out.jsonl", "--sort-window", "32", "--commit-every", "64", "--progress", "none"];
+        // Ten passes over the Python docs: the first run must outlive a second one's start even on a loaded machine
+        // (with four, it once finished before it could be killed).
+        const int Passes = 10;
+        string[] args = ["infer", "--checkpoint", checkpoint, .. Enumerable.Repeat((string[])["--source", docs], Passes).SelectMany(a => a), "--text-column", "text", "--output", "out.jsonl", "--sort-window", "32", "--commit-every", "64", "--progress", "none"];
         string lockFile = files.Path("out.jsonl.work.lock");
 
         using (CliProcess holder = CliProcess.Start(files.Folder, args))
@@ -250,7 +253,7 @@ public sealed class InferenceTests
         (int relaunched, _, string stderr) = await CliProcess.RunAsync(files.Folder, s_limit, args);
 
         Assert.True(relaunched == 0, stderr);
-        Assert.Equal(4 * 497, Rows(files.Path("out.jsonl")).Count);
+        Assert.Equal(Passes * 497, Rows(files.Path("out.jsonl")).Count);
         // The lock file stays (removing it races with a run that opened it), but nobody holds it: a fourth run goes ahead.
         (int again, _, string againErr) = await CliProcess.RunAsync(files.Folder, s_limit, args);
         Assert.True(again == 0, againErr);

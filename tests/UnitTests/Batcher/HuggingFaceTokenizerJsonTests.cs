@@ -118,7 +118,7 @@ public sealed class HuggingFaceTokenizerJsonTests
         using var files = new TempFiles();
         string path = files.WriteText("tokenizer.json", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]},\"added_tokens\":[]}");
         ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceTokenizer.Load(path));
-        Assert.Contains("model 'Unigram' is not supported yet (supported: BPE)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("model 'Unigram' is not supported yet (supported: BPE, and WordPiece with BERT's normalizer and pre-tokenizer)", error.Message, StringComparison.Ordinal);
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
     }
 
