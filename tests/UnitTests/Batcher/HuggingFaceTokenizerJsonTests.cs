@@ -60,6 +60,17 @@ public sealed class HuggingFaceTokenizerJsonTests
     [MemberData(nameof(Files))]
     public void EdgeCases_IdenticalToHuggingFace(string name) => AssertIdentical(name, EdgeCases(name));
 
+    /// <summary>With the post-processor's special tokens (Gemma's and Llama 2's &lt;bos&gt;/&lt;s&gt;; none for the ByteLevel files), as a model's own preprocessing encodes.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(Files))]
+    public void EdgeCases_WithSpecialTokens_IdenticalToHuggingFace(string name)
+    {
+        string file = TokenizerFile(name);
+        Document[] documents = EdgeCases(name);
+        HuggingFaceTokenizer ours = HuggingFaceTokenizer.Load(file);
+        HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file, "--add-special", "true"]), ours, (text, ids) => ours.EncodeWithSpecialTokens(text, ids));
+    }
+
     [SkippableTheory]
     [Trait("Category", "EndToEnd")]
     [MemberData(nameof(Files))]
@@ -131,7 +142,17 @@ public sealed class HuggingFaceTokenizerJsonTests
             ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = added,
             ["normalizer"] = new Dictionary<string, object?> { ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true, ["strip_accents"] = null, ["lowercase"] = true },
             ["pre_tokenizer"] = new Dictionary<string, object> { ["type"] = "BertPreTokenizer" },
-            ["post_processor"] = null,
+            ["post_processor"] = new Dictionary<string, object>
+            {
+                ["type"] = "TemplateProcessing",
+                ["single"] = new object[] { new Dictionary<string, object> { ["SpecialToken"] = new Dictionary<string, object> { ["id"] = "[CLS]", ["type_id"] = 0 } }, new Dictionary<string, object> { ["Sequence"] = new Dictionary<string, object> { ["id"] = "A", ["type_id"] = 0 } }, new Dictionary<string, object> { ["SpecialToken"] = new Dictionary<string, object> { ["id"] = "[SEP]", ["type_id"] = 0 } } },
+                ["pair"] = new object[] { new Dictionary<string, object> { ["Sequence"] = new Dictionary<string, object> { ["id"] = "A", ["type_id"] = 0 } } },
+                ["special_tokens"] = new Dictionary<string, object>
+                {
+                    ["[CLS]"] = new Dictionary<string, object> { ["id"] = "[CLS]", ["ids"] = new[] { vocab["[CLS]"] }, ["tokens"] = new[] { "[CLS]" } },
+                    ["[SEP]"] = new Dictionary<string, object> { ["id"] = "[SEP]", ["ids"] = new[] { vocab["[SEP]"] }, ["tokens"] = new[] { "[SEP]" } },
+                },
+            },
             ["decoder"] = new Dictionary<string, object> { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
             ["model"] = new Dictionary<string, object> { ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = 100, ["vocab"] = vocab },
         };
@@ -146,6 +167,7 @@ public sealed class HuggingFaceTokenizerJsonTests
         Document[] documents = [.. await HuggingFaceOracle.PythonDocsAsync(), .. EdgeCases("llama3").Take(23), new Document("specials", "[CLS] a [SEP] b [MASK] [PAD]")];
         HuggingFaceTokenizer json = HuggingFaceTokenizer.Load(file);
         HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file]), json);
+        HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file, "--add-special", "true"]), json, (text, ids) => json.EncodeWithSpecialTokens(text, ids));
 
         // Without added tokens written in the text, the JSON path is our vocab.txt WordPiece.
         var vocabTxt = StreamLoader.Batcher.Tokenizers.TokenizerFactory.CreateWordPiece(SharedData.Require(SharedData.BertVocab));

@@ -32,6 +32,8 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
     private readonly System.Buffers.SearchValues<char> _rawFirsts;
     private readonly System.Buffers.SearchValues<char> _normalizedFirsts;
     private readonly string[] _idToToken;
+    private readonly int[] _before;
+    private readonly int[] _after;
     private readonly IReadOnlyDictionary<string, int> _vocabulary;
     private readonly Dictionary<string, int> _added;
 
@@ -105,6 +107,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
             return size + appended.Count - 1;
         }
         string[] template = TemplateSpecials(root);
+        (_before, _after) = PostProcessorIds(root, where);
         int cls = Role("bos_token", [.. template.Take(1), "<|begin_of_text|>", "<s>", "<bos>", "[CLS]", "<｜begin▁of▁sentence｜>", "<|startoftext|>"]);
         int sep = Role("eos_token", [.. template.Skip(1).TakeLast(1), "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "[SEP]", "<｜end▁of▁sentence｜>"]);
         int pad = Role("pad_token", "<pad>", "[PAD]", "<|pad|>", "<|finetune_right_pad_id|>", "<｜▁pad▁｜>");
@@ -274,6 +277,17 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
     [ThreadStatic]
     private static List<Piece>? t_pieces;
 
+    /// <summary>
+    /// The ids of <paramref name="text"/> with the post-processor's special tokens around them, as a model's own
+    /// preprocessing adds them (<c>add_special_tokens=True</c>): Gemma's &lt;bos&gt;, BERT's [CLS] and [SEP].
+    /// </summary>
+    public void EncodeWithSpecialTokens(ReadOnlySpan<char> text, TokenBuffer output)
+    {
+        output.AddRange(_before);
+        Encode(text, output);
+        output.AddRange(_after);
+    }
+
     /// <summary>The ids of <paramref name="text"/> without the post-processor's special tokens (<c>add_special_tokens=False</c>).</summary>
     public void Encode(string text, List<int> ids)
     {
@@ -371,6 +385,51 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
             JsonValueKind.Object when value.TryGetProperty("content", out JsonElement content) => content.GetString(),
             _ => null,
         } : null;
+
+    /// <summary>
+    /// The ids the post-processor puts before and after a single sequence: TemplateProcessing's special tokens around
+    /// <c>$A</c>, BertProcessing's and RobertaProcessing's cls and sep; ByteLevel adds none.
+    /// </summary>
+    private static (int[] Before, int[] After) PostProcessorIds(JsonElement root, string where)
+    {
+        var before = new List<int>();
+        var after = new List<int>();
+        if (!root.TryGetProperty("post_processor", out JsonElement post) || post.ValueKind != JsonValueKind.Object)
+        {
+            return ([], []);
+        }
+        IEnumerable<JsonElement> processors = post.GetProperty("type").GetString() == "Sequence" ? post.GetProperty("processors").EnumerateArray() : [post];
+        foreach (JsonElement processor in processors)
+        {
+            switch (processor.GetProperty("type").GetString())
+            {
+                case "ByteLevel":
+                    break;
+                case "TemplateProcessing":
+                    JsonElement specials = processor.GetProperty("special_tokens");
+                    bool seenSequence = false;
+                    foreach (JsonElement item in processor.GetProperty("single").EnumerateArray())
+                    {
+                        if (item.TryGetProperty("Sequence", out _))
+                        {
+                            seenSequence = true;
+                            continue;
+                        }
+                        string name = item.GetProperty("SpecialToken").GetProperty("id").GetString()!;
+                        IEnumerable<int> ids = specials.GetProperty(name).GetProperty("ids").EnumerateArray().Select(e => e.GetInt32());
+                        (seenSequence ? after : before).AddRange(ids);
+                    }
+                    break;
+                case "BertProcessing" or "RobertaProcessing":
+                    before.Insert(0, processor.GetProperty("cls")[1].GetInt32());
+                    after.Add(processor.GetProperty("sep")[1].GetInt32());
+                    break;
+                case string other:
+                    throw new NotSupportedException($"{where}: post-processor '{other}' is not supported (supported: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence).");
+            }
+        }
+        return ([.. before], [.. after]);
+    }
 
     /// <summary>The special tokens of the post-processor's single-sequence template, in order (BOS first).</summary>
     private static string[] TemplateSpecials(JsonElement root)
