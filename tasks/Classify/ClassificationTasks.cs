@@ -26,6 +26,10 @@ public sealed class ClassificationTask : ITrainingTask, IDeviceTask
 
     public IBatchBuilder CreateBatchBuilder(BatchingContext context) => new ClassifierBatchBuilder(context, Name, multiLabel: false);
 
+    /// <summary>The tokens a classifier's rows are made of: <c>[CLS] text [SEP]</c>, padded.</summary>
+    internal static void RequireRowTokens(string task, BatchingContext context) => TaskTokens.Require(task, context.Tokenizer,
+        ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls), ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep), ("a padding token", context.Tokenizer.Special.Pad));
+
     public ITaskModel CreateModel(ModelContext context) => new ClassifierModel(context, multiLabel: false);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) => ClassifierText.Render(batch, tokenizer, output, maxRows);

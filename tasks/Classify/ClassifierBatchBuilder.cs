@@ -23,6 +23,7 @@ internal sealed class ClassifierBatchBuilder : IBatchBuilder
 
     public ClassifierBatchBuilder(BatchingContext context, string task, bool multiLabel)
     {
+        ClassificationTask.RequireRowTokens(task, context);
         _context = context;
         _task = task;
         _multiLabel = multiLabel;

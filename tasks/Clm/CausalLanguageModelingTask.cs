@@ -50,10 +50,8 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public IBatchBuilder CreateBatchBuilder(BatchingContext context)
     {
-        if (context.Tokenizer.Special.Sep < 0)
-        {
-            throw new InvalidOperationException($"The tokenizer {context.Tokenizer.Name} has no end-of-text token ([SEP], </s> or <|endoftext|>).");
-        }
+        TaskTokens.Require(TaskName, context.Tokenizer, ("an end-of-text token to put between documents (eos_token, </s>, <|endoftext|>, [SEP])", context.Tokenizer.Special.Sep),
+            ("a padding token (pad_token, or the end-of-text token)", context.Tokenizer.Special.Pad));
         return new ClmBatchBuilder(context, context.Settings.GetBoolean("pack", true));
     }
 

@@ -38,6 +38,8 @@ internal sealed class InferenceBatchBuilder : IBatchBuilder
 
     public InferenceBatchBuilder(BatchingContext context, InferenceBatching batching)
     {
+        TaskTokens.Require(ClassifierInferenceTask.TaskName, context.Tokenizer, ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls),
+            ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep), ("a padding token", context.Tokenizer.Special.Pad));
         _context = context;
         _batching = batching;
         _width = context.SequenceLength - 2;

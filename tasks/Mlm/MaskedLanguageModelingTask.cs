@@ -50,10 +50,9 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
     public IBatchBuilder CreateBatchBuilder(BatchingContext context)
     {
         double probability = context.Settings.GetDouble("mask_probability", 0.15, 0.0, 1.0);
-        if (context.Tokenizer.Special.Mask < 0)
-        {
-            throw new InvalidOperationException($"The tokenizer {context.Tokenizer.Name} has no [MASK] token.");
-        }
+        TaskTokens.Require("mlm", context.Tokenizer, "A causal model's tokenizer (Llama 3's, Qwen3's) trains with --task clm.", ("a mask token (mask_token, [MASK], <mask>)", context.Tokenizer.Special.Mask),
+            ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls), ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep),
+            ("a padding token", context.Tokenizer.Special.Pad));
         return new MlmBatchBuilder(context, probability, context.Settings.GetBoolean("pack", false));
     }
 

@@ -64,10 +64,7 @@ public sealed class SpanCorruptionTask : ITrainingTask, IDeviceTask
     public IBatchBuilder CreateBatchBuilder(BatchingContext context)
     {
         SpecialTokens special = context.Tokenizer.Special;
-        if (special.Sep < 0)
-        {
-            throw new InvalidOperationException($"The tokenizer {context.Tokenizer.Name} has no end-of-sequence token ([SEP] or </s>).");
-        }
+        TaskTokens.Require("span", context.Tokenizer, ("an end-of-sequence token (eos_token, </s>, [SEP])", special.Sep), ("a padding token (the decoder's start)", special.Pad));
         SpanCorruption corruption = Corruption(context.Settings);
         (int raw, int target) = corruption.Lengths(context.SequenceLength);
         int needed = corruption.Spans(corruption.NoiseTokens(raw));

@@ -12,8 +12,8 @@ namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
 /// <remarks>
 /// The special tokens tasks use come from <c>tokenizer_config.json</c> beside the file where there is one (its
 /// <c>bos_token</c>, <c>eos_token</c>, <c>pad_token</c>, <c>unk_token</c>, <c>mask_token</c>), else from the
-/// post-processor's template and the added tokens' names. A role the file has no token for gets a new id after the
-/// last one, as for the other tokenizers.
+/// post-processor's template and the added tokens' names. A role the file has no token for is -1, and a task that
+/// needs it says so (padding falls back to the end-of-text token).
 /// </remarks>
 public sealed class HuggingFaceTokenizer : ITextTokenizer
 {
@@ -90,8 +90,8 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
             names[token.Id] = token.Content;
         }
 
-        // Special roles: the config's names, then the template's, then the usual names; else a new id after the last.
-        var appended = new List<string>();
+        // Special roles: the config's names, then the template's, then the usual names; -1 where the file has none, so
+        // that a task needing it says so. Padding falls back to the end-of-text token, as causal models' users set it.
         int Role(string configKey, params string[] fallbacks)
         {
             IEnumerable<string> candidates = (config is { } c && ConfigToken(c, configKey) is { } fromConfig ? [fromConfig] : Array.Empty<string>()).Concat(fallbacks);
@@ -102,23 +102,17 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
                     return id;
                 }
             }
-            string name = candidates.First();
-            appended.Add(name);
-            return size + appended.Count - 1;
+            return -1;
         }
         string[] template = TemplateSpecials(root);
         (_before, _after) = PostProcessorIds(root, where);
         int cls = Role("bos_token", [.. template.Take(1), "<|begin_of_text|>", "<s>", "<bos>", "[CLS]", "<｜begin▁of▁sentence｜>", "<|startoftext|>"]);
         int sep = Role("eos_token", [.. template.Skip(1).TakeLast(1), "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "[SEP]", "<｜end▁of▁sentence｜>"]);
-        int pad = Role("pad_token", "<pad>", "[PAD]", "<|pad|>", "<|finetune_right_pad_id|>", "<｜▁pad▁｜>");
+        int pad = Role("pad_token", "<pad>", "[PAD]", "<|pad|>", "<|finetune_right_pad_id|>", "<｜▁pad▁｜>") is int p0 and >= 0 ? p0 : sep;
         int unk = Role("unk_token", "<unk>", "[UNK]", "<|unk|>");
         int mask = Role("mask_token", "<mask>", "[MASK]", "<|mask|>");
         Special = new SpecialTokens(pad, unk, cls, sep, mask);
-        _idToToken = [.. names, .. appended];
-        foreach (string name in appended)
-        {
-            _added[name] = size + appended.IndexOf(name);
-        }
+        _idToToken = names;
         VocabularySize = _idToToken.Length;
         string folder = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? string.Empty;
         // The file's hash is part of the name a checkpoint records: a resume with another file of the same name is refused.
