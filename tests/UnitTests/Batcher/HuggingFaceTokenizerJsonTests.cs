@@ -118,9 +118,9 @@ public sealed class HuggingFaceTokenizerJsonTests
     public void Load_AModelItDoesNotRead_SaysWhichAndWhatItReads()
     {
         using var files = new TempFiles();
-        string path = files.WriteText("tokenizer.json", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]},\"added_tokens\":[]}");
+        string path = files.WriteText("tokenizer.json", "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{}},\"added_tokens\":[]}");
         ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceTokenizer.Load(path));
-        Assert.Contains("model 'Unigram' is not supported yet (supported: BPE, and WordPiece with BERT's normalizer and pre-tokenizer)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("model 'WordLevel' is not supported (supported: BPE, Unigram, and WordPiece with BERT's normalizer and pre-tokenizer)", error.Message, StringComparison.Ordinal);
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
     }
 
@@ -181,5 +181,125 @@ public sealed class HuggingFaceTokenizerJsonTests
         }
         Assert.Equal(101, json.Special.Cls);
         Assert.Equal(103, json.Special.Mask);
+    }
+
+    /// <summary>
+    /// ALBERT's tokenizer.json (a Unigram model) as Hugging Face's converter writes it, from the shared SentencePiece
+    /// .model: its pieces and scores read from the protobuf, quotes and spaces normalized, accents stripped,
+    /// lower-cased, split at whitespace and prefixed with "▁" (Metaspace).
+    /// </summary>
+    private static string AlbertTokenizerJson(TempFiles files)
+    {
+        byte[] model = File.ReadAllBytes(SharedData.Require("tokenizers/albert-30k-clean.model"));
+        var pieces = new List<(string Piece, float Score, int Type)>();
+        int at = 0;
+        while (at < model.Length)
+        {
+            (ulong key, at) = Varint(model, at);
+            int field = (int)(key >> 3), wire = (int)(key & 7);
+            if (wire == 2)
+            {
+                (ulong length, at) = Varint(model, at);
+                if (field == 1)
+                {
+                    pieces.Add(Piece(model.AsSpan(at, (int)length)));
+                }
+                at += (int)length;
+            }
+            else if (wire == 0)
+            {
+                (_, at) = Varint(model, at);
+            }
+            else
+            {
+                at += wire == 5 ? 4 : 8;
+            }
+        }
+        var vocab = pieces.Select(p => new object[] { p.Piece, (double)p.Score }).ToArray();
+        int unk = pieces.FindIndex(p => p.Type == 2);
+        var added = pieces.Select((p, id) => (p, id)).Where(x => x.p.Type is 2 or 3 or 4).Select(x => new Dictionary<string, object>
+        {
+            ["id"] = x.id, ["content"] = x.p.Piece, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+        });
+        object Replace(object pattern, string content) => new Dictionary<string, object> { ["type"] = "Replace", ["pattern"] = pattern, ["content"] = content };
+        var file = new Dictionary<string, object?>
+        {
+            ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = added,
+            ["normalizer"] = new Dictionary<string, object>
+            {
+                ["type"] = "Sequence",
+                ["normalizers"] = new object[]
+                {
+                    Replace(new Dictionary<string, string> { ["String"] = "``" }, "\""), Replace(new Dictionary<string, string> { ["String"] = "''" }, "\""),
+                    new Dictionary<string, string> { ["type"] = "NFKD" }, new Dictionary<string, string> { ["type"] = "StripAccents" }, new Dictionary<string, string> { ["type"] = "Lowercase" },
+                    Replace(new Dictionary<string, string> { ["Regex"] = " {2,}" }, " "),
+                },
+            },
+            ["pre_tokenizer"] = new Dictionary<string, object>
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new object[] { new Dictionary<string, string> { ["type"] = "WhitespaceSplit" }, new Dictionary<string, object> { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "always", ["split"] = true } },
+            },
+            ["post_processor"] = null,
+            ["decoder"] = new Dictionary<string, object> { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "always", ["split"] = true },
+            ["model"] = new Dictionary<string, object> { ["type"] = "Unigram", ["unk_id"] = unk, ["vocab"] = vocab, ["byte_fallback"] = false },
+        };
+        return files.WriteText("tokenizer.json", System.Text.Json.JsonSerializer.Serialize(file));
+
+        static (ulong Value, int Next) Varint(ReadOnlySpan<byte> data, int at)
+        {
+            ulong value = 0;
+            for (int shift = 0; ; shift += 7)
+            {
+                byte b = data[at++];
+                value |= (ulong)(b & 0x7F) << shift;
+                if (b < 0x80)
+                {
+                    return (value, at);
+                }
+            }
+        }
+
+        static (string, float, int) Piece(ReadOnlySpan<byte> message)
+        {
+            string piece = string.Empty;
+            float score = 0;
+            int type = 1;
+            int at = 0;
+            while (at < message.Length)
+            {
+                (ulong key, at) = Varint(message, at);
+                int field = (int)(key >> 3), wire = (int)(key & 7);
+                if (wire == 2)
+                {
+                    (ulong length, at) = Varint(message, at);
+                    piece = System.Text.Encoding.UTF8.GetString(message.Slice(at, (int)length));
+                    at += (int)length;
+                }
+                else if (wire == 5)
+                {
+                    score = BitConverter.ToSingle(message.Slice(at, 4));
+                    at += 4;
+                }
+                else
+                {
+                    (ulong value, at) = Varint(message, at);
+                    if (field == 3)
+                    {
+                        type = (int)value;
+                    }
+                }
+            }
+            return (piece, score, type);
+        }
+    }
+
+    [SkippableFact]
+    public async Task UnigramTokenizerJson_Albert_IdenticalToHuggingFace()
+    {
+        using var files = new TempFiles();
+        string file = AlbertTokenizerJson(files);
+        Document[] documents = [.. (await HuggingFaceOracle.PythonDocsAsync()).Take(60), .. EdgeCases("llama3").Take(24), new Document("unknowns", "中文 ☃☃ ①② <unk> [MASK] plain")];
+        HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file]), HuggingFaceTokenizer.Load(file));
     }
 }

@@ -18,6 +18,7 @@ namespace StreamLoader.Batcher.Tokenizers.HuggingFace;
 public sealed class HuggingFaceTokenizer : ITextTokenizer
 {
     private readonly BpeModel? _model;
+    private readonly UnigramModel? _unigram;
 
     /// <summary>A BERT file's normalizer, pre-tokenizer and WordPiece model: StreamLoader's own WordPiece, which is Hugging Face's exactly.</summary>
     private readonly WordPiece.BertWordPieceTokenizer? _wordPiece;
@@ -55,12 +56,20 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
         {
             _model = BpeModel.Read(model, where);
             vocabulary = _model.Vocabulary;
-            _normalizer = root.TryGetProperty("normalizer", out JsonElement n) ? Normalizers.Read(n, where) : null;
-            _preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) ? PreTokenizers.Read(p, where, out _byteLevel) : null;
+        }
+        else if (type == "Unigram")
+        {
+            _unigram = UnigramModel.Read(model, where);
+            vocabulary = _unigram.Vocabulary;
         }
         else
         {
-            throw new NotSupportedException($"{where}: model '{type}' is not supported yet (supported: BPE, and WordPiece with BERT's normalizer and pre-tokenizer).");
+            throw new NotSupportedException($"{where}: model '{type}' is not supported (supported: BPE, Unigram, and WordPiece with BERT's normalizer and pre-tokenizer).");
+        }
+        if (type != "WordPiece")
+        {
+            _normalizer = root.TryGetProperty("normalizer", out JsonElement n) ? Normalizers.Read(n, where) : null;
+            _preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) ? PreTokenizers.Read(p, where, out _byteLevel) : null;
         }
         _decoder = root.TryGetProperty("decoder", out JsonElement d) ? Decoders.Read(d, where) : null;
 
@@ -254,7 +263,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
                 var piece = new Piece(segment, s, e - s);
                 if (_preTokenizer is null)
                 {
-                    _model!.Encode(piece.Span, _byteLevel, output);
+                    EncodeWord(piece.Span, output);
                     continue;
                 }
                 List<Piece> pieces = t_pieces ??= new List<Piece>(256);
@@ -262,7 +271,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
                 _preTokenizer.Split(piece, pieces);
                 foreach (Piece part in pieces)
                 {
-                    _model!.Encode(part.Span, _byteLevel, output);
+                    EncodeWord(part.Span, output);
                 }
             }
         }
@@ -270,6 +279,18 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer
 
     [ThreadStatic]
     private static List<Piece>? t_pieces;
+
+    private void EncodeWord(ReadOnlySpan<char> word, TokenBuffer output)
+    {
+        if (_unigram is not null)
+        {
+            _unigram.Encode(word, output);
+        }
+        else
+        {
+            _model!.Encode(word, _byteLevel, output);
+        }
+    }
 
     /// <summary>
     /// The ids of <paramref name="text"/> with the post-processor's special tokens around them, as a model's own
