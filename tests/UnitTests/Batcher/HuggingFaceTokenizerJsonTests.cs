@@ -13,9 +13,16 @@ namespace StreamLoader.Tests.Batcher;
 /// </summary>
 public sealed class HuggingFaceTokenizerJsonTests
 {
-    public static TheoryData<string> Files() => ["llama3", "gpt4o", "qwen3", "deepseek_v3", "gemma3", "llama2"];
+    /// <summary>The six published files, and "bert": bert-base-uncased's layout written over the shared vocab.txt.</summary>
+    public static TheoryData<string> Files() => ["llama3", "gpt4o", "qwen3", "deepseek_v3", "gemma3", "llama2", "bert"];
 
-    internal static string TokenizerFile(string name) => NodeScripts.TokenizerJson(name);
+    private static readonly Lazy<string> s_bertFile = new(() =>
+    {
+        var files = new TempFiles(); // kept for the test run: the theories share the file
+        return BertTokenizerJson(files);
+    });
+
+    internal static string TokenizerFile(string name) => name == "bert" ? s_bertFile.Value : NodeScripts.TokenizerJson(name);
 
     private static void AssertIdentical(string name, Document[] documents)
     {
@@ -37,17 +44,19 @@ public sealed class HuggingFaceTokenizerJsonTests
             new string('a', 1000), string.Concat(Enumerable.Repeat("hello", 20_000)), string.Concat(Enumerable.Repeat("語", 5000)),
             string.Concat(Enumerable.Repeat("abcdefghijklmnopqrstuvwxyz0123456789", 30_000)), // a 1 MB document with no spaces
         ];
-        string[] added = AddedTokens(TokenizerFile(name)).Take(12).ToArray();
+        // Every special token, and twenty of the others (Gemma 3 has 6,406).
+        string[] added = AddedTokens(TokenizerFile(name)).ToArray();
         IEnumerable<string> withAdded = added.SelectMany(t => (string[])[t + "text after", "text " + t + " between", "before " + t, t + t, " " + t + " "]);
         return texts.Concat(withAdded).Select((text, i) => new Document(i.ToString(System.Globalization.CultureInfo.InvariantCulture), text)).ToArray();
     }
 
-    /// <summary>The added tokens of a file, specials first.</summary>
+    /// <summary>The added tokens of a file: every special one, then the first twenty others.</summary>
     private static IEnumerable<string> AddedTokens(string file)
     {
         using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file));
-        return document.RootElement.GetProperty("added_tokens").EnumerateArray()
-            .OrderByDescending(t => t.GetProperty("special").GetBoolean()).Select(t => t.GetProperty("content").GetString()!).ToArray();
+        System.Text.Json.JsonElement[] tokens = [.. document.RootElement.GetProperty("added_tokens").EnumerateArray()];
+        return tokens.Where(t => t.GetProperty("special").GetBoolean()).Concat(tokens.Where(t => !t.GetProperty("special").GetBoolean()).Take(20))
+            .Select(t => t.GetProperty("content").GetString()!).ToArray();
     }
 
     private static async Task<Document[]> MadeWithMlAsync() => [.. await Collect.DocumentsAsync(SourceFactory.Create(SharedData.Require("labelled/made-with-ml/dataset.csv"),
@@ -67,6 +76,17 @@ public sealed class HuggingFaceTokenizerJsonTests
     {
         string file = TokenizerFile(name);
         Document[] documents = EdgeCases(name);
+        HuggingFaceTokenizer ours = HuggingFaceTokenizer.Load(file);
+        HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file, "--add-special", "true"]), ours, (text, ids) => ours.EncodeWithSpecialTokens(text, ids));
+    }
+
+    [SkippableTheory]
+    [Trait("Category", "EndToEnd")]
+    [MemberData(nameof(Files))]
+    public async Task PythonDocs_WithSpecialTokens_IdenticalToHuggingFace(string name)
+    {
+        string file = TokenizerFile(name);
+        Document[] documents = await HuggingFaceOracle.PythonDocsAsync();
         HuggingFaceTokenizer ours = HuggingFaceTokenizer.Load(file);
         HuggingFaceOracle.Compare(documents, HuggingFaceOracle.Ids(documents, "hf_json_ids.js", [file, "--add-special", "true"]), ours, (text, ids) => ours.EncodeWithSpecialTokens(text, ids));
     }
