@@ -93,6 +93,12 @@ public static class HumanSummary
             {
                 totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read them in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens, about the most it can feed"));
             }
+            if (summary.TokenizerThreadsFed is double fed && summary.CpuBoundLimitTokensPerSecond is double limit && summary.FractionOfCpuBoundLimit is double fraction)
+            {
+                // Fewer threads fed than cores: more workers cannot help, the provider's one thread is the limit.
+                totals.AddRow("what limits this machine", string.Create(CultureInfo.InvariantCulture,
+                    $"the provider's one thread feeds {fed:0.0} tokenizer threads; CPU-bound limit {Rate(limit)} on {Environment.ProcessorCount} cores; the pipeline reached {fraction:0.00} of it"));
+            }
             if (summary.TokenizerBesideProviderTokensPerSecond is double beside && summary.TokenizerSingleThreadTokensPerSecond is double alone && alone > 0)
             {
                 // Below 1.0, the two stages slow each other down on this machine (shared caches, memory, a shared core, the reader's GCs).

@@ -86,6 +86,21 @@ public sealed record RunSummary
     /// <summary>bench: the raw tokenizer on one thread while another reads the same documents over and over; null on one core, or when that reader failed.</summary>
     public double? TokenizerBesideProviderTokensPerSecond { get; init; }
 
+    /// <summary>bench: tokens/s of the provider's serial stage (today the whole provider, one thread): <see cref="ProviderTokensPerSecond"/>.</summary>
+    public double? ProviderSerialTokensPerSecond { get; init; }
+
+    /// <summary>bench: how many tokenizer threads the serial stage can keep busy: its tokens/s over one tokenizer thread's.</summary>
+    public double? TokenizerThreadsFed { get; init; }
+
+    /// <summary>
+    /// bench: the CPU-bound limit of this machine, L = cores / (1 / tokenizer tokens/s per thread + 1 / provider tokens
+    /// per CPU-second): what the two stages could reach if every core did one or the other, nothing else.
+    /// </summary>
+    public double? CpuBoundLimitTokensPerSecond { get; init; }
+
+    /// <summary>bench: <see cref="PipelineTokensPerSecond"/> over <see cref="CpuBoundLimitTokensPerSecond"/>.</summary>
+    public double? FractionOfCpuBoundLimit { get; init; }
+
     /// <summary>The stage busiest for its share of the run: the one the others waited for.</summary>
     public string? BottleneckStage { get; init; }
 

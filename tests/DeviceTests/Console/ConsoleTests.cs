@@ -162,6 +162,15 @@ public sealed class ConsoleTests
         Assert.True(summary.GetProperty("provider_alone_seconds").GetDouble() > 0);
         Assert.True(summary.GetProperty("provider_tokens_per_second").GetDouble() > 0);
         Assert.Equal(Environment.ProcessorCount > 1, summary.TryGetProperty("tokenizer_beside_provider_tokens_per_second", out JsonElement beside) && beside.GetDouble() > 0);
+        // What limits the machine, from those two rates: threads fed, the CPU-bound limit and the fraction of it reached.
+        double provider = summary.GetProperty("provider_tokens_per_second").GetDouble();
+        double perThread = summary.GetProperty("tokenizer_single_thread_tokens_per_second").GetDouble();
+        Assert.Equal(provider, summary.GetProperty("provider_serial_tokens_per_second").GetDouble());
+        Assert.Equal(provider / perThread, summary.GetProperty("tokenizer_threads_fed").GetDouble(), 6);
+        double limit = Environment.ProcessorCount / ((1 / perThread) + (1 / provider));
+        Assert.Equal(limit, summary.GetProperty("cpu_bound_limit_tokens_per_second").GetDouble(), 3);
+        Assert.Equal(summary.GetProperty("pipeline_tokens_per_second").GetDouble() / limit, summary.GetProperty("fraction_of_cpu_bound_limit").GetDouble(), 6);
+        Assert.Contains("what limits this machine", stderr, StringComparison.Ordinal);
         Assert.True(summary.GetProperty("allocated_bytes_per_batch").GetDouble() > 0);
         Assert.True(summary.GetProperty("peak_rss_bytes").GetInt64() > 0);
         Assert.True(summary.GetProperty("gc_pause_seconds").GetDouble() >= 0);

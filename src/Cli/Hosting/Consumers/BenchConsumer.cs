@@ -55,7 +55,26 @@ internal sealed class BenchConsumer : IRunConsumer
         return null;
     }
 
-    public RunSummary Describe(PipelineRun run, RunSummary summary) => _ceiling is not { } ceiling ? summary : summary with
+    public RunSummary Describe(PipelineRun run, RunSummary summary)
+    {
+        if (_ceiling is not { } ceiling)
+        {
+            return summary;
+        }
+        // What limits the machine: the provider is one thread, so its tokens/s is also its tokens per CPU-second.
+        double perThread = ceiling.SingleThreadTokensPerSecond;
+        double provider = ceiling.ProviderTokensPerSecond;
+        double? limit = perThread > 0 && provider > 0 ? Environment.ProcessorCount / ((1 / perThread) + (1 / provider)) : null;
+        return Ceilings(run, summary, ceiling) with
+        {
+            ProviderSerialTokensPerSecond = provider > 0 ? provider : null,
+            TokenizerThreadsFed = perThread > 0 && provider > 0 ? provider / perThread : null,
+            CpuBoundLimitTokensPerSecond = limit,
+            FractionOfCpuBoundLimit = limit is double l && summary.PipelineTokensPerSecond is double pipeline ? pipeline / l : null,
+        };
+    }
+
+    private static RunSummary Ceilings(PipelineRun run, RunSummary summary, TokenizerCeilingResult ceiling) => summary with
     {
         TokenizerSingleThreadTokensPerSecond = ceiling.SingleThreadTokensPerSecond,
         TokenizerCeilingTokensPerSecond = ceiling.AllThreadsTokensPerSecond,
