@@ -99,7 +99,7 @@ public class TransportBenchmarks
     public void SerializeFrames()
     {
         // The same pooled buffers StreamLoader's ZeroMQ ends use, so the two differ by the protocol alone.
-        StreamLoader.Transport.ZeroMq.NetMqBuffers.UsePooling();
+        StreamLoader.Transport.ZeroMq.NetMqRuntime.UsePooling();
         _frames = new byte[Batches][];
         for (int i = 0; i < Batches; i++)
         {

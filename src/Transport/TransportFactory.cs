@@ -7,8 +7,11 @@ namespace StreamLoader.Transport;
 /// <summary>Opens a transport end from a location: ZeroMQ endpoints (<c>tcp://</c>, <c>ipc://</c>, <c>inproc://</c>), or streams (<c>-</c>, <c>unix:PATH</c>, a file).</summary>
 public static class TransportFactory
 {
-    /// <summary>Releases ZeroMQ's background threads; call once at process exit.</summary>
-    public static void Shutdown() => NetMQ.NetMQConfig.Cleanup(block: false);
+    /// <summary>
+    /// Releases ZeroMQ's background threads at process exit, unless a ZeroMQ end is still open in this process (its
+    /// sockets would die under it); returns whether it did.
+    /// </summary>
+    public static bool Shutdown() => NetMqRuntime.ShutdownIfIdle();
 
     /// <summary>True for locations the ZeroMQ transport handles.</summary>
     public static bool IsZeroMq(string location) =>

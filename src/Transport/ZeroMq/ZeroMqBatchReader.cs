@@ -26,7 +26,8 @@ public sealed class ZeroMqBatchReader : IBatchReader
     private readonly ZeroMqOptions _options;
     private readonly DealerSocket _dealer;
     private readonly NetMQPoller _poller;
-    private readonly NetMQQueue<long> _control = new();
+    private readonly NetMQQueue<long> _control;
+    private readonly NetMqRuntime.Lease _lease;
     private readonly ZeroMqClock _clock;
     private readonly Channel<TensorBatch> _received;
     private readonly int _window;
@@ -47,18 +48,28 @@ public sealed class ZeroMqBatchReader : IBatchReader
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
         _options = (options ?? new ZeroMqOptions()).Validate();
-        NetMqBuffers.UsePooling();
         Description = endpoint;
         _window = window;
         _received = Channel.CreateBounded<TensorBatch>(new BoundedChannelOptions(window + 1) { SingleReader = true, SingleWriter = true });
+        _lease = NetMqRuntime.Acquire();
         _dealer = new DealerSocket();
-        _dealer.Options.Linger = TimeSpan.FromSeconds(1); // long enough for the last acknowledgement and the goodbye to leave
-        _dealer.Options.ReceiveHighWatermark = window + 16;
-        _dealer.Connect(endpoint);
-        _dealer.ReceiveReady += OnMessage;
-        _control.ReceiveReady += OnControl;
+        try
+        {
+            _dealer.Options.Linger = TimeSpan.FromSeconds(1); // long enough for the last acknowledgement and the goodbye to leave
+            _dealer.Options.ReceiveHighWatermark = window + 16;
+            _dealer.Connect(endpoint);
+        }
+        catch
+        {
+            _dealer.Dispose();
+            _lease.Dispose();
+            throw;
+        }
+        _control = new NetMQQueue<long>();
+        _dealer.ReceiveReady += NetMqRuntime.Guard<NetMQSocketEventArgs>(OnMessage, OnPollerFault);
+        _control.ReceiveReady += NetMqRuntime.Guard<NetMQQueueEventArgs<long>>(OnControl, OnPollerFault);
         _heartbeatMs = (long)_options.Heartbeat.TotalMilliseconds;
-        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, OnTimer);
+        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, NetMqRuntime.Guard(OnTimer, OnPollerFault));
         _started = _lastHeard = _lastSent = _clock.NowMilliseconds;
         _poller = [_dealer, _control, _clock.Ticks];
         _poller.RunAsync("streamloader-zmq-reader");
@@ -233,6 +244,13 @@ public sealed class ZeroMqBatchReader : IBatchReader
         }
     }
 
+    /// <summary>A handler on the poller's thread threw (the context was terminated, the socket failed): the stream fails, it does not hang.</summary>
+    private void OnPollerFault(Exception error)
+    {
+        Fail(new IOException(NetMqRuntime.Describe(Description, error) + $" after {Interlocked.Read(ref _batches)} batches.", error));
+        _goodbye?.TrySetResult();
+    }
+
     private void Fail(Exception error)
     {
         if (_ended)
@@ -268,6 +286,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
         _clock.Dispose();
         _dealer.Dispose();
         _control.Dispose();
+        _lease.Dispose();
         while (_received.Reader.TryRead(out TensorBatch? batch))
         {
             batch.Dispose();

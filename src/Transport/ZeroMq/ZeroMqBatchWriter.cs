@@ -29,7 +29,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly ZeroMqOptions _options;
     private readonly RouterSocket _router;
     private readonly NetMQPoller _poller;
-    private readonly NetMQQueue<Outgoing> _outbox = new();
+    private readonly NetMQQueue<Outgoing> _outbox;
+    private readonly NetMqRuntime.Lease _lease;
+    private readonly TaskCompletionSource _pollerFault = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _slots = new(UnsentSlots);
     private readonly CancellationTokenSource _stopped = new();
     private readonly ZeroMqClock _clock;
@@ -62,20 +64,30 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     public ZeroMqBatchWriter(string endpoint, ZeroMqOptions? options = null)
     {
         _options = (options ?? new ZeroMqOptions()).Validate();
-        NetMqBuffers.UsePooling();
         Description = endpoint;
+        _lease = NetMqRuntime.Acquire();
         _router = new RouterSocket();
-        _router.Options.SendHighWatermark = 64;
-        _router.Options.ReceiveHighWatermark = 1024;
-        _router.Options.MaxMsgSize = _options.MaxConsumerMessageBytes;
-        _router.Options.Linger = TimeSpan.FromSeconds(30);
-        _router.Options.RouterMandatory = true;
-        _router.Bind(endpoint);
+        try
+        {
+            _router.Options.SendHighWatermark = 64;
+            _router.Options.ReceiveHighWatermark = 1024;
+            _router.Options.MaxMsgSize = _options.MaxConsumerMessageBytes;
+            _router.Options.Linger = TimeSpan.FromSeconds(30);
+            _router.Options.RouterMandatory = true;
+            _router.Bind(endpoint);
+        }
+        catch
+        {
+            _router.Dispose();
+            _lease.Dispose();
+            throw;
+        }
         // With a wildcard port ("tcp://127.0.0.1:*") the socket knows which one it got.
         BoundEndpoint = _router.Options.LastEndpoint ?? endpoint;
-        _router.ReceiveReady += OnMessage;
-        _outbox.ReceiveReady += OnOutgoing;
-        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, OnTimer);
+        _outbox = new NetMQQueue<Outgoing>();
+        _router.ReceiveReady += NetMqRuntime.Guard<NetMQSocketEventArgs>(OnMessage, OnPollerFault);
+        _outbox.ReceiveReady += NetMqRuntime.Guard<NetMQQueueEventArgs<Outgoing>>(OnOutgoing, OnPollerFault);
+        _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, NetMqRuntime.Guard(OnTimer, OnPollerFault));
         _poller = [_router, _outbox, _clock.Ticks];
         _poller.RunAsync("streamloader-zmq-writer");
     }
@@ -188,7 +200,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done));
-        await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAny(done.Task, _pollerFault.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (error is null && Volatile.Read(ref _failure) is { } failure)
         {
             throw new IOException(failure.Message, failure);
@@ -310,6 +322,17 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 ranges.Add(sequence);
             }
         }
+    }
+
+    /// <summary>
+    /// A handler on the poller's thread threw (the context was terminated, the socket failed): writers waiting for a
+    /// slot and the end's completion see the failure instead of waiting for a thread that no longer serves them.
+    /// </summary>
+    private void OnPollerFault(Exception error)
+    {
+        Interlocked.CompareExchange(ref _failure, new IOException(NetMqRuntime.Describe(Description, error) + $" after {Batches} batches.", error), null);
+        _stopped.Cancel();
+        _pollerFault.TrySetResult();
     }
 
     private void OnTimer()
@@ -618,6 +641,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _clock.Dispose();
         _router.Dispose();
         _outbox.Dispose();
+        _lease.Dispose();
         while (_unsent.TryDequeue(out Frame? unsent))
         {
             unsent.Buffer.Dispose();

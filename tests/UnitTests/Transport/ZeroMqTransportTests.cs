@@ -39,6 +39,33 @@ public sealed class ZeroMqTransportTests
         batches.ForEach(b => b.Dispose());
     }
 
+    /// <summary>
+    /// A console run that ends inside a process where other ZeroMQ ends still work (a host, this test run) shuts ZeroMQ
+    /// down on its way out. That once terminated the global context under them, and the next event on a poller's thread
+    /// threw TerminatingException and ended the process (CI, device tests); NetMQ's own stop signal throws it too, so
+    /// no handler of ours can catch it. Shutdown now waits for the last open end (with it waiving that, this test
+    /// crashes the test host).
+    /// </summary>
+    [Fact]
+    public async Task Shutdown_WhileEndsAreOpen_LeavesThemWorking()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync());
+        await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.False(TransportFactory.Shutdown());
+
+        for (int i = 1; i < 10; i++)
+        {
+            await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        await writer.CompleteAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        List<TensorBatch> batches = await reading.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), batches.Select(b => b.Sequence));
+        batches.ForEach(b => b.Dispose());
+    }
+
     [Fact]
     public async Task Credits_BoundTheBatchesInFlight()
     {
