@@ -1,6 +1,7 @@
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Training;
 
 namespace StreamLoader.Tasks.Classify;
@@ -30,7 +31,8 @@ public sealed class ClassificationTask : ITrainingTask, IDeviceTask
     internal static void RequireRowTokens(string task, BatchingContext context) => TaskTokens.Require(task, context.Tokenizer,
         ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls), ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep), ("a padding token", context.Tokenizer.Special.Pad));
 
-    public ITaskModel CreateModel(ModelContext context) => new ClassifierModel(context, multiLabel: false);
+    public ITaskModel CreateModel(ModelContext context) =>
+        context.Pretrained is null ? new ClassifierModel(context, multiLabel: false) : PretrainedClassifier.Create(context, multiLabel: false, threshold: 0.5);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) => ClassifierText.Render(batch, tokenizer, output, maxRows);
 }
@@ -66,7 +68,8 @@ public sealed class MultiLabelClassificationTask : ITrainingTask, IDeviceTask
         return new ClassifierBatchBuilder(context, Name, multiLabel: true);
     }
 
-    public ITaskModel CreateModel(ModelContext context) => new ClassifierModel(context, multiLabel: true);
+    public ITaskModel CreateModel(ModelContext context) =>
+        context.Pretrained is null ? new ClassifierModel(context, multiLabel: true) : PretrainedClassifier.Create(context, multiLabel: true, ReadThreshold(context.Settings));
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) => ClassifierText.Render(batch, tokenizer, output, maxRows);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using StreamLoader.Device.Models.HuggingFace;
 using Spectre.Console;
 using StreamLoader.Cli.Checkpoints;
 using StreamLoader.Cli.Hosting;
@@ -40,7 +41,7 @@ internal static class InferCommand
         Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord,
         CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Rank, CliOptions.WorldSize,
         CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. InferenceFlags, CliOptions.Set, CliOptions.Plugin,
-        CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson, ConfigFiles.Config,
+        CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.InitFrom, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson, ConfigFiles.Config,
     ];
 
     public static Command Create()
@@ -95,8 +96,9 @@ internal static class InferCommand
         string checkpoint = result.GetValue(Checkpoint) ?? throw new ArgumentException("infer needs --checkpoint DIR: the classify or multilabel run to apply (runs/classify for the latest).");
         string output = result.GetValue(Output) ?? throw new ArgumentException("infer needs --output FILE (.jsonl, .arrow or .parquet).");
         _ = ResultsFormatCheck(output);
-        string folder = CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
-        CheckpointManifest manifest = CheckpointManifest.Load(folder);
+        bool huggingFace = IsHuggingFaceFolder(checkpoint);
+        string folder = huggingFace ? Path.GetFullPath(checkpoint) : CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
+        CheckpointManifest manifest = huggingFace ? HuggingFaceManifest(folder) : CheckpointManifest.Load(folder);
         if (manifest.LabelNames is not { Count: > 0 })
         {
             throw new ArgumentException($"--checkpoint {checkpoint}: a {manifest.Task} checkpoint predicts no labels; infer runs classify and multilabel checkpoints.");
@@ -135,6 +137,7 @@ internal static class InferCommand
                 Checkpoint = folder,
                 Manifest = manifest,
                 TrainedSequenceLength = trained,
+                HuggingFaceFolder = huggingFace,
                 Output = output,
                 FilterBy = filter,
                 ChunkDocuments = commitEvery,
@@ -178,6 +181,41 @@ internal static class InferCommand
             Transport = settings.Transport with { Role = RunRole.Loader },
             MaxSteps = null,
             Notes = [],
+        };
+    }
+
+    /// <summary>A Hugging Face model folder given as --checkpoint: a config.json and safetensors weights, and no StreamLoader checkpoint.json.</summary>
+    private static bool IsHuggingFaceFolder(string path) =>
+        !File.Exists(Path.Combine(path, CheckpointManifest.FileName)) && HuggingFaceModelFolder.IsModelFolder(path);
+
+    /// <summary>
+    /// What inference needs to know of a Hugging Face sequence-classification folder, in a checkpoint's terms: the
+    /// labels from id2label, the task from problem_type, the architecture from the folder (--init-from) and rows as long
+    /// as its positions allow, up to 512 tokens.
+    /// </summary>
+    private static CheckpointManifest HuggingFaceManifest(string folder)
+    {
+        HuggingFaceModelFolder model = HuggingFaceModelFolder.Open(folder);
+        IReadOnlyList<string> labels = model.Config.Labels
+            ?? throw new ArgumentException($"--checkpoint {folder}: its config.json has no id2label, so what the model's outputs mean is unknown; infer runs sequence-classification folders ({model.Family.Name}: an id2label beside a classification head).");
+        string task = model.Config.ProblemType == "multi_label_classification" ? "multilabel" : "classify";
+        int positions = Math.Min(512, model.Family.MaxPositions(model.Config));
+        return new CheckpointManifest
+        {
+            Task = task,
+            CreatedUtc = File.GetLastWriteTimeUtc(Path.Combine(folder, HuggingFaceModelFolder.ConfigFile)),
+            Steps = 0,
+            Tokenizer = model.TokenizerFile ?? "none",
+            VocabularySize = model.Family.VocabularySize(model.Config),
+            NextBatchSequence = 0,
+            ResumeOffset = 0,
+            LabelNames = labels,
+            HasPosition = false,
+            Settings = new Dictionary<string, string[]>(StringComparer.Ordinal)
+            {
+                [CliOptions.InitFrom.Name] = [folder],
+                [CliOptions.SeqLen.Name] = [positions.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            },
         };
     }
 

@@ -69,6 +69,7 @@ internal static class PipelineCommands
         root.Subcommands.Add(inspect);
 
         root.Subcommands.Add(InferCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create(root));
         root.Subcommands.Add(TasksCommand.Create());
         root.Subcommands.Add(ScanCommand.Create());

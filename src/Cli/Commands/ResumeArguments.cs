@@ -17,6 +17,7 @@ internal static class ResumeArguments
         CliOptions.Task, CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
         CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
         .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Labels, CliOptions.EvalSplit, CliOptions.ShuffleBuffer, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
+        CliOptions.InitFrom,
     ];
 
     /// <summary>Settings a resumed run takes from the checkpoint unless given again, when they may change.</summary>
@@ -44,7 +45,7 @@ internal static class ResumeArguments
         Apply(result, manifest.ReadSettings(folder), MustMatch, Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
 
     /// <summary>Settings inference takes from the checkpoint it runs: they shape the ids and the model, so given again they must agree.</summary>
-    private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model];
+    private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model, CliOptions.InitFrom];
 
     /// <summary>Settings inference takes from the checkpoint unless given: the sequence length (no longer than trained), the columns, the threshold.</summary>
     private static Option[] InferenceDefaults => [CliOptions.SeqLen, CliOptions.TextField, CliOptions.IdField, .. CliOptions.TaskFlags.Where(f => f.Key == "threshold").Select(f => f.Option)];

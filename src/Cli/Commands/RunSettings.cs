@@ -112,6 +112,12 @@ public sealed record DeviceRunSettings
     /// <summary>The checkpoint folder to write, or null for none. See <see cref="CheckpointUnderRuns"/>.</summary>
     public string? Checkpoint { get; init; }
 
+    /// <summary>
+    /// A Hugging Face model folder the model starts from (<c>--init-from DIR</c> naming one): its architecture, size and
+    /// weights replace the <see cref="ModelSize"/> preset. Null otherwise.
+    /// </summary>
+    public string? Pretrained { get; init; }
+
     /// <summary>True when <see cref="Checkpoint"/> is the default folder of runs (<c>runs/&lt;task&gt;</c>): each run claims a new folder in it.</summary>
     public bool CheckpointUnderRuns { get; init; }
 }
@@ -127,6 +133,12 @@ public sealed record InferRunSettings
 
     /// <summary>The sequence length the model was trained with: its positions (rows may be shorter, never longer).</summary>
     public required int TrainedSequenceLength { get; init; }
+
+    /// <summary>
+    /// True when <see cref="Checkpoint"/> is a Hugging Face sequence-classification folder rather than a StreamLoader
+    /// checkpoint: the weights are the folder's safetensors (<see cref="Manifest"/> is made from its config.json).
+    /// </summary>
+    public bool HuggingFaceFolder { get; init; }
 
     /// <summary>The output file; its extension names the format.</summary>
     public required string Output { get; init; }
@@ -320,6 +332,21 @@ public sealed record RunSettings
         return new TokenizerSettings { Kind = kind, VocabularyPath = path ?? result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
     }
 
+    /// <summary>
+    /// The tokenizer of a run that starts from a Hugging Face folder: the folder's own (tokenizer.json, else vocab.txt)
+    /// unless --tokenizer or --vocab names another.
+    /// </summary>
+    private static TokenizerSettings PretrainedTokenizer(TokenizerSettings given, string folder)
+    {
+        if (given.VocabularyPath is not null || given.Kind != TokenizerKind.Auto)
+        {
+            return given;
+        }
+        string file = StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.FindTokenizer(folder)
+            ?? throw new ArgumentException($"--init-from {folder}: the folder has no tokenizer.json or vocab.txt; give the model's tokenizer with --tokenizer PATH or --vocab PATH.");
+        return given with { VocabularyPath = file };
+    }
+
     /// <summary>The ZeroMQ settings: --peer-timeout and --expect-consumers.</summary>
     private static Transport.ZeroMq.ZeroMqOptions ReadZeroMq(ParseResult result)
     {
@@ -472,6 +499,12 @@ public sealed record RunSettings
             throw new ArgumentException($"--schedule-steps {scheduleSteps}: must be at least 1.");
         }
 
+        string? pretrained = result.GetValue(CliOptions.InitFrom) is { } initFrom && StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.IsModelFolder(initFrom) ? initFrom : null;
+        if (pretrained is not null)
+        {
+            // An architecture no family reads is said now, in one line, before any data is read.
+            _ = StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.Open(pretrained);
+        }
         return new RunSettings
         {
             Task = task,
@@ -489,7 +522,7 @@ public sealed record RunSettings
             },
             Batcher = new BatcherRunSettings
             {
-                Tokenizer = ReadTokenizer(result),
+                Tokenizer = pretrained is null ? ReadTokenizer(result) : PretrainedTokenizer(ReadTokenizer(result), pretrained),
                 SequenceLength = seqLen,
                 BatchSize = batchSize,
                 TaskSettings = settings,
@@ -519,8 +552,9 @@ public sealed record RunSettings
                     ClipNorm = result.GetValue(CliOptions.Clip),
                     LogEvery = result.GetValue(CliOptions.LogEvery),
                     EvalEvery = Math.Max(1, result.GetValue(CliOptions.EvalEvery)),
-                    InitFrom = result.GetValue(CliOptions.InitFrom),
+                    InitFrom = pretrained is null ? result.GetValue(CliOptions.InitFrom) : null,
                 },
+                Pretrained = pretrained,
                 Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
                 CheckpointUnderRuns = checkpoint is null,
             },

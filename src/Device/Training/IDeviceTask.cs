@@ -48,6 +48,13 @@ public sealed record ModelContext(
     /// <summary>A classifier's label names; null for other tasks.</summary>
     public LabelSet? Labels { get; init; }
 
+    /// <summary>
+    /// The Hugging Face model folder to start from (<c>--init-from DIR</c>, or <c>infer --checkpoint DIR</c>); null to
+    /// build the <see cref="ModelSize"/> preset. A task that can start from one returns an
+    /// <see cref="Models.HuggingFace.IPretrainedModel"/>; the host refuses the run for a task that cannot.
+    /// </summary>
+    public Models.HuggingFace.HuggingFaceModelFolder? Pretrained { get; init; }
+
     /// <summary>The label names, or an error naming what is missing.</summary>
     public LabelSet RequireLabels() => Labels ?? throw new InvalidOperationException("This task's model needs the label names (--labels, or labels in the data).");
 

@@ -9,6 +9,7 @@ using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Transport;
 using StreamLoader.Device.Inference;
 using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
@@ -69,7 +70,7 @@ internal sealed class InferConsumer : IRunConsumer
             KeepColumns = s.Provider.Reading.Columns.Keep,
             LabelNames = labels,
             MultiLabel = string.Equals(_infer.Manifest.Task, "multilabel", StringComparison.Ordinal),
-            ModelHash = CompletionMarker.Hash(Path.Combine(_infer.Checkpoint, TrainingState.ModelFile)).Sha256[..16],
+            ModelHash = CompletionMarker.Hash(Path.Combine(_infer.Checkpoint, _infer.HuggingFaceFolder ? WeightsFileOf(_infer.Checkpoint) : TrainingState.ModelFile)).Sha256[..16],
             TokenizerHash = TokenizerHash(s.Batcher.Tokenizer, run),
         };
         _schema.Validate();
@@ -122,21 +123,31 @@ internal sealed class InferConsumer : IRunConsumer
             ?? throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: its task '{_infer.Manifest.Task}' has no model to run.");
         torch.Device device = DeviceModels.Select(s.Device);
         _deviceName = device.ToString();
-        var context = new ModelContext(run.Vocabulary, _infer.TrainedSequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings) { Labels = new LabelSet(_schema!.LabelNames) };
-        ITaskModel model = context.Build(trained);
+        ITaskModel model = DeviceModels.Build(run, trained, device, _infer.TrainedSequenceLength, new LabelSet(_schema!.LabelNames), s.Device.Pretrained, weightsFromCheckpoint: !_infer.HuggingFaceFolder);
         if (model is not IPredictingModel predicting)
         {
             model.Dispose();
             throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: the {_infer.Manifest.Task} model cannot predict (it does not implement IPredictingModel).");
         }
         _model = predicting;
-        try
+        if (_infer.HuggingFaceFolder)
         {
-            model.Module.load(Path.Combine(_infer.Checkpoint, TrainingState.ModelFile));
+            // The folder's own weights, head included, were loaded as the model was built; a head made afresh would predict noise.
+            if (model is PretrainedClassifier { NewHead: true } fresh)
+            {
+                throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: {fresh.Description}; infer needs a trained classification head whose labels are the folder's id2label.");
+            }
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException)
+        else
         {
-            throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: its weights do not fit the {_infer.Manifest.Task} model built from its settings ({ex.Message}).", ex);
+            try
+            {
+                model.Module.load(Path.Combine(_infer.Checkpoint, TrainingState.ModelFile));
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException)
+            {
+                throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: its weights do not fit the {_infer.Manifest.Task} model built from its settings ({ex.Message}).", ex);
+            }
         }
         DeviceModels.Describe(run, _deviceName, model);
         run.Progress.Log($"infer: {_infer.Manifest.Task} model ({_schema.LabelNames.Count} labels, hash {_schema.ModelHash}) -> {_layout!.Final}; {_batching!.Layout} batches{(_batching.Layout == InferenceBatching.Sorted ? $" of up to {_batching.MaxTokensPerBatch:N0} tokens" : $" of {_batching.BatchSize} rows")}, windows of {_batching.Window:N0} documents{(_infer.FilterBy.Count > 0 ? $", keeping {string.Join(", ", _infer.FilterBy)}" : string.Empty)}");
@@ -157,6 +168,10 @@ internal sealed class InferConsumer : IRunConsumer
     }
 
     public ProgressSample Sample(ProgressSample sample) => sample with { Rows = _writer?.Documents };
+
+    /// <summary>The file whose hash names a Hugging Face folder's weights: its model.safetensors, or the index of its shards.</summary>
+    private static string WeightsFileOf(string folder) =>
+        File.Exists(Path.Combine(folder, HuggingFaceWeights.SingleFile)) ? HuggingFaceWeights.SingleFile : HuggingFaceWeights.IndexFile;
 
     public Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
     {

@@ -3,6 +3,7 @@ using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Training;
 using TorchSharp;
 
@@ -35,7 +36,8 @@ internal sealed class TrainConsumer : IRunConsumer
         torch.Device device = DeviceModels.Select(s.Device);
         _deviceName = device.ToString();
         // The host seeds the generator and moves the model, so every task's model starts alike from --seed.
-        ITaskModel model = new ModelContext(run.Vocabulary, run.SequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings) { Labels = run.Labels }.Build(deviceTask);
+        bool resuming = s.ResumeFolder is { } resumed && TrainingState.ExistsIn(resumed);
+        ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resuming);
         _model = model;
         if (s.Device.Checkpoint is { } checkpoint)
         {
@@ -263,14 +265,14 @@ internal sealed class TrainConsumer : IRunConsumer
             Provider = summary.Provider is null ? null : summary.Provider with { PositionSaved = position },
             Device = new DeviceReport(
                 _deviceName,
-                s.Device.ModelSize,
+                DeviceModels.Name(s, _model),
                 TorchRuntime.LoadedFrom,
                 trainer.BatchesWithoutTargets,
                 _checkpoint,
                 s.ResumeFolder,
                 Downsample(trainer.Losses, 200),
                 EvaluationOf(run, trainer),
-                trainer.InitializedParameters is null ? null : s.Device.Training.InitFrom),
+                trainer.InitializedParameters is null ? s.Device.Pretrained : s.Device.Training.InitFrom),
         };
     }
 
@@ -327,14 +329,40 @@ internal static class DeviceModels
     }
 
     /// <summary>Logs where the model runs and its size (and why CUDA was passed over, if it was).</summary>
+    /// <summary>
+    /// Builds the task's model the way every run does: seeded from --seed, the preset named by --model, or the Hugging
+    /// Face folder <paramref name="pretrained"/> (a task that cannot start from one is refused with a message).
+    /// With <paramref name="weightsFromCheckpoint"/> the caller loads a checkpoint's weights over the folder's next.
+    /// </summary>
+    public static ITaskModel Build(PipelineRun run, IDeviceTask task, torch.Device device, int sequenceLength, Core.Tasks.LabelSet? labels, string? pretrained, bool weightsFromCheckpoint)
+    {
+        RunSettings s = run.Settings;
+        HuggingFaceModelFolder? folder = pretrained is null ? null : HuggingFaceModelFolder.Open(pretrained);
+        ITaskModel model = new ModelContext(run.Vocabulary, sequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings) { Labels = labels, Pretrained = folder }.Build(task);
+        if (folder is not null)
+        {
+            if (model is not IPretrainedModel built)
+            {
+                model.Dispose();
+                throw new ArgumentException($"--init-from {pretrained}: task '{run.Task.Name}' cannot start from a Hugging Face model folder yet; classify and multilabel can. --init-from also takes a StreamLoader checkpoint folder.");
+            }
+            run.Progress.Log(weightsFromCheckpoint ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
+        }
+        return model;
+    }
+
     public static void Describe(PipelineRun run, string deviceName, ITaskModel model)
     {
         if (TorchRuntime.CudaProblem is { } problem)
         {
             run.Progress.Log("note: CUDA is visible but could not be used, so the model runs on the CPU: " + problem);
         }
-        run.Progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {run.Settings.Device.ModelSize}, vocab {run.Vocabulary.Size:N0}, seq {run.SequenceLength}, {ParameterCount(model):N0} parameters");
+        run.Progress.Log($"device: {deviceName} ({TorchRuntime.LoadedFrom}), model {Name(run.Settings, model)}, vocab {run.Vocabulary.Size:N0}, seq {run.SequenceLength}, {ParameterCount(model):N0} parameters");
     }
+
+    /// <summary>The model as reports name it: the --model preset, or the Hugging Face architecture it was built from.</summary>
+    public static string Name(RunSettings settings, ITaskModel? model) =>
+        model is IPretrainedModel pretrained ? pretrained.Folder.Config.Describe() : settings.Device.ModelSize;
 
     /// <summary>The model's parameters, element by element.</summary>
     public static long ParameterCount(ITaskModel model)

@@ -82,6 +82,8 @@ public sealed class BertForSequenceClassification : PretrainedSequenceClassifier
     /// <summary>The body.</summary>
     public BertModel Bert => bert;
 
+    public override string Architecture => nameof(BertForSequenceClassification);
+
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
     public override IEnumerable<string> Alternatives(string name) => BertFamily.Alternatives(name);

@@ -109,6 +109,27 @@ public sealed class HuggingFaceConfig
     public bool GetBool(string name, bool fallback) =>
         _root.TryGetProperty(name, out JsonElement value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : fallback;
 
+    /// <summary>
+    /// Writes this configuration for a sequence classifier: <paramref name="architecture"/>, <c>id2label</c> and
+    /// <c>label2id</c> from <paramref name="labels"/>, and <c>problem_type</c>; every other field as read.
+    /// </summary>
+    public void WriteForClassifier(string path, string architecture, IReadOnlyList<string> labels, bool multiLabel)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(_root.GetRawText())!.AsObject();
+        root["architectures"] = new System.Text.Json.Nodes.JsonArray(architecture);
+        var id2label = new System.Text.Json.Nodes.JsonObject();
+        var label2id = new System.Text.Json.Nodes.JsonObject();
+        for (int i = 0; i < labels.Count; i++)
+        {
+            id2label[i.ToString(CultureInfo.InvariantCulture)] = labels[i];
+            label2id[labels[i]] = i;
+        }
+        root["id2label"] = id2label;
+        root["label2id"] = label2id;
+        root["problem_type"] = multiLabel ? "multi_label_classification" : "single_label_classification";
+        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
     /// <summary>The architecture and model type, for messages.</summary>
     public string Describe() => Architecture.Length > 0 ? $"{Architecture} ({ModelType})" : $"model type '{ModelType}'";
 }

@@ -29,8 +29,11 @@ public sealed class HuggingFaceModelFolder
     /// The folder's tokenizer: <c>tokenizer.json</c> when present (every published tokenizer, read token-exact), else a
     /// BERT <c>vocab.txt</c>; null when it has neither.
     /// </summary>
-    public string? TokenizerFile =>
-        new[] { "tokenizer.json", "vocab.txt" }.Select(f => Path.Combine(Folder, f)).FirstOrDefault(File.Exists);
+    public string? TokenizerFile => FindTokenizer(Folder);
+
+    /// <summary>The tokenizer file of <paramref name="folder"/> (tokenizer.json, else vocab.txt), or null.</summary>
+    public static string? FindTokenizer(string folder) =>
+        new[] { "tokenizer.json", "vocab.txt" }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
 
     /// <summary>True when <paramref name="folder"/> looks like a Hugging Face model folder (a config.json and safetensors weights).</summary>
     public static bool IsModelFolder(string folder) =>

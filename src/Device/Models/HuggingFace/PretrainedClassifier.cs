@@ -11,12 +11,13 @@ namespace StreamLoader.Device.Models.HuggingFace;
 /// folder's head is kept when its labels are the run's, in the same order; otherwise a new head is initialised and
 /// <see cref="Description"/> says so and why.
 /// </summary>
-public sealed class PretrainedClassifier : IClassifierModel
+public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
 {
     private readonly PretrainedSequenceClassifier _module;
 
-    private PretrainedClassifier(PretrainedSequenceClassifier module, IReadOnlyList<string> labels, bool multiLabel, double threshold, WeightLoadReport report, string description)
+    private PretrainedClassifier(HuggingFaceModelFolder folder, PretrainedSequenceClassifier module, IReadOnlyList<string> labels, bool multiLabel, double threshold, WeightLoadReport report, string description)
     {
+        Folder = folder;
         _module = module;
         Labels = labels.Count;
         LabelNames = labels;
@@ -28,6 +29,8 @@ public sealed class PretrainedClassifier : IClassifierModel
 
     public nn.Module Module => _module;
 
+    public HuggingFaceModelFolder Folder { get; }
+
     public int Labels { get; }
 
     /// <summary>The labels, by score column.</summary>
@@ -37,11 +40,18 @@ public sealed class PretrainedClassifier : IClassifierModel
 
     public double Threshold { get; }
 
+    /// <summary>True when the head was made afresh (the folder had none, or other labels).</summary>
+    public bool NewHead { get; private init; }
+
     /// <summary>Which tensors came from the folder.</summary>
     public WeightLoadReport Report { get; }
 
     /// <summary>One line for the run's log and report: the architecture, what was loaded, and whether the head is new.</summary>
     public string Description { get; }
+
+    /// <summary>Builds the classifier a classify or multilabel run asks for from <see cref="ModelContext.Pretrained"/>.</summary>
+    public static PretrainedClassifier Create(ModelContext context, bool multiLabel, double threshold) =>
+        Create(context.Pretrained ?? throw new InvalidOperationException("The run has no Hugging Face folder to start from."), context.RequireLabels().Names, multiLabel, threshold, context.SequenceLength, context.Vocabulary.Size);
 
     /// <summary>
     /// Builds the classifier for <paramref name="labels"/> and loads the folder's weights into it. The run's
@@ -80,7 +90,7 @@ public sealed class PretrainedClassifier : IClassifierModel
             }
             string head = why is null ? $"its head kept ({labels.Count} labels)" : $"a new head for {labels.Count} labels ({why})";
             string description = $"Hugging Face {config.Describe()} from {folder.Folder}: {report.Loaded.Count} of {report.Loaded.Count + report.Missing.Count} tensors loaded, {head}";
-            return new PretrainedClassifier(module, labels, multiLabel, threshold, report, description);
+            return new PretrainedClassifier(folder, module, labels, multiLabel, threshold, report, description) { NewHead = why is not null };
         }
         catch
         {

@@ -36,6 +36,9 @@ public abstract class PretrainedSequenceClassifier : nn.Module<Tensor, Tensor, T
     {
     }
 
+    /// <summary>The <c>architectures</c> entry of a folder holding this module ("BertForSequenceClassification").</summary>
+    public abstract string Architecture { get; }
+
     /// <summary>The head's parameter names start with one of these (a new head replaces them when the labels differ).</summary>
     public abstract IReadOnlyList<string> HeadPrefixes { get; }
 
@@ -52,5 +55,5 @@ public static class PretrainedFamilies
     /// <summary>The family that reads <paramref name="config"/>; an error naming the architectures that are read otherwise.</summary>
     public static IPretrainedFamily For(HuggingFaceConfig config) =>
         All.FirstOrDefault(f => f.Reads(config))
-        ?? throw new NotSupportedException($"{config.Path}: {config.Describe()} is not supported; supported architectures: {string.Join(", ", All.SelectMany(f => f.Architectures))}.");
+        ?? throw new ArgumentException($"{config.Path}: {config.Describe()} is not supported; supported architectures: {string.Join(", ", All.SelectMany(f => f.Architectures))}.");
 }
