@@ -105,7 +105,7 @@ internal static class CliOptions
 
     // Device
     public static readonly Option<long?> MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (bench, inspect: batches). The built-in corpus defaults to 200; 0 means no limit.", HelpName = "n" };
-    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base); classify and multilabel also take bag (a fast bag-of-embeddings classifier).", DefaultValueFactory = _ => s_device.ModelSize, HelpName = "size" };
+    public static readonly Option<string> Model = new("--model") { Description = "Model size: micro, tiny (2 layers, hidden 128), small, base (BERT-base); classify and multilabel also take bag (a fast bag-of-embeddings classifier), or a Hugging Face model folder (its config.json's architecture, trained from scratch; --init-from DIR loads its weights too).", DefaultValueFactory = _ => s_device.ModelSize, HelpName = "size" };
     public static readonly Option<double> LearningRate = new("--lr") { Description = "Peak learning rate (AdamW).", DefaultValueFactory = _ => s_trainer.LearningRate, HelpName = "rate" };
     public static readonly Option<int> Warmup = new("--warmup") { Description = "Linear warm-up steps; the rate then decays linearly to 0 at --max-steps (constant if no limit).", DefaultValueFactory = _ => s_trainer.WarmupSteps, HelpName = "steps" };
     public static readonly Option<double> Clip = new("--clip") { Description = "Clip the gradient norm to this; 0 disables.", DefaultValueFactory = _ => s_trainer.ClipNorm, HelpName = "norm" };

@@ -48,21 +48,24 @@ internal static class ExportCommand
         string folder = CheckpointManifest.Resolve(checkpoint);
         CheckpointManifest manifest = CheckpointManifest.Load(folder);
         IReadOnlyDictionary<string, string[]> settings = manifest.ReadSettings(folder);
-        if (!settings.TryGetValue(CliOptions.InitFrom.Name, out string[]? init) || init.Length != 1 || !HuggingFaceModelFolder.IsModelFolder(init[0]))
+        string? architectureFolder = new[] { CliOptions.InitFrom.Name, CliOptions.Model.Name }
+            .Select(o => settings.TryGetValue(o, out string[]? v) && v.Length == 1 ? v[0] : null)
+            .FirstOrDefault(v => v is not null && HuggingFaceModelFolder.HasConfig(v));
+        if (architectureFolder is null)
         {
-            throw new ArgumentException($"--checkpoint {folder}: its model was not started from a Hugging Face folder (--init-from DIR), so its tensors have StreamLoader's own names; export-hf writes {string.Join(", ", PretrainedFamilies.All.SelectMany(f => f.Architectures))} fine-tuned by StreamLoader.");
+            throw new ArgumentException($"--checkpoint {folder}: its model was not built from a Hugging Face folder (--init-from DIR or --model DIR), so its tensors have StreamLoader's own names; export-hf writes {string.Join(", ", PretrainedFamilies.All.SelectMany(f => f.Architectures))} fine-tuned by StreamLoader.");
         }
         if (manifest.LabelNames is not { Count: > 0 } labels)
         {
             throw new ArgumentException($"--checkpoint {folder}: a {manifest.Task} checkpoint has no labels; export-hf writes classify and multilabel checkpoints.");
         }
-        HuggingFaceModelFolder source = HuggingFaceModelFolder.Open(init[0]);
+        HuggingFaceModelFolder source = HuggingFaceModelFolder.Open(architectureFolder);
         int sequenceLength = settings.TryGetValue(CliOptions.SeqLen.Name, out string[]? length) && int.TryParse(length.FirstOrDefault(), CultureInfo.InvariantCulture, out int n) ? n : 128;
         bool multiLabel = manifest.Task == "multilabel";
         string tokenizer = TokenizerFile(settings, source);
 
         TorchRuntime.EnsureLoaded();
-        using PretrainedClassifier model = PretrainedClassifier.Create(source, labels, multiLabel, 0.5, sequenceLength, manifest.VocabularySize);
+        using PretrainedClassifier model = PretrainedClassifier.Create(source, labels, multiLabel, 0.5, sequenceLength, manifest.VocabularySize, loadWeights: false);
         model.Module.load(Path.Combine(folder, TrainingState.ModelFile));
         Directory.CreateDirectory(output);
         var tensors = model.Module.state_dict();

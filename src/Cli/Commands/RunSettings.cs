@@ -118,6 +118,9 @@ public sealed record DeviceRunSettings
     /// </summary>
     public string? Pretrained { get; init; }
 
+    /// <summary>False when <see cref="Pretrained"/> came from <c>--model DIR</c>: its architecture, trained from scratch.</summary>
+    public bool PretrainedWeights { get; init; } = true;
+
     /// <summary>True when <see cref="Checkpoint"/> is the default folder of runs (<c>runs/&lt;task&gt;</c>): each run claims a new folder in it.</summary>
     public bool CheckpointUnderRuns { get; init; }
 }
@@ -500,6 +503,15 @@ public sealed record RunSettings
         }
 
         string? pretrained = result.GetValue(CliOptions.InitFrom) is { } initFrom && StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.IsModelFolder(initFrom) ? initFrom : null;
+        bool pretrainedWeights = pretrained is not null;
+        if (result.GetValue(CliOptions.Model) is { } modelOption && StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.HasConfig(modelOption))
+        {
+            if (pretrained is not null && !string.Equals(Path.GetFullPath(pretrained), Path.GetFullPath(modelOption), StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"--model {modelOption} and --init-from {pretrained}: each names a Hugging Face folder; --init-from alone takes its architecture and weights.");
+            }
+            pretrained ??= modelOption;
+        }
         if (pretrained is not null)
         {
             // An architecture no family reads is said now, in one line, before any data is read.
@@ -555,6 +567,7 @@ public sealed record RunSettings
                     InitFrom = pretrained is null ? result.GetValue(CliOptions.InitFrom) : null,
                 },
                 Pretrained = pretrained,
+                PretrainedWeights = pretrainedWeights,
                 Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
                 CheckpointUnderRuns = checkpoint is null,
             },

@@ -55,6 +55,9 @@ public sealed record ModelContext(
     /// </summary>
     public Models.HuggingFace.HuggingFaceModelFolder? Pretrained { get; init; }
 
+    /// <summary>False to build <see cref="Pretrained"/>'s architecture with fresh weights (<c>--model DIR</c>: the same model trained from scratch).</summary>
+    public bool LoadPretrainedWeights { get; init; } = true;
+
     /// <summary>The label names, or an error naming what is missing.</summary>
     public LabelSet RequireLabels() => Labels ?? throw new InvalidOperationException("This task's model needs the label names (--labels, or labels in the data).");
 

@@ -37,7 +37,7 @@ internal sealed class TrainConsumer : IRunConsumer
         _deviceName = device.ToString();
         // The host seeds the generator and moves the model, so every task's model starts alike from --seed.
         bool resuming = s.ResumeFolder is { } resumed && TrainingState.ExistsIn(resumed);
-        ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resuming);
+        ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resuming || !s.Device.PretrainedWeights);
         _model = model;
         if (s.Device.Checkpoint is { } checkpoint)
         {
@@ -338,7 +338,13 @@ internal static class DeviceModels
     {
         RunSettings s = run.Settings;
         HuggingFaceModelFolder? folder = pretrained is null ? null : HuggingFaceModelFolder.Open(pretrained);
-        ITaskModel model = new ModelContext(run.Vocabulary, sequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings) { Labels = labels, Pretrained = folder }.Build(task);
+        ITaskModel model = new ModelContext(run.Vocabulary, sequenceLength, s.Device.ModelSize, device, s.Seed, s.Batcher.TaskSettings)
+        {
+            Labels = labels,
+            Pretrained = folder,
+            // Weights a checkpoint replaces next are not read (a resume, infer of a run trained from the folder).
+            LoadPretrainedWeights = s.Device.PretrainedWeights && !weightsFromCheckpoint,
+        }.Build(task);
         if (folder is not null)
         {
             if (model is not IPretrainedModel built)
@@ -346,7 +352,7 @@ internal static class DeviceModels
                 model.Dispose();
                 throw new ArgumentException($"--init-from {pretrained}: task '{run.Task.Name}' cannot start from a Hugging Face model folder yet; classify and multilabel can. --init-from also takes a StreamLoader checkpoint folder.");
             }
-            run.Progress.Log(weightsFromCheckpoint ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
+            run.Progress.Log(weightsFromCheckpoint && s.Device.PretrainedWeights ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
         }
         return model;
     }

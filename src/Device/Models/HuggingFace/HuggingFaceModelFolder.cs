@@ -39,6 +39,9 @@ public sealed class HuggingFaceModelFolder
     public static bool IsModelFolder(string folder) =>
         Directory.Exists(folder) && File.Exists(Path.Combine(folder, ConfigFile)) && HuggingFaceWeights.ExistIn(folder);
 
+    /// <summary>True when <paramref name="folder"/> holds a config.json (an architecture, with or without weights).</summary>
+    public static bool HasConfig(string folder) => Directory.Exists(folder) && File.Exists(Path.Combine(folder, ConfigFile));
+
     /// <summary>Reads the folder's config and checks that a family reads its architecture (an error naming the ones that do otherwise).</summary>
     public static HuggingFaceModelFolder Open(string folder)
     {

@@ -51,14 +51,21 @@ public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
 
     /// <summary>Builds the classifier a classify or multilabel run asks for from <see cref="ModelContext.Pretrained"/>.</summary>
     public static PretrainedClassifier Create(ModelContext context, bool multiLabel, double threshold) =>
-        Create(context.Pretrained ?? throw new InvalidOperationException("The run has no Hugging Face folder to start from."), context.RequireLabels().Names, multiLabel, threshold, context.SequenceLength, context.Vocabulary.Size);
+        Create(context.Pretrained ?? throw new InvalidOperationException("The run has no Hugging Face folder to start from."), context.RequireLabels().Names, multiLabel, threshold, context.SequenceLength, context.Vocabulary.Size, context.LoadPretrainedWeights);
 
     /// <summary>
     /// Builds the classifier for <paramref name="labels"/> and loads the folder's weights into it. The run's
     /// <paramref name="sequenceLength"/> and <paramref name="vocabularySize"/> are checked against the model's
     /// positions and embedding rows first.
     /// </summary>
-    public static PretrainedClassifier Create(HuggingFaceModelFolder folder, IReadOnlyList<string> labels, bool multiLabel, double threshold, int sequenceLength, int vocabularySize)
+    /// <param name="folder">The folder: its config.json and weights.</param>
+    /// <param name="labels">The run's labels, by score column.</param>
+    /// <param name="multiLabel">Several labels per row (a sigmoid each) rather than one (a softmax).</param>
+    /// <param name="threshold">Multi-label: the probability above which a label is predicted.</param>
+    /// <param name="sequenceLength">The run's row length, at most the model's positions.</param>
+    /// <param name="vocabularySize">The tokenizer's ids, at most the model's embedding rows.</param>
+    /// <param name="loadWeights">False builds the architecture with fresh weights (the same model trained from scratch).</param>
+    public static PretrainedClassifier Create(HuggingFaceModelFolder folder, IReadOnlyList<string> labels, bool multiLabel, double threshold, int sequenceLength, int vocabularySize, bool loadWeights = true)
     {
         IPretrainedFamily family = folder.Family;
         HuggingFaceConfig config = folder.Config;
@@ -73,6 +80,11 @@ public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
             throw new ArgumentException($"{folder.Folder}: the tokenizer has {vocabularySize:N0} ids but the model embeds {rows:N0} (vocab_size); use the folder's own tokenizer (leave out --vocab and --tokenizer).");
         }
         PretrainedSequenceClassifier module = family.CreateSequenceClassifier(config, labels.Count);
+        if (!loadWeights)
+        {
+            int tensors = module.state_dict().Count;
+            return new PretrainedClassifier(folder, module, labels, multiLabel, threshold, new WeightLoadReport([], [], []), $"Hugging Face {config.Describe()} architecture from {folder.Folder}: {tensors} tensors initialised afresh (--model DIR trains it from scratch; --init-from DIR loads its weights)") { NewHead = true };
+        }
         try
         {
             using HuggingFaceWeights weights = folder.OpenWeights();

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Text.Json;
+using StreamLoader.Device.Models.HuggingFace;
+using StreamLoader.Tests.Infrastructure;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace StreamLoader.Device.Tests.Pretrained;
+
+/// <summary>
+/// Our <c>BertForSequenceClassification</c> against a reference built from stock PyTorch modules
+/// (scripts/models/bert_reference.py: <c>nn.TransformerEncoderLayer</c> post-norm blocks holding the same random
+/// weights, saved under Hugging Face's names): logits within 1e-4 on padded batches; and the folder written back
+/// (safetensors and config.json, as export-hf writes them) gives the same logits again.
+/// </summary>
+[Collection(TorchCollection.Name)]
+public sealed class BertReferenceTests(ITestOutputHelper output)
+{
+    private static readonly string[] Labels = ["alpha", "beta", "gamma"];
+
+    [SkippableFact]
+    public void SequenceClassifier_MatchesStockPyTorch_AndSurvivesWritingBack()
+    {
+        using var files = new TempFiles();
+        string folder = files.Path("bert");
+        MakeReference(folder);
+        using JsonDocument reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "reference.json")));
+
+        using PretrainedClassifier model = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(folder), Labels, multiLabel: false, 0.5, 64, 1000);
+        Assert.False(model.NewHead);
+        Assert.Empty(model.Report.Missing);
+        model.Module.eval();
+        double worst = Compare(model, reference.RootElement.GetProperty("batches"));
+        output.WriteLine($"BertForSequenceClassification (2 layers, hidden 64, 3 labels) against torch {reference.RootElement.GetProperty("torch").GetString()} nn.TransformerEncoderLayer: max |logit difference| {worst:E2} over 12 rows");
+        Assert.True(worst < 1e-4, $"max logit difference {worst:E3} is not within 1e-4");
+
+        // Written back as export-hf writes a folder, then read again: the same logits.
+        string written = files.Path("written");
+        Directory.CreateDirectory(written);
+        SafeTensorsWriter.Write(Path.Combine(written, HuggingFaceWeights.SingleFile), model.Module.state_dict());
+        model.Folder.Config.WriteForClassifier(Path.Combine(written, HuggingFaceModelFolder.ConfigFile), "BertForSequenceClassification", Labels, multiLabel: false);
+        using PretrainedClassifier again = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(written), Labels, multiLabel: false, 0.5, 64, 1000);
+        Assert.False(again.NewHead);
+        again.Module.eval();
+        Assert.Equal(worst, Compare(again, reference.RootElement.GetProperty("batches")));
+    }
+
+    private static double Compare(PretrainedClassifier model, JsonElement batches)
+    {
+        double worst = 0;
+        foreach (JsonElement batch in batches.EnumerateArray())
+        {
+            long[][] ids = Rows(batch.GetProperty("input_ids"));
+            long[][] mask = Rows(batch.GetProperty("attention_mask"));
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            Tensor logits = ((nn.Module<Tensor, Tensor, Tensor>)model.Module).call(tensor(ids.SelectMany(r => r).ToArray(), [ids.Length, ids[0].Length]), tensor(mask.SelectMany(r => r).ToArray(), [ids.Length, ids[0].Length]));
+            float[] ours = logits.contiguous().data<float>().ToArray();
+            double[] expected = [.. batch.GetProperty("logits").EnumerateArray().SelectMany(r => r.EnumerateArray()).Select(v => v.GetDouble())];
+            Assert.Equal(expected.Length, ours.Length);
+            for (int i = 0; i < ours.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(ours[i] - expected[i]));
+            }
+        }
+        return worst;
+    }
+
+    private static long[][] Rows(JsonElement rows) => [.. rows.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt64()).ToArray())];
+
+    private static void MakeReference(string folder)
+    {
+        bool torchThere = File.Exists("/usr/bin/python3") && Run("-c", "import torch, numpy").Exit == 0;
+        Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference BERT.");
+        (int exit, string text) = Run(Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "bert_reference.py"), folder);
+        Assert.True(exit == 0, $"bert_reference.py failed ({exit}): {text}");
+    }
+
+    private static (int Exit, string Output) Run(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, text + error.Result);
+    }
+}
