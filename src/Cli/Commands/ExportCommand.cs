@@ -15,13 +15,13 @@ namespace StreamLoader.Cli.Commands;
 /// </summary>
 internal static class ExportCommand
 {
-    private static readonly Option<string> CheckpointOption = new("--checkpoint", "-c") { Description = "The classify or multilabel checkpoint to export (a run folder, or runs/<task> for its latest); it must have been started with --init-from a Hugging Face folder.", HelpName = "DIR", Required = true };
+    private static readonly Option<string> CheckpointOption = new("--checkpoint", "-c") { Description = "The classify or multilabel checkpoint to export (a run folder, or runs/<task> for its latest); it must have been built from a Hugging Face folder (--init-from DIR or --model DIR).", HelpName = "DIR", Required = true };
     private static readonly Option<string> OutputOption = new("--output", "-o") { Description = "The folder to write (created; files already there are replaced).", HelpName = "DIR", Required = true };
 
     public static Command Create()
     {
-        var command = new Command("export-hf", "Write a checkpoint fine-tuned from a Hugging Face model folder (--init-from DIR) as a Hugging Face folder: config.json (the architecture, with the run's labels as id2label and its problem_type), model.safetensors and the tokenizer files. " +
-            "transformers' AutoModelForSequenceClassification.from_pretrained reads it, and so does 'streamloader infer --checkpoint'.\n\n" +
+        var command = new Command("export-hf", "Write a classify or multilabel checkpoint built from a Hugging Face model folder (--init-from DIR, or --model DIR) as a Hugging Face folder: config.json (the folder's, with the architecture's classification head, the run's labels as id2label and its problem_type), model.safetensors and the tokenizer files. " +
+            "That is the layout transformers' AutoModelForSequenceClassification.from_pretrained reads; 'streamloader infer --checkpoint' reads it too.\n\n" +
             "Examples:\n" +
             "  streamloader export-hf --checkpoint runs/classify --output my-classifier\n" +
             "  streamloader infer --checkpoint my-classifier --source docs.jsonl --output preds.jsonl");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Tests.Infrastructure;
@@ -24,7 +23,7 @@ public sealed class BertReferenceTests(ITestOutputHelper output)
     {
         using var files = new TempFiles();
         string folder = files.Path("bert");
-        MakeReference(folder);
+        PretrainedFixtures.BertReference(folder);
         using JsonDocument reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "reference.json")));
 
         using PretrainedClassifier model = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(folder), Labels, multiLabel: false, 0.5, 64, 1000);
@@ -68,26 +67,4 @@ public sealed class BertReferenceTests(ITestOutputHelper output)
     }
 
     private static long[][] Rows(JsonElement rows) => [.. rows.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt64()).ToArray())];
-
-    private static void MakeReference(string folder)
-    {
-        bool torchThere = File.Exists("/usr/bin/python3") && Run("-c", "import torch, numpy").Exit == 0;
-        Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference BERT.");
-        (int exit, string text) = Run(Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "bert_reference.py"), folder);
-        Assert.True(exit == 0, $"bert_reference.py failed ({exit}): {text}");
-    }
-
-    private static (int Exit, string Output) Run(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using Process process = Process.Start(start)!;
-        Task<string> error = process.StandardError.ReadToEndAsync();
-        string text = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, text + error.Result);
-    }
 }
