@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""A reference for StreamLoader's BERT: writes a random-weight BertForSequenceClassification folder under Hugging Face's
-names (config.json with id2label, model.safetensors) and the logits that stock PyTorch modules compute from it on
-random padded batches (reference.json). Nothing of transformers is used: the layers are torch.nn.TransformerEncoderLayer
-(post-norm, GELU, the config's layer_norm_eps), whose weights are the BERT ones (query/key/value stacked into in_proj).
+"""A reference for StreamLoader's BERT-family encoders: writes a random-weight ...ForSequenceClassification folder
+(BERT, RoBERTa or DistilBERT) under Hugging Face's names (config.json with id2label, model.safetensors) and the logits
+that stock PyTorch modules compute from it on random padded batches (reference.json). Nothing of transformers is used:
+the blocks are torch.nn.TransformerEncoderLayer (post-norm, GELU, eps 1e-12) holding the family's weights (query, key
+and value stacked into in_proj), the heads nn.Linear; RoBERTa's positions are counted after the padding id.
 
-usage: bert_reference.py OUT_DIR [--seed 1]        (Debian's python3-torch)
+usage: bert_reference.py OUT_DIR [--family bert|roberta|distilbert] [--seed 1]        (Debian's python3-torch)
 """
 import json
 import math
@@ -33,90 +34,141 @@ def write_safetensors(path, tensors):
             out.write(tensors[name].contiguous().numpy().astype(np.float32).tobytes())
 
 
-def main():
-    out = sys.argv[1]
-    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
+def build(family, seed):
+    """The folder's tensors (Hugging Face names), its config, and the stock modules holding the same weights."""
     torch.manual_seed(seed)
-    vocab, hidden, layers, heads, inter, positions, eps = 1000, 64, 2, 4, 256, 64, 1e-12
+    vocab, hidden, layers, heads, inter, eps = 1000, 64, 2, 4, 256, 1e-12
+    pad = 1 if family == "roberta" else 0
+    positions = 66 if family == "roberta" else 64
     labels = ["alpha", "beta", "gamma"]
     w = {}
 
     def param(name, *shape, scale=0.02, base=0.0):
         w[name] = base + torch.randn(*shape) * scale
 
-    param("bert.embeddings.word_embeddings.weight", vocab, hidden)
-    param("bert.embeddings.position_embeddings.weight", positions, hidden)
-    param("bert.embeddings.token_type_embeddings.weight", 2, hidden)
-    param("bert.embeddings.LayerNorm.weight", hidden, scale=0.1, base=1.0)
-    param("bert.embeddings.LayerNorm.bias", hidden, scale=0.1)
-    for i in range(layers):
-        p = f"bert.encoder.layer.{i}."
-        for name in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
-            param(p + name + ".weight", hidden, hidden, scale=0.1)
-            param(p + name + ".bias", hidden, scale=0.1)
-        param(p + "intermediate.dense.weight", inter, hidden, scale=0.1)
-        param(p + "intermediate.dense.bias", inter, scale=0.1)
-        param(p + "output.dense.weight", hidden, inter, scale=0.1)
-        param(p + "output.dense.bias", hidden, scale=0.1)
-        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
-            param(p + norm + ".weight", hidden, scale=0.1, base=1.0)
-            param(p + norm + ".bias", hidden, scale=0.1)
-    param("bert.pooler.dense.weight", hidden, hidden, scale=0.1)
-    param("bert.pooler.dense.bias", hidden, scale=0.1)
-    param("classifier.weight", len(labels), hidden, scale=0.3)
-    param("classifier.bias", len(labels), scale=0.1)
+    # Per family: where each piece of a post-norm block lives in the file.
+    if family == "distilbert":
+        body, embed = "distilbert.", "distilbert.embeddings."
+        block_names = lambda i: {
+            "query": f"distilbert.transformer.layer.{i}.attention.q_lin", "key": f"distilbert.transformer.layer.{i}.attention.k_lin",
+            "value": f"distilbert.transformer.layer.{i}.attention.v_lin", "attn_out": f"distilbert.transformer.layer.{i}.attention.out_lin",
+            "norm1": f"distilbert.transformer.layer.{i}.sa_layer_norm", "ffn_in": f"distilbert.transformer.layer.{i}.ffn.lin1",
+            "ffn_out": f"distilbert.transformer.layer.{i}.ffn.lin2", "norm2": f"distilbert.transformer.layer.{i}.output_layer_norm"}
+    else:
+        body = "roberta." if family == "roberta" else "bert."
+        embed = body + "embeddings."
+        block_names = lambda i: {
+            "query": f"{body}encoder.layer.{i}.attention.self.query", "key": f"{body}encoder.layer.{i}.attention.self.key",
+            "value": f"{body}encoder.layer.{i}.attention.self.value", "attn_out": f"{body}encoder.layer.{i}.attention.output.dense",
+            "norm1": f"{body}encoder.layer.{i}.attention.output.LayerNorm", "ffn_in": f"{body}encoder.layer.{i}.intermediate.dense",
+            "ffn_out": f"{body}encoder.layer.{i}.output.dense", "norm2": f"{body}encoder.layer.{i}.output.LayerNorm"}
 
-    # The reference: stock modules, loaded from the same tensors.
+    param(embed + "word_embeddings.weight", vocab, hidden)
+    param(embed + "position_embeddings.weight", positions, hidden)
+    if family != "distilbert":
+        param(embed + "token_type_embeddings.weight", 1 if family == "roberta" else 2, hidden)
+    param(embed + "LayerNorm.weight", hidden, scale=0.1, base=1.0)
+    param(embed + "LayerNorm.bias", hidden, scale=0.1)
+    for i in range(layers):
+        n = block_names(i)
+        for key, shape in (("query", (hidden, hidden)), ("key", (hidden, hidden)), ("value", (hidden, hidden)), ("attn_out", (hidden, hidden)), ("ffn_in", (inter, hidden)), ("ffn_out", (hidden, inter))):
+            param(n[key] + ".weight", *shape, scale=0.1)
+            param(n[key] + ".bias", shape[0], scale=0.1)
+        for key in ("norm1", "norm2"):
+            param(n[key] + ".weight", hidden, scale=0.1, base=1.0)
+            param(n[key] + ".bias", hidden, scale=0.1)
+    if family == "bert":
+        param("bert.pooler.dense.weight", hidden, hidden, scale=0.1)
+        param("bert.pooler.dense.bias", hidden, scale=0.1)
+        head = [("bert.pooler.dense", torch.tanh), ("classifier", None)]
+    elif family == "roberta":
+        head = [("classifier.dense", torch.tanh), ("classifier.out_proj", None)]
+    else:
+        head = [("pre_classifier", torch.relu), ("classifier", None)]
+    for name, _ in head:
+        out = len(labels) if name in ("classifier", "classifier.out_proj") else hidden
+        param(name + ".weight", out, hidden, scale=0.3)
+        param(name + ".bias", out, scale=0.1)
+
     embed_norm = nn.LayerNorm(hidden, eps=eps)
-    embed_norm.weight.data, embed_norm.bias.data = w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"]
+    embed_norm.weight.data, embed_norm.bias.data = w[embed + "LayerNorm.weight"], w[embed + "LayerNorm.bias"]
     blocks = []
     for i in range(layers):
-        p = f"bert.encoder.layer.{i}."
+        n = block_names(i)
         block = nn.TransformerEncoderLayer(hidden, heads, inter, dropout=0.0, activation="gelu", layer_norm_eps=eps, batch_first=True, norm_first=False)
-        block.self_attn.in_proj_weight.data = torch.cat([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
-        block.self_attn.in_proj_bias.data = torch.cat([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
-        block.self_attn.out_proj.weight.data, block.self_attn.out_proj.bias.data = w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"]
-        block.linear1.weight.data, block.linear1.bias.data = w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]
-        block.linear2.weight.data, block.linear2.bias.data = w[p + "output.dense.weight"], w[p + "output.dense.bias"]
-        block.norm1.weight.data, block.norm1.bias.data = w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]
-        block.norm2.weight.data, block.norm2.bias.data = w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]
+        block.self_attn.in_proj_weight.data = torch.cat([w[n[k] + ".weight"] for k in ("query", "key", "value")])
+        block.self_attn.in_proj_bias.data = torch.cat([w[n[k] + ".bias"] for k in ("query", "key", "value")])
+        block.self_attn.out_proj.weight.data, block.self_attn.out_proj.bias.data = w[n["attn_out"] + ".weight"], w[n["attn_out"] + ".bias"]
+        block.linear1.weight.data, block.linear1.bias.data = w[n["ffn_in"] + ".weight"], w[n["ffn_in"] + ".bias"]
+        block.linear2.weight.data, block.linear2.bias.data = w[n["ffn_out"] + ".weight"], w[n["ffn_out"] + ".bias"]
+        block.norm1.weight.data, block.norm1.bias.data = w[n["norm1"] + ".weight"], w[n["norm1"] + ".bias"]
+        block.norm2.weight.data, block.norm2.bias.data = w[n["norm2"] + ".weight"], w[n["norm2"] + ".bias"]
         block.eval()
         blocks.append(block)
-    pooler = nn.Linear(hidden, hidden)
-    pooler.weight.data, pooler.bias.data = w["bert.pooler.dense.weight"], w["bert.pooler.dense.bias"]
-    classifier = nn.Linear(hidden, len(labels))
-    classifier.weight.data, classifier.bias.data = w["classifier.weight"], w["classifier.bias"]
+    head_modules = []
+    for name, activation in head:
+        linear = nn.Linear(w[name + ".weight"].shape[1], w[name + ".weight"].shape[0])
+        linear.weight.data, linear.bias.data = w[name + ".weight"], w[name + ".bias"]
+        head_modules.append((linear, activation))
 
+    def forward(ids, mask):
+        width = ids.shape[1]
+        if family == "roberta":
+            real = (ids != pad).long()
+            position_ids = torch.cumsum(real, dim=1) * real + pad
+        else:
+            position_ids = torch.arange(width).unsqueeze(0)
+        x = w[embed + "word_embeddings.weight"][ids] + w[embed + "position_embeddings.weight"][position_ids]
+        if family != "distilbert":
+            x = x + w[embed + "token_type_embeddings.weight"][0]
+        x = embed_norm(x)
+        for block in blocks:
+            x = block(x, src_key_padding_mask=mask == 0)
+        x = x[:, 0]
+        for linear, activation in head_modules:
+            x = linear(x)
+            if activation is not None:
+                x = activation(x)
+        return x
+
+    if family == "distilbert":
+        config = {"architectures": ["DistilBertForSequenceClassification"], "model_type": "distilbert", "vocab_size": vocab, "dim": hidden,
+                  "n_layers": layers, "n_heads": heads, "hidden_dim": inter, "max_position_embeddings": positions, "activation": "gelu",
+                  "dropout": 0.1, "attention_dropout": 0.1, "seq_classif_dropout": 0.2, "pad_token_id": pad}
+    else:
+        config = {"architectures": ["RobertaForSequenceClassification" if family == "roberta" else "BertForSequenceClassification"],
+                  "model_type": family, "vocab_size": vocab, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+                  "intermediate_size": inter, "max_position_embeddings": positions, "type_vocab_size": 1 if family == "roberta" else 2,
+                  "layer_norm_eps": eps, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "pad_token_id": pad}
+    config.update({"id2label": {str(i): n for i, n in enumerate(labels)}, "label2id": {n: i for i, n in enumerate(labels)},
+                   "problem_type": "single_label_classification"})
+    return w, config, forward, pad
+
+
+def main():
+    out = sys.argv[1]
+    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
+    family = sys.argv[sys.argv.index("--family") + 1] if "--family" in sys.argv else "bert"
+    w, config, forward, pad = build(family, seed)
     batches = []
     generator = torch.Generator().manual_seed(seed + 1)
     for rows, width in ((4, 16), (3, 40), (5, 64)):
         lengths = torch.randint(2, width + 1, (rows,), generator=generator)
         lengths[0] = width
-        ids = torch.randint(1, vocab, (rows, width), generator=generator)
+        ids = torch.randint(2, 1000, (rows, width), generator=generator)
         mask = (torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)).long()
-        ids = ids * mask
+        ids = ids * mask + pad * (1 - mask)
         with torch.no_grad():
-            x = w["bert.embeddings.word_embeddings.weight"][ids] + w["bert.embeddings.position_embeddings.weight"][:width].unsqueeze(0) + w["bert.embeddings.token_type_embeddings.weight"][0]
-            x = embed_norm(x)
-            for block in blocks:
-                x = block(x, src_key_padding_mask=mask == 0)
-            logits = classifier(torch.tanh(pooler(x[:, 0])))
+            logits = forward(ids, mask)
         batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": logits.tolist()})
 
     os.makedirs(out, exist_ok=True)
     write_safetensors(os.path.join(out, "model.safetensors"), w)
-    config = {
-        "architectures": ["BertForSequenceClassification"], "model_type": "bert", "vocab_size": vocab, "hidden_size": hidden,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter, "max_position_embeddings": positions,
-        "type_vocab_size": 2, "layer_norm_eps": eps, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-        "id2label": {str(i): n for i, n in enumerate(labels)}, "label2id": {n: i for i, n in enumerate(labels)},
-        "problem_type": "single_label_classification",
-    }
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     with open(os.path.join(out, "reference.json"), "w") as f:
-        json.dump({"torch": torch.__version__, "batches": batches}, f)
-    print(f"{out}: {len(w)} tensors, {len(batches)} batches, torch {torch.__version__}")
+        json.dump({"torch": torch.__version__, "family": family, "batches": batches}, f)
+    print(f"{out}: {family}, {len(w)} tensors, {len(batches)} batches, torch {torch.__version__}")
 
 
 if __name__ == "__main__":

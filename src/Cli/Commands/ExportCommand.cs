@@ -60,7 +60,7 @@ internal static class ExportCommand
             throw new ArgumentException($"--checkpoint {folder}: a {manifest.Task} checkpoint has no labels; export-hf writes classify and multilabel checkpoints.");
         }
         HuggingFaceModelFolder source = HuggingFaceModelFolder.Open(architectureFolder);
-        int sequenceLength = settings.TryGetValue(CliOptions.SeqLen.Name, out string[]? length) && int.TryParse(length.FirstOrDefault(), CultureInfo.InvariantCulture, out int n) ? n : 128;
+        int sequenceLength = settings.TryGetValue(CliOptions.SeqLen.Name, out string[]? length) && int.TryParse(length.FirstOrDefault(), CultureInfo.InvariantCulture, out int n) ? n : new BatcherRunSettings().SequenceLength;
         bool multiLabel = manifest.Task == "multilabel";
         string tokenizer = TokenizerFile(settings, source);
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace StreamLoader.Device.Tests.Pretrained;
 
 /// <summary>
-/// Our <c>BertForSequenceClassification</c> against a reference built from stock PyTorch modules
+/// Our BERT, RoBERTa and DistilBERT sequence classifiers against a reference built from stock PyTorch modules
 /// (scripts/models/bert_reference.py: <c>nn.TransformerEncoderLayer</c> post-norm blocks holding the same random
 /// weights, saved under Hugging Face's names): logits within 1e-4 on padded batches; and the folder written back
 /// (safetensors and config.json, as export-hf writes them) gives the same logits again.
@@ -18,12 +18,15 @@ public sealed class BertReferenceTests(ITestOutputHelper output)
 {
     private static readonly string[] Labels = ["alpha", "beta", "gamma"];
 
-    [SkippableFact]
-    public void SequenceClassifier_MatchesStockPyTorch_AndSurvivesWritingBack()
+    [SkippableTheory]
+    [InlineData("bert", "BertForSequenceClassification")]
+    [InlineData("roberta", "RobertaForSequenceClassification")]
+    [InlineData("distilbert", "DistilBertForSequenceClassification")]
+    public void SequenceClassifier_MatchesStockPyTorch_AndSurvivesWritingBack(string family, string architecture)
     {
         using var files = new TempFiles();
-        string folder = files.Path("bert");
-        PretrainedFixtures.BertReference(folder);
+        string folder = files.Path(family);
+        PretrainedFixtures.BertReference(folder, family);
         using JsonDocument reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "reference.json")));
 
         using PretrainedClassifier model = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(folder), Labels, multiLabel: false, 0.5, 64, 1000);
@@ -31,14 +34,15 @@ public sealed class BertReferenceTests(ITestOutputHelper output)
         Assert.Empty(model.Report.Missing);
         model.Module.eval();
         double worst = Compare(model, reference.RootElement.GetProperty("batches"));
-        output.WriteLine($"BertForSequenceClassification (2 layers, hidden 64, 3 labels) against torch {reference.RootElement.GetProperty("torch").GetString()} nn.TransformerEncoderLayer: max |logit difference| {worst:E2} over 12 rows");
+        Assert.Equal(architecture, ((PretrainedSequenceClassifier)model.Module).Architecture);
+        output.WriteLine($"{architecture} (2 layers, hidden 64, 3 labels) against torch {reference.RootElement.GetProperty("torch").GetString()} nn.TransformerEncoderLayer: max |logit difference| {worst:E2} over 12 rows");
         Assert.True(worst < 1e-4, $"max logit difference {worst:E3} is not within 1e-4");
 
         // Written back as export-hf writes a folder, then read again: the same logits.
         string written = files.Path("written");
         Directory.CreateDirectory(written);
         SafeTensorsWriter.Write(Path.Combine(written, HuggingFaceWeights.SingleFile), model.Module.state_dict());
-        model.Folder.Config.WriteForClassifier(Path.Combine(written, HuggingFaceModelFolder.ConfigFile), "BertForSequenceClassification", Labels, multiLabel: false);
+        model.Folder.Config.WriteForClassifier(Path.Combine(written, HuggingFaceModelFolder.ConfigFile), architecture, Labels, multiLabel: false);
         using PretrainedClassifier again = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(written), Labels, multiLabel: false, 0.5, 64, 1000);
         Assert.False(again.NewHead);
         again.Module.eval();

@@ -57,14 +57,14 @@ internal static class PretrainedFixtures
     }
 
     /// <summary>
-    /// Writes a random-weight BertForSequenceClassification folder and the logits stock PyTorch modules compute from it
+    /// Writes a random-weight sequence-classification folder of <paramref name="family"/> (bert, roberta, distilbert) and the logits stock PyTorch modules compute from it
     /// (scripts/models/bert_reference.py) into <paramref name="folder"/>; skips without Debian's python3-torch.
     /// </summary>
-    public static void BertReference(string folder)
+    public static void BertReference(string folder, string family = "bert")
     {
         bool torchThere = File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import torch, numpy").Exit == 0;
         Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference BERT.");
-        (int exit, string output) = Run("/usr/bin/python3", Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "bert_reference.py"), folder);
+        (int exit, string output) = Run("/usr/bin/python3", Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "bert_reference.py"), folder, "--family", family);
         Assert.True(exit == 0, $"bert_reference.py failed ({exit}): {output}");
     }
 

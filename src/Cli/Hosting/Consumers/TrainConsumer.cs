@@ -36,8 +36,8 @@ internal sealed class TrainConsumer : IRunConsumer
         torch.Device device = DeviceModels.Select(s.Device);
         _deviceName = device.ToString();
         // The host seeds the generator and moves the model, so every task's model starts alike from --seed.
-        bool resuming = s.ResumeFolder is { } resumed && TrainingState.ExistsIn(resumed);
-        ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resuming || !s.Device.PretrainedWeights);
+        string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
+        ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resumeFrom is not null);
         _model = model;
         if (s.Device.Checkpoint is { } checkpoint)
         {
@@ -63,7 +63,6 @@ internal sealed class TrainConsumer : IRunConsumer
                 throw;
             }
         }
-        string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
         TrainerOptions options = s.Device.Training with
         {
             InitFrom = s.Device.Training.InitFrom is { } init ? Verified(CheckpointManifest.Resolve(init)) : null,
@@ -272,7 +271,7 @@ internal sealed class TrainConsumer : IRunConsumer
                 s.ResumeFolder,
                 Downsample(trainer.Losses, 200),
                 EvaluationOf(run, trainer),
-                trainer.InitializedParameters is null ? s.Device.Pretrained : s.Device.Training.InitFrom),
+                trainer.InitializedParameters is not null ? s.Device.Training.InitFrom : s.Device.PretrainedWeights ? s.Device.Pretrained : null),
         };
     }
 
@@ -352,7 +351,7 @@ internal static class DeviceModels
                 model.Dispose();
                 throw new ArgumentException($"--init-from {pretrained}: task '{run.Task.Name}' cannot start from a Hugging Face model folder yet; classify and multilabel can. --init-from also takes a StreamLoader checkpoint folder.");
             }
-            run.Progress.Log(weightsFromCheckpoint && s.Device.PretrainedWeights ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
+            run.Progress.Log(weightsFromCheckpoint ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
         }
         return model;
     }

@@ -21,11 +21,20 @@ public sealed record BertConfig(
     string Activation,
     int PadTokenId)
 {
+    /// <summary>
+    /// RoBERTa's positions: counted from <see cref="PadTokenId"/> + 1 over the tokens that are not padding (padding keeps
+    /// position <see cref="PadTokenId"/>), as transformers' <c>create_position_ids_from_input_ids</c> does; BERT's are 0, 1, ….
+    /// </summary>
+    public bool PositionsAfterPadding { get; init; }
+
+    /// <summary>The longest row the model takes: its position table, less the rows RoBERTa's offset uses.</summary>
+    public int UsablePositions => PositionsAfterPadding ? MaxPositions - PadTokenId - 1 : MaxPositions;
+
     /// <summary>Reads the fields from <paramref name="config"/>.</summary>
     public static BertConfig From(HuggingFaceConfig config)
     {
         double hiddenDropout = config.GetDouble("hidden_dropout_prob", 0.1);
-        var result = new BertConfig(
+        BertConfig result = new BertConfig(
             config.GetInt("vocab_size"),
             config.GetInt("hidden_size", 768),
             config.GetInt("num_hidden_layers", 12),
@@ -39,6 +48,7 @@ public sealed record BertConfig(
             config.Has("classifier_dropout") ? config.GetDouble("classifier_dropout") : hiddenDropout,
             config.GetString("hidden_act") ?? "gelu",
             config.GetInt("pad_token_id", 0));
+        result = result with { PositionsAfterPadding = config.ModelType is "roberta" or "xlm-roberta" };
         if (result.Hidden % result.Heads != 0)
         {
             throw new InvalidDataException($"{config.Path}: hidden_size {result.Hidden} is not a multiple of num_attention_heads {result.Heads}.");

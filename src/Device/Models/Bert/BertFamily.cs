@@ -15,45 +15,15 @@ public sealed class BertFamily : IPretrainedFamily
     public bool Reads(HuggingFaceConfig config) =>
         config.ModelType == "bert" && (config.Architecture.Length == 0 || Architectures.Contains(config.Architecture));
 
-    public int MaxPositions(HuggingFaceConfig config) => BertConfig.From(config).MaxPositions;
+    public int MaxPositions(HuggingFaceConfig config) => BertConfig.From(config).UsablePositions;
 
     public int VocabularySize(HuggingFaceConfig config) => BertConfig.From(config).VocabularySize;
 
     public PretrainedSequenceClassifier CreateSequenceClassifier(HuggingFaceConfig config, int labels) =>
         new BertForSequenceClassification(BertConfig.From(config), labels, config.Path);
 
-    /// <summary>
-    /// The names a BERT tensor may have in a file besides its own: without the <c>bert.</c> prefix (a <c>BertModel</c>
-    /// or sentence-transformers export) and with TensorFlow-era <c>gamma</c>/<c>beta</c> for a layer norm's weight and bias.
-    /// </summary>
-    internal static IEnumerable<string> Alternatives(string name)
-    {
-        foreach (string candidate in Legacy(name))
-        {
-            yield return candidate;
-        }
-        if (name.StartsWith("bert.", StringComparison.Ordinal))
-        {
-            string bare = name["bert.".Length..];
-            yield return bare;
-            foreach (string candidate in Legacy(bare))
-            {
-                yield return candidate;
-            }
-        }
-    }
-
-    private static IEnumerable<string> Legacy(string name)
-    {
-        if (name.EndsWith(".LayerNorm.weight", StringComparison.Ordinal))
-        {
-            yield return name[..^"weight".Length] + "gamma";
-        }
-        else if (name.EndsWith(".LayerNorm.bias", StringComparison.Ordinal))
-        {
-            yield return name[..^"bias".Length] + "beta";
-        }
-    }
+    /// <summary>The names a BERT tensor may have in a file besides its own (<see cref="WeightLoading.Alternatives"/>).</summary>
+    internal static IEnumerable<string> Alternatives(string name) => WeightLoading.Alternatives(name, "bert.");
 }
 
 /// <summary>Hugging Face's <c>BertForSequenceClassification</c>: <c>bert</c> (with its pooler), dropout, and <c>classifier</c>.</summary>

@@ -46,9 +46,9 @@ public sealed class BertModel : Module<Tensor, Tensor, Tensor>
     public Tensor Encode(Tensor inputIds, Tensor attentionMask, Tensor? tokenTypeIds)
     {
         long length = inputIds.shape[1];
-        if (length > Config.MaxPositions)
+        if (length > Config.UsablePositions)
         {
-            throw new ArgumentException($"Sequence length {length} exceeds the model's {Config.MaxPositions} positions (max_position_embeddings).");
+            throw new ArgumentException($"Sequence length {length} exceeds the model's {Config.UsablePositions} positions (max_position_embeddings {Config.MaxPositions}).");
         }
         Tensor hidden = embeddings.call(inputIds, tokenTypeIds ?? zeros_like(inputIds));
         // transformers' extended mask: 0 where a key may be attended, the dtype's minimum where it is padding.
@@ -70,9 +70,12 @@ internal sealed class BertEmbeddings : Module<Tensor, Tensor, Tensor>
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
 
+    private readonly BertConfig _config;
+
     public BertEmbeddings(BertConfig config)
         : base(nameof(BertEmbeddings))
     {
+        _config = config;
         word_embeddings = Embedding(config.VocabularySize, config.Hidden, padding_idx: config.PadTokenId);
         position_embeddings = Embedding(config.MaxPositions, config.Hidden);
         token_type_embeddings = Embedding(config.TypeVocabularySize, config.Hidden);
@@ -94,9 +97,18 @@ internal sealed class BertEmbeddings : Module<Tensor, Tensor, Tensor>
 
     public Parameter WordEmbeddings => word_embeddings.weight!;
 
+    /// <summary>RoBERTa's position ids: padding + 1, + 2, … over the tokens that are not padding; padding itself at padding.</summary>
+    private static Tensor PositionsAfterPadding(Tensor inputIds, int padding)
+    {
+        Tensor real = inputIds.ne(padding).to_type(ScalarType.Int64);
+        return (real.cumsum(1) * real) + padding;
+    }
+
     public override Tensor forward(Tensor inputIds, Tensor tokenTypeIds)
     {
-        Tensor positions = arange(inputIds.shape[1], dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        Tensor positions = _config.PositionsAfterPadding
+            ? PositionsAfterPadding(inputIds, _config.PadTokenId)
+            : arange(inputIds.shape[1], dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         Tensor sum = word_embeddings.call(inputIds) + token_type_embeddings.call(tokenTypeIds) + position_embeddings.call(positions);
         return dropout.call(LayerNorm.call(sum));
     }

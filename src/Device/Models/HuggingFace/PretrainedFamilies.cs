@@ -1,4 +1,6 @@
 using StreamLoader.Device.Models.Bert;
+using StreamLoader.Device.Models.DistilBert;
+using StreamLoader.Device.Models.Roberta;
 using static TorchSharp.torch;
 
 namespace StreamLoader.Device.Models.HuggingFace;
@@ -50,7 +52,7 @@ public abstract class PretrainedSequenceClassifier : nn.Module<Tensor, Tensor, T
 public static class PretrainedFamilies
 {
     /// <summary>Every family.</summary>
-    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily()];
+    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily(), new RobertaFamily(), new DistilBertFamily()];
 
     /// <summary>The family that reads <paramref name="config"/>; an error naming the architectures that are read otherwise.</summary>
     public static IPretrainedFamily For(HuggingFaceConfig config) =>

@@ -52,7 +52,8 @@ public sealed class SafeTensorsFile : IDisposable
             throw new InvalidDataException($"{path}: {info.Length} bytes is too short for a safetensors file (an 8-byte header length, then the header).");
         }
         byte[] prefix = new byte[8];
-        using (FileStream stream = File.OpenRead(path))
+        FileStream stream = File.OpenRead(path);
+        try
         {
             stream.ReadExactly(prefix);
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
@@ -68,8 +69,14 @@ public sealed class SafeTensorsFile : IDisposable
             {
                 throw new InvalidDataException($"{path}: the header describes {header.DataLength:N0} bytes of tensors from offset {dataStart:N0}, but the file ends at {info.Length:N0}: it is truncated.");
             }
+            // The map owns the stream from here (leaveOpen: false) and closes it when disposed.
             MemoryMappedFile map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             return new SafeTensorsFile(path, map, header, dataStart);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
         }
     }
 

@@ -53,4 +53,38 @@ public static class WeightLoading
         }
         return new WeightLoadReport(loaded, missing, [.. weights.Names.Where(n => !used.Contains(n))]);
     }
+
+    /// <summary>
+    /// The names a tensor may have in a file besides its own: without the body's <paramref name="bodyPrefix"/> ("bert.",
+    /// "roberta.": a headless <c>…Model</c> or sentence-transformers export), and with TensorFlow-era
+    /// <c>gamma</c>/<c>beta</c> for a layer norm's weight and bias.
+    /// </summary>
+    public static IEnumerable<string> Alternatives(string name, string bodyPrefix)
+    {
+        foreach (string candidate in Legacy(name))
+        {
+            yield return candidate;
+        }
+        if (name.StartsWith(bodyPrefix, StringComparison.Ordinal))
+        {
+            string bare = name[bodyPrefix.Length..];
+            yield return bare;
+            foreach (string candidate in Legacy(bare))
+            {
+                yield return candidate;
+            }
+        }
+    }
+
+    private static IEnumerable<string> Legacy(string name)
+    {
+        if (name.EndsWith(".LayerNorm.weight", StringComparison.Ordinal))
+        {
+            yield return name[..^"weight".Length] + "gamma";
+        }
+        else if (name.EndsWith(".LayerNorm.bias", StringComparison.Ordinal))
+        {
+            yield return name[..^"bias".Length] + "beta";
+        }
+    }
 }
