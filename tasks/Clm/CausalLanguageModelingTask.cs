@@ -2,6 +2,7 @@ using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Device.Models;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
 using StreamLoader.Tasks.Common;
@@ -56,7 +57,7 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
     }
 
     public ITaskModel CreateModel(ModelContext context) =>
-        new ClmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength));
+        context.Pretrained is null ? new ClmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedCausalLm.Create(context);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {

@@ -40,7 +40,18 @@ public sealed class LanguageModelHead : Module<Tensor, Tensor>
     /// Cross-entropy of <paramref name="hidden"/> <c>[batch, seq, hidden]</c> against <paramref name="labels"/>
     /// <c>[batch, seq]</c> over the positions whose label is not -100; null when there is none.
     /// </summary>
-    public Tensor? Loss(Tensor hidden, Tensor labels)
+    public Tensor? Loss(Tensor hidden, Tensor labels) => LanguageModelLoss.Compute(hidden, labels, call);
+}
+
+/// <summary>The loss every language model trains with (mlm, clm; our bodies and pretrained ones alike).</summary>
+public static class LanguageModelLoss
+{
+    /// <summary>
+    /// Cross-entropy of <paramref name="hidden"/> <c>[batch, seq, hidden]</c> against <paramref name="labels"/>
+    /// <c>[batch, seq]</c> over the positions whose label is not -100 only, their logits from <paramref name="logits"/>
+    /// (so a large vocabulary costs little per step); null when no position has a label.
+    /// </summary>
+    public static Tensor? Compute(Tensor hidden, Tensor labels, Func<Tensor, Tensor> logits)
     {
         Tensor flat = labels.reshape(-1);
         Tensor positions = flat.ne(Core.Tasks.TaskTensors.IgnoreIndex).nonzero().squeeze(1);
@@ -49,6 +60,6 @@ public sealed class LanguageModelHead : Module<Tensor, Tensor>
             return null;
         }
         Tensor selected = hidden.reshape(-1, hidden.shape[^1]).index_select(0, positions);
-        return functional.cross_entropy(call(selected), flat.index_select(0, positions));
+        return functional.cross_entropy(logits(selected), flat.index_select(0, positions));
     }
 }

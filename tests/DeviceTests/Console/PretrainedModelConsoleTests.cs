@@ -63,6 +63,39 @@ public sealed class PretrainedModelConsoleTests
         }
     }
 
+    /// <summary>
+    /// A GPT-2 folder as the model page ships it (config.json, model.safetensors, tokenizer.json; random weights here):
+    /// clm continues pretraining it on StreamLoader's packed rows, the loss falls over 20 steps, and a run stopped and
+    /// resumed takes the same steps as one that was not.
+    /// </summary>
+    [SkippableFact]
+    public async Task Gpt2Folder_ContinuesPretraining_LossFalls_ResumeIsExact()
+    {
+        string docs = SharedData.Require(SharedData.PythonDocs);
+        using var files = new TempFiles();
+        string gpt2 = files.Path("gpt2");
+        PretrainedFixtures.Gpt2Reference(gpt2, gpt2Vocabulary: true);
+        string[] common = ["--task", "clm", "--all", "--source", docs, "--init-from", gpt2, "--seq-len", "64", "--batch-size", "4", "--lr", "1e-3", "--warmup", "2",
+            "--schedule-steps", "20", "--log-every", "1", "--seed", "3", "--progress", "none"];
+
+        (int whole, _, string wholeLog) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--max-steps", "20", "--checkpoint", "whole", "--summary-json", "whole.json"]);
+        Assert.True(whole == 0, wholeLog);
+        Assert.Contains($"Hugging Face GPT2LMHeadModel (gpt2) from {gpt2}: all 28 tensors loaded", wholeLog, StringComparison.Ordinal);
+        Assert.Contains("hf:gpt2/tokenizer.json", wholeLog, StringComparison.Ordinal);
+        JsonElement summary = Summary(files.Path("whole.json"));
+        double first = summary.GetProperty("loss_first").GetDouble(), last = summary.GetProperty("loss_last").GetDouble();
+        Assert.True(first > 10.0 && last < first - 0.5, $"loss {first} -> {last}");
+
+        (int part, _, string partLog) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--max-steps", "12", "--checkpoint", "part"]);
+        Assert.True(part == 0, partLog);
+        (int resumed, _, string resumedLog) = await CliProcess.RunAsync(files.Folder, Limit, "--resume", "part", "--max-steps", "20", "--log-every", "1", "--progress", "none");
+        Assert.True(resumed == 0, resumedLog);
+        static string[] Steps(string log, int from) =>
+            [.. log.Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal)).Select(l => l[..l.IndexOf("  lr", StringComparison.Ordinal)]).Where(l => int.Parse(l[5..11].Trim(), System.Globalization.CultureInfo.InvariantCulture) >= from)];
+        Assert.Equal(Steps(wholeLog, 13), Steps(resumedLog, 13));
+        Assert.Equal(8, Steps(resumedLog, 13).Length);
+    }
+
     [SkippableFact]
     public async Task Infer_FolderWithoutId2Label_IsOneLineError()
     {
@@ -82,17 +115,21 @@ public sealed class PretrainedModelConsoleTests
         using var files = new TempFiles();
         string docs = Jsonl(files, "docs.jsonl", 20);
         Directory.CreateDirectory(files.Path("gpt2"));
-        File.WriteAllText(files.Path("gpt2/config.json"), """{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 50257}""");
+        File.WriteAllText(files.Path("gpt2/config.json"), """{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 30522}""");
         File.Copy(Path.Combine(minilm, "model.safetensors"), files.Path("gpt2/model.safetensors"));
         File.Copy(Path.Combine(minilm, "vocab.txt"), files.Path("gpt2/vocab.txt"));
 
         (int unsupported, _, string err1) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "classify", "--all", "--source", docs, "--init-from", "gpt2", "--max-steps", "1", "--checkpoint", "none", "--progress", "none");
+        (int clmFromEncoder, _, string err3) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "clm", "--all", "--source", docs, "--init-from", minilm, "--max-steps", "1", "--checkpoint", "none", "--progress", "none");
         (int mlm, _, string err2) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "mlm", "--all", "--source", docs, "--init-from", minilm, "--max-steps", "1", "--checkpoint", "none", "--progress", "none");
 
         Assert.Equal(2, unsupported);
         string line = err1.Split('\n').Single(l => l.StartsWith("error:", StringComparison.Ordinal));
-        Assert.Contains("GPT2LMHeadModel (gpt2) is not supported; supported architectures: BertModel, BertForSequenceClassification", line, StringComparison.Ordinal);
+        Assert.Contains("LlamaForCausalLM (llama) is not supported; supported architectures: BertModel, BertForSequenceClassification", line, StringComparison.Ordinal);
+        Assert.Contains("GPT2LMHeadModel", line, StringComparison.Ordinal);
+        Assert.Equal(2, clmFromEncoder);
+        Assert.Contains("BertModel (bert) is an encoder; clm starts from a decoder folder (GPT2LMHeadModel", err3.Split('\n').Single(l => l.StartsWith("error:", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Equal(2, mlm);
-        Assert.Contains("task 'mlm' cannot start from a Hugging Face model folder yet; classify and multilabel can", err2, StringComparison.Ordinal);
+        Assert.Contains("task 'mlm' cannot start from a Hugging Face model folder yet; classify, multilabel (encoders) and clm (decoders) can", err2, StringComparison.Ordinal);
     }
 }

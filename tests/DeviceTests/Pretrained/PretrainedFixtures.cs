@@ -68,6 +68,23 @@ internal static class PretrainedFixtures
         Assert.True(exit == 0, $"bert_reference.py failed ({exit}): {output}");
     }
 
+    /// <summary>
+    /// Writes a random-weight GPT2LMHeadModel folder (scripts/models/gpt2_reference.py) into <paramref name="folder"/>:
+    /// with the logits of stock PyTorch modules (vocabulary 256), or, with <paramref name="gpt2Vocabulary"/>, sized for
+    /// GPT-2's tokenizer (50,257 ids), with GPT-2's tokenizer.json beside it, as a model page ships it; skips without
+    /// Debian's python3-torch.
+    /// </summary>
+    public static void Gpt2Reference(string folder, bool gpt2Vocabulary = false)
+    {
+        bool torchThere = File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import torch, numpy").Exit == 0;
+        Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference GPT-2.");
+        string script = Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "gpt2_reference.py");
+        (int exit, string output) = gpt2Vocabulary
+            ? Run("/usr/bin/python3", script, folder, "--vocab", "50257", "--no-reference", "--tokenizer", SharedData.Require(SharedData.Gpt2Encoder), SharedData.Require(SharedData.Gpt2Merges))
+            : Run("/usr/bin/python3", script, folder);
+        Assert.True(exit == 0, $"gpt2_reference.py failed ({exit}): {output}");
+    }
+
     private static void Extract(Assembly assembly, string resource, string path)
     {
         using Stream stream = assembly.GetManifestResourceStream(resource) ?? throw new InvalidOperationException($"{assembly.GetName().Name} has no resource {resource}.");

@@ -69,16 +69,7 @@ public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
     {
         IPretrainedFamily family = folder.Family;
         HuggingFaceConfig config = folder.Config;
-        int positions = family.MaxPositions(config);
-        if (sequenceLength > positions)
-        {
-            throw new ArgumentException($"{folder.Folder}: --seq-len {sequenceLength} is longer than the model's {positions} positions (max_position_embeddings); use --seq-len {positions} or less.");
-        }
-        int rows = family.VocabularySize(config);
-        if (vocabularySize > rows)
-        {
-            throw new ArgumentException($"{folder.Folder}: the tokenizer has {vocabularySize:N0} ids but the model embeds {rows:N0} (vocab_size); use the folder's own tokenizer (leave out --vocab and --tokenizer).");
-        }
+        PretrainedModels.CheckFits(folder, sequenceLength, vocabularySize);
         PretrainedSequenceClassifier module = family.CreateSequenceClassifier(config, labels.Count);
         if (!loadWeights)
         {

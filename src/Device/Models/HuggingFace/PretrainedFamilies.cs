@@ -1,5 +1,6 @@
 using StreamLoader.Device.Models.Bert;
 using StreamLoader.Device.Models.DistilBert;
+using StreamLoader.Device.Models.Gpt2;
 using StreamLoader.Device.Models.Roberta;
 using static TorchSharp.torch;
 
@@ -25,6 +26,37 @@ public interface IPretrainedFamily
 
     /// <summary>A sequence classifier with <paramref name="labels"/> outputs, freshly initialised, named as the family's <c>…ForSequenceClassification</c>.</summary>
     PretrainedSequenceClassifier CreateSequenceClassifier(HuggingFaceConfig config, int labels);
+
+    /// <summary>A causal language model (clm), freshly initialised, named as the family's <c>…LMHeadModel</c> / <c>…ForCausalLM</c>.</summary>
+    PretrainedCausalLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) =>
+        throw new ArgumentException($"{config.Path}: {config.Describe()} is an encoder; clm starts from a decoder folder ({string.Join(", ", PretrainedFamilies.All.Where(f => f.Decodes).SelectMany(f => f.Architectures))}).");
+
+    /// <summary>True for a family of decoders (it builds a causal language model).</summary>
+    bool Decodes => false;
+}
+
+/// <summary>
+/// A family's causal language model: the hidden states of (packed) rows, attention causal and kept inside each
+/// document, and the vocabulary logits of chosen positions.
+/// </summary>
+public abstract class PretrainedCausalLanguageModel : nn.Module
+{
+    protected PretrainedCausalLanguageModel(string name)
+        : base(name)
+    {
+    }
+
+    /// <summary>The <c>architectures</c> entry of a folder holding this module.</summary>
+    public abstract string Architecture { get; }
+
+    /// <summary>Other names one of this module's tensors may have in a file.</summary>
+    public abstract IEnumerable<string> Alternatives(string name);
+
+    /// <summary>Final hidden states <c>[batch, seq, hidden]</c>.</summary>
+    public abstract Tensor Hidden(Tensor inputIds, Tensor attentionMask, Tensor? positionIds, Tensor? documentIds);
+
+    /// <summary>Vocabulary logits for hidden states <c>[n, hidden]</c>.</summary>
+    public abstract Tensor Logits(Tensor hidden);
 }
 
 /// <summary>
@@ -52,7 +84,7 @@ public abstract class PretrainedSequenceClassifier : nn.Module<Tensor, Tensor, T
 public static class PretrainedFamilies
 {
     /// <summary>Every family.</summary>
-    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily(), new RobertaFamily(), new DistilBertFamily()];
+    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily(), new RobertaFamily(), new DistilBertFamily(), new Gpt2Family()];
 
     /// <summary>The family that reads <paramref name="config"/>; an error naming the architectures that are read otherwise.</summary>
     public static IPretrainedFamily For(HuggingFaceConfig config) =>

@@ -1,0 +1,92 @@
+using StreamLoader.Core.Tasks;
+using StreamLoader.Device.Runtime;
+using StreamLoader.Device.Training;
+using static TorchSharp.torch;
+
+namespace StreamLoader.Device.Models.HuggingFace;
+
+/// <summary>
+/// A causal language model built from a Hugging Face decoder folder (<c>--task clm --init-from DIR</c>): continued
+/// pretraining on StreamLoader's packed rows, attention kept inside each document, labels already the next token (so
+/// no shift here, unlike transformers' LM heads).
+/// </summary>
+public sealed class PretrainedCausalLm : ITaskModel, IPretrainedModel
+{
+    private readonly PretrainedCausalLanguageModel _module;
+
+    private PretrainedCausalLm(HuggingFaceModelFolder folder, PretrainedCausalLanguageModel module, WeightLoadReport report, string description)
+    {
+        Folder = folder;
+        _module = module;
+        Report = report;
+        Description = description;
+    }
+
+    public nn.Module Module => _module;
+
+    public HuggingFaceModelFolder Folder { get; }
+
+    /// <summary>Which tensors came from the folder.</summary>
+    public WeightLoadReport Report { get; }
+
+    public string Description { get; }
+
+    /// <summary>Builds the model a clm run asks for from <see cref="ModelContext.Pretrained"/>, its weights loaded unless the context says otherwise.</summary>
+    public static PretrainedCausalLm Create(ModelContext context)
+    {
+        HuggingFaceModelFolder folder = context.Pretrained ?? throw new InvalidOperationException("The run has no Hugging Face folder to start from.");
+        HuggingFaceConfig config = folder.Config;
+        IPretrainedFamily family = folder.Family;
+        PretrainedModels.CheckFits(folder, context.SequenceLength, context.Vocabulary.Size);
+        PretrainedCausalLanguageModel module = family.CreateCausalLanguageModel(config);
+        try
+        {
+            if (!context.LoadPretrainedWeights)
+            {
+                return new PretrainedCausalLm(folder, module, new WeightLoadReport([], [], []), $"Hugging Face {config.Describe()} architecture from {folder.Folder}: {module.state_dict().Count} tensors initialised afresh");
+            }
+            using HuggingFaceWeights weights = folder.OpenWeights();
+            WeightLoadReport report = WeightLoading.Load(module, weights, folder.Folder, module.Alternatives);
+            if (report.Missing.Count > 0)
+            {
+                throw new InvalidDataException($"{folder.Folder}: the weights lack {report.Missing.Count} of the model's tensors ({string.Join(", ", report.Missing.Take(3))}{(report.Missing.Count > 3 ? ", …" : string.Empty)}); they do not belong to {config.Describe()}.");
+            }
+            string unused = report.Unused.Count == 0 ? string.Empty : $" ({report.Unused.Count} in the file not used: {string.Join(", ", report.Unused.Take(3))}{(report.Unused.Count > 3 ? ", …" : string.Empty)})";
+            return new PretrainedCausalLm(folder, module, report, $"Hugging Face {config.Describe()} from {folder.Folder}: all {report.Loaded.Count} tensors loaded{unused}");
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    public Tensor? ComputeLoss(DeviceBatch batch)
+    {
+        Tensor? positions = batch.Contains(TaskTensors.PositionIds) ? batch[TaskTensors.PositionIds] : null;
+        Tensor? documents = batch.Contains(TaskTensors.DocumentIds) ? batch[TaskTensors.DocumentIds] : null;
+        Tensor hidden = _module.Hidden(batch[TaskTensors.InputIds], batch[TaskTensors.AttentionMask], positions, documents);
+        return LanguageModelLoss.Compute(hidden, batch[TaskTensors.Labels], _module.Logits);
+    }
+
+    public void Dispose() => _module.Dispose();
+}
+
+/// <summary>Checks every pretrained model makes before it is built.</summary>
+public static class PretrainedModels
+{
+    /// <summary>The run's rows must fit the model's positions, and the tokenizer's ids its embedding.</summary>
+    public static void CheckFits(HuggingFaceModelFolder folder, int sequenceLength, int vocabularySize)
+    {
+        int positions = folder.Family.MaxPositions(folder.Config);
+        if (sequenceLength > positions)
+        {
+            throw new ArgumentException($"{folder.Folder}: --seq-len {sequenceLength} is longer than the model's {positions} positions; use --seq-len {positions} or less.");
+        }
+        int rows = folder.Family.VocabularySize(folder.Config);
+        if (vocabularySize > rows)
+        {
+            throw new ArgumentException($"{folder.Folder}: the tokenizer has {vocabularySize:N0} ids but the model embeds {rows:N0} (vocab_size); use the folder's own tokenizer (leave out --vocab and --tokenizer).");
+        }
+    }
+}
