@@ -57,32 +57,35 @@ internal static class PretrainedFixtures
     }
 
     /// <summary>
-    /// Writes a random-weight sequence-classification folder of <paramref name="family"/> (bert, roberta, distilbert) and the logits stock PyTorch modules compute from it
-    /// (scripts/models/bert_reference.py) into <paramref name="folder"/>; skips without Debian's python3-torch.
+    /// Writes a random-weight sequence-classification folder of <paramref name="family"/> (bert, roberta, distilbert) and
+    /// the logits stock PyTorch modules compute from it (scripts/models/bert_reference.py) into <paramref name="folder"/>.
     /// </summary>
-    public static void BertReference(string folder, string family = "bert")
-    {
-        bool torchThere = File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import torch, numpy").Exit == 0;
-        Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference BERT.");
-        (int exit, string output) = Run("/usr/bin/python3", Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "bert_reference.py"), folder, "--family", family);
-        Assert.True(exit == 0, $"bert_reference.py failed ({exit}): {output}");
-    }
+    public static void BertReference(string folder, string family = "bert") => Reference("bert_reference.py", folder, "--family", family);
 
     /// <summary>
     /// Writes a random-weight GPT2LMHeadModel folder (scripts/models/gpt2_reference.py) into <paramref name="folder"/>:
     /// with the logits of stock PyTorch modules (vocabulary 256), or, with <paramref name="gpt2Vocabulary"/>, sized for
-    /// GPT-2's tokenizer (50,257 ids), with GPT-2's tokenizer.json beside it, as a model page ships it; skips without
-    /// Debian's python3-torch.
+    /// GPT-2's tokenizer (50,257 ids), with GPT-2's tokenizer.json beside it, as a model page ships it.
     /// </summary>
     public static void Gpt2Reference(string folder, bool gpt2Vocabulary = false)
     {
+        if (gpt2Vocabulary)
+        {
+            Reference("gpt2_reference.py", folder, "--vocab", "50257", "--no-reference", "--tokenizer", SharedData.Require(SharedData.Gpt2Encoder), SharedData.Require(SharedData.Gpt2Merges));
+        }
+        else
+        {
+            Reference("gpt2_reference.py", folder);
+        }
+    }
+
+    /// <summary>Runs one of scripts/models' reference writers into <paramref name="folder"/>; skips without Debian's python3-torch.</summary>
+    public static void Reference(string script, string folder, params string[] arguments)
+    {
         bool torchThere = File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import torch, numpy").Exit == 0;
-        Requirement.SkipIfMissing(!torchThere, "/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) builds the reference GPT-2.");
-        string script = Path.Combine(SharedData.RepositoryRoot, "scripts", "models", "gpt2_reference.py");
-        (int exit, string output) = gpt2Vocabulary
-            ? Run("/usr/bin/python3", script, folder, "--vocab", "50257", "--no-reference", "--tokenizer", SharedData.Require(SharedData.Gpt2Encoder), SharedData.Require(SharedData.Gpt2Merges))
-            : Run("/usr/bin/python3", script, folder);
-        Assert.True(exit == 0, $"gpt2_reference.py failed ({exit}): {output}");
+        Requirement.SkipIfMissing(!torchThere, $"/usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch) runs scripts/models/{script}.");
+        (int exit, string output) = Run("/usr/bin/python3", [Path.Combine(SharedData.RepositoryRoot, "scripts", "models", script), folder, .. arguments]);
+        Assert.True(exit == 0, $"{script} failed ({exit}): {output}");
     }
 
     private static void Extract(Assembly assembly, string resource, string path)

@@ -105,6 +105,10 @@ public sealed class HuggingFaceConfig
     public string? GetString(string name) =>
         _root.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>An object field (a copy), or null when absent or null.</summary>
+    public JsonElement? GetObject(string name) =>
+        _root.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Object ? value.Clone() : null;
+
     /// <summary>A boolean field; <paramref name="fallback"/> when absent.</summary>
     public bool GetBool(string name, bool fallback) =>
         _root.TryGetProperty(name, out JsonElement value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : fallback;

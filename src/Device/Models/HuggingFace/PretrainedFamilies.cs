@@ -1,6 +1,7 @@
 using StreamLoader.Device.Models.Bert;
 using StreamLoader.Device.Models.DistilBert;
 using StreamLoader.Device.Models.Gpt2;
+using StreamLoader.Device.Models.Llama;
 using StreamLoader.Device.Models.Roberta;
 using static TorchSharp.torch;
 
@@ -84,7 +85,7 @@ public abstract class PretrainedSequenceClassifier : nn.Module<Tensor, Tensor, T
 public static class PretrainedFamilies
 {
     /// <summary>Every family.</summary>
-    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily(), new RobertaFamily(), new DistilBertFamily(), new Gpt2Family()];
+    public static IReadOnlyList<IPretrainedFamily> All { get; } = [new BertFamily(), new RobertaFamily(), new DistilBertFamily(), new Gpt2Family(), new LlamaFamily()];
 
     /// <summary>The family that reads <paramref name="config"/>; an error naming the architectures that are read otherwise.</summary>
     public static IPretrainedFamily For(HuggingFaceConfig config) =>
