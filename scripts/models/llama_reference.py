@@ -5,11 +5,14 @@ padded batches (reference.json). Nothing of transformers is used; the forward fo
 RMSNorm (float32), rotary embeddings with rope_theta and Llama 3's rope_scaling, grouped-query attention (each
 key/value head serving consecutive query heads), causal softmax in float32, SwiGLU.
 
-usage: llama_reference.py OUT_DIR [--tied] [--no-scaling] [--seed 1]        (Debian's python3-torch)
+usage: llama_reference.py OUT_DIR [--tied] [--no-scaling] [--seed 1] [--vocab 256] [--no-reference] [--tokenizer tokenizer.json]
+(Debian's python3-torch). --no-reference writes the folder alone, --tokenizer copies a tokenizer.json beside it (a test
+model for training with Llama 3's tokenizer: --vocab 128256).
 """
 import json
 import math
 import os
+import shutil
 import struct
 import sys
 
@@ -54,7 +57,9 @@ def main():
     seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
     tied = "--tied" in sys.argv
     torch.manual_seed(seed)
-    vocab, hidden, inter, layers, heads, kv_heads, positions, eps, theta = 256, 64, 160, 2, 4, 2, 8192, 1e-5, 500000.0
+    vocab = int(sys.argv[sys.argv.index("--vocab") + 1]) if "--vocab" in sys.argv else 256
+    reference = "--no-reference" not in sys.argv
+    hidden, inter, layers, heads, kv_heads, positions, eps, theta = 64, 160, 2, 4, 2, 8192, 1e-5, 500000.0
     head_dim = hidden // heads
     # Llama 3.2's scaling, with a small original context so that all three frequency bands occur at head_dim 16.
     scaling = None if "--no-scaling" in sys.argv else {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
@@ -120,7 +125,7 @@ def main():
 
     batches = []
     generator = torch.Generator().manual_seed(seed + 1)
-    for rows, width, offset in ((3, 16, 0), (4, 48, 0), (2, 96, 1000)):
+    for rows, width, offset in ((3, 16, 0), (4, 48, 0), (2, 96, 1000)) if reference else ():
         lengths = torch.randint(2, width + 1, (rows,), generator=generator)
         lengths[0] = width
         mask = (torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)).long()
@@ -140,8 +145,11 @@ def main():
               "attention_bias": False, "mlp_bias": False, "bos_token_id": 1, "eos_token_id": 2}
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
-    with open(os.path.join(out, "reference.json"), "w") as f:
-        json.dump({"torch": torch.__version__, "batches": batches}, f)
+    if reference:
+        with open(os.path.join(out, "reference.json"), "w") as f:
+            json.dump({"torch": torch.__version__, "batches": batches}, f)
+    if "--tokenizer" in sys.argv:
+        shutil.copyfile(sys.argv[sys.argv.index("--tokenizer") + 1], os.path.join(out, "tokenizer.json"))
     print(f"{out}: llama, {len(w)} tensors, tied {tied}, rope_scaling {scaling is not None}, torch {torch.__version__}")
 
 

@@ -96,6 +96,27 @@ public sealed class PretrainedModelConsoleTests
         Assert.Equal(8, Steps(resumedLog, 13).Length);
     }
 
+    /// <summary>A Llama folder (random weights, grouped-query attention, llama3 rope_scaling) with Llama 3's published tokenizer.json: clm continues pretraining it and the loss falls.</summary>
+    [SkippableFact]
+    public async Task LlamaFolder_WithLlama3Tokenizer_ContinuesPretraining_LossFalls()
+    {
+        string tokenizer = NodeScripts.TokenizerJson("llama3");
+        string docs = SharedData.Require(SharedData.PythonDocs);
+        using var files = new TempFiles();
+        string llama = files.Path("llama");
+        PretrainedFixtures.Reference("llama_reference.py", llama, "--vocab", "128256", "--no-reference", "--tokenizer", tokenizer);
+
+        (int exit, _, string log) = await CliProcess.RunAsync(files.Folder, Limit, "--task", "clm", "--all", "--source", docs, "--init-from", llama, "--seq-len", "64", "--batch-size", "4",
+            "--lr", "1e-3", "--warmup", "2", "--max-steps", "20", "--checkpoint", "none", "--progress", "none", "--summary-json", "s.json");
+
+        Assert.True(exit == 0, log);
+        Assert.Contains($"Hugging Face LlamaForCausalLM (llama) from {llama}: all 21 tensors loaded", log, StringComparison.Ordinal);
+        Assert.Contains("vocab 128,256", log, StringComparison.Ordinal);
+        JsonElement summary = Summary(files.Path("s.json"));
+        double first = summary.GetProperty("loss_first").GetDouble(), last = summary.GetProperty("loss_last").GetDouble();
+        Assert.True(first > 11.0 && last < first - 0.3, $"loss {first} -> {last}");
+    }
+
     [SkippableFact]
     public async Task Infer_FolderWithoutId2Label_IsOneLineError()
     {
