@@ -5,7 +5,8 @@ that stock PyTorch modules compute from it on random padded batches (reference.j
 the blocks are torch.nn.TransformerEncoderLayer (post-norm, GELU, eps 1e-12) holding the family's weights (query, key
 and value stacked into in_proj), the heads nn.Linear; RoBERTa's positions are counted after the padding id.
 
-usage: bert_reference.py OUT_DIR [--family bert|roberta|distilbert] [--seed 1]        (Debian's python3-torch)
+usage: bert_reference.py OUT_DIR [--family bert|roberta|distilbert] [--mlm] [--seed 1]        (Debian's python3-torch)
+--mlm (bert) writes a BertForMaskedLM instead, and every real token's vocabulary logits.
 """
 import json
 import math
@@ -15,6 +16,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -34,7 +36,7 @@ def write_safetensors(path, tensors):
             out.write(tensors[name].contiguous().numpy().astype(np.float32).tobytes())
 
 
-def build(family, seed):
+def build(family, seed, mlm=False):
     """The folder's tensors (Hugging Face names), its config, and the stock modules holding the same weights."""
     torch.manual_seed(seed)
     vocab, hidden, layers, heads, inter, eps = 1000, 64, 2, 4, 256, 1e-12
@@ -77,7 +79,14 @@ def build(family, seed):
         for key in ("norm1", "norm2"):
             param(n[key] + ".weight", hidden, scale=0.1, base=1.0)
             param(n[key] + ".bias", hidden, scale=0.1)
-    if family == "bert":
+    if mlm:
+        param("cls.predictions.transform.dense.weight", hidden, hidden, scale=0.1)
+        param("cls.predictions.transform.dense.bias", hidden, scale=0.1)
+        param("cls.predictions.transform.LayerNorm.weight", hidden, scale=0.1, base=1.0)
+        param("cls.predictions.transform.LayerNorm.bias", hidden, scale=0.1)
+        param("cls.predictions.bias", vocab, scale=0.1)
+        head = []
+    elif family == "bert":
         param("bert.pooler.dense.weight", hidden, hidden, scale=0.1)
         param("bert.pooler.dense.bias", hidden, scale=0.1)
         head = [("bert.pooler.dense", torch.tanh), ("classifier", None)]
@@ -124,6 +133,10 @@ def build(family, seed):
         x = embed_norm(x)
         for block in blocks:
             x = block(x, src_key_padding_mask=mask == 0)
+        if mlm:
+            t = F.gelu(F.linear(x, w["cls.predictions.transform.dense.weight"], w["cls.predictions.transform.dense.bias"]))
+            t = F.layer_norm(t, (hidden,), w["cls.predictions.transform.LayerNorm.weight"], w["cls.predictions.transform.LayerNorm.bias"], eps)
+            return t @ w[embed + "word_embeddings.weight"].t() + w["cls.predictions.bias"]
         x = x[:, 0]
         for linear, activation in head_modules:
             x = linear(x)
@@ -140,8 +153,11 @@ def build(family, seed):
                   "model_type": family, "vocab_size": vocab, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
                   "intermediate_size": inter, "max_position_embeddings": positions, "type_vocab_size": 1 if family == "roberta" else 2,
                   "layer_norm_eps": eps, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "pad_token_id": pad}
-    config.update({"id2label": {str(i): n for i, n in enumerate(labels)}, "label2id": {n: i for i, n in enumerate(labels)},
-                   "problem_type": "single_label_classification"})
+    if mlm:
+        config["architectures"] = ["BertForMaskedLM"]
+    else:
+        config.update({"id2label": {str(i): n for i, n in enumerate(labels)}, "label2id": {n: i for i, n in enumerate(labels)},
+                       "problem_type": "single_label_classification"})
     return w, config, forward, pad
 
 
@@ -149,7 +165,10 @@ def main():
     out = sys.argv[1]
     seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
     family = sys.argv[sys.argv.index("--family") + 1] if "--family" in sys.argv else "bert"
-    w, config, forward, pad = build(family, seed)
+    mlm = "--mlm" in sys.argv
+    if mlm and family != "bert":
+        sys.exit("--mlm is for --family bert")
+    w, config, forward, pad = build(family, seed, mlm)
     batches = []
     generator = torch.Generator().manual_seed(seed + 1)
     for rows, width in ((4, 16), (3, 40), (5, 64)):
@@ -160,7 +179,12 @@ def main():
         ids = ids * mask + pad * (1 - mask)
         with torch.no_grad():
             logits = forward(ids, mask)
-        batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": logits.tolist()})
+        if mlm:
+            # Every real token's vocabulary logits (a padded position's own state depends on how padding is masked).
+            logits = [[logits[r, t].tolist() for t in range(int(lengths[r]))] for r in range(rows)]
+        else:
+            logits = logits.tolist()
+        batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": logits})
 
     os.makedirs(out, exist_ok=True)
     write_safetensors(os.path.join(out, "model.safetensors"), w)

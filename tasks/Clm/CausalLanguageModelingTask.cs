@@ -57,7 +57,7 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
     }
 
     public ITaskModel CreateModel(ModelContext context) =>
-        context.Pretrained is null ? new ClmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedCausalLm.Create(context);
+        context.Pretrained is null ? new ClmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedLm.Create(context);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {

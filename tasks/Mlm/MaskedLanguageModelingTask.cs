@@ -3,6 +3,7 @@ using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Device.Models;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Training;
 using StreamLoader.Tasks.Common;
 
@@ -57,7 +58,7 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
     }
 
     public ITaskModel CreateModel(ModelContext context) =>
-        new MlmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength));
+        context.Pretrained is null ? new MlmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedLm.Create(context, masked: true);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {

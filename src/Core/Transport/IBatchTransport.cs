@@ -30,7 +30,8 @@ public static class BatchReading
 {
     /// <summary>
     /// Every batch from <paramref name="reader"/> until it ends or the stage is cancelled, counting each batch (and its
-    /// bytes and tokens) into the stage's input and each wait as waiting upstream. The caller disposes each batch.
+    /// bytes and tokens) into the stage's input and each wait as waiting upstream. The caller disposes each batch. Once
+    /// the stage is cancelled no further batch is handed out, even one already queued.
     /// </summary>
     public static async IAsyncEnumerable<Tensors.TensorBatch> ReadCountedAsync(this IBatchReader reader, Pipeline.StageContext stage)
     {
@@ -39,6 +40,13 @@ public static class BatchReading
         while (await Pipeline.StageTiming.WaitUpstreamAsync(stage.Counters, batches.MoveNextAsync()).ConfigureAwait(false))
         {
             Tensors.TensorBatch batch = batches.Current;
+            if (token.IsCancellationRequested)
+            {
+                // A reader drains what is already queued without looking at the token (a channel's ReadAllAsync does):
+                // a stopped run must not take one more queued batch after the signal.
+                batch.Dispose();
+                token.ThrowIfCancellationRequested();
+            }
             stage.Counters.AddIn(1, batch.ByteLength, batch.TokenCount);
             yield return batch;
         }

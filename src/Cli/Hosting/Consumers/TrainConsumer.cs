@@ -349,7 +349,7 @@ internal static class DeviceModels
             if (model is not IPretrainedModel built)
             {
                 model.Dispose();
-                throw new ArgumentException($"--init-from {pretrained}: task '{run.Task.Name}' cannot start from a Hugging Face model folder yet; classify, multilabel (encoders) and clm (decoders) can. --init-from also takes a StreamLoader checkpoint folder.");
+                throw new ArgumentException($"--init-from {pretrained}: task '{run.Task.Name}' cannot start from a Hugging Face model folder yet; classify, multilabel and mlm (encoders) and clm (decoders) can. --init-from also takes a StreamLoader checkpoint folder.");
             }
             run.Progress.Log(weightsFromCheckpoint ? $"model: the architecture of Hugging Face {folder.Config.Describe()} in {folder.Folder}; its weights from the checkpoint" : built.Description);
         }

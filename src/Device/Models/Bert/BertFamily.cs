@@ -1,4 +1,5 @@
 using StreamLoader.Device.Models.HuggingFace;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -21,6 +22,8 @@ public sealed class BertFamily : IPretrainedFamily
 
     public PretrainedSequenceClassifier CreateSequenceClassifier(HuggingFaceConfig config, int labels) =>
         new BertForSequenceClassification(BertConfig.From(config), labels, config.Path);
+
+    public PretrainedLanguageModel CreateMaskedLanguageModel(HuggingFaceConfig config) => new BertForMaskedLM(BertConfig.From(config), config.Path);
 
     /// <summary>The names a BERT tensor may have in a file besides its own (<see cref="WeightLoading.Alternatives"/>).</summary>
     internal static IEnumerable<string> Alternatives(string name) => WeightLoading.Alternatives(name, "bert.");
@@ -60,4 +63,86 @@ public sealed class BertForSequenceClassification : PretrainedSequenceClassifier
 
     public override Tensor forward(Tensor inputIds, Tensor attentionMask) =>
         classifier.call(dropout.call(bert.Pool(bert.Encode(inputIds, attentionMask, null))));
+}
+
+/// <summary>
+/// Hugging Face's <c>BertForMaskedLM</c>: <c>bert</c> (no pooler) and <c>cls.predictions</c> (transform: dense, the
+/// activation, LayerNorm; then a decoder tied to the word embeddings, plus <c>cls.predictions.bias</c>).
+/// </summary>
+public sealed class BertForMaskedLM : PretrainedLanguageModel
+{
+    private readonly BertModel bert;
+    private readonly BertOnlyMlmHead cls;
+
+    public BertForMaskedLM(BertConfig config, string path)
+        : base(nameof(BertForMaskedLM))
+    {
+        bert = new BertModel(config, withPooler: false, path);
+        cls = new BertOnlyMlmHead(config, path);
+        register_module(nameof(bert), bert);
+        register_module(nameof(cls), cls);
+    }
+
+    public override string Architecture => nameof(BertForMaskedLM);
+
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["cls."];
+
+    public override IEnumerable<string> Alternatives(string name) => BertFamily.Alternatives(name);
+
+    public override Tensor Hidden(Tensor inputIds, Tensor attentionMask, Tensor? positionIds, Tensor? documentIds) =>
+        bert.Encode(inputIds, attentionMask, null, positionIds, documentIds);
+
+    public override Tensor Logits(Tensor hidden) => cls.Logits(hidden, bert.WordEmbeddings);
+}
+
+internal sealed class BertOnlyMlmHead : Module
+{
+    private readonly BertLmPredictionHead predictions;
+
+    public BertOnlyMlmHead(BertConfig config, string path)
+        : base(nameof(BertOnlyMlmHead))
+    {
+        predictions = new BertLmPredictionHead(config, path);
+        register_module(nameof(predictions), predictions);
+    }
+
+    public Tensor Logits(Tensor hidden, Tensor wordEmbeddings) => predictions.Logits(hidden, wordEmbeddings);
+}
+
+internal sealed class BertLmPredictionHead : Module
+{
+    private readonly BertPredictionTransform transform;
+    private readonly Parameter bias;
+
+    public BertLmPredictionHead(BertConfig config, string path)
+        : base(nameof(BertLmPredictionHead))
+    {
+        transform = new BertPredictionTransform(config, path);
+        bias = Parameter(zeros(config.VocabularySize));
+        register_module(nameof(transform), transform);
+        register_parameter(nameof(bias), bias);
+    }
+
+    /// <summary>The decoder is the word embedding matrix (tied, as every BERT checkpoint has it), plus the bias.</summary>
+    public Tensor Logits(Tensor hidden, Tensor wordEmbeddings) => transform.call(hidden).matmul(wordEmbeddings.t()) + bias;
+}
+
+internal sealed class BertPredictionTransform : Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    // Named as transformers names it: TorchSharp takes a parameter's name from the field that holds its module.
+    private readonly LayerNorm LayerNorm;
+    private readonly Func<Tensor, Tensor> _activation;
+
+    public BertPredictionTransform(BertConfig config, string path)
+        : base(nameof(BertPredictionTransform))
+    {
+        dense = Linear(config.Hidden, config.Hidden);
+        LayerNorm = torch.nn.LayerNorm(config.Hidden, eps: config.LayerNormEps);
+        _activation = config.ActivationFunction(path);
+        register_module(nameof(dense), dense);
+        register_module(nameof(LayerNorm), LayerNorm);
+    }
+
+    public override Tensor forward(Tensor hidden) => LayerNorm.call(_activation(dense.call(hidden)));
 }

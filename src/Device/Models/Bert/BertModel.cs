@@ -42,17 +42,25 @@ public sealed class BertModel : Module<Tensor, Tensor, Tensor>
     /// <summary>The last hidden state <c>[batch, seq, hidden]</c>.</summary>
     public override Tensor forward(Tensor inputIds, Tensor attentionMask) => Encode(inputIds, attentionMask, null);
 
-    /// <summary>The last hidden state; <paramref name="tokenTypeIds"/> null is all segment 0.</summary>
-    public Tensor Encode(Tensor inputIds, Tensor attentionMask, Tensor? tokenTypeIds)
+    /// <summary>
+    /// The last hidden state; <paramref name="tokenTypeIds"/> null is all segment 0. Packed rows give
+    /// <paramref name="positionIds"/> (restarting per document) and <paramref name="documentIds"/> (attention kept
+    /// inside each document); without them a row is one document.
+    /// </summary>
+    public Tensor Encode(Tensor inputIds, Tensor attentionMask, Tensor? tokenTypeIds, Tensor? positionIds = null, Tensor? documentIds = null)
     {
         long length = inputIds.shape[1];
         if (length > Config.UsablePositions)
         {
             throw new ArgumentException($"Sequence length {length} exceeds the model's {Config.UsablePositions} positions (max_position_embeddings {Config.MaxPositions}).");
         }
-        Tensor hidden = embeddings.call(inputIds, tokenTypeIds ?? zeros_like(inputIds));
-        // transformers' extended mask: 0 where a key may be attended, the dtype's minimum where it is padding.
-        Tensor additive = (1.0 - attentionMask.unsqueeze(1).unsqueeze(2).to_type(hidden.dtype)) * torch.finfo(hidden.dtype).min;
+        Tensor hidden = embeddings.Embed(inputIds, tokenTypeIds ?? zeros_like(inputIds), positionIds);
+        // transformers' extended mask: 0 where a key may be attended, the dtype's minimum where it is padding (or,
+        // packed, in another document).
+        Tensor allowed = documentIds is null
+            ? attentionMask.unsqueeze(1).unsqueeze(2).to_type(hidden.dtype)
+            : AttentionMasks.PerToken(documentIds, causal: false).to_type(hidden.dtype);
+        Tensor additive = (1.0 - allowed) * torch.finfo(hidden.dtype).min;
         return encoder.call(hidden, additive);
     }
 
@@ -104,9 +112,12 @@ internal sealed class BertEmbeddings : Module<Tensor, Tensor, Tensor>
         return (real.cumsum(1) * real) + padding;
     }
 
-    public override Tensor forward(Tensor inputIds, Tensor tokenTypeIds)
+    public override Tensor forward(Tensor inputIds, Tensor tokenTypeIds) => Embed(inputIds, tokenTypeIds, null);
+
+    /// <summary>The embeddings' sum, normed; <paramref name="positionIds"/> from packed rows, else the family's own positions.</summary>
+    public Tensor Embed(Tensor inputIds, Tensor tokenTypeIds, Tensor? positionIds)
     {
-        Tensor positions = _config.PositionsAfterPadding
+        Tensor positions = positionIds is not null && !_config.PositionsAfterPadding ? positionIds : _config.PositionsAfterPadding
             ? PositionsAfterPadding(inputIds, _config.PadTokenId)
             : arange(inputIds.shape[1], dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         Tensor sum = word_embeddings.call(inputIds) + token_type_embeddings.call(tokenTypeIds) + position_embeddings.call(positions);

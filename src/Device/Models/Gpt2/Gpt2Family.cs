@@ -25,7 +25,7 @@ public sealed class Gpt2Family : IPretrainedFamily
 
     public bool Decodes => true;
 
-    public PretrainedCausalLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) => new Gpt2LMHeadModel(Gpt2Config.From(config));
+    public PretrainedLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) => new Gpt2LMHeadModel(Gpt2Config.From(config));
 }
 
 /// <summary>The fields of a GPT-2 <c>config.json</c>, with <c>transformers</c>' defaults.</summary>
@@ -70,7 +70,7 @@ public sealed record Gpt2Config(int VocabularySize, int Hidden, int Layers, int 
 /// <c>transformer.h.N</c> (pre-norm blocks whose projections are GPT-2's Conv1D, weights stored <c>[in, out]</c> as in
 /// the file) and <c>transformer.ln_f</c>; the LM head is tied to <c>wte</c>.
 /// </summary>
-public sealed class Gpt2LMHeadModel : PretrainedCausalLanguageModel
+public sealed class Gpt2LMHeadModel : PretrainedLanguageModel
 {
     private readonly Gpt2Model transformer;
 

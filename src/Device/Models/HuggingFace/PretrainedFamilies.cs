@@ -29,20 +29,24 @@ public interface IPretrainedFamily
     PretrainedSequenceClassifier CreateSequenceClassifier(HuggingFaceConfig config, int labels);
 
     /// <summary>A causal language model (clm), freshly initialised, named as the family's <c>…LMHeadModel</c> / <c>…ForCausalLM</c>.</summary>
-    PretrainedCausalLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) =>
+    PretrainedLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) =>
         throw new ArgumentException($"{config.Path}: {config.Describe()} is an encoder; clm starts from a decoder folder ({string.Join(", ", PretrainedFamilies.All.Where(f => f.Decodes).SelectMany(f => f.Architectures))}).");
+
+    /// <summary>A masked language model (mlm), freshly initialised, named as the family's <c>…ForMaskedLM</c>.</summary>
+    PretrainedLanguageModel CreateMaskedLanguageModel(HuggingFaceConfig config) =>
+        throw new ArgumentException($"{config.Path}: mlm does not start from a {config.Describe()} folder yet; it starts from a bert one (BertForMaskedLM, BertForPreTraining, BertModel).");
 
     /// <summary>True for a family of decoders (it builds a causal language model).</summary>
     bool Decodes => false;
 }
 
 /// <summary>
-/// A family's causal language model: the hidden states of (packed) rows, attention causal and kept inside each
-/// document, and the vocabulary logits of chosen positions.
+/// A family's language model, causal (clm) or masked (mlm): the hidden states of (packed) rows, attention kept inside
+/// each document (and causal for a decoder), and the vocabulary logits of chosen positions.
 /// </summary>
-public abstract class PretrainedCausalLanguageModel : nn.Module
+public abstract class PretrainedLanguageModel : nn.Module
 {
-    protected PretrainedCausalLanguageModel(string name)
+    protected PretrainedLanguageModel(string name)
         : base(name)
     {
     }
@@ -58,6 +62,9 @@ public abstract class PretrainedCausalLanguageModel : nn.Module
 
     /// <summary>Vocabulary logits for hidden states <c>[n, hidden]</c>.</summary>
     public abstract Tensor Logits(Tensor hidden);
+
+    /// <summary>Tensors of a head a folder may lack (a headless <c>BertModel</c>): made afresh, and said so. None for a decoder's tied head.</summary>
+    public virtual IReadOnlyList<string> HeadPrefixes => [];
 }
 
 /// <summary>

@@ -30,7 +30,7 @@ public sealed class LlamaFamily : IPretrainedFamily
     public PretrainedSequenceClassifier CreateSequenceClassifier(HuggingFaceConfig config, int labels) =>
         throw new ArgumentException($"{config.Path}: {config.Describe()} is a decoder; classify and multilabel start from an encoder folder (bert, roberta, distilbert), clm from this one.");
 
-    public PretrainedCausalLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) => new LlamaForCausalLM(LlamaConfig.From(config));
+    public PretrainedLanguageModel CreateCausalLanguageModel(HuggingFaceConfig config) => new LlamaForCausalLM(LlamaConfig.From(config));
 }
 
 /// <summary>Llama 3's frequency-dependent rotary scaling (<c>rope_scaling</c> with <c>rope_type</c> "llama3").</summary>
@@ -117,7 +117,7 @@ public sealed record LlamaConfig(int VocabularySize, int Hidden, int Intermediat
 /// (<c>input_layernorm</c>, <c>self_attn.{q,k,v,o}_proj</c>, <c>post_attention_layernorm</c>,
 /// <c>mlp.{gate,up,down}_proj</c>), <c>model.norm</c>, and <c>lm_head</c> unless tied.
 /// </summary>
-public sealed class LlamaForCausalLM : PretrainedCausalLanguageModel
+public sealed class LlamaForCausalLM : PretrainedLanguageModel
 {
     private readonly LlamaModel model;
     private readonly Linear? lm_head;

@@ -11,32 +11,37 @@ using static TorchSharp.torch;
 namespace StreamLoader.Device.Tests.Pretrained;
 
 /// <summary>
-/// Our decoders against references written outside StreamLoader, on random weights saved under Hugging Face's names:
+/// Our language models against references written outside StreamLoader, on random weights saved under Hugging Face's
+/// names: <c>BertForMaskedLM</c> against post-norm <c>nn.TransformerEncoderLayer</c> blocks and a head of torch
+/// operations (scripts/models/bert_reference.py --mlm),
 /// <c>GPT2LMHeadModel</c> against pre-norm <c>nn.TransformerEncoderLayer</c> blocks with a causal mask
 /// (scripts/models/gpt2_reference.py), and <c>LlamaForCausalLM</c> (grouped-query attention, rope_theta 500000, Llama
 /// 3's rope_scaling, tied and untied heads) against a forward written from torch operations
 /// (scripts/models/llama_reference.py). Every real token's logits within 1e-4 on padded batches; every tensor loaded.
 /// </summary>
 [Collection(TorchCollection.Name)]
-public sealed class DecoderReferenceTests(ITestOutputHelper output)
+public sealed class LanguageModelReferenceTests(ITestOutputHelper output)
 {
     [SkippableTheory]
+    [InlineData("bert_reference.py", "BertForMaskedLM (2 layers, hidden 64, tied decoder)", "--mlm")]
     [InlineData("gpt2_reference.py", "GPT2LMHeadModel (2 layers, n_embd 64)")]
     [InlineData("llama_reference.py", "LlamaForCausalLM (2 layers, 4 heads over 2 key/value heads, rope_theta 500000, llama3 rope_scaling, untied head)")]
     [InlineData("llama_reference.py", "LlamaForCausalLM (2 layers, 4 heads over 2 key/value heads, rope_theta 500000, no scaling, tied head)", "--tied", "--no-scaling")]
-    public void CausalLm_MatchesTheReference(string script, string what, params string[] arguments)
+    public void LanguageModel_MatchesTheReference(string script, string what, params string[] arguments)
     {
         using var files = new TempFiles();
         string folder = files.Path("model");
         PretrainedFixtures.Reference(script, folder, arguments);
         using JsonDocument reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "reference.json")));
-        var context = new ModelContext(new VocabularyInfo("test", 256, new SpecialTokens(0, 0, 0, 0, 0)), 128, "tiny", CPU, 1, TaskSettings.Empty) { Pretrained = HuggingFaceModelFolder.Open(folder) };
+        HuggingFaceModelFolder pretrained = HuggingFaceModelFolder.Open(folder);
+        int vocabulary = pretrained.Family.VocabularySize(pretrained.Config);
+        var context = new ModelContext(new VocabularyInfo("test", vocabulary, new SpecialTokens(0, 0, 0, 0, 0)), 64, "tiny", CPU, 1, TaskSettings.Empty) { Pretrained = pretrained };
 
-        using PretrainedCausalLm model = PretrainedCausalLm.Create(context);
+        using PretrainedLm model = PretrainedLm.Create(context, masked: pretrained.Config.Architecture.EndsWith("ForMaskedLM", StringComparison.Ordinal));
         Assert.Empty(model.Report.Missing);
         Assert.Empty(model.Report.Unused);
         model.Module.eval();
-        var lm = (PretrainedCausalLanguageModel)model.Module;
+        var lm = (PretrainedLanguageModel)model.Module;
         double worst = 0;
         int compared = 0;
         foreach (JsonElement batch in reference.RootElement.GetProperty("batches").EnumerateArray())
@@ -58,7 +63,7 @@ public sealed class DecoderReferenceTests(ITestOutputHelper output)
                     int v = 0;
                     foreach (JsonElement value in position.EnumerateArray())
                     {
-                        worst = Math.Max(worst, Math.Abs(logits[(((row * width) + t) * 256) + v] - value.GetDouble()));
+                        worst = Math.Max(worst, Math.Abs(logits[(((row * width) + t) * vocabulary) + v] - value.GetDouble()));
                         v++;
                     }
                     t++;
@@ -67,7 +72,7 @@ public sealed class DecoderReferenceTests(ITestOutputHelper output)
                 row++;
             }
         }
-        output.WriteLine($"{what}, vocabulary 256, against torch {reference.RootElement.GetProperty("torch").GetString()}: max |logit difference| {worst:E2} over {compared} real tokens");
+        output.WriteLine($"{what}, vocabulary {vocabulary}, against torch {reference.RootElement.GetProperty("torch").GetString()}: max |logit difference| {worst:E2} over {compared} real tokens");
         Assert.True(compared > 200);
         Assert.True(worst < 1e-4, $"max logit difference {worst:E3} is not within 1e-4");
     }

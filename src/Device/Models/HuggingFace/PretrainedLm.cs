@@ -6,15 +6,15 @@ using static TorchSharp.torch;
 namespace StreamLoader.Device.Models.HuggingFace;
 
 /// <summary>
-/// A causal language model built from a Hugging Face decoder folder (<c>--task clm --init-from DIR</c>): continued
-/// pretraining on StreamLoader's packed rows, attention kept inside each document, labels already the next token (so
-/// no shift here, unlike transformers' LM heads).
+/// A language model built from a Hugging Face folder: causal from a decoder (<c>--task clm --init-from DIR</c>, labels
+/// already the next token, so no shift here, unlike transformers' LM heads) or masked from an encoder
+/// (<c>--task mlm</c>); continued pretraining on StreamLoader's rows, packed ones with attention kept inside each document.
 /// </summary>
-public sealed class PretrainedCausalLm : ITaskModel, IPretrainedModel
+public sealed class PretrainedLm : ITaskModel, IPretrainedModel
 {
-    private readonly PretrainedCausalLanguageModel _module;
+    private readonly PretrainedLanguageModel _module;
 
-    private PretrainedCausalLm(HuggingFaceModelFolder folder, PretrainedCausalLanguageModel module, WeightLoadReport report, string description)
+    private PretrainedLm(HuggingFaceModelFolder folder, PretrainedLanguageModel module, WeightLoadReport report, string description)
     {
         Folder = folder;
         _module = module;
@@ -31,28 +31,33 @@ public sealed class PretrainedCausalLm : ITaskModel, IPretrainedModel
 
     public string Description { get; }
 
-    /// <summary>Builds the model a clm run asks for from <see cref="ModelContext.Pretrained"/>, its weights loaded unless the context says otherwise.</summary>
-    public static PretrainedCausalLm Create(ModelContext context)
+    /// <summary>Builds the model a clm (<paramref name="masked"/> false) or mlm run asks for from <see cref="ModelContext.Pretrained"/>, its weights loaded unless the context says otherwise.</summary>
+    public static PretrainedLm Create(ModelContext context, bool masked = false)
     {
         HuggingFaceModelFolder folder = context.Pretrained ?? throw new InvalidOperationException("The run has no Hugging Face folder to start from.");
         HuggingFaceConfig config = folder.Config;
         IPretrainedFamily family = folder.Family;
         PretrainedModels.CheckFits(folder, context.SequenceLength, context.Vocabulary.Size);
-        PretrainedCausalLanguageModel module = family.CreateCausalLanguageModel(config);
+        PretrainedLanguageModel module = masked ? family.CreateMaskedLanguageModel(config) : family.CreateCausalLanguageModel(config);
         try
         {
             if (!context.LoadPretrainedWeights)
             {
-                return new PretrainedCausalLm(folder, module, new WeightLoadReport([], [], []), $"Hugging Face {config.Describe()} architecture from {folder.Folder}: {module.state_dict().Count} tensors initialised afresh");
+                return new PretrainedLm(folder, module, new WeightLoadReport([], [], []), $"Hugging Face {config.Describe()} architecture from {folder.Folder}: {module.state_dict().Count} tensors initialised afresh");
             }
             using HuggingFaceWeights weights = folder.OpenWeights();
             WeightLoadReport report = WeightLoading.Load(module, weights, folder.Folder, module.Alternatives);
-            if (report.Missing.Count > 0)
+            bool InHead(string name) => module.HeadPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
+            var body = report.Missing.Where(n => !InHead(n)).ToList();
+            if (body.Count > 0)
             {
-                throw new InvalidDataException($"{folder.Folder}: the weights lack {report.Missing.Count} of the model's tensors ({string.Join(", ", report.Missing.Take(3))}{(report.Missing.Count > 3 ? ", …" : string.Empty)}); they do not belong to {config.Describe()}.");
+                throw new InvalidDataException($"{folder.Folder}: the weights lack {body.Count} of the model's tensors ({string.Join(", ", body.Take(3))}{(body.Count > 3 ? ", …" : string.Empty)}); they do not belong to {config.Describe()}.");
             }
             string unused = report.Unused.Count == 0 ? string.Empty : $" ({report.Unused.Count} in the file not used: {string.Join(", ", report.Unused.Take(3))}{(report.Unused.Count > 3 ? ", …" : string.Empty)})";
-            return new PretrainedCausalLm(folder, module, report, $"Hugging Face {config.Describe()} from {folder.Folder}: all {report.Loaded.Count} tensors loaded{unused}");
+            string loaded = report.Missing.Count == 0
+                ? $"all {report.Loaded.Count} tensors loaded"
+                : $"{report.Loaded.Count} of {report.Loaded.Count + report.Missing.Count} tensors loaded, a new language-model head ({report.Missing.Count} tensors: the folder has none)";
+            return new PretrainedLm(folder, module, report, $"Hugging Face {config.Describe()} from {folder.Folder}: {loaded}{unused}");
         }
         catch
         {
