@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using StreamLoader.Cli.Checkpoints;
+using StreamLoader.Cli.Hosting;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tokenization;
 using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
@@ -9,22 +12,24 @@ using TorchSharp;
 namespace StreamLoader.Cli.Commands;
 
 /// <summary>
-/// <c>streamloader export-hf</c>: writes a checkpoint fine-tuned from a Hugging Face folder as a Hugging Face folder
-/// again (<c>config.json</c> with the run's labels, <c>model.safetensors</c>, the tokenizer files), so Python's
-/// <c>transformers</c> — or <c>streamloader infer --checkpoint</c> — loads what StreamLoader trained.
+/// <c>streamloader export-hf</c>: writes a checkpoint trained from a Hugging Face folder as a Hugging Face folder
+/// again (<c>config.json</c> naming the trained architecture, with a classifier's labels; <c>model.safetensors</c>; the
+/// tokenizer files), so Python's <c>transformers</c> — or <c>streamloader</c> itself — loads what StreamLoader trained.
 /// </summary>
 internal static class ExportCommand
 {
-    private static readonly Option<string> CheckpointOption = new("--checkpoint", "-c") { Description = "The classify or multilabel checkpoint to export (a run folder, or runs/<task> for its latest); it must have been built from a Hugging Face folder (--init-from DIR or --model DIR).", HelpName = "DIR", Required = true };
+    private static readonly Option<string> CheckpointOption = new("--checkpoint", "-c") { Description = "The checkpoint to export (a run folder, or runs/<task> for its latest): a classify, multilabel, mlm or clm run built from a Hugging Face folder (--init-from DIR or --model DIR).", HelpName = "DIR", Required = true };
     private static readonly Option<string> OutputOption = new("--output", "-o") { Description = "The folder to write (created; files already there are replaced).", HelpName = "DIR", Required = true };
 
     public static Command Create()
     {
-        var command = new Command("export-hf", "Write a classify or multilabel checkpoint built from a Hugging Face model folder (--init-from DIR, or --model DIR) as a Hugging Face folder: config.json (the folder's, with the architecture's classification head, the run's labels as id2label and its problem_type), model.safetensors and the tokenizer files. " +
-            "That is the layout transformers' AutoModelForSequenceClassification.from_pretrained reads; 'streamloader infer --checkpoint' reads it too.\n\n" +
+        var command = new Command("export-hf", "Write a checkpoint built from a Hugging Face model folder (--init-from DIR, or --model DIR) as a Hugging Face folder: config.json (the folder's, naming the trained architecture), model.safetensors under transformers' names, and the tokenizer files. " +
+            "A classify or multilabel run becomes …ForSequenceClassification with the run's labels as id2label and its problem_type (transformers' AutoModelForSequenceClassification reads it, and so does 'streamloader infer --checkpoint'); " +
+            "an mlm run becomes BertForMaskedLM, a clm run GPT2LMHeadModel or LlamaForCausalLM (AutoModelForMaskedLM / AutoModelForCausalLM; '--init-from' continues from it).\n\n" +
             "Examples:\n" +
             "  streamloader export-hf --checkpoint runs/classify --output my-classifier\n" +
-            "  streamloader infer --checkpoint my-classifier --source docs.jsonl --output preds.jsonl");
+            "  streamloader infer --checkpoint my-classifier --source docs.jsonl --output preds.jsonl\n" +
+            "  streamloader export-hf --checkpoint runs/clm --output my-gpt2");
         command.Options.Add(CheckpointOption);
         command.Options.Add(OutputOption);
         command.SetAction(result =>
@@ -55,23 +60,30 @@ internal static class ExportCommand
         {
             throw new ArgumentException($"--checkpoint {folder}: its model was not built from a Hugging Face folder (--init-from DIR or --model DIR), so its tensors have StreamLoader's own names; export-hf writes {string.Join(", ", PretrainedFamilies.All.SelectMany(f => f.Architectures))} fine-tuned by StreamLoader.");
         }
-        if (manifest.LabelNames is not { Count: > 0 } labels)
+        if (PipelineHost.Catalog.Get(manifest.Task) is not IDeviceTask task)
         {
-            throw new ArgumentException($"--checkpoint {folder}: a {manifest.Task} checkpoint has no labels; export-hf writes classify and multilabel checkpoints.");
+            throw new ArgumentException($"--checkpoint {folder}: its task '{manifest.Task}' has no model to export.");
         }
         HuggingFaceModelFolder source = HuggingFaceModelFolder.Open(architectureFolder);
         int sequenceLength = settings.TryGetValue(CliOptions.SeqLen.Name, out string[]? length) && int.TryParse(length.FirstOrDefault(), CultureInfo.InvariantCulture, out int n) ? n : new BatcherRunSettings().SequenceLength;
-        bool multiLabel = manifest.Task == "multilabel";
         string tokenizer = TokenizerFile(settings, source);
 
+        // The model the task built for the run, from the folder's architecture, with the checkpoint's weights over it:
+        // which head it has (a classifier's, a language model's) is the task's business, not this command's.
         TorchRuntime.EnsureLoaded();
-        using PretrainedClassifier model = PretrainedClassifier.Create(source, labels, multiLabel, 0.5, sequenceLength, manifest.VocabularySize, loadWeights: false);
+        var vocabulary = new VocabularyInfo(manifest.Tokenizer, manifest.VocabularySize, new SpecialTokens(0, 0, 0, 0, 0));
+        using ITaskModel model = new ModelContext(vocabulary, sequenceLength, new DeviceRunSettings().ModelSize, torch.CPU, 0, TaskSettings.Empty)
+        {
+            Labels = manifest.LabelNames is { Count: > 0 } labels ? new LabelSet(labels) : null,
+            Pretrained = source,
+            LoadPretrainedWeights = false,
+        }.Build(task);
+        if (model is not IPretrainedModel pretrained)
+        {
+            throw new ArgumentException($"--checkpoint {folder}: task '{manifest.Task}' does not build its model from a Hugging Face folder, so there is nothing to export.");
+        }
         model.Module.load(Path.Combine(folder, TrainingState.ModelFile));
-        Directory.CreateDirectory(output);
-        var tensors = model.Module.state_dict();
-        SafeTensorsWriter.Write(Path.Combine(output, HuggingFaceWeights.SingleFile), tensors, new Dictionary<string, string> { ["format"] = "pt", ["exported_by"] = "streamloader", ["checkpoint_steps"] = manifest.Steps.ToString(CultureInfo.InvariantCulture) });
-        var architecture = ((PretrainedSequenceClassifier)model.Module).Architecture;
-        source.Config.WriteForClassifier(Path.Combine(output, HuggingFaceModelFolder.ConfigFile), architecture, labels, multiLabel);
+        string written = pretrained.Export(output, new Dictionary<string, string> { ["format"] = "pt", ["exported_by"] = "streamloader", ["task"] = manifest.Task, ["checkpoint_steps"] = manifest.Steps.ToString(CultureInfo.InvariantCulture) });
         var copied = new List<string> { Path.GetFileName(tokenizer) };
         File.Copy(tokenizer, Path.Combine(output, Path.GetFileName(tokenizer)), overwrite: true);
         foreach (string extra in new[] { "tokenizer_config.json", "special_tokens_map.json" }.Where(f => File.Exists(Path.Combine(source.Folder, f))))
@@ -79,7 +91,7 @@ internal static class ExportCommand
             File.Copy(Path.Combine(source.Folder, extra), Path.Combine(output, extra), overwrite: true);
             copied.Add(extra);
         }
-        return $"{output}: {architecture} ({labels.Count} labels, {(multiLabel ? "multi_label_classification" : "single_label_classification")}), {tensors.Count} tensors from {folder} (step {manifest.Steps:N0}); config.json, model.safetensors, {string.Join(", ", copied)}";
+        return $"{output}: {written} from {folder} ({manifest.Task}, step {manifest.Steps:N0}); config.json, model.safetensors, {string.Join(", ", copied)}";
     }
 
     /// <summary>The tokenizer file the run used: --tokenizer or --vocab as recorded, else the source folder's own.</summary>

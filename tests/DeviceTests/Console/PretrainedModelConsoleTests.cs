@@ -33,7 +33,7 @@ public sealed class PretrainedModelConsoleTests
 
         (int exported, string exportOut, string exportErr) = await CliProcess.RunAsync(files.Folder, Limit, "export-hf", "--checkpoint", "model", "--output", "exported");
         Assert.True(exported == 0, exportErr);
-        Assert.Contains("BertForSequenceClassification (4 labels, single_label_classification), 105 tensors", exportOut, StringComparison.Ordinal);
+        Assert.Contains("exported: BertForSequenceClassification, 105 tensors, 4 labels, single_label_classification from", exportOut, StringComparison.Ordinal);
         using (JsonDocument config = JsonDocument.Parse(File.ReadAllText(files.Path("exported/config.json"))))
         {
             Assert.Equal("BertForSequenceClassification", config.RootElement.GetProperty("architectures")[0].GetString());
@@ -94,6 +94,18 @@ public sealed class PretrainedModelConsoleTests
             [.. log.Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal)).Select(l => l[..l.IndexOf("  lr", StringComparison.Ordinal)]).Where(l => int.Parse(l[5..11].Trim(), System.Globalization.CultureInfo.InvariantCulture) >= from)];
         Assert.Equal(Steps(wholeLog, 13), Steps(resumedLog, 13));
         Assert.Equal(8, Steps(resumedLog, 13).Length);
+
+        // Exported as a Hugging Face folder and started from again: every tensor loads, and the first step's loss is
+        // the trained model's, not the folder's it began from (the same first batch: same seed, same source).
+        (int export, string exportOut, string exportErr) = await CliProcess.RunAsync(files.Folder, Limit, "export-hf", "--checkpoint", "whole", "--output", "exported");
+        Assert.True(export == 0, exportErr);
+        Assert.Contains("exported: GPT2LMHeadModel, 28 tensors from", exportOut, StringComparison.Ordinal);
+        Assert.True(File.Exists(files.Path("exported/tokenizer.json")));
+        (int again, _, string againLog) = await CliProcess.RunAsync(files.Folder, Limit, [.. common.Select(a => a == gpt2 ? "exported" : a), "--max-steps", "1", "--checkpoint", "none", "--summary-json", "again.json"]);
+        Assert.True(again == 0, againLog);
+        Assert.Contains("Hugging Face GPT2LMHeadModel (gpt2) from exported: all 28 tensors loaded", againLog, StringComparison.Ordinal);
+        double continued = Summary(files.Path("again.json")).GetProperty("loss_first").GetDouble();
+        Assert.True(continued < first - 0.5, $"the first loss from the exported folder is {continued}, from the original {first}");
     }
 
     /// <summary>mlm from a headless BERT folder (MiniLM): the body loads, a new language-model head is made and named, and on packed rows the loss falls.</summary>

@@ -40,9 +40,7 @@ public sealed class BertReferenceTests(ITestOutputHelper output)
 
         // Written back as export-hf writes a folder, then read again: the same logits.
         string written = files.Path("written");
-        Directory.CreateDirectory(written);
-        SafeTensorsWriter.Write(Path.Combine(written, HuggingFaceWeights.SingleFile), model.Module.state_dict());
-        model.Folder.Config.WriteForClassifier(Path.Combine(written, HuggingFaceModelFolder.ConfigFile), architecture, Labels, multiLabel: false);
+        model.Export(written, new Dictionary<string, string> { ["format"] = "pt" });
         using PretrainedClassifier again = PretrainedClassifier.Create(HuggingFaceModelFolder.Open(written), Labels, multiLabel: false, 0.5, 64, 1000);
         Assert.False(again.NewHead);
         again.Module.eval();

@@ -17,7 +17,8 @@ namespace StreamLoader.Device.Tests.Pretrained;
 /// <c>GPT2LMHeadModel</c> against pre-norm <c>nn.TransformerEncoderLayer</c> blocks with a causal mask
 /// (scripts/models/gpt2_reference.py), and <c>LlamaForCausalLM</c> (grouped-query attention, rope_theta 500000, Llama
 /// 3's rope_scaling, tied and untied heads) against a forward written from torch operations
-/// (scripts/models/llama_reference.py). Every real token's logits within 1e-4 on padded batches; every tensor loaded.
+/// (scripts/models/llama_reference.py). Every real token's logits within 1e-4 on padded batches; every tensor loaded;
+/// exported (export-hf's folder) and read again, the same logits.
 /// </summary>
 [Collection(TorchCollection.Name)]
 public sealed class LanguageModelReferenceTests(ITestOutputHelper output)
@@ -37,14 +38,33 @@ public sealed class LanguageModelReferenceTests(ITestOutputHelper output)
         int vocabulary = pretrained.Family.VocabularySize(pretrained.Config);
         var context = new ModelContext(new VocabularyInfo("test", vocabulary, new SpecialTokens(0, 0, 0, 0, 0)), 64, "tiny", CPU, 1, TaskSettings.Empty) { Pretrained = pretrained };
 
-        using PretrainedLm model = PretrainedLm.Create(context, masked: pretrained.Config.Architecture.EndsWith("ForMaskedLM", StringComparison.Ordinal));
+        bool masked = pretrained.Config.Architecture.EndsWith("ForMaskedLM", StringComparison.Ordinal);
+        using PretrainedLm model = PretrainedLm.Create(context, masked);
         Assert.Empty(model.Report.Missing);
         Assert.Empty(model.Report.Unused);
+        (double worst, int compared) = Compare(model, reference.RootElement.GetProperty("batches"), vocabulary);
+        output.WriteLine($"{what}, vocabulary {vocabulary}, against torch {reference.RootElement.GetProperty("torch").GetString()}: max |logit difference| {worst:E2} over {compared} real tokens");
+        Assert.True(compared > 200);
+        Assert.True(worst < 1e-4, $"max logit difference {worst:E3} is not within 1e-4");
+
+        // Exported as export-hf writes a folder, then read again: every tensor, and the same logits.
+        string written = files.Path("written");
+        model.Export(written, new Dictionary<string, string> { ["format"] = "pt" });
+        HuggingFaceModelFolder exported = HuggingFaceModelFolder.Open(written);
+        Assert.Equal(pretrained.Config.Architecture, exported.Config.Architecture);
+        using PretrainedLm again = PretrainedLm.Create(context with { Pretrained = exported }, masked);
+        Assert.Empty(again.Report.Missing);
+        Assert.Empty(again.Report.Unused);
+        Assert.Equal((worst, compared), Compare(again, reference.RootElement.GetProperty("batches"), vocabulary));
+    }
+
+    private static (double Worst, int Compared) Compare(PretrainedLm model, JsonElement batches, int vocabulary)
+    {
         model.Module.eval();
         var lm = (PretrainedLanguageModel)model.Module;
         double worst = 0;
         int compared = 0;
-        foreach (JsonElement batch in reference.RootElement.GetProperty("batches").EnumerateArray())
+        foreach (JsonElement batch in batches.EnumerateArray())
         {
             long[][] ids = Rows(batch.GetProperty("input_ids"));
             long[][] mask = Rows(batch.GetProperty("attention_mask"));
@@ -72,9 +92,7 @@ public sealed class LanguageModelReferenceTests(ITestOutputHelper output)
                 row++;
             }
         }
-        output.WriteLine($"{what}, vocabulary {vocabulary}, against torch {reference.RootElement.GetProperty("torch").GetString()}: max |logit difference| {worst:E2} over {compared} real tokens");
-        Assert.True(compared > 200);
-        Assert.True(worst < 1e-4, $"max logit difference {worst:E3} is not within 1e-4");
+        return (worst, compared);
     }
 
     private static long[][] Rows(JsonElement rows) => [.. rows.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt64()).ToArray())];

@@ -327,7 +327,6 @@ internal static class DeviceModels
         return TorchRuntime.SelectDevice(settings.Device);
     }
 
-    /// <summary>Logs where the model runs and its size (and why CUDA was passed over, if it was).</summary>
     /// <summary>
     /// Builds the task's model the way every run does: seeded from --seed, the preset named by --model, or the Hugging
     /// Face folder <paramref name="pretrained"/> (a task that cannot start from one is refused with a message).
@@ -356,6 +355,7 @@ internal static class DeviceModels
         return model;
     }
 
+    /// <summary>Logs where the model runs and its size (and why CUDA was passed over, if it was).</summary>
     public static void Describe(PipelineRun run, string deviceName, ITaskModel model)
     {
         if (TorchRuntime.CudaProblem is { } problem)

@@ -81,7 +81,7 @@ public sealed class Gpt2LMHeadModel : PretrainedLanguageModel
         register_module(nameof(transformer), transformer);
     }
 
-    public override string Architecture => nameof(Gpt2LMHeadModel);
+    public override string Architecture => "GPT2LMHeadModel";
 
     public override IEnumerable<string> Alternatives(string name) => WeightLoading.Alternatives(name, "transformer.");
 

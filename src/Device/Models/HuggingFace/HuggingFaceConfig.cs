@@ -114,13 +114,20 @@ public sealed class HuggingFaceConfig
         _root.TryGetProperty(name, out JsonElement value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : fallback;
 
     /// <summary>
-    /// Writes this configuration for a sequence classifier: <paramref name="architecture"/>, <c>id2label</c> and
-    /// <c>label2id</c> from <paramref name="labels"/>, and <c>problem_type</c>; every other field as read.
+    /// Writes this configuration as the model <paramref name="architecture"/>'s (its <c>architectures</c> field), with
+    /// <paramref name="edit"/>'s changes; every other field as read.
     /// </summary>
-    public void WriteForClassifier(string path, string architecture, IReadOnlyList<string> labels, bool multiLabel)
+    public void Write(string path, string architecture, Action<System.Text.Json.Nodes.JsonObject>? edit = null)
     {
         var root = System.Text.Json.Nodes.JsonNode.Parse(_root.GetRawText())!.AsObject();
         root["architectures"] = new System.Text.Json.Nodes.JsonArray(architecture);
+        edit?.Invoke(root);
+        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>Sets a classifier configuration's <c>id2label</c>, <c>label2id</c> and <c>problem_type</c>.</summary>
+    public static void SetLabels(System.Text.Json.Nodes.JsonObject root, IReadOnlyList<string> labels, bool multiLabel)
+    {
         var id2label = new System.Text.Json.Nodes.JsonObject();
         var label2id = new System.Text.Json.Nodes.JsonObject();
         for (int i = 0; i < labels.Count; i++)
@@ -131,7 +138,6 @@ public sealed class HuggingFaceConfig
         root["id2label"] = id2label;
         root["label2id"] = label2id;
         root["problem_type"] = multiLabel ? "multi_label_classification" : "single_label_classification";
-        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>The architecture and model type, for messages.</summary>

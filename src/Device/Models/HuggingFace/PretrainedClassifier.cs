@@ -123,5 +123,11 @@ public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
 
     public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch[TaskTensors.Labels], MultiLabel);
 
+    public string Export(string output, IReadOnlyDictionary<string, string> metadata)
+    {
+        string written = HuggingFaceExport.Write(_module, Folder.Config, _module.Architecture, output, metadata, root => HuggingFaceConfig.SetLabels(root, LabelNames, MultiLabel));
+        return $"{written}, {LabelNames.Count} labels, {(MultiLabel ? "multi_label_classification" : "single_label_classification")}";
+    }
+
     public void Dispose() => _module.Dispose();
 }

@@ -74,6 +74,9 @@ public sealed class PretrainedLm : ITaskModel, IPretrainedModel
         return LanguageModelLoss.Compute(hidden, batch[TaskTensors.Labels], _module.Logits);
     }
 
+    public string Export(string output, IReadOnlyDictionary<string, string> metadata) =>
+        HuggingFaceExport.Write(_module, Folder.Config, _module.Architecture, output, metadata);
+
     public void Dispose() => _module.Dispose();
 }
 
