@@ -5,35 +5,21 @@ that stock PyTorch modules compute from it on random padded batches (reference.j
 the blocks are torch.nn.TransformerEncoderLayer (post-norm, GELU, eps 1e-12) holding the family's weights (query, key
 and value stacked into in_proj), the heads nn.Linear; RoBERTa's positions are counted after the padding id.
 
-usage: bert_reference.py OUT_DIR [--family bert|roberta|distilbert] [--mlm] [--seed 1]        (Debian's python3-torch)
+usage: bert_reference.py OUT_DIR [--family bert|roberta|distilbert] [--mlm] [--seed 1] [--weights model.safetensors]        (Debian's python3-torch)
 --mlm (bert) writes a BertForMaskedLM instead, and every real token's vocabulary logits.
 """
 import json
 import math
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (beside this script)
 
-def write_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name in sorted(tensors):
-        size = tensors[name].numel() * 4
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * ((8 - len(encoded) % 8) % 8)
-    with open(path, "wb") as out:
-        out.write(struct.pack("<Q", len(encoded)))
-        out.write(encoded)
-        for name in sorted(tensors):
-            out.write(tensors[name].contiguous().numpy().astype(np.float32).tobytes())
 
 
 def build(family, seed, mlm=False):
@@ -98,6 +84,7 @@ def build(family, seed, mlm=False):
         out = len(labels) if name in ("classifier", "classifier.out_proj") else hidden
         param(name + ".weight", out, hidden, scale=0.3)
         param(name + ".bias", out, scale=0.1)
+    safetensors_io.override(sys.argv, w)
 
     embed_norm = nn.LayerNorm(hidden, eps=eps)
     embed_norm.weight.data, embed_norm.bias.data = w[embed + "LayerNorm.weight"], w[embed + "LayerNorm.bias"]
@@ -187,7 +174,7 @@ def main():
         batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": logits})
 
     os.makedirs(out, exist_ok=True)
-    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    safetensors_io.write(os.path.join(out, "model.safetensors"), w)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     with open(os.path.join(out, "reference.json"), "w") as f:

@@ -5,36 +5,23 @@ modules compute from it on random padded batches (reference.json). Nothing of tr
 torch.nn.TransformerEncoderLayer with norm_first (pre-norm), GELU (tanh form) and a causal mask, holding the Conv1D
 weights transposed; the LM head is the token embedding, tied.
 
-usage: gpt2_reference.py OUT_DIR [--vocab 256] [--seed 1] [--no-reference]        (Debian's python3-torch)
+usage: gpt2_reference.py OUT_DIR [--vocab 256] [--seed 1] [--no-reference] [--weights model.safetensors]        (Debian's python3-torch)
+--weights FILE computes the reference from FILE's tensors (a model StreamLoader exported) instead of random ones.
 --no-reference writes the folder alone (a test model for training, with GPT-2's 50257 ids, say).
 --tokenizer ENCODER_JSON VOCAB_BPE also writes GPT-2's tokenizer.json from its encoder.json and vocab.bpe, as the
 gpt2 model page ships it (byte-level BPE, <|endoftext|> the one added token), so the folder is complete.
 """
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (beside this script)
 
-def write_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name in sorted(tensors):
-        size = tensors[name].numel() * 4
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * ((8 - len(encoded) % 8) % 8)
-    with open(path, "wb") as out:
-        out.write(struct.pack("<Q", len(encoded)))
-        out.write(encoded)
-        for name in sorted(tensors):
-            out.write(tensors[name].contiguous().numpy().astype(np.float32).tobytes())
 
 
 def write_tokenizer(path, encoder_json, vocab_bpe):
@@ -79,6 +66,7 @@ def main():
             param(p + name + ".bias", shape[1], scale=0.1)
     param("transformer.ln_f.weight", hidden, scale=0.1, base=1.0)
     param("transformer.ln_f.bias", hidden, scale=0.1)
+    safetensors_io.override(sys.argv, w)
 
     blocks = []
     for i in range(layers):
@@ -116,7 +104,7 @@ def main():
         batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": real})
 
     os.makedirs(out, exist_ok=True)
-    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    safetensors_io.write(os.path.join(out, "model.safetensors"), w)
     config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab, "n_embd": hidden, "n_layer": layers,
               "n_head": heads, "n_positions": positions, "n_ctx": positions, "layer_norm_epsilon": eps, "activation_function": "gelu_new",
               "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "bos_token_id": 50256, "eos_token_id": 50256}

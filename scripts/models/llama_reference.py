@@ -5,7 +5,7 @@ padded batches (reference.json). Nothing of transformers is used; the forward fo
 RMSNorm (float32), rotary embeddings with rope_theta and Llama 3's rope_scaling, grouped-query attention (each
 key/value head serving consecutive query heads), causal softmax in float32, SwiGLU.
 
-usage: llama_reference.py OUT_DIR [--tied] [--no-scaling] [--seed 1] [--vocab 256] [--no-reference] [--tokenizer tokenizer.json]
+usage: llama_reference.py OUT_DIR [--tied] [--no-scaling] [--seed 1] [--vocab 256] [--no-reference] [--tokenizer tokenizer.json] [--weights model.safetensors]
 (Debian's python3-torch). --no-reference writes the folder alone, --tokenizer copies a tokenizer.json beside it (a test
 model for training with Llama 3's tokenizer: --vocab 128256).
 """
@@ -13,29 +13,15 @@ import json
 import math
 import os
 import shutil
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (beside this script)
 
-def write_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name in sorted(tensors):
-        size = tensors[name].numel() * 4
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * ((8 - len(encoded) % 8) % 8)
-    with open(path, "wb") as out:
-        out.write(struct.pack("<Q", len(encoded)))
-        out.write(encoded)
-        for name in sorted(tensors):
-            out.write(tensors[name].contiguous().numpy().astype(np.float32).tobytes())
 
 
 def inverse_frequencies(head_dim, theta, scaling):
@@ -83,6 +69,7 @@ def main():
     param("model.norm.weight", hidden, base=1.0)
     if not tied:
         param("lm_head.weight", vocab, hidden)
+    safetensors_io.override(sys.argv, w)
 
     def rms(x, weight):
         x32 = x.float()
@@ -138,7 +125,7 @@ def main():
         batches.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "position_ids": position_ids.tolist(), "logits": real})
 
     os.makedirs(out, exist_ok=True)
-    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    safetensors_io.write(os.path.join(out, "model.safetensors"), w)
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": inter,
               "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads, "max_position_embeddings": positions,
               "rms_norm_eps": eps, "rope_theta": theta, "rope_scaling": scaling, "tie_word_embeddings": tied, "hidden_act": "silu",

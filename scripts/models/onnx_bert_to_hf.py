@@ -18,7 +18,6 @@ import json
 import math
 import os
 import shutil
-import struct
 import sys
 from collections import defaultdict
 
@@ -26,31 +25,14 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (beside this script)
+
 
 def fail(message):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
 
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        data = array.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    encoded += b" " * ((8 - len(encoded) % 8) % 8)
-    partial = path + ".partial"
-    with open(partial, "wb") as out:
-        out.write(struct.pack("<Q", len(encoded)))
-        out.write(encoded)
-        for blob in blobs:
-            out.write(blob)
-    os.replace(partial, path)
 
 
 def main(argv):
@@ -140,7 +122,7 @@ def main(argv):
         "pad_token_id": 0,
     }
     os.makedirs(out_dir, exist_ok=True)
-    write_safetensors(os.path.join(out_dir, "model.safetensors"), weights, {"format": "pt", "converted_from": os.path.basename(source)})
+    safetensors_io.write(os.path.join(out_dir, "model.safetensors"), weights, {"format": "pt", "converted_from": os.path.basename(source)})
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as out:
         json.dump(config, out, indent=2)
         out.write("\n")

@@ -56,6 +56,17 @@ public sealed class LanguageModelReferenceTests(ITestOutputHelper output)
         Assert.Empty(again.Report.Missing);
         Assert.Empty(again.Report.Unused);
         Assert.Equal((worst, compared), Compare(again, reference.RootElement.GetProperty("batches"), vocabulary));
+
+        // Changed as training changes it, exported, and read by Python: the reference computed from the exported file
+        // (on other batches) is what our model computes, so what a run trains is what a Python user loads.
+        PretrainedFixtures.Perturb(again.Module);
+        again.Export(written, new Dictionary<string, string> { ["format"] = "pt" });
+        string python = files.Path("python");
+        PretrainedFixtures.Reference(script, python, [.. arguments, "--seed", "5", "--weights", Path.Combine(written, HuggingFaceWeights.SingleFile)]);
+        using JsonDocument fromExport = JsonDocument.Parse(File.ReadAllText(Path.Combine(python, "reference.json")));
+        (double exportedWorst, int exportedCompared) = Compare(again, fromExport.RootElement.GetProperty("batches"), vocabulary);
+        output.WriteLine($"changed, exported and read by Python: max |logit difference| {exportedWorst:E2} over {exportedCompared} real tokens");
+        Assert.True(exportedWorst < 1e-4, $"max logit difference {exportedWorst:E3} against the reference read from the export is not within 1e-4");
     }
 
     private static (double Worst, int Compared) Compare(PretrainedLm model, JsonElement batches, int vocabulary)

@@ -79,6 +79,17 @@ internal static class PretrainedFixtures
         }
     }
 
+    /// <summary>Moves every parameter of <paramref name="module"/> by a little noise, as training would (seeded, so reproducible).</summary>
+    public static void Perturb(TorchSharp.torch.nn.Module module)
+    {
+        using var noGrad = TorchSharp.torch.no_grad();
+        var generator = new TorchSharp.torch.Generator(11);
+        foreach (TorchSharp.Modules.Parameter parameter in module.parameters())
+        {
+            parameter.add_(TorchSharp.torch.randn(parameter.shape, generator: generator) * 0.05);
+        }
+    }
+
     /// <summary>Runs one of scripts/models' reference writers into <paramref name="folder"/>; skips without Debian's python3-torch.</summary>
     public static void Reference(string script, string folder, params string[] arguments)
     {
