@@ -211,18 +211,25 @@ class Client:
             self.drained = True
             raise StopIteration
         if isinstance(item, BaseException):
+            self._failure = str(item)
             raise item
         self._last_taken = item["meta"]
         return item
 
-    def close(self, ack_last=True):
-        """Leave: acknowledges the batch taken last (unless told not to), then says goodbye (its other batches go to others)."""
+    def close(self, ack_last=True, failure=None):
+        """Leave: acknowledges the batch taken last (unless told not to), then says goodbye (its other batches go to others).
+
+        Leaving because of a failure (``failure``, or the loader error this client raised) says so in the goodbye
+        (``BYE failed: ...``): a loader whose consumers all left that way before its stream ended fails instead of
+        ending as if they had what they wanted (docs/WIRE.md).
+        """
         if self._stop.is_set():
             return
         if ack_last and self._last_taken is not None:
             self._ack(self._last_taken)
         self._last_taken = None
-        self._send([b"BYE"])
+        failure = failure or getattr(self, "_failure", None)
+        self._send([b"BYE", ("failed: " + failure)[:200].encode()] if failure else [b"BYE"])
         time.sleep(min(0.2, self.heartbeat))
         self._stop.set()
         self._thread.join(timeout=5)
@@ -231,5 +238,5 @@ class Client:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failure=None if exc is None or isinstance(exc, (StopIteration, GeneratorExit, KeyboardInterrupt)) else f"{exc_type.__name__}: {exc}")

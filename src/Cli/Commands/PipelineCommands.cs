@@ -42,6 +42,7 @@ internal static class PipelineCommands
         root.Options.Add(CliOptions.In);
         root.Options.Add(CliOptions.PeerTimeout);
         root.Options.Add(CliOptions.ExpectConsumers);
+        root.Options.Add(CliOptions.AckTimeout);
         root.Options.Add(ConfigFiles.Config);
         root.SetAction((result, ct) => ExecuteAsync(result, HostMode.Train, ct));
 

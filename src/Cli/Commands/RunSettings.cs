@@ -363,7 +363,12 @@ public sealed record RunSettings
         {
             throw new ArgumentException($"--peer-timeout {timeout}: give seconds, at least 0.25 and at most 86400.");
         }
-        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect };
+        double ackTimeout = result.GetValue(CliOptions.AckTimeout);
+        if (!(ackTimeout == 0 || ackTimeout >= 1) || ackTimeout > 604_800)
+        {
+            throw new ArgumentException($"--ack-timeout {ackTimeout}: give seconds, 0 (no deadline) or at least 1 and at most 604800.");
+        }
+        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect, AckTimeout = TimeSpan.FromSeconds(ackTimeout) };
     }
 
     private static TimeSpan Seconds(ParseResult result, Option<double> option)

@@ -351,7 +351,8 @@ internal sealed class PipelineRun : IAsyncDisposable
         if ((_writer is PositionStampingWriter stamping ? stamping.Inner : _writer) is ZeroMqBatchWriter loader)
         {
             ZeroMqReport r = loader.Report;
-            return new TransportReport(loader.BoundEndpoint, ZeroMqProtocol.Version, r.Consumers, r.Lost, r.Sent, r.Acknowledged, r.Redelivered, r.Returned, r.Undeliverable, r.ByConsumer, r.SequencesByConsumer);
+            return new TransportReport(loader.BoundEndpoint, ZeroMqProtocol.Version, r.Consumers, r.Lost, r.Sent, r.Acknowledged, r.Redelivered, r.Returned, r.Undeliverable, r.ByConsumer, r.SequencesByConsumer,
+                Refused: r.Refused, InFlightAtStop: r.InFlightAtStop, IgnoredAcks: r.IgnoredAcks, Unaccounted: r.Unbalanced());
         }
         IBatchReader? reader = Reader is PeekedBatchReader peeked ? peeked.Inner : Reader;
         IReadOnlyList<IBatchReader> readers = reader is MergedBatchReader merged ? merged.Readers : reader is null ? [] : [reader];

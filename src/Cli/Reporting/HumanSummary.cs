@@ -177,7 +177,7 @@ public static class HumanSummary
         if (summary.Transport is { } transport)
         {
             string text = transport.Consumers is int consumers
-                ? $"{transport.Endpoint} (protocol {transport.Protocol}): {consumers} consumers joined, {transport.Lost} lost; {transport.Sent:N0} batches sent, {transport.Acknowledged:N0} acknowledged, {transport.Redelivered:N0} sent again, {transport.Returned:N0} returned, {transport.Undeliverable:N0} undeliverable"
+                ? $"{transport.Endpoint} (protocol {transport.Protocol}): {consumers} {(consumers == 1 ? "consumer" : "consumers")} joined, {transport.Lost} lost, {transport.Refused ?? 0} refused; {transport.Sent:N0} batches taken = {transport.Acknowledged:N0} acknowledged + {transport.Returned:N0} returned + {transport.Undeliverable:N0} undeliverable + {transport.InFlightAtStop ?? 0:N0} in flight at the stop ({transport.Redelivered:N0} sent again, {transport.IgnoredAcks ?? 0:N0} acknowledgements ignored)" + (transport.Unaccounted is { } unaccounted ? $"; NOT ACCOUNTED FOR: {unaccounted}" : string.Empty)
                 : $"{transport.Endpoint} (protocol {transport.Protocol}): {transport.Received:N0} batches received" + (transport.StreamTotals is { } stream ? $"; the stream: {stream.GetValueOrDefault("total")} acknowledged over {stream.GetValueOrDefault("consumers")} consumers, {stream.GetValueOrDefault("redelivered")} sent again" : string.Empty);
             totals.AddRow("transport", Markup.Escape(text));
             if (transport.ByConsumer is { Count: > 0 } byConsumer)

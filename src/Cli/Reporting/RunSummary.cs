@@ -211,7 +211,7 @@ public sealed record InferenceReport(
 /// <param name="Protocol">The protocol version spoken.</param>
 /// <param name="Consumers">Loader: consumers that joined.</param>
 /// <param name="Lost">Loader: consumers that died or fell silent past the peer timeout.</param>
-/// <param name="Sent">Loader: distinct batches sent.</param>
+/// <param name="Sent">Loader: distinct batches taken into the transport (acknowledged + returned + undeliverable + in flight at the stop).</param>
 /// <param name="Acknowledged">Loader: batches a consumer acknowledged (each once).</param>
 /// <param name="Redelivered">Loader: batches sent again after their consumer left without acknowledging them.</param>
 /// <param name="Returned">Loader: batches left when every consumer had said goodbye.</param>
@@ -221,6 +221,10 @@ public sealed record InferenceReport(
 /// <param name="Received">Device: batches received.</param>
 /// <param name="ReceivedSequences">Device: which, as ranges of sequences.</param>
 /// <param name="StreamTotals">Device: the end frame's account of the stream (acknowledged over all consumers, consumers, redelivered).</param>
+/// <param name="Refused">Loader: peers refused (another protocol, a malformed HELLO, a command before HELLO) and consumers dropped for breaking the protocol.</param>
+/// <param name="InFlightAtStop">Loader: batches taken and not acknowledged when the stream stopped on an error or a signal.</param>
+/// <param name="IgnoredAcks">Loader: acknowledgements of a batch not in flight to that consumer (repeated, another's, never sent).</param>
+/// <param name="Unaccounted">Loader: null when every batch taken is accounted for (the invariant above); otherwise what differs.</param>
 public sealed record TransportReport(
     string Endpoint,
     int Protocol,
@@ -235,7 +239,11 @@ public sealed record TransportReport(
     IReadOnlyDictionary<string, string>? SequencesByConsumer = null,
     long? Received = null,
     string? ReceivedSequences = null,
-    IReadOnlyDictionary<string, string>? StreamTotals = null);
+    IReadOnlyDictionary<string, string>? StreamTotals = null,
+    int? Refused = null,
+    long? InFlightAtStop = null,
+    long? IgnoredAcks = null,
+    string? Unaccounted = null);
 
 /// <summary>One batch layout's time in the model and padding.</summary>
 public sealed record LayoutReport(string Layout, long Documents, long Batches, double Seconds, double? DocumentsPerSecond, double? PaddingFraction);

@@ -127,7 +127,16 @@ public sealed class ZeroMqBatchReader : IBatchReader
             }
             else if (item == ByeSignal)
             {
-                _dealer.SendFrame(ZeroMqProtocol.Bye);
+                // Leaving after a failure says so: a loader whose consumers all left that way fails, not ends.
+                if (_fault is { } fault)
+                {
+                    string reason = fault.Message.Length > 200 ? fault.Message[..200] : fault.Message;
+                    _dealer.SendMoreFrame(ZeroMqProtocol.Bye).SendFrame("failed: " + reason);
+                }
+                else
+                {
+                    _dealer.SendFrame(ZeroMqProtocol.Bye);
+                }
                 _goodbye?.TrySetResult();
             }
             else

@@ -43,6 +43,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly Queue<Frame> _unsent = new();
     private readonly PriorityQueue<Frame, long> _again = new();
     private readonly Dictionary<string, SequenceRanges> _acknowledgedBy = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _dropped = new(StringComparer.Ordinal);
+    private readonly Queue<string> _droppedOrder = new();
     private Outgoing? _end;
     private int _next;
     private long _noConsumerSince = -1;
@@ -56,6 +59,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private long _redelivered;
     private long _returned;
     private long _undeliverable;
+    private long _inFlightAtStop;
+    private long _ignoredAcks;
+    private string? _leftAfterFailure;
     private Exception? _failure;
     private string? _failedWith;
     private bool _closed;
@@ -132,6 +138,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             {
                 return new ZeroMqReport(Consumers, LostConsumers, Batches, Interlocked.Read(ref _acknowledged), Interlocked.Read(ref _redelivered),
                     Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused),
+                    Interlocked.Read(ref _inFlightAtStop), Interlocked.Read(ref _ignoredAcks),
                     new SortedDictionary<string, long>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.Count), StringComparer.Ordinal),
                     new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal));
             }
@@ -225,33 +232,93 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 peer.LastHeard = _clock.NowMilliseconds;
             }
             Interlocked.Increment(ref _heard);
-            switch (command)
+            if (command == ZeroMqProtocol.Hello)
             {
-                case ZeroMqProtocol.Hello:
-                    Join(identity, key, peer, message);
-                    break;
-                case ZeroMqProtocol.Ack when peer is not null && message.FrameCount >= 3 && long.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out long sequence):
-                    Acknowledge(peer, sequence);
-                    break;
-                case ZeroMqProtocol.Ping when peer is not null:
-                    break;
-                case ZeroMqProtocol.Bye:
-                    if (peer is not null)
-                    {
-                        Remove(peer, lost: false);
-                    }
-                    break;
-                case ZeroMqProtocol.Ack or ZeroMqProtocol.Ping:
-                    // From a consumer this loader dropped (silent too long), or from before it restarted.
-                    TrySend(identity, ZeroMqProtocol.Gone, "this loader does not know the consumer (it was dropped after falling silent, or the loader restarted); its batches went to others");
-                    break;
-                default:
-                    // Not protocol 2 (protocol 1 began with CREDIT): refuse clearly instead of ignoring it.
-                    Refuse(identity, $"'{command}' without a HELLO: the consumer speaks another protocol; this loader speaks version {ZeroMqProtocol.Version} (docs/WIRE.md)");
-                    break;
+                Join(identity, key, peer, message);
+            }
+            else if (peer is not null)
+            {
+                Serve(peer, command, message);
+            }
+            else if (_dropped.Contains(key))
+            {
+                // A consumer this loader dropped (silent too long, or holding a batch past the acknowledgement
+                // deadline) speaks again: it must stop, for its batches went to others.
+                if (command != ZeroMqProtocol.Bye)
+                {
+                    TrySend(identity, ZeroMqProtocol.Gone, "this loader dropped the consumer (it fell silent past the timeout, or held a batch past the acknowledgement deadline); its batches went to others");
+                }
+            }
+            else if (command != ZeroMqProtocol.Bye)
+            {
+                // Never joined: protocol 1 began with CREDIT, a restarted loader does not know the consumers of the last one.
+                Refuse(identity, $"{Quote(command)} before HELLO: a consumer joins with HELLO {ZeroMqProtocol.Version} <window> <name> first (docs/WIRE.md); this loader speaks protocol {ZeroMqProtocol.Version}, or it restarted and does not know this consumer", delivered: 0);
             }
         }
         Advance();
+    }
+
+    /// <summary>A joined consumer's command other than HELLO; one that breaks the protocol is refused and dropped.</summary>
+    private void Serve(Peer peer, string command, NetMQMessage message)
+    {
+        switch (command)
+        {
+            case ZeroMqProtocol.Ack when message.FrameCount == 3 && long.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.None, CultureInfo.InvariantCulture, out long sequence):
+                Acknowledge(peer, sequence);
+                break;
+            case ZeroMqProtocol.Ack:
+                Violation(peer, "an ACK carries one sequence number: ACK <sequence>");
+                break;
+            case ZeroMqProtocol.Ping:
+                break;
+            case ZeroMqProtocol.Bye:
+                // BYE [<reason>]: none, or "done", is leaving by choice; any other reason is leaving after a failure.
+                string? reason = message.FrameCount >= 3 ? message[2].ConvertToString(Encoding.UTF8) : null;
+                if (reason is not null && reason != ZeroMqProtocol.ByeDone)
+                {
+                    _leftAfterFailure ??= $"{peer.Name}: {Printable(reason, 200)}";
+                }
+                Remove(peer, lost: false);
+                break;
+            default:
+                Violation(peer, $"{Quote(command)} is not a command of protocol {ZeroMqProtocol.Version} (HELLO, ACK, PING, BYE)");
+                break;
+        }
+    }
+
+    /// <summary>A joined consumer broke the protocol: it is told why in an error frame and dropped; its batches go to others.</summary>
+    private void Violation(Peer peer, string reason)
+    {
+        Refuse(peer.Identity, reason + "; this consumer is dropped and its batches go to others", peer.Delivered);
+        Remove(peer, lost: true, countLost: false);
+    }
+
+    /// <summary>A command name as messages quote it: printable, at most 32 characters (a peer's bytes are never echoed whole).</summary>
+    private static string Quote(string command) => $"'{Printable(command, 32)}'";
+
+    /// <summary>At most <paramref name="limit"/> characters of <paramref name="text"/>, control characters shown as '?'.</summary>
+    private static string Printable(string text, int limit)
+    {
+        string cut = text.Length > limit ? text[..limit] + "…" : text;
+        return string.Create(cut.Length, cut, (span, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+            }
+        });
+    }
+
+    /// <summary>
+    /// The name a consumer goes by in the report: its own (printable, at most 64 characters), with "#2", "#3"… after
+    /// a name another consumer of this stream already has, so consumers named alike are told apart.
+    /// </summary>
+    private string UniqueName(string asked)
+    {
+        string name = Printable(asked, ZeroMqProtocol.MaxNameLength);
+        int count = _names.GetValueOrDefault(name) + 1;
+        _names[name] = count;
+        return count == 1 ? name : $"{name}#{count.ToString(CultureInfo.InvariantCulture)}";
     }
 
     private void Join(byte[] identity, string key, Peer? peer, NetMQMessage message)
@@ -259,12 +326,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         if (message.FrameCount < 4 || !int.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version)
             || !int.TryParse(message[3].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int window) || window < 1)
         {
-            Refuse(identity, "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]");
+            Refuse(identity, "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]", peer?.Delivered ?? 0);
             return;
         }
         if (version != ZeroMqProtocol.Version)
         {
-            Refuse(identity, $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}");
+            Refuse(identity, $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}", peer?.Delivered ?? 0);
             return;
         }
         if (_failedWith is not null)
@@ -276,7 +343,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         if (peer is null)
         {
-            string name = message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)];
+            string name = UniqueName(message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)]);
             // Features this loader does not know are ignored, so a newer consumer can still join.
             bool drained = message.FrameCount >= 6 && message[5].ConvertToString(Encoding.ASCII).Split(',', StringSplitOptions.TrimEntries).Contains(ZeroMqProtocol.DrainedFeature, StringComparer.Ordinal);
             peer = new Peer(identity, name) { LastHeard = _clock.NowMilliseconds, Credit = Math.Min(window, _options.MaxWindow), WantsDrained = drained };
@@ -291,11 +358,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         peer.LastSent = _clock.NowMilliseconds;
     }
 
-    private void Refuse(byte[] identity, string reason)
+    /// <summary>Sends an error frame refusing the peer (counted); <paramref name="delivered"/> is what it was sent before.</summary>
+    private void Refuse(byte[] identity, string reason, long delivered)
     {
         Interlocked.Increment(ref _refused);
         var frame = new ArrayBufferWriter<byte>(256);
-        TensorFrame.WriteEnd(0, $"{Description}: refused: {reason}", frame);
+        TensorFrame.WriteEnd(delivered, $"{Description}: refused: {reason}", frame);
         try
         {
             _router.SendMoreFrame(identity).SendFrame(frame.WrittenSpan.ToArray());
@@ -322,6 +390,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 ranges.Add(sequence);
             }
         }
+        else
+        {
+            // A batch not in flight to this consumer: acknowledged before, another's, or never sent. Ignored, counted.
+            Interlocked.Increment(ref _ignoredAcks);
+        }
     }
 
     /// <summary>
@@ -345,6 +418,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             {
                 // Told, in case it is alive but was silent: it must not go on with batches now sent to others.
                 TrySend(peer.Identity, ZeroMqProtocol.Gone, $"nothing heard from this consumer for {(now - peer.LastHeard) / 1000.0:0.#} s (the timeout is {_options.PeerTimeout.TotalSeconds:0.#} s); its batches went to others");
+                Remove(peer, lost: true);
+            }
+            else if (_options.AckTimeout > TimeSpan.Zero && peer.OldestInFlight() is { } held && now - held.SentAt > (long)_options.AckTimeout.TotalMilliseconds)
+            {
+                // Alive (it heartbeats) but holding a batch it does not finish: the others must not wait on it forever.
+                TrySend(peer.Identity, ZeroMqProtocol.Gone, $"batch {held.Sequence} was held {(now - held.SentAt) / 1000.0:0.#} s without an acknowledgement (the deadline is {_options.AckTimeout.TotalSeconds:0.#} s, --ack-timeout); its batches went to others");
                 Remove(peer, lost: true);
             }
             else if (now - peer.LastSent >= (long)_options.Heartbeat.TotalMilliseconds && TrySend(peer.Identity, ZeroMqProtocol.Ping))
@@ -391,10 +470,14 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         {
             // The loader failed: every consumer hears why, now (and any that joins later, while this end lives).
             _failedWith = error;
+            long held = _unsent.Count + _again.Count;
             foreach (Peer peer in _peers.Values)
             {
                 SendEnd(peer, error);
+                held += peer.InFlight.Count;
             }
+            // What the stop found unfinished: sent and not acknowledged, or not sent (counted once, not lost silently).
+            Interlocked.Exchange(ref _inFlightAtStop, held);
             Finish(failed);
             return;
         }
@@ -459,9 +542,17 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         {
             stranded += frame.FromLost ? 1 : 0;
         }
-        if (stranded == 0)
+        if (stranded == 0 && (_leftAfterFailure is null || (!work && _end is not null)))
         {
             _closed = true;
+            _stopped.Cancel();
+            Discard(undeliverable: false);
+            return;
+        }
+        if (stranded == 0)
+        {
+            // Every consumer said goodbye, but one because it failed: the stream is unfinished, and that is no success.
+            Volatile.Write(ref _failure, new IOException($"{Description}: every consumer left before the stream ended ({_acknowledged} batches acknowledged), one after a failure: {_leftAfterFailure}."));
             _stopped.Cancel();
             Discard(undeliverable: false);
             return;
@@ -561,7 +652,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 _unsent.Dequeue();
                 _slots.Release();
             }
-            peer.InFlight[frame.Sequence] = frame with { FromLost = false };
+            peer.InFlight[frame.Sequence] = frame with { FromLost = false, SentAt = _clock.NowMilliseconds };
             peer.ToldDrained = false; // a batch sent again after DRAINED: told again once it is acknowledged
             peer.Delivered++;
             peer.LastSent = _clock.NowMilliseconds;
@@ -587,8 +678,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         return null;
     }
 
-    /// <summary>Forgets a consumer; the batches it had not acknowledged are queued for another (first, in sequence order).</summary>
-    private void Remove(Peer peer, bool lost)
+    /// <summary>
+    /// Forgets a consumer; the batches it had not acknowledged are queued for another (first, in sequence order). A
+    /// <paramref name="lost"/> one (silent, unreachable, stuck or refused) is remembered, to be told GONE if it speaks
+    /// again, and counted lost unless it was refused (<paramref name="countLost"/> false: counted refused instead).
+    /// </summary>
+    private void Remove(Peer peer, bool lost, bool countLost = true)
     {
         string key = Convert.ToHexString(peer.Identity);
         if (!_peers.Remove(key))
@@ -598,7 +693,19 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _order.Remove(key);
         if (lost)
         {
-            Interlocked.Increment(ref _lost);
+            if (countLost)
+            {
+                Interlocked.Increment(ref _lost);
+            }
+            // Remembered (the most recent few thousand) so that it is told GONE, not "before HELLO", if it speaks again.
+            if (_dropped.Add(key))
+            {
+                _droppedOrder.Enqueue(key);
+                if (_droppedOrder.Count > 4096)
+                {
+                    _dropped.Remove(_droppedOrder.Dequeue());
+                }
+            }
         }
         foreach (Frame frame in peer.InFlight.Values)
         {
@@ -662,8 +769,8 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>A batch's frame and its sequence; <see cref="FromLost"/> when it waits because its consumer was lost.</summary>
-    private sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false);
+    /// <summary>A batch's frame and its sequence; <see cref="FromLost"/> when it waits because its consumer was lost; when it was last sent.</summary>
+    private sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false, long SentAt = 0);
 
     private sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null);
 
@@ -683,6 +790,20 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
         /// <summary>Batches sent to it and not yet acknowledged, by sequence.</summary>
         public Dictionary<long, Frame> InFlight { get; } = [];
+
+        /// <summary>The batch it has held longest without acknowledging it, or null.</summary>
+        public Frame? OldestInFlight()
+        {
+            Frame? oldest = null;
+            foreach (Frame frame in InFlight.Values)
+            {
+                if (oldest is null || frame.SentAt < oldest.SentAt)
+                {
+                    oldest = frame;
+                }
+            }
+            return oldest;
+        }
 
         /// <summary>Batches sent to it that it kept (acknowledged, or still in flight).</summary>
         public long Delivered { get; set; }

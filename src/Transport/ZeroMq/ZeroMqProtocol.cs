@@ -37,8 +37,18 @@ public static class ZeroMqProtocol
     /// <summary>Either way: a heartbeat, sent when nothing else has been sent for a heartbeat interval.</summary>
     public const string Ping = "PING";
 
-    /// <summary>consumer → loader: <c>BYE</c>: leaving; the batches it did not acknowledge go to another consumer.</summary>
+    /// <summary>
+    /// consumer → loader: <c>BYE</c> [<c>reason</c>]: leaving; the batches it did not acknowledge go to another consumer.
+    /// No reason, or <see cref="ByeDone"/>, is leaving by choice; any other is leaving after a failure, and if every
+    /// consumer has left before the stream ended, one of them after a failure, the loader fails instead of ending.
+    /// </summary>
     public const string Bye = "BYE";
+
+    /// <summary>The <c>BYE</c> reason of a consumer that leaves by choice (it has what it wanted).</summary>
+    public const string ByeDone = "done";
+
+    /// <summary>The most characters of a consumer's name the loader keeps (its report shows them).</summary>
+    public const int MaxNameLength = 64;
 
     /// <summary>loader → consumer: <c>GONE</c> <c>reason</c>: the loader no longer counts on this consumer (it was silent past the timeout).</summary>
     public const string Gone = "GONE";
@@ -75,6 +85,13 @@ public sealed record ZeroMqOptions
     /// </summary>
     public long MaxConsumerMessageBytes { get; init; } = 64 << 10;
 
+    /// <summary>
+    /// Loader: the longest a consumer may hold a batch without acknowledging it. One that does (alive and heartbeating,
+    /// but stuck) is told <c>GONE</c> and dropped, and its batches go to others, so it cannot hold its window forever.
+    /// Zero: no deadline. It must exceed the consumer's window times its longest step.
+    /// </summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>
     public string Name { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
@@ -97,6 +114,10 @@ public sealed record ZeroMqOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpectConsumers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWindow, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumerMessageBytes, 1024);
+        if (AckTimeout < TimeSpan.Zero || (AckTimeout > TimeSpan.Zero && AckTimeout < TimeSpan.FromSeconds(1)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AckTimeout), AckTimeout, "--ack-timeout must be 0 (no deadline) or at least 1 s.");
+        }
         return this;
     }
 }
@@ -109,7 +130,24 @@ public sealed record ZeroMqOptions
 /// <param name="Redelivered">Sends of a batch again, after its first consumer left without acknowledging it.</param>
 /// <param name="Returned">Batches left unsent or unacknowledged when every consumer had left with <c>BYE</c> (they asked for no more).</param>
 /// <param name="Undeliverable">Batches no consumer could take: theirs were lost and no other was left. Non-zero fails the run.</param>
-/// <param name="Refused">Peers refused for speaking another protocol version.</param>
+/// <param name="Refused">
+/// Refusals: peers that spoke another protocol version, sent a malformed <c>HELLO</c> or a command before <c>HELLO</c>,
+/// and joined consumers dropped for breaking the protocol.
+/// </param>
+/// <param name="InFlightAtStop">Batches taken and not acknowledged (sent, or waiting to be) when the stream stopped on an error or a signal.</param>
+/// <param name="IgnoredAcks"><c>ACK</c>s of a batch not in flight to that consumer (acknowledged before, another's, never sent): ignored.</param>
 /// <param name="ByConsumer">Batches each consumer acknowledged, by its name.</param>
 /// <param name="SequencesByConsumer">Which batches each consumer acknowledged, as ranges ("0-41,44"), by its name.</param>
-public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer);
+public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, long InFlightAtStop, long IgnoredAcks, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer)
+{
+    /// <summary>
+    /// Null when every batch taken is accounted for once the stream has stopped (sent = acknowledged + returned +
+    /// undeliverable + in flight at the stop); otherwise the sentence that says by how many they differ.
+    /// </summary>
+    public string? Unbalanced()
+    {
+        long accounted = Acknowledged + Returned + Undeliverable + InFlightAtStop;
+        return accounted == Sent ? null
+            : $"{Sent} batches taken but {accounted} accounted for ({Acknowledged} acknowledged + {Returned} returned + {Undeliverable} undeliverable + {InFlightAtStop} in flight at the stop)";
+    }
+}

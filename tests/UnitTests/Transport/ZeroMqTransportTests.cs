@@ -225,64 +225,6 @@ public sealed class ZeroMqTransportTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"noticed {clock.Elapsed.TotalSeconds:0.0} s after the timeout");
     }
 
-    /// <summary>A consumer written from docs/WIRE.md with a raw DEALER socket: joins, takes batches, and never acknowledges them.</summary>
-    private sealed class RawConsumer : IDisposable
-    {
-        private readonly NetMQ.Sockets.DealerSocket _socket = new();
-
-        public RawConsumer(string endpoint, string version = "2", int window = 3, string? features = null)
-        {
-            _socket.Options.Linger = TimeSpan.Zero;
-            _socket.Connect(endpoint);
-            _socket.SendMoreFrame("HELLO").SendMoreFrame(version).SendMoreFrame(window.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (features is null)
-            {
-                _socket.SendFrame("raw");
-            }
-            else
-            {
-                _socket.SendMoreFrame("raw").SendFrame(features);
-            }
-        }
-
-        public void Ack(long sequence) => _socket.SendMoreFrame("ACK").SendFrame(sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-        public void Bye() => _socket.SendFrame("BYE");
-
-        /// <summary>The next message's frames, skipping heartbeats; null after <paramref name="timeout"/>.</summary>
-        public List<byte[]>? Receive(TimeSpan timeout)
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (clock.Elapsed < timeout)
-            {
-                var message = new NetMQ.NetMQMessage();
-                if (_socket.TryReceiveMultipartMessage(TimeSpan.FromMilliseconds(100), ref message) && message.FrameCount > 0)
-                {
-                    List<byte[]> frames = message.Select(f => f.ToByteArray()).ToList();
-                    if (frames[0].Length < 8 && System.Text.Encoding.ASCII.GetString(frames[0]) is "PING" or "WELCOME")
-                    {
-                        continue;
-                    }
-                    return frames;
-                }
-            }
-            return null;
-        }
-
-        /// <summary>Dies: the socket closes with no goodbye.</summary>
-        public void Dispose() => _socket.Dispose();
-    }
-
-    /// <summary>The header of one frame as a raw consumer received it (its 8-byte length, then the JSON).</summary>
-    private static StreamLoader.Transport.Framing.TensorFrame.Header HeaderOf(byte[] frame)
-    {
-        int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(frame);
-        return StreamLoader.Transport.Framing.TensorFrame.ParseHeader(frame.AsSpan(8, length), "test");
-    }
-
-    private static long SequenceOf(byte[] frame) =>
-        long.Parse(HeaderOf(frame).Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture);
-
     /// <summary>A window of a billion in a HELLO is granted the loader's maximum (64), not a billion batches of memory.</summary>
     [Fact]
     public async Task HugeWindow_IsCappedAtTheLoadersMaximum()
@@ -339,7 +281,7 @@ public sealed class ZeroMqTransportTests
         List<byte[]>? reply = await Task.Run(() => old.Receive(TimeSpan.FromSeconds(20)));
 
         Assert.NotNull(reply);
-        var header = HeaderOf(reply![0]);
+        var header = RawConsumer.HeaderOf(reply![0]);
         Assert.True(header.IsError);
         Assert.Contains("protocol version 1", header.Metadata["message"], StringComparison.Ordinal);
         Assert.Equal(0, writer.Consumers);
@@ -364,7 +306,7 @@ public sealed class ZeroMqTransportTests
         var held = new List<long>();
         for (int i = 0; i < 3; i++)
         {
-            held.Add(SequenceOf((await Task.Run(() => dead.Receive(TimeSpan.FromSeconds(20))))![0]));
+            held.Add(RawConsumer.SequenceOf((await Task.Run(() => dead.Receive(TimeSpan.FromSeconds(20))))![0]));
         }
         dead.Dispose();
         await using var alive = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: options);
@@ -440,9 +382,9 @@ public sealed class ZeroMqTransportTests
             await writer.CompleteAsync();
         });
         var timeout = TimeSpan.FromSeconds(20);
-        long first = SequenceOf((await Task.Run(() => a.Receive(timeout)))![0]);
-        long held = SequenceOf((await Task.Run(() => b.Receive(timeout)))![0]);
-        long third = SequenceOf((await Task.Run(() => c.Receive(timeout)))![0]);
+        long first = RawConsumer.SequenceOf((await Task.Run(() => a.Receive(timeout)))![0]);
+        long held = RawConsumer.SequenceOf((await Task.Run(() => b.Receive(timeout)))![0]);
+        long third = RawConsumer.SequenceOf((await Task.Run(() => c.Receive(timeout)))![0]);
         Assert.Equal([0L, 1L, 2L], new[] { first, held, third }.Order());
 
         a.Ack(first);
@@ -460,12 +402,12 @@ public sealed class ZeroMqTransportTests
             {
                 List<byte[]> message = consumer.Receive(timeout) ?? throw new TimeoutException("no end frame");
                 Assert.NotEqual("DRAINED", Command(message)); // all is acknowledged from here: the end, not DRAINED
-                var header = HeaderOf(message[0]);
+                var header = RawConsumer.HeaderOf(message[0]);
                 if (header.IsEnd)
                 {
                     return long.Parse(header.Metadata["batches"], System.Globalization.CultureInfo.InvariantCulture);
                 }
-                Assert.Equal(held, SequenceOf(message[0]));
+                Assert.Equal(held, RawConsumer.SequenceOf(message[0]));
                 consumer.Ack(held);
             }
         })));

@@ -1,0 +1,254 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using StreamLoader.Core.Tensors;
+using StreamLoader.Tests.Infrastructure;
+using StreamLoader.Transport;
+using StreamLoader.Transport.ZeroMq;
+
+namespace StreamLoader.Tests.Transport;
+
+/// <summary>
+/// Peers that break docs/WIRE.md, by mistake or on purpose, written with a raw DEALER socket: each is told why in a
+/// frame that names the rule, counted, and dropped or ignored as WIRE.md says; the good consumer still gets every batch
+/// once, and the loader's account of its batches balances.
+/// </summary>
+public sealed class ZeroMqHostilePeerTests
+{
+    private static readonly ZeroMqOptions Slow = new() { PeerTimeout = TimeSpan.FromSeconds(20) };
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private static TensorBatch Batch(long sequence)
+    {
+        var batch = new TensorBatch("mlm", sequence) { TokenCount = 4, RowCount = 2 };
+        batch.Add("input_ids", TensorDType.I64, [2, 2]).AsSpan<long>().Fill(sequence);
+        return batch;
+    }
+
+    private static async Task WriteAllAsync(ZeroMqBatchWriter writer, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            await writer.WriteAsync(Batch(i));
+        }
+        await writer.CompleteAsync();
+    }
+
+    [Theory]
+    [InlineData("an ACK carries one sequence number", "ACK", "abc")]
+    [InlineData("an ACK carries one sequence number", "ACK")]
+    [InlineData("an ACK carries one sequence number", "ACK", "1", "2")]
+    [InlineData("an ACK carries one sequence number", "ACK", "-1")]
+    [InlineData("'FETCH' is not a command of protocol 2", "FETCH", "9")]
+    public async Task JoinedConsumer_BreakingTheProtocol_IsToldWhyAndDropped_TheGoodConsumerGetsItsBatches(string expected, params string[] command)
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow with { ExpectConsumers = 2 });
+        using var raw = new RawConsumer(writer.BoundEndpoint, window: 3);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the raw consumer joined");
+        await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 30);
+        Task sending = Task.Run(() => WriteAllAsync(writer, 20));
+        var held = new List<long>();
+        for (int i = 0; i < 3; i++)
+        {
+            held.Add(RawConsumer.SequenceOf((await Task.Run(() => raw.Receive(Wait)))![0]));
+        }
+
+        raw.Send(command);
+        List<byte[]> reply = (await Task.Run(() => raw.Receive(Wait)))!;
+        await sending.WaitAsync(Wait);
+        List<TensorBatch> batches = await reading;
+
+        var header = RawConsumer.HeaderOf(reply[0]);
+        Assert.True(header.IsError);
+        Assert.Contains(expected, header.Metadata["message"], StringComparison.Ordinal);
+        Assert.Contains("this consumer is dropped and its batches go to others", header.Metadata["message"], StringComparison.Ordinal);
+        Assert.Equal("3", header.Metadata["batches"]); // what it had been sent, not 0
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), batches.Select(b => b.Sequence).Order());
+        Assert.Subset(batches.Select(b => b.Sequence).ToHashSet(), held.ToHashSet());
+        ZeroMqReport report = writer.Report;
+        Assert.Equal((1, 0, 20L, 3L), (report.Refused, report.Lost, report.Acknowledged, report.Redelivered));
+        Assert.Null(report.Unbalanced());
+        batches.ForEach(b => b.Dispose());
+    }
+
+    [Theory]
+    [InlineData("ACK", "5")]
+    [InlineData("PING")]
+    [InlineData("CREDIT", "4")]
+    public async Task CommandBeforeHello_IsAnErrorFrameNamingIt(params string[] command)
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var stranger = new RawConsumer(writer.BoundEndpoint, join: false);
+
+        stranger.Send(command);
+        List<byte[]>? reply = await Task.Run(() => stranger.Receive(Wait));
+
+        Assert.NotNull(reply);
+        var header = RawConsumer.HeaderOf(reply![0]);
+        Assert.True(header.IsError);
+        Assert.Contains($"'{command[0]}' before HELLO: a consumer joins with HELLO 2 <window> <name> first", header.Metadata["message"], StringComparison.Ordinal);
+        Assert.Equal((0, 1), (writer.Consumers, writer.Report.Refused));
+    }
+
+    /// <summary>A command name of 10,000 bytes is quoted in 32 characters, not echoed back whole.</summary>
+    [Fact]
+    public async Task LongCommand_IsNotEchoedBack()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var stranger = new RawConsumer(writer.BoundEndpoint, join: false);
+
+        stranger.Send(new string('X', 10_000));
+        List<byte[]>? reply = await Task.Run(() => stranger.Receive(Wait));
+
+        Assert.NotNull(reply);
+        Assert.True(reply![0].Length < 1_000, $"a reply of {reply[0].Length} bytes");
+        Assert.Contains($"'{new string('X', 32)}…' before HELLO", RawConsumer.HeaderOf(reply[0]).Metadata["message"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RepeatedForeignAndUnsentAcks_AreIgnoredAndCounted_TheConsumerIsStillServed()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var raw = new RawConsumer(writer.BoundEndpoint, window: 2);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the raw consumer joined");
+        Task sending = Task.Run(() => WriteAllAsync(writer, 4));
+
+        long first = RawConsumer.SequenceOf((await Task.Run(() => raw.Receive(Wait)))![0]);
+        raw.Ack(first);
+        raw.Ack(first);   // again
+        raw.Ack(999);     // never sent
+        var seen = new List<long> { first };
+        while ((await Task.Run(() => raw.Receive(Wait))) is { } frames && !RawConsumer.HeaderOf(frames[0]).IsEnd)
+        {
+            long sequence = RawConsumer.SequenceOf(frames[0]);
+            seen.Add(sequence);
+            raw.Ack(sequence);
+        }
+        await sending.WaitAsync(Wait);
+
+        Assert.Equal([0L, 1, 2, 3], seen);
+        ZeroMqReport report = writer.Report;
+        Assert.Equal((4L, 2L, 0), (report.Acknowledged, report.IgnoredAcks, report.Refused));
+        Assert.Null(report.Unbalanced());
+    }
+
+    [Fact]
+    public async Task ConsumersNamedAlike_AreToldApartInTheReport_AndLongNamesAreCut()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow with { ExpectConsumers = 3 });
+        string longName = "node\u0007" + new string('n', 10_000);
+        using var a = new RawConsumer(writer.BoundEndpoint, window: 1, name: "rank");
+        using var b = new RawConsumer(writer.BoundEndpoint, window: 1, name: "rank");
+        using var c = new RawConsumer(writer.BoundEndpoint, window: 1, name: longName);
+        Task sending = Task.Run(() => WriteAllAsync(writer, 6));
+        var all = new List<long>();
+        await Task.WhenAll(new[] { a, b, c }.Select(consumer => Task.Run(() =>
+        {
+            while (consumer.Receive(Wait) is { } frames && !RawConsumer.HeaderOf(frames[0]).IsEnd)
+            {
+                long sequence = RawConsumer.SequenceOf(frames[0]);
+                lock (all)
+                {
+                    all.Add(sequence);
+                }
+                consumer.Ack(sequence);
+            }
+        })));
+        await sending.WaitAsync(Wait);
+
+        Assert.Equal([0L, 1, 2, 3, 4, 5], all.Order());
+        string cut = "node?" + new string('n', 59) + "…";
+        Assert.Equal(new[] { "rank", "rank#2", cut }.Order(StringComparer.Ordinal), writer.Report.ByConsumer.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(6, writer.Report.ByConsumer.Values.Sum());
+    }
+
+    /// <summary>A consumer that heartbeats but never acknowledges loses its batches at the deadline, and is told why.</summary>
+    [Fact]
+    public async Task AckDeadline_AStuckConsumerLosesItsBatchesToTheGoodOne()
+    {
+        var time = new FakeTimeProvider();
+        var options = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(20), AckTimeout = TimeSpan.FromSeconds(30), ExpectConsumers = 2, Time = time };
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
+        using var stuck = new RawConsumer(writer.BoundEndpoint, window: 3);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the stuck consumer joined");
+        await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: options);
+        Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 60);
+        Task sending = Task.Run(() => WriteAllAsync(writer, 10));
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.NotNull(await Task.Run(() => stuck.Receive(Wait)));
+        }
+        Assert.False(sending.IsCompleted);
+
+        // It stays alive (a PING at every heartbeat) and holds its three batches past the 30 s deadline.
+        for (int beat = 0; beat < 10 && writer.LostConsumers == 0; beat++)
+        {
+            long heard = writer.Heard;
+            stuck.Send("PING");
+            await Eventually.TrueAsync(() => writer.Heard > heard, $"the loader heard the PING (beat {beat})");
+            time.Advance(options.Heartbeat);
+        }
+        List<byte[]>? gone = await Task.Run(() => stuck.Receive(Wait));
+        await sending.WaitAsync(Wait);
+        List<TensorBatch> batches = await reading;
+
+        Assert.NotNull(gone);
+        Assert.True(RawConsumer.IsCommand(gone!, "GONE"));
+        Assert.Contains("without an acknowledgement (the deadline is 30 s, --ack-timeout)", Encoding.UTF8.GetString(gone![1]), StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), batches.Select(b => b.Sequence).Order());
+        Assert.Equal((1, 10L, 3L), (writer.Report.Lost, writer.Report.Acknowledged, writer.Report.Redelivered));
+        batches.ForEach(b => b.Dispose());
+    }
+
+    /// <summary>
+    /// Every consumer has left before the stream ended: by choice (BYE, or BYE done) the loader ends as a pipe does
+    /// when its reader exits; when one left after a failure (as a consumer that timed out does), the loader fails.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "BYE")]
+    [InlineData(false, "BYE", "done")]
+    [InlineData(true, "BYE", "failed: nothing from the loader for 20 s")]
+    public async Task EveryConsumerLeftEarly_EndsOnlyIfTheyChoseTo(bool fails, params string[] goodbye)
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var raw = new RawConsumer(writer.BoundEndpoint, window: 1);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the raw consumer joined");
+        Task sending = Task.Run(() => WriteAllAsync(writer, 50));
+        Assert.NotNull(await Task.Run(() => raw.Receive(Wait)));
+
+        raw.Send(goodbye);
+        IOException error = await Assert.ThrowsAnyAsync<IOException>(() => sending.WaitAsync(Wait));
+
+        if (fails)
+        {
+            Assert.IsNotType<ReaderClosedException>(error);
+            Assert.Contains("every consumer left before the stream ended (0 batches acknowledged), one after a failure: raw: failed: nothing from the loader for 20 s", error.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.IsType<ReaderClosedException>(error);
+        }
+        Assert.Null(writer.Report.Unbalanced());
+    }
+
+    /// <summary>Stopped (a signal, an error upstream) with batches held by a consumer and waiting: each is counted once, as in flight at the stop.</summary>
+    [Fact]
+    public async Task StopWithBatchesHeld_EveryBatchTakenIsAccountedFor()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        using var raw = new RawConsumer(writer.BoundEndpoint, window: 3);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the raw consumer joined");
+        for (int i = 0; i < 5; i++)
+        {
+            await writer.WriteAsync(Batch(i)).AsTask().WaitAsync(Wait); // 3 sent on credit, 2 waiting in the slots
+        }
+        raw.Ack(RawConsumer.SequenceOf((await Task.Run(() => raw.Receive(Wait)))![0]));
+        await Eventually.TrueAsync(() => writer.Report.Acknowledged == 1 && writer.Settled == (1, 1), "one acknowledged, its credit used for a waiting one");
+
+        await writer.CompleteAsync(new OperationCanceledException("SIGTERM")).AsTask().WaitAsync(Wait);
+
+        ZeroMqReport report = writer.Report;
+        Assert.Equal((5L, 1L, 4L, 0L), (report.Sent, report.Acknowledged, report.InFlightAtStop, report.Returned));
+        Assert.Null(report.Unbalanced());
+    }
+}
