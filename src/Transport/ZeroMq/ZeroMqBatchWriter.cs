@@ -364,13 +364,8 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         Interlocked.Increment(ref _refused);
         var frame = new ArrayBufferWriter<byte>(256);
         TensorFrame.WriteEnd(delivered, $"{Description}: refused: {reason}", frame);
-        try
-        {
-            _router.SendMoreFrame(identity).SendFrame(frame.WrittenSpan.ToArray());
-        }
-        catch (HostUnreachableException)
-        {
-        }
+        byte[] bytes = frame.WrittenSpan.ToArray();
+        SendTo(identity, bytes, bytes.Length);
     }
 
     private void Acknowledge(Peer peer, long sequence)
@@ -615,32 +610,34 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             ["redelivered"] = Interlocked.Read(ref _redelivered).ToString(CultureInfo.InvariantCulture),
         };
         TensorFrame.WriteEnd(peer.Delivered, error, frame, totals);
-        try
-        {
-            _router.SendMoreFrame(peer.Identity).SendFrame(frame.WrittenSpan.ToArray());
-        }
-        catch (HostUnreachableException)
-        {
-        }
+        byte[] bytes = frame.WrittenSpan.ToArray();
+        SendTo(peer.Identity, bytes, bytes.Length);
     }
 
     /// <summary>Sends frames to consumers with credit, round-robin: first those to deliver again (oldest first), then new ones.</summary>
     private void Flush()
     {
+        foreach (Peer waiting in _peers.Values)
+        {
+            waiting.Congested = false;
+        }
         while ((_again.Count > 0 || _unsent.Count > 0) && TakeCreditedPeer() is { } peer)
         {
             bool again = _again.Count > 0;
             Frame frame = again ? _again.Peek() : _unsent.Peek();
-            try
+            switch (SendTo(peer.Identity, frame.Buffer.Array, frame.Buffer.Length)) // copies into the message
             {
-                _router.SendMoreFrame(peer.Identity).SendFrame(frame.Buffer.Array, frame.Buffer.Length); // copies into the message
-            }
-            catch (HostUnreachableException)
-            {
-                // The consumer went away: the frame stays for another one.
-                peer.Credit++;
-                Remove(peer, lost: true);
-                continue;
+                case Sent.Unreachable:
+                    // The consumer went away: the frame stays for another one.
+                    peer.Credit++;
+                    Remove(peer, lost: true);
+                    continue;
+                case Sent.Full:
+                    // It is not reading (stopped, or slow on the network): the frame stays for another consumer, or for
+                    // it at the next event; it is not tried again in this pass.
+                    peer.Credit++;
+                    peer.Congested = true;
+                    continue;
             }
             if (again)
             {
@@ -669,7 +666,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         for (int tried = 0; tried < _order.Count; tried++)
         {
             Peer peer = _peers[_order[_next++ % _order.Count]];
-            if (peer.Credit > 0)
+            if (peer.Credit > 0 && !peer.Congested)
             {
                 peer.Credit--;
                 return peer;
@@ -715,23 +712,51 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         peer.InFlight.Clear();
     }
 
+    /// <summary>
+    /// Sends a command; false when the consumer is gone or not reading (its queue is full: the command is dropped).
+    /// Never blocks: the socket's thread serves every consumer, so one that stops reading must not stop it.
+    /// </summary>
     private bool TrySend(byte[] identity, params string[] frames)
     {
+        var message = new NetMQMessage();
+        message.Append(identity);
+        foreach (string frame in frames)
+        {
+            message.Append(frame, Encoding.UTF8);
+        }
         try
         {
-            var message = new NetMQMessage();
-            message.Append(identity);
-            foreach (string frame in frames)
-            {
-                message.Append(frame, Encoding.UTF8);
-            }
-            _router.SendMultipartMessage(message);
-            return true;
+            return _router.TrySendMultipartMessage(TimeSpan.Zero, message);
         }
         catch (HostUnreachableException)
         {
             return false;
         }
+    }
+
+    /// <summary>Sends one frame to a consumer without blocking: sent, its queue full (it is not reading), or it is gone.</summary>
+    private Sent SendTo(byte[] identity, byte[] data, int length)
+    {
+        try
+        {
+            if (!_router.TrySendFrame(TimeSpan.Zero, identity, more: true))
+            {
+                return Sent.Full;
+            }
+            _router.SendFrame(data, length); // the rest of a message whose first part was taken always goes with it
+            return Sent.Ok;
+        }
+        catch (HostUnreachableException)
+        {
+            return Sent.Unreachable;
+        }
+    }
+
+    private enum Sent
+    {
+        Ok,
+        Full,
+        Unreachable,
     }
 
     private bool _disposed;
@@ -813,6 +838,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         public long LastHeard { get; set; }
 
         public long LastSent { get; set; }
+
+        /// <summary>A send to it found its queue full in this pass: it is skipped until the next event.</summary>
+        public bool Congested { get; set; }
 
         /// <summary>It asked to be told <see cref="ZeroMqProtocol.Drained"/>.</summary>
         public bool WantsDrained { get; init; }

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using NetMQ;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport;
@@ -250,5 +251,44 @@ public sealed class ZeroMqHostilePeerTests
         ZeroMqReport report = writer.Report;
         Assert.Equal((5L, 1L, 4L, 0L), (report.Sent, report.Acknowledged, report.InFlightAtStop, report.Returned));
         Assert.Null(report.Unbalanced());
+    }
+
+    /// <summary>
+    /// A consumer that joins with a large window and then stops reading its socket (stopped, or hostile): the loader's
+    /// sends to it must never block the loader's thread, so it is still dropped at the timeout and the good consumer
+    /// gets every batch.
+    /// </summary>
+    [Fact]
+    public async Task ConsumerThatStopsReading_NeverBlocksTheLoader()
+    {
+        var options = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(2), ExpectConsumers = 2 };
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
+        using var deaf = new NetMQ.Sockets.DealerSocket();
+        deaf.Options.ReceiveHighWatermark = 1;
+        deaf.Options.ReceiveBuffer = 4096;
+        deaf.Options.Linger = TimeSpan.Zero;
+        deaf.Connect(writer.BoundEndpoint);
+        deaf.SendMoreFrame("HELLO").SendMoreFrame("2").SendMoreFrame("64").SendFrame("deaf");
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the deaf consumer joined");
+        await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: options);
+        Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 60);
+        Task sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < 80; i++)
+            {
+                var batch = new TensorBatch("mlm", i) { TokenCount = 4, RowCount = 2 };
+                batch.Add("input_ids", TensorDType.I64, [256, 1024]).AsSpan<long>().Fill(i); // 2 MiB each
+                await writer.WriteAsync(batch);
+            }
+            await writer.CompleteAsync();
+        });
+
+        await sending.WaitAsync(TimeSpan.FromSeconds(60));
+        List<TensorBatch> batches = await reading;
+
+        Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)i), batches.Select(b => b.Sequence).Order());
+        Assert.Equal(1, writer.Report.Lost);
+        Assert.Null(writer.Report.Unbalanced());
+        batches.ForEach(b => b.Dispose());
     }
 }
