@@ -119,12 +119,18 @@ public sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsHeader.TensorInf
         {
             throw new InvalidDataException($"{where}: tensor '{name}' has unknown dtype '{dtypeText}'.");
         }
-        long elements = 1;
+        // A peer's numbers: no negative dimension, and a product that does not wrap around into a small, valid-looking size.
+        long bytes = TensorDTypes.SizeOf(dtype);
         foreach (int dim in shape)
         {
-            elements *= dim;
+            if (dim < 0)
+            {
+                throw new InvalidDataException($"{where}: tensor '{name}' has a negative dimension in its shape [{string.Join(", ", shape)}].");
+            }
+            bytes = bytes == 0 || dim <= long.MaxValue / bytes ? bytes * dim
+                : throw new InvalidDataException($"{where}: tensor '{name}' has a shape [{string.Join(", ", shape)}] of more bytes than any file or frame holds.");
         }
-        if (offsets != 2 || end - start != elements * TensorDTypes.SizeOf(dtype) || start < 0)
+        if (offsets != 2 || start < 0 || end - start != bytes)
         {
             string given = offsets == 2 ? $"[{start}, {end}]" : $"with {offsets} values";
             throw new InvalidDataException($"{where}: tensor '{name}' has data_offsets {given} that do not fit its shape [{string.Join(", ", shape)}] and dtype {dtypeText}.");

@@ -26,6 +26,43 @@ public static class TensorFrame
     /// <summary>Largest header accepted when reading, a guard against reading garbage as a length.</summary>
     public const int MaxHeaderBytes = 64 << 20;
 
+    /// <summary>
+    /// Most tensor bytes one frame may carry when read (1 GiB; a batch of 256 rows of 8,192 tokens is 16 MiB a tensor).
+    /// A header that claims more is refused before anything is allocated: a sender's numbers never size a reader's memory.
+    /// </summary>
+    public const long MaxDataBytes = 1L << 30;
+
+    /// <summary>
+    /// Splits one whole frame (its 8-byte header length, the header, the tensor data) and parses its header, checking
+    /// every length against the bytes there before anything is allocated. Errors are <see cref="InvalidDataException"/>s
+    /// naming <paramref name="where"/>.
+    /// </summary>
+    public static Header Decode(ReadOnlySpan<byte> frame, string where, out ReadOnlySpan<byte> data)
+    {
+        if (frame.Length < 8)
+        {
+            throw new InvalidDataException($"{where}: a frame of {frame.Length} bytes; a frame starts with its 8-byte header length.");
+        }
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(frame);
+        if (headerLength == 0 || headerLength > MaxHeaderBytes || headerLength > (ulong)(frame.Length - 8))
+        {
+            throw new InvalidDataException($"{where}: the frame's header length is {headerLength} bytes, but the frame has {frame.Length - 8} after it (and a header may have at most {MaxHeaderBytes}).");
+        }
+        Header header = ParseHeader(frame.Slice(8, (int)headerLength), where);
+        data = frame[(8 + (int)headerLength)..];
+        CheckData(header, data.Length, where);
+        return header;
+    }
+
+    /// <summary>Throws unless the tensor data <paramref name="header"/> describes is at most <see cref="MaxDataBytes"/> and <paramref name="available"/> bytes.</summary>
+    public static void CheckData(Header header, long available, string where)
+    {
+        if (header.DataLength > MaxDataBytes || header.DataLength > available)
+        {
+            throw new InvalidDataException($"{where}: the header describes {header.DataLength} bytes of tensor data, but the frame carries {available} (and a frame may carry at most {MaxDataBytes}).");
+        }
+    }
+
     /// <summary>Serializes <paramref name="batch"/> into one frame.</summary>
     /// <remarks>
     /// The header is built in a per-thread scratch buffer, the tensors ordered and the metadata sorted in pooled
@@ -197,7 +234,11 @@ public static class TensorFrame
             {
                 return false;
             }
-            long announced = long.Parse(Metadata.GetValueOrDefault("batches", "-1"), CultureInfo.InvariantCulture);
+            string count = Metadata.GetValueOrDefault("batches", "-1");
+            if (!long.TryParse(count, NumberStyles.Integer, CultureInfo.InvariantCulture, out long announced))
+            {
+                throw new InvalidDataException($"{where}: the {sender}'s end frame gives its batch count as '{(count.Length > 32 ? count[..32] + "…" : count)}', not a number.");
+            }
             if (announced != arrived)
             {
                 throw new InvalidDataException($"{where}: the {sender} reports {announced} batches{announcedAs} but {arrived} arrived.");
@@ -216,6 +257,7 @@ public static class TensorFrame
     /// <summary>Builds a batch from a parsed header and its data bytes (copied into pooled buffers).</summary>
     public static TensorBatch ToBatch(Header header, ReadOnlySpan<byte> data)
     {
+        CheckData(header, data.Length, "a frame");
         header.Metadata.TryGetValue("task", out string? task);
         long sequence = header.Metadata.TryGetValue("sequence", out string? seq) && long.TryParse(seq, CultureInfo.InvariantCulture, out long s) ? s : -1;
         var batch = new TensorBatch(task ?? "unknown", sequence);

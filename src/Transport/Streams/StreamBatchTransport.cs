@@ -146,6 +146,7 @@ public sealed class StreamBatchReader : IBatchReader
                 yield break;
             }
 
+            TensorFrame.CheckData(parsed, TensorFrame.MaxDataBytes, $"{Description}: frame at byte {frameStart}");
             byte[] data = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, parsed.DataLength));
             TensorBatch batch;
             try

@@ -57,6 +57,8 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             _dealer.Options.Linger = TimeSpan.FromSeconds(1); // long enough for the last acknowledgement and the goodbye to leave
             _dealer.Options.ReceiveHighWatermark = window + 16;
+            // A loader's message is never larger than a frame may be: a larger one closes the connection unread.
+            _dealer.Options.MaxMsgSize = 8 + TensorFrame.MaxHeaderBytes + TensorFrame.MaxDataBytes;
             _dealer.Connect(endpoint);
         }
         catch
@@ -225,8 +227,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
     {
         try
         {
-            int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(frame));
-            TensorFrame.Header header = TensorFrame.ParseHeader(frame.Slice(8, headerLength), $"{Description}: batch {_batches}");
+            TensorFrame.Header header = TensorFrame.Decode(frame, $"{Description}: batch {_batches}", out ReadOnlySpan<byte> data);
             if (header.CheckEnd(Description, "loader", " sent here", _batches))
             {
                 EndTotals = header.Metadata;
@@ -234,7 +235,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
                 _received.Writer.TryComplete();
                 return;
             }
-            TensorBatch batch = TensorFrame.ToBatch(header, frame[(8 + headerLength)..]);
+            TensorBatch batch = TensorFrame.ToBatch(header, data);
             Interlocked.Increment(ref _batches);
             if (!Received.Add(batch.Sequence))
             {

@@ -135,4 +135,89 @@ public sealed class TensorFrameTests
         Assert.Contains("pipe: frame at byte 4096", error.Message, StringComparison.Ordinal);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A frame of one tensor with the given header entry and <paramref name="dataBytes"/> bytes of data after it.</summary>
+    private static byte[] Forged(string tensor, int dataBytes = 16)
+    {
+        byte[] header = Encoding.UTF8.GetBytes("{\"x\":" + tensor + ",\"__metadata__\":{\"task\":\"mlm\",\"sequence\":\"0\"}}");
+        var frame = new byte[8 + header.Length + dataBytes];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(frame, header.Length);
+        header.CopyTo(frame, 8);
+        return frame;
+    }
+
+    /// <summary>
+    /// A sender's numbers never size a reader's memory: a header claiming 2^40 bytes, a tensor of 2^31 elements, a
+    /// shape whose product wraps around, a negative dimension — each is refused with a message before any allocation,
+    /// from one frame (ZeroMQ) and from a stream of frames (a pipe).
+    /// </summary>
+    [Theory]
+    [InlineData("""{"dtype":"U8","shape":[1048576,1048576],"data_offsets":[0,1099511627776]}""", "describes 1099511627776 bytes of tensor data, but the frame carries 16")]
+    [InlineData("""{"dtype":"I64","shape":[2147483647,1],"data_offsets":[0,17179869176]}""", "describes 17179869176 bytes of tensor data")]
+    [InlineData("""{"dtype":"I64","shape":[2147483647,2147483647,2147483647,4],"data_offsets":[0,16]}""", "of more bytes than any file or frame holds")]
+    [InlineData("""{"dtype":"I64","shape":[-1,-2],"data_offsets":[0,16]}""", "has a negative dimension")]
+    public async Task ForgedSizes_AreRefusedBeforeAnyAllocation(string tensor, string expected)
+    {
+        byte[] frame = Forged(tensor);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var single = Assert.Throws<InvalidDataException>(() => TensorFrame.Decode(frame, "peer", out _));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        await using var pipe = new StreamLoader.Transport.Streams.StreamBatchReader(new MemoryStream(frame), "pipe");
+        var streamed = await Assert.ThrowsAsync<InvalidDataException>(async () =>
+        {
+            await foreach (TensorBatch batch in pipe.ReadAllAsync())
+            {
+                batch.Dispose();
+            }
+        });
+
+        Assert.Contains(expected, single.Message, StringComparison.Ordinal);
+        Assert.StartsWith("peer", single.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 1 << 20, $"refusing the frame allocated {allocated:N0} bytes");
+        Assert.Contains(expected.Replace(", but the frame carries 16", string.Empty, StringComparison.Ordinal), streamed.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Ten thousand metadata keys in one header: read, within the header's bound (the 64 MiB a header may have).</summary>
+    [Fact]
+    public void TenThousandMetadataKeys_AreReadWithinTheHeadersBound()
+    {
+        var batch = new TensorBatch("mlm", 1);
+        batch.Add("input_ids", TensorDType.I64, [1, 2]).AsSpan<long>().Fill(3);
+        for (int i = 0; i < 10_000; i++)
+        {
+            batch.Metadata[$"key{i}"] = "value";
+        }
+        (_, byte[] frame) = Encode(batch);
+
+        TensorFrame.Header header = TensorFrame.Decode(frame, "peer", out ReadOnlySpan<byte> data);
+        using TensorBatch read = TensorFrame.ToBatch(header, data);
+
+        Assert.Equal("value", read.Metadata["key9999"]);
+        Assert.True(frame.Length < TensorFrame.MaxHeaderBytes);
+        byte[] claimed = [.. frame];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(claimed, TensorFrame.MaxHeaderBytes + 1L);
+        Assert.Contains("a header may have at most 67108864", Assert.Throws<InvalidDataException>(() => TensorFrame.Decode(claimed, "peer", out _)).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Found by the fuzzer (2,000,000 iterations, seed 5): an end frame whose batch count is not a number was a FormatException.</summary>
+    [Fact]
+    public async Task EndFrameWithABadCount_IsRefusedWithAMessage()
+    {
+        var end = new ArrayBufferWriter<byte>();
+        TensorFrame.WriteEnd(0, null, end);
+        byte[] frame = end.WrittenSpan.ToArray();
+        int at = Encoding.ASCII.GetString(frame).IndexOf("\"batches\":\"0\"", StringComparison.Ordinal) + "\"batches\":\"".Length;
+        frame[at] = (byte)'#';
+        await using var pipe = new StreamLoader.Transport.Streams.StreamBatchReader(new MemoryStream(frame), "pipe");
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () =>
+        {
+            await foreach (TensorBatch batch in pipe.ReadAllAsync())
+            {
+                batch.Dispose();
+            }
+        });
+
+        Assert.Contains("end frame gives its batch count as '#', not a number", error.Message, StringComparison.Ordinal);
+    }
 }

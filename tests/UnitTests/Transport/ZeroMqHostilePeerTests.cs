@@ -291,4 +291,51 @@ public sealed class ZeroMqHostilePeerTests
         Assert.Null(writer.Report.Unbalanced());
         batches.ForEach(b => b.Dispose());
     }
+
+    /// <summary>
+    /// A peer that floods the loader with 5,000 messages of random commands and bytes (never reading a reply) beside a
+    /// good consumer: every one is refused or ignored without harm, and the good consumer gets every batch.
+    /// </summary>
+    [Fact]
+    public async Task FloodOfGarbage_BesideAGoodConsumer_EveryBatchArrives()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the good consumer joined");
+        Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 60);
+        Task sending = Task.Run(() => WriteAllAsync(writer, 50));
+        var random = new Random(30);
+        string[] commands = ["HELLO", "ACK", "PING", "BYE", "GONE", "WELCOME", "CREDIT", "", "HELLO\0", "ack"];
+        using (var flood = new NetMQ.Sockets.DealerSocket())
+        {
+            flood.Options.Linger = TimeSpan.Zero;
+            flood.Options.SendHighWatermark = 10_000;
+            flood.Connect(writer.BoundEndpoint);
+            for (int i = 0; i < 5_000; i++)
+            {
+                var message = new NetMQMessage();
+                message.Append(commands[random.Next(commands.Length)]);
+                for (int part = random.Next(4); part > 0; part--)
+                {
+                    message.Append(random.Next(3) == 0 ? random.Next(-5, 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture) : Convert.ToBase64String(RandomBytes(random)));
+                }
+                flood.SendMultipartMessage(message);
+            }
+            await Eventually.TrueAsync(() => writer.Heard >= 5_000, "the loader heard the flood");
+        }
+        await sending.WaitAsync(TimeSpan.FromSeconds(60));
+        List<TensorBatch> batches = await reading;
+
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), batches.Select(b => b.Sequence));
+        Assert.True(writer.Report.Refused > 0);
+        Assert.Null(writer.Report.Unbalanced());
+        batches.ForEach(b => b.Dispose());
+
+        static byte[] RandomBytes(Random random)
+        {
+            var bytes = new byte[random.Next(0, 200)];
+            random.NextBytes(bytes);
+            return bytes;
+        }
+    }
 }
