@@ -323,15 +323,22 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
     private void Join(byte[] identity, string key, Peer? peer, NetMQMessage message)
     {
-        if (message.FrameCount < 4 || !int.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version)
-            || !int.TryParse(message[3].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out int window) || window < 1)
+        int version = 0, window = 0;
+        bool wellFormed = message.FrameCount >= 4 && int.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out version)
+            && int.TryParse(message[3].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out window) && window >= 1;
+        string? wrong = !wellFormed ? "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]"
+            : version != ZeroMqProtocol.Version ? $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}" : null;
+        if (wrong is not null)
         {
-            Refuse(identity, "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]", peer?.Delivered ?? 0);
-            return;
-        }
-        if (version != ZeroMqProtocol.Version)
-        {
-            Refuse(identity, $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}", peer?.Delivered ?? 0);
+            // A joined consumer that sends a bad HELLO again is dropped with the refusal: an error frame ends its stream.
+            if (peer is null)
+            {
+                Refuse(identity, wrong, delivered: 0);
+            }
+            else
+            {
+                Violation(peer, wrong);
+            }
             return;
         }
         if (_failedWith is not null)

@@ -40,6 +40,8 @@ public sealed class ZeroMqHostilePeerTests
     [InlineData("an ACK carries one sequence number", "ACK", "1", "2")]
     [InlineData("an ACK carries one sequence number", "ACK", "-1")]
     [InlineData("'FETCH' is not a command of protocol 2", "FETCH", "9")]
+    [InlineData("the consumer speaks protocol version 1", "HELLO", "1", "3", "raw")]
+    [InlineData("a HELLO must carry the protocol version and a window of at least 1", "HELLO", "2", "0", "raw")]
     public async Task JoinedConsumer_BreakingTheProtocol_IsToldWhyAndDropped_TheGoodConsumerGetsItsBatches(string expected, params string[] command)
     {
         await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow with { ExpectConsumers = 2 });
