@@ -78,14 +78,22 @@ public sealed class Pipeline
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private static async Task RunStageAsync(Stage stage, RunState state)
+    /// <summary>
+    /// How long a stage may take to stop once the run is stopped (a signal, another stage's fault) before it is
+    /// abandoned as stuck and the run fails naming it: a stage blocked where it does not look at its token (a library
+    /// looping on damaged input) must not keep the process from exiting.
+    /// </summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+
+    private async Task RunStageAsync(Stage stage, RunState state)
     {
         var context = new StageContext(stage.Name, stage.Counters, state);
         Exception? error = null;
         stage.Counters.Start();
         try
         {
-            await Task.Run(() => stage.Body(context), state.Cancellation.Token).ConfigureAwait(false);
+            Task body = Task.Run(() => stage.Body(context), state.Cancellation.Token);
+            await WaitOrAbandonAsync(body, stage.Name, state.Cancellation.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -105,6 +113,28 @@ public sealed class Pipeline
                 channel.Complete(error);
             }
         }
+    }
+
+    /// <summary>Waits for a stage's body; once the run is stopped, for at most <see cref="StopGrace"/> more.</summary>
+    private async Task WaitOrAbandonAsync(Task body, string name, CancellationToken stopped)
+    {
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (stopped.Register(() => stopping.TrySetResult()))
+        {
+            if (await Task.WhenAny(body, stopping.Task).ConfigureAwait(false) == body)
+            {
+                await body.ConfigureAwait(false);
+                return;
+            }
+        }
+        if (await Task.WhenAny(body, Task.Delay(StopGrace, CancellationToken.None)).ConfigureAwait(false) == body)
+        {
+            await body.ConfigureAwait(false);
+            return;
+        }
+        // Abandoned: whatever it ends with later is observed, not left to crash the process.
+        _ = body.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        throw new TimeoutException($"stage '{name}' did not stop within {StopGrace.TotalSeconds:0} s after the run was stopped, and was abandoned: it is stuck where it does not look for a stop (a library looping on damaged input, a blocking call).");
     }
 
     private sealed record Stage(string Name, StageCounters Counters, Func<StageContext, Task> Body);

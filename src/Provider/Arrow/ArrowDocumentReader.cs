@@ -121,6 +121,19 @@ public sealed class ArrowDocumentReader : IDocumentSource
                     }
                 }
                 IArrowArray[] columns = batch.Arrays.ToArray();
+                foreach (int column in binding.TextColumns.Concat(binding.KeepColumns).Append(binding.IdColumn).Append(binding.LabelColumn).Where(c => c >= 0))
+                {
+                    // Before any value is read: Apache.Arrow reads through offsets without bounds checks.
+                    if (column >= columns.Length || columns[column].Length < batch.Length)
+                    {
+                        throw new SourceFormatException(_location, $"record batch {batchNumber}, byte offset {input.RawBytesRead}",
+                            $"column '{binding.Names[column]}' has {(column >= columns.Length ? "no array" : $"{columns[column].Length} rows")} in a record batch of {batch.Length} rows");
+                    }
+                    if (ArrowArrayCheck.Problem(columns[column].Data) is { } problem)
+                    {
+                        throw new SourceFormatException(_location, $"record batch {batchNumber}, byte offset {input.RawBytesRead}", $"column '{binding.Names[column]}' is malformed: {problem}");
+                    }
+                }
                 string? labelColumn = binding.LabelColumn >= 0 ? binding.Names[binding.LabelColumn] : null;
                 IReadOnlyList<string>? classNames = labelColumn is not null && _options.LabelNames.TryGetValue(labelColumn, out IReadOnlyList<string>? n) ? n : null;
                 for (int i = 0; i < batch.Length; i++, row++)

@@ -93,31 +93,29 @@ public sealed class ParquetDocumentReader : IPartitionedSource
         ParquetReader reader = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            // Bind by the top-level columns; a list column's values sit in its leaf data field.
-            DataField?[] fields = reader.Schema.Fields.Select(f => f switch
-            {
-                DataField data => data,
-                ListField { Item: DataField item } => item,
-                _ => null,
-            }).ToArray();
-            var names = reader.Schema.Fields.Select(f => f.Name).ToList();
-            ColumnBinding binding = ColumnBinding.Resolve(_columns, names, _location, "the Parquet schema");
-            foreach (int column in binding.Used)
-            {
-                if (fields[column] is null || fields[column]!.MaxRepetitionLevel > 0)
-                {
-                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id, label and kept columns must be flat here (lists of labels are not read from Parquet yet).");
-                }
-            }
+            (DataField?[] fields, ColumnBinding binding, ParquetRowGroupReader rowGroup, int count) = Bind(reader, index);
+            using ParquetRowGroupReader ownedGroup = rowGroup;
             int group = index;
-            using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
-            int count = checked((int)rowGroup.RowCount);
             var columns = new Dictionary<int, string?[]>();
             try
             {
+                // Decoded on a task of its own, with a deadline: a damaged page can send Parquet.Net into a loop that
+                // never ends and never looks at the token, and a run must fail naming the file instead of hanging.
+                long groupBytes = fileLength / Math.Max(1, rowGroups.Length);
+                TimeSpan deadline = DecodeDeadline + TimeSpan.FromSeconds(groupBytes / (1 << 20));
                 foreach (int column in binding.Used)
                 {
-                    columns[column] = await ReadColumnAsync(rowGroup, fields[column]!, count, cancellationToken).ConfigureAwait(false);
+                    DataField field = fields[column]!;
+                    Task<string?[]> decoding = Task.Run(() => ReadColumnAsync(rowGroup, field, count, cancellationToken), cancellationToken);
+                    try
+                    {
+                        columns[column] = await decoding.WaitAsync(deadline, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        _ = decoding.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                        throw new SourceFormatException(_location, $"row group {group}", $"column '{field.Name}' did not decode within {deadline.TotalSeconds:0} s; its pages are damaged (the Parquet reader loops on them)");
+                    }
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
@@ -149,11 +147,63 @@ public sealed class ParquetDocumentReader : IPartitionedSource
         }
     }
 
-    private async Task<ParquetReader> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Binds the columns by the file's schema and opens row group <paramref name="group"/>. A damaged footer can decode
+    /// into a schema or row group the library fails on only when asked for it: that is a message naming the file too.
+    /// </summary>
+    private (DataField?[] Fields, ColumnBinding Binding, ParquetRowGroupReader RowGroup, int Count) Bind(ParquetReader reader, int group)
     {
         try
         {
-            return await ParquetReader.CreateAsync(_location, null, cancellationToken).ConfigureAwait(false);
+            // Bind by the top-level columns; a list column's values sit in its leaf data field.
+            DataField?[] fields = reader.Schema.Fields.Select(f => f switch
+            {
+                DataField data => data,
+                ListField { Item: DataField item } => item,
+                _ => null,
+            }).ToArray();
+            var names = reader.Schema.Fields.Select(f => f.Name).ToList();
+            ColumnBinding binding = ColumnBinding.Resolve(_columns, names, _location, "the Parquet schema");
+            foreach (int column in binding.Used)
+            {
+                if (fields[column] is null || fields[column]!.MaxRepetitionLevel > 0)
+                {
+                    throw new SourceFormatException(_location, "the Parquet schema", $"column '{names[column]}' is a list or a struct; text, id, label and kept columns must be flat here (lists of labels are not read from Parquet yet).");
+                }
+            }
+            ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
+            long rows = rowGroup.RowCount;
+            if (rows < 0 || rows > int.MaxValue)
+            {
+                rowGroup.Dispose();
+                throw new SourceFormatException(_location, $"row group {group}", $"its footer gives {rows} rows");
+            }
+            return (fields, binding, rowGroup, (int)rows);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
+        {
+            throw new SourceFormatException(_location, "the footer", $"the schema or row group {group} cannot be read ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>
+    /// How long the footer, or a row group's column (plus a second per MiB of the group), may take to decode: far
+    /// beyond any sound file, so reaching it means damaged data (tests shorten it).
+    /// </summary>
+    internal static TimeSpan DecodeDeadline { get; set; } = TimeSpan.FromSeconds(60);
+
+    private async Task<ParquetReader> OpenAsync(CancellationToken cancellationToken)
+    {
+        // Its footer is decoded on a task of its own, with a deadline: a damaged footer can loop the Thrift decoder.
+        Task<ParquetReader> opening = Task.Run(() => ParquetReader.CreateAsync(_location, null, cancellationToken), cancellationToken);
+        try
+        {
+            return await opening.WaitAsync(DecodeDeadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            _ = opening.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new SourceFormatException(_location, "the footer", $"it did not decode within {DecodeDeadline.TotalSeconds:0} s; the footer is damaged (the Parquet reader loops on it)", ex);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
         {
@@ -174,6 +224,10 @@ public sealed class ParquetDocumentReader : IPartitionedSource
                 counts[g] = group.RowCount;
             }
             return counts;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
+        {
+            throw new SourceFormatException(_location, "the footer", $"its row groups cannot be read ({ex.Message})", ex);
         }
         finally
         {
