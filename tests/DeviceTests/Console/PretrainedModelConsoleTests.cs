@@ -13,6 +13,7 @@ namespace StreamLoader.Device.Tests.Console;
 public sealed class PretrainedModelConsoleTests
 {
     [SkippableFact]
+    [Trait("Category", "EndToEnd")]
     public async Task InitFrom_FineTunes_Resumes_Exports_AndInferGivesTheSameRowsFromBoth()
     {
         string minilm = PretrainedFixtures.MiniLmFolder();
@@ -69,6 +70,7 @@ public sealed class PretrainedModelConsoleTests
     /// resumed takes the same steps as one that was not.
     /// </summary>
     [SkippableFact]
+    [Trait("Category", "EndToEnd")]
     public async Task Gpt2Folder_ContinuesPretraining_LossFalls_ResumeIsExact()
     {
         string docs = SharedData.Require(SharedData.PythonDocs);
@@ -110,6 +112,7 @@ public sealed class PretrainedModelConsoleTests
 
     /// <summary>mlm from a headless BERT folder (MiniLM): the body loads, a new language-model head is made and named, and on packed rows the loss falls.</summary>
     [SkippableFact]
+    [Trait("Category", "EndToEnd")]
     public async Task Mlm_FromABertFolder_MakesANewHead_LossFalls()
     {
         string minilm = PretrainedFixtures.MiniLmFolder();
@@ -127,6 +130,7 @@ public sealed class PretrainedModelConsoleTests
 
     /// <summary>A Llama folder (random weights, grouped-query attention, llama3 rope_scaling) with Llama 3's published tokenizer.json: clm continues pretraining it and the loss falls.</summary>
     [SkippableFact]
+    [Trait("Category", "EndToEnd")]
     public async Task LlamaFolder_WithLlama3Tokenizer_ContinuesPretraining_LossFalls()
     {
         string tokenizer = NodeScripts.TokenizerJson("llama3");
