@@ -3,6 +3,7 @@
 sequence, metadata and each tensor's dtype, shape and SHA-256, so a test can compare them with what the loader sent.
 
     python3 examples/python/dump_batches.py tcp://127.0.0.1:5555 > batches.jsonl
+    python3 examples/python/dump_batches.py tcp://127.0.0.1:5555 4 --server-key keys/loader.key --client-key keys/rank0.key_secret
 """
 import hashlib
 import json
@@ -14,8 +15,15 @@ from streamloader_client import Client  # noqa: E402
 
 
 def main():
-    endpoint = sys.argv[1]
-    with Client(endpoint, window=int(sys.argv[2]) if len(sys.argv) > 2 else 4) as client:
+    args = sys.argv[1:]
+    keys = {}
+    for option in ("--server-key", "--client-key"):
+        if option in args:
+            at = args.index(option)
+            keys[option[2:].replace("-", "_")] = args[at + 1]
+            del args[at:at + 2]
+    endpoint = args[0]
+    with Client(endpoint, window=int(args[1]) if len(args) > 1 else 4, **keys) as client:
         for batch in client:
             meta = batch.pop("meta")
             tensors = {name: {"dtype": str(array.dtype), "shape": list(array.shape), "sha256": hashlib.sha256(array.tobytes()).hexdigest()}

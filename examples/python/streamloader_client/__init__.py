@@ -49,11 +49,68 @@ def decode_frame(frame):
     return meta, tensors
 
 
+def _read_key(key, secret):
+    """A Z85 key (bytes) from a ZeroMQ certificate file or a 40-character Z85 string: the secret key, or the public one."""
+    if isinstance(key, bytes):
+        key = key.decode("ascii")
+    if len(key) == 40 and not os.path.exists(key):
+        return key.encode("ascii")
+    wanted = "secret-key" if secret else "public-key"
+    with open(key, encoding="ascii") as f:
+        for number, line in enumerate(f, 1):
+            name, _, value = line.strip().partition("=")
+            if name.strip() == wanted:
+                value = value.strip().strip('"')
+                if len(value) != 40:
+                    raise ValueError(f"{key}, line {number}: {wanted} must be 40 Z85 characters")
+                return value.encode("ascii")
+    raise ValueError(f"{key}: no {wanted} line; expected a ZeroMQ certificate as `streamloader keys` writes it"
+                     + (" (the NAME.key_secret file)" if secret else ""))
+
+
+def _curve_settings(server_key, client_key):
+    """(server public, client public, client secret) as Z85 bytes, or None without CURVE."""
+    if server_key is None:
+        if client_key is not None:
+            raise ValueError("client_key needs server_key: the loader's public key")
+        return None
+    if not zmq.has("curve"):
+        raise LoaderError("this libzmq was built without CURVE; it cannot talk to a loader with --curve-server-key")
+    server_public = _read_key(server_key, secret=False)
+    if client_key is None:
+        client_public, client_secret = zmq.curve_keypair()  # a fresh pair: encrypted, not an authorized consumer
+    else:
+        client_secret = _read_key(client_key, secret=True)
+        client_public = zmq.curve_public(client_secret)
+    return server_public, client_public, client_secret
+
+
+_PROOF_TEXT = b"StreamLoader consumer key, protocol 2"
+
+
+def _prove(client_secret_z85, server_public_z85):
+    """The key proof of docs/WIRE.md: a 24-byte nonce, then crypto_box(text, nonce, client secret -> loader public)."""
+    try:
+        from nacl.public import Box, PrivateKey, PublicKey
+    except ImportError as error:
+        raise LoaderError("proving a client key to the loader needs PyNaCl (apt install python3-nacl, or pip install pynacl)") from error
+    from zmq.utils import z85
+    box = Box(PrivateKey(z85.decode(client_secret_z85)), PublicKey(z85.decode(server_public_z85)))
+    sealed = box.encrypt(_PROOF_TEXT, os.urandom(24))
+    return bytes(sealed)  # nonce (24) + tag (16) + ciphertext
+
+
 class Client:
     """One consumer of a StreamLoader loader (``--role loader --out tcp://*:PORT``): iterate it for batches."""
 
-    def __init__(self, endpoint, window=8, peer_timeout=20.0, name=None, context=None, stop_when_drained=False):
-        """stop_when_drained: end the iteration as soon as the loader says this consumer will get no more batches
+    def __init__(self, endpoint, window=8, peer_timeout=20.0, name=None, context=None, stop_when_drained=False,
+                 server_key=None, client_key=None):
+        """server_key: the loader's CURVE public key (a NAME.key file from ``streamloader keys``, or its 40-character Z85
+        text) for a loader started with --curve-server-key: the connection is encrypted and the loader authenticated.
+        client_key: this consumer's key pair (a NAME.key_secret file) for a loader that takes only the consumers in its
+        --curve-keys folder: the client proves it holds the key (that proof needs PyNaCl: apt install python3-nacl).
+
+        stop_when_drained: end the iteration as soon as the loader says this consumer will get no more batches
         (DRAINED: the stream's last batch has gone out and the rest are held by other consumers), instead of waiting
         for the end frame. Data-parallel ranks that step in lockstep need it: one rank waiting for a batch another
         rank holds, while that rank waits for it in a collective, would wait forever."""
@@ -68,6 +125,8 @@ class Client:
         self.end_totals = None
         self.stop_when_drained = bool(stop_when_drained)
         self.drained = False  # the loader said DRAINED and this iteration stopped for it
+        self._curve = _curve_settings(server_key, client_key)
+        self._curve_proves = client_key is not None
         self._context = context or zmq.Context.instance()
         self._inbound = queue.Queue(maxsize=window + 2)
         self._outbound = queue.Queue()
@@ -90,10 +149,19 @@ class Client:
     def _serve(self):
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 1000)
+        if self._curve is not None:
+            server_public, client_public, client_secret = self._curve
+            sock.curve_serverkey = server_public
+            sock.curve_publickey = client_public
+            sock.curve_secretkey = client_secret
         sock.connect(self.endpoint)
         hello = [b"HELLO", str(PROTOCOL).encode(), str(self.window).encode(), self.name.encode()]
-        if self.stop_when_drained:
-            hello.append(b"drained")  # features: only a consumer that asks is ever sent DRAINED
+        # features: only a consumer that asks is ever sent DRAINED
+        features = b"drained" if self.stop_when_drained else b""
+        if self._curve is not None and self._curve_proves:
+            hello += [features, client_public, _prove(client_secret, server_public)]
+        elif features:
+            hello.append(features)
         sock.send_multipart(hello)
         started = last_heard = last_sent = time.monotonic()
         welcomed = ended = False

@@ -46,7 +46,7 @@ internal static class ConfigFiles
             CliOptions.Labels, CliOptions.EvalSplit, CliOptions.Plugin]);
         Add("model", [CliOptions.Model, CliOptions.InitFrom, CliOptions.Device, CliOptions.TorchThreads, InferCommand.Checkpoint]);
         Add("trainer", [CliOptions.MaxSteps, CliOptions.LearningRate, CliOptions.Warmup, CliOptions.ScheduleSteps, CliOptions.Clip, CliOptions.LogEvery, CliOptions.EvalEvery, CliOptions.Checkpoint, CliOptions.Resume]);
-        Add("transport", [CliOptions.All, CliOptions.Role, CliOptions.Out, CliOptions.In, CliOptions.PeerTimeout, CliOptions.ExpectConsumers, CliOptions.AckTimeout, CliOptions.Queue]);
+        Add("transport", [CliOptions.All, CliOptions.Role, CliOptions.Out, CliOptions.In, CliOptions.PeerTimeout, CliOptions.ExpectConsumers, CliOptions.AckTimeout, CliOptions.CurveServerKey, CliOptions.CurveKeys, CliOptions.CurveKey, CliOptions.Queue]);
         Add("output", [CliOptions.Progress, CliOptions.SummaryJson, CliOptions.OutputFormat, CliOptions.Ceiling, CliOptions.Rows, CliOptions.Batches, InferCommand.Output, InferCommand.FilterBy, InferCommand.CommitEvery, InferCommand.CommitSeconds]);
         return map;
     });
@@ -55,7 +55,7 @@ internal static class ConfigFiles
     private static readonly Lazy<HashSet<Option>> s_paths = new(() =>
     [
         CliOptions.Source, CliOptions.Vocab, CliOptions.Merges, CliOptions.Tokenizer, CliOptions.Labels, CliOptions.Plugin, CliOptions.InitFrom, CliOptions.Checkpoint, CliOptions.Resume,
-        CliOptions.SummaryJson, CliOptions.Out, CliOptions.In, InferCommand.Checkpoint, InferCommand.Output,
+        CliOptions.SummaryJson, CliOptions.Out, CliOptions.In, InferCommand.Checkpoint, InferCommand.Output, CliOptions.CurveServerKey, CliOptions.CurveKeys, CliOptions.CurveKey,
     ]);
 
     /// <summary>Options a file may hold only where the file says they must already exist to be paths (names are not paths).</summary>

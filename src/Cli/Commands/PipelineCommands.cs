@@ -43,6 +43,9 @@ internal static class PipelineCommands
         root.Options.Add(CliOptions.PeerTimeout);
         root.Options.Add(CliOptions.ExpectConsumers);
         root.Options.Add(CliOptions.AckTimeout);
+        root.Options.Add(CliOptions.CurveServerKey);
+        root.Options.Add(CliOptions.CurveKeys);
+        root.Options.Add(CliOptions.CurveKey);
         root.Options.Add(ConfigFiles.Config);
         root.SetAction((result, ct) => ExecuteAsync(result, HostMode.Train, ct));
 
@@ -76,6 +79,7 @@ internal static class PipelineCommands
         root.Subcommands.Add(ScanCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         return root;
     }
 

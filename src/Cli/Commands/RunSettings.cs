@@ -350,8 +350,8 @@ public sealed record RunSettings
         return given with { VocabularyPath = file };
     }
 
-    /// <summary>The ZeroMQ settings: --peer-timeout and --expect-consumers.</summary>
-    private static Transport.ZeroMq.ZeroMqOptions ReadZeroMq(ParseResult result)
+    /// <summary>The ZeroMQ settings: --peer-timeout, --expect-consumers, --ack-timeout and the CURVE keys.</summary>
+    private static Transport.ZeroMq.ZeroMqOptions ReadZeroMq(ParseResult result, RunRole role)
     {
         int expect = result.GetValue(CliOptions.ExpectConsumers);
         if (expect < 1)
@@ -368,7 +368,48 @@ public sealed record RunSettings
         {
             throw new ArgumentException($"--ack-timeout {ackTimeout}: give seconds, 0 (no deadline) or at least 1 and at most 604800.");
         }
-        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect, AckTimeout = TimeSpan.FromSeconds(ackTimeout) };
+        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect, AckTimeout = TimeSpan.FromSeconds(ackTimeout), Curve = ReadCurve(result, role) };
+    }
+
+    /// <summary>--curve-server-key, --curve-keys and --curve-key, read and checked for the role; null without them.</summary>
+    private static StreamLoader.Transport.ZeroMq.ZeroMqCurve? ReadCurve(ParseResult result, RunRole role)
+    {
+        string? server = result.GetValue(CliOptions.CurveServerKey);
+        string? keys = result.GetValue(CliOptions.CurveKeys);
+        string? own = result.GetValue(CliOptions.CurveKey);
+        if (server is null)
+        {
+            return keys is null && own is null ? null
+                : throw new ArgumentException($"{(keys is null ? "--curve-key" : "--curve-keys")} needs --curve-server-key: CURVE starts from the loader's key pair (the loader's NAME.key_secret on the loader, its NAME.key on a device).");
+        }
+        NetMQ.NetMQCertificate serverKey = ReadKey("--curve-server-key", server, StreamLoader.Transport.ZeroMq.CurveCertificateFile.Read);
+        if (role == RunRole.Loader && !serverKey.HasSecretKey)
+        {
+            throw new ArgumentException($"--curve-server-key {server}: the loader needs its secret key, the NAME.key_secret file 'streamloader keys' wrote (this file has the public key only, which is what devices take).");
+        }
+        if (role == RunRole.Device && keys is not null)
+        {
+            throw new ArgumentException("--curve-keys is the loader's list of consumers; a device proves its own key with --curve-key.");
+        }
+        NetMQ.NetMQCertificate? client = own is null ? null : ReadKey("--curve-key", own, StreamLoader.Transport.ZeroMq.CurveCertificateFile.Read);
+        if (client is { HasSecretKey: false })
+        {
+            throw new ArgumentException($"--curve-key {own}: a device proves its key with the secret half: give its NAME.key_secret file (the NAME.key file goes into the loader's --curve-keys folder).");
+        }
+        return new StreamLoader.Transport.ZeroMq.ZeroMqCurve(serverKey, client, keys is null ? null : ReadKey("--curve-keys", keys, StreamLoader.Transport.ZeroMq.CurveCertificateFile.ReadFolder));
+    }
+
+    /// <summary>Reads a key file or folder; a missing or malformed one is a usage error naming the option.</summary>
+    private static T ReadKey<T>(string option, string path, Func<string, T> read)
+    {
+        try
+        {
+            return read(path);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException(e is FormatException || e.Message.Contains(option, StringComparison.Ordinal) ? e.Message : $"{option} {path}: {e.Message}", e);
+        }
     }
 
     private static TimeSpan Seconds(ParseResult result, Option<double> option)
@@ -553,7 +594,7 @@ public sealed record RunSettings
                 Out = result.GetValue(CliOptions.Out)!,
                 In = result.GetValue(CliOptions.In)!,
                 Queue = queue,
-                ZeroMq = ReadZeroMq(result),
+                ZeroMq = ReadZeroMq(result, role),
             },
             Device = new DeviceRunSettings
             {

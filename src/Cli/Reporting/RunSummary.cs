@@ -225,6 +225,8 @@ public sealed record InferenceReport(
 /// <param name="InFlightAtStop">Loader: batches taken and not acknowledged when the stream stopped on an error or a signal.</param>
 /// <param name="IgnoredAcks">Loader: acknowledgements of a batch not in flight to that consumer (repeated, another's, never sent).</param>
 /// <param name="Unaccounted">Loader: null when every batch taken is accounted for (the invariant above); otherwise what differs.</param>
+/// <param name="Unauthorized">Loader: of the refused, consumers that did not prove an authorized CURVE key (--curve-keys).</param>
+/// <param name="EndsUnsent">Loader: consumers that read nothing within the peer timeout after the stream ended, so never got its end frame.</param>
 public sealed record TransportReport(
     string Endpoint,
     int Protocol,
@@ -243,7 +245,9 @@ public sealed record TransportReport(
     int? Refused = null,
     long? InFlightAtStop = null,
     long? IgnoredAcks = null,
-    string? Unaccounted = null);
+    string? Unaccounted = null,
+    long? EndsUnsent = null,
+    int? Unauthorized = null);
 
 /// <summary>One batch layout's time in the model and padding.</summary>
 public sealed record LayoutReport(string Layout, long Documents, long Batches, double Seconds, double? DocumentsPerSecond, double? PaddingFraction);

@@ -59,6 +59,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
             _dealer.Options.ReceiveHighWatermark = window + 16;
             // A loader's message is never larger than a frame may be: a larger one closes the connection unread.
             _dealer.Options.MaxMsgSize = 8 + TensorFrame.MaxHeaderBytes + TensorFrame.MaxDataBytes;
+            _options.Curve?.ApplyToClient(_dealer);
             _dealer.Connect(endpoint);
         }
         catch
@@ -124,8 +125,19 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             if (item == 0)
             {
-                _dealer.SendMoreFrame(ZeroMqProtocol.Hello).SendMoreFrame(ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture))
-                    .SendMoreFrame(_window.ToString(CultureInfo.InvariantCulture)).SendFrame(_options.Name);
+                var hello = new NetMQMessage();
+                hello.Append(ZeroMqProtocol.Hello);
+                hello.Append(ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture));
+                hello.Append(_window.ToString(CultureInfo.InvariantCulture));
+                hello.Append(_options.Name);
+                if (_options.Curve is { Client: { } key } curve)
+                {
+                    // A loader that takes only authorized consumers checks this key and its proof (docs/WIRE.md).
+                    hello.Append(string.Empty);
+                    hello.Append(key.PublicKeyZ85);
+                    hello.Append(ZeroMqCurve.Prove(key, curve.Server.PublicKey));
+                }
+                _dealer.SendMultipartMessage(hello);
             }
             else if (item == ByeSignal)
             {
@@ -162,7 +174,7 @@ public sealed class ZeroMqBatchReader : IBatchReader
         {
             Fail(_welcomed
                 ? new IOException($"{Description}: nothing from the loader for {silent / 1000.0:0.#} s after {_batches} batches (it heartbeats every {_options.Heartbeat.TotalSeconds:0.#} s; --peer-timeout {_options.PeerTimeout.TotalSeconds:0.#} s): it has stopped, or the network between us is down.")
-                : new IOException($"{Description}: no loader answered within {(now - _started) / 1000.0:0.#} s (--peer-timeout {_options.PeerTimeout.TotalSeconds:0.#} s); is one running there and reachable?"));
+                : new IOException($"{Description}: no loader answered within {(now - _started) / 1000.0:0.#} s (--peer-timeout {_options.PeerTimeout.TotalSeconds:0.#} s); is one running there and reachable{(_options.Curve is null ? ", and without CURVE (a loader given --curve-server-key answers only devices given its public key)" : " with this --curve-server-key (a wrong key, or a loader without CURVE, is never answered)")}?"));
         }
     }
 

@@ -61,6 +61,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private long _undeliverable;
     private long _inFlightAtStop;
     private long _ignoredAcks;
+    private long _endsUnsent;
+    private int _unauthorized;
+    private long _endingSince = -1;
     private string? _leftAfterFailure;
     private Exception? _failure;
     private string? _failedWith;
@@ -80,6 +83,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             _router.Options.MaxMsgSize = _options.MaxConsumerMessageBytes;
             _router.Options.Linger = TimeSpan.FromSeconds(30);
             _router.Options.RouterMandatory = true;
+            _options.Curve?.ApplyToServer(_router);
             _router.Bind(endpoint);
         }
         catch
@@ -140,7 +144,8 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                     Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused),
                     Interlocked.Read(ref _inFlightAtStop), Interlocked.Read(ref _ignoredAcks),
                     new SortedDictionary<string, long>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.Count), StringComparer.Ordinal),
-                    new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal));
+                    new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal),
+                    Interlocked.Read(ref _endsUnsent), Volatile.Read(ref _unauthorized));
             }
         }
     }
@@ -341,6 +346,13 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             }
             return;
         }
+        if (peer is null && _options.Curve?.Check(message.FrameCount >= 7 ? message[6].ConvertToString(Encoding.ASCII) : null, message.FrameCount >= 8 ? message[7].ToByteArray() : null) is { } unauthorized)
+        {
+            // With --curve-keys, only a consumer that proves an authorized key joins; it hears why, and nothing else.
+            Interlocked.Increment(ref _unauthorized);
+            Refuse(identity, unauthorized, delivered: 0);
+            return;
+        }
         if (_failedWith is not null)
         {
             // The loader has failed: a consumer joining now hears why instead of waiting for batches.
@@ -470,17 +482,22 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     {
         if (_end is { Error: { } error } failed)
         {
-            // The loader failed: every consumer hears why, now (and any that joins later, while this end lives).
-            _failedWith = error;
-            long held = _unsent.Count + _again.Count;
-            foreach (Peer peer in _peers.Values)
+            if (_failedWith is null)
             {
-                SendEnd(peer, error);
-                held += peer.InFlight.Count;
+                // The loader failed: every consumer hears why, now (and any that joins later, while this end lives).
+                _failedWith = error;
+                long held = _unsent.Count + _again.Count;
+                foreach (Peer peer in _peers.Values)
+                {
+                    held += peer.InFlight.Count;
+                }
+                // What the stop found unfinished: sent and not acknowledged, or not sent (counted once, not lost silently).
+                Interlocked.Exchange(ref _inFlightAtStop, held);
             }
-            // What the stop found unfinished: sent and not acknowledged, or not sent (counted once, not lost silently).
-            Interlocked.Exchange(ref _inFlightAtStop, held);
-            Finish(failed);
+            if (SendEnds(error))
+            {
+                Finish(failed);
+            }
             return;
         }
         Flush();
@@ -491,11 +508,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         if (_end is { } end && !work && Consumers >= _options.ExpectConsumers)
         {
-            foreach (Peer peer in _peers.Values)
+            if (SendEnds(null))
             {
-                SendEnd(peer, null);
+                Finish(end);
             }
-            Finish(end);
         }
         else if (_end is { } stopping && (_closed || _failure is not null))
         {
@@ -604,10 +620,55 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private void Finish(Outgoing end)
     {
         _end = null;
+        _endingSince = -1;
         end.Done?.TrySetResult();
     }
 
+    /// <summary>
+    /// Sends every consumer its end frame (<paramref name="error"/> when the loader failed), once; true when none is
+    /// still owed. A consumer whose queue is full (it is still reading the batches before it) is owed its end until the
+    /// next event: an end is never dropped for a full queue, for a consumer that misses it could only time out, not
+    /// hear why. One that does not read it within the peer timeout is given up on, and counted.
+    /// </summary>
+    private bool SendEnds(string? error)
+    {
+        long now = _clock.NowMilliseconds;
+        if (_endingSince < 0)
+        {
+            _endingSince = now;
+        }
+        bool giveUp = now - _endingSince > (long)_options.PeerTimeout.TotalMilliseconds;
+        bool owed = false;
+        foreach (Peer peer in _peers.Values)
+        {
+            if (peer.EndSent)
+            {
+                continue;
+            }
+            byte[] end = peer.End ??= EndFrame(peer, error);
+            Sent sent = SendTo(peer.Identity, end, end.Length);
+            if (sent == Sent.Full && !giveUp)
+            {
+                owed = true;
+                continue;
+            }
+            if (sent == Sent.Full)
+            {
+                Interlocked.Increment(ref _endsUnsent);
+            }
+            peer.EndSent = true;
+        }
+        return !owed;
+    }
+
     private void SendEnd(Peer peer, string? error)
+    {
+        byte[] bytes = EndFrame(peer, error);
+        SendTo(peer.Identity, bytes, bytes.Length);
+    }
+
+    /// <summary>A consumer's end frame: how many batches it was delivered, the loader's totals, and the error if it failed.</summary>
+    private byte[] EndFrame(Peer peer, string? error)
     {
         var frame = new ArrayBufferWriter<byte>(256);
         var totals = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -617,8 +678,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             ["redelivered"] = Interlocked.Read(ref _redelivered).ToString(CultureInfo.InvariantCulture),
         };
         TensorFrame.WriteEnd(peer.Delivered, error, frame, totals);
-        byte[] bytes = frame.WrittenSpan.ToArray();
-        SendTo(peer.Identity, bytes, bytes.Length);
+        return frame.WrittenSpan.ToArray();
     }
 
     /// <summary>Sends frames to consumers with credit, round-robin: first those to deliver again (oldest first), then new ones.</summary>
@@ -854,5 +914,11 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
 
         /// <summary>It was told <see cref="ZeroMqProtocol.Drained"/> and has been sent nothing since.</summary>
         public bool ToldDrained { get; set; }
+
+        /// <summary>Its end frame, made once when the stream ends (its counts then), kept while its queue is full.</summary>
+        public byte[]? End { get; set; }
+
+        /// <summary>Its end frame has gone (or was given up on): it is not sent twice.</summary>
+        public bool EndSent { get; set; }
     }
 }

@@ -92,6 +92,12 @@ public sealed record ZeroMqOptions
     /// </summary>
     public TimeSpan AckTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// CURVE authentication and encryption (docs/WIRE.md): the loader's key pair, and which consumers may join; a
+    /// consumer's copy of the loader's public key and its own key pair. Null: plain TCP, for trusted networks only.
+    /// </summary>
+    public ZeroMqCurve? Curve { get; init; }
+
     /// <summary>Consumer: how it introduces itself (in the loader's report).</summary>
     public string Name { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
@@ -138,7 +144,9 @@ public sealed record ZeroMqOptions
 /// <param name="IgnoredAcks"><c>ACK</c>s of a batch not in flight to that consumer (acknowledged before, another's, never sent): ignored.</param>
 /// <param name="ByConsumer">Batches each consumer acknowledged, by its name.</param>
 /// <param name="SequencesByConsumer">Which batches each consumer acknowledged, as ranges ("0-41,44"), by its name.</param>
-public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, long InFlightAtStop, long IgnoredAcks, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer)
+/// <param name="Unauthorized">Of <paramref name="Refused"/>: consumers that did not prove an authorized key (<see cref="ZeroMqOptions.Curve"/> with authorized consumers).</param>
+/// <param name="EndsUnsent">Consumers whose end frame could not be sent: they read nothing within the peer timeout after the stream ended.</param>
+public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, long InFlightAtStop, long IgnoredAcks, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer, long EndsUnsent = 0, int Unauthorized = 0)
 {
     /// <summary>
     /// Null when every batch taken is accounted for once the stream has stopped (sent = acknowledged + returned +

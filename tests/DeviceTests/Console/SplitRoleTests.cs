@@ -90,7 +90,7 @@ public sealed class SplitRoleTests
     {
         using var files = new TempFiles();
         string vocab = Vocab(files, "vocab.txt");
-        byte[] whole = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 3000).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
+        byte[] whole = TempFiles.Gzip(string.Concat(Enumerable.Range(0, 600).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
         string truncated = files.WriteBytes("cut.jsonl.gz", whole[..(whole.Length / 2)]);
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(truncated, vocab, endpoint));

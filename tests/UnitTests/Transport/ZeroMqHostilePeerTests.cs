@@ -4,6 +4,7 @@ using NetMQ;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport;
+using StreamLoader.Transport.Framing;
 using StreamLoader.Transport.ZeroMq;
 
 namespace StreamLoader.Tests.Transport;
@@ -292,6 +293,75 @@ public sealed class ZeroMqHostilePeerTests
         Assert.Equal(1, writer.Report.Lost);
         Assert.Null(writer.Report.Unbalanced());
         batches.ForEach(b => b.Dispose());
+    }
+
+    /// <summary>
+    /// The loader fails while a consumer's queue is full (a slow consumer: a window of large batches, and the loader's
+    /// heartbeats behind them): the error frame waits for room instead of being dropped, so the consumer hears why
+    /// after its batches, not a timeout.
+    /// </summary>
+    [Fact]
+    public async Task LoaderFailsWhileAConsumersQueueIsFull_TheErrorFrameStillArrives()
+    {
+        var options = new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(2) }; // the loader pings every 0.4 s
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
+        var reading = new TaskCompletionSource();
+        // The consumer's socket lives on one thread: it heartbeats and does not read until told to, then reads it all.
+        Task<(List<long> Batches, string? Error)> consumer = Task.Run<(List<long>, string?)>(async () =>
+        {
+            using var slow = new NetMQ.Sockets.DealerSocket();
+            slow.Options.ReceiveHighWatermark = 1;
+            slow.Options.Linger = TimeSpan.Zero;
+            slow.Connect(writer.BoundEndpoint);
+            slow.SendMoreFrame("HELLO").SendMoreFrame("2").SendMoreFrame("64").SendFrame("slow");
+            while (!reading.Task.IsCompleted)
+            {
+                slow.SendFrame("PING");
+                await Task.Delay(100);
+            }
+            var batches = new List<long>();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed < Wait)
+            {
+                var message = new NetMQMessage();
+                if (!slow.TryReceiveMultipartMessage(TimeSpan.FromMilliseconds(100), ref message))
+                {
+                    slow.SendFrame("PING");
+                    continue;
+                }
+                if (message[0].BufferSize < 8)
+                {
+                    continue; // WELCOME, PING
+                }
+                TensorFrame.Header header = RawConsumer.HeaderOf(message[0].ToByteArray());
+                if (header.Metadata.TryGetValue("message", out string? error))
+                {
+                    return (batches, error);
+                }
+                batches.Add(long.Parse(header.Metadata["sequence"], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            return (batches, null);
+        });
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the slow consumer joined");
+        for (int i = 0; i < 60; i++)
+        {
+            var batch = new TensorBatch("mlm", i) { TokenCount = 4, RowCount = 2 };
+            batch.Add("input_ids", TensorDType.I64, [64, 1024]).AsSpan<long>().Fill(i); // 512 KiB each: more than the socket buffers hold
+            await writer.WriteAsync(batch).AsTask().WaitAsync(Wait);
+        }
+        await Eventually.TrueAsync(() => writer.Settled == (1, 0), "every batch sent to the consumer");
+        await Task.Delay(6000); // 15 heartbeats queue behind the batches: the consumer's queue (64 messages) is full
+        Assert.True(writer.Report.Lost == 0, writer.Report.ToString()); // it heartbeats: alive, only slow
+
+        Task failing = writer.CompleteAsync(new IOException("cut.jsonl.gz: unexpected end of the gzip stream")).AsTask();
+        await Task.Delay(300); // the error frame was tried while the queue was full
+        reading.SetResult();
+        (List<long> received, string? message) = await consumer.WaitAsync(Wait * 2);
+        await failing.WaitAsync(Wait);
+
+        Assert.True(received.Count == 60, $"{received.Count} batches; error {message}; {writer.Report}");
+        Assert.Contains("cut.jsonl.gz", message, StringComparison.Ordinal);
+        Assert.Equal(0, writer.Report.EndsUnsent);
     }
 
     /// <summary>
