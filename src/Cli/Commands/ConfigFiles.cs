@@ -255,7 +255,7 @@ internal static class ConfigFiles
         Dictionary<string, string?> taskFlags = Hosting.PipelineHost.Catalog.Tasks.FirstOrDefault(t => t.Name == task)?.Options.Where(o => o.Flag is not null)
             .ToDictionary(o => o.Flag!, o => (string?)o.Default, StringComparer.Ordinal) ?? [];
         var text = new StringBuilder();
-        text.Append("# The effective configuration of: streamloader ").Append(string.Join(' ', result.Tokens.Select(t => t.Value))).Append('\n');
+        text.Append("# The effective configuration of: streamloader ").Append(StreamLoader.Provider.Http.HttpCredentials.Mask(string.Join(' ', result.Tokens.Select(t => t.Value)))).Append('\n');
         text.Append("# Run it with --config FILE. Set values say where they came from; defaults are commented out.\n");
         foreach (string section in Sections)
         {
@@ -367,7 +367,7 @@ internal static class ConfigFiles
     private static string Quote(string value)
     {
         var text = new StringBuilder("\"");
-        foreach (char c in value)
+        foreach (char c in StreamLoader.Provider.Http.HttpCredentials.Mask(value)) // a run file never holds a URL's password
         {
             text.Append(c switch
             {

@@ -66,7 +66,7 @@ internal static class ScanCommand
             SourceStatistics stats = source.Statistics;
             var summary = new ScanSummary(
                 "streamloader.scan-summary/1",
-                string.Join(' ', locations),
+                StreamLoader.Provider.Http.HttpCredentials.Mask(string.Join(' ', locations)),
                 formats,
                 documents,
                 characters,

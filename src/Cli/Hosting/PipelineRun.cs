@@ -289,7 +289,7 @@ internal sealed class PipelineRun : IAsyncDisposable
             Command = Settings.Transport.Role == RunRole.Loader ? "load" : _consumer?.Command ?? "load",
             Task = Task.Name,
             Role = Settings.Transport.Role.ToString().ToLowerInvariant(),
-            Source = Source?.Description ?? Settings.Transport.In,
+            Source = StreamLoader.Provider.Http.HttpCredentials.Mask(Source?.Description ?? Settings.Transport.In),
             Tokenizer = TokenizerName,
             Outcome = outcome,
             Error = error is null ? null : (error is PipelineStageException p ? p.Message : error.Message),

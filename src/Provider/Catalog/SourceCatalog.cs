@@ -186,7 +186,8 @@ public sealed class SourceCatalog
             }
             else
             {
-                files.Add(location);
+                // Credentials in a URL leave the location here, before anything prints or saves it.
+                files.Add(Http.HttpCredentials.Strip(location));
             }
         }
         return files;

@@ -161,6 +161,7 @@ public sealed class ResumableHttpStream : ReadOnlyForwardStream
         SetWaiting(_waitingForAnswer);
 
         using var request = new HttpRequestMessage(HttpMethod.Get, _uri);
+        HttpCredentials.Apply(request);
         if (_position > 0)
         {
             request.Headers.Range = new RangeHeaderValue(_position, null);

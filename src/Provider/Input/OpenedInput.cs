@@ -223,7 +223,9 @@ internal static class SharedHttp
 
     /// <summary>A client whose connection attempts give up after <paramref name="connectTimeout"/>; requests have no overall timeout (the stream bounds each phase itself).</summary>
     public static HttpClient For(TimeSpan connectTimeout) => s_clients.GetOrAdd(connectTimeout, static timeout => new HttpClient(
-        new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, ConnectTimeout = timeout })
+        // TLS certificates are validated (.NET's default; StreamLoader never turns it off); at most 5 redirects, only to
+        // http(s), never from https to http (.NET's rule), and a redirect drops the Authorization header.
+        new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, ConnectTimeout = timeout, MaxAutomaticRedirections = 5 })
     {
         Timeout = Timeout.InfiniteTimeSpan,
     });

@@ -59,6 +59,9 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     /// <summary>Requests served so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Authorization headers received (their values), in order.</summary>
+    public List<string> Authorizations { get; } = [];
+
     /// <summary>Range headers received, in order.</summary>
     public List<string> Ranges { get; } = [];
 
@@ -92,6 +95,13 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 bool ranged = false;
                 while (!string.IsNullOrEmpty(line = await reader.ReadLineAsync()))
                 {
+                    if (line.StartsWith("Authorization:", StringComparison.OrdinalIgnoreCase))
+                    {
+                        lock (Authorizations)
+                        {
+                            Authorizations.Add(line["Authorization:".Length..].Trim());
+                        }
+                    }
                     if (line.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))
                     {
                         lock (Ranges)

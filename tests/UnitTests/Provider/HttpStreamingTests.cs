@@ -27,6 +27,27 @@ public sealed class HttpStreamingTests
         Assert.Equal(1, server.Requests);
     }
 
+    /// <summary>
+    /// Credentials in a URL leave the location before anything prints or saves it, and go to the server as Basic
+    /// authentication (.NET would otherwise drop them silently); text that is printed or saved shows them as ***.
+    /// </summary>
+    [Fact]
+    public async Task CredentialsInTheUrl_AreSentAsBasicAuth_AndNeverShown()
+    {
+        byte[] content = SyntheticDump(5);
+        await using var server = new LoopbackHttpServer(content);
+        string withSecret = server.Url.Replace("http://", "http://alice:s3cr%40t@", StringComparison.Ordinal);
+
+        string location = HttpCredentials.Strip(withSecret);
+        List<Document> docs = await Collect.DocumentsAsync(new CirrusSearchDumpReader(location));
+
+        Assert.Equal(server.Url, location);
+        Assert.Equal(5, docs.Count);
+        Assert.Equal("Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:s3cr@t")), Assert.Single(server.Authorizations));
+        Assert.Equal(server.Url.Replace("http://", "http://***@", StringComparison.Ordinal), HttpCredentials.Mask(withSecret));
+        Assert.Equal("a/b.jsonl and https://***@host/x", HttpCredentials.Mask("a/b.jsonl and https://u:p@host/x"));
+    }
+
     [Fact]
     public async Task ReadAsync_ConnectionDropsMidway_ResumesWithRangeAndLosesNothing()
     {
