@@ -4,6 +4,7 @@ using NetMQ.Sockets;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport.ZeroMq;
+using static StreamLoader.Tests.Transport.SmallBatches;
 
 namespace StreamLoader.Tests.Transport;
 
@@ -16,22 +17,6 @@ namespace StreamLoader.Tests.Transport;
 public sealed class ZeroMqCurveTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-
-    private static TensorBatch Batch(long sequence)
-    {
-        var batch = new TensorBatch("mlm", sequence) { TokenCount = 4, RowCount = 2 };
-        batch.Add("input_ids", TensorDType.I64, [2, 2]).AsSpan<long>().Fill(sequence);
-        return batch;
-    }
-
-    private static async Task WriteAllAsync(ZeroMqBatchWriter writer, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            await writer.WriteAsync(Batch(i));
-        }
-        await writer.CompleteAsync();
-    }
 
     private static ZeroMqOptions Loader(NetMQCertificate server, params NetMQCertificate[] authorized) => new()
     {

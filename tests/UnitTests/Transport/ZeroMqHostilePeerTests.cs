@@ -6,6 +6,7 @@ using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport;
 using StreamLoader.Transport.Framing;
 using StreamLoader.Transport.ZeroMq;
+using static StreamLoader.Tests.Transport.SmallBatches;
 
 namespace StreamLoader.Tests.Transport;
 
@@ -18,22 +19,6 @@ public sealed class ZeroMqHostilePeerTests
 {
     private static readonly ZeroMqOptions Slow = new() { PeerTimeout = TimeSpan.FromSeconds(20) };
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
-    private static TensorBatch Batch(long sequence)
-    {
-        var batch = new TensorBatch("mlm", sequence) { TokenCount = 4, RowCount = 2 };
-        batch.Add("input_ids", TensorDType.I64, [2, 2]).AsSpan<long>().Fill(sequence);
-        return batch;
-    }
-
-    private static async Task WriteAllAsync(ZeroMqBatchWriter writer, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            await writer.WriteAsync(Batch(i));
-        }
-        await writer.CompleteAsync();
-    }
 
     [Theory]
     [InlineData("an ACK carries one sequence number", "ACK", "abc")]
