@@ -46,7 +46,7 @@ internal static class ConfigFiles
             CliOptions.Labels, CliOptions.EvalSplit, CliOptions.Plugin]);
         Add("model", [CliOptions.Model, CliOptions.InitFrom, CliOptions.Device, CliOptions.TorchThreads, InferCommand.Checkpoint]);
         Add("trainer", [CliOptions.MaxSteps, CliOptions.LearningRate, CliOptions.Warmup, CliOptions.ScheduleSteps, CliOptions.Clip, CliOptions.LogEvery, CliOptions.EvalEvery, CliOptions.Checkpoint, CliOptions.Resume]);
-        Add("transport", [CliOptions.All, CliOptions.Role, CliOptions.Out, CliOptions.In, CliOptions.PeerTimeout, CliOptions.ExpectConsumers, CliOptions.AckTimeout, CliOptions.CurveServerKey, CliOptions.CurveKeys, CliOptions.CurveKey, CliOptions.Queue]);
+        Add("transport", [CliOptions.All, CliOptions.Role, CliOptions.Out, CliOptions.In, CliOptions.PeerTimeout, CliOptions.ExpectConsumers, CliOptions.AckTimeout, CliOptions.MaxConsumers, CliOptions.CurveServerKey, CliOptions.CurveKeys, CliOptions.CurveKey, CliOptions.Queue]);
         Add("output", [CliOptions.Progress, CliOptions.SummaryJson, CliOptions.OutputFormat, CliOptions.Ceiling, CliOptions.Rows, CliOptions.Batches, InferCommand.Output, InferCommand.FilterBy, InferCommand.CommitEvery, InferCommand.CommitSeconds]);
         return map;
     });

@@ -43,6 +43,7 @@ internal static class PipelineCommands
         root.Options.Add(CliOptions.PeerTimeout);
         root.Options.Add(CliOptions.ExpectConsumers);
         root.Options.Add(CliOptions.AckTimeout);
+        root.Options.Add(CliOptions.MaxConsumers);
         root.Options.Add(CliOptions.CurveServerKey);
         root.Options.Add(CliOptions.CurveKeys);
         root.Options.Add(CliOptions.CurveKey);

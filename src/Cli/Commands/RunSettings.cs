@@ -368,7 +368,12 @@ public sealed record RunSettings
         {
             throw new ArgumentException($"--ack-timeout {ackTimeout}: give seconds, 0 (no deadline) or at least 1 and at most 604800.");
         }
-        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect, AckTimeout = TimeSpan.FromSeconds(ackTimeout), Curve = ReadCurve(result, role) };
+        int maxConsumers = result.GetValue(CliOptions.MaxConsumers);
+        if (maxConsumers < expect)
+        {
+            throw new ArgumentException($"--max-consumers {maxConsumers}: must be at least --expect-consumers ({expect}).");
+        }
+        return new Transport.ZeroMq.ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(timeout), ExpectConsumers = expect, AckTimeout = TimeSpan.FromSeconds(ackTimeout), MaxConsumers = maxConsumers, Curve = ReadCurve(result, role) };
     }
 
     /// <summary>--curve-server-key, --curve-keys and --curve-key, read and checked for the role; null without them.</summary>

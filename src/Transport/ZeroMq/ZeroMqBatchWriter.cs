@@ -20,7 +20,9 @@ namespace StreamLoader.Transport.ZeroMq;
 /// The socket lives on a dedicated poller thread. <see cref="WriteAsync"/> waits while the frames not yet sent fill
 /// their few slots (back-pressure: they leave only as consumers grant credit), then hands the frame to that thread.
 /// The stream ends once every batch is acknowledged and <see cref="ZeroMqOptions.ExpectConsumers"/> have joined: each
-/// consumer then receives an end frame carrying the batches it acknowledged and the stream's totals.
+/// consumer then receives an end frame carrying the batches it acknowledged and the stream's totals. When the loader
+/// fails, every consumer hears why in its end frame; one expected but not yet joined is waited for, up to
+/// <see cref="ZeroMqOptions.PeerTimeout"/>, to be told too.
 /// </remarks>
 public sealed class ZeroMqBatchWriter : IBatchWriter
 {
@@ -67,6 +69,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private string? _leftAfterFailure;
     private Exception? _failure;
     private string? _failedWith;
+    private int _toldLate;
     private bool _closed;
     private bool _completed;
 
@@ -211,7 +214,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             }
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done));
+        _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done, AwaitLate: error is not null and not OperationCanceledException));
         await Task.WhenAny(done.Task, _pollerFault.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (error is null && Volatile.Read(ref _failure) is { } failure)
         {
@@ -358,6 +361,13 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             // The loader has failed: a consumer joining now hears why instead of waiting for batches.
             var late = new Peer(identity, key);
             SendEnd(late, _failedWith);
+            _toldLate++;
+            return;
+        }
+        if (peer is null && _peers.Count >= _options.MaxConsumers)
+        {
+            // Each consumer costs the loader its window of batches: how many may be joined at once is the loader's choice.
+            Refuse(identity, $"this loader serves at most {_options.MaxConsumers} consumers at once (--max-consumers), and has that many", delivered: 0);
             return;
         }
         if (peer is null)
@@ -494,7 +504,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 // What the stop found unfinished: sent and not acknowledged, or not sent (counted once, not lost silently).
                 Interlocked.Exchange(ref _inFlightAtStop, held);
             }
-            if (SendEnds(error))
+            // A consumer expected but not yet joined (a device still starting) is waited for, up to the peer timeout, so
+            // that it hears why rather than finding no loader; a stop (Ctrl-C, SIGTERM) waits for no one.
+            bool told = SendEnds(error);
+            bool awaited = failed.AwaitLate && Consumers + _toldLate < _options.ExpectConsumers
+                && _clock.NowMilliseconds - _endingSince <= (long)_options.PeerTimeout.TotalMilliseconds;
+            if (told && !awaited)
             {
                 Finish(failed);
             }
@@ -864,7 +879,8 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     /// <summary>A batch's frame and its sequence; <see cref="FromLost"/> when it waits because its consumer was lost; when it was last sent.</summary>
     private sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false, long SentAt = 0);
 
-    private sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null);
+    // AwaitLate: a failure (not a stop) waits for consumers expected and not yet joined, to tell them why.
+    private sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null, bool AwaitLate = false);
 
     private sealed class Peer
     {

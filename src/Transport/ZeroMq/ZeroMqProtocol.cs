@@ -80,6 +80,12 @@ public sealed record ZeroMqOptions
     public int MaxWindow { get; init; } = 64;
 
     /// <summary>
+    /// Loader: the most consumers joined at once. A <c>HELLO</c> beyond it is refused with an error frame and counted, so
+    /// the loader's memory (at most every consumer's window of batches) has a bound no peer sets.
+    /// </summary>
+    public int MaxConsumers { get; init; } = 256;
+
+    /// <summary>
     /// Loader: the largest message a consumer may send. Consumers send only short commands; a larger message closes that
     /// consumer's connection before the loader reads or allocates it.
     /// </summary>
@@ -119,6 +125,7 @@ public sealed record ZeroMqOptions
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpectConsumers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWindow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumerMessageBytes, 1024);
         if (AckTimeout < TimeSpan.Zero || (AckTimeout > TimeSpan.Zero && AckTimeout < TimeSpan.FromSeconds(1)))
         {

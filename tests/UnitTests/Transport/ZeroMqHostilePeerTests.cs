@@ -221,6 +221,28 @@ public sealed class ZeroMqHostilePeerTests
     }
 
     /// <summary>Stopped (a signal, an error upstream) with batches held by a consumer and waiting: each is counted once, as in flight at the stop.</summary>
+    /// <summary>Consumers beyond --max-consumers are refused and counted; a place freed by one that leaves is taken again.</summary>
+    [Fact]
+    public async Task ConsumersBeyondTheCap_AreRefusedAndCounted_APlaceFreedIsTakenAgain()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow with { MaxConsumers = 2 });
+        using var first = new RawConsumer(writer.BoundEndpoint, name: "first");
+        using var second = new RawConsumer(writer.BoundEndpoint, name: "second");
+        await Eventually.TrueAsync(() => writer.Consumers == 2, "two consumers joined");
+
+        using var third = new RawConsumer(writer.BoundEndpoint, name: "third");
+        List<byte[]>? refusal = await Task.Run(() => third.Receive(Wait));
+        Assert.NotNull(refusal);
+        Assert.Contains("at most 2 consumers at once", RawConsumer.HeaderOf(refusal[0]).Metadata["message"], StringComparison.Ordinal);
+        Assert.Equal((2, 1), (writer.Consumers, writer.Report.Refused));
+
+        first.Bye();
+        await Eventually.TrueAsync(() => writer.Settled.Connected == 1, "the first consumer left");
+        using var fourth = new RawConsumer(writer.BoundEndpoint, name: "fourth");
+        await Eventually.TrueAsync(() => writer.Consumers == 3, "a consumer took the freed place");
+        Assert.Equal(1, writer.Report.Refused);
+    }
+
     [Fact]
     public async Task StopWithBatchesHeld_EveryBatchTakenIsAccountedFor()
     {

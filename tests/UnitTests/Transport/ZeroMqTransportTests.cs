@@ -167,6 +167,33 @@ public sealed class ZeroMqTransportTests
     }
 
     /// <summary>
+    /// The loader fails before its device has joined (a bad file found while the device still starts): it waits for the
+    /// expected consumer, up to the peer timeout, and the consumer hears why instead of finding no loader.
+    /// </summary>
+    [Fact]
+    public async Task LoaderFailsBeforeTheConsumerJoins_TheConsumerStillHearsWhy()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", Slow);
+        Task failing = writer.CompleteAsync(new InvalidDataException("cut.jsonl.gz: offset 512: the gzip stream ends early")).AsTask();
+        await Task.Delay(300);
+        Assert.False(failing.IsCompleted, "the failed loader ended before its expected consumer joined");
+
+        await using var reader = new ZeroMqBatchReader(writer.BoundEndpoint, window: 4, options: Slow);
+        IOException error = await Assert.ThrowsAsync<IOException>(() => Collect.AllAsync(reader.ReadAllAsync()).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("cut.jsonl.gz: offset 512", error.Message, StringComparison.Ordinal);
+        await failing.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>A failed loader whose consumer never comes waits no longer than the peer timeout.</summary>
+    [Fact]
+    public async Task LoaderFailsAndNoConsumerComes_ItEndsAfterThePeerTimeout()
+    {
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", new ZeroMqOptions { PeerTimeout = TimeSpan.FromSeconds(1) });
+        await writer.CompleteAsync(new InvalidDataException("bad input")).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, writer.Consumers);
+    }
+
+    /// <summary>
     /// A write waiting for room when the last consumer leaves fails: the slots given back as the stream stops never let
     /// it through. Many times over, eight at once, since it once passed a batch to a stopped stream when its thread
     /// woke before the stop was visible.
