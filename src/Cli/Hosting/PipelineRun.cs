@@ -352,7 +352,7 @@ internal sealed class PipelineRun : IAsyncDisposable
         {
             ZeroMqReport r = loader.Report;
             return new TransportReport(loader.BoundEndpoint, ZeroMqProtocol.Version, r.Consumers, r.Lost, r.Sent, r.Acknowledged, r.Redelivered, r.Returned, r.Undeliverable, r.ByConsumer, r.SequencesByConsumer,
-                Refused: r.Refused, InFlightAtStop: r.InFlightAtStop, IgnoredAcks: r.IgnoredAcks, Unaccounted: r.Unbalanced(), EndsUnsent: r.EndsUnsent, Unauthorized: r.Unauthorized);
+                Refused: r.Refused, InFlightAtStop: r.InFlightAtStop, IgnoredAcks: r.IgnoredAcks, Unaccounted: r.Unbalanced(), EndsUnsent: r.EndsUnsent, Unauthorized: r.Unauthorized, Throttled: r.Throttled);
         }
         IBatchReader? reader = Reader is PeekedBatchReader peeked ? peeked.Inner : Reader;
         IReadOnlyList<IBatchReader> readers = reader is MergedBatchReader merged ? merged.Readers : reader is null ? [] : [reader];

@@ -227,6 +227,7 @@ public sealed record InferenceReport(
 /// <param name="Unaccounted">Loader: null when every batch taken is accounted for (the invariant above); otherwise what differs.</param>
 /// <param name="Unauthorized">Loader: of the refused, consumers that did not prove an authorized CURVE key (--curve-keys).</param>
 /// <param name="EndsUnsent">Loader: consumers that read nothing within the peer timeout after the stream ended, so never got its end frame.</param>
+/// <param name="Throttled">Loader: messages dropped unanswered from peers that had not joined, past the loader's rate per peer.</param>
 public sealed record TransportReport(
     string Endpoint,
     int Protocol,
@@ -247,7 +248,8 @@ public sealed record TransportReport(
     long? IgnoredAcks = null,
     string? Unaccounted = null,
     long? EndsUnsent = null,
-    int? Unauthorized = null);
+    int? Unauthorized = null,
+    long? Throttled = null);
 
 /// <summary>One batch layout's time in the model and padding.</summary>
 public sealed record LayoutReport(string Layout, long Documents, long Batches, double Seconds, double? DocumentsPerSecond, double? PaddingFraction);

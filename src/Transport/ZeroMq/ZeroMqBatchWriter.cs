@@ -65,6 +65,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private long _ignoredAcks;
     private long _endsUnsent;
     private int _unauthorized;
+    private long _throttled;
+    // Messages heard this second from each peer that has not joined, and when the second began (poller thread only).
+    private readonly Dictionary<string, int> _unjoinedHeard = new(StringComparer.Ordinal);
+    private long _unjoinedSecond;
     private long _endingSince = -1;
     private string? _leftAfterFailure;
     private Exception? _failure;
@@ -148,7 +152,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                     Interlocked.Read(ref _inFlightAtStop), Interlocked.Read(ref _ignoredAcks),
                     new SortedDictionary<string, long>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.Count), StringComparer.Ordinal),
                     new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal),
-                    Interlocked.Read(ref _endsUnsent), Volatile.Read(ref _unauthorized));
+                    Interlocked.Read(ref _endsUnsent), Volatile.Read(ref _unauthorized), Interlocked.Read(ref _throttled));
             }
         }
     }
@@ -240,6 +244,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
                 peer.LastHeard = _clock.NowMilliseconds;
             }
             Interlocked.Increment(ref _heard);
+            if (peer is null && Throttle(key))
+            {
+                continue;
+            }
             if (command == ZeroMqProtocol.Hello)
             {
                 Join(identity, key, peer, message);
@@ -264,6 +272,34 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             }
         }
         Advance();
+    }
+
+    /// <summary>
+    /// True when a peer that has not joined has already been answered <see cref="ZeroMqOptions.UnjoinedMessagesPerSecond"/>
+    /// times this second: its message is dropped unread and counted. The table is cleared each second and never holds
+    /// more than a bounded number of identities (beyond, the newcomers share one allowance).
+    /// </summary>
+    private bool Throttle(string key)
+    {
+        const int MaxIdentities = 4096;
+        long now = _clock.NowMilliseconds;
+        if (now - _unjoinedSecond >= 1000)
+        {
+            _unjoinedHeard.Clear();
+            _unjoinedSecond = now;
+        }
+        if (!_unjoinedHeard.ContainsKey(key) && _unjoinedHeard.Count >= MaxIdentities)
+        {
+            key = string.Empty;
+        }
+        _unjoinedHeard.TryGetValue(key, out int heard);
+        _unjoinedHeard[key] = ++heard;
+        if (heard <= _options.UnjoinedMessagesPerSecond)
+        {
+            return false;
+        }
+        Interlocked.Increment(ref _throttled);
+        return true;
     }
 
     /// <summary>A joined consumer's command other than HELLO; one that breaks the protocol is refused and dropped.</summary>

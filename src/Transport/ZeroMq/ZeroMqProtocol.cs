@@ -86,6 +86,13 @@ public sealed record ZeroMqOptions
     public int MaxConsumers { get; init; } = 256;
 
     /// <summary>
+    /// Loader: the most messages a second it answers from one peer that has not joined (commands before <c>HELLO</c>,
+    /// refused <c>HELLO</c>s). Beyond it, that peer's messages are dropped unread until the next second, and counted
+    /// (<see cref="ZeroMqReport.Throttled"/>): a flood costs the loader no replies and no more than a lookup each.
+    /// </summary>
+    public int UnjoinedMessagesPerSecond { get; init; } = 20;
+
+    /// <summary>
     /// Loader: the largest message a consumer may send. Consumers send only short commands; a larger message closes that
     /// consumer's connection before the loader reads or allocates it.
     /// </summary>
@@ -126,6 +133,7 @@ public sealed record ZeroMqOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpectConsumers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWindow, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(UnjoinedMessagesPerSecond, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsumerMessageBytes, 1024);
         if (AckTimeout < TimeSpan.Zero || (AckTimeout > TimeSpan.Zero && AckTimeout < TimeSpan.FromSeconds(1)))
         {
@@ -153,7 +161,8 @@ public sealed record ZeroMqOptions
 /// <param name="SequencesByConsumer">Which batches each consumer acknowledged, as ranges ("0-41,44"), by its name.</param>
 /// <param name="Unauthorized">Of <paramref name="Refused"/>: consumers that did not prove an authorized key (<see cref="ZeroMqOptions.Curve"/> with authorized consumers).</param>
 /// <param name="EndsUnsent">Consumers whose end frame could not be sent: they read nothing within the peer timeout after the stream ended.</param>
-public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, long InFlightAtStop, long IgnoredAcks, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer, long EndsUnsent = 0, int Unauthorized = 0)
+/// <param name="Throttled">Messages dropped unanswered from peers that had not joined, past <see cref="ZeroMqOptions.UnjoinedMessagesPerSecond"/>.</param>
+public sealed record ZeroMqReport(int Consumers, int Lost, long Sent, long Acknowledged, long Redelivered, long Returned, long Undeliverable, int Refused, long InFlightAtStop, long IgnoredAcks, IReadOnlyDictionary<string, long> ByConsumer, IReadOnlyDictionary<string, string> SequencesByConsumer, long EndsUnsent = 0, int Unauthorized = 0, long Throttled = 0)
 {
     /// <summary>
     /// Null when every batch taken is accounted for once the stream has stopped (sent = acknowledged + returned +

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using NetMQ;
@@ -369,6 +370,50 @@ public sealed class ZeroMqHostilePeerTests
         Assert.True(received.Count == 60, $"{received.Count} batches; error {message}; {writer.Report}");
         Assert.Contains("cut.jsonl.gz", message, StringComparison.Ordinal);
         Assert.Equal(0, writer.Report.EndsUnsent);
+    }
+
+    /// <summary>
+    /// A peer that never joins and sends 3,000 commands as fast as it can is answered at most
+    /// <see cref="ZeroMqOptions.UnjoinedMessagesPerSecond"/> times a second; the rest are dropped unread and counted,
+    /// and a good consumer beside it gets every batch.
+    /// </summary>
+    [Fact]
+    public async Task PeerFloodingBeforeHello_IsAnsweredAtItsRate_TheRestCountedThrottled()
+    {
+        var options = Slow with { UnjoinedMessagesPerSecond = 10 };
+        await using var writer = new ZeroMqBatchWriter("tcp://127.0.0.1:*", options);
+        await using var good = new ZeroMqBatchReader(writer.BoundEndpoint, window: 2, options: Slow);
+        await Eventually.TrueAsync(() => writer.Consumers >= 1, "the good consumer joined");
+        Task<List<TensorBatch>> reading = Collect.AllAsync(good.ReadAllAsync(), timeoutSeconds: 60);
+        Task sending = Task.Run(() => WriteAllAsync(writer, 20));
+        var clock = Stopwatch.StartNew();
+        int answered = 0;
+        using (var flood = new NetMQ.Sockets.DealerSocket())
+        {
+            flood.Options.Linger = TimeSpan.Zero;
+            flood.Options.SendHighWatermark = 10_000;
+            flood.Connect(writer.BoundEndpoint);
+            for (int i = 0; i < 3_000; i++)
+            {
+                flood.SendFrame(ZeroMqProtocol.Ping);
+            }
+            await Eventually.TrueAsync(() => writer.Heard >= 3_000, "the loader heard the flood");
+            await Task.Delay(200);
+            while (flood.TryReceiveFrameBytes(TimeSpan.FromMilliseconds(100), out _))
+            {
+                answered++;
+            }
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        await sending.WaitAsync(TimeSpan.FromSeconds(60));
+        List<TensorBatch> batches = await reading;
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), batches.Select(b => b.Sequence));
+        Assert.InRange(answered, 10, 10 * (Math.Ceiling(seconds) + 1));
+        Assert.Equal(answered, writer.Report.Refused);
+        Assert.Equal(3_000 - answered, writer.Report.Throttled);
+        Assert.Null(writer.Report.Unbalanced());
+        batches.ForEach(b => b.Dispose());
     }
 
     /// <summary>
