@@ -47,4 +47,23 @@ public sealed class WikipediaXmlReaderTests
         Assert.Contains("broken-pages.xml", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("truncated", error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A dump with a DTD (entity expansion, "billion laughs", or an external entity naming a local file) is refused before
+    /// any entity is expanded or any file read: DTD processing is off, and the message names the file.
+    /// </summary>
+    [Theory]
+    [InlineData("<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">", "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;")]
+    [InlineData("<!ENTITY secret SYSTEM \"file:///etc/hostname\">", "&secret;")]
+    public async Task ReadAsync_DumpWithADtd_IsRefusedNamingTheFile_NoEntityExpanded(string declarations, string use)
+    {
+        using var files = new TempFiles();
+        string xml = $"<?xml version=\"1.0\"?>\n<!DOCTYPE mediawiki [{declarations}]>\n" + Dump(3).Replace("Salt &amp; pepper", use, StringComparison.Ordinal);
+        string path = files.WriteText("entities.xml", xml);
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(new WikipediaXmlReader(path)));
+
+        Assert.Contains("entities.xml", error.Message, StringComparison.Ordinal);
+        Assert.Contains("DTD", error.Message, StringComparison.Ordinal);
+    }
 }
