@@ -93,7 +93,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
         ParquetReader reader = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            (DataField?[] fields, ColumnBinding binding, ParquetRowGroupReader rowGroup, int count) = Bind(reader, index);
+            (DataField?[] fields, ColumnBinding binding, ParquetRowGroupReader rowGroup, int count) = Bind(reader, index, fileLength);
             using ParquetRowGroupReader ownedGroup = rowGroup;
             int group = index;
             var columns = new Dictionary<int, string?[]>();
@@ -151,7 +151,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     /// Binds the columns by the file's schema and opens row group <paramref name="group"/>. A damaged footer can decode
     /// into a schema or row group the library fails on only when asked for it: that is a message naming the file too.
     /// </summary>
-    private (DataField?[] Fields, ColumnBinding Binding, ParquetRowGroupReader RowGroup, int Count) Bind(ParquetReader reader, int group)
+    private (DataField?[] Fields, ColumnBinding Binding, ParquetRowGroupReader RowGroup, int Count) Bind(ParquetReader reader, int group, long fileLength)
     {
         try
         {
@@ -172,17 +172,64 @@ public sealed class ParquetDocumentReader : IPartitionedSource
                 }
             }
             ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
-            long rows = rowGroup.RowCount;
-            if (rows < 0 || rows > int.MaxValue)
+            try
+            {
+                CheckDeclaredSizes(rowGroup, group, fileLength, binding.Used.Select(c => fields[c]!));
+            }
+            catch
             {
                 rowGroup.Dispose();
-                throw new SourceFormatException(_location, $"row group {group}", $"its footer gives {rows} rows");
+                throw;
             }
-            return (fields, binding, rowGroup, (int)rows);
+            return (fields, binding, rowGroup, (int)rowGroup.RowCount);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not SourceFormatException)
         {
             throw new SourceFormatException(_location, "the footer", $"the schema or row group {group} cannot be read ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>
+    /// Rows a row group may declare beyond <see cref="RowsAlwaysAllowed"/> per byte of its column data: real data,
+    /// however repetitive, takes more than a bit per row once its text column is counted; a footer claiming more is
+    /// damaged or a bomb, and its count would size the row group's arrays.
+    /// </summary>
+    internal const long RowsPerByte = 64;
+
+    /// <summary>Rows any row group may declare whatever its size (pyarrow writes groups of up to 1,048,576 rows).</summary>
+    internal const long RowsAlwaysAllowed = 1 << 21;
+
+    /// <summary>
+    /// Checks the numbers the footer declares for a row group against the file before anything is sized by them: its
+    /// row count against its column data's bytes (<see cref="RowsPerByte"/>), and each column it reads lying inside
+    /// the file. A refusal names the file, the row group and the numbers.
+    /// </summary>
+    private void CheckDeclaredSizes(ParquetRowGroupReader rowGroup, int group, long fileLength, IEnumerable<DataField> used)
+    {
+        long rows = rowGroup.RowCount;
+        long bytes = 0;
+        foreach (global::Parquet.Meta.ColumnChunk chunk in rowGroup.RowGroup.Columns)
+        {
+            bytes += Math.Clamp(chunk.MetaData?.TotalCompressedSize ?? 0, 0, fileLength);
+        }
+        bytes = Math.Min(bytes, fileLength);
+        long allowed = RowsAlwaysAllowed + (RowsPerByte * bytes);
+        if (rows < 0 || rows > int.MaxValue || rows > allowed)
+        {
+            throw new SourceFormatException(_location, $"row group {group}", $"its footer declares {rows:N0} rows in {bytes:N0} bytes of column data, more than text takes (at most {allowed:N0}: {RowsAlwaysAllowed:N0} plus {RowsPerByte} a byte); the footer is damaged, or the file is a bomb");
+        }
+        foreach (DataField field in used)
+        {
+            global::Parquet.Meta.ColumnMetaData? meta = rowGroup.RowGroup.Columns.FirstOrDefault(c => c.MetaData?.PathInSchema is { } path && path.SequenceEqual(field.Path.ToList()))?.MetaData;
+            if (meta is null)
+            {
+                continue; // the library says so when the column is read
+            }
+            long start = meta.DictionaryPageOffset is long dictionary and > 0 ? Math.Min(dictionary, meta.DataPageOffset) : meta.DataPageOffset;
+            if (start < 0 || meta.TotalCompressedSize < 0 || start > fileLength || meta.TotalCompressedSize > fileLength - start || meta.NumValues < 0)
+            {
+                throw new SourceFormatException(_location, $"row group {group}", $"column '{field.Name}' is declared at bytes {start:N0}+{meta.TotalCompressedSize:N0} with {meta.NumValues:N0} values, outside the file's {fileLength:N0} bytes; the footer is damaged");
+            }
         }
     }
 

@@ -83,11 +83,11 @@ public sealed class WikipediaXmlReader : IDocumentSource
             Page? parsed;
             try
             {
-                if (!xml.ReadToFollowing("page"))
+                if (!ReadToNextPage(xml))
                 {
                     break;
                 }
-                parsed = ReadPage(xml);
+                parsed = ReadPage(xml, _options.Lines.MaxLineBytes);
             }
             catch (Exception ex) when (ex is XmlException or IOException or InvalidDataException or EndOfStreamException or ICSharpCode.SharpZipLib.SharpZipBaseException or ZstdSharp.ZstdException)
             {
@@ -98,6 +98,11 @@ public sealed class WikipediaXmlReader : IDocumentSource
             counted = input.ContentBytesRead;
             Statistics.SetRawProgress(input.RawBytesRead, input.RawLength);
             long line = (xml as IXmlLineInfo)?.LineNumber ?? 0;
+            if (parsed.TextCharacters > _options.Lines.MaxLineBytes)
+            {
+                bad.Bad("oversized", line, input.RawBytesRead, $"page {parsed.Id} ('{parsed.Title}') has a text of {parsed.TextCharacters:N0} characters, over the {_options.Lines.MaxLineBytes:N0} a record may have");
+                continue;
+            }
             if (parsed.Id is null || parsed.Namespace is null)
             {
                 bad.Bad("malformed_page", line, input.RawBytesRead, $"page {page} ('{parsed.Title}') has no <id> or <ns>");
@@ -130,9 +135,41 @@ public sealed class WikipediaXmlReader : IDocumentSource
         }
     }
 
+    /// <summary>
+    /// Elements may nest this deep (a MediaWiki export nests 4 levels): the XML reader keeps a frame per open element,
+    /// so a file of nothing but start tags would otherwise grow memory with its size.
+    /// </summary>
+    internal const int MaxDepth = 64;
+
+    // Moves to the next <page> start tag, as ReadToFollowing does, refusing XML nested deeper than MaxDepth.
+    private static bool ReadToNextPage(XmlReader xml)
+    {
+        while (xml.Read())
+        {
+            if (xml.NodeType == XmlNodeType.Element)
+            {
+                CheckDepth(xml);
+                if (xml.LocalName == "page")
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static void CheckDepth(XmlReader xml)
+    {
+        if (xml.Depth > MaxDepth)
+        {
+            throw new XmlException($"elements are nested more than {MaxDepth} deep (<{xml.LocalName}>); a MediaWiki export nests 4, so this is not a dump");
+        }
+    }
+
     // Reads one <page> element, the reader positioned on its start tag; leaves it on the end tag, so the next
-    // ReadToFollowing (which reads before it looks) finds the next page.
-    private static Page ReadPage(XmlReader xml)
+    // read (which reads before it looks) finds the next page. A <text> longer than maxCharacters is read to its end
+    // but not kept (Page.TextCharacters says how long it was).
+    private static Page ReadPage(XmlReader xml, int maxCharacters)
     {
         var page = new Page();
         int depth = xml.Depth;
@@ -170,17 +207,64 @@ public sealed class WikipediaXmlReader : IDocumentSource
                         inRevision = true;
                         break;
                     case "text" when inRevision:
-                        page.Text = xml.ReadElementContentAsString();
+                        (page.Text, page.TextCharacters) = ReadText(xml, maxCharacters);
                         continue;
                 }
+                CheckDepth(xml);
             }
             xml.Read();
         }
         return page;
     }
 
+    // Reads the element the reader is on as text, in chunks, keeping at most maxCharacters of it (the rest is read and
+    // counted, never held), and moves past its end tag as ReadElementContentAsString does.
+    private static (string Text, long Characters) ReadText(XmlReader xml, int maxCharacters)
+    {
+        if (xml.IsEmptyElement)
+        {
+            xml.Read();
+            return (string.Empty, 0);
+        }
+        int depth = xml.Depth;
+        var text = new System.Text.StringBuilder();
+        char[] chunk = System.Buffers.ArrayPool<char>.Shared.Rent(16 * 1024);
+        long characters = 0;
+        try
+        {
+            xml.Read();
+            while (!xml.EOF && !(xml.NodeType == XmlNodeType.EndElement && xml.Depth == depth))
+            {
+                if (xml.NodeType is XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace)
+                {
+                    int n;
+                    while ((n = xml.ReadValueChunk(chunk, 0, chunk.Length)) > 0)
+                    {
+                        characters += n;
+                        if (characters <= maxCharacters)
+                        {
+                            text.Append(chunk, 0, n);
+                        }
+                    }
+                }
+                else if (xml.NodeType == XmlNodeType.Element)
+                {
+                    CheckDepth(xml);
+                }
+                xml.Read();
+            }
+            xml.Read();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(chunk);
+        }
+        return (characters <= maxCharacters ? text.ToString() : string.Empty, characters);
+    }
+
     private sealed class Page
     {
+        public long TextCharacters;
         public string Title = string.Empty;
         public int? Namespace;
         public string? Id;

@@ -347,6 +347,35 @@ public sealed class ParquetRowGroupTests
     }
 
     /// <summary>
+    /// A footer's row count sizes the arrays a row group is read into: a group declaring more rows than its bytes can
+    /// hold as text (here 3 million copies of one line, a few kilobytes once compressed)
+    /// is refused naming the file, the group and the numbers, before anything is sized by it.
+    /// </summary>
+    [Fact]
+    public async Task ReadAsync_RowGroupDeclaringMoreRowsThanItsBytesHold_FailsNamingTheNumbers()
+    {
+        using var files = new TempFiles();
+        string path = files.Path("bomb.parquet");
+        var text = new Parquet.Schema.DataField<string>("text");
+        const int Rows = 3_000_000;
+        using (FileStream stream = File.Create(path))
+        {
+            await using Parquet.ParquetWriter writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(text), stream, new Parquet.ParquetOptions { CompressionMethod = Parquet.CompressionMethod.Zstd });
+            using Parquet.ParquetRowGroupWriter group = writer.CreateRowGroup();
+            string?[] values = new string?[Rows];
+            System.Array.Fill(values, "the same line");
+            await group.WriteAsync(text, values);
+        }
+        Assert.True(new FileInfo(path).Length < 64 * 1024, $"the file is {new FileInfo(path).Length} bytes");
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(SourceFactory.Create(path)));
+
+        Assert.Contains("bomb.parquet", error.Message, StringComparison.Ordinal);
+        Assert.Contains("row group 0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("declares 3,000,000 rows", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Parquet.Net 6.1's nullable read decides nullness from a pooled buffer it never fills for a required column: a
     /// pool left dirty by earlier work turned a required number column's values into nulls at random (a label lost, a
     /// kept column empty). The source reads the same values whatever the pool holds.

@@ -66,4 +66,49 @@ public sealed class WikipediaXmlReaderTests
         Assert.Contains("entities.xml", error.Message, StringComparison.Ordinal);
         Assert.Contains("DTD", error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Elements nested without end (the XML reader keeps a frame per open element, so memory would grow with the file)
+    /// are refused past 64 levels, between pages or inside one, naming the file and line.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReadAsync_ElementsNestedThousandsDeep_AreRefusedNamingTheFile(bool insideAPage)
+    {
+        using var files = new TempFiles();
+        string deep = string.Concat(Enumerable.Repeat("<a>", 100_000)) + string.Concat(Enumerable.Repeat("</a>", 100_000));
+        string dump = Dump(3);
+        string xml = insideAPage
+            ? dump.Replace("<ns>0</ns><id>1</id>", "<ns>0</ns><id>1</id>" + deep, StringComparison.Ordinal)
+            : dump.Replace("<page>", deep + "<page>", StringComparison.Ordinal);
+        string path = files.WriteText("deep.xml", xml);
+
+        SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(() => Collect.DocumentsAsync(new WikipediaXmlReader(path)));
+
+        Assert.Contains("deep.xml", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nested more than 64 deep", error.Message, StringComparison.Ordinal);
+        Assert.Contains("line ", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A page's text longer than a record may be is read in chunks and never held: the page is a counted
+    /// <c>oversized</c> skip naming it, and the pages around it are read. Entities in a kept text are still decoded.
+    /// </summary>
+    [Fact]
+    public async Task ReadAsync_PageTextOverTheRecordLimit_IsACountedSkip_TheOthersRead()
+    {
+        using var files = new TempFiles();
+        string big = new('x', 200_000);
+        string path = files.WriteText("big-page.xml", Dump(5).Replace("Salt &amp; pepper, page 2.", big, StringComparison.Ordinal));
+        var options = new WikipediaXmlOptions { Lines = new() { MaxLineBytes = 100_000 } };
+        var reader = new WikipediaXmlReader(path, options);
+
+        List<Document> documents = await Collect.DocumentsAsync(reader);
+
+        Assert.Equal(["0", "1", "3", "4"], documents.Select(d => d.Id));
+        Assert.Equal("Salt & pepper, page 3.", documents[2].Text);
+        Assert.Equal(1, reader.Statistics.SkippedByReason["oversized"]);
+        Assert.Contains(reader.Statistics.Examples["oversized"], e => e.Contains("page 2", StringComparison.Ordinal) && e.Contains("200,000 characters", StringComparison.Ordinal));
+    }
 }
