@@ -146,6 +146,10 @@ public sealed class DocumentStream
                 }
             }
         }
+        if (counts is not null)
+        {
+            counts = CountsKnownAt(epoch, ordinal - start, counts);
+        }
         SeekMark? seek = null;
         if (marks is not null && counts is not null && _source is ISeekableSource { CanSeek: true } && ordinal - start > 0)
         {
@@ -492,6 +496,23 @@ public sealed class DocumentStream
     /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
     /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
     /// </summary>
+    /// <summary>
+    /// The part counts a position keeps: those every run had recorded by the time the pass emitted its
+    /// <paramref name="emitted"/>th document. Reading runs ahead of the consumer by however much the channels and the
+    /// clock allow, so what is recorded when the position is asked for varies from run to run; what was recorded when
+    /// the document was emitted does not (the parts that end before the last input read then, or all of them once the
+    /// pass was draining its buffer). A position is then a function of the settings, and a resume plans the same.
+    /// </summary>
+    private long[] CountsKnownAt(int epoch, long emitted, long[] counts)
+    {
+        if (emitted <= 0)
+        {
+            return [];
+        }
+        ResumePlan? replay = Plan(epoch, emitted, counts, new SeekMark(0, 0, 0, 1));
+        return replay is null ? counts : counts[..replay.PartsReadBefore];
+    }
+
     private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts, SeekMark? seek = null)
     {
         if (_source is MixedSource)
@@ -531,6 +552,7 @@ public sealed class DocumentStream
         var buffer = new List<long>();
         long input = 0;
         long done = 0;
+        bool draining = false;
         if (size <= 1)
         {
             // No buffer: the first input still to come is the next to emit (in a file not recorded, that file is read
@@ -554,13 +576,14 @@ public sealed class DocumentStream
                     continue;
                 }
                 // Every input read: the saved pass was draining its buffer.
+                draining = true;
                 int n = buffer.Count;
                 if (n == 0)
                 {
                     return null;
                 }
-                int drained = random.NextInt32(n);
-                buffer[drained] = buffer[n - 1];
+                int picked = random.NextInt32(n);
+                buffer[picked] = buffer[n - 1];
                 buffer.RemoveAt(n - 1);
                 done++;
             }
@@ -571,18 +594,28 @@ public sealed class DocumentStream
         {
             slots[buffer[slot]] = slot;
         }
+        // Parts whose count was recorded before the saved document was emitted: all once the pass was draining, else
+        // those that end before the last input read (reading had moved on from them to a later part).
+        int partsReadBefore = draining ? counts.Count : 0;
+        while (partsReadBefore < counts.Count && firstInput[partsReadBefore + 1] < input)
+        {
+            partsReadBefore++;
+        }
         long lowestBuffered = buffer.Count == 0 ? long.MaxValue : buffer.Min();
         for (int position = 0; position < counts.Count; position++)
         {
             // Passed over: all its inputs were emitted (they end before the first input still to come) and none waits in the buffer.
             skip[position] = firstInput[position + 1] <= Math.Min(input, lowestBuffered) || (owned[position] == 0 && counts[position] > 0 && firstInput[position + 1] <= input);
         }
-        return new ResumePlan(random, input, buffer, slots, skip, counts) { Seek = seek };
+        return new ResumePlan(random, input, buffer, slots, skip, counts) { Seek = seek, PartsReadBefore = partsReadBefore };
     }
 
     /// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread.</summary>
     private sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts)
     {
+        /// <summary>How many of the recorded parts were read to their end when the saved document was emitted (<see cref="CountsKnownAt"/>).</summary>
+        public int PartsReadBefore { get; init; }
+
         /// <summary>For one seekable file, the record to start reading at, or null to read from the start.</summary>
         public SeekMark? Seek { get; init; }
     }

@@ -132,6 +132,39 @@ public abstract class SourceContractTests
         Assert.Equal(whole, head.Concat(tail));
     }
 
+    /// <summary>
+    /// A position is a function of the settings and the document it stands at, not of how far reading had run ahead
+    /// when it was asked for (frames stamped with it must be byte-identical from run to run): each position taken in
+    /// lockstep with the reading equals the one taken after the whole pass was read, and a resume from each gives the
+    /// rest of the stream.
+    /// </summary>
+    [Theory]
+    [InlineData(8, 0, 1)]
+    [InlineData(8, 1, 2)]
+    [InlineData(0, 0, 1)]
+    public async Task PositionAt_SameWhateverHowFarReadingRanAhead_AndEachResumes(int buffer, int rank, int worldSize)
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: false);
+        var options = new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), Seed = 5, ShuffleBuffer = buffer };
+        var stream = new DocumentStream(Open(location), options);
+        var texts = new List<string>();
+        var lockstep = new List<string>();
+        await foreach (Document document in stream.ReadAsync())
+        {
+            texts.Add(document.Text);
+            lockstep.Add(stream.PositionAt(texts.Count).ToJson());
+        }
+        List<string> late = Enumerable.Range(1, texts.Count).Select(k => stream.PositionAt(k).ToJson()).ToList();
+
+        Assert.Equal(lockstep, late);
+        for (int k = 1; k < texts.Count; k++)
+        {
+            List<string> tail = await Collect.TextsAsync(new DocumentStream(Open(location), options), ProviderPosition.FromJson(late[k - 1], "test"));
+            Assert.Equal(texts.Skip(k), tail);
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
