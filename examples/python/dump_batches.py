@@ -7,11 +7,13 @@ sequence, metadata and each tensor's dtype, shape and SHA-256, so a test can com
 """
 import hashlib
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from streamloader_client import Client  # noqa: E402
+try:
+    from streamloader_client import Client
+except ImportError:
+    sys.exit("streamloader_client is not installed: pip install ./python (from the StreamLoader repository's root; "
+             "--no-build-isolation where PyPI cannot be reached)")
 
 
 def main():

@@ -19,8 +19,11 @@ import sys
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from streamloader_client import Client  # noqa: E402
+try:
+    from streamloader_client import Client
+except ImportError:
+    sys.exit("streamloader_client is not installed: pip install ./python (from the StreamLoader repository's root; "
+             "--no-build-isolation where PyPI cannot be reached)")
 
 
 def endpoint_for(template, rank):

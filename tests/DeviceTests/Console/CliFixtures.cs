@@ -45,11 +45,70 @@ public static class CliFixtures
     /// <summary>A file of examples/python.</summary>
     public static string PythonExample(string name) => Path.Combine(SharedData.RepositoryRoot, "examples", "python", name);
 
-    /// <summary>Skips (fails where everything is required) unless Debian's python3 imports every module named.</summary>
+    private static readonly Lazy<(string? Python, string Why)> s_clientPython = new(InstallClient, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// The python of a virtual environment made for this test run over Debian's (<c>--system-site-packages</c>: its
+    /// pyzmq, numpy and torch), with the client package installed from <c>python/</c> by pip as a user would, so the
+    /// examples import it from there and not from the checkout. Skips (with pip's words) where that cannot be done.
+    /// </summary>
+    public static string ClientPython
+    {
+        get
+        {
+            (string? python, string why) = s_clientPython.Value;
+            Requirement.SkipIfMissing(python is null, why);
+            return python!;
+        }
+    }
+
+    private static (string? Python, string Why) InstallClient()
+    {
+        if (!File.Exists(SystemPython))
+        {
+            return (null, $"{SystemPython} is missing; .ci/run installs Debian's python3 with python3-venv, python3-zmq, python3-numpy and python3-torch.");
+        }
+        string folder = Path.Combine(Path.GetTempPath(), $"streamloader-client-venv-{Environment.ProcessId}");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
+        // pip builds in the folder it installs from: a copy keeps the checkout clean.
+        string package = Path.Combine(folder, "package");
+        Directory.CreateDirectory(Path.Combine(package, "streamloader_client"));
+        string source = Path.Combine(SharedData.RepositoryRoot, "python");
+        foreach (string file in new[] { "pyproject.toml", "README.md" }.Concat(Directory.GetFiles(Path.Combine(source, "streamloader_client"), "*.py").Select(f => Path.Combine("streamloader_client", Path.GetFileName(f)))))
+        {
+            File.Copy(Path.Combine(source, file), Path.Combine(package, file));
+        }
+        string venv = Path.Combine(folder, "venv");
+        string python = Path.Combine(venv, "bin", "python");
+        foreach (string[] step in new[]
+        {
+            new[] { SystemPython, "-m", "venv", "--system-site-packages", venv },
+            new[] { python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "--disable-pip-version-check", "--quiet", package },
+        })
+        {
+            using var process = Process.Start(new ProcessStartInfo(step[0], step[1..]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            Task<string> output = process.StandardOutput.ReadToEndAsync();
+            string error = process.StandardError.ReadToEnd();
+            if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            if (!process.HasExited || process.ExitCode != 0)
+            {
+                return (null, $"'{string.Join(' ', step)}' failed (.ci/run installs python3-venv and python3-setuptools): {(error + output.Result).Trim().Split('\n').LastOrDefault()}");
+            }
+        }
+        return (python, string.Empty);
+    }
+
+    /// <summary>
+    /// Skips (fails where everything is required) unless the client's python (<see cref="ClientPython"/>) imports
+    /// every module named.
+    /// </summary>
     public static void RequirePython(params string[] modules)
     {
         Requirement.SkipIfMissing(!File.Exists(SystemPython), $"{SystemPython} is missing; .ci/run installs Debian's python3 with python3-zmq, python3-numpy and python3-torch.");
-        using var probe = Process.Start(new ProcessStartInfo(SystemPython, ["-c", $"import {string.Join(", ", modules)}"]) { RedirectStandardError = true })!;
+        using var probe = Process.Start(new ProcessStartInfo(ClientPython, ["-c", $"import {string.Join(", ", modules)}"]) { RedirectStandardError = true })!;
         string error = probe.StandardError.ReadToEnd();
         probe.WaitForExit();
         Requirement.SkipIfMissing(probe.ExitCode != 0, $"{SystemPython} cannot import {string.Join(", ", modules)} (.ci/run installs python3-zmq, python3-numpy and python3-torch with apt): {error.Trim().Split('\n').LastOrDefault()}");

@@ -63,9 +63,9 @@ public sealed class CurveConsoleTests
         using CliProcess loader = CliProcess.Start(files.Folder, Secured(LoaderArgs(docs, vocab, endpoint, "--summary-json", "loader.json"),
             "--curve-server-key", "keys/loader.key_secret", "--curve-keys", "allowed"));
 
-        (int strangerExit, _, string strangerErrors) = await RunProgramAsync(files.Folder, SystemPython, PythonExample("dump_batches.py"), endpoint, "3",
+        (int strangerExit, _, string strangerErrors) = await RunProgramAsync(files.Folder, ClientPython, PythonExample("dump_batches.py"), endpoint, "3",
             "--server-key", "keys/loader.key", "--client-key", "keys/stranger.key_secret");
-        (int exit, string dump, string errors) = await RunProgramAsync(files.Folder, SystemPython, PythonExample("dump_batches.py"), endpoint, "3",
+        (int exit, string dump, string errors) = await RunProgramAsync(files.Folder, ClientPython, PythonExample("dump_batches.py"), endpoint, "3",
             "--server-key", "keys/loader.key", "--client-key", "keys/rank0.key_secret");
 
         Assert.True(strangerExit != 0, "the stranger's client ended without an error");

@@ -9,8 +9,9 @@ using static StreamLoader.Device.Tests.Console.CliFixtures;
 namespace StreamLoader.Device.Tests.Console;
 
 /// <summary>
-/// The Python package (examples/python: pyzmq and numpy only) against a real loader, PyTorch DDP under torchrun fed by
-/// StreamLoader, and back-pressure from a slow consumer. Python comes from Debian (/usr/bin/python3 with python3-zmq,
+/// The Python package (python/, pyzmq and numpy only, pip-installed into a virtual environment as a user would:
+/// <see cref="CliFixtures.ClientPython"/>) against a real loader, PyTorch DDP under torchrun fed by StreamLoader, and
+/// back-pressure from a slow consumer. Python comes from Debian (/usr/bin/python3 with python3-venv, python3-zmq,
 /// python3-numpy and python3-torch, which .ci/run installs); tests skip with a message where they are missing.
 /// </summary>
 public sealed class PythonInteropTests
@@ -28,7 +29,7 @@ public sealed class PythonInteropTests
         Assert.True(exit == 0, stderr);
         string endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--summary-json", "loader.json"));
-        (int pyExit, string dump, string pyErrors) = await RunProgramAsync(files.Folder, SystemPython, PythonExample("dump_batches.py"), endpoint, "3");
+        (int pyExit, string dump, string pyErrors) = await RunProgramAsync(files.Folder, ClientPython, PythonExample("dump_batches.py"), endpoint, "3");
         Assert.True(pyExit == 0, pyErrors);
         Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
@@ -64,6 +65,7 @@ public sealed class PythonInteropTests
     {
         RequirePython("zmq", "numpy", "torch", "torch.distributed");
         Requirement.SkipIfMissing(!File.Exists("/usr/bin/torchrun"), "/usr/bin/torchrun is missing (Debian's python3-torch installs it; .ci/run installs that).");
+        string python = ClientPython; // torchrun from the environment the client is installed in: python -m torch.distributed.run
         using var files = new TempFiles();
         string docs = Jsonl(files, "docs.jsonl", 300);
         string vocab = Vocab(files, "vocab.txt");
@@ -73,7 +75,7 @@ public sealed class PythonInteropTests
         const int Batches = 61;
         using CliProcess loader = CliProcess.Start(files.Folder, LoaderArgs(docs, vocab, endpoint, "--max-steps", $"{Batches}", "--expect-consumers", "2", "--summary-json", "loader.json"));
         // torch 1.13's launcher on Python 3.11 cannot parse its default --redirects/--tee of 0 (an IntFlag quirk): give 1.
-        (int exit, string output, string errors) = await RunProgramAsync(files.Folder, "/usr/bin/torchrun", "--nproc_per_node", "2", "--standalone", "--redirects", "1", "--tee", "1",
+        (int exit, string output, string errors) = await RunProgramAsync(files.Folder, python, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "--redirects", "1", "--tee", "1",
             "--log_dir", files.Path("torch-logs"), PythonExample("train_mlm.py"), "--endpoint", endpoint, "--report", files.Path("rank-{rank}.json"));
         Assert.True(exit == 0, $"torchrun exited {exit}\n{output}\n{errors}");
         Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);

@@ -21,6 +21,9 @@ import zmq
 
 PROTOCOL = 2
 
+# The package's major version is the wire protocol it speaks (docs/WIRE.md): a client 2.x talks to any loader of protocol 2.
+__version__ = "2.1.0"
+
 DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16": np.uint16, "I32": np.int32,
     "U32": np.uint32, "I64": np.int64, "U64": np.uint64, "F16": np.float16, "F32": np.float32, "F64": np.float64,
