@@ -43,6 +43,41 @@ public sealed class PythonPackageTests
         Assert.Equal(30, Summary(files.Path("loader.json")).GetProperty("transport").GetProperty("acknowledged").GetInt64());
     }
 
+    /// <summary>
+    /// The Hugging Face form (streamloader_client.huggingface) on real packed batches, checked by
+    /// python/tests/check_huggingface_form.py against stock PyTorch: causal labels unshifted score exactly the
+    /// predictions StreamLoader's score under a Hugging Face LM head's shift, and a stock MultiheadAttention given the
+    /// 4-D mask matches each document run alone (the segments cu_seq_lens names).
+    /// </summary>
+    [Trait("Category", "EndToEnd")]
+    [SkippableTheory]
+    [InlineData("clm")]
+    [InlineData("mlm")]
+    public async Task HuggingFaceForm_PackedBatches_MatchStockPyTorchPerDocument(string task)
+    {
+        RequirePython("zmq", "numpy", "torch");
+        string python = ClientPython;
+        using var files = new TempFiles();
+        string docs = Jsonl(files, "docs.jsonl", 200, words: 12);
+        string vocab = Vocab(files, "vocab.txt");
+        string endpoint = $"tcp://127.0.0.1:{FreePort()}";
+        string[] packing = task == "mlm" ? ["--pack", "true"] : [];
+        using CliProcess loader = CliProcess.Start(files.Folder, ["--role", "loader", "--task", task, "--source", docs, "--vocab", vocab, "--seq-len", "64", "--batch-size", "4", "--max-steps", "6", "--out", endpoint, "--progress", "none", .. packing]);
+
+        (int exit, string output, string errors) = await RunProgramAsync(files.Folder, python, Path.Combine(SharedData.RepositoryRoot, "python", "tests", "check_huggingface_form.py"), endpoint, "6");
+
+        Assert.True(exit == 0, $"{output}\n{errors}");
+        Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
+        JsonElement figures = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal(6, figures.GetProperty("batches").GetInt32());
+        Assert.True(figures.GetProperty("documents").GetInt32() > 6 * 4, output); // several documents to a row
+        Assert.True(figures.GetProperty("max_abs_diff").GetDouble() < 1e-5, output);
+        if (task == "clm")
+        {
+            Assert.True(figures.GetProperty("predictions").GetInt32() > 0, output);
+        }
+    }
+
     [SkippableFact]
     public async Task Examples_WithoutThePackageInstalled_SayHowToInstallIt()
     {
