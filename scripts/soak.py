@@ -12,7 +12,7 @@ At the end the loader is stopped (SIGTERM) and the soak checks:
   - every batch the loader built is accounted for (sent = acknowledged + returned + undeliverable + in flight at the
     stop) and was acknowledged by at most one consumer (the per-consumer sets are disjoint), none undeliverable;
   - each device that wrote a report received every batch the loader records it acknowledged;
-  - the loader's RSS and descriptors are flat after warm-up (the last 3 minutes' median within 10% of the median of
+  - the loader's RSS and descriptors are flat after warm-up (a fifth of the run; the last 3 minutes' median within 10% of the median of
     the 3 minutes after warm-up);
   - every loss a device logged is finite.
 It prints one JSON object of figures (and writes it to WORK/soak.json); exit 0 when every check holds.
@@ -242,10 +242,14 @@ def main():
     parser.add_argument("--pause-every", type=float, default=300, help="seconds between SIGSTOPs of device B")
     parser.add_argument("--garbage-every", type=float, default=60)
     parser.add_argument("--peer-timeout", type=float, default=5)
-    parser.add_argument("--warmup", type=float, default=180, help="seconds before RSS and descriptors are expected flat")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds before RSS and descriptors are expected flat (default: a fifth of the run, at least 180: "
+                             "the loader's RSS grows until its first garbage collection, about 6 minutes in at this rate)")
     parser.add_argument("--streamloader", default=os.path.join(REPO, "src", "Cli", "bin", "Release", "net10.0", "streamloader"))
     parser.add_argument("--seed", type=int, default=30)
     a = parser.parse_args()
+    if a.warmup is None:
+        a.warmup = max(180.0, a.minutes * 60 / 5)
 
     try:
         import zmq  # noqa: F401 (the garbage peer)

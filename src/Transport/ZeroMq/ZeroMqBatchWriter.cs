@@ -441,6 +441,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             peer.Credit++;
             peer.Acknowledged++;
             Interlocked.Increment(ref _acknowledged);
+            if (_failedWith is not null)
+            {
+                // Counted in flight when the stream stopped, and acknowledged since (trained as the stop came): it is
+                // acknowledged now, and no longer in flight.
+                Interlocked.Decrement(ref _inFlightAtStop);
+            }
             lock (_acknowledgedBy)
             {
                 if (!_acknowledgedBy.TryGetValue(peer.Name, out SequenceRanges? ranges))
