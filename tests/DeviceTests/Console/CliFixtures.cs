@@ -16,6 +16,21 @@ public static class CliFixtures
     public static string Jsonl(TempFiles files, string name, int documents, int words = 30) =>
         files.WriteText(name, string.Concat(Enumerable.Range(0, documents).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(words, i)}\"}}\n")));
 
+    /// <summary>
+    /// A JSON Lines file of documents labelled for every task: a "label" of a or b, or for multilabel a, b or both;
+    /// document i has <paramref name="words"/>(i) test words.
+    /// </summary>
+    public static string LabelledJsonl(TempFiles files, string task, int documents, Func<int, int> words) =>
+        files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, documents).Select(i =>
+            $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(words(i), i)}\",\"label\":\"{(i % 3 == 0 ? "a" : i % 3 == 1 || task == "classify" ? "b" : "a,b")}\"}}\n")));
+
+    /// <summary>Every training task, for a theory that runs each.</summary>
+    public static TheoryData<string> EveryTrainingTask => new() { "mlm", "clm", "span", "classify", "multilabel" };
+
+    /// <summary>The label options a classification task needs for <see cref="LabelledJsonl"/> (none for the others).</summary>
+    public static string[] LabelArgs(string task) =>
+        task is "classify" or "multilabel" ? ["--label-column", "label", "--labels", "a,b", "--eval-split", "0"] : [];
+
     /// <summary>A small WordPiece vocabulary for the test words ("word1234" is word ##1 ##2 ##3 ##4); <paramref name="extra"/> lines make a different one.</summary>
     public static string Vocab(TempFiles files, string name, int extra = 0) =>
         files.WriteText(name, string.Join('\n', ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "word", .. Enumerable.Range(0, 10).Select(d => $"##{d}"), .. Enumerable.Range(0, extra).Select(i => $"extra{i}")]) + "\n");

@@ -12,18 +12,13 @@ namespace StreamLoader.Device.Tests.Console;
 public sealed class DeterministicFramesTests
 {
     [Theory]
-    [InlineData("mlm")]
-    [InlineData("clm")]
-    [InlineData("span")]
-    [InlineData("classify")]
-    [InlineData("multilabel")]
+    [MemberData(nameof(EveryTrainingTask), MemberType = typeof(CliFixtures))]
     public async Task Loader_SameCommandTwice_ByteIdenticalFrames(string task)
     {
         using var files = new TempFiles();
-        string docs = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 600).Select(i =>
-            $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(10 + (i % 11) * 6, i)}\",\"label\":\"{(i % 3 == 0 ? "a" : i % 3 == 1 || task == "classify" ? "b" : "a,b")}\"}}\n")));
+        string docs = LabelledJsonl(files, task, 600, i => 10 + (i % 11) * 6);
         string vocab = Vocab(files, "vocab.txt");
-        string[] labelled = task is "classify" or "multilabel" ? ["--label-column", "label", "--labels", "a,b", "--eval-split", "0"] : [];
+        string[] labelled = LabelArgs(task);
         string[] command = ["--role", "loader", "--task", task, "--source", docs, "--vocab", vocab, "--seq-len", "32", "--batch-size", "8", "--shuffle-buffer", "64", "--seed", "9",
             "--workers", "2", "--epochs", "2", "--progress", "none", .. labelled];
 

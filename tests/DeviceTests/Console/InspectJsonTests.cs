@@ -14,19 +14,14 @@ namespace StreamLoader.Device.Tests.Console;
 public sealed class InspectJsonTests
 {
     [Theory]
-    [InlineData("mlm")]
-    [InlineData("clm")]
-    [InlineData("span")]
-    [InlineData("classify")]
-    [InlineData("multilabel")]
+    [MemberData(nameof(EveryTrainingTask), MemberType = typeof(CliFixtures))]
     public async Task Inspect_Json_AgreesWithTheBatchesTensors(string task)
     {
         using var files = new TempFiles();
         // Single-label documents are a or b; multi-label ones a, b or both.
-        string docs = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 40).Select(i =>
-            $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(20 + (i % 7) * 5, i)}\",\"label\":\"{(i % 3 == 0 ? "a" : i % 3 == 1 || task == "classify" ? "b" : "a,b")}\"}}\n")));
+        string docs = LabelledJsonl(files, task, 40, i => 20 + (i % 7) * 5);
         string vocab = Vocab(files, "vocab.txt");
-        string[] labelled = task is "classify" or "multilabel" ? ["--label-column", "label", "--labels", "a,b", "--eval-split", "0"] : [];
+        string[] labelled = LabelArgs(task);
         string[] common = ["--task", task, "--source", docs, "--vocab", vocab, "--seq-len", "24", "--batch-size", "4", "--shuffle-buffer", "0", "--seed", "2", .. labelled];
 
         (int exit, string stdout, string stderr) = await CliProcess.RunAsync(files.Folder, Limit, ["inspect", .. common, "--batches", "3", "--rows", "4", "--output-format", "json"]);
