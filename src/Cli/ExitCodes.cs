@@ -23,8 +23,9 @@ public static class ExitCodes
     public const int DeviceError = 4;
 
     /// <summary>
-    /// The checkpoint folder cannot be written (read-only, not a folder, too little room for a checkpoint of the model):
-    /// found before the first step, or at a save, which then keeps the previous checkpoint and says what was saved.
+    /// An output cannot be written. The checkpoint folder (read-only, not a folder, too little room for a checkpoint
+    /// of the model): found before the first step, or at a save, which then keeps the previous checkpoint and says
+    /// what was saved. A frames file or <c>tokenize --output</c> (a full disk, a missing or read-only folder).
     /// </summary>
     public const int OutputError = 5;
 
@@ -41,7 +42,7 @@ public static class ExitCodes
     public static int For(Exception error) => error switch
     {
         OperationCanceledException => Cancelled,
-        CheckpointWriteException => OutputError,
+        CheckpointWriteException or OutputWriteException => OutputError,
         SettingsConflictException => UsageError,
         TorchLoadException or DeviceUnavailableException => DeviceError,
         SourceFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or HttpRequestException or IOException => InputError,

@@ -31,7 +31,7 @@ internal static class PipelineCommands
             "  streamloader tasks                                       list task plugins and their options\n\n" +
             "Each training run saves a checkpoint folder under runs/<task>/ (at the end, on Ctrl+C or SIGTERM); --resume runs/<task> continues the latest exactly.\n" +
             "Exit codes: 0 done, 1 unexpected failure, 2 usage (or settings contradicting a checkpoint or frames), 3 input (bad, truncated or empty source; dropped connection), " +
-            "4 device (TorchSharp or CUDA), 5 checkpoint not writable (read-only, full: told before the first step), 6 a second Ctrl+C (nothing more saved), 130 Ctrl+C, 143 SIGTERM (the step in progress finished and saved).");
+            "4 device (TorchSharp or CUDA), 5 output not writable (checkpoint folder, frames file, tokenize --output: read-only, missing or full; a checkpoint is checked before the first step), 6 a second Ctrl+C (nothing more saved), 130 Ctrl+C, 143 SIGTERM (the step in progress finished and saved).");
         foreach (Option option in CliOptions.Pipeline.Concat(CliOptions.Training))
         {
             root.Options.Add(option);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Documents;
+using StreamLoader.Core.Storage;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Provider;
 
@@ -41,7 +42,7 @@ internal static class TokenizeCommand
             var clock = Stopwatch.StartNew();
             long documents = 0;
             long tokens = 0;
-            Stream output = path == "-" ? Console.OpenStandardOutput() : File.Create(path);
+            Stream output = path == "-" ? Console.OpenStandardOutput() : OutputFileStream.Create(path);
             await using (output.ConfigureAwait(false))
             {
                 var buffered = new BufferedStream(output, 1 << 16);

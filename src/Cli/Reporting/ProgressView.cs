@@ -145,6 +145,7 @@ internal sealed class LiveProgressView : IProgressView
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private int _disposed;
     private string _status = string.Empty;
 
     public LiveProgressView(TextWriter output)
@@ -201,6 +202,11 @@ internal sealed class LiveProgressView : IProgressView
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed by the run as it ends and again by a caller cleaning up after a failure: the second is a no-op.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -224,6 +230,7 @@ internal sealed class PlainProgressView : IProgressView
     private readonly TimeSpan? _interval;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private int _disposed;
 
     public PlainProgressView(TextWriter output, TimeSpan? interval)
     {
@@ -251,6 +258,11 @@ internal sealed class PlainProgressView : IProgressView
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed by the run as it ends and again by a caller cleaning up after a failure: the second is a no-op.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

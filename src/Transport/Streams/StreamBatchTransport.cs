@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using StreamLoader.Core.Diagnostics;
+using StreamLoader.Core.Storage;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
 using StreamLoader.Transport.Framing;
@@ -18,6 +20,12 @@ public sealed class StreamBatchWriter : IBatchWriter
     private long _batches;
     private bool _completed;
 
+    /// <param name="stream">
+    /// Where the frames go. A failed write is a reader that left (a closed pipe or socket: the stream ends early),
+    /// unless the stream says it is an output that failed (<see cref="OutputWriteException"/>, as a file does).
+    /// </param>
+    /// <param name="description">The location, for messages.</param>
+    /// <param name="leaveOpen">Leave the stream open when disposed.</param>
     public StreamBatchWriter(Stream stream, string description, bool leaveOpen = false)
     {
         _stream = stream;
@@ -44,7 +52,7 @@ public sealed class StreamBatchWriter : IBatchWriter
         {
             await _stream.WriteAsync(_frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException ex)
+        catch (IOException ex) when (ex is not OutputWriteException)
         {
             throw new ReaderClosedException($"{Description}: the reader closed the stream after {Batches} batches ({ex.Message}).", ex);
         }
@@ -68,7 +76,7 @@ public sealed class StreamBatchWriter : IBatchWriter
         }
         catch (IOException) when (error is not null)
         {
-            // The reader is gone; the original error is what matters.
+            // The reader is gone, or the file cannot take more; the original error is what matters.
         }
     }
 
@@ -208,8 +216,7 @@ public static class StreamTransports
             Socket client = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             return new StreamBatchWriter(new NetworkStream(client, ownsSocket: true), location);
         }
-        var file = new FileStream(location, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20, useAsync: true);
-        return new StreamBatchWriter(file, location);
+        return new StreamBatchWriter(OutputFileStream.Create(location, 1 << 20, useAsync: true), location);
     }
 
     /// <summary>Opens the receiving side. For <c>unix:PATH</c> it connects, retrying until the writer listens.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
 using StreamLoader.Tests.Infrastructure;
@@ -90,6 +91,42 @@ public sealed class TransportTests
         Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), batches.Select(b => b.Sequence));
         Assert.Equal(19_000L, batches[19]["input_ids"].AsSpan<long>()[0]);
         batches.ForEach(b => b.Dispose());
+    }
+
+    /// <summary>
+    /// A frames file that cannot be written (a full disk, here /dev/full; a missing folder) is the output failing,
+    /// named as such — not a reader that left, which ends a pipe's stream early and successfully. Before, a frame
+    /// larger than the file's buffer was taken for a closed pipe (the run ended 0 with the batches lost), and a small
+    /// one failed as an input error.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(8)] // frames within the file's 1 MiB buffer: the failure comes at the end
+    [InlineData(512)] // a frame over 1 MiB: the failure comes at the first write
+    public async Task StreamTransport_FileOnAFullDisk_IsAnOutputFailureNamingIt(int rows)
+    {
+        Skip.IfNot(File.Exists("/dev/full"), "/dev/full is Linux's always-full device; this machine has none.");
+        await using StreamBatchWriter writer = await StreamTransports.OpenWriterAsync("/dev/full");
+
+        OutputWriteException error = await Assert.ThrowsAsync<OutputWriteException>(async () =>
+        {
+            await writer.WriteAsync(MakeBatch(0, rows, 512));
+            await writer.CompleteAsync();
+            await writer.DisposeAsync();
+        });
+
+        Assert.Equal("/dev/full", error.Output);
+        Assert.Contains("/dev/full: the output cannot be written", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StreamTransport_FileInAMissingFolder_IsAnOutputFailureNamingIt()
+    {
+        using var files = new TempFiles();
+        string path = files.Path(Path.Combine("missing", "b.frames"));
+
+        OutputWriteException error = await Assert.ThrowsAsync<OutputWriteException>(() => StreamTransports.OpenWriterAsync(path));
+
+        Assert.Equal(path, error.Output);
     }
 
     [Fact]
