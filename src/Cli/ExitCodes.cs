@@ -25,7 +25,8 @@ public static class ExitCodes
     /// <summary>
     /// An output cannot be written. The checkpoint folder (read-only, not a folder, too little room for a checkpoint
     /// of the model): found before the first step, or at a save, which then keeps the previous checkpoint and says
-    /// what was saved. A frames file or <c>tokenize --output</c> (a full disk, a missing or read-only folder).
+    /// what was saved. A frames file, <c>tokenize --output</c> or inference results in JSON Lines or Arrow (a full
+    /// disk, a missing or read-only folder).
     /// </summary>
     public const int OutputError = 5;
 

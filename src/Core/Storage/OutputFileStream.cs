@@ -37,7 +37,7 @@ public sealed class OutputFileStream : Stream
 
     public override bool CanRead => false;
 
-    public override bool CanSeek => false;
+    public override bool CanSeek => _file.CanSeek;
 
     public override bool CanWrite => true;
 
@@ -46,7 +46,7 @@ public sealed class OutputFileStream : Stream
     public override long Position
     {
         get => _file.Position;
-        set => throw new NotSupportedException();
+        set => Guard(() => _file.Position = value);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Guard(() => _file.Write(buffer, offset, count));
@@ -82,6 +82,9 @@ public sealed class OutputFileStream : Stream
 
     public override void Flush() => Guard(_file.Flush);
 
+    /// <summary>Flushes, and with <paramref name="flushToDisk"/> asks the OS to put the bytes on the disk (fsync), as <see cref="FileStream.Flush(bool)"/>.</summary>
+    public void Flush(bool flushToDisk) => Guard(() => _file.Flush(flushToDisk));
+
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         try
@@ -96,9 +99,14 @@ public sealed class OutputFileStream : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        long position = 0;
+        Guard(() => position = _file.Seek(offset, origin));
+        return position;
+    }
 
-    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void SetLength(long value) => Guard(() => _file.SetLength(value));
 
     public override async ValueTask DisposeAsync()
     {

@@ -3,6 +3,7 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using StreamLoader.Core.Inference;
+using StreamLoader.Core.Storage;
 
 namespace StreamLoader.Results.Formats;
 
@@ -128,7 +129,7 @@ public sealed class ArrowResultFormat : IResultFormat
 
     private sealed class Writer : IResultFileWriter
     {
-        private readonly FileStream _file;
+        private readonly OutputFileStream _file;
         private readonly ArrowFileWriter _writer;
         private readonly ResultSchema _schema;
         private readonly Schema _arrow;
@@ -137,7 +138,7 @@ public sealed class ArrowResultFormat : IResultFormat
         {
             _schema = schema;
             _arrow = ArrowSchema(schema);
-            _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            _file = OutputFileStream.Create(path, 1 << 16);
             _writer = new ArrowFileWriter(_file, _arrow, leaveOpen: true);
         }
 

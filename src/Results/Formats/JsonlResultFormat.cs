@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using StreamLoader.Core.Inference;
+using StreamLoader.Core.Storage;
 
 namespace StreamLoader.Results.Formats;
 
@@ -132,7 +133,7 @@ public sealed class JsonlResultFormat : IResultFormat
 
     private sealed class Writer : IResultFileWriter
     {
-        private readonly FileStream _file;
+        private readonly OutputFileStream _file;
         private readonly Utf8JsonWriter _json;
         private readonly ResultSchema _schema;
         private readonly JsonEncodedText[] _kept;
@@ -141,7 +142,7 @@ public sealed class JsonlResultFormat : IResultFormat
         public Writer(string path, ResultSchema schema)
         {
             _schema = schema;
-            _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            _file = OutputFileStream.Create(path, 1 << 16);
             _json = new Utf8JsonWriter(_file, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
             _kept = schema.KeepColumns.Select(c => JsonEncodedText.Encode(c)).ToArray();
             _labels = schema.LabelNames.Select(c => JsonEncodedText.Encode(c)).ToArray();
