@@ -24,6 +24,14 @@ public static class NodeScripts
     /// <summary>Runs scripts/<paramref name="script"/> as <see cref="Run"/> does and returns what it printed on stdout.</summary>
     public static string Output(string script, params string[] arguments)
     {
+        (int exit, string output, string errors) = Execute(script, arguments);
+        Assert.True(exit == 0, $"scripts/{script} exited {exit}: {errors}");
+        return output;
+    }
+
+    /// <summary>Runs scripts/<paramref name="script"/>, skipping as <see cref="Run"/> does, and returns its exit code and output whatever the code.</summary>
+    public static (int Exit, string Stdout, string Stderr) Execute(string script, params string[] arguments)
+    {
         var info = new ProcessStartInfo("node") { RedirectStandardError = true, RedirectStandardOutput = true };
         info.ArgumentList.Add(Path.Combine(SharedData.RepositoryRoot, "scripts", script));
         foreach (string argument in arguments)
@@ -46,8 +54,7 @@ public static class NodeScripts
             string errors = process.StandardError.ReadToEnd();
             Assert.True(process.WaitForExit(60_000), $"scripts/{script} did not finish within a minute");
             Requirement.SkipIfMissing(process.ExitCode == 3, $"An npm package scripts/{script} needs is not installed (.ci/run installs it; set HF_TOKENIZERS_NODE_MODULES to its node_modules): " + errors.Trim());
-            Assert.True(process.ExitCode == 0, $"scripts/{script} exited {process.ExitCode}: {errors}");
-            return output.Result;
+            return (process.ExitCode, output.Result, errors);
         }
     }
 }
