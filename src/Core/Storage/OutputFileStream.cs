@@ -139,12 +139,13 @@ public sealed class OutputFileStream : Stream
             {
                 _file.Dispose();
             }
+            catch (Exception ex) when (OutputWriteException.IsWriteFailure(ex) && _failed)
+            {
+                // Closing after a write already failed and was reported: the same bytes fail again; the file is closed.
+            }
             catch (Exception ex) when (OutputWriteException.IsWriteFailure(ex))
             {
-                if (!_failed)
-                {
-                    throw Fail(ex);
-                }
+                throw Fail(ex);
             }
         }
         base.Dispose(disposing);

@@ -220,7 +220,8 @@ public sealed class ParquetDocumentReader : IPartitionedSource
         }
         foreach (DataField field in used)
         {
-            global::Parquet.Meta.ColumnMetaData? meta = rowGroup.RowGroup.Columns.FirstOrDefault(c => c.MetaData?.PathInSchema is { } path && path.SequenceEqual(field.Path.ToList()))?.MetaData;
+            List<string> fieldPath = field.Path.ToList();
+            global::Parquet.Meta.ColumnMetaData? meta = rowGroup.RowGroup.Columns.FirstOrDefault(c => c.MetaData?.PathInSchema is { } path && path.SequenceEqual(fieldPath))?.MetaData;
             if (meta is null)
             {
                 continue; // the library says so when the column is read

@@ -146,27 +146,27 @@ public sealed class DocumentStream
                 }
             }
         }
+        // Where the pass stood at the document (replayed from the counts once: it decides both the counts the
+        // position keeps and where a resume may seek to).
+        long emitted = ordinal - start;
+        ResumePlan? replay = counts is not null && emitted > 0 ? Plan(epoch, emitted, counts, new SeekMark(0, 0, 0, 1)) : null;
         if (counts is not null)
         {
-            counts = CountsKnownAt(epoch, ordinal - start, counts);
+            counts = CountsKnownAt(emitted, counts, replay);
         }
         SeekMark? seek = null;
-        if (marks is not null && counts is not null && _source is ISeekableSource { CanSeek: true } && ordinal - start > 0)
+        if (marks is not null && replay is not null && _source is ISeekableSource { CanSeek: true })
         {
             // The earliest input a resume still needs (the next to come, or the oldest still in the shuffle
             // buffer); the last mark at or before it is where reading can start again.
-            ResumePlan? plan = Plan(epoch, ordinal - start, counts, new SeekMark(0, 0, 0, 1));
-            if (plan is not null)
+            long needed = replay.Buffer.Count == 0 ? replay.FirstInput : Math.Min(replay.FirstInput, replay.Buffer.Min());
+            lock (marks)
             {
-                long needed = plan.Buffer.Count == 0 ? plan.FirstInput : Math.Min(plan.FirstInput, plan.Buffer.Min());
-                lock (marks)
+                foreach (SeekMark mark in marks)
                 {
-                    foreach (SeekMark mark in marks)
+                    if (mark.Input <= needed && (seek is null || mark.Input >= seek.Input))
                     {
-                        if (mark.Input <= needed && (seek is null || mark.Input >= seek.Input))
-                        {
-                            seek = mark;
-                        }
+                        seek = mark;
                     }
                 }
             }
@@ -175,7 +175,7 @@ public sealed class DocumentStream
         {
             seek = seek with { Validator = validator };
         }
-        return Position with { Epoch = epoch, EmittedInEpoch = ordinal - start, EmittedTotal = ordinal, PartitionCounts = counts, Seek = seek };
+        return Position with { Epoch = epoch, EmittedInEpoch = emitted, EmittedTotal = ordinal, PartitionCounts = counts, Seek = seek };
     }
 
     /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
@@ -492,27 +492,23 @@ public sealed class DocumentStream
     }
 
     /// <summary>
-    /// Works out, from the files' recorded document counts alone, where a pass stood after <paramref name="emitted"/>
-    /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
-    /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
-    /// </summary>
-    /// <summary>
     /// The part counts a position keeps: those every run had recorded by the time the pass emitted its
     /// <paramref name="emitted"/>th document. Reading runs ahead of the consumer by however much the channels and the
     /// clock allow, so what is recorded when the position is asked for varies from run to run; what was recorded when
     /// the document was emitted does not (the parts that end before the last input read then, or all of them once the
     /// pass was draining its buffer). A position is then a function of the settings, and a resume plans the same.
     /// </summary>
-    private long[] CountsKnownAt(int epoch, long emitted, long[] counts)
-    {
-        if (emitted <= 0)
-        {
-            return [];
-        }
-        ResumePlan? replay = Plan(epoch, emitted, counts, new SeekMark(0, 0, 0, 1));
-        return replay is null ? counts : counts[..replay.PartsReadBefore];
-    }
+    /// <param name="emitted">Documents of the pass emitted before the position.</param>
+    /// <param name="counts">The counts recorded so far.</param>
+    /// <param name="replay">The pass replayed to the position from <paramref name="counts"/> (<see cref="Plan"/>), or null where it cannot be.</param>
+    private static long[] CountsKnownAt(long emitted, long[] counts, ResumePlan? replay) =>
+        emitted <= 0 ? [] : replay is null ? counts : counts[..replay.PartsReadBefore];
 
+    /// <summary>
+    /// Works out, from the files' recorded document counts alone, where a pass stood after <paramref name="emitted"/>
+    /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
+    /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
+    /// </summary>
     private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts, SeekMark? seek = null)
     {
         if (_source is MixedSource)
