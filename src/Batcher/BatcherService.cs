@@ -34,13 +34,11 @@ public sealed class BatcherService
     public long? MaxBatches { get; init; }
 
     /// <summary>
-    /// A resumed run's continuation point: the document with this ordinal, the first of the resumed stream, has its
-    /// first <see cref="ResumeOffset"/> tokens dropped (they were in batches already consumed). -1: not resuming.
+    /// A resumed run's part-trained documents: each document whose ordinal is a key has that many leading tokens
+    /// dropped (they were in batches already consumed). Usually one, the first of the resumed stream; a run re-dealt
+    /// among another number of ranks may have one per old rank (the provider's <c>ElasticResume</c>).
     /// </summary>
-    public long ResumeOrdinal { get; init; } = -1;
-
-    /// <summary>Tokens to drop from the document at <see cref="ResumeOrdinal"/>.</summary>
-    public int ResumeOffset { get; init; }
+    public IReadOnlyDictionary<long, long> ResumeOffsets { get; init; } = new Dictionary<long, long>();
 
     /// <summary>Batches handed to the output.</summary>
     public long BatchesSent => Interlocked.Read(ref _batchesSent);
@@ -92,9 +90,9 @@ public sealed class BatcherService
                     {
                         using (document)
                         {
-                            if (document.Source.Ordinal == ResumeOrdinal && ResumeOffset > 0)
+                            if (ResumeOffsets.Count > 0 && ResumeOffsets.TryGetValue(document.Source.Ordinal, out long trained) && trained > 0)
                             {
-                                document.SkipLeading(ResumeOffset);
+                                document.SkipLeading((int)Math.Min(trained, int.MaxValue));
                             }
                             Interlocked.Increment(ref _documents);
                             Interlocked.Add(ref _tokens, document.Count);

@@ -66,7 +66,14 @@ internal static class CliOptions
         HelpName = "docs",
     };
     public static readonly Option<int?> Rank = new("--rank") { Description = "This process's rank (default: from RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID or JOB_COMPLETION_INDEX; else 0).", HelpName = "r" };
-    public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks; document i goes to rank i mod world size.", HelpName = "n" };
+    public static readonly Option<int?> WorldSize = new("--world-size") { Description = "Number of ranks (default: from WORLD_SIZE, OMPI_COMM_WORLD_SIZE, SLURM_NTASKS and the like; else 1). How they share the source: --sharding.", HelpName = "n" };
+
+    public static readonly Option<string> Sharding = new Option<string>("--sharding")
+    {
+        Description = "How ranks share the source. 'local': each rank reads only its share (whole files when there are at least as many as ranks, else every Nth document) and shuffles it; a resume keeps the world size. 'global': every rank reads the whole source in the one order the seed fixes (as a single process would) and takes every Nth document of it, so a resume may change the number of ranks (--resume runs/<task> with another --world-size re-deals the rest exactly; docs/DISTRIBUTED.md). Costs each rank a read of the whole source.",
+        DefaultValueFactory = _ => s_provider.GlobalOrder ? "global" : "local",
+        HelpName = "local|global",
+    }.AcceptOnlyFromAmong("local", "global");
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
 
     // Batcher
@@ -152,7 +159,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Resume,
+        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Sharding, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, .. TaskFlags.Select(f => f.Option), Set, Labels, EvalSplit, Plugin, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

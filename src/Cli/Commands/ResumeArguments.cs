@@ -16,7 +16,7 @@ internal static class ResumeArguments
     [
         CliOptions.Task, CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
         CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
-        .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Labels, CliOptions.EvalSplit, CliOptions.ShuffleBuffer, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
+        .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Labels, CliOptions.EvalSplit, CliOptions.ShuffleBuffer, CliOptions.Sharding, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
         CliOptions.InitFrom,
     ];
 
@@ -41,8 +41,12 @@ internal static class ResumeArguments
     /// Re-parses the command line with the checkpoint's settings filling the options not given. Throws
     /// <see cref="SettingsConflictException"/> listing every given option that contradicts the checkpoint.
     /// </summary>
-    public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder) =>
-        Apply(result, manifest.ReadSettings(folder), MustMatch, Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
+    /// <param name="result">The command line as given.</param>
+    /// <param name="manifest">The checkpoint's manifest.</param>
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="notCarried">Settings the checkpoint does not decide for this run (a re-dealt run's rank and world size).</param>
+    public static ParseResult Apply(ParseResult result, CheckpointManifest manifest, string folder, IReadOnlyCollection<Option>? notCarried = null) =>
+        Apply(result, manifest.ReadSettings(folder), [.. MustMatch.Except(notCarried ?? [])], Defaults, $"--resume {folder}", "Leave these options out to continue as the checkpoint was made, or start a new run.");
 
     /// <summary>Settings inference takes from the checkpoint it runs: they shape the ids and the model, so given again they must agree.</summary>
     private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model, CliOptions.InitFrom];

@@ -49,6 +49,12 @@ public sealed record ProviderRunSettings
     /// <summary>This process's rank and the world size.</summary>
     public RankInfo Rank { get; init; } = RankInfo.Single;
 
+    /// <summary>
+    /// <c>--sharding global</c>: every rank reads the source in one order and takes every Nth document of it, so a resume
+    /// may change the number of ranks; false (local) has each rank read only its share.
+    /// </summary>
+    public bool GlobalOrder { get; init; }
+
     /// <summary>The sources as one line, for messages.</summary>
     public string Description => string.Join(' ', Sources);
 }
@@ -202,6 +208,12 @@ public sealed record RunSettings
     /// <summary>The manifest of <see cref="ResumeFolder"/>.</summary>
     public CheckpointManifest? ResumeManifest { get; init; }
 
+    /// <summary>
+    /// A resume with another number of ranks than the run had: where the global order starts again and how it is
+    /// dealt now (<see cref="Provider.Streaming.ElasticResume"/>); null otherwise.
+    /// </summary>
+    public Provider.Streaming.ElasticPlan? Redealt { get; init; }
+
     /// <summary>Options given on the command line (not defaulted), by name.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 
@@ -217,16 +229,20 @@ public sealed record RunSettings
         HashSet<string> given = GivenOptions(result);
         string? resumeFolder = null;
         CheckpointManifest? manifest = null;
+        Provider.Streaming.ElasticPlan? redealt = null;
         if (result.GetValue(CliOptions.Resume) is { } resume)
         {
-            int? rank = result.GetValue(CliOptions.Rank) ?? (RankInfo.FromEnvironment() is { WorldSize: > 1 } fromEnvironment ? fromEnvironment.Rank : null);
-            resumeFolder = CheckpointManifest.Resolve(resume, rank, System.Console.Error.WriteLine);
-            manifest = CheckpointManifest.Load(resumeFolder);
+            RankInfo environment = RankInfo.FromEnvironment();
+            int? rank = result.GetValue(CliOptions.Rank) ?? (environment is { WorldSize: > 1 } ? environment.Rank : null);
+            int? world = result.GetValue(CliOptions.WorldSize) ?? (environment is { WorldSize: > 1 } ? environment.WorldSize : null);
+            ResumeTarget target = ResumeTarget.Resolve(resume, rank, world, System.Console.Error.WriteLine);
+            (resumeFolder, manifest, redealt) = (target.Folder, target.Manifest, target.Redealt);
             // A device's settings are not a loader's: a loader resuming a device's checkpoint takes only its position.
             bool loaderFromDevice = manifest.Role == "device" && result.GetValue(CliOptions.Role) is "loader";
             if (!loaderFromDevice)
             {
-                result = ResumeArguments.Apply(result, manifest, resumeFolder);
+                // Re-dealt among another number of ranks, the run's rank and world size are this run's own.
+                result = ResumeArguments.Apply(result, manifest, resumeFolder, notCarried: redealt is null ? [] : [CliOptions.Rank, CliOptions.WorldSize]);
             }
         }
         // A resumed run keeps the schedule's horizon (--schedule-steps, else --max-steps) unless it is given a new one:
@@ -236,6 +252,7 @@ public sealed record RunSettings
             Given = given,
             ResumeFolder = resumeFolder,
             ResumeManifest = manifest,
+            Redealt = redealt,
             Recorded = ResumeArguments.Capture(result),
         };
     }
@@ -582,6 +599,7 @@ public sealed record RunSettings
                 ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
                 ShuffleStart = result.GetValue(CliOptions.ShuffleStart) is int start ? Math.Max(1, start) : null,
                 Rank = rank,
+                GlobalOrder = result.GetValue(CliOptions.Sharding) == "global",
             },
             Batcher = new BatcherRunSettings
             {

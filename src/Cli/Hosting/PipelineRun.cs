@@ -101,8 +101,12 @@ internal sealed class PipelineRun : IAsyncDisposable
     {
         ProviderRunSettings p = Settings.Provider;
         Source = SourceFactory.Create(p.Sources, p.Reading, p.Weights);
-        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, ShuffleStart = p.ShuffleStart, Epochs = p.Epochs, ShardBlock = plan.ShardBlock });
-        ProviderPosition? resume = plan.Resume;
+        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, ShuffleStart = p.ShuffleStart, Epochs = p.Epochs, ShardBlock = plan.ShardBlock, GlobalOrder = p.GlobalOrder });
+        ProviderPosition? resume = plan.Resume ?? Settings.Redealt?.Start;
+        if (Settings.Redealt is { } redealt)
+        {
+            Progress.Log(redealt.Description);
+        }
         if (resume is null && Settings.ResumeFolder is { } folder)
         {
             if (Settings.ResumeManifest is not { HasPosition: true })
@@ -157,9 +161,8 @@ internal sealed class PipelineRun : IAsyncDisposable
         {
             // The loader's --max-steps counts batches; in one process the device counts steps and stops the run.
             MaxBatches = Settings.Transport.Role == RunRole.Loader ? Settings.MaxSteps : null,
-            // The provider's resumed stream starts at this document; the batcher drops its tokens already trained on.
-            ResumeOrdinal = _resume?.EmittedTotal ?? -1,
-            ResumeOffset = _resume is not null && Settings.ResumeManifest is { } manifest ? (int)manifest.ResumeOffset : 0,
+            // The documents the resumed stream starts part-way into: the batcher drops their tokens already trained on.
+            ResumeOffsets = _resume?.PartTrained(Settings.Redealt is null ? Settings.ResumeManifest?.ResumeOffset ?? 0 : 0) ?? [],
         };
         PipelineChannel<Document> documents = _documents!;
         // Frames leaving the process carry the stream position too: the device has no stream to ask.
@@ -331,7 +334,11 @@ internal sealed class PipelineRun : IAsyncDisposable
                 stats.Examples,
                 null,
                 stats.Resumes,
-                Stream.ResumeFilesSkipped),
+                Stream.ResumeFilesSkipped)
+            {
+                Sharding = Settings.Provider.GlobalOrder ? "global" : "local",
+                Redealt = Settings.Redealt?.Description,
+            },
             Transport = TransportAccount(),
             Batcher = Batcher is null ? null : new BatcherReport(Batcher.Workers, Batcher.EmptyDocuments, SequenceLength, Settings.Batcher.BatchSize, Batcher.PaddingFraction, Context!.Counters.Snapshot()),
             Settings = new SettingsReport(Settings.Seed, SequenceLength, Settings.Batcher.BatchSize, Settings.Provider.Epochs, Settings.Provider.ShuffleBuffer, Settings.MaxSteps, Settings.Batcher.TaskSettings.Keys.ToDictionary(k => k, k => Settings.Batcher.TaskSettings.GetString(k, string.Empty))),

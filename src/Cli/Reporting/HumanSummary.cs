@@ -131,9 +131,13 @@ public static class HumanSummary
             {
                 totals.AddRow("documents before the resume point", N(provider.ResumeSkipped));
             }
+            if (provider.Redealt is { } redealt)
+            {
+                totals.AddRow("re-dealt", Markup.Escape(redealt));
+            }
             if (provider.WorldSize > 1)
             {
-                totals.AddRow("shard", $"rank {provider.Rank} of {provider.WorldSize} ({provider.OtherRanks:N0} documents on other ranks)");
+                totals.AddRow("shard", $"rank {provider.Rank} of {provider.WorldSize}{(provider.Sharding == "global" ? $", one document in {provider.WorldSize} of the global order" : string.Empty)} ({provider.OtherRanks:N0} documents on other ranks)");
             }
         }
         if (summary.Batcher is { } batcher)

@@ -277,7 +277,14 @@ public sealed record ProviderReport(
     IReadOnlyDictionary<string, IReadOnlyList<string>> SkipExamples,
     string? PositionSaved,
     long HttpResumes,
-    long ResumeFilesSkipped);
+    long ResumeFilesSkipped)
+{
+    /// <summary><c>--sharding</c>: <c>local</c> (each rank reads its share) or <c>global</c> (one order dealt among the ranks).</summary>
+    public string Sharding { get; init; } = "local";
+
+    /// <summary>How a resume with another number of ranks re-dealt the stream ("resumed 4 ranks as 2: global position …"); null otherwise.</summary>
+    public string? Redealt { get; init; }
+}
 
 /// <summary>Batcher details.</summary>
 /// <param name="Workers">Tokenizer workers.</param>

@@ -36,6 +36,12 @@ public sealed record DocumentStreamOptions
     /// windows are the windows a single process would form, and its results the same.
     /// </summary>
     public int ShardBlock { get; init; } = 1;
+
+    /// <summary>
+    /// Deal one global order among the ranks (<see cref="GlobalDeal"/>) instead of splitting the source by rank: every
+    /// rank reads the whole source as one process would and keeps its share, so a resume may change the number of ranks.
+    /// </summary>
+    public bool GlobalOrder { get; init; }
 }
 
 /// <summary>
@@ -56,6 +62,12 @@ public sealed class DocumentStream
     private readonly List<(int Epoch, long StartOrdinal)> _epochStarts = [];
     private ShuffleRule _shuffle;
 
+    // Who the source is split for: this rank (--sharding local), or no one (a global order, dealt after the shuffle).
+    private readonly RankInfo _shardRank;
+
+    // The deal of a global order (set when reading starts: a resume's own, else a fresh one); null when the source is split.
+    private GlobalDeal? _deal;
+
     // Each epoch's finished files' document counts, in that epoch's file order: saved with a position so that a
     // resume can pass over files without reading them.
     private readonly Dictionary<int, List<long>> _partitionCounts = [];
@@ -71,7 +83,16 @@ public sealed class DocumentStream
         ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.ShardBlock, 1);
         _shuffle = new ShuffleRule(_options.ShuffleBuffer, _options.ShuffleStart ?? ShuffleRule.DefaultStart(_options.ShuffleBuffer));
+        if (_options.GlobalOrder && _options.ShardBlock > 1)
+        {
+            throw new ArgumentException("A global order is dealt document by document; it takes no shard block.", nameof(options));
+        }
+        _shardRank = _options.GlobalOrder ? RankInfo.Single : _options.Rank;
+        _deal = _options.GlobalOrder ? GlobalDeal.Fresh(_options.Rank.WorldSize, _options.Rank.Rank) : null;
     }
+
+    /// <summary>How a global order is dealt (see <see cref="DocumentStreamOptions.GlobalOrder"/>); null when ranks split the source.</summary>
+    public GlobalDeal? Deal => _deal;
 
     /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
     public int ShuffleStart => _shuffle.Start;
@@ -102,8 +123,8 @@ public sealed class DocumentStream
     public ProviderPosition Position => new()
     {
         Fingerprint = _source.Fingerprint,
-        Rank = _options.Rank.Rank,
-        WorldSize = _options.Rank.WorldSize,
+        Rank = _shardRank.Rank,
+        WorldSize = _shardRank.WorldSize,
         Seed = _options.Seed,
         ShuffleBuffer = _options.ShuffleBuffer,
         ShuffleStart = _shuffle.Start,
@@ -111,6 +132,7 @@ public sealed class DocumentStream
         Epoch = Volatile.Read(ref _epoch),
         EmittedInEpoch = Interlocked.Read(ref _emittedInEpoch),
         EmittedTotal = Interlocked.Read(ref _emittedTotal),
+        Deal = _deal,
     };
 
     /// <summary>
@@ -188,6 +210,7 @@ public sealed class DocumentStream
         if (resumeFrom is not null)
         {
             Validate(resumeFrom);
+            _deal = resumeFrom.Deal ?? _deal;
             // The position pins the order, its buffer's start included (0: saved before the start existed, when the buffer filled first).
             _shuffle = new ShuffleRule(_options.ShuffleBuffer, resumeFrom.ShuffleStart > 0 ? resumeFrom.ShuffleStart : _options.ShuffleBuffer);
             _epoch = resumeFrom.Epoch;
@@ -225,6 +248,12 @@ public sealed class DocumentStream
                 emittedThisEpoch++;
                 long ordinal = Interlocked.Increment(ref _emittedTotal) - 1;
                 Interlocked.Increment(ref _emittedInEpoch);
+                if (_deal is { } deal && deal.OwnerOf(ordinal) is var owner && owner != deal.Rank)
+                {
+                    // A global order: dealt to another rank, or trained before this deal (by ranks of an earlier size).
+                    Interlocked.Increment(ref owner is null ? ref _resumeSkipped : ref _otherRanks);
+                    continue;
+                }
                 yield return document.Stamp(ordinal);
             }
             if (emittedThisEpoch == 0)
@@ -244,9 +273,9 @@ public sealed class DocumentStream
         {
             problems.Add($"source '{position.Fingerprint}' vs '{_source.Fingerprint}'");
         }
-        if (position.Rank != _options.Rank.Rank || position.WorldSize != _options.Rank.WorldSize)
+        if (position.Rank != _shardRank.Rank || position.WorldSize != _shardRank.WorldSize)
         {
-            problems.Add($"rank {position.Rank}/{position.WorldSize} vs {_options.Rank.Rank}/{_options.Rank.WorldSize}");
+            problems.Add($"rank {position.Rank}/{position.WorldSize} vs {_shardRank.Rank}/{_shardRank.WorldSize}");
         }
         if (position.Seed != _options.Seed)
         {
@@ -256,9 +285,24 @@ public sealed class DocumentStream
         {
             problems.Add($"shuffle buffer {position.ShuffleBuffer} vs {_options.ShuffleBuffer}");
         }
-        if (position.ShardBlock != _options.ShardBlock && _options.Rank.WorldSize > 1)
+        if (position.ShardBlock != _options.ShardBlock && _shardRank.WorldSize > 1)
         {
             problems.Add($"shard block {position.ShardBlock} vs {_options.ShardBlock}");
+        }
+        if (position.Deal is { } deal)
+        {
+            if (!_options.GlobalOrder)
+            {
+                problems.Add("--sharding global (one order dealt among the ranks) vs local (the source split by rank)");
+            }
+            else if (deal.Rank != _options.Rank.Rank || deal.WorldSize != _options.Rank.WorldSize)
+            {
+                problems.Add($"rank {deal.Rank}/{deal.WorldSize} vs {_options.Rank.Rank}/{_options.Rank.WorldSize} (a position of another number of ranks is re-dealt first: ElasticResume)");
+            }
+        }
+        else if (_options.GlobalOrder)
+        {
+            problems.Add("--sharding local (the source split by rank) vs global (one order dealt among the ranks)");
         }
         if (problems.Count > 0)
         {
@@ -266,11 +310,11 @@ public sealed class DocumentStream
         }
     }
 
-    /// <summary>True when ranks split the source by file rather than by document.</summary>
+    /// <summary>True when ranks split the source by file rather than by document (never for a global order).</summary>
     public bool ShardsByFile => ByFile(_source);
 
     private bool ByFile(IDocumentSource source) =>
-        source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _options.Rank.WorldSize && _options.Rank.WorldSize > 1;
+        source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _shardRank.WorldSize && _shardRank.WorldSize > 1;
 
     /// <summary>One epoch of this rank's stream: the source's shard shuffled, or for a mix each component's shard shuffled and drawn by weight.</summary>
     private IAsyncEnumerable<Document> EpochAsync(int epoch, ResumePlan? plan, CancellationToken cancellationToken)
@@ -378,7 +422,7 @@ public sealed class DocumentStream
     {
         if (byFile)
         {
-            return position % _options.Rank.WorldSize == _options.Rank.Rank ? count : 0;
+            return position % _shardRank.WorldSize == _shardRank.Rank ? count : 0;
         }
         if (count == 0)
         {
@@ -387,7 +431,7 @@ public sealed class DocumentStream
         long block = _options.ShardBlock;
         long blocks = BlocksOf(count);
         long last = count - ((blocks - 1) * block);
-        return (_options.Rank.OwnedAmong(firstBlock, blocks - 1) * block) + (_options.Rank.Owns(firstBlock + blocks - 1) ? last : 0);
+        return (_shardRank.OwnedAmong(firstBlock, blocks - 1) * block) + (_shardRank.Owns(firstBlock + blocks - 1) ? last : 0);
     }
 
     /// <summary>The blocks <paramref name="count"/> documents of one part make (<see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
@@ -404,7 +448,7 @@ public sealed class DocumentStream
             long blocks = 0;
             for (int position = 0; position < order.Length; position++)
             {
-                if (byFile && position % _options.Rank.WorldSize != _options.Rank.Rank)
+                if (byFile && position % _shardRank.WorldSize != _shardRank.Rank)
                 {
                     Record(counts, 0);
                     continue;
@@ -427,7 +471,7 @@ public sealed class DocumentStream
                 await foreach (Document document in parts.ReadPartitionAsync(part, cancellationToken).ConfigureAwait(false))
                 {
                     long inPart = read++;
-                    if (!byFile && !_options.Rank.Owns(blocks + (inPart / _options.ShardBlock)))
+                    if (!byFile && !_shardRank.Owns(blocks + (inPart / _options.ShardBlock)))
                     {
                         Interlocked.Increment(ref _otherRanks);
                         continue;
@@ -467,7 +511,7 @@ public sealed class DocumentStream
                 }
             }
             long raw = index++;
-            if (!_options.Rank.Owns(raw / _options.ShardBlock))
+            if (!_shardRank.Owns(raw / _options.ShardBlock))
             {
                 Interlocked.Increment(ref _otherRanks);
                 continue;

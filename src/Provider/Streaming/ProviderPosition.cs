@@ -45,6 +45,35 @@ public sealed record ProviderPosition
     /// <summary>For one local, uncompressed file, the record a resume starts reading at (all it still needs lies after it); null to read from the start.</summary>
     public SeekMark? Seek { get; init; }
 
+    /// <summary>
+    /// For a stream dealt from one global order (<c>--sharding global</c>), how it is dealt and to which rank; the
+    /// position's own counts are then the global stream's (<see cref="Rank"/> 0 of 1). Null when ranks split the source
+    /// (<c>--sharding local</c>).
+    /// </summary>
+    public GlobalDeal? Deal { get; init; }
+
+    /// <summary>
+    /// The tokens already trained of each document a stream resumed here starts part-way into: the document at the
+    /// position itself (<paramref name="offset"/>, the checkpoint's resume offset; 0 for none) and those a re-deal handed
+    /// over part-trained (<see cref="GlobalDeal.Offsets"/>) still ahead.
+    /// </summary>
+    public Dictionary<long, long> PartTrained(long offset)
+    {
+        var offsets = new Dictionary<long, long>();
+        foreach ((long ordinal, long tokens) in Deal?.Offsets ?? new Dictionary<long, long>())
+        {
+            if (ordinal >= EmittedTotal)
+            {
+                offsets[ordinal] = tokens;
+            }
+        }
+        if (offset > 0)
+        {
+            offsets[EmittedTotal] = offset;
+        }
+        return offsets;
+    }
+
     /// <summary>Writes the position as JSON, atomically (temp file, then rename).</summary>
     public void Save(string path) => JsonFile.WriteAtomic(path, this, ProviderJsonContext.Default.ProviderPosition);
 
