@@ -59,6 +59,13 @@ public sealed record CheckpointManifest
     /// </summary>
     public string? Role { get; init; }
 
+    /// <summary>
+    /// For a run whose stream was re-dealt among another number of ranks (<c>--sharding global</c>), the old ranks'
+    /// checkpoint folders it was re-dealt from, by rank: a rank of this run that has not saved yet re-deals from them
+    /// too (<see cref="ResumeTarget"/>). Null otherwise.
+    /// </summary>
+    public IReadOnlyList<string>? RedealtFrom { get; init; }
+
     /// <summary>The effective value of every setting that shaped the run, by option name, as command-line values.</summary>
     public required IReadOnlyDictionary<string, string[]> Settings { get; init; }
 

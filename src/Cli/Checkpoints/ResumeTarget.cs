@@ -1,3 +1,4 @@
+using StreamLoader.Core.Diagnostics;
 using StreamLoader.Provider.Streaming;
 
 namespace StreamLoader.Cli.Checkpoints;
@@ -8,15 +9,21 @@ namespace StreamLoader.Cli.Checkpoints;
 /// </summary>
 /// <param name="Folder">The checkpoint folder this rank continues.</param>
 /// <param name="Manifest">Its manifest.</param>
-/// <param name="Redealt">The re-dealt stream (<see cref="ElasticResume"/>), or null when the world size is the run's own.</param>
-internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, ElasticPlan? Redealt)
+/// <param name="Redealt">The re-dealt stream (<see cref="ElasticResume"/>), or null when this rank continues its own checkpoint's stream.</param>
+/// <param name="RedealtFrom">The old ranks' checkpoint folders the stream was re-dealt from, by rank; null when not re-dealt.</param>
+internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, ElasticPlan? Redealt, IReadOnlyList<string>? RedealtFrom)
 {
     /// <summary>
-    /// Resolves <c>--resume <paramref name="path"/></c> for <paramref name="rank"/> of <paramref name="worldSize"/>. A folder
-    /// of runs whose newest run had another number of ranks, and dealt its stream globally, is re-dealt: every old rank's
-    /// checkpoint (its <c>latest-rank&lt;r&gt;</c>) is read, and new rank r continues old rank r's model (rank 0's where
-    /// the old run had fewer ranks; under data parallelism they hold the same weights).
+    /// Resolves <c>--resume <paramref name="path"/></c> for <paramref name="rank"/> of <paramref name="worldSize"/>.
     /// </summary>
+    /// <remarks>
+    /// A folder of runs whose newest run dealt its stream globally (<c>--sharding global</c>) among another number of
+    /// ranks is re-dealt: every old rank's checkpoint (its <c>latest-rank&lt;r&gt;</c>) is read, and new rank r continues
+    /// old rank r's model (rank 0's where the old run had fewer ranks; under data parallelism they hold the same
+    /// weights). A re-dealt run's checkpoints name the folders it was re-dealt from (<see cref="CheckpointManifest.RedealtFrom"/>),
+    /// so a rank that had not saved yet when the others did re-deals from the same folders and joins the same run,
+    /// whatever order the ranks start and save in.
+    /// </remarks>
     /// <param name="path">The <c>--resume</c> value: a checkpoint folder, a folder of runs, or a <c>latest</c> pointer.</param>
     /// <param name="rank">This rank, or null where no rank was stated (a single process, or the checkpoint's own).</param>
     /// <param name="worldSize">The world size stated (by <c>--world-size</c> or the launcher), or null.</param>
@@ -24,45 +31,75 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     public static ResumeTarget Resolve(string path, int? rank, int? worldSize, Action<string>? report)
     {
         string? newest = NewestFirstRank(path, report);
-        GlobalDeal? deal = newest is not null && CheckpointManifest.Load(newest).HasPosition ? ProviderPosition.Load(Path.Combine(newest, CheckpointManifest.PositionFileName)).Deal : null;
+        CheckpointManifest? newestManifest = newest is null ? null : CheckpointManifest.Load(newest);
+        GlobalDeal? deal = newestManifest is { HasPosition: true } ? PositionIn(newest!).Deal : null;
         // A folder of runs resumed without a stated world size is resumed by one process; a checkpoint folder named
         // itself keeps its own run's size unless another is stated.
         int? world = worldSize ?? (IsFolderOfRuns(path) ? 1 : null);
-        if (deal is null || world is null || deal.WorldSize == world)
+        if (deal is null || world is null)
         {
-            string folder = CheckpointManifest.Resolve(path, rank, report);
-            return new ResumeTarget(folder, CheckpointManifest.Load(folder), null);
+            return Own(path, rank, report);
         }
-
-        var stops = new List<RankStop>(deal.WorldSize);
-        var folders = new List<string>(deal.WorldSize);
-        long? steps = null;
-        for (int r = 0; r < deal.WorldSize; r++)
+        if (deal.WorldSize != world)
         {
-            string folder = deal.WorldSize == 1 ? newest! : CheckpointManifest.Resolve(path, r, report);
+            string[] old = deal.WorldSize == 1 ? [newest!] : [.. Enumerable.Range(0, deal.WorldSize).Select(r => CheckpointManifest.Resolve(path, r, report))];
+            return Redeal(path, old, rank ?? 0, world.Value);
+        }
+        // The newest run had this size: this rank continues its own checkpoint of that run, or, where it has none yet
+        // (it had not saved when the others did), joins it as the re-deal that made it dealt it.
+        ResumeTarget? own = null;
+        try
+        {
+            own = Own(path, rank, report);
+        }
+        catch (DirectoryNotFoundException) when (newestManifest!.RedealtFrom is { Count: > 0 })
+        {
+        }
+        bool sameRun = own is not null && own.Manifest.HasPosition && PositionIn(own.Folder).Deal is { } ownDeal && ownDeal.SameDealAs(deal);
+        if (!sameRun && newestManifest!.RedealtFrom is { Count: > 0 } from)
+        {
+            return Redeal(path, from, rank ?? 0, world.Value);
+        }
+        return own ?? Own(path, rank, report);
+    }
+
+    private static ResumeTarget Own(string path, int? rank, Action<string>? report)
+    {
+        string folder = CheckpointManifest.Resolve(path, rank, report);
+        return new ResumeTarget(folder, CheckpointManifest.Load(folder), null, null);
+    }
+
+    /// <summary>Re-deals the stream the checkpoints in <paramref name="old"/> (by rank) left, for <paramref name="rank"/> of <paramref name="world"/>.</summary>
+    private static ResumeTarget Redeal(string path, IReadOnlyList<string> old, int rank, int world)
+    {
+        var stops = new List<RankStop>(old.Count);
+        long? steps = null;
+        for (int r = 0; r < old.Count; r++)
+        {
+            string folder = old[r];
             CheckpointManifest saved = CheckpointManifest.Load(folder);
-            ProviderPosition? position = saved.HasPosition ? ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName)) : null;
+            ProviderPosition? position = saved.HasPosition ? PositionIn(folder) : null;
             if (position?.Deal?.Rank != r)
             {
-                throw new Core.Diagnostics.SettingsConflictException(
-                    $"--resume {path}: re-dealing the stream of {deal.WorldSize} ranks among {world} needs every old rank's checkpoint, but {folder} is not rank {r}'s "
-                    + $"({(position?.Deal is { } d ? $"it is rank {d.Rank}'s" : "it has no dealt position")}). Give the folder of runs whose latest-rank0 … latest-rank{deal.WorldSize - 1} name them.");
+                throw new SettingsConflictException(
+                    $"--resume {path}: re-dealing the stream of {old.Count} ranks among {world} needs every old rank's checkpoint, but {folder} is not rank {r}'s "
+                    + $"({(position?.Deal is { } d ? $"it is rank {d.Rank}'s" : "it has no dealt position")}). Give the folder of runs whose latest-rank0 … latest-rank{old.Count - 1} name them.");
             }
             if (steps is long first && saved.Steps != first)
             {
-                throw new Core.Diagnostics.SettingsConflictException(
+                throw new SettingsConflictException(
                     $"--resume {path}: the old ranks' checkpoints are at different steps (rank 0 at {first:N0}, rank {r} at {saved.Steps:N0}), so they are not one training's state; "
-                    + $"resume with --world-size {deal.WorldSize} to bring them level, or name checkpoints of one step.");
+                    + $"resume with --world-size {old.Count} to bring them level, or name checkpoints of one step.");
             }
             steps = saved.Steps;
-            folders.Add(folder);
             stops.Add(new RankStop(position, saved.ResumeOffset));
         }
-        int me = rank ?? 0;
-        ElasticPlan plan = ElasticResume.Redeal(stops, world.Value, me);
-        string own = folders[me < folders.Count ? me : 0];
-        return new ResumeTarget(own, CheckpointManifest.Load(own), plan);
+        ElasticPlan plan = ElasticResume.Redeal(stops, world, rank);
+        string own = old[rank < old.Count ? rank : 0];
+        return new ResumeTarget(own, CheckpointManifest.Load(own), plan, old);
     }
+
+    private static ProviderPosition PositionIn(string folder) => ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName));
 
     private static bool IsFolderOfRuns(string path) =>
         Directory.Exists(path) && !File.Exists(Path.Combine(path, CheckpointManifest.FileName));

@@ -214,6 +214,12 @@ public sealed record RunSettings
     /// </summary>
     public Provider.Streaming.ElasticPlan? Redealt { get; init; }
 
+    /// <summary>
+    /// The checkpoint folders this run's stream was re-dealt from: by this run (<see cref="Redealt"/>), or by the run
+    /// it continues. Its checkpoints record them (<see cref="CheckpointManifest.RedealtFrom"/>).
+    /// </summary>
+    public IReadOnlyList<string>? RedealtFrom { get; init; }
+
     /// <summary>Options given on the command line (not defaulted), by name.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 
@@ -230,13 +236,14 @@ public sealed record RunSettings
         string? resumeFolder = null;
         CheckpointManifest? manifest = null;
         Provider.Streaming.ElasticPlan? redealt = null;
+        IReadOnlyList<string>? redealtFrom = null;
         if (result.GetValue(CliOptions.Resume) is { } resume)
         {
             RankInfo environment = RankInfo.FromEnvironment();
             int? rank = result.GetValue(CliOptions.Rank) ?? (environment is { WorldSize: > 1 } ? environment.Rank : null);
             int? world = result.GetValue(CliOptions.WorldSize) ?? (environment is { WorldSize: > 1 } ? environment.WorldSize : null);
             ResumeTarget target = ResumeTarget.Resolve(resume, rank, world, System.Console.Error.WriteLine);
-            (resumeFolder, manifest, redealt) = (target.Folder, target.Manifest, target.Redealt);
+            (resumeFolder, manifest, redealt, redealtFrom) = (target.Folder, target.Manifest, target.Redealt, target.RedealtFrom);
             // A device's settings are not a loader's: a loader resuming a device's checkpoint takes only its position.
             bool loaderFromDevice = manifest.Role == "device" && result.GetValue(CliOptions.Role) is "loader";
             if (!loaderFromDevice)
@@ -253,6 +260,7 @@ public sealed record RunSettings
             ResumeFolder = resumeFolder,
             ResumeManifest = manifest,
             Redealt = redealt,
+            RedealtFrom = redealtFrom ?? manifest?.RedealtFrom,
             Recorded = ResumeArguments.Capture(result),
         };
     }

@@ -110,4 +110,41 @@ public sealed class ElasticResumeConsoleTests
         Assert.True(twice.Count == 0, $"{twice.Count} words trained twice (ids {string.Join(", ", twice.Take(10))})");
         Assert.Equal(whole.Order(), trained.Order());
     }
+
+    [Trait("Category", "EndToEnd")]
+    [Fact]
+    public async Task AllServices_ResizedTwice_RanksStartingOneAfterAnother_EachJoinsTheSameRedeal()
+    {
+        using var files = new TempFiles();
+        string[] source = Corpus(files, manyFiles: false);
+        string[] common = ["--task", "clm", "--source", source[0], "--vocab", files.Path("vocab.txt"), "--seq-len", "16", "--batch-size", "2", "--shuffle-buffer", "16",
+            "--model", "micro", "--progress", "none"];
+
+        async Task<string> RunAsync(int rank, int world, long steps, params string[] more)
+        {
+            var (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, Limit,
+                [.. common, "--rank", $"{rank}", "--world-size", $"{world}", "--max-steps", $"{steps}", .. more]);
+            Assert.True(exit == 0, stderr);
+            return stderr;
+        }
+
+        for (int r = 0; r < 2; r++)
+        {
+            await RunAsync(r, 2, 3, "--sharding", "global");
+        }
+        // Three ranks, one after another: the first has saved (latest-rank0 is the new run's) before the second
+        // starts, and the third has no checkpoint of its own at all; each still re-deals what the two left.
+        var lines = new List<string>();
+        for (int r = 0; r < 3; r++)
+        {
+            string stderr = await RunAsync(r, 3, 6, "--resume", "runs/clm");
+            lines.Add(stderr.Split('\n').Single(l => l.StartsWith("resumed 2 ranks as 3: ", StringComparison.Ordinal)));
+        }
+        // The same deal for all three (the line differs only in the rank that takes its share).
+        Assert.Single(lines.Select(l => l[..l.IndexOf("; rank ", StringComparison.Ordinal)]).Distinct());
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.Contains("resumed 3 ranks as 2: global position ", await RunAsync(r, 2, 9, "--resume", "runs/clm"));
+        }
+    }
 }

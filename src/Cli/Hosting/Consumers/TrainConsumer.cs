@@ -173,6 +173,7 @@ internal sealed class TrainConsumer : IRunConsumer
                 LabelNames = run.Labels?.Names,
                 HasPosition = hasPosition,
                 Role = s.Transport.Role == RunRole.Device ? "device" : null,
+                RedealtFrom = s.RedealtFrom,
                 Settings = s.Recorded,
             }.Save(folder);
             CheckpointManifest.Publish(folder, target);
