@@ -9,13 +9,13 @@ namespace StreamLoader.Tests.Docs;
 /// against the Kubernetes API's schemas (npm kubernetes-models, via scripts/k8s_validate.js): taken from the docs as
 /// they are, so the docs cannot drift from what a cluster accepts. No cluster needed.
 /// </summary>
-public sealed partial class KubernetesManifestTests
+public sealed class KubernetesManifestTests
 {
     [Fact]
     public void InferenceIndexedJob_IsAValidJob()
     {
         using var files = new TempFiles();
-        string manifest = files.WriteText("job.yaml", YamlBlockAfter("INFERENCE.md", "### Kubernetes: an indexed Job"));
+        string manifest = files.WriteText("job.yaml", DocBlocks.After("INFERENCE.md", "### Kubernetes: an indexed Job", "yaml"));
 
         (int exit, string output, string errors) = NodeScripts.Execute("k8s_validate.js", manifest);
 
@@ -30,7 +30,7 @@ public sealed partial class KubernetesManifestTests
     {
         using var files = new TempFiles();
         // The docs give the pod's containers; a Pod around them is what the schema checks.
-        string containers = YamlBlockAfter("DISTRIBUTED.md", "### Kubernetes");
+        string containers = DocBlocks.After("DISTRIBUTED.md", "### Kubernetes", "yaml");
         string pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: train-0\nspec:\n" + string.Concat(containers.Split('\n').Select(l => l.Length > 0 ? $"  {l}\n" : "\n"));
         string manifest = files.WriteText("pod.yaml", pod);
 
@@ -44,7 +44,7 @@ public sealed partial class KubernetesManifestTests
     public void BrokenJob_IsRefusedNamingTheFields()
     {
         using var files = new TempFiles();
-        string job = YamlBlockAfter("INFERENCE.md", "### Kubernetes: an indexed Job")
+        string job = DocBlocks.After("INFERENCE.md", "### Kubernetes: an indexed Job", "yaml")
             .Replace("completions: 8", "completions: \"eight\"", StringComparison.Ordinal)
             .Replace("completionMode: Indexed", "completionMode: Indexd", StringComparison.Ordinal);
         string manifest = files.WriteText("job.yaml", job);
@@ -55,17 +55,4 @@ public sealed partial class KubernetesManifestTests
         Assert.Contains("completions must be integer", output, StringComparison.Ordinal);
         Assert.Contains("completionMode must be equal to one of the allowed values", output, StringComparison.Ordinal);
     }
-
-    private static string YamlBlockAfter(string doc, string heading)
-    {
-        string text = File.ReadAllText(Path.Combine(SharedData.RepositoryRoot, "docs", doc));
-        int at = text.IndexOf("\n" + heading + "\n", StringComparison.Ordinal);
-        Assert.True(at >= 0, $"docs/{doc} has no heading '{heading}'");
-        Match block = YamlBlock().Match(text, at);
-        Assert.True(block.Success, $"docs/{doc} has no yaml block after '{heading}'");
-        return block.Groups[1].Value;
-    }
-
-    [GeneratedRegex("```yaml\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex YamlBlock();
 }
