@@ -23,7 +23,10 @@
 #                                 before a requeued job may start again (Slurm default 120)
 #
 # Requirements: slurmctld, slurmd, munged, sinfo/scontrol/squeue/scancel in PATH; run as root
-# (SlurmUser/SlurmdUser is the calling user; slurmd must be root to run jobs as the submitter).
+# (SlurmUser is the calling user, SlurmdUser root: slurmd must be root to run jobs as the submitter).
+# No cgroups needed (proctrack/linuxproc, task/none).  Harmless noise in the logs: "mpi/pmix_v4:
+# can not load PMIx library" (Slurm loads every MPI plugin; MpiDefault=none is still used) and
+# munged's "Unauthorized credential for client UID=0" info lines.
 set -euo pipefail
 
 SCRIPT_NAME=$(basename "$0")
@@ -38,10 +41,17 @@ usage() {
 
 [[ $# -eq 2 ]] || usage
 CMD=$1
+[[ $CMD =~ ^(start|stop|env|status)$ ]] || usage
 [[ -n $2 ]] || usage
+if [[ ! -d $2 ]]; then
+    case $CMD in
+        start) mkdir -p -- "$2" || die "cannot create STATE_DIR '$2'" ;;
+        stop) log "no $2: nothing to stop"; exit 0 ;;
+        status) echo "not running"; exit 1 ;;
+        *) die "STATE_DIR '$2' does not exist" ;;
+    esac
+fi
 # Absolute path: the daemons chdir and the config must not depend on the caller's cwd.
-mkdir -p -- "$2" 2>/dev/null || true
-[[ -d $2 ]] || die "STATE_DIR '$2' does not exist and cannot be created"
 DIR=$(cd -- "$2" && pwd -P)
 
 # ----------------------------------------------------------------------------------------------
@@ -68,14 +78,22 @@ NODE=$(hostname -s)
 # Helpers
 # ----------------------------------------------------------------------------------------------
 
+# running PID: true if PID exists and is not a zombie (an exited daemon not yet reaped by init).
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z ]]
+}
+
 # pid_alive PIDFILE NAME: true if the pid in PIDFILE is a live process whose command is NAME
-# (guards against a stale pid file whose pid has been reused by something else).
+# (guards against a stale pid file whose pid has been reused by something else); prints the pid.
 pid_alive() {
     local file=$1 name=$2 pid comm
     [[ -s $file ]] || return 1
     pid=$(tr -dc '0-9' <"$file")
     [[ -n $pid ]] || return 1
-    [[ -r /proc/$pid/comm ]] || return 1
+    running "$pid" || return 1
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
     [[ $comm == "$name"* ]] || return 1
     echo "$pid"
@@ -106,27 +124,30 @@ pick_port() {
 
 # spawn LOGFILE CMD...: start CMD detached from us (own session, stdin from /dev/null, stdout and
 # stderr to LOGFILE, lock fd closed) so that `$(cluster.sh start ...)` or a test runner reading our
-# output never waits for the daemons.  SLURM_TEST_CLUSTER marks the daemons (and the slurmstepd
-# processes slurmd forks) as belonging to this STATE_DIR, so `stop` can find stray slurmstepds.
+# output never waits for the daemons.  SLURM_CONF in their environment also lets `stop` recognise
+# the slurmstepd processes this slurmd forks (see our_stepds).  Sets SPAWNED to the daemon's pid
+# (setsid execs in place: a background child of a script is not a process-group leader).
+SPAWNED=
 spawn() {
     local out=$1; shift
-    SLURM_CONF=$CONF SLURM_TEST_CLUSTER=$DIR setsid "$@" </dev/null >>"$out" 2>&1 9>&- &
+    SLURM_CONF=$CONF setsid "$@" </dev/null >>"$out" 2>&1 9>&- &
+    SPAWNED=$!
 }
 
 # wait_gone PID SECONDS: wait until PID has exited; false on timeout.
 wait_gone() {
     local pid=$1 t=$(( $2 * 10 )) i
     for (( i = 0; i < t; i++ )); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        running "$pid" || return 0
         sleep 0.1
     done
-    ! kill -0 "$pid" 2>/dev/null
+    ! running "$pid"
 }
 
 # stop_pids PIDFILE:NAME...: SIGTERM all the given daemons at once, wait up to 15 s for each,
 # then SIGKILL what is left; remove the pid files.
 stop_pids() {
-    local spec file name pid pids=() names=() i
+    local spec file name pid pids=() names=() i n
     for spec in "$@"; do
         file=${spec%%:*}; name=${spec#*:}
         if pid=$(pid_alive "$file" "$name"); then
@@ -141,12 +162,17 @@ stop_pids() {
             wait_gone "${pids[$i]}" 5 || log "warning: ${names[$i]} (${pids[$i]}) still alive"
         fi
     done
+    # Best effort: give init a moment to reap them, so `ps` right after `stop` is clean.
+    for i in "${!pids[@]}"; do
+        for (( n = 0; n < 30; n++ )); do [[ -e /proc/${pids[$i]} ]] || break; sleep 0.1; done
+    done
     for spec in "$@"; do rm -f -- "${spec%%:*}"; done
 }
 
 # descendants PID: PID's child processes, recursively (from the ppid field of /proc/*/stat).
 descendants() {
     local parent=$1 p
+    # shellcheck disable=SC2013  # pids are single words
     for p in $(awk -v pp="$parent" '{ sub(/^.*\) /, ""); if ($2 == pp) print FILENAME }' \
                    /proc/[0-9]*/stat 2>/dev/null | cut -d/ -f3); do
         echo "$p"
@@ -154,14 +180,20 @@ descendants() {
     done
 }
 
-# our_stepds: pids of slurmstepd processes started by this STATE_DIR's slurmd.
+# our_stepds: pids of slurmstepd processes started by this STATE_DIR's slurmd.  slurmstepd
+# inherits slurmd's open log file (under STATE_DIR/log) and, usually, its SLURM_CONF variable
+# (slurmd's setproctitle may overwrite the first environment strings, so check both).
 our_stepds() {
-    local f pid
+    local f pid fd
     for f in /proc/[0-9]*/comm; do
         pid=${f#/proc/}; pid=${pid%/comm}
         [[ $(cat "$f" 2>/dev/null) == slurmstepd* ]] || continue
-        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "SLURM_TEST_CLUSTER=$DIR" \
-            && echo "$pid"
+        if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$CONF"; then
+            echo "$pid"; continue
+        fi
+        for fd in /proc/"$pid"/fd/*; do
+            if [[ $(readlink "$fd" 2>/dev/null) == "$DIR"/* ]]; then echo "$pid"; break; fi
+        done
     done
     return 0
 }
@@ -171,14 +203,19 @@ node_state() {
     SLURM_CONF=$CONF timeout 10 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n1 || true
 }
 
+# show_logs: the tail of each daemon's log (its log file, or its captured stdout/stderr when the
+# log file was never written, e.g. a config error), for diagnosing a failed start.
 show_logs() {
-    local f
-    for f in "$LOG_DIR"/slurmctld.log "$LOG_DIR"/slurmctld.out "$LOG_DIR"/slurmd.log \
-             "$LOG_DIR"/slurmd.out "$MUNGE_DIR"/munged.log "$LOG_DIR"/munged.out; do
+    local pair f
+    for pair in "$LOG_DIR/slurmctld.log:$LOG_DIR/slurmctld.out" "$LOG_DIR/slurmd.log:$LOG_DIR/slurmd.out" \
+                "$MUNGE_DIR/munged.log:$LOG_DIR/munged.out"; do
+        f=${pair%%:*}
+        [[ -s $f ]] || f=${pair#*:}
         [[ -s $f ]] || continue
         echo "----- tail -n 25 $f -----" >&2
         tail -n 25 "$f" >&2
     done
+    echo "----- end of logs (all under $LOG_DIR and $MUNGE_DIR) -----" >&2
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -226,8 +263,10 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 # cred_expire: lifetime of job/step credentials in seconds (default 120).  It is ALSO how long
-# a requeued batch job is held (Reason=BeginTime, begin = requeue time + cred_expire + 1) before
-# it may run again, so it is short here to make scontrol requeue tests quick.
+# a requeued batch job is held (Reason=BeginTime, BeginTime = moment its old run has fully ended
+# + cred_expire + 1 s; the node refuses the job id until its revoked credential expires), so it
+# is short here to make scontrol requeue tests quick.  Do not force an earlier start with
+# "scontrol update JobId=.. StartTime=now": the relaunch then fails ("Job credential revoked").
 AuthInfo=socket=$MUNGE_SOCKET,cred_expire=$cred_expire
 # All state, spool, pid and log files under STATE_DIR.
 StateSaveLocation=$STATE_SAVE
@@ -345,8 +384,9 @@ do_stop() {
             done
         fi
     fi
-    # 2. Daemons, by pid file: slurmd and slurmctld together (each takes 1-2 s to shut down).
-    stop_pids "$SLURMD_PID:slurmd" "$CTLD_PID:slurmctld"
+    # 2. Daemons, by pid file, all at once (each takes 1-2 s to shut down; none needs munge for
+    #    that once the jobs are gone).
+    stop_pids "$SLURMD_PID:slurmd" "$CTLD_PID:slurmctld" "$MUNGE_PID:munged"
     # 3. Any slurmstepd of ours still around (and the job processes under it).
     local stray p
     stray=$(our_stepds)
@@ -358,8 +398,6 @@ do_stop() {
         kill -KILL $victims 2>/dev/null || true
         for p in $victims; do wait_gone "$p" 5 || true; done
     fi
-    # 4. munged last (slurmd/slurmctld use it until they exit).
-    stop_pids "$MUNGE_PID:munged"
     rm -f "$MUNGE_SOCKET" "$MUNGE_SOCKET.lock"
 }
 
@@ -401,8 +439,10 @@ do_start() {
     # slurmctld: -D foreground (we detach it ourselves), -c = cold start: no jobs or node state
     # recovered from a previous run in this STATE_DIR, so every `start` begins with an empty queue.
     spawn "$LOG_DIR/slurmctld.out" slurmctld -D -c -f "$CONF"
+    local ctld_proc=$SPAWNED
     # slurmd: -D foreground, -N our node name.
     spawn "$LOG_DIR/slurmd.out" slurmd -D -f "$CONF" -N "$NODE"
+    local slurmd_proc=$SPAWNED
 
     # Wait for the node to register and become idle.
     timeout=${SLURM_TEST_START_TIMEOUT:-60}
@@ -413,11 +453,11 @@ do_start() {
         case $state in
             idle|idle~|mixed|allocated) break ;;
         esac
-        # A daemon that died will not come back: fail fast.  (Pid files appear a moment after
-        # the process starts, so only judge once a pid file exists or after a grace period.)
+        # A daemon that died (bad config, port taken, ...) will not come back: fail fast.
+        # They are still our children here, so a dead one is a zombie, which running() rejects.
         ctld_ok=1; slurmd_ok=1
-        if [[ -e $CTLD_PID ]] && ! pid_alive "$CTLD_PID" slurmctld >/dev/null; then ctld_ok=0; fi
-        if [[ -e $SLURMD_PID ]] && ! pid_alive "$SLURMD_PID" slurmd >/dev/null; then slurmd_ok=0; fi
+        running "$ctld_proc" || ctld_ok=0
+        running "$slurmd_proc" || slurmd_ok=0
         if (( ctld_ok == 0 || slurmd_ok == 0 )) || (( $(date +%s) >= deadline )); then
             if (( ctld_ok == 0 )); then log "slurmctld exited during start";
             elif (( slurmd_ok == 0 )); then log "slurmd exited during start";
@@ -438,10 +478,12 @@ do_start() {
 do_env() {
     [[ -f $CONF ]] || die "no cluster config in $DIR (run: $SCRIPT_NAME start $DIR)"
     # Client commands (sbatch, srun, squeue, scancel, scontrol, sinfo) only need SLURM_CONF: the
-    # munge socket is taken from AuthInfo in that file.  Clear job variables inherited from an
-    # enclosing Slurm job so they do not leak into this cluster's commands.
+    # munge socket is taken from AuthInfo in that file.  First drop every other SLURM_* variable
+    # inherited from an enclosing Slurm job (SLURM_JOB_ID etc. would make srun/sbatch attach to
+    # that job); our own SLURM_TEST_* tunables are kept.  The loop is POSIX sh as well as bash.
+    # shellcheck disable=SC2016,SC2028  # printed literally, expanded by the caller's eval
+    echo 'for v in $(env | sed -n '"'"'/^SLURM_TEST_/d; s/^\(SLURM_[A-Za-z0-9_]*\)=.*/\1/p'"'"'); do unset "$v"; done; unset v'
     printf 'export SLURM_CONF=%q\n' "$CONF"
-    echo 'unset SLURM_JOB_ID SLURM_JOBID SLURM_JOB_NAME SLURM_STEP_ID SLURM_STEPID'
 }
 
 case $CMD in
