@@ -133,12 +133,27 @@ public static class CliFixtures
     /// Runs a program to its end. It is taken to hang, and killed, once it has printed nothing for the test limit (a
     /// loaded machine slows a run down, but one that makes progress prints it), or after three limits in all.
     /// </summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunProgramAsync(string workingDirectory, string program, params string[] args)
+    public static Task<(int Exit, string Stdout, string Stderr)> RunProgramAsync(string workingDirectory, string program, params string[] args) =>
+        RunProgramAsync(workingDirectory, null, program, args);
+
+    /// <summary>Runs a program to its end as <see cref="RunProgramAsync(string, string, string[])"/> does, with <paramref name="environment"/> changed (a null value removes the variable).</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunProgramAsync(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, string program, params string[] args)
     {
         var info = new ProcessStartInfo(program) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);
+        }
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
         }
         var stdout = new System.Text.StringBuilder();
         var stderr = new System.Text.StringBuilder();
