@@ -66,30 +66,25 @@ public sealed class ElasticResumeTests
         return stop is { } at ? new RankStop(stream.PositionAt(at.Ordinal), at.Offset) : null;
     }
 
-    [Theory]
-    [InlineData(true, new[] { 4, 2 })]
-    [InlineData(false, new[] { 4, 2 })]
-    [InlineData(true, new[] { 2, 3 })]
-    [InlineData(false, new[] { 2, 3 })]
-    [InlineData(true, new[] { 4, 2, 2, 3 })]
-    [InlineData(false, new[] { 3, 1, 2 })]
-    [InlineData(false, new[] { 1, 4 })]
-    public async Task Resume_WithAnotherNumberOfRanks_EveryTokenOnce_AsOneUninterruptedRun(bool manyFiles, int[] worldSizes)
+    /// <summary>
+    /// Runs of the given world sizes one after another, each resumed from the last (re-dealt where the size changes),
+    /// each rank stopping at a random depth; the last run goes to the stream's end unless <paramref name="lastStops"/>.
+    /// Returns what one uninterrupted process consumes of the whole stream, what the runs consumed, and where the last
+    /// run's ranks stopped.
+    /// </summary>
+    private static async Task<(List<(string Id, int Token)> Expected, List<(string Id, int Token)> Consumed, List<RankStop> Stops)> RunsAsync(IDocumentSource source, int[] worldSizes, bool lastStops)
     {
-        using var files = new TempFiles();
-        IDocumentSource source = Source(files, manyFiles);
-
         var expected = new List<(string Id, int Token)>();
         await ConsumeAsync(source, RankInfo.Single, new Start(null, new Dictionary<long, long>()), null, expected);
         Assert.Equal(expected.Count, expected.Distinct().Count());
 
         var consumed = new List<(string Id, int Token)>();
         var random = new Random(worldSizes.Sum());
-        IReadOnlyList<RankStop>? stops = null;
+        List<RankStop>? stops = null;
         for (int run = 0; run < worldSizes.Length; run++)
         {
             int world = worldSizes[run];
-            bool last = run == worldSizes.Length - 1;
+            bool toTheEnd = run == worldSizes.Length - 1 && !lastStops;
             var next = new List<RankStop>();
             for (int r = 0; r < world; r++)
             {
@@ -109,23 +104,63 @@ public sealed class ElasticResumeTests
                     Assert.StartsWith($"resumed {stops.Count} rank{(stops.Count == 1 ? string.Empty : "s")} as {world}: global position ", plan.Description);
                     start = new Start(plan.Start, plan.Start.PartTrained(0));
                 }
-                // Ranks stop at different depths, part-way into a document more often than not; every run but the
-                // last takes under half its share of what is left.
+                // Ranks stop at different depths, part-way into a document more often than not; every run takes
+                // under half its share of what is left.
                 int share = expected.Count / (worldSizes.Length + 1) / world;
-                RankStop? stop = await ConsumeAsync(source, new RankInfo(r, world), start, last ? null : random.Next(share / 3, share / 2), consumed);
-                if (!last)
+                RankStop? stop = await ConsumeAsync(source, new RankInfo(r, world), start, toTheEnd ? null : random.Next(share / 3, share / 2), consumed);
+                if (!toTheEnd)
                 {
                     next.Add(stop ?? throw new InvalidOperationException($"run {run}, rank {r} reached the end of the stream before its budget; give the test a larger source"));
                 }
             }
             stops = next;
         }
-
         var duplicates = consumed.GroupBy(t => t).Where(g => g.Count() > 1).Select(g => g.Key).Take(5).ToList();
         Assert.True(duplicates.Count == 0, $"consumed twice: {string.Join(", ", duplicates)}");
+        return (expected, consumed, stops!);
+    }
+
+    [Theory]
+    [InlineData(true, new[] { 4, 2 })]
+    [InlineData(false, new[] { 4, 2 })]
+    [InlineData(true, new[] { 2, 3 })]
+    [InlineData(false, new[] { 2, 3 })]
+    [InlineData(true, new[] { 4, 2, 2, 3 })]
+    [InlineData(false, new[] { 3, 1, 2 })]
+    [InlineData(false, new[] { 1, 4 })]
+    public async Task Resume_WithAnotherNumberOfRanks_EveryTokenOnce_AsOneUninterruptedRun(bool manyFiles, int[] worldSizes)
+    {
+        using var files = new TempFiles();
+        var (expected, consumed, _) = await RunsAsync(Source(files, manyFiles), worldSizes, lastStops: false);
         var missing = expected.Except(consumed).Take(5).ToList();
         Assert.True(missing.Count == 0, $"never consumed: {string.Join(", ", missing)}");
         Assert.Equal(expected.Count, consumed.Count);
+    }
+
+    /// <summary>
+    /// Stopped mid-stream, the runs cannot have consumed exactly what one process would have by the same token count:
+    /// ranks take documents at different rates, so where they stand spreads over a stretch of the global order. The
+    /// rule: the two differ only in documents between where the slowest and the fastest rank stand.
+    /// </summary>
+    [Theory]
+    [InlineData(true, new[] { 4, 2 })]
+    [InlineData(false, new[] { 2, 3 })]
+    [InlineData(false, new[] { 4, 2, 3 })]
+    public async Task Resume_StoppedMidStream_DiffersFromOneProcessOnlyBetweenTheSlowestAndFastestRank(bool manyFiles, int[] worldSizes)
+    {
+        using var files = new TempFiles();
+        var (expected, consumed, stops) = await RunsAsync(Source(files, manyFiles), worldSizes, lastStops: true);
+        // Each document's place in the global order: the order one process consumes them in.
+        var ordinal = new Dictionary<string, long>();
+        foreach ((string id, _) in expected)
+        {
+            ordinal.TryAdd(id, ordinal.Count);
+        }
+        var sameCount = expected.Take(consumed.Count).ToHashSet();
+        long slowest = stops.Min(s => s.Position.EmittedTotal);
+        long fastest = stops.Max(s => s.Position.EmittedTotal);
+        var outside = sameCount.Except(consumed).Concat(consumed.Except(sameCount)).Where(t => ordinal[t.Id] < slowest || ordinal[t.Id] > fastest).Take(5).ToList();
+        Assert.True(outside.Count == 0, $"differing from one process outside documents {slowest}..{fastest} of the global order: {string.Join(", ", outside)}");
     }
 
     [Fact]
