@@ -13,6 +13,9 @@ namespace StreamLoader.Cli.Checkpoints;
 /// <param name="RedealtFrom">The old ranks' checkpoint folders the stream was re-dealt from, by rank; null when not re-dealt.</param>
 internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, ElasticPlan? Redealt, IReadOnlyList<string>? RedealtFrom)
 {
+    /// <summary>What the user should know about the resume (old ranks at different steps), or null.</summary>
+    public string? Note { get; init; }
+
     /// <summary>
     /// Resolves <c>--resume <paramref name="path"/></c> for <paramref name="rank"/> of <paramref name="worldSize"/>.
     /// </summary>
@@ -20,7 +23,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     /// A folder of runs whose newest run dealt its stream globally (<c>--sharding global</c>) among another number of
     /// ranks is re-dealt: every old rank's checkpoint (its <c>latest-rank&lt;r&gt;</c>) is read, and new rank r continues
     /// old rank r's model (rank 0's where the old run had fewer ranks; under data parallelism they hold the same
-    /// weights). A re-dealt run's checkpoints name the folders it was re-dealt from (<see cref="CheckpointManifest.RedealtFrom"/>),
+    /// weights; where the old ranks stopped at different steps, a note says so). A re-dealt run's checkpoints name the folders it was re-dealt from (<see cref="CheckpointManifest.RedealtFrom"/>),
     /// so a rank that had not saved yet when the others did re-deals from the same folders and joins the same run,
     /// whatever order the ranks start and save in.
     /// </remarks>
@@ -73,7 +76,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     private static ResumeTarget Redeal(string path, IReadOnlyList<string> old, int rank, int world)
     {
         var stops = new List<RankStop>(old.Count);
-        long? steps = null;
+        var steps = new List<long>(old.Count);
         for (int r = 0; r < old.Count; r++)
         {
             string folder = old[r];
@@ -85,18 +88,17 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
                     $"--resume {path}: re-dealing the stream of {old.Count} ranks among {world} needs every old rank's checkpoint, but {folder} is not rank {r}'s "
                     + $"({(position?.Deal is { } d ? $"it is rank {d.Rank}'s" : "it has no dealt position")}). Give the folder of runs whose latest-rank0 … latest-rank{old.Count - 1} name them.");
             }
-            if (steps is long first && saved.Steps != first)
-            {
-                throw new SettingsConflictException(
-                    $"--resume {path}: the old ranks' checkpoints are at different steps (rank 0 at {first:N0}, rank {r} at {saved.Steps:N0}), so they are not one training's state; "
-                    + $"resume with --world-size {old.Count} to bring them level, or name checkpoints of one step.");
-            }
-            steps = saved.Steps;
+            steps.Add(saved.Steps);
             stops.Add(new RankStop(position, saved.ResumeOffset));
         }
         ElasticPlan plan = ElasticResume.Redeal(stops, world, rank);
         string own = old[rank < old.Count ? rank : 0];
-        return new ResumeTarget(own, CheckpointManifest.Load(own), plan, old);
+        // Data-parallel ranks checkpoint at one step; ranks that train models of their own (StreamLoader devices)
+        // and were stopped by a signal may not have. The stream is re-dealt exactly either way; say whose state goes on.
+        string? note = steps.Distinct().Count() > 1
+            ? $"the old ranks stopped at different steps ({string.Join(", ", steps.Select((n, r) => $"rank {r} at {n:N0}"))}); rank {rank} continues the model and step of old rank {(rank < old.Count ? rank : 0)} ({steps[rank < old.Count ? rank : 0]:N0}), and the stream is re-dealt exactly from where each stood"
+            : null;
+        return new ResumeTarget(own, CheckpointManifest.Load(own), plan, old) { Note = note };
     }
 
     private static ProviderPosition PositionIn(string folder) => ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName));

@@ -237,13 +237,14 @@ public sealed record RunSettings
         CheckpointManifest? manifest = null;
         Provider.Streaming.ElasticPlan? redealt = null;
         IReadOnlyList<string>? redealtFrom = null;
+        string? resumeNote = null;
         if (result.GetValue(CliOptions.Resume) is { } resume)
         {
             RankInfo environment = RankInfo.FromEnvironment();
             int? rank = result.GetValue(CliOptions.Rank) ?? (environment is { WorldSize: > 1 } ? environment.Rank : null);
             int? world = result.GetValue(CliOptions.WorldSize) ?? (environment is { WorldSize: > 1 } ? environment.WorldSize : null);
             ResumeTarget target = ResumeTarget.Resolve(resume, rank, world, System.Console.Error.WriteLine);
-            (resumeFolder, manifest, redealt, redealtFrom) = (target.Folder, target.Manifest, target.Redealt, target.RedealtFrom);
+            (resumeFolder, manifest, redealt, redealtFrom, resumeNote) = (target.Folder, target.Manifest, target.Redealt, target.RedealtFrom, target.Note);
             // A device's settings are not a loader's: a loader resuming a device's checkpoint takes only its position.
             bool loaderFromDevice = manifest.Role == "device" && result.GetValue(CliOptions.Role) is "loader";
             if (!loaderFromDevice)
@@ -254,8 +255,10 @@ public sealed record RunSettings
         }
         // A resumed run keeps the schedule's horizon (--schedule-steps, else --max-steps) unless it is given a new one:
         // a new --max-steps re-spans the decay over the longer run, which is what extending a run means.
-        return Read(result, training) with
+        RunSettings read = Read(result, training);
+        return read with
         {
+            Notes = resumeNote is null ? read.Notes : [.. read.Notes, resumeNote],
             Given = given,
             ResumeFolder = resumeFolder,
             ResumeManifest = manifest,

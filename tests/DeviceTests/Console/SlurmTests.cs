@@ -171,7 +171,7 @@ public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) :
     }
 
     [SkippableFact]
-    public async Task Training_FourTasksThenTwo_ResumesTheGlobalStreamRedealt()
+    public async Task Training_FourTasksPreempted_ComeBackAsTwo_ResumeTheGlobalStreamRedealt()
     {
         cluster.Require();
         using var files = new TempFiles();
@@ -179,26 +179,38 @@ public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) :
         string[] lines = [.. DocBlocks.After("DISTRIBUTED.md", "## Changing the number of ranks", "sh", 0).Split('\n').Where(l => l.StartsWith("srun ", StringComparison.Ordinal))];
         Assert.Equal(2, lines.Length);
         string[] path = Tools(files);
-        string small = "streamloader --model micro --seq-len 32 --batch-size 4 --progress none ";
-        string first = Change(Change(lines[0], "--max-steps 1000", "--max-steps 4"), "streamloader ", small);
-        string second = Change(Change(lines[1], "--max-steps 2000", "--max-steps 8"), "streamloader ", small);
+        const string Small = "streamloader --model micro --seq-len 32 --batch-size 4 --progress none --log-every 1 ";
 
-        await cluster.BashAsync(files.Folder, first + " 2> first.log", path);
+        // The first run: four tasks, training (over and over: --epochs 0) until Slurm stops the job. Each task's lines
+        // carry its rank (srun --label).
+        string first = Change(Change(Change(lines[0], "--max-steps 1000", "--max-steps 1000000 --epochs 0"), "streamloader ", Small), "srun ", "srun --label ");
+        files.WriteText("first.sh", "#!/bin/bash\n" + first + "\n");
+        string job = (await cluster.BashAsync(files.Folder, "sbatch --parsable --nodes=1 --ntasks=4 -o first.out first.sh", path)).Trim();
+        await cluster.WaitAsync(files.Folder, job, _ => File.Exists(files.Path("first.out")) && Enumerable.Range(0, 4).All(r => File.ReadAllText(files.Path("first.out")).Contains($"{r}: step ", StringComparison.Ordinal)), "every task's first step");
+        // Preempted: SIGTERM to every task, SIGKILL KillWait (5 s here) later. Each saves its checkpoint and exits 143.
+        await cluster.BashAsync(files.Folder, $"scancel {job}", path);
+        await cluster.WaitAsync(files.Folder, job, s => s.Values.All(v => v is "CANCELLED" or "COMPLETED" or "FAILED"), "the job's end");
+        string log = File.ReadAllText(files.Path("first.out"));
+        long[] steps = new long[4];
         for (int rank = 0; rank < 4; rank++)
         {
-            Assert.True(File.Exists(files.Path($"runs/mlm/latest-rank{rank}")), $"rank {rank} of 4 saved no checkpoint:\n{File.ReadAllText(files.Path("first.log"))}");
+            Assert.True(File.Exists(files.Path($"runs/mlm/latest-rank{rank}")), $"rank {rank} of 4 saved no checkpoint on SIGTERM:\n{log}");
+            steps[rank] = Summary(files.Path($"runs/mlm/{File.ReadAllText(files.Path($"runs/mlm/latest-rank{rank}")).Trim()}/checkpoint.json")).GetProperty("steps").GetInt64();
         }
+        output.WriteLine($"preempted at steps {string.Join(", ", steps)}");
+
+        // The job comes back with two tasks and resumes: the stream is re-dealt among them.
+        string second = Change(Change(lines[1], "--max-steps 2000", $"--max-steps {steps.Max() + 5}"), "streamloader ", Small);
         await cluster.BashAsync(files.Folder, second + " 2> second.log", path);
-        string log = File.ReadAllText(files.Path("second.log"));
+        log = File.ReadAllText(files.Path("second.log"));
         string[] redealt = [.. log.Split('\n').Where(l => l.StartsWith("resumed 4 ranks as 2: global position ", StringComparison.Ordinal))];
         Assert.True(redealt.Length == 2, $"each of the two ranks says how it was re-dealt:\n{log}");
         Assert.Single(redealt.Select(l => l[..l.IndexOf("; rank ", StringComparison.Ordinal)]).Distinct());
         output.WriteLine(redealt[0]);
         for (int rank = 0; rank < 2; rank++)
         {
-            string folder = File.ReadAllText(files.Path($"runs/mlm/latest-rank{rank}")).Trim();
-            JsonElement manifest = Summary(files.Path($"runs/mlm/{folder}/checkpoint.json"));
-            Assert.Equal(8, manifest.GetProperty("steps").GetInt64());
+            JsonElement manifest = Summary(files.Path($"runs/mlm/{File.ReadAllText(files.Path($"runs/mlm/latest-rank{rank}")).Trim()}/checkpoint.json"));
+            Assert.Equal(steps.Max() + 5, manifest.GetProperty("steps").GetInt64());
             Assert.Equal(4, manifest.GetProperty("redealt_from").GetArrayLength());
         }
     }
