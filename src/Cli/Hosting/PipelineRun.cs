@@ -78,7 +78,11 @@ internal sealed class PipelineRun : IAsyncDisposable
 
     public IDocumentSource? Source { get; private set; }
 
-    public DocumentStream? Stream { get; private set; }
+    // The live stream: the host wires it and reads its counters for the summary; the consumers ask Positions.
+    private DocumentStream? Stream { get; set; }
+
+    /// <summary>Where the provider's stream stood at each document: what the consumers ask for resume points (null without a provider).</summary>
+    public PositionLog? Positions => Stream?.Positions;
 
     public BatcherService? Batcher { get; private set; }
 
@@ -166,7 +170,7 @@ internal sealed class PipelineRun : IAsyncDisposable
         };
         PipelineChannel<Document> documents = _documents!;
         // Frames leaving the process carry the stream position too: the device has no stream to ask.
-        IBatchWriter output = Settings.Transport.Role == RunRole.Loader && Stream is not null ? new PositionStampingWriter(_writer!, Stream) : _writer!;
+        IBatchWriter output = Settings.Transport.Role == RunRole.Loader && Stream is not null ? new PositionStampingWriter(_writer!, Stream.Positions) : _writer!;
         Batcher = batcher;
         _batcherCounters = Pipeline.AddStage("batcher", stage => batcher.RunAsync(stage, documents, output));
     }

@@ -13,12 +13,12 @@ namespace StreamLoader.Cli.Hosting;
 internal sealed class PositionStampingWriter : IBatchWriter
 {
     private readonly IBatchWriter _inner;
-    private readonly DocumentStream _stream;
+    private readonly PositionLog _positions;
 
-    public PositionStampingWriter(IBatchWriter inner, DocumentStream stream)
+    public PositionStampingWriter(IBatchWriter inner, PositionLog positions)
     {
         _inner = inner;
-        _stream = stream;
+        _positions = positions;
     }
 
     public string Description => _inner.Description;
@@ -30,7 +30,7 @@ internal sealed class PositionStampingWriter : IBatchWriter
     {
         if (batch.Metadata.TryGetValue(BatchMetadataKeys.ResumeOrdinal, out string? text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ordinal))
         {
-            batch.Metadata[BatchMetadataKeys.ResumePosition] = _stream.PositionAt(ordinal).ToJson();
+            batch.Metadata[BatchMetadataKeys.ResumePosition] = _positions.PositionAt(ordinal).ToJson();
         }
         return _inner.WriteAsync(batch, cancellationToken);
     }

@@ -59,21 +59,16 @@ public sealed class DocumentStream
     private int _epoch;
     private long _emittedInEpoch;
     private long _emittedTotal;
-    private readonly List<(int Epoch, long StartOrdinal)> _epochStarts = [];
     private ShuffleRule _shuffle;
 
     // Who the source is split for: this rank (--sharding local), or no one (a global order, dealt after the shuffle).
     private readonly RankInfo _shardRank;
+    private readonly ShardLayout _layout;
+    private readonly PositionLog _positions;
 
     // The deal of a global order (set when reading starts: a resume's own, else a fresh one); null when the source is split.
     private GlobalDeal? _deal;
 
-    // Each epoch's finished files' document counts, in that epoch's file order: saved with a position so that a
-    // resume can pass over files without reading them.
-    private readonly Dictionary<int, List<long>> _partitionCounts = [];
-
-    // One seekable file's seek marks per pass (keyed by the pass's count list).
-    private readonly Dictionary<List<long>, List<SeekMark>> _marks = new(ReferenceEqualityComparer.Instance);
 
     public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
     {
@@ -88,8 +83,15 @@ public sealed class DocumentStream
             throw new ArgumentException("A global order is dealt document by document; it takes no shard block.", nameof(options));
         }
         _shardRank = _options.GlobalOrder ? RankInfo.Single : _options.Rank;
+        _layout = new ShardLayout(_shardRank, _options.ShardBlock);
         _deal = _options.GlobalOrder ? GlobalDeal.Fresh(_options.Rank.WorldSize, _options.Rank.Rank) : null;
+        _positions = new PositionLog(source, Planner(), () => Position);
     }
+
+    /// <summary>Where the stream stood at each document it emitted: what downstream asks for a resume point (<see cref="PositionLog.PositionAt"/>).</summary>
+    public PositionLog Positions => _positions;
+
+    private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle);
 
     /// <summary>How a global order is dealt (see <see cref="DocumentStreamOptions.GlobalOrder"/>); null when ranks split the source.</summary>
     public GlobalDeal? Deal => _deal;
@@ -135,71 +137,6 @@ public sealed class DocumentStream
         Deal = _deal,
     };
 
-    /// <summary>
-    /// The position to resume from so that the next document emitted is the one with <paramref name="ordinal"/>
-    /// (as stamped on <see cref="Document.Ordinal"/>). Used to save where the consumer, not the provider, has got to.
-    /// </summary>
-    public ProviderPosition PositionAt(long ordinal)
-    {
-        (int epoch, long start) = (0, 0);
-        lock (_epochStarts)
-        {
-            foreach ((int e, long s) in _epochStarts)
-            {
-                if (s <= ordinal)
-                {
-                    (epoch, start) = (e, s);
-                }
-            }
-        }
-        long[]? counts = null;
-        List<SeekMark>? marks = null;
-        lock (_partitionCounts)
-        {
-            if (_partitionCounts.TryGetValue(epoch, out List<long>? list))
-            {
-                lock (list)
-                {
-                    counts = [.. list];
-                }
-                lock (_marks)
-                {
-                    _marks.TryGetValue(list, out marks);
-                }
-            }
-        }
-        // Where the pass stood at the document (replayed from the counts once: it decides both the counts the
-        // position keeps and where a resume may seek to).
-        long emitted = ordinal - start;
-        ResumePlan? replay = counts is not null && emitted > 0 ? Plan(epoch, emitted, counts, new SeekMark(0, 0, 0, 1)) : null;
-        if (counts is not null)
-        {
-            counts = CountsKnownAt(emitted, counts, replay);
-        }
-        SeekMark? seek = null;
-        if (marks is not null && replay is not null && _source is ISeekableSource { CanSeek: true })
-        {
-            // The earliest input a resume still needs (the next to come, or the oldest still in the shuffle
-            // buffer); the last mark at or before it is where reading can start again.
-            long needed = replay.Buffer.Count == 0 ? replay.FirstInput : Math.Min(replay.FirstInput, replay.Buffer.Min());
-            lock (marks)
-            {
-                foreach (SeekMark mark in marks)
-                {
-                    if (mark.Input <= needed && (seek is null || mark.Input >= seek.Input))
-                    {
-                        seek = mark;
-                    }
-                }
-            }
-        }
-        if (seek is not null && _source is ISeekableSource { SeekValidator: { } validator })
-        {
-            seek = seek with { Validator = validator };
-        }
-        return Position with { Epoch = epoch, EmittedInEpoch = emitted, EmittedTotal = ordinal, PartitionCounts = counts, Seek = seek };
-    }
-
     /// <summary>Streams the documents, starting at <paramref name="resumeFrom"/> if given.</summary>
     public async IAsyncEnumerable<Document> ReadAsync(ProviderPosition? resumeFrom = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -213,18 +150,16 @@ public sealed class DocumentStream
             _deal = resumeFrom.Deal ?? _deal;
             // The position pins the order, its buffer's start included (0: saved before the start existed, when the buffer filled first).
             _shuffle = new ShuffleRule(_options.ShuffleBuffer, resumeFrom.ShuffleStart > 0 ? resumeFrom.ShuffleStart : _options.ShuffleBuffer);
+            _positions.Use(Planner());
             _epoch = resumeFrom.Epoch;
             _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
             skip = resumeFrom.EmittedInEpoch;
-            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Plan(_epoch, skip, counts, resumeFrom.Seek) : null;
+            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Planner().Plan(_epoch, skip, counts, resumeFrom.Seek) : null;
         }
 
         for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
         {
-            lock (_epochStarts)
-            {
-                _epochStarts.Add((_epoch, Interlocked.Read(ref _emittedTotal)));
-            }
+            _positions.PassStarted(_epoch, Interlocked.Read(ref _emittedTotal));
             _emittedInEpoch = 0;
             long emittedThisEpoch = 0;
             if (plan is not null)
@@ -311,10 +246,7 @@ public sealed class DocumentStream
     }
 
     /// <summary>True when ranks split the source by file rather than by document (never for a global order).</summary>
-    public bool ShardsByFile => ByFile(_source);
-
-    private bool ByFile(IDocumentSource source) =>
-        source is IPartitionedSource { PartitionCount: > 1 } parts && parts.PartitionCount >= _shardRank.WorldSize && _shardRank.WorldSize > 1;
+    public bool ShardsByFile => _layout.ByFile(_source);
 
     /// <summary>One epoch of this rank's stream: the source's shard shuffled, or for a mix each component's shard shuffled and drawn by weight.</summary>
     private IAsyncEnumerable<Document> EpochAsync(int epoch, ResumePlan? plan, CancellationToken cancellationToken)
@@ -327,24 +259,8 @@ public sealed class DocumentStream
                 (ulong)Seeds.Derive(_options.Seed, epoch, 0x3137),
                 cancellationToken);
         }
-        List<long> counts;
-        lock (_partitionCounts)
-        {
-            counts = _partitionCounts[epoch] = [];
-            // A position is taken at most an epoch or two behind the reading: forget older epochs (and their marks).
-            foreach (int old in _partitionCounts.Keys.Where(e => e < epoch - 2).ToList())
-            {
-                lock (_marks)
-                {
-                    _marks.Remove(_partitionCounts[old]);
-                }
-                _partitionCounts.Remove(old);
-            }
-        }
-        return ShuffledShardAsync(_source, Seeds.Derive(_options.Seed, epoch, 0), plan, counts, cancellationToken);
+        return ShuffledShardAsync(_source, ResumePlanner.PassSeed(_options.Seed, epoch), plan, _positions.CountsOf(epoch), cancellationToken);
     }
-
-    private static Xoshiro256 ShuffleGenerator(int passSeed) => new((ulong)Seeds.Derive(passSeed, 0x5EED));
 
     /// <param name="source">The source (or a mix's component).</param>
     /// <param name="passSeed">Seeds this pass's file order and shuffle.</param>
@@ -355,7 +271,7 @@ public sealed class DocumentStream
     {
         int size = _options.ShuffleBuffer;
         // Our own generator: the order (and so every resume) must not change with the runtime's System.Random.
-        Xoshiro256 random = plan?.Generator ?? ShuffleGenerator(passSeed);
+        Xoshiro256 random = plan?.Generator ?? ResumePlanner.Generator(passSeed);
         var buffer = new List<Document?>(Math.Min(size, 1 << 16));
         long firstInput = 0;
         if (plan is not null)
@@ -414,28 +330,6 @@ public sealed class DocumentStream
         return order;
     }
 
-    /// <summary>
-    /// Documents of a file that are this rank's inputs: all when ranks split by file, else those of the blocks it owns
-    /// (the file's <paramref name="count"/> documents make blocks from <paramref name="firstBlock"/> on, the last maybe short).
-    /// </summary>
-    private long Owned(bool byFile, int position, long firstBlock, long count)
-    {
-        if (byFile)
-        {
-            return position % _shardRank.WorldSize == _shardRank.Rank ? count : 0;
-        }
-        if (count == 0)
-        {
-            return 0;
-        }
-        long block = _options.ShardBlock;
-        long blocks = BlocksOf(count);
-        long last = count - ((blocks - 1) * block);
-        return (_shardRank.OwnedAmong(firstBlock, blocks - 1) * block) + (_shardRank.Owns(firstBlock + blocks - 1) ? last : 0);
-    }
-
-    /// <summary>The blocks <paramref name="count"/> documents of one part make (<see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
-    private long BlocksOf(long count) => (count + _options.ShardBlock - 1) / _options.ShardBlock;
 
     /// <summary>This rank's documents of a source for one pass, before the shuffle buffer, each with its input index in the pass.</summary>
     private async IAsyncEnumerable<(Document Document, long Input)> ShardAsync(IDocumentSource source, int passSeed, ResumePlan? plan, List<long>? counts, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -444,13 +338,13 @@ public sealed class DocumentStream
         if (source is IPartitionedSource parts && parts.PartitionCount > 1)
         {
             int[] order = PartitionOrder(parts, passSeed);
-            bool byFile = ByFile(source);
+            bool byFile = _layout.ByFile(source);
             long blocks = 0;
             for (int position = 0; position < order.Length; position++)
             {
-                if (byFile && position % _shardRank.WorldSize != _shardRank.Rank)
+                if (byFile && !_layout.OwnsFile(position))
                 {
-                    Record(counts, 0);
+                    PositionLog.Record(counts, 0);
                     continue;
                 }
                 if (plan is not null && position < plan.SkippedFiles.Length && plan.SkippedFiles[position])
@@ -458,12 +352,12 @@ public sealed class DocumentStream
                     // Every document of this file was emitted before the saved position and none is in the saved
                     // buffer: move past it by its recorded count, without opening it.
                     long count = plan.Counts[position];
-                    long owned = Owned(byFile, position, blocks, count);
+                    long owned = _layout.Owned(byFile, position, blocks, count);
                     input += owned;
                     Interlocked.Add(ref _otherRanks, count - owned);
-                    blocks += BlocksOf(count);
+                    blocks += _layout.BlocksOf(count);
                     Interlocked.Increment(ref _resumeFilesSkipped);
-                    Record(counts, count);
+                    PositionLog.Record(counts, count);
                     continue;
                 }
                 long read = 0;
@@ -471,15 +365,15 @@ public sealed class DocumentStream
                 await foreach (Document document in parts.ReadPartitionAsync(part, cancellationToken).ConfigureAwait(false))
                 {
                     long inPart = read++;
-                    if (!byFile && !_shardRank.Owns(blocks + (inPart / _options.ShardBlock)))
+                    if (!byFile && !_layout.OwnsDocument(blocks, inPart))
                     {
                         Interlocked.Increment(ref _otherRanks);
                         continue;
                     }
                     yield return (document.StampSource(part, inPart), input++);
                 }
-                blocks += BlocksOf(read);
-                Record(counts, read);
+                blocks += _layout.BlocksOf(read);
+                PositionLog.Record(counts, read);
             }
             yield break;
         }
@@ -488,10 +382,7 @@ public sealed class DocumentStream
         List<SeekMark>? marks = null;
         if (counts is not null && source is ISeekableSource seekable)
         {
-            lock (_marks)
-            {
-                marks = _marks[counts] = [];
-            }
+            marks = _positions.MarksOf(counts);
             if (plan?.Seek is { } seek)
             {
                 // Start at a record read before instead of at the top of the file.
@@ -511,152 +402,16 @@ public sealed class DocumentStream
                 }
             }
             long raw = index++;
-            if (!_shardRank.Owns(raw / _options.ShardBlock))
+            if (!_layout.OwnsDocument(0, raw))
             {
                 Interlocked.Increment(ref _otherRanks);
                 continue;
             }
             yield return (document.StampSource(document.SourcePart, raw), input++);
         }
-        Record(counts, index);
+        PositionLog.Record(counts, index);
     }
 
     // Every this many records of one seekable file, where the record starts is kept, for a resume to seek to.
     private const int MarkEvery = 256;
-
-    private static void Record(List<long>? counts, long count)
-    {
-        if (counts is not null)
-        {
-            lock (counts)
-            {
-                counts.Add(count);
-            }
-        }
-    }
-
-    /// <summary>
-    /// The part counts a position keeps: those every run had recorded by the time the pass emitted its
-    /// <paramref name="emitted"/>th document. Reading runs ahead of the consumer by however much the channels and the
-    /// clock allow, so what is recorded when the position is asked for varies from run to run; what was recorded when
-    /// the document was emitted does not (the parts that end before the last input read then, or all of them once the
-    /// pass was draining its buffer). A position is then a function of the settings, and a resume plans the same.
-    /// </summary>
-    /// <param name="emitted">Documents of the pass emitted before the position.</param>
-    /// <param name="counts">The counts recorded so far.</param>
-    /// <param name="replay">The pass replayed to the position from <paramref name="counts"/> (<see cref="Plan"/>), or null where it cannot be.</param>
-    private static long[] CountsKnownAt(long emitted, long[] counts, ResumePlan? replay) =>
-        emitted <= 0 ? [] : replay is null ? counts : counts[..replay.PartsReadBefore];
-
-    /// <summary>
-    /// Works out, from the files' recorded document counts alone, where a pass stood after <paramref name="emitted"/>
-    /// documents: which inputs the shuffle buffer held (and in which slots), the generator's state, and which files
-    /// can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
-    /// </summary>
-    private ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts, SeekMark? seek = null)
-    {
-        if (_source is MixedSource)
-        {
-            return null;
-        }
-        int partitionCount;
-        if (_source is IPartitionedSource { PartitionCount: > 1 } parts)
-        {
-            partitionCount = parts.PartitionCount;
-        }
-        else if (seek is not null)
-        {
-            // One file: the plan says which inputs to keep, and the seek mark where to start reading them.
-            partitionCount = 1;
-        }
-        else
-        {
-            return null;
-        }
-        int passSeed = Seeds.Derive(_options.Seed, epoch, 0);
-        bool byFile = ByFile(_source);
-        // Inputs each recorded file holds for this rank, and where each file's inputs start.
-        var owned = new long[counts.Count];
-        var firstInput = new long[counts.Count + 1];
-        long blocks = 0;
-        for (int position = 0; position < counts.Count; position++)
-        {
-            owned[position] = Owned(byFile, position, blocks, counts[position]);
-            firstInput[position + 1] = firstInput[position] + owned[position];
-            blocks += BlocksOf(counts[position]);
-        }
-        long known = firstInput[counts.Count];
-        bool allKnown = counts.Count == partitionCount;
-        int size = _options.ShuffleBuffer;
-        Xoshiro256 random = ShuffleGenerator(passSeed);
-        var buffer = new List<long>();
-        long input = 0;
-        long done = 0;
-        bool draining = false;
-        if (size <= 1)
-        {
-            // No buffer: the first input still to come is the next to emit (in a file not recorded, that file is read
-            // again from its start and what was emitted dropped).
-            input = emitted;
-        }
-        else
-        {
-            while (done < emitted)
-            {
-                if (!allKnown || input < known)
-                {
-                    int pick = _shuffle.Next(ref random, input, buffer.Count);
-                    if (pick < 0)
-                    {
-                        buffer.Add(input++);
-                        continue;
-                    }
-                    buffer[pick] = input++;
-                    done++;
-                    continue;
-                }
-                // Every input read: the saved pass was draining its buffer.
-                draining = true;
-                int n = buffer.Count;
-                if (n == 0)
-                {
-                    return null;
-                }
-                int picked = random.NextInt32(n);
-                buffer[picked] = buffer[n - 1];
-                buffer.RemoveAt(n - 1);
-                done++;
-            }
-        }
-        var skip = new bool[counts.Count];
-        var slots = new Dictionary<long, int>(buffer.Count);
-        for (int slot = 0; slot < buffer.Count; slot++)
-        {
-            slots[buffer[slot]] = slot;
-        }
-        // Parts whose count was recorded before the saved document was emitted: all once the pass was draining, else
-        // those that end before the last input read (reading had moved on from them to a later part).
-        int partsReadBefore = draining ? counts.Count : 0;
-        while (partsReadBefore < counts.Count && firstInput[partsReadBefore + 1] < input)
-        {
-            partsReadBefore++;
-        }
-        long lowestBuffered = buffer.Count == 0 ? long.MaxValue : buffer.Min();
-        for (int position = 0; position < counts.Count; position++)
-        {
-            // Passed over: all its inputs were emitted (they end before the first input still to come) and none waits in the buffer.
-            skip[position] = firstInput[position + 1] <= Math.Min(input, lowestBuffered) || (owned[position] == 0 && counts[position] > 0 && firstInput[position + 1] <= input);
-        }
-        return new ResumePlan(random, input, buffer, slots, skip, counts) { Seek = seek, PartsReadBefore = partsReadBefore };
-    }
-
-    /// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread.</summary>
-    private sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts)
-    {
-        /// <summary>How many of the recorded parts were read to their end when the saved document was emitted (<see cref="CountsKnownAt"/>).</summary>
-        public int PartsReadBefore { get; init; }
-
-        /// <summary>For one seekable file, the record to start reading at, or null to read from the start.</summary>
-        public SeekMark? Seek { get; init; }
-    }
 }

@@ -99,7 +99,7 @@ public sealed class DocumentStreamTests
         var first = new DocumentStream(new CountingSource(200), options);
         List<string> head = await Collect.IdsAsync(first, take: consumed);
         string file = files.Path("position.json");
-        (consumed == 0 ? first.PositionAt(0) : first.PositionAt(consumed)).Save(file);
+        (consumed == 0 ? first.Positions.PositionAt(0) : first.Positions.PositionAt(consumed)).Save(file);
 
         var second = new DocumentStream(new CountingSource(200), options);
         List<string> tail = await Collect.IdsAsync(second, ProviderPosition.Load(file));
@@ -267,7 +267,7 @@ public sealed class DocumentStreamTests
         var first = new DocumentStream(Open(format, relative), options);
         List<string> head = await Collect.IdsAsync(first, take: 13);
         string saved = files.Path("position.json");
-        first.PositionAt(13).Save(saved);
+        first.Positions.PositionAt(13).Save(saved);
 
         foreach (string sameFile in new[] { absolute, link, copy })
         {
@@ -288,7 +288,7 @@ public sealed class DocumentStreamTests
         string path = files.WriteText("data.json", FileContent(format, 40));
         var first = new DocumentStream(Open(format, path), new DocumentStreamOptions());
         await Collect.IdsAsync(first, take: 5);
-        ProviderPosition position = first.PositionAt(5);
+        ProviderPosition position = first.Positions.PositionAt(5);
 
         // Same name, other content: of the same length ("doc" vs "cod") or longer.
         files.WriteText("data.json", sameLength ? FileContent(format, 40, prefix: "cod") : FileContent(format, 41));

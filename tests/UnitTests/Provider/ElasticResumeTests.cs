@@ -63,7 +63,7 @@ public sealed class ElasticResumeTests
                 break;
             }
         }
-        return stop is { } at ? new RankStop(stream.PositionAt(at.Ordinal), at.Offset) : null;
+        return stop is { } at ? new RankStop(stream.Positions.PositionAt(at.Ordinal), at.Offset) : null;
     }
 
     /// <summary>

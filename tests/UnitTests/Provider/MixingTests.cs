@@ -60,7 +60,7 @@ public sealed class MixingTests
 
         DocumentStream first = Stream(a, b, epochs: 2);
         List<string> head = await Collect.TextsAsync(first, take: stopAfter);
-        List<string> tail = await Collect.TextsAsync(Stream(a, b, epochs: 2), first.PositionAt(stopAfter));
+        List<string> tail = await Collect.TextsAsync(Stream(a, b, epochs: 2), first.Positions.PositionAt(stopAfter));
 
         Assert.Equal(whole, head.Concat(tail));
     }
@@ -72,7 +72,7 @@ public sealed class MixingTests
         (string a, string b) = Write(files);
         DocumentStream first = Stream(a, b);
         await Collect.TextsAsync(first, take: 10);
-        ProviderPosition position = first.PositionAt(10);
+        ProviderPosition position = first.Positions.PositionAt(10);
 
         var other = new DocumentStream(SourceFactory.Create([a, b], weights: [0.5, 0.5]), new DocumentStreamOptions { Seed = 5, ShuffleBuffer = 16 });
 

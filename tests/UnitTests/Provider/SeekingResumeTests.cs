@@ -48,7 +48,7 @@ public sealed class SeekingResumeTests
         var first = new DocumentStream(SourceFactory.Create(path), options);
         List<string> head = await Collect.TextsAsync(first, take: stopAfter);
         string saved = files.Path("position.json");
-        first.PositionAt(stopAfter).Save(saved);
+        first.Positions.PositionAt(stopAfter).Save(saved);
         ProviderPosition position = ProviderPosition.Load(saved);
         IDocumentSource again = SourceFactory.Create(path);
         var second = new DocumentStream(again, options);
@@ -57,7 +57,7 @@ public sealed class SeekingResumeTests
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.Seek);
         Assert.True(second.ResumeSeekedTo > 0, "the resume read the file from its start");
-        Assert.Equal(await Ids(path, options), [.. await Ids(path, options, take: stopAfter), .. await Ids(path, options, first.PositionAt(stopAfter))]);
+        Assert.Equal(await Ids(path, options), [.. await Ids(path, options, take: stopAfter), .. await Ids(path, options, first.Positions.PositionAt(stopAfter))]);
         Assert.True(again.Statistics.RecordsRead < uninterrupted.Statistics.RecordsRead, $"{again.Statistics.RecordsRead} records read, {uninterrupted.Statistics.RecordsRead} by the uninterrupted run");
     }
 
@@ -72,7 +72,7 @@ public sealed class SeekingResumeTests
 
         var first = new DocumentStream(SourceFactory.Create(server.Url), options);
         List<string> head = await Collect.TextsAsync(first, take: 1500);
-        ProviderPosition position = first.PositionAt(1500);
+        ProviderPosition position = first.Positions.PositionAt(1500);
         int rangesBefore = server.Ranges.Count;
         var second = new DocumentStream(SourceFactory.Create(server.Url), options);
         List<string> tail = await Collect.TextsAsync(second, position);
@@ -93,7 +93,7 @@ public sealed class SeekingResumeTests
         var options = new DocumentStreamOptions { Seed = 3, ShuffleBuffer = 16 };
         var first = new DocumentStream(SourceFactory.Create(server.Url), options);
         await Collect.TextsAsync(first, take: 1500);
-        ProviderPosition position = first.PositionAt(1500);
+        ProviderPosition position = first.Positions.PositionAt(1500);
 
         var second = new DocumentStream(SourceFactory.Create(server.Url), options);
         HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => Collect.TextsAsync(second, position));
@@ -112,7 +112,7 @@ public sealed class SeekingResumeTests
 
         var first = new DocumentStream(SourceFactory.Create(path), options);
         List<string> head = await Collect.TextsAsync(first, take: 1500);
-        ProviderPosition position = first.PositionAt(1500);
+        ProviderPosition position = first.Positions.PositionAt(1500);
         var second = new DocumentStream(SourceFactory.Create(path), options);
         List<string> tail = await Collect.TextsAsync(second, position);
 

@@ -125,7 +125,7 @@ public abstract class SourceContractTests
 
         var first = new DocumentStream(Open(location), options);
         List<string> head = await Collect.TextsAsync(first, take: stopAfter);
-        ProviderPosition position = first.PositionAt(stopAfter);
+        ProviderPosition position = first.Positions.PositionAt(stopAfter);
         List<string> tail = await Collect.TextsAsync(new DocumentStream(Open(location), options), position);
 
         Assert.Equal(2 * Count, whole.Count);
@@ -153,9 +153,9 @@ public abstract class SourceContractTests
         await foreach (Document document in stream.ReadAsync())
         {
             texts.Add(document.Text);
-            lockstep.Add(stream.PositionAt(texts.Count).ToJson());
+            lockstep.Add(stream.Positions.PositionAt(texts.Count).ToJson());
         }
-        List<string> late = Enumerable.Range(1, texts.Count).Select(k => stream.PositionAt(k).ToJson()).ToList();
+        List<string> late = Enumerable.Range(1, texts.Count).Select(k => stream.Positions.PositionAt(k).ToJson()).ToList();
 
         Assert.Equal(lockstep, late);
         for (int k = 1; k < texts.Count; k++)
@@ -372,7 +372,7 @@ public sealed class ParquetRowGroupTests
         List<string> head = await Collect.TextsAsync(first, take: 45);
         IDocumentSource again = SourceFactory.Create(path);
         var second = new DocumentStream(again, options);
-        List<string> tail = await Collect.TextsAsync(second, first.PositionAt(45));
+        List<string> tail = await Collect.TextsAsync(second, first.Positions.PositionAt(45));
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.Equal(2, second.ResumeFilesSkipped); // row groups of 20 and 21 rows
@@ -504,7 +504,7 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
 
         var first = new DocumentStream(SourceFactory.Create(folder), options);
         List<string> head = await Collect.TextsAsync(first, take: stopAfter);
-        ProviderPosition position = first.PositionAt(stopAfter);
+        ProviderPosition position = first.Positions.PositionAt(stopAfter);
         string saved = files.Path("position.json");
         position.Save(saved);
         IDocumentSource again = SourceFactory.Create(folder);

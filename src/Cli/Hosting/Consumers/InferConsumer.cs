@@ -154,7 +154,7 @@ internal sealed class InferConsumer : IRunConsumer
 
         var predictor = new Predictor(predicting, device);
         _predictor = predictor;
-        _writer = new ResultWriter(_ledger!, _journal!, _schema, new ResultWriterOptions { FilterBy = _infer.FilterBy, ChunkDocuments = _infer.ChunkDocuments, CommitInterval = _infer.CommitInterval }, ordinal => run.Stream!.PositionAt(ordinal).ToJson());
+        _writer = new ResultWriter(_ledger!, _journal!, _schema, new ResultWriterOptions { FilterBy = _infer.FilterBy, ChunkDocuments = _infer.ChunkDocuments, CommitInterval = _infer.CommitInterval }, ordinal => run.Positions!.PositionAt(ordinal).ToJson());
         PipelineChannel<PredictionBatch> predictions = run.Pipeline.CreateChannel<PredictionBatch>("predictions", s.Transport.Queue);
         IBatchReader input = run.Reader!;
         run.ConsumerStage = run.Pipeline.AddStage("device", stage => predictor.RunAsync(stage, input, stage.Writer(predictions)));

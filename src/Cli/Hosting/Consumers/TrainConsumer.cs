@@ -149,10 +149,10 @@ internal sealed class TrainConsumer : IRunConsumer
         try
         {
             bool hasPosition = false;
-            if (run.Stream is not null && trainer.ResumeOrdinal >= 0)
+            if (run.Positions is not null && trainer.ResumeOrdinal >= 0)
             {
                 // Where the device got to, not how far the provider read ahead.
-                run.Stream.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
+                run.Positions.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
                 hasPosition = true;
             }
             else if (trainer.ResumePosition is { } position)
