@@ -31,73 +31,30 @@ public sealed record JsonlOptions
 
 /// <summary>Streams JSON Lines (<c>{"id":…,"text":…}</c> per line), plain or gzip, from disk or over HTTP(S).</summary>
 /// <remarks>Records without the text field, with empty text, or that are malformed are skipped and counted by reason.</remarks>
-public sealed class JsonlDocumentReader : ISeekableSource
+public sealed class JsonlDocumentReader : JsonLineSource
 {
-    private readonly string _location;
     private readonly JsonlOptions _options;
-    private readonly HttpClient? _http;
     private readonly byte[][] _textFields;
     private readonly byte[] _idField;
     private readonly byte[]? _labelField;
     private readonly byte[][] _keepFields;
-    private readonly Lazy<string> _fingerprint;
 
     public JsonlDocumentReader(string location, JsonlOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
+        : base(location, http, (options ??= new JsonlOptions()).Http, options.Lines, statistics, "JSON Lines", input => $"jsonl|{input}|text={string.Join('+', options.TextFields)}|id={options.IdField}")
     {
-        ArgumentException.ThrowIfNullOrEmpty(location);
-        _location = location;
-        _options = options ?? new JsonlOptions();
-        _http = http;
+        _options = options;
         ArgumentOutOfRangeException.ThrowIfZero(_options.TextFields.Count);
         _textFields = _options.TextFields.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
-        Statistics = statistics ?? new SourceStatistics();
         _idField = System.Text.Encoding.UTF8.GetBytes(_options.IdField);
         _labelField = _options.LabelField is null ? null : System.Text.Encoding.UTF8.GetBytes(_options.LabelField);
         _keepFields = _options.KeepFields.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
-        // PublicationOnly: a missing file is not remembered as missing once it appears.
-        _fingerprint = new Lazy<string>(() => $"jsonl|{InputIdentity.Describe(location)}|text={string.Join('+', _options.TextFields)}|id={_options.IdField}", LazyThreadSafetyMode.PublicationOnly);
     }
 
-    public string Description => $"jsonl:{_location}";
+    public override string Description => $"jsonl:{Location}";
 
-    /// <summary>
-    /// What the input is (see <see cref="InputIdentity.Describe"/>, so the same file under another name matches) and
-    /// the fields read. Worked out once, on first use; fails with <see cref="FileNotFoundException"/> for a missing file.
-    /// </summary>
-    public string Fingerprint => _fingerprint.Value;
-
-    public SourceStatistics Statistics { get; }
-
-    /// <summary>True once reading has found a local, uncompressed file, whose lines a resume can seek to.</summary>
-    public bool CanSeek { get; private set; }
-
-    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private protected override async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
-        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
-        {
-            yield return document;
-        }
-    }
-
-    /// <summary>The version label of a URL being read (its ETag or Last-Modified), known once reading has begun.</summary>
-    public string? SeekValidator { get; private set; }
-
-    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, string? validator, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, validator, _http, _options.Http, _options.Lines, Statistics, "JSON Lines", cancellationToken).ConfigureAwait(false);
-        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
-        {
-            yield return document;
-        }
-    }
-
-    private async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        // Describe the input as it is being read, so a position saved later names this input.
-        _ = Fingerprint;
-        bool seekable = CanSeek = lines.IsSeekable;
-        SeekValidator = lines.Validator;
+        bool seekable = lines.IsSeekable;
         BadRecordTracker bad = lines.Bad;
         while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -124,7 +81,7 @@ public sealed class JsonlDocumentReader : ISeekableSource
             id ??= lines.LineNumber.ToString(CultureInfo.InvariantCulture);
             if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
             {
-                Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: record {id} has empty text");
+                Statistics.AddSkip("empty_text", $"{Location}: line {lines.LineNumber}: record {id} has empty text");
                 continue;
             }
             Statistics.AddYielded();

@@ -29,65 +29,21 @@ public sealed record CirrusSearchOptions
 /// line's <c>_id</c> or else the document's <c>page_id</c>. Pages outside the namespaces, pages with empty text, and
 /// malformed, invalid-UTF-8 or oversized lines are skipped and counted by reason.
 /// </remarks>
-public sealed class CirrusSearchDumpReader : ISeekableSource
+public sealed class CirrusSearchDumpReader : JsonLineSource
 {
-    private readonly string _location;
     private readonly CirrusSearchOptions _options;
-    private readonly HttpClient? _http;
-    private readonly Lazy<string> _fingerprint;
 
     public CirrusSearchDumpReader(string location, CirrusSearchOptions? options = null, HttpClient? http = null, SourceStatistics? statistics = null)
+        : base(location, http, (options ??= new CirrusSearchOptions()).Http, options.Lines, statistics, "a CirrusSearch dump", input => $"cirrussearch|{input}|ns={string.Join(',', options.Namespaces.Order())}")
     {
-        Statistics = statistics ?? new SourceStatistics();
-        ArgumentException.ThrowIfNullOrEmpty(location);
-        _location = location;
-        _options = options ?? new CirrusSearchOptions();
-        _http = http;
-        // PublicationOnly: a missing file is not remembered as missing once it appears.
-        _fingerprint = new Lazy<string>(() => $"cirrussearch|{InputIdentity.Describe(location)}|ns={string.Join(',', _options.Namespaces.Order())}", LazyThreadSafetyMode.PublicationOnly);
+        _options = options;
     }
 
-    public string Description => $"cirrussearch:{_location}";
+    public override string Description => $"cirrussearch:{Location}";
 
-    /// <summary>
-    /// What the input is (see <see cref="InputIdentity.Describe"/>, so the same file under another name matches) and
-    /// the namespaces kept. Worked out once, on first use; fails with <see cref="FileNotFoundException"/> for a missing file.
-    /// </summary>
-    public string Fingerprint => _fingerprint.Value;
-
-    public SourceStatistics Statistics { get; }
-
-    /// <summary>True once reading has found a local, uncompressed file, whose pages a resume can seek to.</summary>
-    public bool CanSeek { get; private set; }
-
-    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private protected override async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAsync(_location, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
-        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
-        {
-            yield return document;
-        }
-    }
-
-    /// <summary>The version label of a URL being read (its ETag or Last-Modified), known once reading has begun.</summary>
-    public string? SeekValidator { get; private set; }
-
-    /// <summary>Reads from the page whose action line starts at <paramref name="offset"/>.</summary>
-    public async IAsyncEnumerable<Document> ReadFromAsync(long offset, long line, string? validator, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        using JsonLineCursor lines = await JsonLineCursor.OpenAtAsync(_location, offset, line, validator, _http, _options.Http, _options.Lines, Statistics, "a CirrusSearch dump", cancellationToken).ConfigureAwait(false);
-        await foreach (Document document in ReadLinesAsync(lines, cancellationToken).ConfigureAwait(false))
-        {
-            yield return document;
-        }
-    }
-
-    private async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        // Describe the input as it is being read, so a position saved later names this input.
-        _ = Fingerprint;
-        bool seekable = CanSeek = lines.IsSeekable;
-        SeekValidator = lines.Validator;
+        bool seekable = lines.IsSeekable;
         BadRecordTracker bad = lines.Bad;
         string? pendingId = null;
         // Where the page being read began: its action line, so a resume seeks to the pair, not to half of it.
@@ -138,7 +94,7 @@ public sealed class CirrusSearchDumpReader : ISeekableSource
             }
             if (string.IsNullOrWhiteSpace(parsed.Text) && !_options.Lines.KeepEmptyText)
             {
-                Statistics.AddSkip("empty_text", $"{_location}: line {lines.LineNumber}: page {id} '{parsed.Title}' has empty text");
+                Statistics.AddSkip("empty_text", $"{Location}: line {lines.LineNumber}: page {id} '{parsed.Title}' has empty text");
                 continue;
             }
 
