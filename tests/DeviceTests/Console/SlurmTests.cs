@@ -111,6 +111,21 @@ public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) :
     private static long[] Trained(TempFiles files, int rank) =>
         [.. Summary(files.Path($"train-{rank}.json")).GetProperty("sequences").EnumerateArray().Select(s => s.GetInt64())];
 
+    /// <summary>
+    /// Submits a training script of the docs (its MASTER_PORT made free) as two tasks on this one node (it asks for
+    /// several nodes: given again, the options override it), waits for it to complete, and returns what each rank's
+    /// trainer reported it trained; the ranks stepped together.
+    /// </summary>
+    private async Task<long[][]> TrainTwoTasksAsync(TempFiles files, string script)
+    {
+        files.WriteText("train.sbatch", Change(script, "MASTER_PORT=29500", $"MASTER_PORT={FreePort()}"));
+        string job = (await cluster.BashAsync(files.Folder, "sbatch --parsable --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 train.sbatch", Tools(files, python: true))).Trim();
+        await cluster.CompletedAsync(files.Folder, job);
+        long[][] trained = [Trained(files, 0), Trained(files, 1)];
+        Assert.Equal(trained[0].Length, trained[1].Length);
+        return trained;
+    }
+
     [SkippableFact]
     public async Task Training_OneLoaderPerTask_EveryBatchTrainedOnce_AsTheLoadersReport()
     {
@@ -118,15 +133,8 @@ public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) :
         RequirePython("zmq", "numpy", "torch", "streamloader_client");
         using var files = new TempFiles();
         TrainingCorpus(files);
-        string script = DocBlocks.After("DISTRIBUTED.md", "### Slurm", "sh", 0);
-        script = Change(Change(script, "MASTER_PORT=29500", $"MASTER_PORT={FreePort()}"), "5555 + SLURM_LOCALID", $"{FreePort()} + SLURM_LOCALID");
-        files.WriteText("train.sbatch", script);
-        // Two tasks on this one node (the script asks for four nodes: given again, the options override it).
-        string job = (await cluster.BashAsync(files.Folder, "sbatch --parsable --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 train.sbatch", Tools(files, python: true))).Trim();
-        await cluster.CompletedAsync(files.Folder, job);
-
-        long[][] trained = [Trained(files, 0), Trained(files, 1)];
-        Assert.Equal(trained[0].Length, trained[1].Length); // the ranks stepped together
+        string script = Change(DocBlocks.After("DISTRIBUTED.md", "### Slurm", "sh", 0), "5555 + SLURM_LOCALID", $"{FreePort()} + SLURM_LOCALID");
+        long[][] trained = await TrainTwoTasksAsync(files, script);
         for (int rank = 0; rank < 2; rank++)
         {
             JsonElement loader = Summary(files.Path($"loader-{rank}.json"));
@@ -150,14 +158,8 @@ public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) :
         using var files = new TempFiles();
         TrainingCorpus(files);
         int port = FreePort();
-        string script = DocBlocks.After("DISTRIBUTED.md", "### Slurm", "sh", 1);
-        script = Change(Change(Change(script, "MASTER_PORT=29500", $"MASTER_PORT={FreePort()}"), "tcp://*:5555", $"tcp://127.0.0.1:{port}"), "$MASTER_ADDR:5555", $"$MASTER_ADDR:{port}");
-        files.WriteText("train.sbatch", script);
-        string job = (await cluster.BashAsync(files.Folder, "sbatch --parsable --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 train.sbatch", Tools(files, python: true))).Trim();
-        await cluster.CompletedAsync(files.Folder, job);
-
-        long[][] trained = [Trained(files, 0), Trained(files, 1)];
-        Assert.Equal(trained[0].Length, trained[1].Length);
+        string script = Change(Change(DocBlocks.After("DISTRIBUTED.md", "### Slurm", "sh", 1), "tcp://*:5555", $"tcp://127.0.0.1:{port}"), "$MASTER_ADDR:5555", $"$MASTER_ADDR:{port}");
+        long[][] trained = await TrainTwoTasksAsync(files, script);
         Assert.Empty(trained[0].Intersect(trained[1]));
         JsonElement loader = Summary(files.Path("loader.json"));
         JsonElement transport = loader.GetProperty("transport");
