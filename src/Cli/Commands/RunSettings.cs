@@ -127,7 +127,11 @@ public sealed record DeviceRunSettings
     /// <summary>False when <see cref="Pretrained"/> came from <c>--model DIR</c>: its architecture, trained from scratch.</summary>
     public bool PretrainedWeights { get; init; } = true;
 
-    /// <summary>True when <see cref="Checkpoint"/> is the default folder of runs (<c>runs/&lt;task&gt;</c>): each run claims a new folder in it.</summary>
+    /// <summary>
+    /// True when <see cref="Checkpoint"/> is a folder of runs, in which each run claims a new folder: the default
+    /// <c>runs/&lt;task&gt;</c>, or any <c>--checkpoint DIR</c> of a run of several ranks (each rank's folder and its
+    /// <c>latest-rank&lt;r&gt;</c> in it, so ranks never write one folder).
+    /// </summary>
     public bool CheckpointUnderRuns { get; init; }
 }
 
@@ -649,7 +653,7 @@ public sealed record RunSettings
                 Pretrained = pretrained,
                 PretrainedWeights = pretrainedWeights,
                 Checkpoint = checkpoint is null ? Path.Combine("runs", task) : string.Equals(checkpoint, "none", StringComparison.OrdinalIgnoreCase) ? null : checkpoint,
-                CheckpointUnderRuns = checkpoint is null,
+                CheckpointUnderRuns = checkpoint is null || rank.WorldSize > 1,
             },
             Reporting = new ReportingRunSettings
             {

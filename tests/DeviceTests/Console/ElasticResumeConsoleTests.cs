@@ -147,4 +147,29 @@ public sealed class ElasticResumeConsoleTests
             Assert.Contains("resumed 3 ranks as 2: global position ", await RunAsync(r, 2, 9, "--resume", "runs/clm"));
         }
     }
+
+    [Trait("Category", "EndToEnd")]
+    [Fact]
+    public async Task ExplicitCheckpointFolder_SeveralRanks_EachSavesItsOwn_AndResumesItsOwn()
+    {
+        using var files = new TempFiles();
+        string[] source = Corpus(files, manyFiles: false);
+        string[] common = ["--task", "clm", "--source", source[0], "--vocab", files.Path("vocab.txt"), "--seq-len", "16", "--batch-size", "2", "--model", "micro", "--progress", "none"];
+        // Before, both ranks wrote ck itself, the second over the first.
+        for (int r = 0; r < 2; r++)
+        {
+            var (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--rank", $"{r}", "--world-size", "2", "--max-steps", $"{2 + r}", "--checkpoint", "ck"]);
+            Assert.True(exit == 0, stderr);
+        }
+        string[] folders = [.. Enumerable.Range(0, 2).Select(r => File.ReadAllText(files.Path($"ck/latest-rank{r}")).Trim())];
+        Assert.NotEqual(folders[0], folders[1]);
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.EndsWith($"-rank{r}", folders[r], StringComparison.Ordinal);
+            Assert.Equal(2 + r, Summary(files.Path($"ck/{folders[r]}/checkpoint.json")).GetProperty("steps").GetInt64());
+            var (exit, _, stderr) = await CliProcess.RunAsync(files.Folder, Limit, [.. common, "--rank", $"{r}", "--world-size", "2", "--max-steps", "6", "--resume", "ck"]);
+            Assert.True(exit == 0, stderr);
+            Assert.Contains($"resumed from {files.Path($"ck/{folders[r]}")}: step {2 + r}", stderr, StringComparison.Ordinal);
+        }
+    }
 }
