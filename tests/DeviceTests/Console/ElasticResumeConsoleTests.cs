@@ -11,6 +11,7 @@ namespace StreamLoader.Device.Tests.Console;
 /// is trained exactly once over the two runs, as in one uninterrupted single-process run. Each word of the corpus is
 /// its own token, so the tokens in the frames say which document and which word they are.
 /// </summary>
+[Collection(ManyProcessesCollection.Name)]
 public sealed class ElasticResumeConsoleTests
 {
     private const int Documents = 120;

@@ -12,6 +12,7 @@ namespace StreamLoader.Device.Tests.Console;
 /// docs/DISTRIBUTED.md's training with one loader per task and with one shared loader, and a training resized from
 /// four tasks to two.
 /// </summary>
+[Collection(ManyProcessesCollection.Name)]
 [Trait("Category", "EndToEnd")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SlurmTests(SlurmCluster cluster, ITestOutputHelper output) : IClassFixture<SlurmCluster>
