@@ -69,7 +69,6 @@ public sealed class DocumentStream
     // The deal of a global order (set when reading starts: a resume's own, else a fresh one); null when the source is split.
     private GlobalDeal? _deal;
 
-
     public DocumentStream(IDocumentSource source, DocumentStreamOptions? options = null)
     {
         _source = source;
@@ -92,9 +91,6 @@ public sealed class DocumentStream
     public PositionLog Positions => _positions;
 
     private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle);
-
-    /// <summary>How a global order is dealt (see <see cref="DocumentStreamOptions.GlobalOrder"/>); null when ranks split the source.</summary>
-    public GlobalDeal? Deal => _deal;
 
     /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
     public int ShuffleStart => _shuffle.Start;

@@ -11,11 +11,7 @@ public sealed record RankStop(ProviderPosition Position, long Offset);
 /// <summary>A resume re-dealt among another number of ranks: where the global stream starts again, and this rank's deal.</summary>
 /// <param name="Start">The global stream's position to read from (the furthest-behind old rank's); its <see cref="ProviderPosition.Deal"/> is the new one.</param>
 /// <param name="Description">One line for the summary: "resumed 4 ranks as 2: global position …".</param>
-public sealed record ElasticPlan(ProviderPosition Start, string Description)
-{
-    /// <summary>The new deal, this rank's.</summary>
-    public GlobalDeal Deal => Start.Deal!;
-}
+public sealed record ElasticPlan(ProviderPosition Start, string Description);
 
 /// <summary>
 /// Plans a resume of a globally dealt run (<see cref="GlobalDeal"/>) with a different number of ranks: a pure function
