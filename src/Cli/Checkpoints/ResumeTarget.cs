@@ -113,23 +113,24 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     /// </summary>
     private static string? NewestFirstRank(string path, Action<string>? report)
     {
-        if (!IsFolderOfRuns(path))
+        try
         {
-            try
+            if (!IsFolderOfRuns(path))
             {
                 return CheckpointManifest.Resolve(path, null, report);
             }
-            catch (DirectoryNotFoundException)
+            string? ranked = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName + "-rank0")) ? CheckpointManifest.Resolve(path, 0, report) : null;
+            string? single = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName)) ? CheckpointManifest.Resolve(path, null, report) : null;
+            if (ranked is not null && single is not null)
             {
-                return null;
+                return CheckpointManifest.Load(ranked).CreatedUtc > CheckpointManifest.Load(single).CreatedUtc ? ranked : single;
             }
+            return ranked ?? single;
         }
-        string? ranked = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName + "-rank0")) ? CheckpointManifest.Resolve(path, 0, report) : null;
-        string? single = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName)) ? CheckpointManifest.Resolve(path, null, report) : null;
-        if (ranked is not null && single is not null)
+        catch (DirectoryNotFoundException)
         {
-            return CheckpointManifest.Load(ranked).CreatedUtc > CheckpointManifest.Load(single).CreatedUtc ? ranked : single;
+            // A pointer naming no checkpoint: this rank's own is looked for next, and a missing one named.
+            return null;
         }
-        return ranked ?? single;
     }
 }
