@@ -22,7 +22,7 @@ import zmq
 PROTOCOL = 2
 
 # The package's major version is the wire protocol it speaks (docs/WIRE.md): a client 2.x talks to any loader of protocol 2.
-__version__ = "2.1.0"
+__version__ = "2.2.0"
 
 DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16": np.uint16, "I32": np.int32,
@@ -107,7 +107,7 @@ class Client:
     """One consumer of a StreamLoader loader (``--role loader --out tcp://*:PORT``): iterate it for batches."""
 
     def __init__(self, endpoint, window=8, peer_timeout=20.0, name=None, context=None, stop_when_drained=False,
-                 server_key=None, client_key=None):
+                 server_key=None, client_key=None, connect_timeout=120.0):
         """server_key: the loader's CURVE public key (a NAME.key file from ``streamloader keys``, or its 40-character Z85
         text) for a loader started with --curve-server-key: the connection is encrypted and the loader authenticated.
         client_key: this consumer's key pair (a NAME.key_secret file) for a loader that takes only the consumers in its
@@ -116,12 +116,17 @@ class Client:
         stop_when_drained: end the iteration as soon as the loader says this consumer will get no more batches
         (DRAINED: the stream's last batch has gone out and the rest are held by other consumers), instead of waiting
         for the end frame. Data-parallel ranks that step in lockstep need it: one rank waiting for a batch another
-        rank holds, while that rank waits for it in a collective, would wait forever."""
+        rank holds, while that rank waits for it in a collective, would wait forever.
+
+        connect_timeout: seconds to wait for the loader's first answer. A launcher (srun, torchrun, a Kubernetes pod)
+        starts the loader and the trainer together, and a loader still starting (loading its tokenizer, opening its
+        source) is not a dead one; once it has answered, peer_timeout of silence means it is gone."""
         if window < 1:
             raise ValueError("window must be at least 1")
         self.endpoint = endpoint
         self.window = window
         self.peer_timeout = float(peer_timeout)
+        self.connect_timeout = max(float(connect_timeout), self.peer_timeout)
         self.heartbeat = max(0.05, self.peer_timeout / 5)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.received = 0
@@ -230,7 +235,7 @@ class Client:
                 if now - last_sent >= self.heartbeat:
                     sock.send(b"PING")
                     last_sent = now
-                if not ended and now - last_heard > self.peer_timeout:
+                if not ended and now - last_heard > (self.peer_timeout if welcomed else self.connect_timeout):
                     silent = now - (last_heard if welcomed else started)
                     self._put(LoaderError(f"{self.endpoint}: nothing from the loader for {silent:.1f} s" if welcomed
                                           else f"{self.endpoint}: no loader answered within {silent:.1f} s"))
