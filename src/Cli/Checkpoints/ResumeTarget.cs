@@ -33,27 +33,31 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     /// <param name="report">Hears what recovering an interrupted save did.</param>
     public static ResumeTarget Resolve(string path, int? rank, int? worldSize, Action<string>? report)
     {
-        string? newest = NewestFirstRank(path, report);
-        CheckpointManifest? newestManifest = newest is null ? null : CheckpointManifest.Load(newest);
+        // Loading a manifest checks every file it records against its SHA-256: each folder is loaded once.
+        var manifests = new Dictionary<string, CheckpointManifest>(StringComparer.Ordinal);
+        CheckpointManifest Load(string folder) => manifests.TryGetValue(folder, out CheckpointManifest? loaded) ? loaded : manifests[folder] = CheckpointManifest.Load(folder);
+
+        string? newest = NewestFirstRank(path, report, Load);
+        CheckpointManifest? newestManifest = newest is null ? null : Load(newest);
         GlobalDeal? deal = newestManifest is { HasPosition: true } ? PositionIn(newest!).Deal : null;
         // A folder of runs resumed without a stated world size is resumed by one process; a checkpoint folder named
         // itself keeps its own run's size unless another is stated.
         int? world = worldSize ?? (IsFolderOfRuns(path) ? 1 : null);
         if (deal is null || world is null)
         {
-            return Own(path, rank, report);
+            return Own(path, rank, report, Load);
         }
         if (deal.WorldSize != world)
         {
             string[] old = deal.WorldSize == 1 ? [newest!] : [.. Enumerable.Range(0, deal.WorldSize).Select(r => CheckpointManifest.Resolve(path, r, report))];
-            return Redeal(path, old, rank ?? 0, world.Value);
+            return Redeal(path, old, rank ?? 0, world.Value, Load);
         }
         // The newest run had this size: this rank continues its own checkpoint of that run, or, where it has none yet
         // (it had not saved when the others did), joins it as the re-deal that made it dealt it.
         ResumeTarget? own = null;
         try
         {
-            own = Own(path, rank, report);
+            own = Own(path, rank, report, Load);
         }
         catch (DirectoryNotFoundException) when (newestManifest!.RedealtFrom is { Count: > 0 })
         {
@@ -61,26 +65,26 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
         bool sameRun = own is not null && own.Manifest.HasPosition && PositionIn(own.Folder).Deal is { } ownDeal && ownDeal.SameDealAs(deal);
         if (!sameRun && newestManifest!.RedealtFrom is { Count: > 0 } from)
         {
-            return Redeal(path, from, rank ?? 0, world.Value);
+            return Redeal(path, from, rank ?? 0, world.Value, Load);
         }
-        return own ?? Own(path, rank, report);
+        return own ?? Own(path, rank, report, Load);
     }
 
-    private static ResumeTarget Own(string path, int? rank, Action<string>? report)
+    private static ResumeTarget Own(string path, int? rank, Action<string>? report, Func<string, CheckpointManifest> load)
     {
         string folder = CheckpointManifest.Resolve(path, rank, report);
-        return new ResumeTarget(folder, CheckpointManifest.Load(folder), null, null);
+        return new ResumeTarget(folder, load(folder), null, null);
     }
 
     /// <summary>Re-deals the stream the checkpoints in <paramref name="old"/> (by rank) left, for <paramref name="rank"/> of <paramref name="world"/>.</summary>
-    private static ResumeTarget Redeal(string path, IReadOnlyList<string> old, int rank, int world)
+    private static ResumeTarget Redeal(string path, IReadOnlyList<string> old, int rank, int world, Func<string, CheckpointManifest> load)
     {
         var stops = new List<RankStop>(old.Count);
         var steps = new List<long>(old.Count);
         for (int r = 0; r < old.Count; r++)
         {
             string folder = old[r];
-            CheckpointManifest saved = CheckpointManifest.Load(folder);
+            CheckpointManifest saved = load(folder);
             ProviderPosition? position = saved.HasPosition ? PositionIn(folder) : null;
             if (position?.Deal?.Rank != r)
             {
@@ -98,7 +102,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
         string? note = steps.Distinct().Count() > 1
             ? $"the old ranks stopped at different steps ({string.Join(", ", steps.Select((n, r) => $"rank {r} at {n:N0}"))}); rank {rank} continues the model and step of old rank {(rank < old.Count ? rank : 0)} ({steps[rank < old.Count ? rank : 0]:N0}), and the stream is re-dealt exactly from where each stood"
             : null;
-        return new ResumeTarget(own, CheckpointManifest.Load(own), plan, old) { Note = note };
+        return new ResumeTarget(own, load(own), plan, old) { Note = note };
     }
 
     private static ProviderPosition PositionIn(string folder) => ProviderPosition.Load(Path.Combine(folder, CheckpointManifest.PositionFileName));
@@ -111,7 +115,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
     /// last where both lie (a run resized from several ranks to one, or back); or the folder or pointer named itself.
     /// Null where there is none (the rank's own checkpoint is then looked for, and a missing one named).
     /// </summary>
-    private static string? NewestFirstRank(string path, Action<string>? report)
+    private static string? NewestFirstRank(string path, Action<string>? report, Func<string, CheckpointManifest> load)
     {
         try
         {
@@ -123,7 +127,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
             string? single = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName)) ? CheckpointManifest.Resolve(path, null, report) : null;
             if (ranked is not null && single is not null)
             {
-                return CheckpointManifest.Load(ranked).CreatedUtc > CheckpointManifest.Load(single).CreatedUtc ? ranked : single;
+                return load(ranked).CreatedUtc > load(single).CreatedUtc ? ranked : single;
             }
             return ranked ?? single;
         }
