@@ -146,11 +146,12 @@ public sealed class DocumentStream
             _deal = resumeFrom.Deal ?? _deal;
             // The position pins the order, its buffer's start included (0: saved before the start existed, when the buffer filled first).
             _shuffle = new ShuffleRule(_options.ShuffleBuffer, resumeFrom.ShuffleStart > 0 ? resumeFrom.ShuffleStart : _options.ShuffleBuffer);
-            _positions.Use(Planner());
+            ResumePlanner planner = Planner();
+            _positions.Use(planner);
             _epoch = resumeFrom.Epoch;
             _emittedTotal = resumeFrom.EmittedTotal - resumeFrom.EmittedInEpoch;
             skip = resumeFrom.EmittedInEpoch;
-            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? Planner().Plan(_epoch, skip, counts, resumeFrom.Seek) : null;
+            plan = resumeFrom.PartitionCounts is { } counts && skip > 0 ? planner.Plan(_epoch, skip, counts, resumeFrom.Seek) : null;
         }
 
         for (; _options.Epochs == 0 || _epoch < _options.Epochs; Interlocked.Increment(ref _epoch))
