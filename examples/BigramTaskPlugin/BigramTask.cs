@@ -18,11 +18,13 @@ public sealed class BigramTask : ITrainingTask, IDeviceTask
 {
     public string Name => "bigram";
 
+    string IDeviceTask.TaskName => Name;
+
     public string Description => "Example plugin: predict each token from the one before it (a bigram model), from examples/BigramTaskPlugin.";
 
     public TaskMode Mode => TaskMode.Train;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } = [];
+    public IReadOnlyList<TaskOption> Options { get; } = [];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context) =>
     [
@@ -87,7 +89,7 @@ public sealed class BigramTask : ITrainingTask, IDeviceTask
         public Tensor? ComputeLoss(DeviceBatch batch)
         {
             Tensor labels = batch[TaskTensors.Labels];
-            return labels.ne(TaskTensors.IgnoreIndex).any().item<bool>()
+            return batch.RowsWithTargets(TaskTensors.Labels).Length > 0 // read on the host: no wait for the device
                 ? functional.cross_entropy(scores.call(embedding.call(batch[TaskTensors.InputIds])).flatten(0, 1), labels.reshape(-1))
                 : null;
         }

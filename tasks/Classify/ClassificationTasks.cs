@@ -1,8 +1,6 @@
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
-using StreamLoader.Device.Models.HuggingFace;
-using StreamLoader.Device.Training;
 
 namespace StreamLoader.Tasks.Classify;
 
@@ -11,9 +9,12 @@ namespace StreamLoader.Tasks.Classify;
 /// Label names come from <c>--labels</c> or from the data. Made-With-ML is the worked example:
 /// <c>--source dataset.csv --text-column title,description --label-column tag</c>.
 /// </remarks>
-public sealed class ClassificationTask : ITrainingTask, IDeviceTask
+public sealed class ClassificationTask : ITrainingTask
 {
-    public string Name => "classify";
+    /// <summary>The task's command-line name.</summary>
+    public const string TaskName = "classify";
+
+    public string Name => TaskName;
 
     public string Description => "Single-label classification: [CLS] text [SEP] rows, one label per document, softmax; held-out accuracy and F1 beside baselines.";
 
@@ -21,7 +22,7 @@ public sealed class ClassificationTask : ITrainingTask, IDeviceTask
 
     public LabelKind Labels => LabelKind.Single;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } = [];
+    public IReadOnlyList<TaskOption> Options { get; } = [];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context) => ClassifierBatchBuilder.Describe(context, multiLabel: false);
 
@@ -31,9 +32,6 @@ public sealed class ClassificationTask : ITrainingTask, IDeviceTask
     internal static void RequireRowTokens(string task, BatchingContext context) => TaskTokens.Require(task, context.Tokenizer,
         ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls), ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep), ("a padding token", context.Tokenizer.Special.Pad));
 
-    public ITaskModel CreateModel(ModelContext context) =>
-        context.Pretrained is null ? new ClassifierModel(context, multiLabel: false) : PretrainedClassifier.Create(context, multiLabel: false, threshold: 0.5);
-
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) => ClassifierText.Render(batch, tokenizer, output, maxRows);
 }
 
@@ -42,9 +40,12 @@ public sealed class ClassificationTask : ITrainingTask, IDeviceTask
 /// Labels come from a column or field (comma-separated names or ids, or a list); names from <c>--labels FILE</c> or the
 /// source's schema. GoEmotions is the worked example: <c>--source train.tsv --columns text,labels,id --labels labels.txt</c>.
 /// </remarks>
-public sealed class MultiLabelClassificationTask : ITrainingTask, IDeviceTask
+public sealed class MultiLabelClassificationTask : ITrainingTask
 {
-    public string Name => "multilabel";
+    /// <summary>The task's command-line name.</summary>
+    public const string TaskName = "multilabel";
+
+    public string Name => TaskName;
 
     public string Description => "Multi-label classification: a multi-hot target per document, a sigmoid per label; held-out micro/macro-F1 beside baselines.";
 
@@ -52,24 +53,11 @@ public sealed class MultiLabelClassificationTask : ITrainingTask, IDeviceTask
 
     public LabelKind Labels => LabelKind.Multi;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } =
-    [
-        new("threshold", "0.5", "A label is predicted when its probability exceeds this, in evaluation (the model's and the baselines' alike).", "--threshold"),
-    ];
-
-    /// <summary>The <c>threshold</c> setting.</summary>
-    public static double ReadThreshold(TaskSettings settings) => settings.GetDouble("threshold", 0.5, 0.01, 0.99);
+    public IReadOnlyList<TaskOption> Options { get; } = [MultiLabelOptions.Threshold];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context) => ClassifierBatchBuilder.Describe(context, multiLabel: true);
 
-    public IBatchBuilder CreateBatchBuilder(BatchingContext context)
-    {
-        _ = ReadThreshold(context.Settings); // a bad value fails before the run starts
-        return new ClassifierBatchBuilder(context, Name, multiLabel: true);
-    }
-
-    public ITaskModel CreateModel(ModelContext context) =>
-        context.Pretrained is null ? new ClassifierModel(context, multiLabel: true) : PretrainedClassifier.Create(context, multiLabel: true, ReadThreshold(context.Settings));
+    public IBatchBuilder CreateBatchBuilder(BatchingContext context) => new ClassifierBatchBuilder(context, Name, multiLabel: true);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows) => ClassifierText.Render(batch, tokenizer, output, maxRows);
 }

@@ -1,13 +1,7 @@
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
-using StreamLoader.Device.Models;
-using StreamLoader.Device.Models.HuggingFace;
-using StreamLoader.Device.Runtime;
-using StreamLoader.Device.Training;
 using StreamLoader.Tasks.Common;
-using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 namespace StreamLoader.Tasks.Clm;
 
@@ -20,7 +14,7 @@ namespace StreamLoader.Tasks.Clm;
 /// 0 at each document), <c>document_ids</c> (0, 1, … per row; -1 on padding) and <c>labels</c> (the next token; -100
 /// where the next token belongs to another document, and on padding).
 /// </remarks>
-public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
+public sealed class CausalLanguageModelingTask : ITrainingTask
 {
     /// <summary>The task's command-line name.</summary>
     public const string TaskName = "clm";
@@ -31,10 +25,10 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public TaskMode Mode => TaskMode.Train;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } =
-    [
-        new("pack", "true", "Pack documents back to back into rows, an end-of-text token between them (no padding); false gives each document its own rows.", "--pack"),
-    ];
+    /// <summary>The <c>pack</c> setting.</summary>
+    public static readonly TaskOption<bool> Pack = TaskOption.Boolean("pack", true, "Pack documents back to back into rows, an end-of-text token between them (no padding); false gives each document its own rows.", "--pack");
+
+    public IReadOnlyList<TaskOption> Options { get; } = [Pack];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)
     {
@@ -53,11 +47,8 @@ public sealed class CausalLanguageModelingTask : ITrainingTask, IDeviceTask
     {
         TaskTokens.Require(TaskName, context.Tokenizer, ("an end-of-text token to put between documents (eos_token, </s>, <|endoftext|>, [SEP])", context.Tokenizer.Special.Sep),
             ("a padding token (pad_token, or the end-of-text token)", context.Tokenizer.Special.Pad));
-        return new ClmBatchBuilder(context, context.Settings.GetBoolean("pack", true));
+        return new ClmBatchBuilder(context, Pack.Read(context.Settings));
     }
-
-    public ITaskModel CreateModel(ModelContext context) =>
-        context.Pretrained is null ? new ClmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedLm.Create(context);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {
@@ -149,28 +140,4 @@ internal sealed class ClmBatchBuilder : IBatchBuilder
     }
 
     private TensorBatch Finish() => _rows.Take();
-}
-
-/// <summary>A GPT-style decoder (causal attention kept inside each packed document) with a tied LM head.</summary>
-internal sealed class ClmModel : Module, ITaskModel
-{
-    private readonly TransformerEncoderModel encoder;
-    private readonly LanguageModelHead head;
-
-    public ClmModel(EncoderConfig config)
-        : base(nameof(ClmModel))
-    {
-        // Named "encoder" like the other bodies, so --init-from can move weights between tasks.
-        encoder = new TransformerEncoderModel(config, causal: true);
-        head = new LanguageModelHead(config.Hidden, encoder.TokenEmbeddingWeight);
-        RegisterComponents();
-    }
-
-    public Module Module => this;
-
-    public Tensor? ComputeLoss(DeviceBatch batch)
-    {
-        Tensor hidden = encoder.Encode(batch[TaskTensors.InputIds], batch[TaskTensors.AttentionMask], batch[TaskTensors.PositionIds], batch[TaskTensors.DocumentIds]);
-        return head.Loss(hidden, batch[TaskTensors.Labels]);
-    }
 }

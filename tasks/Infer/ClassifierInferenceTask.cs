@@ -26,14 +26,7 @@ public sealed class ClassifierInferenceTask : ITrainingTask
 
     public TaskMode Mode => TaskMode.Infer;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } =
-    [
-        new("batching", InferenceBatching.Sorted, "How rows are batched: 'sorted' sorts each window of documents by length, longest first, and fills batches up to --max-tokens-per-batch, each trimmed to its longest row (CrossFit); 'fixed' keeps input order in --batch-size rows of --seq-len.", "--batching"),
-        new("max_tokens_per_batch", "0", "Sorted batching: tokens a batch may hold (rows x its longest row); 0 for --batch-size x --seq-len, the same memory as a fixed batch.", "--max-tokens-per-batch"),
-        new("sort_window", InferenceBatching.DefaultWindow.ToString(System.Globalization.CultureInfo.InvariantCulture), "Consecutive documents sorted together; ranks are dealt whole windows, so every world size forms the same batches.", "--sort-window"),
-        new("compare_fixed", InferenceBatching.DefaultCompare.ToString(System.Globalization.CultureInfo.InvariantCulture), "The first this many documents are also run in the other layout, timed side by side for the summary's padding and speed-up figures; 0 skips it.", "--compare-fixed"),
-        new("threshold", "0.5", "Multi-label checkpoints: a label is written when its probability exceeds this.", "--threshold"),
-    ];
+    public IReadOnlyList<TaskOption> Options { get; } = [.. InferenceBatching.Options, MultiLabelOptions.Threshold];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)
     {

@@ -2,9 +2,6 @@ using System.Globalization;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
-using StreamLoader.Device.Models;
-using StreamLoader.Device.Models.HuggingFace;
-using StreamLoader.Device.Training;
 using StreamLoader.Tasks.Common;
 
 namespace StreamLoader.Tasks.Mlm;
@@ -14,7 +11,7 @@ namespace StreamLoader.Tasks.Mlm;
 /// Batches carry <c>input_ids</c>, <c>attention_mask</c> and <c>labels</c>, all int64 <c>[batch, seq]</c>; packed
 /// (<c>--pack true</c>) also <c>position_ids</c> and <c>document_ids</c>.
 /// </remarks>
-public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
+public sealed class MaskedLanguageModelingTask : ITrainingTask
 {
     /// <summary>The task's command-line name.</summary>
     public const string TaskName = "mlm";
@@ -25,17 +22,19 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public TaskMode Mode => TaskMode.Train;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } =
-    [
-        new("mask_probability", "0.15", "Chance that a non-special token is chosen for prediction.", "--mask-prob"),
-        new("pack", "false", "Pack short documents into rows ([CLS] doc [SEP] doc [SEP] …) with per-document positions, instead of one document per row.", "--pack"),
-    ];
+    /// <summary>The <c>mask_probability</c> setting.</summary>
+    public static readonly TaskOption<double> MaskProbability = TaskOption.Number("mask_probability", 0.15, 0, 1, "Chance that a non-special token is chosen for prediction.", "--mask-prob");
+
+    /// <summary>The <c>pack</c> setting.</summary>
+    public static readonly TaskOption<bool> Pack = TaskOption.Boolean("pack", false, "Pack short documents into rows ([CLS] doc [SEP] doc [SEP] …) with per-document positions, instead of one document per row.", "--pack");
+
+    public IReadOnlyList<TaskOption> Options { get; } = [MaskProbability, Pack];
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)
     {
         int[] shape = [context.BatchSize, context.SequenceLength];
         List<TensorSpec> specs = [new(TaskTensors.InputIds, TensorDType.I64, shape), new(TaskTensors.AttentionMask, TensorDType.I64, shape)];
-        if (context.Settings.GetBoolean("pack", false))
+        if (Pack.Read(context.Settings))
         {
             specs.Add(new(TaskTensors.PositionIds, TensorDType.I64, shape));
             specs.Add(new(TaskTensors.DocumentIds, TensorDType.I64, shape));
@@ -50,15 +49,12 @@ public sealed class MaskedLanguageModelingTask : ITrainingTask, IDeviceTask
 
     public IBatchBuilder CreateBatchBuilder(BatchingContext context)
     {
-        double probability = context.Settings.GetDouble("mask_probability", 0.15, 0.0, 1.0);
+        double probability = MaskProbability.Read(context.Settings);
         TaskTokens.Require("mlm", context.Tokenizer, "A causal model's tokenizer (Llama 3's, Qwen3's) trains with --task clm.", ("a mask token (mask_token, [MASK], <mask>)", context.Tokenizer.Special.Mask),
             ("a start token (bos_token, [CLS], <s>)", context.Tokenizer.Special.Cls), ("a separator or end token (eos_token, [SEP], </s>)", context.Tokenizer.Special.Sep),
             ("a padding token", context.Tokenizer.Special.Pad));
-        return new MlmBatchBuilder(context, probability, context.Settings.GetBoolean("pack", false));
+        return new MlmBatchBuilder(context, probability, Pack.Read(context.Settings));
     }
-
-    public ITaskModel CreateModel(ModelContext context) =>
-        context.Pretrained is null ? new MlmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedLm.Create(context, masked: true);
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
     {

@@ -3,12 +3,7 @@ using StreamLoader.Core.Randomness;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
-using StreamLoader.Device.Models;
-using StreamLoader.Device.Runtime;
-using StreamLoader.Device.Training;
 using StreamLoader.Tasks.Common;
-using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 namespace StreamLoader.Tasks.Span;
 
@@ -21,7 +16,7 @@ namespace StreamLoader.Tasks.Span;
 /// <c>labels</c> <c>[batch, target]</c> (labels: the target, -100 on padding; decoder input: the target shifted right
 /// behind [PAD], T5's start token).
 /// </remarks>
-public sealed class SpanCorruptionTask : ITrainingTask, IDeviceTask
+public sealed class SpanCorruptionTask : ITrainingTask
 {
     /// <summary>The task's command-line name.</summary>
     public const string TaskName = "span";
@@ -35,17 +30,19 @@ public sealed class SpanCorruptionTask : ITrainingTask, IDeviceTask
 
     public TaskMode Mode => TaskMode.Train;
 
-    public IReadOnlyList<TaskOptionInfo> Options { get; } =
-    [
-        new("noise_density", "0.15", "Share of the tokens corrupted.", "--noise-density"),
-        new("mean_span_length", "3", "Mean length of a corrupted span, in tokens.", "--mean-span-length"),
-    ];
+    /// <summary>The <c>noise_density</c> setting.</summary>
+    public static readonly TaskOption<double> NoiseDensity = TaskOption.Number("noise_density", 0.15, 0.01, 0.5, "Share of the tokens corrupted.", "--noise-density");
+
+    /// <summary>The <c>mean_span_length</c> setting.</summary>
+    public static readonly TaskOption<double> MeanSpanLength = TaskOption.Number("mean_span_length", 3, 1, 100, "Mean length of a corrupted span, in tokens.", "--mean-span-length");
+
+    public IReadOnlyList<TaskOption> Options { get; } = [NoiseDensity, MeanSpanLength];
 
     public IReadOnlyList<string> AddedSpecialTokens { get; } = Enumerable.Range(0, SentinelCount).Select(i => $"<extra_id_{i}>").ToArray();
 
     /// <summary>The corruption the settings describe.</summary>
     public static SpanCorruption Corruption(TaskSettings settings) =>
-        new(settings.GetDouble("noise_density", 0.15, 0.01, 0.5), settings.GetDouble("mean_span_length", 3, 1, 100));
+        new(NoiseDensity.Read(settings), MeanSpanLength.Read(settings));
 
     public IReadOnlyList<TensorSpec> DescribeBatch(BatchingContext context)
     {
@@ -73,12 +70,6 @@ public sealed class SpanCorruptionTask : ITrainingTask, IDeviceTask
             throw new InvalidOperationException($"span: a row of {raw} raw tokens needs {needed} sentinel tokens; the tokenizer {context.Tokenizer.Name} has {special.Sentinels.Count}. Lower --seq-len or raise --mean-span-length.");
         }
         return new SpanBatchBuilder(context, corruption, raw, target);
-    }
-
-    public ITaskModel CreateModel(ModelContext context)
-    {
-        int target = Corruption(context.Settings).Lengths(context.SequenceLength).Target;
-        return new SpanModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength), target);
     }
 
     public void Render(TensorBatch batch, ITextTokenizer tokenizer, TextWriter output, int maxRows)
@@ -199,22 +190,4 @@ internal sealed class SpanBatchBuilder : IBatchBuilder
         (_noise, _spans, _rawTokens) = (0, 0, 0);
         return batch;
     }
-}
-
-/// <summary>The T5-style encoder-decoder for span corruption.</summary>
-internal sealed class SpanModel : Module, ITaskModel
-{
-    private readonly EncoderDecoderModel model;
-
-    public SpanModel(EncoderConfig config, int targetLength)
-        : base(nameof(SpanModel))
-    {
-        model = new EncoderDecoderModel(config, targetLength);
-        RegisterComponents();
-    }
-
-    public Module Module => this;
-
-    public Tensor? ComputeLoss(DeviceBatch batch) =>
-        model.Loss(batch[TaskTensors.InputIds], batch[TaskTensors.AttentionMask], batch[TaskTensors.DecoderInputIds], batch[TaskTensors.Labels]);
 }

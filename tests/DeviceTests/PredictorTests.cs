@@ -38,7 +38,7 @@ public sealed class PredictorTests
 
     private static IPredictingModel Model(string size) =>
         (IPredictingModel)new ModelContext(VocabularyInfo.From(s_tokenizer), 48, size, TorchRuntime.SelectDevice("cpu"), 3, TaskSettings.Empty) { Labels = new LabelSet(["a", "b", "c"]) }
-            .Build(new ClassificationTask());
+            .Build(new ClassificationDevice());
 
     private static Dictionary<long, float[]> Predict(Predictor predictor, List<TensorBatch> batches)
     {

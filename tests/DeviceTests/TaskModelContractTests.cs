@@ -1,4 +1,5 @@
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Cli.Hosting;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
@@ -57,7 +58,7 @@ public abstract class TaskModelContractTests
 
     protected ITaskModel Model(int seed = 1) =>
         new ModelContext(VocabularyInfo.From(Tokenizer), SequenceLength, ModelSize, TorchRuntime.SelectDevice("cpu"), seed, Settings) { Labels = Labels }
-            .Build((IDeviceTask)CreateTask());
+            .Build(TaskPlugins.Devices.Get(CreateTask().Name));
 
     [Fact]
     public void Loss_OnAFixedBatch_IsFiniteAndFalls()
@@ -219,12 +220,12 @@ public sealed class InitFromTests
         var tokenizer = new TestTokenizer(200);
         torch.Device cpu = TorchRuntime.SelectDevice("cpu");
         var vocabulary = VocabularyInfo.From(tokenizer);
-        using (ITaskModel mlm = new ModelContext(vocabulary, 32, "micro", cpu, 1, TaskSettings.Empty).Build(new MaskedLanguageModelingTask()))
+        using (ITaskModel mlm = new ModelContext(vocabulary, 32, "micro", cpu, 1, TaskSettings.Empty).Build(new MaskedLanguageModelingDevice()))
         {
             mlm.Module.save(Path.Combine(Directory.CreateDirectory(files.Path("pre")).FullName, TrainingState.ModelFile));
         }
 
-        using ITaskModel classifier = new ModelContext(vocabulary, 32, "micro", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationTask());
+        using ITaskModel classifier = new ModelContext(vocabulary, 32, "micro", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationDevice());
         using var trainer = new Trainer(classifier, new TrainerOptions { InitFrom = files.Path("pre") }, cpu);
 
         (int loaded, int total) = trainer.InitializedParameters!.Value;
@@ -233,7 +234,7 @@ public sealed class InitFromTests
         Assert.Equal(encoder, loaded);
         Assert.True(total > loaded, "the head starts fresh");
 
-        using ITaskModel bag = new ModelContext(vocabulary, 32, "bag", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationTask());
+        using ITaskModel bag = new ModelContext(vocabulary, 32, "bag", cpu, 2, TaskSettings.Empty) { Labels = new LabelSet(["a", "b"]) }.Build(new ClassificationDevice());
         InvalidDataException error = Assert.Throws<InvalidDataException>(() => new Trainer(bag, new TrainerOptions { InitFrom = files.Path("pre") }, cpu));
         Assert.Contains("--init-from", error.Message, StringComparison.Ordinal);
     }

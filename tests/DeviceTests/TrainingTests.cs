@@ -39,7 +39,7 @@ public sealed class TrainingTests
     }
 
     private static ITaskModel MlmModel(string size = "micro") =>
-        new ModelContext(VocabularyInfo.From(s_tokenizer), 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty).Build(new MaskedLanguageModelingTask());
+        new ModelContext(VocabularyInfo.From(s_tokenizer), 32, size, TorchRuntime.SelectDevice("cpu"), 1, TaskSettings.Empty).Build(new MaskedLanguageModelingDevice());
 
     [Fact]
     public void TorchRuntime_LoadsOnThisMachineAndPicksCpuWithoutCuda()

@@ -3,32 +3,11 @@ using StreamLoader.Core.Tokenization;
 
 namespace StreamLoader.Batcher.Tokenizers;
 
-/// <summary>Tokenizer families the batcher supports.</summary>
-public enum TokenizerKind
-{
-    /// <summary>Pick from the vocabulary file's name: vocab.txt is WordPiece, .model SentencePiece, .json with merges GPT-2 BPE; none is tiktoken.</summary>
-    Auto,
-
-    /// <summary>BERT WordPiece from a vocab.txt.</summary>
-    WordPiece,
-
-    /// <summary>OpenAI tiktoken; cl100k_base ships in a NuGet data package, so it works offline.</summary>
-    Tiktoken,
-
-    /// <summary>SentencePiece (Unigram or BPE) from a .model file.</summary>
-    SentencePiece,
-
-    /// <summary>GPT-2 byte-level BPE from encoder.json (vocab) and vocab.bpe (merges).</summary>
-    Gpt2Bpe,
-
-    /// <summary>A Hugging Face <c>tokenizer.json</c> (or a model folder holding one), run as the <c>tokenizers</c> library runs it.</summary>
-    HuggingFace,
-}
-
 /// <summary>How to build the tokenizer.</summary>
 public sealed record TokenizerSettings
 {
-    public TokenizerKind Kind { get; init; } = TokenizerKind.Auto;
+    /// <summary>The family's name or alias in <see cref="Catalog.TokenizerCatalog"/>, or <c>auto</c> to let the files choose.</summary>
+    public string Family { get; init; } = Catalog.TokenizerCatalog.Auto;
 
     /// <summary>vocab.txt, encoder.json or a SentencePiece .model.</summary>
     public string? VocabularyPath { get; init; }
@@ -44,58 +23,13 @@ public sealed record TokenizerSettings
     public bool? LowerCase { get; init; }
 }
 
-/// <summary>Builds an <see cref="ITextTokenizer"/> from <see cref="TokenizerSettings"/>.</summary>
+/// <summary>
+/// The builders of the tokenizers the catalog's families open (<see cref="Catalog.TokenizerCatalog"/>): our WordPiece,
+/// and adapters over Microsoft.ML.Tokenizers for tiktoken, SentencePiece and GPT-2 BPE. Tests and benchmarks call them
+/// directly.
+/// </summary>
 public static partial class TokenizerFactory
 {
-    public static ITextTokenizer Create(TokenizerSettings settings)
-    {
-        TokenizerKind kind = settings.Kind == TokenizerKind.Auto ? Detect(settings) : settings.Kind;
-        return kind switch
-        {
-            TokenizerKind.WordPiece => CreateWordPiece(Require(settings.VocabularyPath, "--vocab (a BERT vocab.txt)"), settings.LowerCase ?? true),
-            TokenizerKind.Tiktoken => CreateTiktoken(settings.TiktokenModel),
-            TokenizerKind.SentencePiece => CreateSentencePiece(Require(settings.VocabularyPath, "--vocab (a SentencePiece .model)"), settings.LowerCase ?? false),
-            TokenizerKind.Gpt2Bpe => CreateGpt2(Require(settings.VocabularyPath, "--vocab (GPT-2 encoder.json)"), Require(settings.MergesPath, "--merges (GPT-2 vocab.bpe)")),
-            TokenizerKind.HuggingFace => HuggingFace.HuggingFaceTokenizer.Load(settings.VocabularyPath ?? throw new ArgumentException("This tokenizer needs a tokenizer.json (--tokenizer PATH, or a model folder holding one).")),
-            _ => throw new ArgumentOutOfRangeException(nameof(settings), kind, "Unknown tokenizer kind."),
-        };
-    }
-
-    private static TokenizerKind Detect(TokenizerSettings settings)
-    {
-        string? vocab = settings.VocabularyPath;
-        if (vocab is null)
-        {
-            return TokenizerKind.Tiktoken;
-        }
-        if (HuggingFace.HuggingFaceTokenizer.IsTokenizerJson(vocab))
-        {
-            return TokenizerKind.HuggingFace;
-        }
-        if (vocab.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-        {
-            return TokenizerKind.SentencePiece;
-        }
-        if (vocab.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || settings.MergesPath is not null)
-        {
-            return TokenizerKind.Gpt2Bpe;
-        }
-        return TokenizerKind.WordPiece;
-    }
-
-    private static string Require(string? path, string what)
-    {
-        if (path is null)
-        {
-            throw new ArgumentException($"This tokenizer needs {what}.");
-        }
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"{path}: no such file (given as {what}).", path);
-        }
-        return path;
-    }
-
     /// <summary>
     /// BERT WordPiece from a vocab.txt (one token per line; the line number is the id), with Hugging Face's ids
     /// exactly: <see cref="WordPiece.BertWordPieceTokenizer"/>. <paramref name="lowerCase"/> also strips accents, as

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using StreamLoader.Cli.Hosting;
 using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Http;
@@ -77,7 +78,7 @@ internal static class CliOptions
     public static readonly Option<string?> Resume = new("--resume") { Description = "Continue a run from its checkpoint folder: the model, optimizer, schedule, step and stream position, with the run's own settings (options given again must agree). DIR is a run folder, or runs/<task> for its latest.", HelpName = "DIR" };
 
     // Batcher
-    public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = "Tokenizer: a Hugging Face tokenizer.json or a model folder holding one (Llama 3, Qwen3, Gemma 3, GPT-4o, DeepSeek V3, Llama 2: their ids exactly), or auto (from --vocab), wordpiece, tiktoken (cl100k_base, built in), sentencepiece, bpe (GPT-2).", DefaultValueFactory = _ => "auto", HelpName = "tokenizer.json|DIR|kind" };
+    public static readonly Option<string> Tokenizer = new("--tokenizer") { Description = $"Tokenizer: a Hugging Face tokenizer.json or a model folder holding one (Llama 3, Qwen3, Gemma 3, GPT-4o, DeepSeek V3, Llama 2: their ids exactly), or a family: {Batcher.Tokenizers.Catalog.TokenizerCatalog.Default.Names} (auto: from --vocab's file; tiktoken is cl100k_base, built in; bpe is GPT-2's).", DefaultValueFactory = _ => Batcher.Tokenizers.Catalog.TokenizerCatalog.Auto, HelpName = "tokenizer.json|DIR|kind" };
     public static readonly Option<string?> Vocab = new("--vocab") { Description = "Vocabulary: a BERT vocab.txt, a SentencePiece .model, or GPT-2 encoder.json (with --merges).", HelpName = "path" };
     public static readonly Option<string?> Merges = new("--merges") { Description = "GPT-2 BPE merges (vocab.bpe).", HelpName = "path" };
     public static readonly Option<bool?> LowerCase = new("--lowercase") { Description = "Lower-case text before tokenizing (default: yes for WordPiece, no otherwise; ALBERT's SentencePiece model needs yes).", HelpName = "true|false" };
@@ -85,11 +86,11 @@ internal static class CliOptions
     public static readonly Option<int> BatchSize = new("--batch-size", "-b") { Description = "Rows per batch.", DefaultValueFactory = _ => s_batcher.BatchSize, HelpName = "n" };
     public static readonly Option<int> Seed = new("--seed") { Description = "Seed for shuffling, masking and model initialisation. Same seed, same batches.", DefaultValueFactory = _ => 0, HelpName = "n" };
     public static readonly Option<string?> Labels = new("--labels") { Description = "classify, multilabel: the label names, a file with one per line (GoEmotions' labels.txt; line i names label id i) or a comma-separated list. Default: the source's schema (Hugging Face ClassLabel), else every label found in a pass over the data.", HelpName = "file|a,b,c" };
-    public static readonly Option<string> EvalSplit = new("--eval-split") { Description = "classify, multilabel: documents held out for evaluation: a fraction drawn by document id from --seed (the same documents whatever the shuffle, rank or resume), 0 for none, or file:NAME for the documents of one --source file (--source train.tsv --source dev.tsv --eval-split file:dev.tsv).", DefaultValueFactory = _ => "0.1", HelpName = "fraction|file:NAME" };
+    public static readonly Option<string> EvalSplit = new("--eval-split") { Description = "classify, multilabel: documents held out for evaluation: a fraction drawn by document id from --seed (the same documents whatever the shuffle, rank or resume), 0 for none, or file:NAME for the documents of one --source file (--source train.tsv --source dev.tsv --eval-split file:dev.tsv).", DefaultValueFactory = _ => s_batcher.EvalSplit, HelpName = "fraction|file:NAME" };
     public static readonly Option<string[]> Plugin = new("--plugin") { Description = "Load task plugins from a .NET assembly (repeatable); its tasks join the built-in ones (docs/TASKS.md).", HelpName = "path.dll", AllowMultipleArgumentsPerToken = false };
 
     /// <summary>
-    /// The options tasks declare (<see cref="Core.Tasks.TaskOptionInfo.Flag"/>), one per flag, generated from the task catalog (plugins
+    /// The options tasks declare (<see cref="Core.Tasks.TaskOption.Flag"/>), one per flag, generated from the task catalog (plugins
     /// included): a new task's options need no edit here. Each sets the task setting of the same key.
     /// </summary>
     public static readonly IReadOnlyList<(Option<string?> Option, string Key)> TaskFlags = Hosting.TaskPlugins.Catalog.Tasks
@@ -103,11 +104,14 @@ internal static class CliOptions
                 throw new InvalidOperationException($"Tasks {string.Join(", ", g.Select(p => p.Task.Name))} declare {g.Key} for different settings.");
             }
             string tasks = string.Join(", ", g.Select(p => p.Task.Name).Distinct());
-            string defaults = string.Join("; ", g.Select(p => $"{p.Task.Name} {p.Info.Default}").Distinct());
+            string defaults = g.Select(p => p.Info.DefaultText).Distinct().Count() == 1
+                ? g.First().Info.DefaultText
+                : string.Join("; ", g.Select(p => $"{p.Task.Name} {p.Info.DefaultText}").Distinct());
             string description = g.Select(p => p.Info.Description).Distinct().Count() == 1
                 ? g.First().Info.Description
                 : string.Join(" ", g.Select(p => $"{p.Task.Name}: {p.Info.Description}"));
-            var option = new Option<string?>(g.Key) { Description = $"[{tasks}] {description} Default: {defaults}. Same as --set {key}=VALUE.", HelpName = "value" };
+            string accepts = string.Join("; ", g.Select(p => p.Info.Accepts).Distinct());
+            var option = new Option<string?>(g.Key) { Description = $"[{tasks}] {description} Takes {accepts}; default: {defaults}. Same as --set {key}=VALUE.", HelpName = "value" };
             return (option, key);
         })
         .ToList();

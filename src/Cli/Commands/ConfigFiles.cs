@@ -253,7 +253,7 @@ internal static class ConfigFiles
         Command command = result.CommandResult.Command;
         string task = result.GetValue(CliOptions.Task) ?? "mlm";
         Dictionary<string, string?> taskFlags = Hosting.PipelineHost.Catalog.Tasks.FirstOrDefault(t => t.Name == task)?.Options.Where(o => o.Flag is not null)
-            .ToDictionary(o => o.Flag!, o => (string?)o.Default, StringComparer.Ordinal) ?? [];
+            .ToDictionary(o => o.Flag!, o => (string?)o.DefaultText, StringComparer.Ordinal) ?? [];
         var text = new StringBuilder();
         text.Append("# The effective configuration of: streamloader ").Append(StreamLoader.Provider.Http.HttpCredentials.Mask(string.Join(' ', result.Tokens.Select(t => t.Value)))).Append('\n');
         text.Append("# Run it with --config FILE. Set values say where they came from; defaults are commented out.\n");

@@ -60,7 +60,7 @@ internal static class ExportCommand
         {
             throw new ArgumentException($"--checkpoint {folder}: its model was not built from a Hugging Face folder (--init-from DIR or --model DIR), so its tensors have StreamLoader's own names; export-hf writes {string.Join(", ", PretrainedFamilies.All.SelectMany(f => f.Architectures))} fine-tuned by StreamLoader.");
         }
-        if (PipelineHost.Catalog.Get(manifest.Task) is not IDeviceTask task)
+        if (!TaskPlugins.Devices.TryGet(manifest.Task, out IDeviceTask task))
         {
             throw new ArgumentException($"--checkpoint {folder}: its task '{manifest.Task}' has no model to export.");
         }

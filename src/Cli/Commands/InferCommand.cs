@@ -110,7 +110,7 @@ internal static class InferCommand
         }
         int trained = manifest.Settings.TryGetValue(CliOptions.SeqLen.Name, out string[]? length) && int.TryParse(length.FirstOrDefault(), out int n) ? n : new BatcherRunSettings().SequenceLength;
         ParseResult inherited = ResumeArguments.ApplyForInference(result, manifest, folder);
-        RunSettings settings = RunSettings.From(inherited, training: false) with { Task = task };
+        RunSettings settings = CommandLineSettings.From(inherited, training: false) with { Task = task };
         if (settings.Batcher.SequenceLength > trained)
         {
             throw new ArgumentException($"--seq-len {settings.Batcher.SequenceLength}: the model was trained with rows of {trained} tokens and has no positions past them; give {trained} or less.");
@@ -173,7 +173,7 @@ internal static class InferCommand
             string folder = CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
             inherited = ResumeArguments.ApplyForInference(result, CheckpointManifest.Load(folder), folder);
         }
-        RunSettings settings = RunSettings.From(inherited, training: false) with { Task = task };
+        RunSettings settings = CommandLineSettings.From(inherited, training: false) with { Task = task };
         return settings with
         {
             Provider = ReadOnce(settings.Provider, Split(inherited.GetValue(KeepColumns))),

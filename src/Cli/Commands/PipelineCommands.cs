@@ -85,7 +85,7 @@ internal static class PipelineCommands
     }
 
     private static Task<int> ExecuteAsync(ParseResult result, HostMode mode, CancellationToken cancellationToken) =>
-        ExecuteAsync(result, mode, r => RunSettings.From(r, training: mode == HostMode.Train), cancellationToken);
+        ExecuteAsync(result, mode, r => CommandLineSettings.From(r, training: mode == HostMode.Train), cancellationToken);
 
     /// <summary>Reads the settings with <paramref name="read"/>, runs the host, writes the reports and returns the exit code.</summary>
     public static async Task<int> ExecuteAsync(ParseResult result, HostMode mode, Func<ParseResult, RunSettings> read, CancellationToken cancellationToken)

@@ -37,8 +37,8 @@ internal static class ScanCommand
         {
             bool json = CliOptions.WantsJson(result);
             string[] locations = result.GetValue(CliOptions.Source)!;
-            SourceSettings settings = RunSettings.ReadSource(result);
-            IReadOnlyList<double>? weights = RunSettings.ReadWeights(result);
+            SourceSettings settings = CommandLineSettings.ReadSource(result);
+            IReadOnlyList<double>? weights = CommandLineSettings.ReadWeights(result);
             SourceCatalog catalog = SourceFactory.Catalog;
             var formats = new SortedDictionary<string, string>(StringComparer.Ordinal);
             ISourceFormat? forced = catalog.Forced(settings);

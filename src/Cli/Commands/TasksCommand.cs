@@ -32,17 +32,17 @@ internal static class TasksCommand
             }
             foreach (ITrainingTask task in PipelineHost.Catalog.Tasks)
             {
-                string device = task.Mode == TaskMode.Infer ? "runs a trained classify or multilabel checkpoint (streamloader infer)" : task is IDeviceTask ? "trains on the device" : "batches only";
+                string device = task.Mode == TaskMode.Infer ? "runs a trained classify or multilabel checkpoint (streamloader infer)" : TaskPlugins.Devices.TryGet(task.Name, out _) ? "trains on the device" : "batches only";
                 Console.WriteLine($"{task.Name,-12} {task.Description}");
                 Console.WriteLine($"{string.Empty,-12} mode: {task.Mode.ToString().ToLowerInvariant()}, {device}");
                 if (task.Labels != LabelKind.None)
                 {
                     Console.WriteLine($"{string.Empty,-12} labels: {(task.Labels == LabelKind.Single ? "one per document" : "any number per document")} (--label-column, --labels, --eval-split)");
                 }
-                foreach (TaskOptionInfo option in task.Options)
+                foreach (TaskOption option in task.Options)
                 {
                     string flag = option.Flag is null ? string.Empty : $"{option.Flag} VALUE or ";
-                    Console.WriteLine($"{string.Empty,-12} {flag}--set {option.Key}={option.Default}   {option.Description}");
+                    Console.WriteLine($"{string.Empty,-12} {flag}--set {option.Key}={option.DefaultText}   {option.Description} ({option.Accepts})");
                 }
                 Console.WriteLine();
             }
@@ -65,10 +65,10 @@ internal static class TasksCommand
                 json.WriteString("name", task.Name);
                 json.WriteString("description", task.Description);
                 json.WriteString("mode", task.Mode.ToString().ToLowerInvariant());
-                json.WriteBoolean("trains_on_device", task is IDeviceTask);
+                json.WriteBoolean("trains_on_device", TaskPlugins.Devices.TryGet(task.Name, out _));
                 json.WriteString("labels", task.Labels switch { LabelKind.Single => "single", LabelKind.Multi => "multi", _ => "none" });
                 json.WriteStartArray("settings");
-                foreach (TaskOptionInfo option in task.Options)
+                foreach (TaskOption option in task.Options)
                 {
                     json.WriteStartObject();
                     json.WriteString("key", option.Key);
@@ -76,8 +76,9 @@ internal static class TasksCommand
                     {
                         json.WriteString("flag", option.Flag);
                     }
-                    json.WriteString("default", option.Default);
-                    json.WriteString("type", TypeOf(option.Default));
+                    json.WriteString("default", option.DefaultText);
+                    json.WriteString("type", option.TypeName);
+                    json.WriteString("accepts", option.Accepts);
                     json.WriteString("description", option.Description);
                     json.WriteEndObject();
                 }
@@ -90,11 +91,4 @@ internal static class TasksCommand
         output.Write("\n"u8);
         output.Flush();
     }
-
-    /// <summary>A setting's type, as its default is written: boolean, integer, number or string.</summary>
-    private static string TypeOf(string value) =>
-        value is "true" or "false" ? "boolean"
-        : long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? "integer"
-        : double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _) ? "number"
-        : "string";
 }

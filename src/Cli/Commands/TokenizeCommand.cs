@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Batcher.Tokenizers.Catalog;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Documents;
 using StreamLoader.Core.Storage;
@@ -36,8 +37,8 @@ internal static class TokenizeCommand
     {
         try
         {
-            ITextTokenizer tokenizer = TokenizerFactory.Create(RunSettings.ReadTokenizer(result));
-            IDocumentSource source = SourceFactory.Create(result.GetValue(CliOptions.Source)!, RunSettings.ReadSource(result));
+            ITextTokenizer tokenizer = TokenizerCatalog.Default.Create(CommandLineSettings.ReadTokenizer(result));
+            IDocumentSource source = SourceFactory.Create(result.GetValue(CliOptions.Source)!, CommandLineSettings.ReadSource(result));
             string path = result.GetValue(Output)!;
             var clock = Stopwatch.StartNew();
             long documents = 0;

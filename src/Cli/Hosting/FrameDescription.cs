@@ -1,5 +1,4 @@
 using System.Globalization;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
@@ -24,11 +23,11 @@ internal static class FrameDescription
             : first.Tensors.Count > 0 && first.Tensors[0].Shape.Length == 2 ? first.Tensors[0].Shape[1] : settings.Batcher.SequenceLength;
 
         var conflicts = new List<string>();
-        if (settings.Given.Contains(CliOptions.Task.Name) && !string.Equals(settings.Task, first.Task, StringComparison.OrdinalIgnoreCase))
+        if (settings.TaskGiven && !string.Equals(settings.Task, first.Task, StringComparison.OrdinalIgnoreCase))
         {
             conflicts.Add($"--task {settings.Task}, but the frames are {first.Task} batches");
         }
-        if (settings.Given.Contains(CliOptions.SeqLen.Name) && settings.Batcher.SequenceLength != sequenceLength)
+        if (settings.Batcher.SequenceLengthGiven && settings.Batcher.SequenceLength != sequenceLength)
         {
             conflicts.Add($"--seq-len {settings.Batcher.SequenceLength}, but the frames have rows of {sequenceLength} tokens");
         }

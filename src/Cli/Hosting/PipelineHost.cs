@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Batcher.Tokenizers.Catalog;
 using StreamLoader.Cli.Checkpoints;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Hosting.Consumers;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Diagnostics;
@@ -100,13 +100,13 @@ public sealed class PipelineHost
 
             ITrainingTask task = Catalog.Get(taskName);
             _settings.Batcher.TaskSettings.ValidateAgainst(task);
-            ITextTokenizer? tokenizer = loader || _mode == HostMode.Inspect || _settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name)
-                ? AddedTokensTokenizer.Wrap(TokenizerFactory.Create(_settings.Batcher.Tokenizer), task.AddedSpecialTokens)
+            ITextTokenizer? tokenizer = loader || _mode == HostMode.Inspect || _settings.Batcher.TokenizerGiven
+                ? AddedTokensTokenizer.Wrap(TokenizerCatalog.Default.Create(_settings.Batcher.Tokenizer), task.AddedSpecialTokens)
                 : null;
             VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
             if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
             {
-                bool given = _mode != HostMode.Inspect && (_settings.Given.Contains(CliOptions.Vocab.Name) || _settings.Given.Contains(CliOptions.Tokenizer.Name));
+                bool given = _mode != HostMode.Inspect && (_settings.Batcher.TokenizerGiven);
                 throw new SettingsConflictException(given
                     ? $"{_settings.Transport.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary."
                     : $"{_settings.Transport.In}: the frames were made with {fromFrames.Tokenizer} ({fromFrames.Size:N0} ids); pass that tokenizer's --vocab (and --tokenizer) to decode them.");
@@ -121,7 +121,7 @@ public sealed class PipelineHost
                 {
                     FirstBatchSequence = _settings.ResumeManifest?.NextBatchSequence ?? 0,
                     Labels = labels,
-                    HeldOut = task.Labels == LabelKind.None || _mode != HostMode.Train ? HeldOutSplit.None : _settings.Batcher.EvalSplit,
+                    HeldOut = task.Labels == LabelKind.None || _mode != HostMode.Train ? HeldOutSplit.None : HeldOutSplit.Parse(_settings.Batcher.EvalSplit, _settings.Seed),
                 };
                 // Fail on bad task settings now, before any stage starts.
                 _ = task.CreateBatchBuilder(context);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using StreamLoader.Batcher;
 using StreamLoader.Cli.Checkpoints;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Hosting.Consumers;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Diagnostics;
@@ -345,7 +344,7 @@ internal sealed class PipelineRun : IAsyncDisposable
             },
             Transport = TransportAccount(),
             Batcher = Batcher is null ? null : new BatcherReport(Batcher.Workers, Batcher.EmptyDocuments, SequenceLength, Settings.Batcher.BatchSize, Batcher.PaddingFraction, Context!.Counters.Snapshot()),
-            Settings = new SettingsReport(Settings.Seed, SequenceLength, Settings.Batcher.BatchSize, Settings.Provider.Epochs, Settings.Provider.ShuffleBuffer, Settings.MaxSteps, Settings.Batcher.TaskSettings.Keys.ToDictionary(k => k, k => Settings.Batcher.TaskSettings.GetString(k, string.Empty))),
+            Settings = new SettingsReport(Settings.Seed, SequenceLength, Settings.Batcher.BatchSize, Settings.Provider.Epochs, Settings.Provider.ShuffleBuffer, Settings.MaxSteps, Settings.Batcher.TaskSettings.Keys.ToDictionary(k => k, k => Settings.Batcher.TaskSettings.TryGetText(k, out string? v) ? v : string.Empty)),
         };
     }
 

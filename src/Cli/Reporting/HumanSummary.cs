@@ -48,6 +48,15 @@ public static class HumanSummary
         _ => string.Create(CultureInfo.InvariantCulture, $"{1 / speedup:0.00}x slower sorted"),
     };
 
+    /// <summary>Columns a summary table takes in a log (stderr not a terminal): its long values wrap, as on a terminal.</summary>
+    internal const int LogTableWidth = 100;
+
+    /// <summary>
+    /// A terminal's tables fit its width; a log's console is as wide as its longest line (messages are never wrapped
+    /// there), so its tables are held to <see cref="LogTableWidth"/> rather than grow to their longest value.
+    /// </summary>
+    private static int? TableWidth(IAnsiConsole console) => console.Profile.Width > LogTableWidth + 20 ? LogTableWidth : null;
+
     public static void Write(RunSummary summary, IAnsiConsole console)
     {
         var totals = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(summary.Task)} {summary.Command}: {Markup.Escape(summary.Outcome)}[/]");
@@ -193,6 +202,7 @@ public static class HumanSummary
         {
             WriteInference(totals, inference, N);
         }
+        totals.Width = TableWidth(console);
         console.Write(totals);
 
         var stages = new Table().Border(TableBorder.Simple).Title("stages (seconds)");
@@ -210,6 +220,7 @@ public static class HumanSummary
                 stage.WaitDownstreamSeconds.ToString("0.00", CultureInfo.InvariantCulture),
                 stage.WorkerBusySeconds?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-");
         }
+        stages.Width = TableWidth(console);
         console.Write(stages);
         console.MarkupLine("[grey]tokens count ids in batches without padding, special tokens included; input records are the source's own units " +
             "(lines of a JSONL or CirrusSearch file, where index lines count too; rows of a CSV, Arrow or Parquet file; pages of a Wikipedia XML dump; " +

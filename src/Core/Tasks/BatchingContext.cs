@@ -108,63 +108,27 @@ public sealed class TaskSettings
         return new TaskSettings(copy);
     }
 
-    public double GetDouble(string key, double defaultValue, double min, double max)
-    {
-        if (!_values.TryGetValue(key, out string? text))
-        {
-            return defaultValue;
-        }
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < min || value > max)
-        {
-            throw new FormatException($"Task setting {key}={text} must be a number in [{min}, {max}].");
-        }
-        return value;
-    }
+    /// <summary>The value given for <paramref name="key"/>, as typed; read typed values with <see cref="TaskOption{T}.Read"/>.</summary>
+    public bool TryGetText(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text) => _values.TryGetValue(key, out text);
 
-    public int GetInt32(string key, int defaultValue, int min, int max)
-    {
-        if (!_values.TryGetValue(key, out string? text))
-        {
-            return defaultValue;
-        }
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-        {
-            throw new FormatException($"Task setting {key}={text} must be an integer in [{min}, {max}].");
-        }
-        return value;
-    }
-
-    public bool GetBoolean(string key, bool defaultValue)
-    {
-        if (!_values.TryGetValue(key, out string? text))
-        {
-            return defaultValue;
-        }
-        return text.ToLowerInvariant() switch
-        {
-            "true" or "1" or "yes" => true,
-            "false" or "0" or "no" => false,
-            _ => throw new FormatException($"Task setting {key}={text} must be true or false."),
-        };
-    }
-
-    public string GetString(string key, string defaultValue) => _values.TryGetValue(key, out string? text) ? text : defaultValue;
-
-    /// <summary>Throws if a key is not one the task declares, so typos fail loudly.</summary>
+    /// <summary>
+    /// Throws a <see cref="FormatException"/> if a key is not one the task declares, so typos fail loudly, or if a value is
+    /// not one its option accepts, so a bad value fails before the run starts.
+    /// </summary>
     public void ValidateAgainst(ITrainingTask task)
     {
+        ArgumentNullException.ThrowIfNull(task);
         foreach (string key in _values.Keys)
         {
-            bool known = false;
-            foreach (TaskOptionInfo option in task.Options)
-            {
-                known |= option.Key == key;
-            }
-            if (!known)
+            if (!task.Options.Any(o => o.Key == key))
             {
                 string allowed = task.Options.Count == 0 ? "none" : string.Join(", ", task.Options.Select(o => o.Key));
                 throw new FormatException($"Task '{task.Name}' has no setting '{key}'. Its settings: {allowed}.");
             }
+        }
+        foreach (TaskOption option in task.Options)
+        {
+            option.Validate(this);
         }
     }
 }

@@ -22,6 +22,9 @@ public sealed class HeldOutSplit
         _threshold = fraction >= 1 ? ulong.MaxValue : (ulong)(fraction * ulong.MaxValue);
     }
 
+    /// <summary>The rule when none is given (<c>--eval-split</c>): a tenth of the documents.</summary>
+    public const string DefaultRule = "0.1";
+
     /// <summary>No held-out documents.</summary>
     public static HeldOutSplit None { get; } = new(0, 0, null);
 

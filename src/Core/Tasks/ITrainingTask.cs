@@ -16,8 +16,9 @@ public enum TaskMode
 /// <summary>A task plugin: how token streams become fixed-shape batches. Plugins live in <c>tasks/</c>.</summary>
 /// <remarks>
 /// A plugin is one sealed class with a public parameterless constructor. The console finds it by reflection,
-/// so adding a task needs no edit to the services. The device side of a task (its model and loss) is a second
-/// interface the same class implements, declared by the Device service.
+/// so adding a task needs no edit to the services. This is the batch side, which needs Core alone: a loader never loads
+/// a model library. The device side of a task (its model and loss) is a class of its own implementing the Device
+/// service's <c>IDeviceTask</c> for the same task name, in the task folder's <c>Device/</c> subfolder.
 /// </remarks>
 public interface ITrainingTask
 {
@@ -30,8 +31,8 @@ public interface ITrainingTask
     /// <summary>Train or infer.</summary>
     TaskMode Mode { get; }
 
-    /// <summary>Task-specific settings (<c>--set key=value</c>), with defaults, for <c>--help</c> and validation.</summary>
-    IReadOnlyList<TaskOptionInfo> Options { get; }
+    /// <summary>Task-specific settings (<c>--set key=value</c> or their flags), each declared once: for <c>--help</c>, validation and typed reads.</summary>
+    IReadOnlyList<TaskOption> Options { get; }
 
     /// <summary>Makes the stateful, single-threaded builder that turns tokenized documents into batches.</summary>
     IBatchBuilder CreateBatchBuilder(BatchingContext context);
@@ -63,16 +64,6 @@ public interface IBatchBuilder
     /// <summary>At end of stream, appends the final partial batch (padded to full shape) if any rows are pending.</summary>
     void Complete(List<TensorBatch> completed);
 }
-
-/// <summary>Describes one task-specific setting for help text and validation.</summary>
-/// <param name="Key">The key used with <c>--set</c> (snake_case).</param>
-/// <param name="Default">The default value as text.</param>
-/// <param name="Description">What it controls.</param>
-/// <param name="Flag">
-/// A command-line option the console generates for it (<c>--mask-prob</c>), or null for <c>--set</c> only. Tasks that
-/// share a flag must share its key.
-/// </param>
-public sealed record TaskOptionInfo(string Key, string Default, string Description, string? Flag = null);
 
 /// <summary>Whether a task reads labels.</summary>
 public enum LabelKind

@@ -18,19 +18,11 @@ public sealed class TaskCatalog
     public static TaskCatalog Discover(params Assembly[] assemblies)
     {
         var catalog = new TaskCatalog();
-        foreach (Assembly assembly in assemblies)
+        foreach (ITrainingTask task in PluginTypes.Create<ITrainingTask>(assemblies))
         {
-            foreach (Type type in assembly.GetExportedTypes())
+            if (!catalog._tasks.TryAdd(task.Name, task))
             {
-                if (type.IsAbstract || type.IsInterface || !typeof(ITrainingTask).IsAssignableFrom(type) || type.GetConstructor(Type.EmptyTypes) is null)
-                {
-                    continue;
-                }
-                var task = (ITrainingTask)Activator.CreateInstance(type)!;
-                if (!catalog._tasks.TryAdd(task.Name, task))
-                {
-                    throw new InvalidOperationException($"Two task plugins are named '{task.Name}': {catalog._tasks[task.Name].GetType().FullName} and {type.FullName}.");
-                }
+                throw new InvalidOperationException($"Two task plugins are named '{task.Name}': {catalog._tasks[task.Name].GetType().FullName} and {task.GetType().FullName}.");
             }
         }
         return catalog;

@@ -10,10 +10,15 @@ public sealed class DeviceBatch
 {
     private readonly Dictionary<string, Tensor> _tensors;
 
-    private DeviceBatch(Dictionary<string, Tensor> tensors, TensorBatch source)
+    private readonly int _firstRow;
+    private readonly int _rows;
+
+    private DeviceBatch(Dictionary<string, Tensor> tensors, TensorBatch source, int firstRow, int rows)
     {
         _tensors = tensors;
         Source = source;
+        _firstRow = firstRow;
+        _rows = rows;
     }
 
     /// <summary>The host batch the tensors were copied from.</summary>
@@ -62,7 +67,36 @@ public sealed class DeviceBatch
                 tensors[buffer.Name] = host;
             }
         }
-        return new DeviceBatch(tensors, batch);
+        return new DeviceBatch(tensors, batch, firstRow, rows);
+    }
+
+    /// <summary>
+    /// The rows (of this batch, or of its part) with at least one target in <paramref name="name"/>: a value other than
+    /// <see cref="TaskTensors.IgnoreIndex"/>. Read from the host copy, so a loss that skips empty batches never waits
+    /// for the device (a <c>.item()</c> on the device tensor would stall the step's queued work).
+    /// </summary>
+    public int[] RowsWithTargets(string name)
+    {
+        TensorBuffer buffer = Source.TryGet(name, out TensorBuffer found) ? found : throw new KeyNotFoundException($"Batch {Source.Sequence} of task '{Source.Task}' has no tensor '{name}'.");
+        int height = buffer.Shape.Length > 0 ? buffer.Shape[0] : 1;
+        int width = (int)(buffer.Shape.Length > 0 && height > 0 ? buffer.ElementCount / height : buffer.ElementCount);
+        int first = _rows >= 0 ? _firstRow : 0;
+        int count = _rows >= 0 ? _rows : height;
+        var rows = new List<int>(count);
+        for (int r = 0; r < count; r++)
+        {
+            bool target = buffer.DType switch
+            {
+                TensorDType.I64 => buffer.AsSpan<long>().Slice((first + r) * width, width).ContainsAnyExcept((long)TaskTensors.IgnoreIndex),
+                TensorDType.F32 => buffer.AsSpan<float>().Slice((first + r) * width, width).ContainsAnyExcept((float)TaskTensors.IgnoreIndex),
+                _ => throw new InvalidDataException($"Batch {Source.Sequence}: targets '{name}' are {buffer.DType}; expected int64 ids or float32 rows."),
+            };
+            if (target)
+            {
+                rows.Add(r);
+            }
+        }
+        return [.. rows];
     }
 
     /// <summary>Maps a wire dtype to TorchSharp's.</summary>

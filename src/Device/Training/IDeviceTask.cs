@@ -7,9 +7,16 @@ using static TorchSharp.torch;
 namespace StreamLoader.Device.Training;
 
 /// <summary>The device side of a task plugin: builds the model and computes its loss on a batch.</summary>
-/// <remarks>A task plugin class implements this next to <see cref="ITrainingTask"/>.</remarks>
+/// <remarks>
+/// A class of its own beside the task's <see cref="ITrainingTask"/> (the built-in ones in each task folder's
+/// <c>Device/</c> subfolder), found by <see cref="DeviceTaskCatalog"/> by <see cref="TaskName"/>, so a loader never loads
+/// it. A plugin assembly may also implement both interfaces on one class.
+/// </remarks>
 public interface IDeviceTask
 {
+    /// <summary>The <see cref="ITrainingTask.Name"/> of the task whose batches this model trains on.</summary>
+    string TaskName { get; }
+
     /// <summary>
     /// Creates the model. The host seeds TorchSharp's generator from the run's seed before the call and moves the model
     /// to the compute device after it, so a task only builds its modules.

@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using NetMQ;
 using NetMQ.Sockets;
 using StreamLoader.Core.Tensors;
@@ -17,7 +13,9 @@ namespace StreamLoader.Transport.ZeroMq;
 /// counted (<see cref="Report"/>), and none is processed twice.
 /// </summary>
 /// <remarks>
-/// The socket lives on a dedicated poller thread. <see cref="WriteAsync"/> waits while the frames not yet sent fill
+/// This class is the NetMQ shell: the ROUTER socket, its poller thread and the hand-over from async writers. What the
+/// protocol does with each message, batch and tick is <see cref="ZeroMqLoaderProtocol"/>, which has no socket and is
+/// tested with a fake clock. The socket lives on a dedicated poller thread. <see cref="WriteAsync"/> waits while the frames not yet sent fill
 /// their few slots (back-pressure: they leave only as consumers grant credit), then hands the frame to that thread.
 /// The stream ends once every batch is acknowledged and <see cref="ZeroMqOptions.ExpectConsumers"/> have joined: each
 /// consumer then receives an end frame carrying the batches it acknowledged and the stream's totals. When the loader
@@ -31,51 +29,16 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     private readonly ZeroMqOptions _options;
     private readonly RouterSocket _router;
     private readonly NetMQPoller _poller;
-    private readonly NetMQQueue<Outgoing> _outbox;
+    private readonly NetMQQueue<ZeroMqLoaderProtocol.Outgoing> _outbox;
     private readonly NetMqRuntime.Lease _lease;
     private readonly TaskCompletionSource _pollerFault = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _slots = new(UnsentSlots);
     private readonly CancellationTokenSource _stopped = new();
     private readonly ZeroMqClock _clock;
     private readonly TaskCompletionSource _firstPeer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    // Poller thread only, below.
-    private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
-    private readonly List<string> _order = [];
-    private readonly Queue<Frame> _unsent = new();
-    private readonly PriorityQueue<Frame, long> _again = new();
-    private readonly Dictionary<string, SequenceRanges> _acknowledgedBy = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _dropped = new(StringComparer.Ordinal);
-    private readonly Queue<string> _droppedOrder = new();
-    private Outgoing? _end;
-    private int _next;
-    private long _noConsumerSince = -1;
-    private int _consumers;
-    private long _settled;
-    private long _heard;
-    private int _lost;
-    private int _refused;
-    private long _sent;
-    private long _acknowledged;
-    private long _redelivered;
-    private long _returned;
-    private long _undeliverable;
-    private long _inFlightAtStop;
-    private long _ignoredAcks;
-    private long _endsUnsent;
-    private int _unauthorized;
-    private long _throttled;
-    // Messages heard this second from each peer that has not joined, and when the second began (poller thread only).
-    private readonly Dictionary<string, int> _unjoinedHeard = new(StringComparer.Ordinal);
-    private long _unjoinedSecond;
-    private long _endingSince = -1;
-    private string? _leftAfterFailure;
-    private Exception? _failure;
-    private string? _failedWith;
-    private int _toldLate;
-    private bool _closed;
+    private readonly ZeroMqLoaderProtocol _protocol;
     private bool _completed;
+    private bool _disposed;
 
     public ZeroMqBatchWriter(string endpoint, ZeroMqOptions? options = null)
     {
@@ -101,10 +64,12 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         }
         // With a wildcard port ("tcp://127.0.0.1:*") the socket knows which one it got.
         BoundEndpoint = _router.Options.LastEndpoint ?? endpoint;
-        _outbox = new NetMQQueue<Outgoing>();
+        _outbox = new NetMQQueue<ZeroMqLoaderProtocol.Outgoing>();
         _router.ReceiveReady += NetMqRuntime.Guard<NetMQSocketEventArgs>(OnMessage, OnPollerFault);
-        _outbox.ReceiveReady += NetMqRuntime.Guard<NetMQQueueEventArgs<Outgoing>>(OnOutgoing, OnPollerFault);
+        _outbox.ReceiveReady += NetMqRuntime.Guard<NetMQQueueEventArgs<ZeroMqLoaderProtocol.Outgoing>>(OnOutgoing, OnPollerFault);
         _clock = new ZeroMqClock(_options.Time, _options.Heartbeat, NetMqRuntime.Guard(OnTimer, OnPollerFault));
+        _protocol = new ZeroMqLoaderProtocol(endpoint, _options, new RouterLink(_router), () => _clock.NowMilliseconds,
+            new LoaderSignals(() => _slots.Release(), _stopped.Cancel, () => _firstPeer.TrySetResult()));
         _poller = [_router, _outbox, _clock.Ticks];
         _poller.RunAsync("streamloader-zmq-writer");
     }
@@ -114,48 +79,23 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     /// <summary>The endpoint actually bound (resolves a wildcard port).</summary>
     public string BoundEndpoint { get; }
 
-    /// <summary>Distinct batches handed to the transport so far.</summary>
-    public long Batches => Interlocked.Read(ref _sent);
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.Batches"/>
+    public long Batches => _protocol.Batches;
 
-    /// <summary>Consumers that have joined so far.</summary>
-    public int Consumers => Volatile.Read(ref _consumers);
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.Consumers"/>
+    public int Consumers => _protocol.Consumers;
 
-    /// <summary>
-    /// As the socket's thread left things after its last event: the consumers connected now, and the batches it holds
-    /// that no consumer has been sent (none had credit, or fewer than the expected consumers have joined). The pair is
-    /// read at once, so a caller can wait for a state and know that nothing more happens until the next event.
-    /// </summary>
-    public (int Connected, int Unsent) Settled
-    {
-        get
-        {
-            long settled = Volatile.Read(ref _settled);
-            return ((int)(settled >> 32), (int)(uint)settled);
-        }
-    }
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.Settled"/>
+    public (int Connected, int Unsent) Settled => _protocol.Settled;
 
-    /// <summary>Messages heard from consumers so far: commands, acknowledgements and heartbeats.</summary>
-    public long Heard => Interlocked.Read(ref _heard);
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.Heard"/>
+    public long Heard => _protocol.Heard;
 
-    /// <summary>Consumers that died or went silent (no goodbye); their unacknowledged batches went to others.</summary>
-    public int LostConsumers => Volatile.Read(ref _lost);
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.LostConsumers"/>
+    public int LostConsumers => _protocol.LostConsumers;
 
-    /// <summary>What became of every batch and consumer so far.</summary>
-    public ZeroMqReport Report
-    {
-        get
-        {
-            lock (_acknowledgedBy)
-            {
-                return new ZeroMqReport(Consumers, LostConsumers, Batches, Interlocked.Read(ref _acknowledged), Interlocked.Read(ref _redelivered),
-                    Interlocked.Read(ref _returned), Interlocked.Read(ref _undeliverable), Volatile.Read(ref _refused),
-                    Interlocked.Read(ref _inFlightAtStop), Interlocked.Read(ref _ignoredAcks),
-                    new SortedDictionary<string, long>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.Count), StringComparer.Ordinal),
-                    new SortedDictionary<string, string>(_acknowledgedBy.ToDictionary(p => p.Key, p => p.Value.ToString()), StringComparer.Ordinal),
-                    Interlocked.Read(ref _endsUnsent), Volatile.Read(ref _unauthorized), Interlocked.Read(ref _throttled));
-            }
-        }
-    }
+    /// <inheritdoc cref="ZeroMqLoaderProtocol.Report"/>
+    public ZeroMqReport Report => _protocol.Report;
 
     public async ValueTask WriteAsync(TensorBatch batch, CancellationToken cancellationToken = default)
     {
@@ -185,13 +125,13 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             frame.Dispose();
             ThrowStopped();
         }
-        Interlocked.Increment(ref _sent);
-        _outbox.Enqueue(new Outgoing(new Frame(sequence, frame), End: false, Error: null));
+        _protocol.CountAccepted();
+        _outbox.Enqueue(new ZeroMqLoaderProtocol.Outgoing(new ZeroMqLoaderProtocol.Frame(sequence, frame), End: false, Error: null));
     }
 
     private void ThrowStopped()
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (_protocol.Failure is { } failure)
         {
             throw new IOException(failure.Message, failure);
         }
@@ -218,9 +158,9 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
             }
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _outbox.Enqueue(new Outgoing(null, End: true, Error: error?.Message, Done: done, AwaitLate: error is not null and not OperationCanceledException));
+        _outbox.Enqueue(new ZeroMqLoaderProtocol.Outgoing(null, End: true, Error: error?.Message, Done: done, AwaitLate: error is not null and not OperationCanceledException));
         await Task.WhenAny(done.Task, _pollerFault.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (error is null && Volatile.Read(ref _failure) is { } failure)
+        if (error is null && _protocol.Failure is { } failure)
         {
             throw new IOException(failure.Message, failure);
         }
@@ -231,236 +171,29 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         var message = new NetMQMessage();
         while (e.Socket.TryReceiveMultipartMessage(ref message))
         {
-            if (message.FrameCount < 2)
+            var frames = new byte[message.FrameCount][];
+            for (int i = 0; i < frames.Length; i++)
             {
-                continue;
+                frames[i] = message[i].ToByteArray();
             }
-            byte[] identity = message[0].ToByteArray();
-            string key = Convert.ToHexString(identity);
-            string command = message[1].ConvertToString(Encoding.ASCII);
-            _peers.TryGetValue(key, out Peer? peer);
-            if (peer is not null)
-            {
-                peer.LastHeard = _clock.NowMilliseconds;
-            }
-            Interlocked.Increment(ref _heard);
-            if (peer is null && Throttle(key))
-            {
-                continue;
-            }
-            if (command == ZeroMqProtocol.Hello)
-            {
-                Join(identity, key, peer, message);
-            }
-            else if (peer is not null)
-            {
-                Serve(peer, command, message);
-            }
-            else if (_dropped.Contains(key))
-            {
-                // A consumer this loader dropped (silent too long, or holding a batch past the acknowledgement
-                // deadline) speaks again: it must stop, for its batches went to others.
-                if (command != ZeroMqProtocol.Bye)
-                {
-                    TrySend(identity, ZeroMqProtocol.Gone, "this loader dropped the consumer (it fell silent past the timeout, or held a batch past the acknowledgement deadline); its batches went to others");
-                }
-            }
-            else if (command != ZeroMqProtocol.Bye)
-            {
-                // Never joined: protocol 1 began with CREDIT, a restarted loader does not know the consumers of the last one.
-                Refuse(identity, $"{Quote(command)} before HELLO: a consumer joins with HELLO {ZeroMqProtocol.Version} <window> <name> first (docs/WIRE.md); this loader speaks protocol {ZeroMqProtocol.Version}, or it restarted and does not know this consumer", delivered: 0);
-            }
+            _protocol.Receive(frames);
         }
-        Advance();
+        _protocol.Advance();
     }
 
-    /// <summary>
-    /// True when a peer that has not joined has already been answered <see cref="ZeroMqOptions.UnjoinedMessagesPerSecond"/>
-    /// times this second: its message is dropped unread and counted. The table is cleared each second and never holds
-    /// more than a bounded number of identities (beyond, the newcomers share one allowance).
-    /// </summary>
-    private bool Throttle(string key)
+    private void OnOutgoing(object? sender, NetMQQueueEventArgs<ZeroMqLoaderProtocol.Outgoing> e)
     {
-        const int MaxIdentities = 4096;
-        long now = _clock.NowMilliseconds;
-        if (now - _unjoinedSecond >= 1000)
+        while (e.Queue.TryDequeue(out ZeroMqLoaderProtocol.Outgoing? item, TimeSpan.Zero))
         {
-            _unjoinedHeard.Clear();
-            _unjoinedSecond = now;
+            _protocol.Take(item);
         }
-        if (!_unjoinedHeard.ContainsKey(key) && _unjoinedHeard.Count >= MaxIdentities)
-        {
-            key = string.Empty;
-        }
-        _unjoinedHeard.TryGetValue(key, out int heard);
-        _unjoinedHeard[key] = ++heard;
-        if (heard <= _options.UnjoinedMessagesPerSecond)
-        {
-            return false;
-        }
-        Interlocked.Increment(ref _throttled);
-        return true;
+        _protocol.Advance();
     }
 
-    /// <summary>A joined consumer's command other than HELLO; one that breaks the protocol is refused and dropped.</summary>
-    private void Serve(Peer peer, string command, NetMQMessage message)
+    private void OnTimer()
     {
-        switch (command)
-        {
-            case ZeroMqProtocol.Ack when message.FrameCount == 3 && long.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.None, CultureInfo.InvariantCulture, out long sequence):
-                Acknowledge(peer, sequence);
-                break;
-            case ZeroMqProtocol.Ack:
-                Violation(peer, "an ACK carries one sequence number: ACK <sequence>");
-                break;
-            case ZeroMqProtocol.Ping:
-                break;
-            case ZeroMqProtocol.Bye:
-                // BYE [<reason>]: none, or "done", is leaving by choice; any other reason is leaving after a failure.
-                string? reason = message.FrameCount >= 3 ? message[2].ConvertToString(Encoding.UTF8) : null;
-                if (reason is not null && reason != ZeroMqProtocol.ByeDone)
-                {
-                    _leftAfterFailure ??= $"{peer.Name}: {Printable(reason, 200)}";
-                }
-                Remove(peer, lost: false);
-                break;
-            default:
-                Violation(peer, $"{Quote(command)} is not a command of protocol {ZeroMqProtocol.Version} (HELLO, ACK, PING, BYE)");
-                break;
-        }
-    }
-
-    /// <summary>A joined consumer broke the protocol: it is told why in an error frame and dropped; its batches go to others.</summary>
-    private void Violation(Peer peer, string reason)
-    {
-        Refuse(peer.Identity, reason + "; this consumer is dropped and its batches go to others", peer.Delivered);
-        Remove(peer, lost: true, countLost: false);
-    }
-
-    /// <summary>A command name as messages quote it: printable, at most 32 characters (a peer's bytes are never echoed whole).</summary>
-    private static string Quote(string command) => $"'{Printable(command, 32)}'";
-
-    /// <summary>At most <paramref name="limit"/> characters of <paramref name="text"/>, control characters shown as '?'.</summary>
-    private static string Printable(string text, int limit)
-    {
-        string cut = text.Length > limit ? text[..limit] + "…" : text;
-        return string.Create(cut.Length, cut, (span, source) =>
-        {
-            for (int i = 0; i < source.Length; i++)
-            {
-                span[i] = char.IsControl(source[i]) ? '?' : source[i];
-            }
-        });
-    }
-
-    /// <summary>
-    /// The name a consumer goes by in the report: its own (printable, at most 64 characters), with "#2", "#3"… after
-    /// a name another consumer of this stream already has, so consumers named alike are told apart.
-    /// </summary>
-    private string UniqueName(string asked)
-    {
-        string name = Printable(asked, ZeroMqProtocol.MaxNameLength);
-        int count = _names.GetValueOrDefault(name) + 1;
-        _names[name] = count;
-        return count == 1 ? name : $"{name}#{count.ToString(CultureInfo.InvariantCulture)}";
-    }
-
-    private void Join(byte[] identity, string key, Peer? peer, NetMQMessage message)
-    {
-        int version = 0, window = 0;
-        bool wellFormed = message.FrameCount >= 4 && int.TryParse(message[2].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out version)
-            && int.TryParse(message[3].ConvertToString(Encoding.ASCII), NumberStyles.Integer, CultureInfo.InvariantCulture, out window) && window >= 1;
-        string? wrong = !wellFormed ? "a HELLO must carry the protocol version and a window of at least 1: HELLO <version> <window> [<name>]"
-            : version != ZeroMqProtocol.Version ? $"the consumer speaks protocol version {version}; this loader speaks version {ZeroMqProtocol.Version}" : null;
-        if (wrong is not null)
-        {
-            // A joined consumer that sends a bad HELLO again is dropped with the refusal: an error frame ends its stream.
-            if (peer is null)
-            {
-                Refuse(identity, wrong, delivered: 0);
-            }
-            else
-            {
-                Violation(peer, wrong);
-            }
-            return;
-        }
-        if (peer is null && _options.Curve?.Check(message.FrameCount >= 7 ? message[6].ConvertToString(Encoding.ASCII) : null, message.FrameCount >= 8 ? message[7].ToByteArray() : null) is { } unauthorized)
-        {
-            // With --curve-keys, only a consumer that proves an authorized key joins; it hears why, and nothing else.
-            Interlocked.Increment(ref _unauthorized);
-            Refuse(identity, unauthorized, delivered: 0);
-            return;
-        }
-        if (_failedWith is not null)
-        {
-            // The loader has failed: a consumer joining now hears why instead of waiting for batches.
-            var late = new Peer(identity, key);
-            SendEnd(late, _failedWith);
-            _toldLate++;
-            return;
-        }
-        if (peer is null && _peers.Count >= _options.MaxConsumers)
-        {
-            // Each consumer costs the loader its window of batches: how many may be joined at once is the loader's choice.
-            Refuse(identity, $"this loader serves at most {_options.MaxConsumers} consumers at once (--max-consumers), and has that many", delivered: 0);
-            return;
-        }
-        if (peer is null)
-        {
-            string name = UniqueName(message.FrameCount >= 5 ? message[4].ConvertToString(Encoding.UTF8) : key[..Math.Min(8, key.Length)]);
-            // Features this loader does not know are ignored, so a newer consumer can still join.
-            bool drained = message.FrameCount >= 6 && message[5].ConvertToString(Encoding.ASCII).Split(',', StringSplitOptions.TrimEntries).Contains(ZeroMqProtocol.DrainedFeature, StringComparer.Ordinal);
-            peer = new Peer(identity, name) { LastHeard = _clock.NowMilliseconds, Credit = Math.Min(window, _options.MaxWindow), WantsDrained = drained };
-            _peers[key] = peer;
-            _order.Add(key);
-            Interlocked.Increment(ref _consumers);
-            _noConsumerSince = -1;
-            _firstPeer.TrySetResult();
-        }
-        TrySend(identity, ZeroMqProtocol.Welcome, ZeroMqProtocol.Version.ToString(CultureInfo.InvariantCulture),
-            ((long)_options.Heartbeat.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), ((long)_options.PeerTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
-        peer.LastSent = _clock.NowMilliseconds;
-    }
-
-    /// <summary>Sends an error frame refusing the peer (counted); <paramref name="delivered"/> is what it was sent before.</summary>
-    private void Refuse(byte[] identity, string reason, long delivered)
-    {
-        Interlocked.Increment(ref _refused);
-        var frame = new ArrayBufferWriter<byte>(256);
-        TensorFrame.WriteEnd(delivered, $"{Description}: refused: {reason}", frame);
-        byte[] bytes = frame.WrittenSpan.ToArray();
-        SendTo(identity, bytes, bytes.Length);
-    }
-
-    private void Acknowledge(Peer peer, long sequence)
-    {
-        if (peer.InFlight.Remove(sequence, out Frame? frame))
-        {
-            frame.Buffer.Dispose();
-            peer.Credit++;
-            peer.Acknowledged++;
-            Interlocked.Increment(ref _acknowledged);
-            if (_failedWith is not null)
-            {
-                // Counted in flight when the stream stopped, and acknowledged since (trained as the stop came): it is
-                // acknowledged now, and no longer in flight.
-                Interlocked.Decrement(ref _inFlightAtStop);
-            }
-            lock (_acknowledgedBy)
-            {
-                if (!_acknowledgedBy.TryGetValue(peer.Name, out SequenceRanges? ranges))
-                {
-                    _acknowledgedBy[peer.Name] = ranges = new SequenceRanges();
-                }
-                ranges.Add(sequence);
-            }
-        }
-        else
-        {
-            // A batch not in flight to this consumer: acknowledged before, another's, or never sent. Ignored, counted.
-            Interlocked.Increment(ref _ignoredAcks);
-        }
+        _protocol.Tick();
+        _protocol.Advance();
     }
 
     /// <summary>
@@ -469,421 +202,10 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
     /// </summary>
     private void OnPollerFault(Exception error)
     {
-        Interlocked.CompareExchange(ref _failure, new IOException(NetMqRuntime.Describe(Description, error) + $" after {Batches} batches.", error), null);
+        _protocol.Fail(new IOException(NetMqRuntime.Describe(Description, error) + $" after {Batches} batches.", error));
         _stopped.Cancel();
         _pollerFault.TrySetResult();
     }
-
-    private void OnTimer()
-    {
-        long now = _clock.NowMilliseconds;
-        long timeout = (long)_options.PeerTimeout.TotalMilliseconds;
-        foreach (Peer peer in _peers.Values.ToArray())
-        {
-            if (now - peer.LastHeard > timeout)
-            {
-                // Told, in case it is alive but was silent: it must not go on with batches now sent to others.
-                TrySend(peer.Identity, ZeroMqProtocol.Gone, $"nothing heard from this consumer for {(now - peer.LastHeard) / 1000.0:0.#} s (the timeout is {_options.PeerTimeout.TotalSeconds:0.#} s); its batches went to others");
-                Remove(peer, lost: true);
-            }
-            else if (_options.AckTimeout > TimeSpan.Zero && peer.OldestInFlight() is { } held && now - held.SentAt > (long)_options.AckTimeout.TotalMilliseconds)
-            {
-                // Alive (it heartbeats) but holding a batch it does not finish: the others must not wait on it forever.
-                TrySend(peer.Identity, ZeroMqProtocol.Gone, $"batch {held.Sequence} was held {(now - held.SentAt) / 1000.0:0.#} s without an acknowledgement (the deadline is {_options.AckTimeout.TotalSeconds:0.#} s, --ack-timeout); its batches went to others");
-                Remove(peer, lost: true);
-            }
-            else if (now - peer.LastSent >= (long)_options.Heartbeat.TotalMilliseconds && TrySend(peer.Identity, ZeroMqProtocol.Ping))
-            {
-                peer.LastSent = now;
-            }
-        }
-        Advance();
-    }
-
-    private void OnOutgoing(object? sender, NetMQQueueEventArgs<Outgoing> e)
-    {
-        while (e.Queue.TryDequeue(out Outgoing? item, TimeSpan.Zero))
-        {
-            if (item.End)
-            {
-                _end = item;
-            }
-            else if (_closed || _failure is not null)
-            {
-                item.Frame!.Buffer.Dispose();
-                Interlocked.Increment(ref _returned);
-                _slots.Release();
-            }
-            else
-            {
-                _unsent.Enqueue(item.Frame!);
-            }
-        }
-        Advance();
-    }
-
-    /// <summary>Sends what it can, then decides whether the stream has ended, failed or waits: after every event.</summary>
-    private void Advance()
-    {
-        AdvanceStream();
-        // Published once the socket's thread has settled after an event: (connected consumers, batches held unsent).
-        Volatile.Write(ref _settled, ((long)_peers.Count << 32) | (uint)(_unsent.Count + _again.Count));
-    }
-
-    private void AdvanceStream()
-    {
-        if (_end is { Error: { } error } failed)
-        {
-            if (_failedWith is null)
-            {
-                // The loader failed: every consumer hears why, now (and any that joins later, while this end lives).
-                _failedWith = error;
-                long held = _unsent.Count + _again.Count;
-                foreach (Peer peer in _peers.Values)
-                {
-                    held += peer.InFlight.Count;
-                }
-                // What the stop found unfinished: sent and not acknowledged, or not sent (counted once, not lost silently).
-                Interlocked.Exchange(ref _inFlightAtStop, held);
-            }
-            // A consumer expected but not yet joined (a device still starting) is waited for, up to the peer timeout, so
-            // that it hears why rather than finding no loader; a stop (Ctrl-C, SIGTERM) waits for no one.
-            bool told = SendEnds(error);
-            bool awaited = failed.AwaitLate && Consumers + _toldLate < _options.ExpectConsumers
-                && _clock.NowMilliseconds - _endingSince <= (long)_options.PeerTimeout.TotalMilliseconds;
-            if (told && !awaited)
-            {
-                Finish(failed);
-            }
-            return;
-        }
-        Flush();
-        bool work = _unsent.Count > 0 || _again.Count > 0 || _peers.Values.Any(p => p.InFlight.Count > 0);
-        if (_peers.Count == 0 && Consumers >= _options.ExpectConsumers && !_closed && _failure is null)
-        {
-            NoConsumerLeft(work);
-        }
-        if (_end is { } end && !work && Consumers >= _options.ExpectConsumers)
-        {
-            if (SendEnds(null))
-            {
-                Finish(end);
-            }
-        }
-        else if (_end is { } stopping && (_closed || _failure is not null))
-        {
-            Finish(stopping);
-        }
-        else if (_end is not null && _unsent.Count == 0 && _again.Count == 0 && Consumers >= _options.ExpectConsumers)
-        {
-            TellDrained();
-        }
-    }
-
-    /// <summary>
-    /// The last batch has gone out but others still hold some: a consumer that asked, holds none and waits is told so
-    /// (<see cref="ZeroMqProtocol.Drained"/>). A rank stepping in lockstep could otherwise wait forever for a batch that a
-    /// rank blocked in the same collective holds.
-    /// </summary>
-    private void TellDrained()
-    {
-        int elsewhere = 0;
-        foreach (Peer peer in _peers.Values)
-        {
-            elsewhere += peer.InFlight.Count;
-        }
-        foreach (Peer peer in _peers.Values)
-        {
-            if (peer.WantsDrained && !peer.ToldDrained && peer.InFlight.Count == 0
-                && TrySend(peer.Identity, ZeroMqProtocol.Drained, elsewhere.ToString(CultureInfo.InvariantCulture)))
-            {
-                peer.ToldDrained = true;
-                peer.LastSent = _clock.NowMilliseconds;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Every consumer that joined has gone. If they all said goodbye, the stream is over (as when a pipe's reader
-    /// exits). If one died holding batches, they wait a peer timeout for a consumer to take them; after that they
-    /// are undeliverable and the run fails.
-    /// </summary>
-    private void NoConsumerLeft(bool work)
-    {
-        // The stop is made visible before Discard gives back the unsent slots: a writer waiting on a slot must see the
-        // stream stopped once it gets one, not hand over a batch that nobody will take.
-        long stranded = 0;
-        foreach (var (frame, _) in _again.UnorderedItems)
-        {
-            stranded += frame.FromLost ? 1 : 0;
-        }
-        if (stranded == 0 && (_leftAfterFailure is null || (!work && _end is not null)))
-        {
-            _closed = true;
-            _stopped.Cancel();
-            Discard(undeliverable: false);
-            return;
-        }
-        if (stranded == 0)
-        {
-            // Every consumer said goodbye, but one because it failed: the stream is unfinished, and that is no success.
-            Volatile.Write(ref _failure, new IOException($"{Description}: every consumer left before the stream ended ({_acknowledged} batches acknowledged), one after a failure: {_leftAfterFailure}."));
-            _stopped.Cancel();
-            Discard(undeliverable: false);
-            return;
-        }
-        long now = _clock.NowMilliseconds;
-        if (_noConsumerSince < 0)
-        {
-            _noConsumerSince = now;
-            return;
-        }
-        if (now - _noConsumerSince >= (long)_options.PeerTimeout.TotalMilliseconds)
-        {
-            Volatile.Write(ref _failure, new IOException($"{Description}: {stranded} batches could not be delivered: the consumers holding them were lost ({LostConsumers} of {Consumers} left without a goodbye) and no other joined within {_options.PeerTimeout.TotalSeconds:0.#} s."));
-            _stopped.Cancel();
-            long stuck = Discard(undeliverable: true);
-            Debug.Assert(stuck == stranded, "Discard counts as undeliverable exactly the batches of lost consumers");
-        }
-        _ = work;
-    }
-
-    /// <summary>Disposes every frame not acknowledged; returns how many were counted undeliverable (those of lost consumers, when <paramref name="undeliverable"/>).</summary>
-    private long Discard(bool undeliverable)
-    {
-        long stuck = 0;
-        while (_again.TryDequeue(out Frame? frame, out _))
-        {
-            if (undeliverable && frame.FromLost)
-            {
-                stuck++;
-            }
-            else
-            {
-                Interlocked.Increment(ref _returned);
-            }
-            frame.Buffer.Dispose();
-        }
-        while (_unsent.TryDequeue(out Frame? frame))
-        {
-            frame.Buffer.Dispose();
-            Interlocked.Increment(ref _returned);
-            _slots.Release();
-        }
-        Interlocked.Add(ref _undeliverable, stuck);
-        return stuck;
-    }
-
-    private void Finish(Outgoing end)
-    {
-        _end = null;
-        _endingSince = -1;
-        end.Done?.TrySetResult();
-    }
-
-    /// <summary>
-    /// Sends every consumer its end frame (<paramref name="error"/> when the loader failed), once; true when none is
-    /// still owed. A consumer whose queue is full (it is still reading the batches before it) is owed its end until the
-    /// next event: an end is never dropped for a full queue, for a consumer that misses it could only time out, not
-    /// hear why. One that does not read it within the peer timeout is given up on, and counted.
-    /// </summary>
-    private bool SendEnds(string? error)
-    {
-        long now = _clock.NowMilliseconds;
-        if (_endingSince < 0)
-        {
-            _endingSince = now;
-        }
-        bool giveUp = now - _endingSince > (long)_options.PeerTimeout.TotalMilliseconds;
-        bool owed = false;
-        foreach (Peer peer in _peers.Values)
-        {
-            if (peer.EndSent)
-            {
-                continue;
-            }
-            byte[] end = peer.End ??= EndFrame(peer, error);
-            Sent sent = SendTo(peer.Identity, end, end.Length);
-            if (sent == Sent.Full && !giveUp)
-            {
-                owed = true;
-                continue;
-            }
-            if (sent == Sent.Full)
-            {
-                Interlocked.Increment(ref _endsUnsent);
-            }
-            peer.EndSent = true;
-        }
-        return !owed;
-    }
-
-    private void SendEnd(Peer peer, string? error)
-    {
-        byte[] bytes = EndFrame(peer, error);
-        SendTo(peer.Identity, bytes, bytes.Length);
-    }
-
-    /// <summary>A consumer's end frame: how many batches it was delivered, the loader's totals, and the error if it failed.</summary>
-    private byte[] EndFrame(Peer peer, string? error)
-    {
-        var frame = new ArrayBufferWriter<byte>(256);
-        var totals = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["total"] = Interlocked.Read(ref _acknowledged).ToString(CultureInfo.InvariantCulture),
-            ["consumers"] = Consumers.ToString(CultureInfo.InvariantCulture),
-            ["redelivered"] = Interlocked.Read(ref _redelivered).ToString(CultureInfo.InvariantCulture),
-        };
-        TensorFrame.WriteEnd(peer.Delivered, error, frame, totals);
-        return frame.WrittenSpan.ToArray();
-    }
-
-    /// <summary>Sends frames to consumers with credit, round-robin: first those to deliver again (oldest first), then new ones.</summary>
-    private void Flush()
-    {
-        foreach (Peer waiting in _peers.Values)
-        {
-            waiting.Congested = false;
-        }
-        while ((_again.Count > 0 || _unsent.Count > 0) && TakeCreditedPeer() is { } peer)
-        {
-            bool again = _again.Count > 0;
-            Frame frame = again ? _again.Peek() : _unsent.Peek();
-            switch (SendTo(peer.Identity, frame.Buffer.Array, frame.Buffer.Length)) // copies into the message
-            {
-                case Sent.Unreachable:
-                    // The consumer went away: the frame stays for another one.
-                    peer.Credit++;
-                    Remove(peer, lost: true);
-                    continue;
-                case Sent.Full:
-                    // It is not reading (stopped, or slow on the network): the frame stays for another consumer, or for
-                    // it at the next event; it is not tried again in this pass.
-                    peer.Credit++;
-                    peer.Congested = true;
-                    continue;
-            }
-            if (again)
-            {
-                _again.Dequeue();
-                Interlocked.Increment(ref _redelivered);
-            }
-            else
-            {
-                _unsent.Dequeue();
-                _slots.Release();
-            }
-            peer.InFlight[frame.Sequence] = frame with { FromLost = false, SentAt = _clock.NowMilliseconds };
-            peer.ToldDrained = false; // a batch sent again after DRAINED: told again once it is acknowledged
-            peer.Delivered++;
-            peer.LastSent = _clock.NowMilliseconds;
-        }
-    }
-
-    private Peer? TakeCreditedPeer()
-    {
-        if (Consumers < _options.ExpectConsumers)
-        {
-            // A stream for several consumers starts once they are all there, so none gets a head start.
-            return null;
-        }
-        for (int tried = 0; tried < _order.Count; tried++)
-        {
-            Peer peer = _peers[_order[_next++ % _order.Count]];
-            if (peer.Credit > 0 && !peer.Congested)
-            {
-                peer.Credit--;
-                return peer;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// Forgets a consumer; the batches it had not acknowledged are queued for another (first, in sequence order). A
-    /// <paramref name="lost"/> one (silent, unreachable, stuck or refused) is remembered, to be told GONE if it speaks
-    /// again, and counted lost unless it was refused (<paramref name="countLost"/> false: counted refused instead).
-    /// </summary>
-    private void Remove(Peer peer, bool lost, bool countLost = true)
-    {
-        string key = Convert.ToHexString(peer.Identity);
-        if (!_peers.Remove(key))
-        {
-            return;
-        }
-        _order.Remove(key);
-        if (lost)
-        {
-            if (countLost)
-            {
-                Interlocked.Increment(ref _lost);
-            }
-            // Remembered (the most recent few thousand) so that it is told GONE, not "before HELLO", if it speaks again.
-            if (_dropped.Add(key))
-            {
-                _droppedOrder.Enqueue(key);
-                if (_droppedOrder.Count > 4096)
-                {
-                    _dropped.Remove(_droppedOrder.Dequeue());
-                }
-            }
-        }
-        foreach (Frame frame in peer.InFlight.Values)
-        {
-            _again.Enqueue(frame with { FromLost = lost }, frame.Sequence);
-        }
-        peer.Delivered -= peer.InFlight.Count;
-        peer.InFlight.Clear();
-    }
-
-    /// <summary>
-    /// Sends a command; false when the consumer is gone or not reading (its queue is full: the command is dropped).
-    /// Never blocks: the socket's thread serves every consumer, so one that stops reading must not stop it.
-    /// </summary>
-    private bool TrySend(byte[] identity, params string[] frames)
-    {
-        var message = new NetMQMessage();
-        message.Append(identity);
-        foreach (string frame in frames)
-        {
-            message.Append(frame, Encoding.UTF8);
-        }
-        try
-        {
-            return _router.TrySendMultipartMessage(TimeSpan.Zero, message);
-        }
-        catch (HostUnreachableException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Sends one frame to a consumer without blocking: sent, its queue full (it is not reading), or it is gone.</summary>
-    private Sent SendTo(byte[] identity, byte[] data, int length)
-    {
-        try
-        {
-            if (!_router.TrySendFrame(TimeSpan.Zero, identity, more: true))
-            {
-                return Sent.Full;
-            }
-            _router.SendFrame(data, length); // the rest of a message whose first part was taken always goes with it
-            return Sent.Ok;
-        }
-        catch (HostUnreachableException)
-        {
-            return Sent.Unreachable;
-        }
-    }
-
-    private enum Sent
-    {
-        Ok,
-        Full,
-        Unreachable,
-    }
-
-    private bool _disposed;
 
     public ValueTask DisposeAsync()
     {
@@ -898,85 +220,48 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         _router.Dispose();
         _outbox.Dispose();
         _lease.Dispose();
-        while (_unsent.TryDequeue(out Frame? unsent))
-        {
-            unsent.Buffer.Dispose();
-        }
-        while (_again.TryDequeue(out Frame? again, out _))
-        {
-            again.Buffer.Dispose();
-        }
-        foreach (Peer peer in _peers.Values)
-        {
-            foreach (Frame frame in peer.InFlight.Values)
-            {
-                frame.Buffer.Dispose();
-            }
-        }
+        _protocol.DisposeFrames();
         _slots.Dispose();
         _stopped.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>A batch's frame and its sequence; <see cref="FromLost"/> when it waits because its consumer was lost; when it was last sent.</summary>
-    private sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false, long SentAt = 0);
-
-    // AwaitLate: a failure (not a stop) waits for consumers expected and not yet joined, to tell them why.
-    private sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null, bool AwaitLate = false);
-
-    private sealed class Peer
+    /// <summary>The protocol's sends on the ROUTER socket: never blocking, for the socket's thread serves every consumer.</summary>
+    private sealed class RouterLink(RouterSocket router) : IConsumerLink
     {
-        public Peer(byte[] identity, string name)
+        public bool TrySend(byte[] identity, params string[] frames)
         {
-            Identity = identity;
-            Name = name;
-        }
-
-        public byte[] Identity { get; }
-
-        public string Name { get; }
-
-        public int Credit { get; set; }
-
-        /// <summary>Batches sent to it and not yet acknowledged, by sequence.</summary>
-        public Dictionary<long, Frame> InFlight { get; } = [];
-
-        /// <summary>The batch it has held longest without acknowledging it, or null.</summary>
-        public Frame? OldestInFlight()
-        {
-            Frame? oldest = null;
-            foreach (Frame frame in InFlight.Values)
+            var message = new NetMQMessage();
+            message.Append(identity);
+            foreach (string frame in frames)
             {
-                if (oldest is null || frame.SentAt < oldest.SentAt)
-                {
-                    oldest = frame;
-                }
+                message.Append(frame, System.Text.Encoding.UTF8);
             }
-            return oldest;
+            try
+            {
+                return router.TrySendMultipartMessage(TimeSpan.Zero, message);
+            }
+            catch (HostUnreachableException)
+            {
+                return false;
+            }
         }
 
-        /// <summary>Batches sent to it that it kept (acknowledged, or still in flight).</summary>
-        public long Delivered { get; set; }
-
-        public long Acknowledged { get; set; }
-
-        public long LastHeard { get; set; }
-
-        public long LastSent { get; set; }
-
-        /// <summary>A send to it found its queue full in this pass: it is skipped until the next event.</summary>
-        public bool Congested { get; set; }
-
-        /// <summary>It asked to be told <see cref="ZeroMqProtocol.Drained"/>.</summary>
-        public bool WantsDrained { get; init; }
-
-        /// <summary>It was told <see cref="ZeroMqProtocol.Drained"/> and has been sent nothing since.</summary>
-        public bool ToldDrained { get; set; }
-
-        /// <summary>Its end frame, made once when the stream ends (its counts then), kept while its queue is full.</summary>
-        public byte[]? End { get; set; }
-
-        /// <summary>Its end frame has gone (or was given up on): it is not sent twice.</summary>
-        public bool EndSent { get; set; }
+        public SendResult SendTo(byte[] identity, byte[] data, int length)
+        {
+            try
+            {
+                if (!router.TrySendFrame(TimeSpan.Zero, identity, more: true))
+                {
+                    return SendResult.Full;
+                }
+                router.SendFrame(data, length); // the rest of a message whose first part was taken always goes with it
+                return SendResult.Ok;
+            }
+            catch (HostUnreachableException)
+            {
+                return SendResult.Unreachable;
+            }
+        }
     }
 }

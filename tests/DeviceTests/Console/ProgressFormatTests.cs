@@ -48,3 +48,24 @@ public sealed class ProgressFormatTests
         Assert.Equal(expected, HumanSummary.SortedAgainstFixed(speedup));
     }
 }
+
+/// <summary>The summary as a log holds it: stderr is not a terminal.</summary>
+public sealed class SummaryInALogTests
+{
+    [Fact]
+    public async Task Summary_StderrNotATerminal_TablesStayWithinTheLogWidth_MessagesUnwrapped()
+    {
+        using var files = new StreamLoader.Tests.Infrastructure.TempFiles();
+        string docs = CliFixtures.Jsonl(files, "docs.jsonl", 40);
+        string vocab = CliFixtures.Vocab(files, "vocab.txt");
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, CliFixtures.Limit,
+            "--all", "--source", docs, "--vocab", vocab, "--model", "micro", "--max-steps", "2", "--checkpoint", "none", "--progress", "plain");
+
+        Assert.Equal(0, exit);
+        string[] table = [.. stderr.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && "╭│├╰".Contains(l[0], StringComparison.Ordinal))];
+        Assert.NotEmpty(table);
+        Assert.All(table, l => Assert.True(l.Length <= HumanSummary.LogTableWidth, $"{l.Length} columns: {l}"));
+        Assert.Contains(stderr.Split('\n'), l => l.Length > HumanSummary.LogTableWidth && l.StartsWith("tokens count ids", StringComparison.Ordinal));
+    }
+}

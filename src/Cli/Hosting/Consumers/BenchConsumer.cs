@@ -1,5 +1,4 @@
 using StreamLoader.Batcher.Measurement;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Inference;
 using StreamLoader.Core.Pipeline;
@@ -107,7 +106,7 @@ internal sealed class InferConsumer : IRunConsumer
         {
             run.Progress.Log($"infer: continuing {_layout.WorkFolder}: {_journal.Commits.Count} chunks committed ({_resumedRows:N0} rows, {_resumedDocuments:N0} documents){(_journal.DiscardedFiles > 0 ? $"; {_journal.DiscardedFiles} uncommitted file(s) discarded" : string.Empty)}");
         }
-        _ledger = new ResultLedger(_schema, s.Provider.Description, run.SequenceLength - 2, MultiLabelThreshold(s));
+        _ledger = new ResultLedger(_schema, s.Provider.Description, run.SequenceLength - 2, MultiLabelOptions.Threshold.Read(s.Batcher.TaskSettings));
         ProviderPosition? resume = _journal.ResumePosition is { } json ? ProviderPosition.FromJson(json, Path.Combine(_layout.WorkFolder, "journal.jsonl")) : null;
         return new ProviderPlan(resume, _batching.Window, _ledger.Register);
     }
@@ -119,8 +118,9 @@ internal sealed class InferConsumer : IRunConsumer
             return;
         }
         RunSettings s = run.Settings;
-        IDeviceTask trained = PipelineHost.Catalog.Get(_infer.Manifest.Task) as IDeviceTask
-            ?? throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: its task '{_infer.Manifest.Task}' has no model to run.");
+        IDeviceTask trained = TaskPlugins.Devices.TryGet(_infer.Manifest.Task, out IDeviceTask found)
+            ? found
+            : throw new InvalidDataException($"--checkpoint {_infer.Checkpoint}: its task '{_infer.Manifest.Task}' has no model to run.");
         torch.Device device = DeviceModels.Select(s.Device);
         _deviceName = device.ToString();
         ITaskModel model = DeviceModels.Build(run, trained, device, _infer.TrainedSequenceLength, new LabelSet(_schema!.LabelNames), s.Device.Pretrained, weightsFromCheckpoint: !_infer.HuggingFaceFolder);
@@ -243,10 +243,8 @@ internal sealed class InferConsumer : IRunConsumer
         ProviderRunSettings p = s.Provider;
         string fingerprint = SourceFactory.Create(p.Sources, p.Reading, p.Weights).Fingerprint;
         return string.Create(CultureInfo.InvariantCulture,
-            $"source={fingerprint}|filter={string.Join(',', _infer.FilterBy.Order(StringComparer.Ordinal))}|threshold={MultiLabelThreshold(s):R}|batching={_batching!.Layout}|window={_batching.Window}|max_tokens={_batching.MaxTokensPerBatch}|batch={_batching.BatchSize}|seq={run.SequenceLength}|world={p.Rank.WorldSize}");
+            $"source={fingerprint}|filter={string.Join(',', _infer.FilterBy.Order(StringComparer.Ordinal))}|threshold={MultiLabelOptions.Threshold.Read(s.Batcher.TaskSettings):R}|batching={_batching!.Layout}|window={_batching.Window}|max_tokens={_batching.MaxTokensPerBatch}|batch={_batching.BatchSize}|seq={run.SequenceLength}|world={p.Rank.WorldSize}");
     }
-
-    private static double MultiLabelThreshold(RunSettings s) => s.Batcher.TaskSettings.GetDouble("threshold", 0.5, 0.0, 1.0);
 
     /// <summary>The tokenizer's identity, vocabulary size and the bytes of its files, hashed.</summary>
     private static string TokenizerHash(Batcher.Tokenizers.TokenizerSettings settings, PipelineRun run)

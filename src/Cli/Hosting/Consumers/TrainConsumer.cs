@@ -1,5 +1,4 @@
 using StreamLoader.Cli.Checkpoints;
-using StreamLoader.Cli.Commands;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Device.Runtime;
@@ -29,10 +28,7 @@ internal sealed class TrainConsumer : IRunConsumer
     public void AddStages(PipelineRun run)
     {
         RunSettings s = run.Settings;
-        if (run.Task is not IDeviceTask deviceTask)
-        {
-            throw new InvalidOperationException($"Task '{run.Task.Name}' has no device side (it does not implement IDeviceTask), so it cannot train.");
-        }
+        IDeviceTask deviceTask = TaskPlugins.Devices.Get(run.Task.Name);
         torch.Device device = DeviceModels.Select(s.Device);
         _deviceName = device.ToString();
         // The host seeds the generator and moves the model, so every task's model starts alike from --seed.

@@ -121,7 +121,7 @@ public sealed class PretrainedClassifier : IClassifierModel, IPretrainedModel
 
     public Tensor Scores(DeviceBatch batch) => _module.call(batch[TaskTensors.InputIds], batch[TaskTensors.AttentionMask]);
 
-    public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch[TaskTensors.Labels], MultiLabel);
+    public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch, MultiLabel);
 
     public string Export(string output, IReadOnlyDictionary<string, string> metadata)
     {

@@ -1,7 +1,8 @@
 using System.CommandLine;
-using System.Globalization;
 using StreamLoader.Batcher.Tokenizers;
+using StreamLoader.Batcher.Tokenizers.Catalog;
 using StreamLoader.Cli.Checkpoints;
+using StreamLoader.Cli.Hosting;
 using StreamLoader.Core.Distributed;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Device.Training;
@@ -12,231 +13,17 @@ using StreamLoader.Provider.Input;
 
 namespace StreamLoader.Cli.Commands;
 
-/// <summary>Which services this process runs.</summary>
-public enum RunRole
-{
-    /// <summary>Provider, batcher, transport and device in one process.</summary>
-    All,
-
-    /// <summary>Provider and batcher; batches leave through a stream transport.</summary>
-    Loader,
-
-    /// <summary>Batches arrive through a stream transport; the device trains.</summary>
-    Device,
-}
-
-/// <summary>The provider's part of a run: what to read, how, and this rank's share of it.</summary>
-public sealed record ProviderRunSettings
-{
-    /// <summary>The <c>--source</c> values: paths, URLs, folders, globs, @lists, or the built-in corpus.</summary>
-    public IReadOnlyList<string> Sources { get; init; } = [SourceFactory.BuiltInName];
-
-    /// <summary>One weight per source to mix them, or null to read them as one source.</summary>
-    public IReadOnlyList<double>? Weights { get; init; }
-
-    /// <summary>Format, columns, format options, bad-record policy and HTTP timeouts.</summary>
-    public SourceSettings Reading { get; init; } = new();
-
-    /// <summary>Passes over the source; 0 repeats until the run's limit.</summary>
-    public int Epochs { get; init; } = 1;
-
-    /// <summary>Streaming shuffle buffer, in documents; 0 keeps source order.</summary>
-    public int ShuffleBuffer { get; init; } = 1024;
-
-    /// <summary>Documents the shuffle buffer holds before the first leaves; null for the provider's default.</summary>
-    public int? ShuffleStart { get; init; }
-
-    /// <summary>This process's rank and the world size.</summary>
-    public RankInfo Rank { get; init; } = RankInfo.Single;
-
-    /// <summary>
-    /// <c>--sharding global</c>: every rank reads the source in one order and takes every Nth document of it, so a resume
-    /// may change the number of ranks; false (local) has each rank read only its share.
-    /// </summary>
-    public bool GlobalOrder { get; init; }
-
-    /// <summary>The sources as one line, for messages.</summary>
-    public string Description => string.Join(' ', Sources);
-}
-
-/// <summary>The batcher's part of a run: the tokenizer, the shapes and the task's settings.</summary>
-public sealed record BatcherRunSettings
-{
-    public TokenizerSettings Tokenizer { get; init; } = new();
-
-    /// <summary>Tokens per row, special tokens included.</summary>
-    public int SequenceLength { get; init; } = 128;
-
-    /// <summary>Rows per batch.</summary>
-    public int BatchSize { get; init; } = 8;
-
-    public TaskSettings TaskSettings { get; init; } = TaskSettings.Empty;
-
-    /// <summary>Tokenizer workers.</summary>
-    public int Workers { get; init; } = Environment.ProcessorCount;
-
-    /// <summary>Classifiers: <c>--labels</c> (a file or a list), or null to take them from the source.</summary>
-    public string? Labels { get; init; }
-
-    /// <summary>Classifiers: the documents held out for evaluation.</summary>
-    public HeldOutSplit EvalSplit { get; init; } = HeldOutSplit.None;
-}
-
-/// <summary>How batches travel: which services run here and the ends of the transport between them.</summary>
-public sealed record TransportRunSettings
-{
-    public RunRole Role { get; init; } = RunRole.All;
-
-    /// <summary>Loader role: where frames go.</summary>
-    public string Out { get; init; } = "-";
-
-    /// <summary>Device role: where frames come from.</summary>
-    public string In { get; init; } = "-";
-
-    /// <summary>Capacity of the bounded channels between services, in batches.</summary>
-    public int Queue { get; init; } = 8;
-
-    /// <summary>ZeroMQ ends: the peer timeout (heartbeats go out every fifth of it) and the consumers a loader waits for.</summary>
-    public Transport.ZeroMq.ZeroMqOptions ZeroMq { get; init; } = new();
-}
-
-/// <summary>The device's part of a run: the model, where it runs, how it trains and where it saves.</summary>
-public sealed record DeviceRunSettings
-{
-    /// <summary>The <c>--model</c> preset.</summary>
-    public string ModelSize { get; init; } = "tiny";
-
-    /// <summary>auto, cpu or cuda[:N].</summary>
-    public string Device { get; init; } = "auto";
-
-    /// <summary>CPU threads for TorchSharp (0: its default).</summary>
-    public int TorchThreads { get; init; }
-
-    /// <summary>Optimizer, schedule, logging and evaluation (the trainer's own defaults).</summary>
-    public TrainerOptions Training { get; init; } = new();
-
-    /// <summary>The checkpoint folder to write, or null for none. See <see cref="CheckpointUnderRuns"/>.</summary>
-    public string? Checkpoint { get; init; }
-
-    /// <summary>
-    /// A Hugging Face model folder the model starts from (<c>--init-from DIR</c> naming one): its architecture, size and
-    /// weights replace the <see cref="ModelSize"/> preset. Null otherwise.
-    /// </summary>
-    public string? Pretrained { get; init; }
-
-    /// <summary>False when <see cref="Pretrained"/> came from <c>--model DIR</c>: its architecture, trained from scratch.</summary>
-    public bool PretrainedWeights { get; init; } = true;
-
-    /// <summary>
-    /// True when <see cref="Checkpoint"/> is a folder of runs, in which each run claims a new folder: the default
-    /// <c>runs/&lt;task&gt;</c>, or any <c>--checkpoint DIR</c> of a run of several ranks (each rank's folder and its
-    /// <c>latest-rank&lt;r&gt;</c> in it, so ranks never write one folder).
-    /// </summary>
-    public bool CheckpointUnderRuns { get; init; }
-}
-
-/// <summary>Inference's part of a run (<c>streamloader infer</c>): the model to run and where its rows go.</summary>
-public sealed record InferRunSettings
-{
-    /// <summary>The trained checkpoint folder.</summary>
-    public required string Checkpoint { get; init; }
-
-    /// <summary>Its manifest.</summary>
-    public required CheckpointManifest Manifest { get; init; }
-
-    /// <summary>The sequence length the model was trained with: its positions (rows may be shorter, never longer).</summary>
-    public required int TrainedSequenceLength { get; init; }
-
-    /// <summary>
-    /// True when <see cref="Checkpoint"/> is a Hugging Face sequence-classification folder rather than a StreamLoader
-    /// checkpoint: the weights are the folder's safetensors (<see cref="Manifest"/> is made from its config.json).
-    /// </summary>
-    public bool HuggingFaceFolder { get; init; }
-
-    /// <summary>The output file; its extension names the format.</summary>
-    public required string Output { get; init; }
-
-    /// <summary>Keep only rows with one of these labels; empty keeps all.</summary>
-    public IReadOnlySet<string> FilterBy { get; init; } = new HashSet<string>(StringComparer.Ordinal);
-
-    /// <summary>A chunk is committed once it holds this many documents.</summary>
-    public int ChunkDocuments { get; init; } = 4096;
-
-    /// <summary>… or once this long has passed since the last commit.</summary>
-    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(10);
-}
-
-/// <summary>How a run reports.</summary>
-public sealed record ReportingRunSettings
-{
-    /// <summary>Where the machine-readable report goes, or null.</summary>
-    public string? SummaryJson { get; init; }
-
-    /// <summary>auto, live, plain or none.</summary>
-    public string Progress { get; init; } = "auto";
-}
-
 /// <summary>
-/// Everything a run needs, read once from the command line and validated, nested by the service each setting belongs
-/// to. Each nested record holds its settings' defaults, and the command-line options take theirs from there.
+/// Reads a run's <see cref="RunSettings"/> from a parsed command line: the console's half of the settings. It only
+/// parses and says what was given; the records check their own ranges (<see cref="RunSettings.Validate"/>).
 /// </summary>
-public sealed record RunSettings
+public static class CommandLineSettings
 {
-    /// <summary>Steps the built-in corpus trains for when --max-steps is not given.</summary>
-    public const long BuiltInDefaultSteps = 200;
-
-    public required string Task { get; init; }
-
-    /// <summary>Seed for shuffling, masking and model initialisation.</summary>
-    public int Seed { get; init; }
-
-    /// <summary>The run's limit: optimizer steps (train), batches (bench, inspect, loader); null for none.</summary>
-    public long? MaxSteps { get; init; }
-
-    public ProviderRunSettings Provider { get; init; } = new();
-
-    public BatcherRunSettings Batcher { get; init; } = new();
-
-    public TransportRunSettings Transport { get; init; } = new();
-
-    public DeviceRunSettings Device { get; init; } = new();
-
-    public ReportingRunSettings Reporting { get; init; } = new();
-
-    /// <summary>Inference's settings; null for the other runs.</summary>
-    public InferRunSettings? Infer { get; init; }
-
-    /// <summary>The checkpoint folder being resumed, or null.</summary>
-    public string? ResumeFolder { get; init; }
-
-    /// <summary>The manifest of <see cref="ResumeFolder"/>.</summary>
-    public CheckpointManifest? ResumeManifest { get; init; }
-
-    /// <summary>
-    /// A resume with another number of ranks than the run had: where the global order starts again and how it is
-    /// dealt now (<see cref="Provider.Streaming.ElasticResume"/>); null otherwise.
-    /// </summary>
-    public Provider.Streaming.ElasticPlan? Redealt { get; init; }
-
-    /// <summary>
-    /// The checkpoint folders this run's stream was re-dealt from: by this run (<see cref="Redealt"/>), or by the run
-    /// it continues. Its checkpoints record them (<see cref="CheckpointManifest.RedealtFrom"/>).
-    /// </summary>
-    public IReadOnlyList<string>? RedealtFrom { get; init; }
-
-    /// <summary>Options given on the command line (not defaulted), by name.</summary>
-    public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
-
-    /// <summary>The settings a checkpoint of this run records, by option name (see <see cref="ResumeArguments"/>).</summary>
-    public IReadOnlyDictionary<string, string[]> Recorded { get; init; } = new Dictionary<string, string[]>();
-
-    /// <summary>Notes about defaults applied, shown to the user at start.</summary>
-    public IReadOnlyList<string> Notes { get; init; } = [];
-
     /// <summary>Reads and validates the settings. Throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public static RunSettings From(ParseResult result, bool training = true)
     {
-        HashSet<string> given = GivenOptions(result);
+        // What the user typed, before a resume adds the checkpoint's settings: a device checks the frames against that.
+        ParseResult typed = result;
         string? resumeFolder = null;
         CheckpointManifest? manifest = null;
         Provider.Streaming.ElasticPlan? redealt = null;
@@ -259,11 +46,10 @@ public sealed record RunSettings
         }
         // A resumed run keeps the schedule's horizon (--schedule-steps, else --max-steps) unless it is given a new one:
         // a new --max-steps re-spans the decay over the longer run, which is what extending a run means.
-        RunSettings read = Read(result, training);
+        RunSettings read = Read(result, typed, training);
         return read with
         {
             Notes = resumeNote is null ? read.Notes : [.. read.Notes, resumeNote],
-            Given = given,
             ResumeFolder = resumeFolder,
             ResumeManifest = manifest,
             Redealt = redealt,
@@ -346,25 +132,19 @@ public sealed record RunSettings
     /// <summary>The tokenizer's settings: family, vocabulary files and case.</summary>
     public static TokenizerSettings ReadTokenizer(ParseResult result)
     {
-        TokenizerKind kind = result.GetValue(CliOptions.Tokenizer)!.ToLowerInvariant() switch
-        {
-            "auto" => TokenizerKind.Auto,
-            "wordpiece" or "bert" => TokenizerKind.WordPiece,
-            "tiktoken" or "cl100k" => TokenizerKind.Tiktoken,
-            "sentencepiece" or "spm" => TokenizerKind.SentencePiece,
-            "bpe" or "gpt2" => TokenizerKind.Gpt2Bpe,
-            "hf" or "huggingface" or "tokenizer.json" => TokenizerKind.HuggingFace,
-            string other when File.Exists(other) || Directory.Exists(other) => TokenizerKind.HuggingFace,
-            string other => throw new ArgumentException($"--tokenizer {other}: expected a tokenizer.json (or a model folder holding one), auto, wordpiece, tiktoken, sentencepiece or bpe."),
-        };
+        TokenizerCatalog catalog = TokenizerCatalog.Default;
         string tokenizerOption = result.GetValue(CliOptions.Tokenizer)!;
+        // A file or folder is a tokenizer.json or a model folder holding one; otherwise a family's name.
         string? path = File.Exists(tokenizerOption) || Directory.Exists(tokenizerOption) ? tokenizerOption : null;
+        string family = path is not null ? catalog.Find("huggingface")!.Name
+            : string.Equals(tokenizerOption, TokenizerCatalog.Auto, StringComparison.OrdinalIgnoreCase) ? TokenizerCatalog.Auto
+            : catalog.Find(tokenizerOption)?.Name ?? throw new ArgumentException($"--tokenizer {tokenizerOption}: expected a tokenizer.json (or a model folder holding one), or one of {catalog.Names}.");
         if (path is not null && result.GetValue(CliOptions.Vocab) is { } vocab)
         {
             throw new ArgumentException($"--tokenizer {tokenizerOption} and --vocab {vocab}: give one; a tokenizer.json holds its vocabulary.");
         }
 
-        return new TokenizerSettings { Kind = kind, VocabularyPath = path ?? result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
+        return new TokenizerSettings { Family = family, VocabularyPath = path ?? result.GetValue(CliOptions.Vocab), MergesPath = result.GetValue(CliOptions.Merges), LowerCase = result.GetValue(CliOptions.LowerCase) };
     }
 
     /// <summary>
@@ -373,7 +153,7 @@ public sealed record RunSettings
     /// </summary>
     private static TokenizerSettings PretrainedTokenizer(TokenizerSettings given, string folder)
     {
-        if (given.VocabularyPath is not null || given.Kind != TokenizerKind.Auto)
+        if (given.VocabularyPath is not null || !string.Equals(given.Family, TokenizerCatalog.Auto, StringComparison.Ordinal))
         {
             return given;
         }
@@ -459,21 +239,9 @@ public sealed record RunSettings
         return TimeSpan.FromSeconds(seconds);
     }
 
-    /// <summary>The names of the options that were on the command line.</summary>
-    private static HashSet<string> GivenOptions(ParseResult result)
-    {
-        var given = new HashSet<string>(StringComparer.Ordinal);
-        foreach (Option option in result.CommandResult.Command.Options)
-        {
-            if (result.GetResult(option) is { Implicit: false })
-            {
-                given.Add(option.Name);
-            }
-        }
-        return given;
-    }
+    private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 
-    private static RunSettings Read(ParseResult result, bool training)
+    private static RunSettings Read(ParseResult result, ParseResult typed, bool training)
     {
         var notes = new List<string>();
         string task = result.GetValue(CliOptions.Task)!;
@@ -489,8 +257,8 @@ public sealed record RunSettings
         {
             throw new ArgumentException("--all and --role cannot be combined: --all runs every service here.");
         }
-        bool outGiven = result.GetResult(CliOptions.Out) is { Implicit: false };
-        bool inGiven = result.GetResult(CliOptions.In) is { Implicit: false };
+        bool outGiven = Given(result, CliOptions.Out);
+        bool inGiven = Given(result, CliOptions.In);
         if (role == RunRole.All && result.CommandResult.Command is RootCommand && (outGiven || inGiven))
         {
             throw new ArgumentException($"{(outGiven ? "--out" : "--in")} needs a split run: --all keeps batches in this process. Use --role loader --out ... in one process and --role device --in ... in another.");
@@ -540,50 +308,15 @@ public sealed record RunSettings
         }
         else if (maxSteps is null && sources is [var only] && string.Equals(only, SourceFactory.BuiltInName, StringComparison.OrdinalIgnoreCase) && role == RunRole.All && training)
         {
-            maxSteps = BuiltInDefaultSteps;
-            notes.Add($"The built-in corpus trains for {BuiltInDefaultSteps} steps by default; pass --max-steps N (0 for no limit) to change that.");
+            maxSteps = RunSettings.BuiltInDefaultSteps;
+            notes.Add($"The built-in corpus trains for {RunSettings.BuiltInDefaultSteps} steps by default; pass --max-steps N (0 for no limit) to change that.");
         }
         else if (maxSteps < 0)
         {
-            throw new ArgumentException("--max-steps must be 0 or more.");
-        }
-
-        int seqLen = result.GetValue(CliOptions.SeqLen);
-        int batchSize = result.GetValue(CliOptions.BatchSize);
-        int workers = result.GetValue(CliOptions.Workers);
-        int epochs = result.GetValue(CliOptions.Epochs);
-        int queue = result.GetValue(CliOptions.Queue);
-        if (seqLen < 8 || seqLen > 65536)
-        {
-            throw new ArgumentException($"--seq-len {seqLen}: must be between 8 and 65536.");
-        }
-        if (batchSize < 1)
-        {
-            throw new ArgumentException($"--batch-size {batchSize}: must be at least 1.");
-        }
-        if (workers < 1)
-        {
-            throw new ArgumentException($"--workers {workers}: must be at least 1.");
-        }
-        if (epochs < 0)
-        {
-            throw new ArgumentException($"--epochs {epochs}: must be 0 (unbounded) or more.");
-        }
-        if (epochs == 0 && maxSteps is null && role != RunRole.Loader && training)
-        {
-            throw new ArgumentException("--epochs 0 repeats the source forever; give --max-steps too.");
-        }
-        if (queue < 1)
-        {
-            throw new ArgumentException($"--queue {queue}: must be at least 1.");
+            throw new ArgumentException($"--max-steps {maxSteps}: must be 0 (no limit) or more.");
         }
 
         string? checkpoint = result.GetValue(CliOptions.Checkpoint);
-        long? scheduleSteps = result.GetValue(CliOptions.ScheduleSteps);
-        if (scheduleSteps is < 1)
-        {
-            throw new ArgumentException($"--schedule-steps {scheduleSteps}: must be at least 1.");
-        }
 
         string? pretrained = result.GetValue(CliOptions.InitFrom) is { } initFrom && StreamLoader.Device.Models.HuggingFace.HuggingFaceModelFolder.IsModelFolder(initFrom) ? initFrom : null;
         bool pretrainedWeights = pretrained is not null;
@@ -603,6 +336,7 @@ public sealed record RunSettings
         return new RunSettings
         {
             Task = task,
+            TaskGiven = Given(typed, CliOptions.Task),
             Seed = result.GetValue(CliOptions.Seed),
             MaxSteps = maxSteps,
             Provider = new ProviderRunSettings
@@ -610,7 +344,7 @@ public sealed record RunSettings
                 Sources = sources,
                 Weights = ReadWeights(result),
                 Reading = ReadSource(result),
-                Epochs = epochs,
+                Epochs = result.GetValue(CliOptions.Epochs),
                 ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
                 ShuffleStart = result.GetValue(CliOptions.ShuffleStart) is int start ? Math.Max(1, start) : null,
                 Rank = rank,
@@ -619,19 +353,21 @@ public sealed record RunSettings
             Batcher = new BatcherRunSettings
             {
                 Tokenizer = pretrained is null ? ReadTokenizer(result) : PretrainedTokenizer(ReadTokenizer(result), pretrained),
-                SequenceLength = seqLen,
-                BatchSize = batchSize,
+                TokenizerGiven = Given(typed, CliOptions.Vocab) || Given(typed, CliOptions.Tokenizer),
+                SequenceLength = result.GetValue(CliOptions.SeqLen),
+                SequenceLengthGiven = Given(typed, CliOptions.SeqLen),
+                BatchSize = result.GetValue(CliOptions.BatchSize),
                 TaskSettings = settings,
-                Workers = workers,
+                Workers = result.GetValue(CliOptions.Workers),
                 Labels = result.GetValue(CliOptions.Labels),
-                EvalSplit = HeldOutSplit.Parse(result.GetValue(CliOptions.EvalSplit) ?? "0", result.GetValue(CliOptions.Seed)),
+                EvalSplit = result.GetValue(CliOptions.EvalSplit)!,
             },
             Transport = new TransportRunSettings
             {
                 Role = role,
                 Out = result.GetValue(CliOptions.Out)!,
                 In = result.GetValue(CliOptions.In)!,
-                Queue = queue,
+                Queue = result.GetValue(CliOptions.Queue),
                 ZeroMq = ReadZeroMq(result, role),
             },
             Device = new DeviceRunSettings
@@ -642,7 +378,7 @@ public sealed record RunSettings
                 Training = new TrainerOptions
                 {
                     MaxSteps = maxSteps,
-                    ScheduleSteps = scheduleSteps,
+                    ScheduleSteps = result.GetValue(CliOptions.ScheduleSteps),
                     LearningRate = result.GetValue(CliOptions.LearningRate),
                     WarmupSteps = result.GetValue(CliOptions.Warmup),
                     ClipNorm = result.GetValue(CliOptions.Clip),
@@ -661,6 +397,6 @@ public sealed record RunSettings
                 Progress = result.GetValue(CliOptions.Progress)!,
             },
             Notes = notes,
-        };
+        }.Validate(training);
     }
 }

@@ -1,11 +1,21 @@
 using StreamLoader.Core.Tasks;
 using StreamLoader.Device.Models;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace StreamLoader.Tasks.Mlm;
+
+/// <summary>The mlm task's device side: a BERT-style encoder of a <c>--model</c> preset, or a pretrained masked LM folder.</summary>
+public sealed class MaskedLanguageModelingDevice : IDeviceTask
+{
+    public string TaskName => MaskedLanguageModelingTask.TaskName;
+
+    public ITaskModel CreateModel(ModelContext context) =>
+        context.Pretrained is null ? new MlmModel(EncoderConfig.Preset(context.ModelSize, context.Vocabulary.Size, context.SequenceLength)) : PretrainedLm.Create(context, masked: true);
+}
 
 /// <summary>A BERT-style encoder with BERT's LM head, its loss on the masked positions only.</summary>
 internal sealed class MlmModel : Module, ITaskModel

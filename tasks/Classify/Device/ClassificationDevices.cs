@@ -1,11 +1,32 @@
 using StreamLoader.Core.Tasks;
 using StreamLoader.Device.Models;
+using StreamLoader.Device.Models.HuggingFace;
 using StreamLoader.Device.Runtime;
 using StreamLoader.Device.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace StreamLoader.Tasks.Classify;
+
+/// <summary>The classify task's device side: <see cref="ClassifierModel"/> with a softmax, or a pretrained sequence classifier folder.</summary>
+public sealed class ClassificationDevice : IDeviceTask
+{
+    public string TaskName => ClassificationTask.TaskName;
+
+    public ITaskModel CreateModel(ModelContext context) =>
+        context.Pretrained is null ? new ClassifierModel(context, multiLabel: false) : PretrainedClassifier.Create(context, multiLabel: false, MultiLabelOptions.Threshold.Default);
+}
+
+/// <summary>The multilabel task's device side: <see cref="ClassifierModel"/> with a sigmoid per label, or a pretrained sequence classifier folder.</summary>
+public sealed class MultiLabelClassificationDevice : IDeviceTask
+{
+    public string TaskName => MultiLabelClassificationTask.TaskName;
+
+    public ITaskModel CreateModel(ModelContext context) =>
+        context.Pretrained is null
+            ? new ClassifierModel(context, multiLabel: true)
+            : PretrainedClassifier.Create(context, multiLabel: true, MultiLabelOptions.Threshold.Read(context.Settings));
+}
 
 /// <summary>
 /// A classifier for the classify and multilabel tasks: a BERT-style encoder whose [CLS] position goes through BERT's
@@ -27,7 +48,7 @@ internal sealed class ClassifierModel : Module, IClassifierModel
     {
         MultiLabel = multiLabel;
         Labels = context.RequireLabels().Count;
-        Threshold = multiLabel ? MultiLabelClassificationTask.ReadThreshold(context.Settings) : 0.5;
+        Threshold = multiLabel ? MultiLabelOptions.Threshold.Read(context.Settings) : MultiLabelOptions.Threshold.Default;
         if (string.Equals(context.ModelSize, "bag", StringComparison.OrdinalIgnoreCase))
         {
             _bag = new MeanPooledEmbeddings(context.Vocabulary.Size, 128);
@@ -59,5 +80,5 @@ internal sealed class ClassifierModel : Module, IClassifierModel
         return _head.call(_encoder is not null ? _encoder.call(ids, mask).select(1, 0) : _bag!.call(ids, mask));
     }
 
-    public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch[TaskTensors.Labels], MultiLabel);
+    public Tensor? ComputeLoss(DeviceBatch batch) => ClassificationLoss.Compute(Scores(batch), batch, MultiLabel);
 }
