@@ -79,8 +79,8 @@ public class TransportBenchmarks
     public async Task<long> UnixSocketFrames()
     {
         string path = Path.Combine(Path.GetTempPath(), $"streamloader-bench-{Environment.ProcessId}.sock");
-        Task<StreamBatchWriter> accepting = StreamTransports.OpenWriterAsync("unix:" + path);
-        await using StreamBatchReader reader = await StreamTransports.OpenReaderAsync("unix:" + path);
+        Task<StreamBatchWriter> accepting = UnixSocketTransportKind.ListenAsync("unix:" + path);
+        await using StreamBatchReader reader = await UnixSocketTransportKind.ConnectAsync("unix:" + path);
         await using StreamBatchWriter writer = await accepting;
         return await PumpAsync(writer, reader);
     }

@@ -63,7 +63,7 @@ public static class Program
         }
         finally
         {
-            StreamLoader.Transport.TransportFactory.Shutdown();
+            StreamLoader.Transport.Catalog.TransportCatalog.Default.ReleaseIdle();
         }
     }
 

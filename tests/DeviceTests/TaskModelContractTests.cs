@@ -132,7 +132,7 @@ public abstract class TaskModelContractTests
         using var files = new TempFiles();
         using TensorBatch batch = FixedBatch();
         using ITaskModel model = Model(seed: 1);
-        using (var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = files.Path("ckpt") }, TorchRuntime.SelectDevice("cpu")))
+        using (var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = () => files.Path("ckpt") }, TorchRuntime.SelectDevice("cpu")))
         {
             trainer.Step(batch);
             Assert.NotNull(trainer.SaveCheckpoint());

@@ -100,7 +100,7 @@ public sealed class TrainingTests
         string folder = files.Path("checkpoint");
         string checkpoint = Path.Combine(folder, TrainingState.ModelFile);
         using ITaskModel model = MlmModel();
-        var trainer = new Trainer(model, new TrainerOptions { MaxSteps = 5, CheckpointFolder = folder }, TorchRuntime.SelectDevice("cpu"));
+        var trainer = new Trainer(model, new TrainerOptions { MaxSteps = 5, CheckpointFolder = () => folder }, TorchRuntime.SelectDevice("cpu"));
         (IBatchWriter writer, IBatchReader reader) = InProcessTransport.Create(2);
         var pipeline = new Pipeline();
         pipeline.AddStage("batches", async stage =>
@@ -154,7 +154,7 @@ public sealed class TrainingTests
         List<double> split;
         using (ITaskModel model = MlmModel("tiny"))
         {
-            var trainer = new Trainer(model, options with { CheckpointFolder = folder }, cpu);
+            var trainer = new Trainer(model, options with { CheckpointFolder = () => folder }, cpu);
             split = Enumerable.Range(0, 4).Select(i => StepOn(trainer, i)).ToList();
             Assert.Equal(folder, trainer.SaveCheckpoint());
         }
@@ -175,7 +175,7 @@ public sealed class TrainingTests
     {
         using var files = new TempFiles();
         using ITaskModel model = MlmModel();
-        var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = files.Path("never") }, TorchRuntime.SelectDevice("cpu"));
+        var trainer = new Trainer(model, new TrainerOptions { CheckpointFolder = () => files.Path("never") }, TorchRuntime.SelectDevice("cpu"));
 
         Assert.Null(trainer.SaveCheckpoint());
         Assert.False(Directory.Exists(files.Path("never")));

@@ -49,7 +49,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
         }
         if (deal.WorldSize != world)
         {
-            string[] old = deal.WorldSize == 1 ? [newest!] : [.. Enumerable.Range(0, deal.WorldSize).Select(r => CheckpointManifest.Resolve(path, r, report))];
+            string[] old = deal.WorldSize == 1 ? [newest!] : [.. Enumerable.Range(0, deal.WorldSize).Select(r => CheckpointFolders.Resolve(path, r, report))];
             return Redeal(path, old, rank ?? 0, world.Value, Load);
         }
         // The newest run had this size: this rank continues its own checkpoint of that run, or, where it has none yet
@@ -72,7 +72,7 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
 
     private static ResumeTarget Own(string path, int? rank, Action<string>? report, Func<string, CheckpointManifest> load)
     {
-        string folder = CheckpointManifest.Resolve(path, rank, report);
+        string folder = CheckpointFolders.Resolve(path, rank, report);
         return new ResumeTarget(folder, load(folder), null, null);
     }
 
@@ -121,10 +121,10 @@ internal sealed record ResumeTarget(string Folder, CheckpointManifest Manifest, 
         {
             if (!IsFolderOfRuns(path))
             {
-                return CheckpointManifest.Resolve(path, null, report);
+                return CheckpointFolders.Resolve(path, null, report);
             }
-            string? ranked = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName + "-rank0")) ? CheckpointManifest.Resolve(path, 0, report) : null;
-            string? single = File.Exists(Path.Combine(path, CheckpointManifest.LatestFileName)) ? CheckpointManifest.Resolve(path, null, report) : null;
+            string? ranked = File.Exists(Path.Combine(path, CheckpointFolders.LatestFileName + "-rank0")) ? CheckpointFolders.Resolve(path, 0, report) : null;
+            string? single = File.Exists(Path.Combine(path, CheckpointFolders.LatestFileName)) ? CheckpointFolders.Resolve(path, null, report) : null;
             if (ranked is not null && single is not null)
             {
                 return load(ranked).CreatedUtc > load(single).CreatedUtc ? ranked : single;

@@ -50,7 +50,7 @@ internal static class ExportCommand
     /// <summary>Exports <paramref name="checkpoint"/> into <paramref name="output"/>; returns the line that says what was written.</summary>
     public static string Export(string checkpoint, string output)
     {
-        string folder = CheckpointManifest.Resolve(checkpoint);
+        string folder = CheckpointFolders.Resolve(checkpoint);
         CheckpointManifest manifest = CheckpointManifest.Load(folder);
         IReadOnlyDictionary<string, string[]> settings = manifest.ReadSettings(folder);
         string? architectureFolder = new[] { CliOptions.InitFrom.Name, CliOptions.Model.Name }

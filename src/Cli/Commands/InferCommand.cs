@@ -97,7 +97,7 @@ internal static class InferCommand
         string output = result.GetValue(Output) ?? throw new ArgumentException("infer needs --output FILE (.jsonl, .arrow or .parquet).");
         _ = ResultsFormatCheck(output);
         bool huggingFace = IsHuggingFaceFolder(checkpoint);
-        string folder = huggingFace ? Path.GetFullPath(checkpoint) : CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
+        string folder = huggingFace ? Path.GetFullPath(checkpoint) : CheckpointFolders.Resolve(checkpoint, report: System.Console.Error.WriteLine);
         CheckpointManifest manifest = huggingFace ? HuggingFaceManifest(folder) : CheckpointManifest.Load(folder);
         if (manifest.LabelNames is not { Count: > 0 })
         {
@@ -170,7 +170,7 @@ internal static class InferCommand
         ParseResult inherited = result;
         if (result.GetValue(Checkpoint) is { } checkpoint)
         {
-            string folder = CheckpointManifest.Resolve(checkpoint, report: System.Console.Error.WriteLine);
+            string folder = CheckpointFolders.Resolve(checkpoint, report: System.Console.Error.WriteLine);
             inherited = ResumeArguments.ApplyForInference(result, CheckpointManifest.Load(folder), folder);
         }
         RunSettings settings = CommandLineSettings.From(inherited, training: false) with { Task = task };

@@ -17,26 +17,11 @@ using StreamLoader.Device.Training;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Transport;
+using StreamLoader.Transport.Catalog;
 using StreamLoader.Transport.InProcess;
 using TorchSharp;
 
 namespace StreamLoader.Cli.Hosting;
-
-/// <summary>What the device end of the pipeline does.</summary>
-public enum HostMode
-{
-    /// <summary>Train the task's model.</summary>
-    Train,
-
-    /// <summary>Consume and discard batches: the pipeline's speed without a model.</summary>
-    Bench,
-
-    /// <summary>Decode the first batches back to text.</summary>
-    Inspect,
-
-    /// <summary>Run a trained classifier over the source and write a row per document (<c>streamloader infer</c>).</summary>
-    Infer,
-}
 
 /// <summary>
 /// Prepares a run (the task, the tokenizer, the vocabulary, the labels, the batcher's context), picks the consumer for
@@ -88,7 +73,7 @@ public sealed class PipelineHost
             if (!loader)
             {
                 // A device reads what the frames say: the task, the vocabulary and the shape come from the first batch.
-                IBatchReader opened = await TransportFactory.OpenReaderAsync(_settings.Transport.In, window: _settings.Transport.Queue, zeroMq: _settings.Transport.ZeroMq, cancellationToken: cancellationToken).ConfigureAwait(false);
+                IBatchReader opened = await TransportCatalog.Default.OpenReaderAsync(_settings.Transport.In, new TransportEndOptions(_settings.Transport.Queue, _settings.Transport.ZeroMq), cancellationToken).ConfigureAwait(false);
                 // PeekAsync disposes the reader when it fails; from here on the peeked reader is ours.
                 (first, reader) = await PeekedBatchReader.PeekAsync(opened, cancellationToken).ConfigureAwait(false);
                 if (first is null)

@@ -5,6 +5,7 @@ using StreamLoader.Cli.Hosting.Consumers;
 using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Diagnostics;
 using StreamLoader.Core.Documents;
+using StreamLoader.Core.Inference;
 using StreamLoader.Core.Pipeline;
 using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
@@ -13,6 +14,7 @@ using StreamLoader.Core.Transport;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Streaming;
 using StreamLoader.Transport;
+using StreamLoader.Transport.Catalog;
 using StreamLoader.Transport.InProcess;
 using StreamLoader.Transport.ZeroMq;
 
@@ -100,6 +102,12 @@ internal sealed class PipelineRun : IAsyncDisposable
     /// <summary>The stage the consumer added, for its counters (batches and tokens in).</summary>
     public StageCounters? ConsumerStage { get; set; }
 
+    /// <summary>
+    /// The provider's record of the documents it emitted, in stream order, when the consumer's plan asked for one (a row
+    /// per input document); null otherwise.
+    /// </summary>
+    public DocumentRecordLog? Documents { get; private set; }
+
     public void AddProvider(ProviderPlan plan)
     {
         ProviderRunSettings p = Settings.Provider;
@@ -122,13 +130,14 @@ internal sealed class PipelineRun : IAsyncDisposable
         PipelineChannel<Document> documents = Pipeline.CreateChannel<Document>("documents", Settings.Transport.Queue * 64);
         Stream = stream;
         _documents = documents;
-        Action<Document>? observe = plan.Observe;
+        DocumentRecordLog? records = plan.RecordDocuments is { } keep ? new DocumentRecordLog(keep) : null;
+        Documents = records;
         _providerCounters = Pipeline.AddStage("provider", async stage =>
         {
             StageWriter<Document> output = stage.Writer(documents);
             await foreach (Document document in stream.ReadAsync(resume, stage.CancellationToken).ConfigureAwait(false))
             {
-                observe?.Invoke(document);
+                records?.Append(document);
                 await output.WriteAsync(document, (long)document.Length * sizeof(char)).ConfigureAwait(false);
             }
         });
@@ -144,13 +153,14 @@ internal sealed class PipelineRun : IAsyncDisposable
                 Reader = reader;
                 break;
             case RunRole.Loader:
-                if (t.Out.StartsWith("unix:", StringComparison.Ordinal))
+                ITransportKind kind = TransportCatalog.Default.Resolve(t.Out);
+                if (kind.WriterWaits(t.Out) is { } waiting)
                 {
-                    Progress.Log($"loader: waiting for the reader to connect to {t.Out} ...");
+                    Progress.Log(waiting);
                 }
                 // No device stage here: the batcher writes straight into the transport, so its downstream
                 // wait is the transport's (and the remote consumer's) back-pressure.
-                _writer = await TransportFactory.OpenWriterAsync(t.Out, t.ZeroMq, cancellationToken).ConfigureAwait(false);
+                _writer = await kind.OpenWriterAsync(t.Out, new TransportEndOptions(t.Queue, t.ZeroMq), cancellationToken).ConfigureAwait(false);
                 break;
             case RunRole.Device:
                 // Opened, and its first batch read, before the run was wired.

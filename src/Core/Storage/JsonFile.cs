@@ -9,9 +9,7 @@ public static class JsonFile
     /// <summary>Writes <paramref name="value"/> to a temporary file beside <paramref name="path"/>, then renames it over: a crash leaves the old file or the new one, never half of one.</summary>
     public static void WriteAtomic<T>(string path, T value, JsonTypeInfo<T> type)
     {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(value, type));
-        File.Move(temp, path, overwrite: true);
+        StagedFile.WriteAllText(path, JsonSerializer.Serialize(value, type));
     }
 
     /// <summary>Reads a file written by <see cref="WriteAtomic"/>; a file that is not <paramref name="what"/> is an <see cref="InvalidDataException"/> naming it.</summary>

@@ -1,4 +1,5 @@
 using System.Reflection;
+using StreamLoader.Core.Plugins;
 
 namespace StreamLoader.Core.Tasks;
 

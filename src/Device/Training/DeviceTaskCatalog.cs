@@ -1,4 +1,5 @@
 using System.Reflection;
+using StreamLoader.Core.Plugins;
 using StreamLoader.Core.Tasks;
 
 namespace StreamLoader.Device.Training;

@@ -261,12 +261,14 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public string? SaveCheckpoint()
     {
-        if (_options.CheckpointFolder is not { } folder || StepsThisRun == 0)
+        if (_options.CheckpointFolder is not { } stage || StepsThisRun == 0)
         {
             return null;
         }
+        string folder = "the checkpoint folder";
         try
         {
+            folder = stage();
             Directory.CreateDirectory(folder);
             _model.Module.save(Path.Combine(folder, TrainingState.ModelFile));
             _optimizer.save_state_dict(Path.Combine(folder, TrainingState.OptimizerFile));

@@ -25,8 +25,11 @@ public sealed record TrainerOptions
     /// <remarks>Set it when one training run is split into several resumed jobs, each with its own <see cref="MaxSteps"/>.</remarks>
     public long? ScheduleSteps { get; init; }
 
-    /// <summary>The checkpoint folder to save into (model, optimizer, generator, counters); null saves nothing.</summary>
-    public string? CheckpointFolder { get; init; }
+    /// <summary>
+    /// Gives the folder to save the checkpoint into (model, optimizer, generator, counters), asked when the save comes
+    /// (after a step), so whoever owns the checkpoint claims its folder only then; null saves nothing.
+    /// </summary>
+    public Func<string>? CheckpointFolder { get; init; }
 
     /// <summary>A checkpoint folder to continue from; null starts afresh.</summary>
     public string? ResumeFrom { get; init; }

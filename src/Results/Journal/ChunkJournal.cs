@@ -216,13 +216,13 @@ public sealed class ChunkJournal
     {
         string name = string.Create(CultureInfo.InvariantCulture, $"chunk-{_commits.Count:D6}{_layout.Format.Extensions[0]}");
         string path = Path.Combine(_layout.WorkFolder, name);
-        string temp = path + ".tmp";
+        string temp = StagedFile.TempFor(path);
         await using (IResultFileWriter writer = _layout.Format.Create(temp, _schema))
         {
             await writer.WriteAsync(rows, cancellationToken).ConfigureAwait(false);
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
-        File.Move(temp, path, overwrite: true);
+        StagedFile.Publish(temp, path);
         (string sha, long bytes) = CompletionMarker.Hash(path);
         var record = new CommitRecord { Chunk = name, Rows = rows.Count, Documents = documents, Bytes = bytes, Sha256 = sha, NextOrdinal = nextOrdinal, Position = position };
         Append(record);
@@ -250,7 +250,7 @@ public sealed class ChunkJournal
             AllCommitted = true;
         }
         string final = _layout.Final;
-        string temp = $"{final}.{Environment.ProcessId}.tmp";
+        string temp = StagedFile.TempFor(final);
         await using (IResultFileWriter writer = _layout.Format.Create(temp, _schema))
         {
             foreach (CommitRecord commit in _commits)

@@ -55,7 +55,7 @@ public sealed record CompletionMarker
     /// </summary>
     public static CompletionMarker Seal(string temp, string final, int rank, int worldSize, long rows, long documents, ResultSchema columns, string settings, int? mergedParts = null)
     {
-        System.IO.File.Move(temp, final, overwrite: true);
+        StagedFile.Publish(temp, final);
         (string sha, long bytes) = Hash(final);
         var marker = new CompletionMarker
         {

@@ -1,4 +1,5 @@
 using StreamLoader.Core.Inference;
+using StreamLoader.Core.Storage;
 using StreamLoader.Results.Formats;
 
 namespace StreamLoader.Results.Parts;
@@ -66,7 +67,7 @@ public static class PartMerger
         }
 
         ResultSchema schema = first.Columns;
-        string temp = $"{layout.Final}.{Environment.ProcessId}.tmp";
+        string temp = StagedFile.TempFor(layout.Final);
         long rows = 0;
         await using (IResultFileWriter writer = layout.Format.Create(temp, schema))
         {

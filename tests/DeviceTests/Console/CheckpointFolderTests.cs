@@ -41,9 +41,9 @@ public sealed class CheckpointFolderTests
     {
         try
         {
-            CheckpointManifest.Publish(staged, target, step =>
+            CheckpointFolders.Publish(staged, target, step =>
             {
-                if (stopAt < CheckpointManifest.PublishSteps.Count && step == CheckpointManifest.PublishSteps[stopAt])
+                if (stopAt < CheckpointFolders.PublishSteps.Count && step == CheckpointFolders.PublishSteps[stopAt])
                 {
                     throw new OperationCanceledException($"killed before: {step}");
                 }
@@ -57,9 +57,9 @@ public sealed class CheckpointFolderTests
     /// <summary>Renames what this process left as if another process of this host, now gone, had left it.</summary>
     private static void LeftByDeadProcess(string parent, int dead)
     {
-        foreach (string folder in Directory.GetDirectories(parent, $"*.{CheckpointManifest.Owner}.*"))
+        foreach (string folder in Directory.GetDirectories(parent, $"*.{CheckpointFolders.Owner}.*"))
         {
-            Directory.Move(folder, folder.Replace($".{CheckpointManifest.Owner}.", $".{Environment.MachineName}-{dead}.", StringComparison.Ordinal));
+            Directory.Move(folder, folder.Replace($".{CheckpointFolders.Owner}.", $".{Environment.MachineName}-{dead}.", StringComparison.Ordinal));
         }
     }
 
@@ -73,14 +73,14 @@ public sealed class CheckpointFolderTests
         using var files = new TempFiles();
         string target = files.Path("ck");
         WriteCheckpoint(target, "old");
-        string staged = CheckpointManifest.StagingFor(target);
+        string staged = CheckpointFolders.StagingFor(target);
         WriteCheckpoint(staged, "new");
 
         PublishStoppedBefore(staged, target, stopAt);
         LeftByDeadProcess(files.Folder, DeadProcessId());
         var notes = new List<string>();
 
-        string resolved = CheckpointManifest.Resolve(target, report: notes.Add);
+        string resolved = CheckpointFolders.Resolve(target, report: notes.Add);
 
         Assert.Equal(Path.GetFullPath(target), resolved);
         Assert.Equal(expected, File.ReadAllText(Path.Combine(resolved, "model.bin")));
@@ -98,13 +98,13 @@ public sealed class CheckpointFolderTests
         using var files = new TempFiles();
         string target = files.Path("ck");
         WriteCheckpoint(target, "old");
-        string staged = CheckpointManifest.StagingFor(target);
+        string staged = CheckpointFolders.StagingFor(target);
         WriteCheckpoint(staged, "new");
         PublishStoppedBefore(staged, target, 1);
         File.WriteAllText(Path.Combine(staged, "model.bin"), "ne"); // half deleted when the process was killed
         LeftByDeadProcess(files.Folder, DeadProcessId());
 
-        string resolved = CheckpointManifest.Resolve(target);
+        string resolved = CheckpointFolders.Resolve(target);
 
         Assert.Equal("old", File.ReadAllText(Path.Combine(resolved, "model.bin")));
         Assert.Equal(["ck"], Directory.GetDirectories(files.Folder).Select(Path.GetFileName));
@@ -116,11 +116,34 @@ public sealed class CheckpointFolderTests
         using var files = new TempFiles();
         string target = files.Path("ck");
         WriteCheckpoint(target, "old");
-        string staged = CheckpointManifest.StagingFor(target); // this process's: a save in progress
+        string staged = CheckpointFolders.StagingFor(target); // this process's: a save in progress
         WriteCheckpoint(staged, "new");
 
-        Assert.Empty(CheckpointManifest.Recover(target));
+        Assert.Empty(CheckpointFolders.Recover(target));
         Assert.True(Directory.Exists(staged));
+    }
+
+    [Fact]
+    public async Task ARunKilledBeforeItsSave_LeavesNoRunFolder_AndTheNextRunSavesBesideTheFirst()
+    {
+        using var files = new TempFiles();
+        string docs = CliFixtures.Jsonl(files, "docs.jsonl", 400);
+        string vocab = CliFixtures.Vocab(files, "vocab.txt");
+        string[] args = ["--all", "--source", docs, "--vocab", vocab, "--model", "micro", "--seq-len", "32", "--log-every", "1", "--progress", "plain"];
+        using (CliProcess killed = CliProcess.Start(files.Folder, [.. args, "--max-steps", "100000", "--epochs", "0"]))
+        {
+            await killed.WaitForOutputAsync("step      2", CliFixtures.Limit);
+            Assert.True(killed.Kill(), "the run finished before it was killed");
+            await killed.WaitAsync(CliFixtures.Limit);
+        }
+        string runs = files.Path("runs/mlm");
+        Assert.Empty(Directory.Exists(runs) ? Directory.GetFileSystemEntries(runs) : []);
+
+        (int exit, _, string stderr) = await CliProcess.RunAsync(files.Folder, CliFixtures.Limit, [.. args, "--max-steps", "3"]);
+        Assert.True(exit == 0, stderr);
+        string saved = Assert.Single(Directory.GetDirectories(runs));
+        Assert.Equal(Path.GetFileName(saved), File.ReadAllText(Path.Combine(runs, CheckpointFolders.LatestFileName)).Trim());
+        Assert.True(File.Exists(Path.Combine(saved, CheckpointManifest.FileName)));
     }
 
     [Fact]
@@ -128,16 +151,16 @@ public sealed class CheckpointFolderTests
     {
         using var files = new TempFiles();
         string runs = files.Path("runs/mlm");
-        string abandoned = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow);
+        string abandoned = CheckpointFolders.ClaimRunFolder(runs, DateTimeOffset.UtcNow);
         File.WriteAllText(Path.Combine(abandoned, "model.bin"), "half a model");
         File.WriteAllText(Path.Combine(abandoned, ".claim"), $"{Environment.MachineName}-{DeadProcessId()}");
-        string otherHost = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow.AddSeconds(1));
+        string otherHost = CheckpointFolders.ClaimRunFolder(runs, DateTimeOffset.UtcNow.AddSeconds(1));
         File.WriteAllText(Path.Combine(otherHost, ".claim"), $"another-host-{DeadProcessId()}"); // its host judges that process, not this one
-        string mine = CheckpointManifest.ClaimRunFolder(runs, DateTimeOffset.UtcNow); // this process's, still running
+        string mine = CheckpointFolders.ClaimRunFolder(runs, DateTimeOffset.UtcNow); // this process's, still running
         string saved = Path.Combine(runs, "20260101T000000Z");
         WriteCheckpoint(saved, "done");
 
-        IReadOnlyList<string> notes = CheckpointManifest.RemoveAbandonedRuns(runs);
+        IReadOnlyList<string> notes = CheckpointFolders.RemoveAbandonedRuns(runs);
 
         Assert.False(Directory.Exists(abandoned));
         Assert.True(Directory.Exists(otherHost));

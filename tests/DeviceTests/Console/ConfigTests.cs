@@ -17,7 +17,7 @@ public sealed class ConfigTests
     private static async Task<List<string>> BatchesAsync(string frames)
     {
         var batches = new List<string>();
-        await using StreamBatchReader reader = await StreamTransports.OpenReaderAsync(frames);
+        await using StreamBatchReader reader = FrameFileTransportKind.Open(frames);
         await foreach (TensorBatch batch in reader.ReadAllAsync())
         {
             using (batch)

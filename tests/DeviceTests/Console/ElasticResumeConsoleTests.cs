@@ -39,7 +39,7 @@ public sealed class ElasticResumeConsoleTests
     private static async Task<List<long>> WordIdsAsync(string frames, int take = int.MaxValue)
     {
         var ids = new List<long>();
-        await using StreamBatchReader reader = await StreamTransports.OpenReaderAsync(frames);
+        await using StreamBatchReader reader = FrameFileTransportKind.Open(frames);
         int batches = 0;
         await foreach (TensorBatch batch in reader.ReadAllAsync())
         {

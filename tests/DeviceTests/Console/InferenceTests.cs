@@ -386,7 +386,7 @@ public sealed class InferenceTests
 
         var ordinals = new List<long>();
         var lengths = new List<int>();
-        await using (StreamBatchReader frames = await StreamTransports.OpenReaderAsync(files.Path("batches.frames")))
+        await using (StreamBatchReader frames = FrameFileTransportKind.Open(files.Path("batches.frames")))
         {
             await foreach (TensorBatch batch in frames.ReadAllAsync())
             {

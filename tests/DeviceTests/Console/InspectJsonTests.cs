@@ -31,7 +31,7 @@ public sealed class InspectJsonTests
 
         string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        await using StreamBatchReader frames = await StreamTransports.OpenReaderAsync(files.Path("b.frames"));
+        await using StreamBatchReader frames = FrameFileTransportKind.Open(files.Path("b.frames"));
         string[] tokens = File.ReadAllLines(vocab);
         // Ids past the vocabulary are the span task's sentinels, numbered from its end.
         string Token(long id) => id < tokens.Length ? tokens[id] : $"<extra_id_{id - tokens.Length}>";

@@ -34,7 +34,7 @@ public sealed class PythonInteropTests
         Assert.True(await loader.WaitAsync(Limit) == 0, loader.Stderr);
 
         var expected = new List<string>();
-        await using (StreamBatchReader recorded = await StreamTransports.OpenReaderAsync(files.Path("recorded.frames")))
+        await using (StreamBatchReader recorded = FrameFileTransportKind.Open(files.Path("recorded.frames")))
         {
             await foreach (TensorBatch batch in recorded.ReadAllAsync())
             {

@@ -27,6 +27,23 @@ public sealed partial class StreamOwnershipTests
         Assert.Matches(@"private DocumentStream\? Stream", File.ReadAllText(host));
     }
 
+    [Fact]
+    public void NoConsumerRunsCodeOnTheProvidersThread()
+    {
+        // A consumer that needs each document (inference: a row per input document) reads the provider's
+        // DocumentRecordLog; none hands the provider a callback to run as it emits.
+        string src = Path.Combine(SharedData.RepositoryRoot, "src");
+        string provider = Path.Combine(src, "Provider") + Path.DirectorySeparatorChar;
+        string[] offenders = [.. Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(provider, StringComparison.Ordinal) && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => DocumentCallback().IsMatch(File.ReadAllText(f)))
+            .Select(f => Path.GetRelativePath(SharedData.RepositoryRoot, f))];
+        Assert.True(offenders.Length == 0, $"these hand the provider code to run on each document (append to its DocumentRecordLog instead): {string.Join(", ", offenders)}");
+    }
+
+    [GeneratedRegex(@"\b(Action|Func)<Document\b")]
+    private static partial Regex DocumentCallback();
+
     [GeneratedRegex(@"\bDocumentStream\b")]
     private static partial Regex LiveStream();
 }

@@ -96,10 +96,11 @@ public sealed class ResultJournalTests
     [Fact]
     public void Ledger_SortedPredictions_LeaveInInputOrderOnlyBelowTheWatermark()
     {
-        var ledger = new ResultLedger(s_schema with { KeepColumns = ["tag"] }, "in.csv", maxTokens: 9, threshold: 0.5);
+        var documents = new DocumentRecordLog(["tag"]);
+        var ledger = new ResultLedger(documents, s_schema with { KeepColumns = ["tag"] }, "in.csv", maxTokens: 9, threshold: 0.5);
         for (int i = 0; i < 8; i++)
         {
-            ledger.Register(Doc(i, 0, i));
+            documents.Append(Doc(i, 0, i));
         }
         var rows = new List<ResultRow>();
         // A window of 0..5 sorted longest first, in two batches; document 2 had no tokens.
@@ -120,9 +121,10 @@ public sealed class ResultJournalTests
     [Fact]
     public void Ledger_DocumentPassingTheWatermarkUnpredicted_IsAnErrorNotAMissingRow()
     {
-        var ledger = new ResultLedger(s_schema, "in.csv", maxTokens: 10, threshold: 0.5);
-        ledger.Register(Doc(0, 0, 0));
-        ledger.Register(Doc(1, 0, 1));
+        var documents = new DocumentRecordLog(s_schema.KeepColumns);
+        var ledger = new ResultLedger(documents, s_schema, "in.csv", maxTokens: 10, threshold: 0.5);
+        documents.Append(Doc(0, 0, 0));
+        documents.Append(Doc(1, 0, 1));
 
         InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => ledger.Accept(Predict([(0, 1)], watermark: 2), []));
         Assert.Contains("d0-0", error.Message, StringComparison.Ordinal);
@@ -143,10 +145,11 @@ public sealed class ResultJournalTests
     {
         using var files = new TempFiles();
         OutputLayout layout = OutputLayout.For(files.Path("out.jsonl"), 0, 1);
-        var ledger = new ResultLedger(s_schema, "in.csv", maxTokens: 100, threshold: 0.5);
+        var documents = new DocumentRecordLog(s_schema.KeepColumns);
+        var ledger = new ResultLedger(documents, s_schema, "in.csv", maxTokens: 100, threshold: 0.5);
         for (int i = 0; i < 50; i++)
         {
-            ledger.Register(Doc(i, 0, i));
+            documents.Append(Doc(i, 0, i));
         }
         var writer = new ResultWriter(ledger, ChunkJournal.Open(layout, s_schema, "s"), s_schema, new ResultWriterOptions { FilterBy = new HashSet<string> { "cv", "other" }, ChunkDocuments = 16 }, at => $"{at}");
 

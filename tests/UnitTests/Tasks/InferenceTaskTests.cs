@@ -63,10 +63,11 @@ public sealed class InferenceTaskTests
         try
         {
             var schema = new ResultSchema { KeepColumns = [], LabelNames = ["a", "b"], MultiLabel = false, ModelHash = "m", TokenizerHash = "t" };
-            var ledger = new ResultLedger(schema, "corpus", SequenceLength - 2, 0.5);
+            var records = new DocumentRecordLog(schema.KeepColumns);
+            var ledger = new ResultLedger(records, schema, "corpus", SequenceLength - 2, 0.5);
             foreach (Document document in documents)
             {
-                ledger.Register(document);
+                records.Append(document);
             }
             var rows = new List<ResultRow>();
             long watermark = -1;

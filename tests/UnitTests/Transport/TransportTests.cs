@@ -105,7 +105,7 @@ public sealed class TransportTests
     public async Task StreamTransport_FileOnAFullDisk_IsAnOutputFailureNamingIt(int rows)
     {
         Skip.IfNot(File.Exists("/dev/full"), "/dev/full is Linux's always-full device; this machine has none.");
-        await using StreamBatchWriter writer = await StreamTransports.OpenWriterAsync("/dev/full");
+        await using StreamBatchWriter writer = FrameFileTransportKind.Create("/dev/full");
 
         OutputWriteException error = await Assert.ThrowsAsync<OutputWriteException>(async () =>
         {
@@ -124,7 +124,7 @@ public sealed class TransportTests
         using var files = new TempFiles();
         string path = files.Path(Path.Combine("missing", "b.frames"));
 
-        OutputWriteException error = await Assert.ThrowsAsync<OutputWriteException>(() => StreamTransports.OpenWriterAsync(path));
+        OutputWriteException error = Assert.Throws<OutputWriteException>(() => FrameFileTransportKind.Create(path));
 
         Assert.Equal(path, error.Output);
     }
@@ -178,8 +178,8 @@ public sealed class TransportTests
     {
         using var files = new TempFiles();
         string location = "unix:" + files.Path("loader.sock");
-        Task<StreamBatchWriter> accepting = StreamTransports.OpenWriterAsync(location);
-        await using StreamBatchReader reader = await StreamTransports.OpenReaderAsync(location, TimeSpan.FromSeconds(10));
+        Task<StreamBatchWriter> accepting = UnixSocketTransportKind.ListenAsync(location);
+        await using StreamBatchReader reader = await UnixSocketTransportKind.ConnectAsync(location, TimeSpan.FromSeconds(10));
         await using StreamBatchWriter writer = await accepting.WaitAsync(TimeSpan.FromSeconds(10));
 
         Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync());
@@ -220,7 +220,7 @@ public sealed class TransportTests
         using var files = new TempFiles();
         string path = files.Path("batches.frames");
         long expectedIds = 0;
-        await using (StreamBatchWriter writer = await StreamTransports.OpenWriterAsync(path))
+        await using (StreamBatchWriter writer = FrameFileTransportKind.Create(path))
         {
             for (int i = 0; i < 4; i++)
             {

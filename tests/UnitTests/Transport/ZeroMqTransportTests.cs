@@ -4,6 +4,7 @@ using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
 using StreamLoader.Tests.Infrastructure;
 using StreamLoader.Transport;
+using StreamLoader.Transport.Catalog;
 using StreamLoader.Transport.ZeroMq;
 
 namespace StreamLoader.Tests.Transport;
@@ -54,7 +55,7 @@ public sealed class ZeroMqTransportTests
         Task<List<TensorBatch>> reading = Collect.AllAsync(reader.ReadAllAsync());
         await writer.WriteAsync(Batch(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.False(TransportFactory.Shutdown());
+        Assert.False(TransportCatalog.Default.ReleaseIdle());
 
         for (int i = 1; i < 10; i++)
         {
@@ -572,7 +573,7 @@ public sealed class ZeroMqTransportTests
     {
         await using var a = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
         await using var b = new ZeroMqBatchWriter("tcp://127.0.0.1:*");
-        await using IBatchReader reader = await TransportFactory.OpenReaderAsync($"{a.BoundEndpoint},{b.BoundEndpoint}", window: 2, zeroMq: Slow);
+        await using IBatchReader reader = await TransportCatalog.Default.OpenReaderAsync($"{a.BoundEndpoint},{b.BoundEndpoint}", new TransportEndOptions(2, Slow));
         Task sendA = Task.Run(async () => { for (int i = 0; i < 10; i++) { await a.WriteAsync(Batch(i)); } await a.CompleteAsync(); });
         Task sendB = Task.Run(async () => { for (int i = 100; i < 115; i++) { await b.WriteAsync(Batch(i)); } await Task.Delay(300); await b.CompleteAsync(); });
 

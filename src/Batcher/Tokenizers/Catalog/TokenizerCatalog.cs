@@ -1,3 +1,4 @@
+using StreamLoader.Core.Plugins;
 using StreamLoader.Core.Tokenization;
 
 namespace StreamLoader.Batcher.Tokenizers.Catalog;
@@ -54,17 +55,7 @@ public sealed class TokenizerCatalog
         {
             return Find(settings.Family) ?? throw new ArgumentException($"Unknown tokenizer '{settings.Family}'. Known: {Names}.");
         }
-        ITokenizerFamily? best = null;
-        int confidence = 0;
-        foreach (ITokenizerFamily family in Families)
-        {
-            int sure = family.Probe(settings);
-            if (sure > confidence)
-            {
-                (best, confidence) = (family, sure);
-            }
-        }
-        return best ?? throw new ArgumentException($"No tokenizer family recognises {settings.VocabularyPath ?? "the settings"}; name one with --tokenizer ({Names}).");
+        return PluginTypes.MostConfident(Families, f => f.Probe(settings)) ?? throw new ArgumentException($"No tokenizer family recognises {settings.VocabularyPath ?? "the settings"}; name one with --tokenizer ({Names}).");
     }
 
     /// <summary>Builds the tokenizer <paramref name="settings"/> describe.</summary>

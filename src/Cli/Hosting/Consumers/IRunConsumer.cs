@@ -51,9 +51,12 @@ internal interface IRunConsumer : IAsyncDisposable
 /// <summary>Where and how the provider's stream starts.</summary>
 /// <param name="Resume">The position to continue from, or null for the settings' (a resumed checkpoint's, or the start).</param>
 /// <param name="ShardBlock">Documents per block dealt to each rank (<see cref="DocumentStreamOptions.ShardBlock"/>).</param>
-/// <param name="Observe">Sees every document on its way to the batcher, in stream order, or null.</param>
-internal sealed record ProviderPlan(ProviderPosition? Resume, int ShardBlock, Action<Document>? Observe)
+/// <param name="RecordDocuments">
+/// For a consumer that writes a row per input document: the provider keeps a record of every document it emits, with
+/// these metadata columns (<see cref="PipelineRun.Documents"/>); null for none.
+/// </param>
+internal sealed record ProviderPlan(ProviderPosition? Resume, int ShardBlock, IReadOnlyList<string>? RecordDocuments)
 {
-    /// <summary>The settings decide: one document per block, no observer.</summary>
+    /// <summary>The settings decide: one document per block, no records.</summary>
     public static ProviderPlan Default { get; } = new(null, 1, null);
 }

@@ -106,9 +106,8 @@ internal sealed class InferConsumer : IRunConsumer
         {
             run.Progress.Log($"infer: continuing {_layout.WorkFolder}: {_journal.Commits.Count} chunks committed ({_resumedRows:N0} rows, {_resumedDocuments:N0} documents){(_journal.DiscardedFiles > 0 ? $"; {_journal.DiscardedFiles} uncommitted file(s) discarded" : string.Empty)}");
         }
-        _ledger = new ResultLedger(_schema, s.Provider.Description, run.SequenceLength - 2, MultiLabelOptions.Threshold.Read(s.Batcher.TaskSettings));
         ProviderPosition? resume = _journal.ResumePosition is { } json ? ProviderPosition.FromJson(json, Path.Combine(_layout.WorkFolder, "journal.jsonl")) : null;
-        return new ProviderPlan(resume, _batching.Window, _ledger.Register);
+        return new ProviderPlan(resume, _batching.Window, _schema.KeepColumns);
     }
 
     public void AddStages(PipelineRun run)
@@ -154,7 +153,8 @@ internal sealed class InferConsumer : IRunConsumer
 
         var predictor = new Predictor(predicting, device);
         _predictor = predictor;
-        _writer = new ResultWriter(_ledger!, _journal!, _schema, new ResultWriterOptions { FilterBy = _infer.FilterBy, ChunkDocuments = _infer.ChunkDocuments, CommitInterval = _infer.CommitInterval }, ordinal => run.Positions!.PositionAt(ordinal).ToJson());
+        _ledger = new ResultLedger(run.Documents!, _schema, s.Provider.Description, run.SequenceLength - 2, MultiLabelOptions.Threshold.Read(s.Batcher.TaskSettings));
+        _writer = new ResultWriter(_ledger, _journal!, _schema, new ResultWriterOptions { FilterBy = _infer.FilterBy, ChunkDocuments = _infer.ChunkDocuments, CommitInterval = _infer.CommitInterval }, ordinal => run.Positions!.PositionAt(ordinal).ToJson());
         PipelineChannel<PredictionBatch> predictions = run.Pipeline.CreateChannel<PredictionBatch>("predictions", s.Transport.Queue);
         IBatchReader input = run.Reader!;
         run.ConsumerStage = run.Pipeline.AddStage("device", stage => predictor.RunAsync(stage, input, stage.Writer(predictions)));

@@ -17,9 +17,7 @@ internal sealed class TrainConsumer : IRunConsumer
     private ITaskModel? _model;
     private Trainer? _trainer;
     private string _deviceName = "none";
-    private string? _claimedFolder;
-    private string? _checkpointTarget;
-    private string? _checkpoint;
+    private CheckpointWriter? _checkpoints;
 
     public string Command => "train";
 
@@ -35,51 +33,21 @@ internal sealed class TrainConsumer : IRunConsumer
         string? resumeFrom = s.ResumeFolder is { } folder && TrainingState.ExistsIn(folder) ? folder : null;
         ITaskModel model = DeviceModels.Build(run, deviceTask, device, run.SequenceLength, run.Labels, s.Device.Pretrained, weightsFromCheckpoint: resumeFrom is not null);
         _model = model;
-        if (s.Device.Checkpoint is { } checkpoint)
-        {
-            // What killed runs left where this one saves: run folders with no checkpoint, a save cut off mid-swap.
-            foreach (string note in s.Device.CheckpointUnderRuns ? CheckpointManifest.RemoveAbandonedRuns(checkpoint) : CheckpointManifest.Recover(checkpoint))
-            {
-                run.Progress.Log(note);
-            }
-            _checkpointTarget = s.Device.CheckpointUnderRuns
-                ? CheckpointManifest.ClaimRunFolder(checkpoint, DateTimeOffset.UtcNow, run.RankSuffix)
-                : checkpoint;
-            _claimedFolder = CheckpointManifest.StagingFor(_checkpointTarget);
-        }
-        if (_claimedFolder is not null)
-        {
-            try
-            {
-                CheckpointSpace.Probe(_claimedFolder, CheckpointSpace.Estimate(model));
-            }
-            catch
-            {
-                ReleaseClaim(s);
-                throw;
-            }
-        }
+        CheckpointWriter? checkpoints = CheckpointWriter.Open(s, run.RankSuffix, run.Progress.Log);
+        _checkpoints = checkpoints;
+        checkpoints?.Probe(CheckpointSpace.Estimate(model));
         TrainerOptions options = s.Device.Training with
         {
-            InitFrom = s.Device.Training.InitFrom is { } init ? Verified(CheckpointManifest.Resolve(init)) : null,
-            CheckpointFolder = _claimedFolder,
+            InitFrom = s.Device.Training.InitFrom is { } init ? Verified(CheckpointFolders.Resolve(init)) : null,
+            // The run's folder is claimed when the save comes: a run stopped before it leaves none.
+            CheckpointFolder = checkpoints is null ? null : checkpoints.Stage,
             ResumeFrom = resumeFrom,
         };
-        Trainer trainer;
-        try
+        var trainer = new Trainer(model, options, device)
         {
-            trainer = new Trainer(model, options, device)
-            {
-                OnLog = r => run.Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
-                OnEvaluate = e => run.Progress.Log($"eval  {e.Step,6}  held-out rows {e.Scores.Rows:N0}  accuracy {e.Scores.Accuracy:0.000}  micro-F1 {e.Scores.MicroF1:0.000}  macro-F1 {e.Scores.MacroF1:0.000}"),
-            };
-        }
-        catch
-        {
-            // A checkpoint that cannot be loaded: leave no empty run folder behind.
-            ReleaseClaim(s);
-            throw;
-        }
+            OnLog = r => run.Progress.Log($"step {r.Step,6}  loss {r.Loss:0.0000}  lr {r.LearningRate:0.00e+0}  {r.StepSeconds * 1000:0} ms/step"),
+            OnEvaluate = e => run.Progress.Log($"eval  {e.Step,6}  held-out rows {e.Scores.Rows:N0}  accuracy {e.Scores.Accuracy:0.000}  micro-F1 {e.Scores.MicroF1:0.000}  macro-F1 {e.Scores.MacroF1:0.000}"),
+        };
         _trainer = trainer;
         DeviceModels.Describe(run, _deviceName, model);
         if (resumeFrom is not null)
@@ -107,99 +75,24 @@ internal sealed class TrainConsumer : IRunConsumer
 
     public Task<Exception?> FinishAsync(PipelineRun run, Exception? error, CancellationToken cancellationToken)
     {
-        if (_claimedFolder is not null && _checkpointTarget is not null && IsCheckpointWrite(error))
+        if (_checkpoints is null || _trainer is null)
+        {
+            return Task.FromResult<Exception?>(null);
+        }
+        if (_checkpoints.DiscardFailedSave(error) is { Length: > 0 } cleaned)
         {
             // The save itself failed (a full disk, often): what it wrote is no checkpoint and would only hold the disk.
-            if (Discard(_claimedFolder, _checkpointTarget, run.Settings) is { Length: > 0 } cleaned)
-            {
-                run.Progress.Log($"checkpoint not saved{cleaned}.");
-            }
+            run.Progress.Log($"checkpoint not saved{cleaned}.");
         }
         try
         {
-            _checkpoint = FinishCheckpoint(run);
+            _checkpoints.Complete(run, _trainer);
             return Task.FromResult<Exception?>(null);
         }
         catch (CheckpointWriteException ex)
         {
             return Task.FromResult<Exception?>(ex);
         }
-    }
-
-    /// <summary>
-    /// Completes the checkpoint folder the trainer wrote (stream position, manifest, the runs' <c>latest</c>
-    /// pointer), or removes the folder claimed for it when the run took no step. Returns the folder, or null.
-    /// </summary>
-    private string? FinishCheckpoint(PipelineRun run)
-    {
-        RunSettings s = run.Settings;
-        string? folder = _trainer?.SavedCheckpoint;
-        if (folder is null)
-        {
-            ReleaseClaim(s);
-            return null;
-        }
-        Trainer trainer = _trainer!;
-        string target = _checkpointTarget ?? folder;
-        bool published = false;
-        try
-        {
-            bool hasPosition = false;
-            if (run.Positions is not null && trainer.ResumeOrdinal >= 0)
-            {
-                // Where the device got to, not how far the provider read ahead.
-                run.Positions.PositionAt(trainer.ResumeOrdinal).Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
-                hasPosition = true;
-            }
-            else if (trainer.ResumePosition is { } position)
-            {
-                // A device role: the loader stamped where the data it trained on ends.
-                Provider.Streaming.ProviderPosition.FromJson(position, "the last batch's resume_position").Save(Path.Combine(folder, CheckpointManifest.PositionFileName));
-                hasPosition = true;
-            }
-            new CheckpointManifest
-            {
-                Task = run.Task.Name,
-                CreatedUtc = DateTimeOffset.UtcNow,
-                Steps = trainer.Steps,
-                Tokenizer = run.Vocabulary.Tokenizer,
-                VocabularySize = run.Vocabulary.Size,
-                NextBatchSequence = trainer.NextBatchSequence,
-                ResumeOffset = trainer.ResumeOffset,
-                LabelNames = run.Labels?.Names,
-                HasPosition = hasPosition,
-                Role = s.Transport.Role == RunRole.Device ? "device" : null,
-                RedealtFrom = s.RedealtFrom,
-                Settings = s.Recorded,
-            }.Save(folder);
-            CheckpointManifest.Publish(folder, target);
-            published = true;
-            if (s.Device.CheckpointUnderRuns)
-            {
-                CheckpointManifest.PointLatestAt(target, run.RankSuffix);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Before it is published, what this save wrote is no checkpoint: it would only hold the disk (a full one,
-            // often). A staged copy beside the previous checkpoint, or a run folder of its own, goes; the previous
-            // checkpoint stays. Once published, the checkpoint is complete and stays, whatever failed after it.
-            string cleaned = published ? $"; the checkpoint itself is complete in {target}" : Discard(folder, target, s);
-            throw new CheckpointWriteException($"{target}: the checkpoint could not be completed: {ex.Message}{cleaned}", ex);
-        }
-        return target;
-    }
-
-    private static bool IsCheckpointWrite(Exception? error)
-    {
-        for (Exception? e = error; e is not null; e = e.InnerException)
-        {
-            if (e is Core.Diagnostics.CheckpointWriteException)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     /// <summary>A checkpoint folder whose files its manifest vouches for (see <see cref="CheckpointManifest.Load"/>).</summary>
@@ -209,41 +102,6 @@ internal sealed class TrainConsumer : IRunConsumer
         return folder;
     }
 
-    /// <summary>Removes what a failed save wrote, where that was a folder of its own; says what it removed (or nothing).</summary>
-    private static string Discard(string written, string target, RunSettings s)
-    {
-        bool staged = !string.Equals(Path.GetFullPath(written), Path.GetFullPath(target), StringComparison.Ordinal);
-        if ((!staged && !s.Device.CheckpointUnderRuns) || !Directory.Exists(written))
-        {
-            return string.Empty;
-        }
-        try
-        {
-            // The previous checkpoint takes its name back first, if the publish had set it aside: the name never
-            // goes missing while the copy is deleted.
-            string setAside = CheckpointManifest.SetAsideFor(target);
-            if (staged && !Directory.Exists(target) && Directory.Exists(setAside))
-            {
-                Directory.Move(setAside, target);
-            }
-            Directory.Delete(written, recursive: true);
-            return staged ? $"; the unfinished copy {written} was removed and {target} still holds the previous checkpoint" : $"; the unfinished run folder {written} was removed";
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return $"; the unfinished {written} could not be removed either ({ex.Message})";
-        }
-    }
-
-    /// <summary>Removes the run folder claimed for a checkpoint that was never written (a run that took no step).</summary>
-    private void ReleaseClaim(RunSettings s)
-    {
-        if (_claimedFolder is not null && s.Device.CheckpointUnderRuns)
-        {
-            CheckpointManifest.ReleaseIfUnused(_claimedFolder);
-        }
-    }
-
     public RunSummary Describe(PipelineRun run, RunSummary summary)
     {
         RunSettings s = run.Settings;
@@ -251,7 +109,8 @@ internal sealed class TrainConsumer : IRunConsumer
         {
             return summary;
         }
-        string? position = _checkpoint is not null && File.Exists(Path.Combine(_checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(_checkpoint, CheckpointManifest.PositionFileName) : null;
+        string? checkpoint = _checkpoints?.Published;
+        string? position = checkpoint is not null && File.Exists(Path.Combine(checkpoint, CheckpointManifest.PositionFileName)) ? Path.Combine(checkpoint, CheckpointManifest.PositionFileName) : null;
         return summary with
         {
             Steps = trainer.StepsThisRun,
@@ -264,7 +123,7 @@ internal sealed class TrainConsumer : IRunConsumer
                 DeviceModels.Name(s, _model),
                 TorchRuntime.LoadedFrom,
                 trainer.BatchesWithoutTargets,
-                _checkpoint,
+                checkpoint,
                 s.ResumeFolder,
                 Downsample(trainer.Losses, 200),
                 EvaluationOf(run, trainer),
