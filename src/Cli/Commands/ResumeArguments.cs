@@ -52,7 +52,7 @@ internal static class ResumeArguments
     private static Option[] InferenceMustMatch => [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Model, CliOptions.InitFrom];
 
     /// <summary>Settings inference takes from the checkpoint unless given: the sequence length (no longer than trained), the columns, the threshold.</summary>
-    private static Option[] InferenceDefaults => [CliOptions.SeqLen, CliOptions.TextField, CliOptions.IdField, .. CliOptions.TaskFlags.Where(f => f.Key == "threshold").Select(f => f.Option)];
+    private static Option[] InferenceDefaults => [CliOptions.SeqLen, CliOptions.TextField, CliOptions.IdField, .. CliOptions.TaskFlags.Where(f => f.Key == Core.Tasks.MultiLabelOptions.Threshold.Key).Select(f => f.Option)];
 
     /// <summary>
     /// Re-parses an <c>infer</c> command line with the tokenizer, model and column settings of the checkpoint it

@@ -91,7 +91,7 @@ public sealed class PipelineHost
             VocabularyInfo vocabulary = fromFrames ?? VocabularyInfo.From(tokenizer!);
             if (fromFrames is not null && tokenizer is not null && fromFrames.Differences(VocabularyInfo.From(tokenizer)) is { Count: > 0 } differences)
             {
-                bool given = _mode != HostMode.Inspect && (_settings.Batcher.TokenizerGiven);
+                bool given = _mode != HostMode.Inspect && _settings.Batcher.TokenizerGiven;
                 throw new SettingsConflictException(given
                     ? $"{_settings.Transport.In}: the frames were made with another tokenizer than --vocab/--tokenizer give (frames vs given: {string.Join("; ", differences)}). Leave --vocab out to take the frames' vocabulary."
                     : $"{_settings.Transport.In}: the frames were made with {fromFrames.Tokenizer} ({fromFrames.Size:N0} ids); pass that tokenizer's --vocab (and --tokenizer) to decode them.");
