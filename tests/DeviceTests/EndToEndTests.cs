@@ -112,6 +112,44 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task TwoRunsInOneProcess_TheSecondComputesWithItsOwnTorchThreads()
+    {
+        // libtorch keeps its thread count per OS thread: a run with --torch-threads 1 leaves that count on the threads it
+        // used, and threads the pool adds after it take it too. The next run with the default must not inherit it.
+        using var files = new TempFiles();
+        string source = files.WriteText("docs.jsonl", string.Concat(Enumerable.Range(0, 120).Select(i => $"{{\"id\":{i},\"text\":\"{TestTokenizer.Words(40, i)}\"}}\n")));
+        string[] run = ["--task", "mlm", "--all", "--source", source, "--seq-len", "32", "--batch-size", "4", "--seed", "11", "--model", "micro", "--lr", "3e-3", "--warmup", "3"];
+
+        (int firstExit, JsonElement first) = await RunAsync(files, run);
+        (int oneThreadExit, _) = await RunAsync(files, [.. run, "--torch-threads", "1", "--max-steps", "5"]);
+        await GrowThreadPoolAsync(threads: 32);
+        (int secondExit, JsonElement second) = await RunAsync(files, run);
+
+        Assert.Equal((0, 0, 0), (firstExit, oneThreadExit, secondExit));
+        Assert.Equal(first.GetProperty("steps").GetInt64(), second.GetProperty("steps").GetInt64());
+        Assert.Equal(first.GetProperty("loss_last").GetDouble(), second.GetProperty("loss_last").GetDouble());
+    }
+
+    /// <summary>Makes the thread pool start new threads (as it does under load), then gives back its minimum.</summary>
+    private static async Task GrowThreadPoolAsync(int threads)
+    {
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, threads), io);
+        try
+        {
+            using var gate = new ManualResetEventSlim();
+            Task[] held = Enumerable.Range(0, threads).Select(_ => Task.Run(() => gate.Wait(TimeSpan.FromSeconds(5)))).ToArray();
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            gate.Set();
+            await Task.WhenAll(held);
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, io);
+        }
+    }
+
+    [Fact]
     public async Task Resume_SecondRunStartsWhereTheFirstStopped()
     {
         using var files = new TempFiles();

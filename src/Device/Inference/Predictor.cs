@@ -60,6 +60,9 @@ public sealed class Predictor
         _device = device;
     }
 
+    /// <summary>The CPU threads each batch computes with, on whichever thread it runs.</summary>
+    public TorchThreads Threads { get; init; } = TorchThreads.Default;
+
     /// <summary>The batches that were written, by layout.</summary>
     public LayoutTiming Written { get; } = new();
 
@@ -109,6 +112,7 @@ public sealed class Predictor
         PredictionBatch result = PredictionBatch.For(batch, _model.Outputs);
         if (batch.RowCount > 0)
         {
+            Threads.ApplyToCurrentThread();
             if (!_warm)
             {
                 // The first forward pass pays for one-time work (kernels chosen, buffers allocated): run it once

@@ -15,6 +15,9 @@ public static class TorchRuntime
     /// </summary>
     public const string LibTorchVariable = "STREAMLOADER_LIBTORCH";
 
+    /// <summary>The intra-op threads libtorch chose when it was loaded, before any run set its own (<see cref="TorchThreads.Default"/>).</summary>
+    public static int DefaultThreads { get; private set; }
+
     /// <summary>Where libtorch was loaded from, for reports.</summary>
     public static string LoadedFrom { get; private set; } = "not loaded";
 
@@ -36,6 +39,7 @@ public static class TorchRuntime
             {
                 // Forces TorchSharp's static initializer, which loads LibTorchSharp and libtorch.
                 using torch.Tensor probe = torch.zeros(1);
+                DefaultThreads = torch.get_num_threads();
                 LoadedFrom = string.IsNullOrEmpty(external) ? "bundled libtorch" : external;
             }
             catch (Exception ex)

@@ -168,6 +168,7 @@ public sealed class Trainer : IDisposable
         {
             return null;
         }
+        _options.Threads.ApplyToCurrentThread();
         EvaluationRecord? record = _evaluator.Evaluate(classifier, _device, Steps);
         if (record is not null)
         {
@@ -219,6 +220,7 @@ public sealed class Trainer : IDisposable
         }
         NextBatchSequence = batch.Sequence + 1;
         _evaluator?.Baselines.Observe(batch);
+        _options.Threads.ApplyToCurrentThread();
         using DisposeScope scope = torch.NewDisposeScope();
         DeviceBatch inputs = DeviceBatch.From(batch, _device);
         Tensor? loss = _model.ComputeLoss(inputs);

@@ -1,3 +1,5 @@
+using StreamLoader.Device.Runtime;
+
 namespace StreamLoader.Device.Training;
 
 /// <summary>Optimizer, schedule and logging settings for <see cref="Trainer"/>. Validated at construction.</summary>
@@ -36,6 +38,9 @@ public sealed record TrainerOptions
 
     /// <summary>A checkpoint folder whose model weights initialise this run's model where names and shapes match (fine-tuning a pretrained body); null for none.</summary>
     public string? InitFrom { get; init; }
+
+    /// <summary>The CPU threads each step computes with, on whichever thread it runs.</summary>
+    public TorchThreads Threads { get; init; } = TorchThreads.Default;
 
     /// <summary>Evaluate a classifier on its held-out batches every this many steps (and always at the end).</summary>
     public int EvalEvery { get; init; } = 100;

@@ -151,7 +151,7 @@ internal sealed class InferConsumer : IRunConsumer
         DeviceModels.Describe(run, _deviceName, model);
         run.Progress.Log($"infer: {_infer.Manifest.Task} model ({_schema.LabelNames.Count} labels, hash {_schema.ModelHash}) -> {_layout!.Final}; {_batching!.Layout} batches{(_batching.Layout == InferenceBatching.Sorted ? $" of up to {_batching.MaxTokensPerBatch:N0} tokens" : $" of {_batching.BatchSize} rows")}, windows of {_batching.Window:N0} documents{(_infer.FilterBy.Count > 0 ? $", keeping {string.Join(", ", _infer.FilterBy)}" : string.Empty)}");
 
-        var predictor = new Predictor(predicting, device);
+        var predictor = new Predictor(predicting, device) { Threads = TorchThreads.Of(s.Device.TorchThreads) };
         _predictor = predictor;
         _ledger = new ResultLedger(run.Documents!, _schema, s.Provider.Description, run.SequenceLength - 2, MultiLabelOptions.Threshold.Read(s.Batcher.TaskSettings));
         _writer = new ResultWriter(_ledger, _journal!, _schema, new ResultWriterOptions { FilterBy = _infer.FilterBy, ChunkDocuments = _infer.ChunkDocuments, CommitInterval = _infer.CommitInterval }, ordinal => run.Positions!.PositionAt(ordinal).ToJson());

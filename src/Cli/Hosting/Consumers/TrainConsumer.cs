@@ -42,6 +42,7 @@ internal sealed class TrainConsumer : IRunConsumer
             // The run's folder is claimed when the save comes: a run stopped before it leaves none.
             CheckpointFolder = checkpoints is null ? null : checkpoints.Stage,
             ResumeFrom = resumeFrom,
+            Threads = TorchThreads.Of(s.Device.TorchThreads),
         };
         var trainer = new Trainer(model, options, device)
         {
@@ -176,10 +177,7 @@ internal static class DeviceModels
     public static torch.Device Select(DeviceRunSettings settings)
     {
         TorchRuntime.EnsureLoaded();
-        if (settings.TorchThreads > 0)
-        {
-            torch.set_num_threads(settings.TorchThreads);
-        }
+        TorchThreads.Of(settings.TorchThreads).ApplyToCurrentThread();
         return TorchRuntime.SelectDevice(settings.Device);
     }
 
