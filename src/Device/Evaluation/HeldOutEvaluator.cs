@@ -25,16 +25,17 @@ public sealed class HeldOutEvaluator : IDisposable
 
     /// <param name="labels">The number of labels.</param>
     /// <param name="multiLabel">True for a sigmoid per label, false for a softmax.</param>
-    /// <param name="threshold">Multi-label: the probability above which a label is predicted, for the model and the baselines alike.</param>
-    public HeldOutEvaluator(int labels, bool multiLabel, double threshold = 0.5)
+    /// <param name="threshold">Multi-label: the probability above which a label is predicted, for the model and the baselines alike (null: the task option's default).</param>
+    public HeldOutEvaluator(int labels, bool multiLabel, double? threshold = null)
     {
-        if (threshold is <= 0 or >= 1)
+        double p = threshold ?? Core.Tasks.MultiLabelOptions.Threshold.Default;
+        if (p is <= 0 or >= 1)
         {
             throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The threshold is a probability between 0 and 1.");
         }
         _labels = labels;
         _multiLabel = multiLabel;
-        _logitThreshold = (float)Math.Log(threshold / (1 - threshold));
+        _logitThreshold = (float)Math.Log(p / (1 - p));
         Baselines = new BaselineModels(labels, multiLabel, _logitThreshold);
     }
 

@@ -10,8 +10,8 @@ public interface IClassifierModel : IPredictingModel
     /// <summary>The number of labels (columns of <see cref="Scores"/>).</summary>
     int Labels { get; }
 
-    /// <summary>Multi-label: a label is predicted when its probability exceeds this (0.5 unless the task says otherwise).</summary>
-    double Threshold => 0.5;
+    /// <summary>Multi-label: a label is predicted when its probability exceeds this (the threshold option's default unless the task says otherwise).</summary>
+    double Threshold => Core.Tasks.MultiLabelOptions.Threshold.Default;
 
     /// <summary>Scores (logits) <c>[batch, labels]</c> for a batch, inside the caller's dispose scope.</summary>
     Tensor Scores(DeviceBatch batch);
