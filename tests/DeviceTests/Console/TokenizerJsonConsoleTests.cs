@@ -6,6 +6,8 @@ namespace StreamLoader.Device.Tests.Console;
 /// <summary>A model's tokenizer.json as a user gives it: each task takes its special tokens from the file, and one it lacks is a one-line error.</summary>
 public sealed class TokenizerJsonConsoleTests
 {
+    // Two processes with a 128,256-token vocabulary: about 35 s here, so it runs with the end-to-end set.
+    [Trait("Category", "EndToEnd")]
     [SkippableFact]
     public async Task Llama3_Clm_TakesItsTokensFromTheFile_Mlm_SaysTheMaskIsMissing()
     {
