@@ -37,7 +37,11 @@ public sealed class TorchThreads
             {
                 return _requested;
             }
-            TorchRuntime.EnsureLoaded();
+            if (TorchRuntime.DefaultThreads == 0)
+            {
+                // Read each step: take the loader's lock only until the default is known.
+                TorchRuntime.EnsureLoaded();
+            }
             return TorchRuntime.DefaultThreads;
         }
     }
