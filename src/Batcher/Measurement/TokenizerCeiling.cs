@@ -20,7 +20,8 @@ namespace StreamLoader.Batcher.Measurement;
 /// can; null where there is only one core, or where the reader did not keep reading (<paramref name="BesideProviderFailure"/>).
 /// </param>
 /// <param name="BesideProviderFailure">Why the tokenizer could not be timed beside a reading provider, when a reader was tried; else null.</param>
-public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds, double? BesideProviderSeconds, string? BesideProviderFailure)
+/// <param name="ProviderRecords">Records (lines, rows) the provider read for those documents, skipped ones included.</param>
+public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds, double? BesideProviderSeconds, string? BesideProviderFailure, long ProviderRecords)
 {
     /// <summary>Tokens per second on one thread.</summary>
     public double SingleThreadTokensPerSecond => SingleThreadSeconds > 0 ? Tokens / SingleThreadSeconds : 0;
@@ -76,6 +77,7 @@ public static class TokenizerCeiling
             chars += document.Length;
         }
         double providerSeconds = Stopwatch.GetElapsedTime(readStart).TotalSeconds;
+        long providerRecords = source.Statistics.RecordsRead;
 
         // Warm up first, so that neither measurement pays for the JIT's tiers: the ceiling is the tokenizer's steady
         // state. Each measurement then runs whole passes for at least a quarter of a second, so that a small set is
@@ -105,7 +107,7 @@ public static class TokenizerCeiling
         double all = Math.Min(
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false),
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false)) / ((double)passes * threads);
-        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside, besideFailure);
+        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside, besideFailure, providerRecords);
     }
 
     /// <summary>

@@ -116,7 +116,11 @@ public static class CommandLineSettings
                 LabelRequired = result.GetValue(CliOptions.LabelColumn) is not null,
             },
             FormatOptions = options,
-            Lines = new LineReaderOptions { OnBadRecord = policy },
+            Lines = new LineReaderOptions
+            {
+                OnBadRecord = policy,
+                DecodeThreads = result.GetValue(CliOptions.DecodeThreads) is int threads and >= 0 ? threads : throw new ArgumentException($"--decode-threads {result.GetValue(CliOptions.DecodeThreads)}: expected 0 (one per core) or a number of threads."),
+            },
             Http = new HttpReadOptions
             {
                 ConnectTimeout = Seconds(result, CliOptions.ConnectTimeout),

@@ -100,13 +100,17 @@ public static class HumanSummary
             totals.AddRow("efficiency", string.Create(CultureInfo.InvariantCulture, $"{efficiency:0.00} of the ceiling"));
             if (summary.ProviderTokensPerSecond is double feed && summary.ProviderAloneSeconds is double providerSeconds)
             {
-                totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read them in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens, about the most it can feed"));
+                totals.AddRow("provider alone", string.Create(CultureInfo.InvariantCulture, $"read and decoded them on one thread in {providerSeconds:0.000} s: {Rate(feed)} of those documents' tokens"));
+            }
+            if (summary.ProviderSerialSeconds is double serialSeconds && summary.ProviderSerialTokensPerSecond is double serial)
+            {
+                totals.AddRow("provider's serial stage", string.Create(CultureInfo.InvariantCulture, $"read and framed them without decoding in {serialSeconds:0.000} s: {Rate(serial)}"));
             }
             if (summary.TokenizerThreadsFed is double fed && summary.CpuBoundLimitTokensPerSecond is double limit && summary.FractionOfCpuBoundLimit is double fraction)
             {
-                // Fewer threads fed than cores: more workers cannot help, the provider's one thread is the limit.
+                // Fewer threads fed than cores: more workers cannot help, the provider's serial stage is the limit.
                 totals.AddRow("what limits this machine", string.Create(CultureInfo.InvariantCulture,
-                    $"the provider's one thread feeds {fed:0.0} tokenizer threads; CPU-bound limit {Rate(limit)} on {Environment.ProcessorCount} cores; the pipeline reached {fraction:0.00} of it"));
+                    $"the provider's serial stage feeds {fed:0.0} tokenizer threads; CPU-bound limit {Rate(limit)} on {Environment.ProcessorCount} cores; the pipeline reached {fraction:0.00} of it"));
             }
             if (summary.TokenizerBesideProviderTokensPerSecond is double beside && summary.TokenizerSingleThreadTokensPerSecond is double alone && alone > 0)
             {

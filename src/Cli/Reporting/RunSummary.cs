@@ -86,8 +86,15 @@ public sealed record RunSummary
     /// <summary>bench: the raw tokenizer on one thread while another reads the same documents over and over; null on one core, or when that reader failed.</summary>
     public double? TokenizerBesideProviderTokensPerSecond { get; init; }
 
-    /// <summary>bench: tokens/s of the provider's serial stage (today the whole provider, one thread): <see cref="ProviderTokensPerSecond"/>.</summary>
+    /// <summary>
+    /// bench: tokens/s of the provider's serial stage: the documents' tokens over <see cref="ProviderSerialSeconds"/>,
+    /// the time to read and frame their records without decoding them. For a format that decodes in its serial stage,
+    /// the whole provider on one thread (<see cref="ProviderTokensPerSecond"/>).
+    /// </summary>
     public double? ProviderSerialTokensPerSecond { get; init; }
+
+    /// <summary>bench: seconds the serial stage alone took over the same records; null where the format has no separate decode.</summary>
+    public double? ProviderSerialSeconds { get; init; }
 
     /// <summary>bench: how many tokenizer threads the serial stage can keep busy: its tokens/s over one tokenizer thread's.</summary>
     public double? TokenizerThreadsFed { get; init; }

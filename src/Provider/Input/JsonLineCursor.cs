@@ -1,13 +1,14 @@
-using System.Text.Unicode;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
 
 namespace StreamLoader.Provider.Input;
 
 /// <summary>
-/// Walks a newline-delimited JSON input (file or URL, gzip or plain) line by line. It counts every line, skips blank
-/// ones, and counts and skips what no JSON parser can use (oversized lines, invalid UTF-8), so a format reader only
-/// parses. Decompression and I/O failures become <see cref="SourceFormatException"/>s naming the line and offset.
+/// Walks a newline-delimited JSON input (file or URL, gzip or plain) line by line: the provider's serial stage for
+/// JSON line formats. It counts every line, leaves out blank ones, and frames the rest into chunks
+/// (<see cref="FrameAsync{T}"/>) that workers check for UTF-8 and parse; what no parser can use is counted in order
+/// (<see cref="CountBadLine"/>). Decompression and I/O failures become <see cref="SourceFormatException"/>s naming the
+/// line and offset.
 /// </summary>
 internal sealed class JsonLineCursor : IDisposable
 {
@@ -25,37 +26,32 @@ internal sealed class JsonLineCursor : IDisposable
         Bad = new BadRecordTracker(input.Name, format, options, statistics);
     }
 
-    /// <summary>Decodes the lines' string values (a document's text) through one buffer for the input.</summary>
-    public JsonStringDecoder Strings { get; } = new();
-
     /// <summary>Counts bad records for the format reader too, with the same policy.</summary>
     public BadRecordTracker Bad { get; }
 
-    /// <summary>The current line: non-blank, valid UTF-8, within the size limit.</summary>
-    public ReadOnlySpan<byte> Line => _lines.Line;
-
-    public long LineNumber => _lines.LineNumber;
-
-    public long LineOffset => _lines.LineOffset;
-
     /// <summary>
-    /// Counts the current line as JSON that did not parse (<paramref name="parserMessage"/>): as <c>truncated</c> when it
-    /// is the input's last line and no newline ends it (the file was cut off inside it), else as <c>malformed_json</c>.
+    /// Counts a line that could not be used, by what the framer or the decode found: <c>oversized</c>,
+    /// <c>invalid_utf8</c>, or JSON that did not parse, as <c>truncated</c> when it is the input's last line and no
+    /// newline ends it (the file was cut off inside it), else as <c>malformed_json</c>.
     /// </summary>
-    public void BadJson(string parserMessage)
+    public void CountBadLine(in FramedLine line)
     {
-        if (_lines.LineIsUnterminated)
+        switch (line.State)
         {
-            Bad.Bad("truncated", LineNumber, LineOffset, $"the input ends inside this line, with no newline after it: it is cut off, not complete JSON ({parserMessage})");
-        }
-        else
-        {
-            Bad.Bad("malformed_json", LineNumber, LineOffset, parserMessage);
+            case LineState.Oversized:
+                Bad.Bad("oversized", line.Number, line.Offset, $"a line of {line.Bytes} bytes exceeds the {_maxLineBytes}-byte limit");
+                break;
+            case LineState.InvalidUtf8:
+                Bad.Bad("invalid_utf8", line.Number, line.Offset, "the line is not valid UTF-8");
+                break;
+            case LineState.Malformed when line.Unterminated:
+                Bad.Bad("truncated", line.Number, line.Offset, $"the input ends inside this line, with no newline after it: it is cut off, not complete JSON ({line.Error})");
+                break;
+            default:
+                Bad.Bad("malformed_json", line.Number, line.Offset, line.Error ?? "the line is not a JSON value");
+                break;
         }
     }
-
-    /// <summary>True when a bad line was skipped between the previous line and this one.</summary>
-    public bool SkippedBadLine { get; private set; }
 
     public static async Task<JsonLineCursor> OpenAsync(string location, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken)
     {
@@ -73,52 +69,75 @@ internal sealed class JsonLineCursor : IDisposable
     /// <summary>True when lines' offsets can be sought again (a local, uncompressed file).</summary>
     public bool IsSeekable => _input.IsSeekable;
 
-    /// <summary>Advances to the next usable line; false at the end of the input.</summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The serial stage: frames the input's lines into chunks for the decode, counting each line's bytes and the
+    /// input's progress. Blank lines are left out; a line over the limit is passed on without its bytes, to be
+    /// counted in its turn. A read that fails (a truncated archive, a dropped connection) is thrown, naming the line,
+    /// after the chunk of the lines before it.
+    /// </summary>
+    public async IAsyncEnumerable<LineChunk<T>> FrameAsync<T>([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        SkippedBadLine = false;
-        while (true)
+        var chunk = new LineChunk<T>();
+        try
         {
-            bool more;
-            try
+            while (true)
             {
-                more = await _lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                bool more;
+                Exception? failure = null;
+                try
+                {
+                    more = await _lines.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    failure = _input.DescribeFailure(ex, _lines.LineNumber + 1);
+                    more = false;
+                }
+                if (failure is not null || !more)
+                {
+                    if (chunk.Count > 0)
+                    {
+                        LineChunk<T> last = chunk;
+                        chunk = new LineChunk<T>();
+                        yield return last;
+                    }
+                    if (failure is not null)
+                    {
+                        throw failure;
+                    }
+                    yield break;
+                }
+                _statistics.AddRecord(_lines.LineBytes + 1);
+                _statistics.SetRawProgress(_input.RawBytesRead, _input.RawLength);
+                if (_lines.LineWasOversized)
+                {
+                    chunk.AddOversized(_lines.LineNumber, _lines.LineOffset, _lines.LineBytes);
+                }
+                else
+                {
+                    ReadOnlySpan<byte> line = _lines.Line;
+                    if (line.Trim(" \t\r"u8).IsEmpty)
+                    {
+                        continue;
+                    }
+                    chunk.Add(line, _lines.LineNumber, _lines.LineOffset, _lines.LineIsUnterminated);
+                }
+                if (chunk.IsFull)
+                {
+                    LineChunk<T> full = chunk;
+                    chunk = new LineChunk<T>();
+                    yield return full;
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                throw _input.DescribeFailure(ex, _lines.LineNumber + 1);
-            }
-            if (!more)
-            {
-                return false;
-            }
-            _statistics.AddRecord(_lines.LineBytes + 1);
-            _statistics.SetRawProgress(_input.RawBytesRead, _input.RawLength);
-            if (_lines.LineWasOversized)
-            {
-                Bad.Bad("oversized", _lines.LineNumber, _lines.LineOffset, $"a line of {_lines.LineBytes} bytes exceeds the {_maxLineBytes}-byte limit");
-                SkippedBadLine = true;
-                continue;
-            }
-            ReadOnlySpan<byte> line = _lines.Line;
-            if (line.Trim(" \t\r"u8).IsEmpty)
-            {
-                continue;
-            }
-            if (!Utf8.IsValid(line))
-            {
-                Bad.Bad("invalid_utf8", _lines.LineNumber, _lines.LineOffset, "the line is not valid UTF-8");
-                SkippedBadLine = true;
-                continue;
-            }
-            return true;
+        }
+        finally
+        {
+            chunk.Dispose();
         }
     }
 
     public void Dispose()
     {
-        Strings.Dispose();
         _lines.Dispose();
         _input.Dispose();
     }

@@ -29,6 +29,19 @@ public sealed record LineReaderOptions
     /// <c>empty_text</c>: inference gives every record its output row, and marks those it could not classify.
     /// </summary>
     public bool KeepEmptyText { get; init; }
+
+    /// <summary>
+    /// Threads that decode records (UTF-8 checks, JSON parsing and unescaping) beside the serial stage that reads and
+    /// frames them; 0 (the default) means one per core, 1 decodes on the reading thread. The documents, their order
+    /// and every skip are the same whatever the number.
+    /// </summary>
+    public int DecodeThreads { get; init; }
+
+    /// <summary>
+    /// For measurement only (<c>bench</c>): run the serial stage alone, reading and framing every record without
+    /// decoding it, and yield <see cref="Decoding.SerialStage.Record"/> for each.
+    /// </summary>
+    public bool SerialStageOnly { get; init; }
 }
 
 /// <summary>Applies a <see cref="LineReaderOptions"/> policy: counts skips and decides when skipping must become an error.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
@@ -31,7 +30,7 @@ public sealed record JsonlOptions
 
 /// <summary>Streams JSON Lines (<c>{"id":…,"text":…}</c> per line), plain or gzip, from disk or over HTTP(S).</summary>
 /// <remarks>Records without the text field, with empty text, or that are malformed are skipped and counted by reason.</remarks>
-public sealed class JsonlDocumentReader : JsonLineSource
+public sealed class JsonlDocumentReader : JsonLineSource<JsonlRecord>
 {
     private readonly JsonlOptions _options;
     private readonly byte[][] _textFields;
@@ -52,44 +51,35 @@ public sealed class JsonlDocumentReader : JsonLineSource
 
     public override string Description => $"jsonl:{Location}";
 
-    private protected override async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
+    // JSON Lines records stand alone: one reading serves every read.
+    private protected override LineReading StartReading() => _reading ??= new Records(this);
+
+    private Records? _reading;
+
+    private sealed class Records(JsonlDocumentReader reader) : LineReading
     {
-        bool seekable = lines.IsSeekable;
-        BadRecordTracker bad = lines.Bad;
-        while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
-        {
-            ReadOnlySpan<byte> line = lines.Line;
-            string? id;
-            string? text;
-            List<string>? labels;
-            Dictionary<string, string>? kept;
-            try
-            {
-                (id, text, labels, kept) = Parse(line, lines.Strings);
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
-            {
-                lines.BadJson(ex.Message);
-                continue;
-            }
-            if (text is null)
-            {
-                bad.Bad("missing_text_field", lines.LineNumber, lines.LineOffset, $"the object has no string field {string.Join(" or ", _options.TextFields.Select(f => $"'{f}'"))}; its fields are: {FieldNames(line)} (choose with --text-column)");
-                continue;
-            }
-            bad.Good();
-            id ??= lines.LineNumber.ToString(CultureInfo.InvariantCulture);
-            if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
-            {
-                Statistics.AddSkip("empty_text", $"{Location}: line {lines.LineNumber}: record {id} has empty text");
-                continue;
-            }
-            Statistics.AddYielded();
-            yield return new Document(id, text) { Labels = labels, Metadata = kept, SourceOffset = seekable ? lines.LineOffset : -1, SourceLine = lines.LineNumber };
-        }
+        public override Document? Apply(in LineRecord line, ref JsonlRecord parsed) => reader.Apply(line, ref parsed);
     }
 
-    private (string? Id, string? Text, List<string>? Labels, Dictionary<string, string>? Kept) Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
+    private Document? Apply(in LineRecord line, ref JsonlRecord parsed)
+    {
+        if (parsed.Text is not { } text)
+        {
+            line.Bad.Bad("missing_text_field", line.Number, line.Offset, $"the object has no string field {string.Join(" or ", _options.TextFields.Select(f => $"'{f}'"))}; its fields are: {FieldNames(line.Bytes)} (choose with --text-column)");
+            return null;
+        }
+        line.Bad.Good();
+        string id = parsed.Id ?? line.Number.ToString(CultureInfo.InvariantCulture);
+        if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
+        {
+            Statistics.AddSkip("empty_text", $"{Location}: line {line.Number}: record {id} has empty text");
+            return null;
+        }
+        Statistics.AddYielded();
+        return new Document(id, text) { Labels = parsed.Labels, Metadata = parsed.Kept, SourceOffset = line.IsSeekable ? line.Offset : -1, SourceLine = line.Number };
+    }
+
+    private protected override JsonlRecord Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
     {
         var reader = new Utf8JsonReader(line);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -165,7 +155,7 @@ public sealed class JsonlDocumentReader : JsonLineSource
         {
             text = string.Join(' ', parts.Where(p => !string.IsNullOrEmpty(p)));
         }
-        return (id, text, labels, kept);
+        return new JsonlRecord(id, text, labels, kept);
     }
 
     private int KeepFieldIndex(ref Utf8JsonReader reader)
@@ -245,3 +235,6 @@ public sealed class JsonlDocumentReader : JsonLineSource
         }
     }
 }
+
+/// <summary>One JSON Lines record as a decode worker reads it: the id, the text, labels and kept fields, each null when absent.</summary>
+public readonly record struct JsonlRecord(string? Id, string? Text, List<string>? Labels, Dictionary<string, string>? Kept);

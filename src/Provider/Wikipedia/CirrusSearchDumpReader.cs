@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Http;
@@ -29,7 +28,7 @@ public sealed record CirrusSearchOptions
 /// line's <c>_id</c> or else the document's <c>page_id</c>. Pages outside the namespaces, pages with empty text, and
 /// malformed, invalid-UTF-8 or oversized lines are skipped and counted by reason.
 /// </remarks>
-public sealed class CirrusSearchDumpReader : JsonLineSource
+public sealed class CirrusSearchDumpReader : JsonLineSource<CirrusLine>
 {
     private readonly CirrusSearchOptions _options;
 
@@ -41,61 +40,46 @@ public sealed class CirrusSearchDumpReader : JsonLineSource
 
     public override string Description => $"cirrussearch:{Location}";
 
-    private protected override async IAsyncEnumerable<Document> ReadLinesAsync(JsonLineCursor lines, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private protected override LineReading StartReading() => new Pages(this);
+
+    /// <summary>One read's pairing of action and page lines.</summary>
+    private sealed class Pages(CirrusSearchDumpReader reader) : LineReading
     {
-        bool seekable = lines.IsSeekable;
-        BadRecordTracker bad = lines.Bad;
-        string? pendingId = null;
-        // Where the page being read began: its action line, so a resume seeks to the pair, not to half of it.
-        (long Offset, long Line) pageStart = (-1, 0);
+        // The page being read: its action line's id, and where that line began, so a resume seeks to the pair, not to half of it.
+        private string? _pendingId;
+        private (long Offset, long Line) _pageStart = (-1, 0);
 
-        while (await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false))
+        public override void SkippedLine() => _pendingId = null;
+
+        public override Document? Apply(in LineRecord line, ref CirrusLine parsed)
         {
-            if (lines.SkippedBadLine)
-            {
-                // The skipped line may have been this page's action or document line: don't pair across it.
-                pendingId = null;
-            }
-            ReadOnlySpan<byte> line = lines.Line;
-            ParsedLine parsed;
-            try
-            {
-                parsed = Parse(line, lines.Strings);
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
-            {
-                lines.BadJson(ex.Message);
-                pendingId = null;
-                continue;
-            }
-
             if (parsed.IsAction)
             {
-                pendingId = parsed.ActionId;
-                pageStart = (lines.LineOffset, lines.LineNumber);
-                bad.Good();
-                continue;
+                _pendingId = parsed.ActionId;
+                _pageStart = (line.Offset, line.Number);
+                line.Bad.Good();
+                return null;
             }
             if (!parsed.IsDocument)
             {
-                bad.Bad("not_a_page", lines.LineNumber, lines.LineOffset, "the object has neither an action nor page fields (namespace, title, text)");
-                pendingId = null;
-                continue;
+                line.Bad.Bad("not_a_page", line.Number, line.Offset, "the object has neither an action nor page fields (namespace, title, text)");
+                _pendingId = null;
+                return null;
             }
-            bad.Good();
+            line.Bad.Good();
 
-            string id = pendingId ?? parsed.PageId ?? $"line:{lines.LineNumber}";
-            (long startOffset, long startLine) = pendingId is null ? (lines.LineOffset, lines.LineNumber) : pageStart;
-            pendingId = null;
-            if (!_options.Namespaces.Contains(parsed.Namespace))
+            string id = _pendingId ?? parsed.PageId ?? $"line:{line.Number}";
+            (long startOffset, long startLine) = _pendingId is null ? (line.Offset, line.Number) : _pageStart;
+            _pendingId = null;
+            if (!reader._options.Namespaces.Contains(parsed.Namespace))
             {
-                Statistics.AddSkip("namespace");
-                continue;
+                reader.Statistics.AddSkip("namespace");
+                return null;
             }
-            if (string.IsNullOrWhiteSpace(parsed.Text) && !_options.Lines.KeepEmptyText)
+            if (string.IsNullOrWhiteSpace(parsed.Text) && !reader._options.Lines.KeepEmptyText)
             {
-                Statistics.AddSkip("empty_text", $"{Location}: line {lines.LineNumber}: page {id} '{parsed.Title}' has empty text");
-                continue;
+                reader.Statistics.AddSkip("empty_text", $"{reader.Location}: line {line.Number}: page {id} '{parsed.Title}' has empty text");
+                return null;
             }
 
             var metadata = new Dictionary<string, string>(2, StringComparer.Ordinal)
@@ -103,19 +87,19 @@ public sealed class CirrusSearchDumpReader : JsonLineSource
                 ["title"] = parsed.Title ?? string.Empty,
                 ["namespace"] = parsed.Namespace.ToString(CultureInfo.InvariantCulture),
             };
-            Statistics.AddYielded();
-            yield return new Document(id, parsed.Text ?? string.Empty) { Metadata = metadata, SourceOffset = seekable ? startOffset : -1, SourceLine = startLine };
+            reader.Statistics.AddYielded();
+            return new Document(id, parsed.Text ?? string.Empty) { Metadata = metadata, SourceOffset = line.IsSeekable ? startOffset : -1, SourceLine = startLine };
         }
     }
 
-    private static ParsedLine Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
+    private protected override CirrusLine Parse(ReadOnlySpan<byte> line, JsonStringDecoder strings)
     {
         var reader = new Utf8JsonReader(line, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             throw new JsonException("expected a JSON object");
         }
-        var result = new ParsedLine();
+        var result = new CirrusLine();
         while (reader.Read())
         {
             if (reader.TokenType == JsonTokenType.EndObject)
@@ -203,14 +187,16 @@ public sealed class CirrusSearchDumpReader : JsonLineSource
         return id;
     }
 
-    private struct ParsedLine
-    {
-        public bool IsAction;
-        public bool IsDocument;
-        public string? ActionId;
-        public int Namespace;
-        public string? Title;
-        public string? Text;
-        public string? PageId;
-    }
+}
+
+/// <summary>One line of a CirrusSearch dump as a decode worker reads it: an action line, or a page's fields.</summary>
+public struct CirrusLine
+{
+    public bool IsAction { get; set; }
+    public bool IsDocument { get; set; }
+    public string? ActionId { get; set; }
+    public int Namespace { get; set; }
+    public string? Title { get; set; }
+    public string? Text { get; set; }
+    public string? PageId { get; set; }
 }

@@ -3,6 +3,8 @@ using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
 using StreamLoader.Provider;
+using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Decoding;
 
 namespace StreamLoader.Cli.Hosting.Consumers;
 
@@ -11,6 +13,7 @@ internal sealed class BenchConsumer : IRunConsumer
 {
     private readonly bool _measureCeiling;
     private TokenizerCeilingResult? _ceiling;
+    private double? _serialStageSeconds;
 
     public BenchConsumer(bool measureCeiling)
     {
@@ -45,7 +48,13 @@ internal sealed class BenchConsumer : IRunConsumer
             ProviderRunSettings p = run.Settings.Provider;
             int workers = run.Settings.Batcher.Workers;
             run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling, the provider alone, and the tokenizer beside a reading provider; --ceiling false skips this");
-            _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, p.Reading, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+            // The provider alone decodes on its reading thread, so its time is the whole provider's CPU for those documents.
+            SourceSettings oneThread = SerialStage.OneThread(p.Reading);
+            _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, oneThread, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+            // Then its serial stage alone, over the same records: what no number of decode threads takes off one thread.
+            _serialStageSeconds = _ceiling.ProviderRecords > 0
+                ? await SerialStage.SecondsAsync(SourceFactory.Create(p.Sources, SerialStage.Only(p.Reading), p.Weights), _ceiling.ProviderRecords, cancellationToken).ConfigureAwait(false)
+                : null;
             if (_ceiling.BesideProviderFailure is { } why)
             {
                 run.Progress.Log($"bench: the tokenizer was not timed beside a reading provider: {why}");
@@ -60,14 +69,17 @@ internal sealed class BenchConsumer : IRunConsumer
         {
             return summary;
         }
-        // What limits the machine: the provider is one thread, so its tokens/s is also its tokens per CPU-second.
+        // What limits the machine. The provider alone ran on one thread, so its tokens/s is also its tokens per
+        // CPU-second; its serial stage (reading and framing, without the decode) is what one thread must keep up.
         double perThread = ceiling.SingleThreadTokensPerSecond;
         double provider = ceiling.ProviderTokensPerSecond;
+        double serial = _serialStageSeconds is > 0 and double seconds ? ceiling.Tokens / seconds : provider;
         double? limit = perThread > 0 && provider > 0 ? Environment.ProcessorCount / ((1 / perThread) + (1 / provider)) : null;
         return Ceilings(run, summary, ceiling) with
         {
-            ProviderSerialTokensPerSecond = provider > 0 ? provider : null,
-            TokenizerThreadsFed = perThread > 0 && provider > 0 ? provider / perThread : null,
+            ProviderSerialTokensPerSecond = serial > 0 ? serial : null,
+            ProviderSerialSeconds = _serialStageSeconds,
+            TokenizerThreadsFed = perThread > 0 && serial > 0 ? serial / perThread : null,
             CpuBoundLimitTokensPerSecond = limit,
             FractionOfCpuBoundLimit = limit is double l && summary.PipelineTokensPerSecond is double pipeline ? pipeline / l : null,
         };
