@@ -55,6 +55,7 @@ internal static class CliOptions
         })
         .ToList();
     public static readonly Option<int> DecodeThreads = new("--decode-threads") { Description = "Threads that decode records (UTF-8 checks, JSON parsing) beside the one that reads and frames them; 0 is one per core, 1 decodes on the reading thread. The documents and their order do not change with it.", DefaultValueFactory = _ => 0, HelpName = "n" };
+    public static readonly Option<int> PartsAtOnce = new("--parts-at-once") { Description = "Files of a many-file source (or row groups of a Parquet file) read at once, each ahead of its turn; 0 is one per two cores, at least 2. The documents and their order do not change with it.", DefaultValueFactory = _ => 0, HelpName = "n" };
     public static readonly Option<string> OnBadRecord = new("--on-bad-record") { Description = "Malformed, invalid-UTF-8 or oversized records: 'skip' counts and reports them, 'fail' stops at the first.", DefaultValueFactory = _ => "skip", HelpName = "skip|fail" };
     public static readonly Option<double> ConnectTimeout = new("--connect-timeout") { Description = "HTTP(S) sources: seconds to wait for a connection.", DefaultValueFactory = _ => s_http.ConnectTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<double> ResponseTimeout = new("--response-timeout") { Description = "HTTP(S) sources: seconds to wait for the server's response headers, on the first request and on each resume.", DefaultValueFactory = _ => s_http.ResponseTimeout.TotalSeconds, HelpName = "s" };
@@ -164,7 +165,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, DecodeThreads, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Sharding, Resume,
+        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, DecodeThreads, PartsAtOnce, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Sharding, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, .. TaskFlags.Select(f => f.Option), Set, Labels, EvalSplit, Plugin, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

@@ -120,6 +120,7 @@ public static class CommandLineSettings
             {
                 OnBadRecord = policy,
                 DecodeThreads = result.GetValue(CliOptions.DecodeThreads) is int threads and >= 0 ? threads : throw new ArgumentException($"--decode-threads {result.GetValue(CliOptions.DecodeThreads)}: expected 0 (one per core) or a number of threads."),
+                PartsAtOnce = result.GetValue(CliOptions.PartsAtOnce) is int parts and >= 0 ? parts : throw new ArgumentException($"--parts-at-once {result.GetValue(CliOptions.PartsAtOnce)}: expected 0 (one per two cores) or a number of parts."),
             },
             Http = new HttpReadOptions
             {

@@ -39,7 +39,7 @@ internal static class ConfigFiles
                 map[option] = section;
             }
         }
-        Add("source", [CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads,
+        Add("source", [CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.PartsAtOnce,
             CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Epochs, CliOptions.ShuffleBuffer, CliOptions.ShuffleStart, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Sharding, InferCommand.KeepColumns]);
         Add("tokenizer", [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Workers]);
         Add("task", [CliOptions.Task, InferCommand.Task, CliOptions.SeqLen, CliOptions.BatchSize, InferCommand.BatchSize, CliOptions.Seed, .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set,

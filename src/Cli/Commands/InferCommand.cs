@@ -38,7 +38,7 @@ internal static class InferCommand
     private static IEnumerable<Option> Options =>
     [
         Checkpoint, Output, KeepColumns, FilterBy, Merge, CliOptions.Role, CliOptions.Out,
-        Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads,
+        Task, CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.PartsAtOnce,
         CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Rank, CliOptions.WorldSize,
         CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, BatchSize, .. InferenceFlags, CliOptions.Set, CliOptions.Plugin,
         CliOptions.Workers, CliOptions.Queue, CommitEvery, CommitSeconds, CliOptions.Model, CliOptions.InitFrom, CliOptions.Device, CliOptions.TorchThreads, CliOptions.Progress, CliOptions.SummaryJson, ConfigFiles.Config,

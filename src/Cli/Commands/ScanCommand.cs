@@ -23,7 +23,7 @@ internal static class ScanCommand
             "  streamloader scan --source dataset.csv --text-column title,description --label-column tag\n" +
             "  streamloader scan --source train.tsv --columns text,labels,id --label-column labels --summary-json scan.json\n\n" +
             "Exit codes: 0 read to the end; 2 usage error; 3 input missing, malformed (with --on-bad-record fail), or without documents; 130 Ctrl+C.");
-        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Progress, CliOptions.SummaryJson, CliOptions.OutputFormat])
+        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.PartsAtOnce, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Progress, CliOptions.SummaryJson, CliOptions.OutputFormat])
         {
             command.Options.Add(option);
         }

@@ -24,7 +24,7 @@ internal static class TokenizeCommand
     {
         var command = new Command("tokenize", "Write each document's token ids as JSON Lines ({\"id\": ..., \"ids\": [...]}, no special tokens), in source order, to compare with another tokenizer.\n\n" +
             "Example:\n  streamloader tokenize --source docs.jsonl.gz --vocab bert-base-uncased-vocab.txt --output ids.jsonl");
-        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase])
+        foreach (Option option in (Option[])[CliOptions.Source, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.PartsAtOnce, CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase])
         {
             command.Options.Add(option);
         }

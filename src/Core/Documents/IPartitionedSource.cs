@@ -14,4 +14,10 @@ public interface IPartitionedSource : IDocumentSource
 
     /// <summary>Streams the documents of part <paramref name="index"/>, counting into <see cref="IDocumentSource.Statistics"/>.</summary>
     IAsyncEnumerable<Document> ReadPartitionAsync(int index, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Parts the provider reads at once, each ahead of its turn (the stream still takes them whole and in order): 1 for
+    /// one at a time. Parts must then be readable concurrently.
+    /// </summary>
+    int PartsAtOnce => 1;
 }

@@ -15,8 +15,12 @@ public static class SerialStage
     /// <summary>The stand-in a source yields for a framed, undecoded record when only its serial stage runs; never a document of a real read.</summary>
     public static readonly Document Record = new(string.Empty, string.Empty);
 
-    /// <summary>The settings that run only the serial stage of <paramref name="settings"/>' sources.</summary>
-    public static SourceSettings Only(SourceSettings settings) => settings with { Lines = settings.Lines with { SerialStageOnly = true } };
+    /// <summary>
+    /// The settings that run only the serial stage of <paramref name="settings"/>' sources, one part at a time: parts
+    /// read ahead are handed on whole and in order, so a part being read ahead only helps while its buffer has room,
+    /// and the stage's pace over a long part is one part's.
+    /// </summary>
+    public static SourceSettings Only(SourceSettings settings) => settings with { Lines = settings.Lines with { SerialStageOnly = true, PartsAtOnce = 1 } };
 
     /// <summary>The settings that decode on the reading thread: the whole provider on one thread, its CPU per record.</summary>
     public static SourceSettings OneThread(SourceSettings settings) => settings with { Lines = settings.Lines with { DecodeThreads = 1 } };

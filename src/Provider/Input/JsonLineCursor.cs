@@ -22,7 +22,7 @@ internal sealed class JsonLineCursor : IDisposable
         _input = input;
         _statistics = statistics;
         _maxLineBytes = options.MaxLineBytes;
-        _lines = new Utf8LineReader(input.Content, options.MaxLineBytes, firstOffset: firstOffset, firstLine: firstLine);
+        _lines = new Utf8LineReader(input.Content, options.MaxLineBytes, initialBufferBytes: 1 << 20, firstOffset: firstOffset, firstLine: firstLine);
         Bad = new BadRecordTracker(input.Name, format, options, statistics);
     }
 

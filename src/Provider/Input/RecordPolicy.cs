@@ -38,6 +38,15 @@ public sealed record LineReaderOptions
     public int DecodeThreads { get; init; }
 
     /// <summary>
+    /// Parts of a many-part source (the files of a set, a Parquet file's row groups) read at once, each ahead of its
+    /// turn; 0 (the default) means one per two cores, at least two. The documents and their order do not change with it.
+    /// </summary>
+    public int PartsAtOnce { get; init; }
+
+    /// <summary>The parts read at once for a setting of <paramref name="parts"/>: 0 means one per two cores, at least two.</summary>
+    public static int ResolveParts(int parts) => parts > 0 ? parts : Math.Max(2, Environment.ProcessorCount / 2);
+
+    /// <summary>
     /// For measurement only (<c>bench</c>): run the serial stage alone, reading and framing every record without
     /// decoding it, and yield <see cref="Decoding.SerialStage.Record"/> for each.
     /// </summary>

@@ -7,6 +7,7 @@ using StreamLoader.Core.Documents;
 using StreamLoader.Provider.Catalog;
 using StreamLoader.Provider.Columns;
 using StreamLoader.Provider.Input;
+using StreamLoader.Provider.Streaming;
 
 namespace StreamLoader.Provider.Parquet;
 
@@ -69,11 +70,14 @@ public sealed class ParquetDocumentReader : IPartitionedSource
 
     public string DescribePartition(int index) => $"{_location} row group {index}";
 
+    /// <summary>Row groups decoded at once (each opens the file for itself), ahead of their turn.</summary>
+    public int PartsAtOnce => LineReaderOptions.ResolveParts(_lines.PartsAtOnce);
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        for (int group = 0; group < PartitionCount; group++)
+        await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReadAhead.PartsAsync(this, Enumerable.Range(0, PartitionCount).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (Document document in ReadPartitionAsync(group, cancellationToken).ConfigureAwait(false))
+            await foreach (Document document in documents.ConfigureAwait(false))
             {
                 yield return document;
             }

@@ -336,6 +336,10 @@ public sealed class DocumentStream
         {
             int[] order = PartitionOrder(parts, passSeed);
             bool byFile = _layout.ByFile(source);
+            // The parts this pass reads, in its order: those a resume does not pass over, and for a split by file, this rank's.
+            bool Reads(int position) => (!byFile || _layout.OwnsFile(position)) && !(plan is not null && position < plan.SkippedFiles.Length && plan.SkippedFiles[position]);
+            int[] toRead = Enumerable.Range(0, order.Length).Where(Reads).Select(p => order[p]).ToArray();
+            await using IAsyncEnumerator<(int Part, IAsyncEnumerable<Document> Documents)> reads = PartReadAhead.PartsAsync(parts, toRead, parts.PartsAtOnce, cancellationToken).GetAsyncEnumerator(cancellationToken);
             long blocks = 0;
             for (int position = 0; position < order.Length; position++)
             {
@@ -359,7 +363,11 @@ public sealed class DocumentStream
                 }
                 long read = 0;
                 int part = order[position];
-                await foreach (Document document in parts.ReadPartitionAsync(part, cancellationToken).ConfigureAwait(false))
+                if (!await reads.MoveNextAsync().ConfigureAwait(false) || reads.Current.Part != part)
+                {
+                    throw new InvalidOperationException($"{source.Description}: the parts read ahead are out of step with the pass's order at part {part}.");
+                }
+                await foreach (Document document in reads.Current.Documents.ConfigureAwait(false))
                 {
                     long inPart = read++;
                     if (!byFile && !_layout.OwnsDocument(blocks, inPart))
