@@ -52,6 +52,6 @@ public static class SourceFactory
             return Catalog.Open(locations, settings, http);
         }
         var statistics = new SourceStatistics();
-        return new MixedSource(locations.Select(l => Catalog.Open([l], settings, http, new SourceStatistics(statistics))).ToList(), weights, statistics);
+        return new MixedSource(locations.Select((l, k) => Catalog.Open([l], settings, http, new SourceStatistics(statistics, order: k))).ToList(), weights, statistics);
     }
 }

@@ -11,7 +11,10 @@ public sealed class SourceStatistics
     private readonly SourceStatistics? _parent;
     private const int MaxExamplesPerReason = 3;
     private readonly ConcurrentDictionary<string, long> _skipped = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _examples = new(StringComparer.Ordinal);
+    private readonly long _order;
+    private readonly Lock _examplesLock = new();
+    private readonly Dictionary<string, List<(long[] Key, string Example)>> _examples = new(StringComparer.Ordinal);
+    private long _exampleSequence;
     private long _recordsRead;
     private long _documentsYielded;
     private long _bytesRead;
@@ -28,9 +31,15 @@ public sealed class SourceStatistics
     }
 
     /// <summary>Counters for one part of a larger source (a file of a set): every count also goes to <paramref name="parent"/>.</summary>
-    public SourceStatistics(SourceStatistics parent)
+    /// <param name="parent">The larger source's counters.</param>
+    /// <param name="order">
+    /// The part's place in the larger source (a file's index in its set): the parent keeps the examples that come first
+    /// in that order, so parts read at once, whichever counts first, leave the same examples.
+    /// </param>
+    public SourceStatistics(SourceStatistics parent, long order = 0)
     {
         _parent = parent;
+        _order = order;
     }
 
     /// <summary>Records (lines, rows, pages) read from the underlying input.</summary>
@@ -133,15 +142,21 @@ public sealed class SourceStatistics
     /// <summary>Skips by reason (for example <c>namespace</c>, <c>empty_text</c>, <c>malformed_json</c>).</summary>
     public IReadOnlyDictionary<string, long> SkippedByReason => new SortedDictionary<string, long>(_skipped, StringComparer.Ordinal);
 
-    /// <summary>Up to three examples per skip reason, each naming the input and the line or offset.</summary>
+    /// <summary>
+    /// Up to three examples per skip reason, each naming the input and the line or offset: the first in the source's
+    /// order (a part's place, then the order its reader counted them), whatever order parts read at once counted them in.
+    /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Examples
     {
         get
         {
             var result = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-            foreach (KeyValuePair<string, ConcurrentQueue<string>> pair in _examples)
+            lock (_examplesLock)
             {
-                result[pair.Key] = pair.Value.ToArray();
+                foreach (KeyValuePair<string, List<(long[] Key, string Example)>> pair in _examples)
+                {
+                    result[pair.Key] = pair.Value.Select(e => e.Example).ToArray();
+                }
             }
             return result;
         }
@@ -163,18 +178,58 @@ public sealed class SourceStatistics
         _parent?.AddYielded();
     }
 
-    /// <summary>Counts one skipped record under <paramref name="reason"/>, keeping <paramref name="example"/> if few are kept yet.</summary>
-    public void AddSkip(string reason, string? example = null)
+    /// <summary>Counts one skipped record under <paramref name="reason"/>, keeping <paramref name="example"/> if it is among the first few.</summary>
+    public void AddSkip(string reason, string? example = null) =>
+        Skip(reason, example, example is null ? null : [Interlocked.Increment(ref _exampleSequence)]);
+
+    /// <param name="reason">The reason.</param>
+    /// <param name="example">The example, or null.</param>
+    /// <param name="key">Where the example stands in this source's order: its part's place at each level, then its number within the part.</param>
+    private void Skip(string reason, string? example, long[]? key)
     {
-        _parent?.AddSkip(reason, example);
         _skipped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
         if (example is not null)
         {
-            ConcurrentQueue<string> queue = _examples.GetOrAdd(reason, static _ => new ConcurrentQueue<string>());
-            if (queue.Count < MaxExamplesPerReason)
+            Keep(reason, example, key!);
+        }
+        _parent?.Skip(reason, example, key is null ? null : [_order, .. key]);
+    }
+
+    private void Keep(string reason, string example, long[] key)
+    {
+        lock (_examplesLock)
+        {
+            if (!_examples.TryGetValue(reason, out List<(long[] Key, string Example)>? kept))
             {
-                queue.Enqueue(example);
+                _examples[reason] = kept = new List<(long[] Key, string Example)>(MaxExamplesPerReason);
+            }
+            if (kept.Count == MaxExamplesPerReason)
+            {
+                if (Compare(key, kept[^1].Key) >= 0)
+                {
+                    return;
+                }
+                kept.RemoveAt(kept.Count - 1);
+            }
+            int at = kept.Count;
+            while (at > 0 && Compare(key, kept[at - 1].Key) < 0)
+            {
+                at--;
+            }
+            kept.Insert(at, (key, example));
+        }
+    }
+
+    private static int Compare(long[] a, long[] b)
+    {
+        for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            int c = a[i].CompareTo(b[i]);
+            if (c != 0)
+            {
+                return c;
             }
         }
+        return a.Length.CompareTo(b.Length);
     }
 }

@@ -60,7 +60,7 @@ public sealed class ArrowDocumentReader : IDocumentSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken: cancellationToken).ConfigureAwait(false);
         _ = Fingerprint;
         ArrowStreamReader reader;
         FileStream? file = null;

@@ -55,7 +55,7 @@ public sealed class FileSetSource : IPartitionedSource
     public int PartsAtOnce { get; }
 
     /// <summary>The part's source (opened lazily; reading has not started).</summary>
-    public IDocumentSource Part(int index) => _parts[index] ??= _open(_locations[index], new SourceStatistics(Statistics));
+    public IDocumentSource Part(int index) => _parts[index] ??= _open(_locations[index], new SourceStatistics(Statistics, order: index));
 
     public string DescribePartition(int index) => _locations[index];
 

@@ -71,7 +71,7 @@ public sealed class CsvDocumentReader : ISeekableSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false);
         // Offsets count a skipped byte order mark, so they stay file offsets a resume can seek to.
         var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, firstOffset: HasBom(input) ? 3 : 0);
         await foreach (Document document in ReadRecordsAsync(input, records, _options.ColumnNames, cancellationToken).ConfigureAwait(false))
@@ -206,7 +206,7 @@ public sealed class CsvDocumentReader : ISeekableSource
     /// <summary>The header row's column names, read on their own (the input is closed before the data is read); null for an empty file.</summary>
     private async Task<string[]?> ReadHeaderAsync(CancellationToken cancellationToken)
     {
-        using OpenedInput head = await OpenedInput.OpenAsync(_location, _http, _options.Http, null, cancellationToken).ConfigureAwait(false);
+        using OpenedInput head = await OpenedInput.OpenAsync(_location, _http, _options.Http, null, cancellationToken: cancellationToken).ConfigureAwait(false);
         var header = new DelimitedRecordReader(SkipBom(head), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes);
         return await header.ReadAsync(cancellationToken).ConfigureAwait(false) ? Header(header) : null;
     }

@@ -71,6 +71,22 @@ public static class Compression
     };
 
     /// <summary>Wraps <paramref name="raw"/> in a decompressor that checks integrity and reads across concatenated members.</summary>
+    /// <remarks>
+    /// A truncated input fails loudly instead of ending early. With more than one thread, zstd frames and bzip2 streams
+    /// are decompressed several at once (<see cref="ParallelUnitStream"/>), giving the same bytes; gzip is one member in
+    /// practice, and a member can only be inflated from its start, so gzip is always one thread.
+    /// </remarks>
+    public static Stream Decompress(CompressionKind kind, Stream raw, int threads) => (kind, threads) switch
+    {
+        (CompressionKind.Zstd, > 1) => new ParallelUnitStream(new ZstdFrameSplitter(raw), unit => Decompress(CompressionKind.Zstd, unit), threads),
+        (CompressionKind.Bzip2, > 1) => new ParallelUnitStream(new Bzip2StreamSplitter(raw), unit => Decompress(CompressionKind.Bzip2, unit), threads),
+        _ => Decompress(kind, raw),
+    };
+
+    /// <summary>Whether <see cref="Decompress(CompressionKind, Stream, int)"/> spreads <paramref name="kind"/> over several threads.</summary>
+    public static bool DecompressesInParallel(CompressionKind kind) => kind is CompressionKind.Zstd or CompressionKind.Bzip2;
+
+    /// <summary>Wraps <paramref name="raw"/> in a decompressor that checks integrity and reads across concatenated members, on the calling thread.</summary>
     /// <remarks>A truncated input fails loudly instead of ending early.</remarks>
     public static Stream Decompress(CompressionKind kind, Stream raw) => kind switch
     {

@@ -54,8 +54,9 @@ public sealed class OpenedInput : IDisposable
     /// <param name="http">The client for URLs; null uses a shared one that applies <see cref="HttpReadOptions.ConnectTimeout"/>.</param>
     /// <param name="httpOptions">Retries and timeouts for URLs; the defaults when null.</param>
     /// <param name="statistics">Where a URL's stream reports what it waits for (<see cref="SourceStatistics.Waiting"/>), or null.</param>
+    /// <param name="decompressThreads">Threads that decompress a zstd or bzip2 input (<see cref="Input.Compression.Decompress(CompressionKind, Stream, int)"/>).</param>
     /// <param name="cancellationToken">Cancels opening.</param>
-    public static async Task<OpenedInput> OpenAsync(string location, HttpClient? http = null, HttpReadOptions? httpOptions = null, SourceStatistics? statistics = null, CancellationToken cancellationToken = default)
+    public static async Task<OpenedInput> OpenAsync(string location, HttpClient? http = null, HttpReadOptions? httpOptions = null, SourceStatistics? statistics = null, int decompressThreads = 1, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(location);
         Stream raw;
@@ -104,7 +105,7 @@ public sealed class OpenedInput : IDisposable
         try
         {
             // Decompressors read their own header at once (bzip2's block size), so this is inside the try too.
-            Stream content = Input.Compression.Decompress(kind, replay);
+            Stream content = Input.Compression.Decompress(kind, replay, decompressThreads);
             opened.Content = content;
             byte[] head = opened._headArray = HandOffArrayPool.Rent<byte>(HeadBytes);
             int headLength = await ReadUpToAsync(content, head.AsMemory(0, HeadBytes), cancellationToken).ConfigureAwait(false);

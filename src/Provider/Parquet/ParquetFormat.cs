@@ -128,19 +128,21 @@ public sealed class ParquetDocumentReader : IPartitionedSource
             }
             long groupStart = fileLength * group / rowGroups.Length;
             long groupEnd = fileLength * (group + 1) / rowGroups.Length;
+            // The group's own counters, so row groups decoded at once keep the examples of the first in file order.
+            var counts = new SourceStatistics(Statistics, order: group);
             for (int i = 0; i < count; i++, row++)
             {
                 // Parquet has no decompressed stream to count: the group's share of the file stands for its bytes.
-                Statistics.AddRecord(i == 0 ? groupEnd - groupStart : 0);
+                counts.AddRecord(i == 0 ? groupEnd - groupStart : 0);
                 int cell = i;
                 string id = binding.IdColumn >= 0 && columns[binding.IdColumn][i] is { Length: > 0 } given ? given : row.ToString(CultureInfo.InvariantCulture);
                 string text = binding.JoinText(c => columns[c][cell]);
                 if (string.IsNullOrWhiteSpace(text) && !_lines.KeepEmptyText)
                 {
-                    Statistics.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
+                    counts.AddSkip("empty_text", $"{_location}: row {row} (row group {group}) has empty text");
                     continue;
                 }
-                Statistics.AddYielded();
+                counts.AddYielded();
                 yield return new Document(id, text)
                 {
                     Labels = binding.LabelColumn >= 0 ? ColumnBinding.SplitLabels(columns[binding.LabelColumn][i]) : null,

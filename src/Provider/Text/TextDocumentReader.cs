@@ -78,7 +78,7 @@ public sealed class TextDocumentReader : ISeekableSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken: cancellationToken).ConfigureAwait(false);
         await foreach (Document document in ReadDocumentsAsync(input, 0, 1, cancellationToken).ConfigureAwait(false))
         {
             yield return document;

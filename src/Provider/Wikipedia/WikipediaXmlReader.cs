@@ -63,7 +63,7 @@ public sealed class WikipediaXmlReader : IDocumentSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false);
         _ = Fingerprint;
         var settings = new XmlReaderSettings
         {

@@ -226,6 +226,24 @@ public abstract class SourceContractTests
         Assert.Equal(single.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)), all.OrderBy(d => d.Part).ThenBy(d => d.Ordinal));
     }
 
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(5, 16)]
+    public async Task ParallelDecode_SameStreamSkipsAndPositionsAsTheSerialDecode(int seed, int buffer)
+    {
+        using var files = new TempFiles();
+        string location = Write(files, withBadRecord: HasBadRecords);
+        var options = new DocumentStreamOptions { Seed = seed, ShuffleBuffer = buffer, Epochs = 2 };
+
+        ParallelRead serial = await ParallelRead.RunAsync(location, Settings, options, decodeThreads: 1, partsAtOnce: 1);
+        ParallelRead parallel = await ParallelRead.RunAsync(location, Settings, options, decodeThreads: 4, partsAtOnce: 3);
+
+        Assert.Equal(2 * Count, serial.Documents.Count);
+        Assert.Equal(serial.Documents, parallel.Documents);
+        Assert.Equal(serial.Positions, parallel.Positions);
+        Assert.Equal(serial.Skips, parallel.Skips);
+    }
+
     protected static string Lines(Func<int, string> line, bool withBadRecord, string bad) =>
         string.Concat(Enumerable.Range(0, Count).Select(i => (withBadRecord && i == Count / 2 ? bad + "\n" : string.Empty) + line(i) + "\n"));
 }
@@ -601,5 +619,32 @@ public sealed class TextSourceContractTests : SourceContractTests
         // Plain text's bad record: a line that is not UTF-8 (the byte 0xFF never is), written as \u0001 first.
         byte[] text = Encoding.UTF8.GetBytes(Lines(Text, withBadRecord, "\u0001"));
         return files.WriteBytes("notes.txt", [.. text.Select(b => b == 1 ? (byte)0xFF : b)]);
+    }
+}
+
+/// <summary>
+/// A rank's stream read with a number of decode threads and parts at once, written down in full: every document's
+/// fields and provenance, the position after each, and the skips with their examples.
+/// </summary>
+internal sealed record ParallelRead(List<string> Documents, List<string> Positions, List<string> Skips)
+{
+    public static async Task<ParallelRead> RunAsync(string location, SourceSettings settings, DocumentStreamOptions options, int decodeThreads, int partsAtOnce)
+    {
+        IDocumentSource source = SourceFactory.Create(location, settings with { Lines = settings.Lines with { DecodeThreads = decodeThreads, PartsAtOnce = partsAtOnce } });
+        var stream = new DocumentStream(source, options);
+        var documents = new List<string>();
+        var positions = new List<string>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (Document d in stream.ReadAsync(cancellationToken: cts.Token))
+        {
+            string labels = d.Labels is null ? "-" : string.Join(',', d.Labels);
+            string metadata = d.Metadata is null ? "-" : string.Join(',', d.Metadata.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={m.Value}"));
+            documents.Add($"{d.Ordinal}|{d.Id}|{d.Text}|{labels}|{metadata}|{d.SourcePart}|{d.SourceOrdinal}|{d.SourceOffset}|{d.SourceLine}|{d.SourceName}");
+            positions.Add(stream.Positions.PositionAt(d.Ordinal + 1).ToJson());
+        }
+        var skips = source.Statistics.SkippedByReason.Select(r => $"{r.Key}={r.Value}")
+            .Concat(source.Statistics.Examples.OrderBy(e => e.Key, StringComparer.Ordinal).SelectMany(e => e.Value.Select(x => $"{e.Key}: {x}")))
+            .ToList();
+        return new ParallelRead(documents, positions, skips);
     }
 }
