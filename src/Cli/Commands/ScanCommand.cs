@@ -6,6 +6,7 @@ using StreamLoader.Cli.Reporting;
 using StreamLoader.Core.Documents;
 using StreamLoader.Provider;
 using StreamLoader.Provider.Catalog;
+using StreamLoader.Provider.Input;
 
 namespace StreamLoader.Cli.Commands;
 
@@ -41,10 +42,14 @@ internal static class ScanCommand
             IReadOnlyList<double>? weights = CommandLineSettings.ReadWeights(result);
             SourceCatalog catalog = SourceFactory.Catalog;
             var formats = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            var decompression = new SortedDictionary<string, string>(StringComparer.Ordinal);
             ISourceFormat? forced = catalog.Forced(settings);
+            int threads = Provider.Decoding.OrderedDecode.Resolve(settings.Lines.DecodeThreads);
             foreach (string file in catalog.Expand(locations, settings))
             {
-                formats[file] = (forced ?? catalog.Detect(file, settings).Format).Name;
+                (ISourceFormat detected, SourceProbe probe) = catalog.Detect(file, settings);
+                formats[file] = (forced ?? detected).Name;
+                decompression[file] = Decompression(probe.Compression, threads);
             }
             IDocumentSource source = SourceFactory.Create(locations, settings, weights);
             bool progress = result.GetValue(CliOptions.Progress) is not "none";
@@ -78,7 +83,8 @@ internal static class ScanCommand
                 stats.Resumes,
                 seconds,
                 documents / seconds,
-                stats.BytesRead / seconds / 1e6);
+                stats.BytesRead / seconds / 1e6,
+                decompression);
             Console.Out.WriteLine(json ? System.Text.Json.JsonSerializer.Serialize(summary, SummaryJsonContext.Default.ScanSummary) : Report(summary));
             if (result.GetValue(CliOptions.SummaryJson) is { } path)
             {
@@ -96,6 +102,15 @@ internal static class ScanCommand
         }
     }
 
+    /// <summary>How an input's compression is undone: on how many threads, and for gzip why only one.</summary>
+    private static string Decompression(CompressionKind kind, int threads) => kind switch
+    {
+        CompressionKind.None => "none",
+        CompressionKind.Gzip => "gzip, on one thread (a gzip member inflates only from its start, so it cannot be split)",
+        _ when threads > 1 && Compression.DecompressesInParallel(kind) => string.Create(CultureInfo.InvariantCulture, $"{Compression.Name(kind)}, {(kind == CompressionKind.Zstd ? "frames" : "streams")} on {threads} threads (--decode-threads)"),
+        _ => $"{Compression.Name(kind)}, on one thread",
+    };
+
     private static string Line(SourceStatistics stats, long documents, double seconds, bool final)
     {
         string read = stats.RawBytesTotal is long total && total > 0 ? $", {100.0 * stats.RawBytesRead / total:0.0}% of {ProgressViews.Human(total)}B" : string.Empty;
@@ -112,6 +127,10 @@ internal static class ScanCommand
         foreach (IGrouping<string, KeyValuePair<string, string>> group in s.Formats.GroupBy(f => f.Value))
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"format      {group.Key}{(s.Formats.Count > 1 ? $" ({group.Count()} file{(group.Count() == 1 ? string.Empty : "s")})" : string.Empty)}"));
+        }
+        foreach (IGrouping<string, KeyValuePair<string, string>> group in s.Decompression.GroupBy(f => f.Value).Where(g => g.Key != "none"))
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"compression {group.Key}{(s.Decompression.Count > 1 ? $" ({group.Count()} file{(group.Count() == 1 ? string.Empty : "s")})" : string.Empty)}"));
         }
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"documents   {s.Documents:N0}"));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"characters  {s.Characters:N0}"));

@@ -346,6 +346,7 @@ public sealed record SettingsReport(int Seed, int SequenceLength, int BatchSize,
 /// <param name="Seconds">Wall time of the scan.</param>
 /// <param name="DocumentsPerSecond">Documents per second.</param>
 /// <param name="MegabytesPerSecond">Decompressed MB (10^6 bytes) per second.</param>
+/// <param name="Decompression">Per file, how its compression is undone: none, or the compression and on how many threads.</param>
 public sealed record ScanSummary(
     string Schema,
     string Source,
@@ -360,7 +361,8 @@ public sealed record ScanSummary(
     long HttpResumes,
     double Seconds,
     double DocumentsPerSecond,
-    double MegabytesPerSecond);
+    double MegabytesPerSecond,
+    IReadOnlyDictionary<string, string> Decompression);
 
 /// <summary>Source-generated JSON for --summary-json run reports (snake_case, no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
