@@ -44,11 +44,9 @@ public class ParallelDecompressionBenchmarks
 
     private static byte[] Plain()
     {
-        string shared = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "text", "python3.11-doc-3.11.2-rst.jsonl.gz"));
-        if (!File.Exists(shared))
-        {
-            throw new FileNotFoundException($"{shared}: the Python docs corpus from ../shared/data is needed to make the 200 MB file.", shared);
-        }
+        const string Corpus = "text/python3.11-doc-3.11.2-rst.jsonl.gz";
+        string shared = BenchCorpus.Shared(Corpus)
+            ?? throw new FileNotFoundException($"../shared/data/{Corpus}: the Python docs corpus is needed to make the 200 MB file.", Corpus);
         using var gzip = new GZipStream(File.OpenRead(shared), CompressionMode.Decompress);
         using var reader = new StreamReader(gzip);
         string[] lines = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
