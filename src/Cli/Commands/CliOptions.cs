@@ -54,7 +54,7 @@ internal static class CliOptions
             HelpName = o.Option.HelpName,
         })
         .ToList();
-    public static readonly Option<int> DecodeThreads = new("--decode-threads") { Description = "Threads that decode records (UTF-8 checks, JSON parsing) beside the one that reads and frames them; 0 is one per core, 1 decodes on the reading thread. The documents and their order do not change with it.", DefaultValueFactory = _ => 0, HelpName = "n" };
+    public static readonly Option<int> DecodeThreads = new("--decode-threads") { Description = "Threads that decode records (UTF-8 checks, JSON parsing, a Wikipedia page's wikitext into prose) and decompress zstd frames and bzip2 streams, beside the one that reads and frames them; 0 is one per core, 1 does it all on the reading thread. The documents and their order do not change with it.", DefaultValueFactory = _ => 0, HelpName = "n" };
     public static readonly Option<int> PartsAtOnce = new("--parts-at-once") { Description = "Files of a many-file source (or row groups of a Parquet file) read at once, each ahead of its turn; 0 is one per two cores, at least 2. The documents and their order do not change with it.", DefaultValueFactory = _ => 0, HelpName = "n" };
     public static readonly Option<string> OnBadRecord = new("--on-bad-record") { Description = "Malformed, invalid-UTF-8 or oversized records: 'skip' counts and reports them, 'fail' stops at the first.", DefaultValueFactory = _ => "skip", HelpName = "skip|fail" };
     public static readonly Option<double> ConnectTimeout = new("--connect-timeout") { Description = "HTTP(S) sources: seconds to wait for a connection.", DefaultValueFactory = _ => s_http.ConnectTimeout.TotalSeconds, HelpName = "s" };

@@ -31,9 +31,10 @@ public sealed record LineReaderOptions
     public bool KeepEmptyText { get; init; }
 
     /// <summary>
-    /// Threads that decode records (UTF-8 checks, JSON parsing and unescaping) beside the serial stage that reads and
-    /// frames them; 0 (the default) means one per core, 1 decodes on the reading thread. The documents, their order
-    /// and every skip are the same whatever the number.
+    /// Threads that decode records (UTF-8 checks, JSON parsing and unescaping, a Wikipedia page's wikitext into prose)
+    /// and decompress zstd frames and bzip2 streams, beside the serial stage that reads and frames them; 0 (the
+    /// default) means one per core, 1 does it all on the reading thread. The documents, their order and every skip are
+    /// the same whatever the number.
     /// </summary>
     public int DecodeThreads { get; init; }
 

@@ -65,6 +65,47 @@ public sealed class WikipediaXmlReader : IDocumentSource
     {
         using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false);
         _ = Fingerprint;
+        // The serial stage parses the XML and counts the skips a page's fields decide; cleaning the wikitext into prose,
+        // the costly part, runs on the decode threads, and the pages come back in order.
+        IAsyncEnumerable<PageChunk> framed = FramePagesAsync(input, cancellationToken);
+        await foreach (PageChunk chunk in Decoding.OrderedDecode.RunAsync(framed, Clean, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false))
+        {
+            using (chunk)
+            {
+                for (int i = 0; i < chunk.Pages.Count; i++)
+                {
+                    (Page page, long line) = chunk.Pages[i];
+                    string text = chunk.Texts[i]!;
+                    if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
+                    {
+                        Statistics.AddSkip("empty_text", $"{_location}: line {line}: page {page.Id} '{page.Title}' has no prose");
+                        continue;
+                    }
+                    var metadata = new Dictionary<string, string>(2, StringComparer.Ordinal)
+                    {
+                        ["title"] = page.Title,
+                        ["namespace"] = page.Namespace!.Value.ToString(CultureInfo.InvariantCulture),
+                    };
+                    Statistics.AddYielded();
+                    yield return new Document(page.Id!, text) { Metadata = metadata };
+                }
+            }
+        }
+    }
+
+    /// <summary>A worker's part: each page's wikitext into prose (or as it is, with <see cref="WikipediaXmlOptions.RawWikitext"/>).</summary>
+    private void Clean(PageChunk chunk)
+    {
+        for (int i = 0; i < chunk.Pages.Count; i++)
+        {
+            string wikitext = chunk.Pages[i].Page.Text;
+            chunk.Texts[i] = _options.RawWikitext ? wikitext : WikitextCleaner.Clean(wikitext);
+        }
+    }
+
+    /// <summary>The serial stage: pages parsed from the XML, those a field rules out counted in order, the rest in chunks.</summary>
+    private async IAsyncEnumerable<PageChunk> FramePagesAsync(OpenedInput input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var settings = new XmlReaderSettings
         {
             DtdProcessing = DtdProcessing.Prohibit,
@@ -77,21 +118,34 @@ public sealed class WikipediaXmlReader : IDocumentSource
         var bad = new BadRecordTracker(_location, "a Wikipedia XML dump", _options.Lines, Statistics);
         long page = 0;
         long counted = 0;
+        var chunk = new PageChunk();
+        long chunkCharacters = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Page? parsed;
+            Exception? failure = null;
             try
             {
-                if (!ReadToNextPage(xml))
-                {
-                    break;
-                }
-                parsed = ReadPage(xml, _options.Lines.MaxLineBytes);
+                parsed = ReadToNextPage(xml) ? ReadPage(xml, _options.Lines.MaxLineBytes) : null;
             }
             catch (Exception ex) when (ex is XmlException or IOException or InvalidDataException or EndOfStreamException or ICSharpCode.SharpZipLib.SharpZipBaseException or ZstdSharp.ZstdException)
             {
-                throw input.DescribeFailure(ex, (xml as IXmlLineInfo)?.LineNumber ?? 0);
+                failure = input.DescribeFailure(ex, (xml as IXmlLineInfo)?.LineNumber ?? 0);
+                parsed = null;
+            }
+            if (parsed is null)
+            {
+                // The pages before a failure are handed on first; the failure then keeps its place.
+                if (chunk.Pages.Count > 0)
+                {
+                    yield return chunk;
+                }
+                if (failure is not null)
+                {
+                    throw failure;
+                }
+                yield break;
             }
             page++;
             Statistics.AddRecord(input.ContentBytesRead - counted);
@@ -119,19 +173,34 @@ public sealed class WikipediaXmlReader : IDocumentSource
                 Statistics.AddSkip("redirect");
                 continue;
             }
-            string text = _options.RawWikitext ? parsed.Text : WikitextCleaner.Clean(parsed.Text);
-            if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
+            chunk.Pages.Add((parsed, line));
+            chunk.Texts.Add(null);
+            chunkCharacters += parsed.Text.Length;
+            if (chunk.Pages.Count >= PageChunk.MaxPages || chunkCharacters >= PageChunk.TargetCharacters)
             {
-                Statistics.AddSkip("empty_text", $"{_location}: line {line}: page {parsed.Id} '{parsed.Title}' has no prose");
-                continue;
+                yield return chunk;
+                chunk = new PageChunk();
+                chunkCharacters = 0;
             }
-            var metadata = new Dictionary<string, string>(2, StringComparer.Ordinal)
-            {
-                ["title"] = parsed.Title,
-                ["namespace"] = parsed.Namespace.Value.ToString(CultureInfo.InvariantCulture),
-            };
-            Statistics.AddYielded();
-            yield return new Document(parsed.Id, text) { Metadata = metadata };
+        }
+    }
+
+    /// <summary>Pages the serial stage parsed, with the line each ended on, and the prose the decode made of each.</summary>
+    private sealed class PageChunk : IDisposable
+    {
+        /// <summary>Most pages a chunk holds.</summary>
+        public const int MaxPages = 32;
+
+        /// <summary>A chunk is handed on once its wikitext reaches this many characters.</summary>
+        public const int TargetCharacters = 1 << 20;
+
+        public List<(Page Page, long Line)> Pages { get; } = new(MaxPages);
+
+        public List<string?> Texts { get; } = new(MaxPages);
+
+        public void Dispose()
+        {
+            // Nothing pooled: the pages and their text go with the chunk.
         }
     }
 

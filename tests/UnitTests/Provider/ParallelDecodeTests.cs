@@ -129,6 +129,24 @@ public sealed class ParallelDecodeTests
         Assert.Contains(serial.Skips, s => s.StartsWith("malformed_json=", StringComparison.Ordinal));
     }
 
+    [SkippableTheory]
+    [InlineData(0, 0)]
+    [InlineData(8, 32)]
+    public async Task WikipediaXml_RealDumpCleanedOnWorkers_SameAsTheSerialDecode(int seed, int buffer)
+    {
+        string dump = SharedData.Require("wiki/enwiki-pages-articles-shortened-205pages.xml.bz2");
+        var options = new DocumentStreamOptions { Seed = seed, ShuffleBuffer = buffer };
+
+        ParallelRead serial = await ParallelRead.RunAsync(dump, new SourceSettings(), options, decodeThreads: 1, partsAtOnce: 1);
+        ParallelRead parallel = await ParallelRead.RunAsync(dump, new SourceSettings(), options, decodeThreads: 4, partsAtOnce: 1);
+
+        Assert.True(serial.Documents.Count > 64, $"{serial.Documents.Count} pages: more than two chunks");
+        Assert.Equal(serial.Documents, parallel.Documents);
+        Assert.Equal(serial.Positions, parallel.Positions);
+        Assert.Equal(serial.Skips, parallel.Skips);
+        Assert.Contains(serial.Skips, s => s.StartsWith("redirect=", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task TruncatedGzip_ParallelDecode_FailsAfterTheSameDocumentsAsTheSerialOne()
     {
