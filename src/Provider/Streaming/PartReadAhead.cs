@@ -43,9 +43,21 @@ internal static class PartReadAhead
         int next = 0;
         try
         {
-            while (true)
+            // Starts parts up to the limit. The first part of the read starts alone, and the others once it has
+            // handed on its first document: reading ahead must not delay the first batch.
+            void StartParts()
             {
                 while (reading.Count < atOnce && next < order.Count)
+                {
+                    int part = order[next++];
+                    var buffer = new PartBuffer();
+                    reading.Enqueue((part, buffer, Task.Run(() => ReadIntoAsync(source, part, buffer, stop.Token), CancellationToken.None)));
+                }
+            }
+
+            while (true)
+            {
+                if (reading.Count == 0 && next < order.Count)
                 {
                     int part = order[next++];
                     var buffer = new PartBuffer();
@@ -55,7 +67,7 @@ internal static class PartReadAhead
                 {
                     yield break;
                 }
-                yield return (current.Part, DrainAsync(current.Buffer, current.Reader, cancellationToken));
+                yield return (current.Part, DrainAsync(current.Buffer, current.Reader, StartParts, cancellationToken));
                 reading.Dequeue().Buffer.Dispose();
             }
         }
@@ -78,12 +90,26 @@ internal static class PartReadAhead
     }
 
     /// <summary>A part's documents as its reader buffered them, then its reader's error, if any, before the part ends.</summary>
-    private static async IAsyncEnumerable<Document> DrainAsync(PartBuffer buffer, Task reader, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="buffer">The part's documents.</param>
+    /// <param name="reader">The part's reader, awaited at the end for its error.</param>
+    /// <param name="readAhead">Starts the parts after it, once it has handed on its first document (or ended).</param>
+    /// <param name="cancellationToken">Stops taking.</param>
+    private static async IAsyncEnumerable<Document> DrainAsync(PartBuffer buffer, Task reader, Action readAhead, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        bool started = false;
         await foreach (Document document in buffer.Documents.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             buffer.Taken(document);
+            if (!started)
+            {
+                started = true;
+                readAhead();
+            }
             yield return document;
+        }
+        if (!started)
+        {
+            readAhead();
         }
         await reader.ConfigureAwait(false);
     }

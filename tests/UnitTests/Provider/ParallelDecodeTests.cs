@@ -177,6 +177,37 @@ public sealed class ParallelDecodeTests
     }
 
     [Fact]
+    public async Task ManyFiles_APartReadAheadFails_ItsErrorComesAfterThePartsBeforeIt()
+    {
+        using var files = new TempFiles();
+        string folder = files.Path("shards");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "part-0.jsonl.gz"), TempFiles.Gzip(Encoding.UTF8.GetString(JsonlWithBadLines(600, 0))));
+        byte[] cut = TempFiles.Gzip(Encoding.UTF8.GetString(JsonlWithBadLines(600, 1)));
+        File.WriteAllBytes(Path.Combine(folder, "part-1.jsonl.gz"), cut[..(cut.Length / 2)]);
+        File.WriteAllBytes(Path.Combine(folder, "part-2.jsonl.gz"), TempFiles.Gzip(Encoding.UTF8.GetString(JsonlWithBadLines(600, 2))));
+
+        var read = new List<int>();
+        foreach (int parts in new[] { 1, 3 })
+        {
+            IDocumentSource source = SourceFactory.Create(folder, Strict with { Lines = Strict.Lines with { DecodeThreads = 2, PartsAtOnce = parts } });
+            int documents = 0;
+            SourceFormatException error = await Assert.ThrowsAsync<SourceFormatException>(async () =>
+            {
+                await foreach (Document _ in source.ReadAsync())
+                {
+                    documents++;
+                }
+            });
+            Assert.Contains("part-1.jsonl.gz", error.Message, StringComparison.Ordinal);
+            read.Add(documents);
+        }
+
+        Assert.Equal(read[0], read[1]);
+        Assert.True(read[0] > 500, $"{read[0]} documents before the cut part's failure");
+    }
+
+    [Fact]
     public async Task OrderedDecode_ConsumerStopsEarly_EveryChunkInFlightFinishesAndIsDisposed()
     {
         var disposed = new List<int>();
