@@ -105,17 +105,7 @@ public class DecompressionBenchmarks
         }
     }
 
-    private long Drain(Stream stream)
-    {
-        long total = 0;
-        int read;
-        while ((read = stream.Read(_buffer)) > 0)
-        {
-            total += read;
-        }
-        stream.Dispose();
-        return total;
-    }
+    private long Drain(Stream stream) => DecompressedStreams.Drain(stream, _buffer);
 
     [Benchmark(Baseline = true)]
     public long GzipSharpZipLib() => Drain(new ICSharpCode.SharpZipLib.GZip.GZipInputStream(new MemoryStream(_gzip), 1 << 16));
@@ -128,4 +118,21 @@ public class DecompressionBenchmarks
 
     [Benchmark]
     public long Bzip2Provider() => Drain(Compression.Decompress(CompressionKind.Bzip2, new MemoryStream(_bzip2)));
+}
+
+/// <summary>Reading a decompressing stream to its end, for the decompression benchmarks.</summary>
+internal static class DecompressedStreams
+{
+    /// <summary>Reads <paramref name="stream"/> to its end through <paramref name="buffer"/>, disposes it, and returns the bytes read.</summary>
+    public static long Drain(Stream stream, byte[] buffer)
+    {
+        long total = 0;
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            total += read;
+        }
+        stream.Dispose();
+        return total;
+    }
 }

@@ -77,17 +77,7 @@ public class ParallelDecompressionBenchmarks
         return output.ToArray();
     }
 
-    private long Drain(Stream stream)
-    {
-        long total = 0;
-        int read;
-        while ((read = stream.Read(_buffer)) > 0)
-        {
-            total += read;
-        }
-        stream.Dispose();
-        return total;
-    }
+    private long Drain(Stream stream) => DecompressedStreams.Drain(stream, _buffer);
 
     [Benchmark(Baseline = true)]
     public long OneThread() => Drain(Compression.Decompress(Compressed, new MemoryStream(_input), threads: 1));

@@ -7,7 +7,7 @@ namespace StreamLoader.Tests.Provider;
 /// <summary>gzip through the runtime's zlib must still fail on every cut of the input, not end early.</summary>
 public sealed class CompressionTests
 {
-    private static string Text(int seed, int length)
+    internal static string Text(int seed, int length)
     {
         var random = new Random(seed);
         var text = new StringBuilder(length);

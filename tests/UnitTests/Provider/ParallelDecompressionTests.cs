@@ -9,16 +9,7 @@ namespace StreamLoader.Tests.Provider;
 /// </summary>
 public sealed class ParallelDecompressionTests
 {
-    private static string Text(int seed, int length)
-    {
-        var random = new Random(seed);
-        var text = new StringBuilder(length);
-        while (text.Length < length)
-        {
-            text.Append("word").Append(random.Next(5000)).Append(random.Next(0, 30) == 0 ? '\n' : ' ');
-        }
-        return text.ToString(0, length);
-    }
+    private static string Text(int seed, int length) => CompressionTests.Text(seed, length);
 
     /// <summary>Units of the given sizes, each compressed on its own and concatenated (as pzstd and pbzip2 write).</summary>
     internal static (byte[] Compressed, byte[] Plain) Units(CompressionKind kind, int[] sizes)
