@@ -22,8 +22,11 @@ public static class SerialStage
     /// </summary>
     public static SourceSettings Only(SourceSettings settings) => settings with { Lines = settings.Lines with { SerialStageOnly = true, PartsAtOnce = 1 } };
 
-    /// <summary>The settings that decode on the reading thread: the whole provider on one thread, its CPU per record.</summary>
-    public static SourceSettings OneThread(SourceSettings settings) => settings with { Lines = settings.Lines with { DecodeThreads = 1 } };
+    /// <summary>
+    /// The settings that do everything on the reading thread, one part at a time: the whole provider on one thread, so
+    /// its time is its CPU per record.
+    /// </summary>
+    public static SourceSettings OneThread(SourceSettings settings) => settings with { Lines = settings.Lines with { DecodeThreads = 1, PartsAtOnce = 1 } };
 
     /// <summary>
     /// Seconds the serial stage of <paramref name="source"/> (opened with <see cref="Only"/>) takes to frame its first

@@ -35,6 +35,7 @@ internal sealed class ParallelUnitStream : ReadOnlyForwardStream
     private int _currentAt;
     private Stream? _serialRest;
     private bool _split;
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _splitFailure;
     private bool _disposed;
 
     /// <param name="splitter">Finds the units of the raw input.</param>
@@ -73,6 +74,7 @@ internal sealed class ParallelUnitStream : ReadOnlyForwardStream
                 Use(next.GetAwaiter().GetResult());
                 continue;
             }
+            _splitFailure?.Throw();
             return _serialRest?.Read(buffer) ?? 0;
         }
     }
@@ -97,6 +99,7 @@ internal sealed class ParallelUnitStream : ReadOnlyForwardStream
                 Use(await next.ConfigureAwait(false));
                 continue;
             }
+            _splitFailure?.Throw();
             return _serialRest is null ? 0 : await _serialRest.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -127,7 +130,18 @@ internal sealed class ParallelUnitStream : ReadOnlyForwardStream
     {
         while (!_split && _inFlight.Count < _depth)
         {
-            SplitUnit unit = await _splitter.NextAsync(_mostUnitBytes, cancellationToken).ConfigureAwait(false);
+            SplitUnit unit;
+            try
+            {
+                unit = await _splitter.NextAsync(_mostUnitBytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A cut-off or damaged input keeps its place: the units split before it are handed on first.
+                _split = true;
+                _splitFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+                return;
+            }
             if (unit.Bytes is null)
             {
                 _split = true;

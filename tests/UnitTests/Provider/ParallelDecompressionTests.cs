@@ -94,6 +94,40 @@ public sealed class ParallelDecompressionTests
         }
     }
 
+    [Theory]
+    [InlineData(CompressionKind.Zstd)]
+    [InlineData(CompressionKind.Bzip2)]
+    public void CutInsideALaterUnit_TheUnitsBeforeItAreHandedOnFirst(CompressionKind kind)
+    {
+        int[] sizes = [60_000, 60_000, 60_000, 60_000, 60_000];
+        (byte[] compressed, byte[] plain) = Units(kind, sizes);
+        int lastUnit = Units(kind, [sizes[^1]]).Compressed.Length;
+        byte[] cut = compressed[..(compressed.Length - (lastUnit / 2))];
+
+        using Stream parallel = Compression.Decompress(kind, new MemoryStream(cut), threads: 3);
+        using var output = new MemoryStream();
+        var buffer = new byte[5000];
+        Exception? error = null;
+        try
+        {
+            int read;
+            while ((read = parallel.Read(buffer)) > 0)
+            {
+                output.Write(buffer, 0, read);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        {
+            error = ex;
+        }
+
+        Assert.NotNull(error);
+        // The first four units are whole: their bytes all come before the failure.
+        int whole = sizes[..4].Sum();
+        Assert.True(output.Length >= whole, $"{output.Length:N0} bytes before the failure, of {whole:N0} in the whole units");
+        Assert.Equal(plain[..whole], output.ToArray()[..whole]);
+    }
+
     [Fact]
     public async Task Bzip2_GarbageBetweenStreams_Fails()
     {
