@@ -113,7 +113,7 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             frame.Dispose();
-            ThrowStopped();
+            await ThrowStoppedAsync().ConfigureAwait(false);
         }
         catch
         {
@@ -123,11 +123,33 @@ public sealed class ZeroMqBatchWriter : IBatchWriter
         if (_stopped.IsCancellationRequested)
         {
             frame.Dispose();
-            ThrowStopped();
+            await ThrowStoppedAsync().ConfigureAwait(false);
         }
         _protocol.CountAccepted();
         _outbox.Enqueue(new ZeroMqLoaderProtocol.Outgoing(new ZeroMqLoaderProtocol.Frame(sequence, frame), End: false, Error: null));
     }
+
+    /// <summary>
+    /// The stream stopped: once the socket's thread has taken every batch handed over before (each then counted as
+    /// returned), so that the report a writer reads on seeing the stop accounts for all of them, throws why.
+    /// </summary>
+    private async Task ThrowStoppedAsync()
+    {
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _outbox.Enqueue(ZeroMqLoaderProtocol.Outgoing.Barrier(taken));
+            await Task.WhenAny(taken.Task, _pollerFault.Task).WaitAsync(BarrierWait).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or TimeoutException)
+        {
+            // The socket's thread is gone or stuck: what it had not taken stays unaccounted, and the report says so.
+        }
+        ThrowStopped();
+    }
+
+    // How long a writer that saw the stop waits for the socket's thread to take what was handed over before.
+    private static readonly TimeSpan BarrierWait = TimeSpan.FromSeconds(5);
 
     private void ThrowStopped()
     {

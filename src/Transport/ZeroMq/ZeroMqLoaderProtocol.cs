@@ -190,10 +190,15 @@ internal sealed class ZeroMqLoaderProtocol
         }
     }
 
-    /// <summary>What the writer handed over: a batch's frame, or the end of the stream.</summary>
+    /// <summary>What the writer handed over: a batch's frame, the end of the stream, or a barrier.</summary>
     public void Take(Outgoing item)
     {
         ArgumentNullException.ThrowIfNull(item);
+        if (item is { Frame: null, End: false })
+        {
+            item.Done?.TrySetResult();
+            return;
+        }
         if (item.End)
         {
             _end = item;
@@ -769,7 +774,12 @@ internal sealed class ZeroMqLoaderProtocol
     internal sealed record Frame(long Sequence, PooledFrameBuffer Buffer, bool FromLost = false, long SentAt = 0);
 
     // AwaitLate: a failure (not a stop) waits for consumers expected and not yet joined, to tell them why.
-    internal sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null, bool AwaitLate = false);
+    // Neither a frame nor the end: a barrier, done once everything handed over before it has been taken.
+    internal sealed record Outgoing(Frame? Frame, bool End, string? Error, TaskCompletionSource? Done = null, bool AwaitLate = false)
+    {
+        /// <summary>A barrier: <paramref name="done"/> completes when the socket's thread reaches it, after every item handed over before.</summary>
+        public static Outgoing Barrier(TaskCompletionSource done) => new(null, End: false, Error: null, Done: done);
+    }
 
     private sealed class Peer
     {

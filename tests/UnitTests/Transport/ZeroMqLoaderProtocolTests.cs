@@ -114,6 +114,25 @@ public sealed class ZeroMqLoaderProtocolTests
     }
 
     [Fact]
+    public void EveryConsumerSaidBye_ABatchTakenAfterwards_IsReturned_AndABarrierAfterItIsDone()
+    {
+        var loader = new Loader();
+        loader.Hello("a", window: 1);
+        loader.Batch(0);
+        loader.Send("a", ZeroMqProtocol.Bye);
+        Assert.True(loader.Stopped);
+
+        // The writer accepted one more before it saw the stop, then waits for a barrier before it reads the report.
+        loader.Batch(1);
+        var taken = new TaskCompletionSource();
+        loader.Protocol.Take(ZeroMqLoaderProtocol.Outgoing.Barrier(taken));
+
+        Assert.True(taken.Task.IsCompleted);
+        Assert.Null(loader.Protocol.Report.Unbalanced());
+        Assert.Equal((2L, 2L), (loader.Protocol.Report.Sent, loader.Protocol.Report.Returned));
+    }
+
+    [Fact]
     public void AMessageBeforeHello_IsRefused_AndCounted()
     {
         var loader = new Loader();
