@@ -44,7 +44,7 @@ internal static class ScanCommand
             var formats = new SortedDictionary<string, string>(StringComparer.Ordinal);
             var decompression = new SortedDictionary<string, string>(StringComparer.Ordinal);
             ISourceFormat? forced = catalog.Forced(settings);
-            int threads = Provider.Decoding.OrderedDecode.Resolve(settings.Lines.DecodeThreads);
+            int threads = settings.Lines.DecodeThreadCount;
             foreach (string file in catalog.Expand(locations, settings))
             {
                 (ISourceFormat detected, SourceProbe probe) = catalog.Detect(file, settings);

@@ -84,7 +84,7 @@ public sealed class SourceCatalog
         {
             return OpenOne(files[0], settings, http, statistics);
         }
-        return new FileSetSource(files, (location, parent) => OpenOne(location, settings, http, parent), settings.Columns + "|" + settings.Format, statistics, LineReaderOptions.ResolveParts(settings.Lines.PartsAtOnce));
+        return new FileSetSource(files, (location, parent) => OpenOne(location, settings, http, parent), settings.Columns + "|" + settings.Format, statistics, settings.Lines.PartsAtOnceCount);
     }
 
     /// <summary>Opens one path, URL or dataset folder, detecting its format unless it is forced.</summary>

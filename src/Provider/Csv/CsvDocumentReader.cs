@@ -71,7 +71,7 @@ public sealed class CsvDocumentReader : ISeekableSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, _options.Lines.DecodeThreadCount, cancellationToken).ConfigureAwait(false);
         // Offsets count a skipped byte order mark, so they stay file offsets a resume can seek to.
         var records = new DelimitedRecordReader(SkipBom(input), (byte)_options.Delimiter, _options.Quoted, _options.Lines.MaxLineBytes, firstOffset: HasBom(input) ? 3 : 0);
         await foreach (Document document in ReadRecordsAsync(input, records, _options.ColumnNames, cancellationToken).ConfigureAwait(false))

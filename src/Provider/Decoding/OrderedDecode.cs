@@ -22,9 +22,6 @@ namespace StreamLoader.Provider.Decoding;
 /// </remarks>
 public static class OrderedDecode
 {
-    /// <summary>The decode threads for a setting of <paramref name="threads"/>: 0 means one per core.</summary>
-    public static int Resolve(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
-
     /// <summary>
     /// Decodes each chunk <paramref name="framed"/> yields with <paramref name="decode"/> on up to
     /// <paramref name="threads"/> threads, and yields the chunks in order. The consumer owns each yielded chunk (and

@@ -55,7 +55,7 @@ internal sealed class JsonLineCursor : IDisposable
 
     public static async Task<JsonLineCursor> OpenAsync(string location, HttpClient? http, HttpReadOptions httpOptions, LineReaderOptions options, SourceStatistics statistics, string format, CancellationToken cancellationToken)
     {
-        OpenedInput input = await OpenedInput.OpenAsync(location, http, httpOptions, statistics, Decoding.OrderedDecode.Resolve(options.DecodeThreads), cancellationToken).ConfigureAwait(false);
+        OpenedInput input = await OpenedInput.OpenAsync(location, http, httpOptions, statistics, options.DecodeThreadCount, cancellationToken).ConfigureAwait(false);
         return new JsonLineCursor(input, options, statistics, format);
     }
 

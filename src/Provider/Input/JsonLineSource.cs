@@ -107,7 +107,7 @@ public abstract class JsonLineSource<TLine> : ISeekableSource
         }
         bool seekable = lines.IsSeekable;
         LineReading reading = StartReading();
-        await foreach (LineChunk<TLine> chunk in OrderedDecode.RunAsync(framed, DecodeChunk, OrderedDecode.Resolve(_lines.DecodeThreads), cancellationToken).ConfigureAwait(false))
+        await foreach (LineChunk<TLine> chunk in OrderedDecode.RunAsync(framed, DecodeChunk, _lines.DecodeThreadCount, cancellationToken).ConfigureAwait(false))
         {
             try
             {

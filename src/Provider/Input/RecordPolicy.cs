@@ -44,8 +44,11 @@ public sealed record LineReaderOptions
     /// </summary>
     public int PartsAtOnce { get; init; }
 
-    /// <summary>The parts read at once for a setting of <paramref name="parts"/>: 0 means one per two cores, at least two.</summary>
-    public static int ResolveParts(int parts) => parts > 0 ? parts : Math.Max(2, Environment.ProcessorCount / 2);
+    /// <summary>The decode threads <see cref="DecodeThreads"/> asks for: 0 means one per core.</summary>
+    public int DecodeThreadCount => DecodeThreads > 0 ? DecodeThreads : Environment.ProcessorCount;
+
+    /// <summary>The parts read at once <see cref="PartsAtOnce"/> asks for: 0 means one per two cores, at least two.</summary>
+    public int PartsAtOnceCount => PartsAtOnce > 0 ? PartsAtOnce : Math.Max(2, Environment.ProcessorCount / 2);
 
     /// <summary>
     /// For measurement only (<c>bench</c>): run the serial stage alone, reading and framing every record without

@@ -71,7 +71,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     public string DescribePartition(int index) => $"{_location} row group {index}";
 
     /// <summary>Row groups decoded at once (each opens the file for itself), ahead of their turn.</summary>
-    public int PartsAtOnce => LineReaderOptions.ResolveParts(_lines.PartsAtOnce);
+    public int PartsAtOnce => _lines.PartsAtOnceCount;
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -63,12 +63,12 @@ public sealed class WikipediaXmlReader : IDocumentSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false);
+        using OpenedInput input = await OpenedInput.OpenAsync(_location, _http, _options.Http, Statistics, _options.Lines.DecodeThreadCount, cancellationToken).ConfigureAwait(false);
         _ = Fingerprint;
         // The serial stage parses the XML and counts the skips a page's fields decide; cleaning the wikitext into prose,
         // the costly part, runs on the decode threads, and the pages come back in order.
         IAsyncEnumerable<PageChunk> framed = FramePagesAsync(input, cancellationToken);
-        await foreach (PageChunk chunk in Decoding.OrderedDecode.RunAsync(framed, Clean, Decoding.OrderedDecode.Resolve(_options.Lines.DecodeThreads), cancellationToken).ConfigureAwait(false))
+        await foreach (PageChunk chunk in Decoding.OrderedDecode.RunAsync(framed, Clean, _options.Lines.DecodeThreadCount, cancellationToken).ConfigureAwait(false))
         {
             using (chunk)
             {
