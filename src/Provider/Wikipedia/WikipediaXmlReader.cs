@@ -75,7 +75,7 @@ public sealed class WikipediaXmlReader : IDocumentSource
                 for (int i = 0; i < chunk.Pages.Count; i++)
                 {
                     (Page page, long line) = chunk.Pages[i];
-                    string text = chunk.Texts[i]!;
+                    string text = page.Text;
                     if (string.IsNullOrWhiteSpace(text) && !_options.Lines.KeepEmptyText)
                     {
                         Statistics.AddSkip("empty_text", $"{_location}: line {line}: page {page.Id} '{page.Title}' has no prose");
@@ -93,13 +93,16 @@ public sealed class WikipediaXmlReader : IDocumentSource
         }
     }
 
-    /// <summary>A worker's part: each page's wikitext into prose (or as it is, with <see cref="WikipediaXmlOptions.RawWikitext"/>).</summary>
+    /// <summary>A worker's part: each page's wikitext into prose, in place (left as it is with <see cref="WikipediaXmlOptions.RawWikitext"/>).</summary>
     private void Clean(PageChunk chunk)
     {
-        for (int i = 0; i < chunk.Pages.Count; i++)
+        if (_options.RawWikitext)
         {
-            string wikitext = chunk.Pages[i].Page.Text;
-            chunk.Texts[i] = _options.RawWikitext ? wikitext : WikitextCleaner.Clean(wikitext);
+            return;
+        }
+        foreach ((Page page, _) in chunk.Pages)
+        {
+            page.Text = WikitextCleaner.Clean(page.Text);
         }
     }
 
@@ -174,7 +177,6 @@ public sealed class WikipediaXmlReader : IDocumentSource
                 continue;
             }
             chunk.Pages.Add((parsed, line));
-            chunk.Texts.Add(null);
             chunkCharacters += parsed.Text.Length;
             if (chunk.Pages.Count >= PageChunk.MaxPages || chunkCharacters >= PageChunk.TargetCharacters)
             {
@@ -185,7 +187,7 @@ public sealed class WikipediaXmlReader : IDocumentSource
         }
     }
 
-    /// <summary>Pages the serial stage parsed, with the line each ended on, and the prose the decode made of each.</summary>
+    /// <summary>Pages the serial stage parsed, with the line each ended on; the decode turns each page's text into prose.</summary>
     private sealed class PageChunk : IDisposable
     {
         /// <summary>Most pages a chunk holds.</summary>
@@ -195,8 +197,6 @@ public sealed class WikipediaXmlReader : IDocumentSource
         public const int TargetCharacters = 1 << 20;
 
         public List<(Page Page, long Line)> Pages { get; } = new(MaxPages);
-
-        public List<string?> Texts { get; } = new(MaxPages);
 
         public void Dispose()
         {
