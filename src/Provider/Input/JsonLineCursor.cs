@@ -77,7 +77,8 @@ internal sealed class JsonLineCursor : IDisposable
     /// </summary>
     public async IAsyncEnumerable<LineChunk<T>> FrameAsync<T>([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var chunk = new LineChunk<T>();
+        // Made when a line comes to put in it, so the input's end leaves none to make and throw away.
+        LineChunk<T>? chunk = null;
         try
         {
             while (true)
@@ -95,10 +96,10 @@ internal sealed class JsonLineCursor : IDisposable
                 }
                 if (failure is not null || !more)
                 {
-                    if (chunk.Count > 0)
+                    if (chunk is not null)
                     {
                         LineChunk<T> last = chunk;
-                        chunk = new LineChunk<T>();
+                        chunk = null;
                         yield return last;
                     }
                     if (failure is not null)
@@ -111,6 +112,7 @@ internal sealed class JsonLineCursor : IDisposable
                 _statistics.SetRawProgress(_input.RawBytesRead, _input.RawLength);
                 if (_lines.LineWasOversized)
                 {
+                    chunk ??= new LineChunk<T>();
                     chunk.AddOversized(_lines.LineNumber, _lines.LineOffset, _lines.LineBytes);
                 }
                 else
@@ -120,19 +122,20 @@ internal sealed class JsonLineCursor : IDisposable
                     {
                         continue;
                     }
+                    chunk ??= new LineChunk<T>();
                     chunk.Add(line, _lines.LineNumber, _lines.LineOffset, _lines.LineIsUnterminated);
                 }
                 if (chunk.IsFull)
                 {
                     LineChunk<T> full = chunk;
-                    chunk = new LineChunk<T>();
+                    chunk = null;
                     yield return full;
                 }
             }
         }
         finally
         {
-            chunk.Dispose();
+            chunk?.Dispose();
         }
     }
 
