@@ -21,14 +21,7 @@ public sealed class CompressionTests
     private static async Task<byte[]> DecompressAsync(byte[] gzip, int readSize, bool asynchronous)
     {
         using Stream stream = Compression.Decompress(CompressionKind.Gzip, new MemoryStream(gzip));
-        using var output = new MemoryStream();
-        var buffer = new byte[readSize];
-        int read;
-        while ((read = asynchronous ? await stream.ReadAsync(buffer) : stream.Read(buffer)) > 0)
-        {
-            output.Write(buffer, 0, read);
-        }
-        return output.ToArray();
+        return await ParallelDecompressionTests.ReadAllAsync(stream, readSize, asynchronous);
     }
 
     public static TheoryData<string, int[]> Layouts => new()

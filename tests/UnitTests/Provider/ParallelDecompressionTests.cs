@@ -25,7 +25,8 @@ public sealed class ParallelDecompressionTests
         return ([.. compressed], [.. plain]);
     }
 
-    private static async Task<byte[]> ReadAllAsync(Stream stream, int readSize, bool asynchronous)
+    /// <summary>Everything <paramref name="stream"/> gives, read <paramref name="readSize"/> bytes at a time.</summary>
+    internal static async Task<byte[]> ReadAllAsync(Stream stream, int readSize, bool asynchronous)
     {
         using var output = new MemoryStream();
         var buffer = new byte[readSize];
