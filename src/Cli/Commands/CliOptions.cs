@@ -61,6 +61,7 @@ internal static class CliOptions
     public static readonly Option<double> ResponseTimeout = new("--response-timeout") { Description = "HTTP(S) sources: seconds to wait for the server's response headers, on the first request and on each resume.", DefaultValueFactory = _ => s_http.ResponseTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<double> StallTimeout = new("--stall-timeout") { Description = "HTTP(S) sources: seconds without a byte, over all resumes of a dropped connection, before the read fails (exit 3).", DefaultValueFactory = _ => s_http.StallTimeout.TotalSeconds, HelpName = "s" };
     public static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the source; 0 repeats until --max-steps.", DefaultValueFactory = _ => s_provider.Epochs, HelpName = "n" };
+    public static readonly Option<int> Interleave = new("--interleave") { Description = "Files of a many-file source (or row groups of a Parquet file) read together and taken in turns of 64 documents, so that several decompress and decode at once; 1 takes each file whole, in turn. Part of the stream's order, which it fixes whatever the machine (unlike --parts-at-once); a resume keeps the saved run's.", DefaultValueFactory = _ => s_provider.Interleave, HelpName = "n" };
     public static readonly Option<int> ShuffleBuffer = new("--shuffle-buffer") { Description = "Streaming shuffle buffer, in documents; 0 keeps source order.", DefaultValueFactory = _ => s_provider.ShuffleBuffer, HelpName = "docs" };
 
     public static readonly Option<int?> ShuffleStart = new("--shuffle-start")
@@ -165,7 +166,7 @@ internal static class CliOptions
     /// <summary>Options every pipeline-running command takes.</summary>
     public static IEnumerable<Option> Pipeline =>
     [
-        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, DecodeThreads, PartsAtOnce, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Sharding, Resume,
+        Task, Source, Weights, Format, TextField, IdField, LabelColumn, .. FormatOptions, OnBadRecord, DecodeThreads, PartsAtOnce, ConnectTimeout, ResponseTimeout, StallTimeout, Epochs, Interleave, ShuffleBuffer, ShuffleStart, Rank, WorldSize, Sharding, Resume,
         Tokenizer, Vocab, Merges, LowerCase, SeqLen, BatchSize, Seed, .. TaskFlags.Select(f => f.Option), Set, Labels, EvalSplit, Plugin, Workers, Queue, MaxSteps, Progress, SummaryJson,
     ];
 

@@ -350,6 +350,7 @@ public static class CommandLineSettings
                 Weights = ReadWeights(result),
                 Reading = ReadSource(result),
                 Epochs = result.GetValue(CliOptions.Epochs),
+                Interleave = result.GetValue(CliOptions.Interleave),
                 ShuffleBuffer = Math.Max(0, result.GetValue(CliOptions.ShuffleBuffer)),
                 ShuffleStart = result.GetValue(CliOptions.ShuffleStart) is int start ? Math.Max(1, start) : null,
                 Rank = rank,

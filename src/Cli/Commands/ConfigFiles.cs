@@ -40,7 +40,7 @@ internal static class ConfigFiles
             }
         }
         Add("source", [CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.OnBadRecord, CliOptions.DecodeThreads, CliOptions.PartsAtOnce,
-            CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Epochs, CliOptions.ShuffleBuffer, CliOptions.ShuffleStart, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Sharding, InferCommand.KeepColumns]);
+            CliOptions.ConnectTimeout, CliOptions.ResponseTimeout, CliOptions.StallTimeout, CliOptions.Epochs, CliOptions.Interleave, CliOptions.ShuffleBuffer, CliOptions.ShuffleStart, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Sharding, InferCommand.KeepColumns]);
         Add("tokenizer", [CliOptions.Tokenizer, CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.Workers]);
         Add("task", [CliOptions.Task, InferCommand.Task, CliOptions.SeqLen, CliOptions.BatchSize, InferCommand.BatchSize, CliOptions.Seed, .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set,
             CliOptions.Labels, CliOptions.EvalSplit, CliOptions.Plugin]);

@@ -219,10 +219,11 @@ internal static class InferCommand
         };
     }
 
-    /// <summary>How inference reads its source: once, in order, every document (empty ones too: each gets its row), the kept columns copied, no labels.</summary>
+    /// <summary>How inference reads its source: once, in order (each file whole, in turn), every document (empty ones too: each gets its row), the kept columns copied, no labels.</summary>
     private static ProviderRunSettings ReadOnce(ProviderRunSettings provider, string[] keep) => provider with
     {
         ShuffleBuffer = 0,
+        Interleave = 1,
         Epochs = 1,
         Reading = provider.Reading with
         {

@@ -16,7 +16,7 @@ internal static class ResumeArguments
     [
         CliOptions.Task, CliOptions.Source, CliOptions.Weights, CliOptions.Format, CliOptions.TextField, CliOptions.IdField, CliOptions.LabelColumn, .. CliOptions.FormatOptions, CliOptions.Tokenizer,
         CliOptions.Vocab, CliOptions.Merges, CliOptions.LowerCase, CliOptions.SeqLen, CliOptions.BatchSize, CliOptions.Seed,
-        .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Labels, CliOptions.EvalSplit, CliOptions.ShuffleBuffer, CliOptions.Sharding, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
+        .. CliOptions.TaskFlags.Select(f => f.Option), CliOptions.Set, CliOptions.Labels, CliOptions.EvalSplit, CliOptions.Interleave, CliOptions.ShuffleBuffer, CliOptions.Sharding, CliOptions.Rank, CliOptions.WorldSize, CliOptions.Model,
         CliOptions.InitFrom,
     ];
 

@@ -112,7 +112,7 @@ internal sealed class PipelineRun : IAsyncDisposable
     {
         ProviderRunSettings p = Settings.Provider;
         Source = SourceFactory.Create(p.Sources, p.Reading, p.Weights);
-        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, ShuffleStart = p.ShuffleStart, Epochs = p.Epochs, ShardBlock = plan.ShardBlock, GlobalOrder = p.GlobalOrder });
+        var stream = new DocumentStream(Source, new DocumentStreamOptions { Rank = p.Rank, Seed = Settings.Seed, ShuffleBuffer = p.ShuffleBuffer, ShuffleStart = p.ShuffleStart, Interleave = p.Interleave, Epochs = p.Epochs, ShardBlock = plan.ShardBlock, GlobalOrder = p.GlobalOrder });
         ProviderPosition? resume = plan.Resume ?? Settings.Redealt?.Start;
         if (Settings.Redealt is { } redealt)
         {

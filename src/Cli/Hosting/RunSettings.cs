@@ -39,6 +39,9 @@ public sealed record ProviderRunSettings
     /// <summary>Passes over the source; 0 repeats until the run's limit.</summary>
     public int Epochs { get; init; } = 1;
 
+    /// <summary>Parts of a many-part source read together and taken in turns (<see cref="Provider.Streaming.DocumentStreamOptions.Interleave"/>); 1 takes each whole.</summary>
+    public int Interleave { get; init; } = 8;
+
     /// <summary>Streaming shuffle buffer, in documents; 0 keeps source order.</summary>
     public int ShuffleBuffer { get; init; } = 1024;
 
@@ -63,6 +66,10 @@ public sealed record ProviderRunSettings
         if (Epochs < 0)
         {
             throw new ArgumentException($"--epochs {Epochs}: must be 0 (unbounded) or more.");
+        }
+        if (Interleave < 1)
+        {
+            throw new ArgumentException($"--interleave {Interleave}: expected a number of files, 1 or more (1 takes each file whole, in turn).");
         }
         if (ShuffleBuffer < 0)
         {

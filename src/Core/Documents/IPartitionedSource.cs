@@ -16,8 +16,9 @@ public interface IPartitionedSource : IDocumentSource
     IAsyncEnumerable<Document> ReadPartitionAsync(int index, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Parts the provider reads at once, each ahead of its turn (the stream still takes them whole and in order): 1 for
-    /// one at a time. Parts must then be readable concurrently.
+    /// Parts the provider reads at once: those its stream takes from together (it interleaves a few parts in turns) and
+    /// the next ones, read ahead; 1 reads every part on the stream's own thread. The order of the documents does not
+    /// depend on it. Parts must be readable concurrently when it is more than 1.
     /// </summary>
     int PartsAtOnce => 1;
 }

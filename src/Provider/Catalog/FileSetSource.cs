@@ -61,7 +61,7 @@ public sealed class FileSetSource : IPartitionedSource
 
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReadAhead.PartsAsync(this, Enumerable.Range(0, _locations.Count).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))
+        await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReader.PartsAsync(this, Enumerable.Range(0, _locations.Count).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))
         {
             await foreach (Document document in documents.ConfigureAwait(false))
             {

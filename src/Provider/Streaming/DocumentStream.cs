@@ -42,6 +42,17 @@ public sealed record DocumentStreamOptions
     /// rank reads the whole source as one process would and keeps its share, so a resume may change the number of ranks.
     /// </summary>
     public bool GlobalOrder { get; init; }
+
+    /// <summary>
+    /// Parts of a many-part source (files, Parquet row groups) read together and taken in turns of
+    /// <see cref="InterleaveTurn"/> documents (<see cref="PartInterleave"/>), so that several parts' reading and
+    /// decompression run at once while the order stays a function of the settings; 1 takes each part whole, in turn. Part
+    /// of the stream's order: a position pins it.
+    /// </summary>
+    public int Interleave { get; init; } = 1;
+
+    /// <summary>Documents a part yields in its turn when parts interleave; part of the stream's order, pinned by a position.</summary>
+    public int InterleaveTurn { get; init; } = PartInterleave.DefaultTurn;
 }
 
 /// <summary>
@@ -60,6 +71,8 @@ public sealed class DocumentStream
     private long _emittedInEpoch;
     private long _emittedTotal;
     private ShuffleRule _shuffle;
+    private int _interleave;
+    private int _turn;
 
     // Who the source is split for: this rank (--sharding local), or no one (a global order, dealt after the shuffle).
     private readonly RankInfo _shardRank;
@@ -76,6 +89,10 @@ public sealed class DocumentStream
         ArgumentOutOfRangeException.ThrowIfNegative(_options.ShuffleBuffer);
         ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.ShardBlock, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Interleave, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.InterleaveTurn, 1);
+        _interleave = _options.Interleave;
+        _turn = _options.InterleaveTurn;
         _shuffle = new ShuffleRule(_options.ShuffleBuffer, _options.ShuffleStart ?? ShuffleRule.DefaultStart(_options.ShuffleBuffer));
         if (_options.GlobalOrder && _options.ShardBlock > 1)
         {
@@ -90,10 +107,13 @@ public sealed class DocumentStream
     /// <summary>Where the stream stood at each document it emitted: what downstream asks for a resume point (<see cref="PositionLog.PositionAt"/>).</summary>
     public PositionLog Positions => _positions;
 
-    private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle);
+    private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle, _interleave);
 
     /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
     public int ShuffleStart => _shuffle.Start;
+
+    /// <summary>Parts read together and interleaved (a resumed stream keeps its position's).</summary>
+    public int Interleave => _interleave;
 
     /// <summary>The underlying source.</summary>
     public IDocumentSource Source => _source;
@@ -127,6 +147,8 @@ public sealed class DocumentStream
         ShuffleBuffer = _options.ShuffleBuffer,
         ShuffleStart = _shuffle.Start,
         ShardBlock = _options.ShardBlock,
+        Interleave = _interleave,
+        InterleaveTurn = _turn,
         Epoch = Volatile.Read(ref _epoch),
         EmittedInEpoch = Interlocked.Read(ref _emittedInEpoch),
         EmittedTotal = Interlocked.Read(ref _emittedTotal),
@@ -146,6 +168,9 @@ public sealed class DocumentStream
             _deal = resumeFrom.Deal ?? _deal;
             // The position pins the order, its buffer's start included (0: saved before the start existed, when the buffer filled first).
             _shuffle = new ShuffleRule(_options.ShuffleBuffer, resumeFrom.ShuffleStart > 0 ? resumeFrom.ShuffleStart : _options.ShuffleBuffer);
+            // And how parts interleave (0: saved before interleaving existed, when parts were read one at a time).
+            _interleave = Math.Max(1, resumeFrom.Interleave);
+            _turn = resumeFrom.InterleaveTurn > 0 ? resumeFrom.InterleaveTurn : PartInterleave.DefaultTurn;
             ResumePlanner planner = Planner();
             _positions.Use(planner);
             _epoch = resumeFrom.Epoch;
@@ -336,49 +361,42 @@ public sealed class DocumentStream
         {
             int[] order = PartitionOrder(parts, passSeed);
             bool byFile = _layout.ByFile(source);
-            // The parts this pass reads, in its order: those a resume does not pass over, and for a split by file, this rank's.
-            bool Reads(int position) => (!byFile || _layout.OwnsFile(position)) && !(plan is not null && position < plan.SkippedFiles.Length && plan.SkippedFiles[position]);
-            int[] toRead = Enumerable.Range(0, order.Length).Where(Reads).Select(p => order[p]).ToArray();
-            await using IAsyncEnumerator<(int Part, IAsyncEnumerable<Document> Documents)> reads = PartReadAhead.PartsAsync(parts, toRead, parts.PartsAtOnce, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            List<PartUnit> units = PartInterleave.UnitsOf(order.Length, _layout, byFile, _interleave);
+            // A resume passes over whole units whose documents were all emitted before the saved position.
+            bool PassedOver(PartUnit unit) => plan is not null && unit.Start < plan.SkippedFiles.Length && plan.SkippedFiles[unit.Start];
+            int[] toRead = units.Where(u => !PassedOver(u)).SelectMany(u => u.Reads).Select(p => order[p]).ToArray();
+            await using var reader = new PartReader(parts, toRead, parts.PartsAtOnce, cancellationToken);
             long blocks = 0;
-            for (int position = 0; position < order.Length; position++)
+            foreach (PartUnit unit in units)
             {
-                if (byFile && !_layout.OwnsFile(position))
+                if (PassedOver(unit))
                 {
-                    PositionLog.Record(counts, 0);
-                    continue;
-                }
-                if (plan is not null && position < plan.SkippedFiles.Length && plan.SkippedFiles[position])
-                {
-                    // Every document of this file was emitted before the saved position and none is in the saved
-                    // buffer: move past it by its recorded count, without opening it.
-                    long count = plan.Counts[position];
-                    long owned = _layout.Owned(byFile, position, blocks, count);
+                    // Move past it by its recorded counts, without opening its files.
+                    long total = ShardLayout.Total(unit, plan!.Counts);
+                    long owned = _layout.Owned(byFile, unit, blocks, plan.Counts);
                     input += owned;
-                    Interlocked.Add(ref _otherRanks, count - owned);
-                    blocks += _layout.BlocksOf(count);
-                    Interlocked.Increment(ref _resumeFilesSkipped);
-                    PositionLog.Record(counts, count);
+                    Interlocked.Add(ref _otherRanks, total - owned);
+                    blocks += _layout.BlocksOf(total);
+                    Interlocked.Add(ref _resumeFilesSkipped, unit.Reads.Length);
+                    PositionLog.Record(counts, plan.Counts.Skip(unit.Start).Take(unit.End - unit.Start));
                     continue;
                 }
+                int[] unitParts = unit.Reads.Select(p => order[p]).ToArray();
+                var partCounts = new long[unitParts.Length];
                 long read = 0;
-                int part = order[position];
-                if (!await reads.MoveNextAsync().ConfigureAwait(false) || reads.Current.Part != part)
+                await foreach ((Document document, int slot, long inPart) in PartInterleave.TakeAsync(reader, unitParts, _turn, partCounts, cancellationToken).ConfigureAwait(false))
                 {
-                    throw new InvalidOperationException($"{source.Description}: the parts read ahead are out of step with the pass's order at part {part}.");
-                }
-                await foreach (Document document in reads.Current.Documents.ConfigureAwait(false))
-                {
-                    long inPart = read++;
-                    if (!byFile && !_layout.OwnsDocument(blocks, inPart))
+                    long inUnit = read++;
+                    if (!byFile && !_layout.OwnsDocument(blocks, inUnit))
                     {
                         Interlocked.Increment(ref _otherRanks);
                         continue;
                     }
-                    yield return (document.StampSource(part, inPart), input++);
+                    yield return (document.StampSource(unitParts[slot], inPart), input++);
                 }
                 blocks += _layout.BlocksOf(read);
-                PositionLog.Record(counts, read);
+                // The unit's counts, by position (other ranks' files 0), recorded together at its end.
+                PositionLog.Record(counts, Enumerable.Range(unit.Start, unit.End - unit.Start).Select(p => Array.IndexOf(unit.Reads, p) is int slot and >= 0 ? partCounts[slot] : 0));
             }
             yield break;
         }
@@ -414,7 +432,7 @@ public sealed class DocumentStream
             }
             yield return (document.StampSource(document.SourcePart, raw), input++);
         }
-        PositionLog.Record(counts, index);
+        PositionLog.Record(counts, [index]);
     }
 
     // Every this many records of one seekable file, where the record starts is kept, for a resume to seek to.

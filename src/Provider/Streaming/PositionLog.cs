@@ -74,14 +74,14 @@ public sealed class PositionLog
         }
     }
 
-    /// <summary>Appends a finished part's document count.</summary>
-    internal static void Record(List<long>? counts, long count)
+    /// <summary>Appends finished parts' document counts (a unit's, <see cref="PartInterleave"/>), all at once.</summary>
+    internal static void Record(List<long>? counts, IEnumerable<long> finished)
     {
         if (counts is not null)
         {
             lock (counts)
             {
-                counts.Add(count);
+                counts.AddRange(finished);
             }
         }
     }

@@ -27,6 +27,15 @@ public sealed record ProviderPosition
     /// <summary>Documents per block when ranks split the source by document (see <see cref="DocumentStreamOptions.ShardBlock"/>).</summary>
     public int ShardBlock { get; init; } = 1;
 
+    /// <summary>
+    /// Parts read together and interleaved (<see cref="DocumentStreamOptions.Interleave"/>); 0 in positions saved
+    /// before it existed, whose parts were read one at a time.
+    /// </summary>
+    public int Interleave { get; init; }
+
+    /// <summary>Documents a part yields in its turn when parts interleave (<see cref="DocumentStreamOptions.InterleaveTurn"/>); 0 for the default.</summary>
+    public int InterleaveTurn { get; init; }
+
     /// <summary>The epoch in progress (0-based).</summary>
     public required int Epoch { get; init; }
 

@@ -16,14 +16,16 @@ internal sealed class ResumePlanner
     private readonly int _seed;
     private readonly int _shuffleBuffer;
     private readonly ShuffleRule _shuffle;
+    private readonly int _interleave;
 
-    public ResumePlanner(IDocumentSource source, ShardLayout layout, int seed, int shuffleBuffer, ShuffleRule shuffle)
+    public ResumePlanner(IDocumentSource source, ShardLayout layout, int seed, int shuffleBuffer, ShuffleRule shuffle, int interleave)
     {
         _source = source;
         _layout = layout;
         _seed = seed;
         _shuffleBuffer = shuffleBuffer;
         _shuffle = shuffle;
+        _interleave = interleave;
     }
 
     /// <summary>The seed of pass <paramref name="epoch"/>: its file order and shuffle.</summary>
@@ -48,7 +50,7 @@ internal sealed class ResumePlanner
     /// <summary>
     /// Where pass <paramref name="epoch"/> stood after <paramref name="emitted"/> documents, from the files' recorded
     /// document counts: which inputs the shuffle buffer held (and in which slots), the generator's state, and which
-    /// files can be passed over unread. Null when the counts do not reach far enough to say (then the pass is replayed).
+    /// files can be passed over unread (whole units of parts read together, <see cref="PartInterleave"/>). Null when the counts do not reach far enough to say (then the pass is replayed).
     /// </summary>
     public ResumePlan? Plan(int epoch, long emitted, IReadOnlyList<long> counts, SeekMark? seek = null)
     {
@@ -72,18 +74,29 @@ internal sealed class ResumePlanner
         }
         int passSeed = PassSeed(_seed, epoch);
         bool byFile = _layout.ByFile(_source);
-        // Inputs each recorded file holds for this rank, and where each file's inputs start.
-        var owned = new long[counts.Count];
-        var firstInput = new long[counts.Count + 1];
-        long blocks = 0;
-        for (int position = 0; position < counts.Count; position++)
+        // The pass's units (parts read together, interleaved). A unit's counts are recorded together when it ends, so
+        // only whole units count as known.
+        List<PartUnit> units = PartInterleave.UnitsOf(partitionCount, _layout, byFile, _interleave);
+        int unitsKnown = 0;
+        while (unitsKnown < units.Count && units[unitsKnown].End <= counts.Count)
         {
-            owned[position] = _layout.Owned(byFile, position, blocks, counts[position]);
-            firstInput[position + 1] = firstInput[position] + owned[position];
-            blocks += _layout.BlocksOf(counts[position]);
+            unitsKnown++;
         }
-        long known = firstInput[counts.Count];
-        bool allKnown = counts.Count == partitionCount;
+        int aligned = unitsKnown == 0 ? 0 : units[unitsKnown - 1].End;
+        // Inputs each known unit holds for this rank, and where each unit's inputs start.
+        var owned = new long[unitsKnown];
+        var total = new long[unitsKnown];
+        var firstInput = new long[unitsKnown + 1];
+        long blocks = 0;
+        for (int unit = 0; unit < unitsKnown; unit++)
+        {
+            owned[unit] = _layout.Owned(byFile, units[unit], blocks, counts);
+            total[unit] = ShardLayout.Total(units[unit], counts);
+            firstInput[unit + 1] = firstInput[unit] + owned[unit];
+            blocks += _layout.BlocksOf(total[unit]);
+        }
+        long known = firstInput[unitsKnown];
+        bool allKnown = aligned == partitionCount;
         int size = _shuffleBuffer;
         Xoshiro256 random = Generator(passSeed);
         var buffer = new List<long>();
@@ -125,30 +138,35 @@ internal sealed class ResumePlanner
                 done++;
             }
         }
-        var skip = new bool[counts.Count];
+        var skip = new bool[aligned];
         var slots = new Dictionary<long, int>(buffer.Count);
         for (int slot = 0; slot < buffer.Count; slot++)
         {
             slots[buffer[slot]] = slot;
         }
-        // Parts whose count was recorded before the saved document was emitted: all once the pass was draining, else
-        // those that end before the last input read (reading had moved on from them to a later part).
-        int partsReadBefore = draining ? counts.Count : 0;
-        while (partsReadBefore < counts.Count && firstInput[partsReadBefore + 1] < input)
+        // Units whose counts were recorded before the saved document was emitted: all once the pass was draining, else
+        // those that end before the last input read (reading had moved on from them to a later unit).
+        int unitsReadBefore = draining ? unitsKnown : 0;
+        while (unitsReadBefore < unitsKnown && firstInput[unitsReadBefore + 1] < input)
         {
-            partsReadBefore++;
+            unitsReadBefore++;
         }
         long lowestBuffered = buffer.Count == 0 ? long.MaxValue : buffer.Min();
-        for (int position = 0; position < counts.Count; position++)
+        for (int unit = 0; unit < unitsKnown; unit++)
         {
             // Passed over: all its inputs were emitted (they end before the first input still to come) and none waits in the buffer.
-            skip[position] = firstInput[position + 1] <= Math.Min(input, lowestBuffered) || (owned[position] == 0 && counts[position] > 0 && firstInput[position + 1] <= input);
+            bool passed = firstInput[unit + 1] <= Math.Min(input, lowestBuffered) || (owned[unit] == 0 && total[unit] > 0 && firstInput[unit + 1] <= input);
+            for (int position = units[unit].Start; position < units[unit].End; position++)
+            {
+                skip[position] = passed;
+            }
         }
-        return new ResumePlan(random, input, buffer, slots, skip, counts) { Seek = seek, PartsReadBefore = partsReadBefore };
+        int partsReadBefore = unitsReadBefore == 0 ? 0 : units[unitsReadBefore - 1].End;
+        return new ResumePlan(random, input, buffer, slots, skip, counts.Take(aligned).ToArray()) { Seek = seek, PartsReadBefore = partsReadBefore };
     }
 }
 
-/// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread.</summary>
+/// <summary>Where a resumed pass starts: the shuffle buffer's inputs by slot, the generator, and the files to pass over unread (by position; the counts cover whole units).</summary>
 internal sealed record ResumePlan(Xoshiro256 Generator, long FirstInput, IReadOnlyList<long> Buffer, Dictionary<long, int> Slots, bool[] SkippedFiles, IReadOnlyList<long> Counts)
 {
     /// <summary>How many of the recorded parts were read to their end when the saved document was emitted (<see cref="ResumePlanner.CountsKnownAt"/>).</summary>

@@ -32,6 +32,12 @@ public abstract class SourceContractTests
     /// <summary>Settings the format needs (columns).</summary>
     protected virtual SourceSettings Settings => new();
 
+    /// <summary>The stream's options every test starts from: parts read one at a time, unless a suite interleaves them.</summary>
+    protected virtual DocumentStreamOptions Stream => new();
+
+    /// <summary>True when the stream takes parts in turns (<see cref="DocumentStreamOptions.Interleave"/>), so a part's documents are not contiguous.</summary>
+    private bool Interleaved => Stream.Interleave > 1;
+
     /// <summary>The text of record <paramref name="i"/>: "text of dN", or only a space at <see cref="EmptyAt"/>.</summary>
     protected string Text(int i) => i == EmptyAt ? " " : $"text of d{i}";
 
@@ -120,7 +126,7 @@ public abstract class SourceContractTests
     {
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: false);
-        var options = new DocumentStreamOptions { Seed = 7, ShuffleBuffer = 16, Epochs = 2 };
+        var options = Stream with { Seed = 7, ShuffleBuffer = 16, Epochs = 2 };
         List<string> whole = await Collect.TextsAsync(new DocumentStream(Open(location), options));
 
         var first = new DocumentStream(Open(location), options);
@@ -146,7 +152,7 @@ public abstract class SourceContractTests
     {
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: false);
-        var options = new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), Seed = 5, ShuffleBuffer = buffer };
+        var options = Stream with { Rank = new RankInfo(rank, worldSize), Seed = 5, ShuffleBuffer = buffer };
         var stream = new DocumentStream(Open(location), options);
         var texts = new List<string>();
         var lockstep = new List<string>();
@@ -177,7 +183,7 @@ public abstract class SourceContractTests
         var all = new List<string>();
         for (int rank = 0; rank < worldSize; rank++)
         {
-            var stream = new DocumentStream(Open(location), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), Seed = 3, ShuffleBuffer = 8 });
+            var stream = new DocumentStream(Open(location), Stream with { Rank = new RankInfo(rank, worldSize), Seed = 3, ShuffleBuffer = 8 });
             all.AddRange(await Collect.TextsAsync(stream));
         }
         Assert.Equal(Enumerable.Range(0, Count).Select(Text).Order(), all.Order());
@@ -188,10 +194,15 @@ public abstract class SourceContractTests
     {
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: false);
-        List<Document> docs = await Collect.AllAsync(new DocumentStream(Open(location)).ReadAsync());
+        List<Document> docs = await Collect.AllAsync(new DocumentStream(Open(location), Stream).ReadAsync());
 
-        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
         Assert.All(docs, d => Assert.True(d.SourceOrdinal >= 0, $"{d.Id} has no source ordinal"));
+        if (Interleaved)
+        {
+            // Parts taken in turns: in source order once sorted by (part, ordinal), each part's ordinals from 0 without a gap.
+            docs = [.. docs.OrderBy(d => d.SourcePart).ThenBy(d => d.SourceOrdinal)];
+        }
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
         // Strictly increasing by (part, ordinal), each part's ordinals counting from 0 without a gap.
         for (int i = 1; i < docs.Count; i++)
         {
@@ -209,13 +220,13 @@ public abstract class SourceContractTests
     {
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: false);
-        List<Document> single = await Collect.AllAsync(new DocumentStream(Open(location)).ReadAsync());
+        List<Document> single = await Collect.AllAsync(new DocumentStream(Open(location), Stream).ReadAsync());
         var all = new List<(int Part, long Ordinal, string Text)>();
         for (int rank = 0; rank < worldSize; rank++)
         {
-            var stream = new DocumentStream(Open(location), new DocumentStreamOptions { Rank = new RankInfo(rank, worldSize), ShardBlock = block });
+            var stream = new DocumentStream(Open(location), Stream with { Rank = new RankInfo(rank, worldSize), ShardBlock = block });
             List<Document> docs = await Collect.AllAsync(stream.ReadAsync());
-            if (!stream.ShardsByFile)
+            if (!stream.ShardsByFile && !Interleaved)
             {
                 // Blocks of `block` documents of one part, dealt in turn: the rank's documents are whole blocks.
                 var blocks = docs.GroupBy(d => (d.SourcePart, d.SourceOrdinal / block)).ToList();
@@ -223,7 +234,7 @@ public abstract class SourceContractTests
             }
             all.AddRange(docs.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)));
         }
-        Assert.Equal(single.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)), all.OrderBy(d => d.Part).ThenBy(d => d.Ordinal));
+        Assert.Equal(single.Select(d => (d.SourcePart, d.SourceOrdinal, d.Text)).Order(), all.Order());
     }
 
     [Theory]
@@ -233,7 +244,7 @@ public abstract class SourceContractTests
     {
         using var files = new TempFiles();
         string location = Write(files, withBadRecord: HasBadRecords);
-        var options = new DocumentStreamOptions { Seed = seed, ShuffleBuffer = buffer, Epochs = 2 };
+        var options = Stream with { Seed = seed, ShuffleBuffer = buffer, Epochs = 2 };
 
         ParallelRead serial = await ParallelRead.RunAsync(location, Settings, options, decodeThreads: 1, partsAtOnce: 1);
         ParallelRead parallel = await ParallelRead.RunAsync(location, Settings, options, decodeThreads: 4, partsAtOnce: 3);
@@ -339,7 +350,7 @@ public sealed class ArrowFileSourceContractTests : SourceContractTests
     protected override string Write(TempFiles files, bool withBadRecord) => files.WriteBytes("table.bin", ArrowFiles.Write(Count, Text, file: true));
 }
 
-public sealed class ParquetSourceContractTests : SourceContractTests
+public class ParquetSourceContractTests : SourceContractTests
 {
     protected override string FormatName => "parquet";
 
@@ -461,7 +472,7 @@ public sealed class ParquetRowGroupTests
     }
 }
 
-public sealed class ManyFilesSourceContractTests : SourceContractTests
+public class ManyFilesSourceContractTests : SourceContractTests
 {
     protected override string FormatName => "jsonl";
 
@@ -492,7 +503,7 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
         using var files = new TempFiles();
         IDocumentSource source = SourceFactory.Create(Write(files, withBadRecord: false));
         Assert.Equal(6, Assert.IsAssignableFrom<IPartitionedSource>(source).PartitionCount);
-        Assert.True(new DocumentStream(source, new DocumentStreamOptions { Rank = new RankInfo(1, 4) }).ShardsByFile);
+        Assert.True(new DocumentStream(source, Stream with { Rank = new RankInfo(1, 4) }).ShardsByFile);
     }
 
     [Theory]
@@ -516,8 +527,13 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
         using var files = new TempFiles();
         string folder = Write(files, withBadRecord: false);
         var rank = new RankInfo(worldSize - 1, worldSize);
-        var options = new DocumentStreamOptions { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank, ShardBlock = block };
+        var options = Stream with { Seed = 2, ShuffleBuffer = buffer, Epochs = 2, Rank = rank, ShardBlock = block };
         List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(folder), options));
+        if (Stream.Interleave > 1)
+        {
+            // Interleaved units deal blocks differently: keep the stop inside this rank's first epoch.
+            stopAfter = Math.Min(stopAfter, (whole.Count / 2) - 1);
+        }
         Assert.True(stopAfter < whole.Count / 2, $"stop {stopAfter} is not inside the first epoch of {whole.Count / 2}");
 
         var first = new DocumentStream(SourceFactory.Create(folder), options);
@@ -531,10 +547,13 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
 
         Assert.Equal(whole, head.Concat(tail));
         Assert.NotNull(position.PartitionCounts);
-        // Without a buffer everything before the stop was emitted; with one, only what no longer waits in it.
-        if (worldSize == 1 && (buffer == 0 ? stopAfter >= 20 : stopAfter == 59))
+        // Without a buffer everything before the stop was emitted; with one, only what no longer waits in it. Files are
+        // passed over by whole units of those read together (ten documents a file).
+        int unit = 10 * Stream.Interleave;
+        long passedOver = buffer == 0 ? stopAfter / unit * Stream.Interleave : stopAfter == 59 ? 2 : 0;
+        if (worldSize == 1 && passedOver > 0)
         {
-            Assert.True(second.ResumeFilesSkipped >= 2, $"{second.ResumeFilesSkipped} files passed over");
+            Assert.True(second.ResumeFilesSkipped >= passedOver, $"{second.ResumeFilesSkipped} files passed over, expected at least {passedOver}");
             Assert.True(again.Statistics.RecordsRead < 2 * Count, $"{again.Statistics.RecordsRead} records read again");
         }
     }
@@ -556,6 +575,75 @@ public sealed class ManyFilesSourceContractTests : SourceContractTests
 }
 
 /// <summary>Compressors for test inputs.</summary>
+/// <summary>
+/// The many-file contract with files read four at a time and taken in turns of three documents: the stream's order is
+/// no longer file by file, and every resume, rank split and position must hold all the same.
+/// </summary>
+public sealed class InterleavedFilesSourceContractTests : ManyFilesSourceContractTests
+{
+    protected override DocumentStreamOptions Stream => new() { Interleave = 4, InterleaveTurn = 3 };
+
+    [Fact]
+    public async Task ReadAsync_TakesTheFilesInTurns_FourAtATime()
+    {
+        using var files = new TempFiles();
+        List<Document> docs = await Collect.AllAsync(new DocumentStream(SourceFactory.Create(Write(files, withBadRecord: false)), Stream).ReadAsync());
+
+        // Files 0-3 in turns of three until each of their ten is taken (the last turns one each), then files 4 and 5.
+        int[] expected = [
+            .. Enumerable.Range(0, 3).SelectMany(round => Enumerable.Range(0, 4).SelectMany(f => Enumerable.Range((f * 10) + (round * 3), 3))),
+            .. Enumerable.Range(0, 4).Select(f => (f * 10) + 9),
+            .. Enumerable.Range(0, 3).SelectMany(round => Enumerable.Range(4, 2).SelectMany(f => Enumerable.Range((f * 10) + (round * 3), 3))),
+            .. Enumerable.Range(4, 2).Select(f => (f * 10) + 9),
+        ];
+        Assert.Equal(expected.Select(i => $"d{i}"), docs.Select(d => d.Id.Split(':').Last()));
+        Assert.Equal(expected.Select(i => i / 10), docs.Select(d => d.SourcePart));
+        Assert.Equal(expected.Select(i => (long)(i % 10)), docs.Select(d => d.SourceOrdinal));
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(4, 3)]
+    [InlineData(8, 6)]
+    public async Task ReadAsync_OrderDoesNotDependOnThePartsReadAtOnce(int decodeThreads, int partsAtOnce)
+    {
+        using var files = new TempFiles();
+        string folder = Write(files, withBadRecord: true);
+        var options = Stream with { Seed = 9, ShuffleBuffer = 16, Epochs = 2 };
+        ParallelRead serial = await ParallelRead.RunAsync(folder, Settings, options, decodeThreads: 1, partsAtOnce: 1);
+        ParallelRead other = await ParallelRead.RunAsync(folder, Settings, options, decodeThreads, partsAtOnce);
+
+        Assert.Equal(serial.Documents, other.Documents);
+        Assert.Equal(serial.Positions, other.Positions);
+        Assert.Equal(serial.Skips, other.Skips);
+    }
+
+    [Fact]
+    public async Task Resume_FromAPositionSavedBeforeInterleaving_ReadsFileByFileAsItWasSaved()
+    {
+        // A position with no interleave (saved by an earlier version) pins the file-by-file order it was saved in.
+        using var files = new TempFiles();
+        string folder = Write(files, withBadRecord: false);
+        var fileByFile = new DocumentStreamOptions { Seed = 4, ShuffleBuffer = 8 };
+        List<string> whole = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(folder), fileByFile));
+        var first = new DocumentStream(SourceFactory.Create(folder), fileByFile);
+        List<string> head = await Collect.TextsAsync(first, take: 23);
+        string json = first.Positions.PositionAt(23).ToJson();
+        string old = System.Text.RegularExpressions.Regex.Replace(json, "\\s*\"interleave(_turn)?\": \\d+,", string.Empty);
+        Assert.DoesNotContain("interleave", old);
+
+        List<string> tail = await Collect.TextsAsync(new DocumentStream(SourceFactory.Create(folder), Stream with { Seed = 4, ShuffleBuffer = 8 }), ProviderPosition.FromJson(old, "test"));
+
+        Assert.Equal(whole, head.Concat(tail));
+    }
+}
+
+/// <summary>The Parquet contract with the row groups read together and taken in turns of four rows.</summary>
+public sealed class InterleavedParquetSourceContractTests : ParquetSourceContractTests
+{
+    protected override DocumentStreamOptions Stream => new() { Interleave = 2, InterleaveTurn = 4 };
+}
+
 internal static class Compress
 {
     public static byte[] Zstd(string text)
