@@ -88,13 +88,23 @@ public sealed record RunSummary
 
     /// <summary>
     /// bench: tokens/s of the provider's serial stage: the documents' tokens over <see cref="ProviderSerialSeconds"/>,
-    /// the time to read and frame their records without decoding them. For a format that decodes in its serial stage,
-    /// the whole provider on one thread (<see cref="ProviderTokensPerSecond"/>).
+    /// the time to read and frame their records without decoding them, with the stream's reading threads side by side.
+    /// For a format that decodes on its reading thread, that decode is included.
     /// </summary>
     public double? ProviderSerialTokensPerSecond { get; init; }
 
-    /// <summary>bench: seconds the serial stage alone took over the same records; null where the format has no separate decode.</summary>
+    /// <summary>
+    /// bench: seconds the serial stage took over the same records as the stream reads them: one file on its reading
+    /// thread; a many-file source's parts each timed alone, the parts read together (<see cref="ProviderSerialReaders"/>)
+    /// taken to run side by side, each on a core of its own.
+    /// </summary>
     public double? ProviderSerialSeconds { get; init; }
+
+    /// <summary>bench: the serial stage's reading threads side by side: 1 for one file, else the parts the stream reads together (<c>--interleave</c>).</summary>
+    public int? ProviderSerialReaders { get; init; }
+
+    /// <summary>bench: the serial stage's parts read one after another on one thread (equal to <see cref="ProviderSerialSeconds"/> with one reader).</summary>
+    public double? ProviderSerialOneAtATimeSeconds { get; init; }
 
     /// <summary>bench: how many tokenizer threads the serial stage can keep busy: its tokens/s over one tokenizer thread's.</summary>
     public double? TokenizerThreadsFed { get; init; }

@@ -29,25 +29,67 @@ public static class SerialStage
     public static SourceSettings OneThread(SourceSettings settings) => settings with { Lines = settings.Lines with { DecodeThreads = 1, PartsAtOnce = 1 } };
 
     /// <summary>
-    /// Seconds the serial stage of <paramref name="source"/> (opened with <see cref="Only"/>) takes to frame its first
-    /// <paramref name="records"/> records, opening the input included; null when the source's format decodes in its
-    /// serial stage (it yields documents, not <see cref="Record"/>), so that its serial stage is the whole reader.
+    /// How long the serial stage of <paramref name="source"/> (opened with <see cref="Only"/>) takes over its first
+    /// <paramref name="records"/> records, as a stream reads them. One file has one reading thread, timed as it is. A
+    /// many-part source whose stream reads <paramref name="interleave"/> parts together
+    /// (<see cref="Streaming.PartInterleave"/>) has a reading thread per part: each part's serial stage is timed alone,
+    /// one after another, and the parts read together are taken to run side by side, each on a core of its own, so a
+    /// unit of parts takes as long as its slowest part. For a format that decodes on its reading thread (it yields
+    /// documents, not <see cref="Record"/>), that is the whole reader.
     /// </summary>
-    public static async Task<double?> SecondsAsync(IDocumentSource source, long records, CancellationToken cancellationToken)
+    public static async Task<SerialStageTime> TimeAsync(IDocumentSource source, long records, int interleave, CancellationToken cancellationToken)
+    {
+        if (source is not IPartitionedSource { PartitionCount: > 1 } parts || interleave <= 1)
+        {
+            (double seconds, _, bool decodes) = await TimePartAsync(source.ReadAsync(cancellationToken), records).ConfigureAwait(false);
+            return new SerialStageTime(seconds, seconds, 1, decodes);
+        }
+        // Parts in index order, the first `records` records: the unit of `interleave` parts ends at its slowest.
+        double scheduled = 0;
+        double oneAtATime = 0;
+        double unitSlowest = 0;
+        int inUnit = 0;
+        int readers = 0;
+        bool anyDecodes = false;
+        long left = records;
+        for (int part = 0; part < parts.PartitionCount && left > 0; part++)
+        {
+            (double seconds, long framed, bool decodes) = await TimePartAsync(parts.ReadPartitionAsync(part, cancellationToken), left).ConfigureAwait(false);
+            anyDecodes |= decodes;
+            left -= framed;
+            oneAtATime += seconds;
+            unitSlowest = Math.Max(unitSlowest, seconds);
+            readers = Math.Max(readers, ++inUnit);
+            if (inUnit == interleave)
+            {
+                scheduled += unitSlowest;
+                (unitSlowest, inUnit) = (0, 0);
+            }
+        }
+        return new SerialStageTime(scheduled + unitSlowest, oneAtATime, readers, anyDecodes);
+    }
+
+    /// <summary>Times one read until it ends or has framed <paramref name="records"/> records, opening included.</summary>
+    private static async Task<(double Seconds, long Framed, bool Decodes)> TimePartAsync(IAsyncEnumerable<Document> read, long records)
     {
         long start = Stopwatch.GetTimestamp();
         long framed = 0;
-        await foreach (Document record in source.ReadAsync(cancellationToken).ConfigureAwait(false))
+        bool decodes = false;
+        await foreach (Document record in read.ConfigureAwait(false))
         {
-            if (!ReferenceEquals(record, Record))
-            {
-                return null;
-            }
+            decodes |= !ReferenceEquals(record, Record);
             if (++framed >= records)
             {
                 break;
             }
         }
-        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (Stopwatch.GetElapsedTime(start).TotalSeconds, framed, decodes);
     }
 }
+
+/// <summary>The provider's serial stage, timed (<see cref="SerialStage.TimeAsync"/>).</summary>
+/// <param name="Seconds">Its time as the stream reads: the parts read together side by side, each on a core of its own.</param>
+/// <param name="OneAtATimeSeconds">The same parts read one after another on one thread.</param>
+/// <param name="Readers">Reading threads side by side: 1 for one file, else the parts read together (at most the interleave).</param>
+/// <param name="Decodes">True when the format decodes on its reading thread, so its serial stage is the whole reader.</param>
+public sealed record SerialStageTime(double Seconds, double OneAtATimeSeconds, int Readers, bool Decodes);

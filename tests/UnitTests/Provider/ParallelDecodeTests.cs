@@ -290,8 +290,43 @@ public sealed class ParallelDecodeTests
         Assert.All(records, r => Assert.Same(SerialStage.Record, r));
         // Every non-blank line is framed, bad ones included (blank lines: one in 37).
         Assert.Equal(source.Statistics.RecordsRead - Enumerable.Range(0, 1000).Count(i => i % 37 == 21), records.Count);
-        Assert.NotNull(await SerialStage.SecondsAsync(SourceFactory.Create(file, SerialStage.Only(Strict)), records.Count, CancellationToken.None));
-        Assert.Null(await SerialStage.SecondsAsync(SourceFactory.Create(files.WriteText("t.csv", "id,text\n1,a b\n"), SerialStage.Only(new SourceSettings())), 1, CancellationToken.None));
+        SerialStageTime jsonl = await SerialStage.TimeAsync(SourceFactory.Create(file, SerialStage.Only(Strict)), records.Count, interleave: 8, CancellationToken.None);
+        Assert.False(jsonl.Decodes);
+        Assert.Equal(1, jsonl.Readers);
+        Assert.True(jsonl.Seconds > 0);
+        SerialStageTime csv = await SerialStage.TimeAsync(SourceFactory.Create(files.WriteText("t.csv", "id,text\n1,a b\n"), SerialStage.Only(new SourceSettings())), 1, interleave: 8, CancellationToken.None);
+        Assert.True(csv.Decodes);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(4, 4)]
+    [InlineData(8, 5)]
+    public async Task SerialStageTime_ManyFiles_PartsReadTogetherRunSideBySide(int interleave, int readers)
+    {
+        // Five files of 200 records: each part's serial stage is timed alone, and the stream's units of parts end at
+        // their slowest part, so the side-by-side time is at most the one-at-a-time time and at least a part's.
+        using var files = new TempFiles();
+        string folder = files.Path("parts");
+        Directory.CreateDirectory(folder);
+        for (int f = 0; f < 5; f++)
+        {
+            File.WriteAllBytes(Path.Combine(folder, $"p{f}.jsonl.gz"), TempFiles.Gzip(string.Concat(Enumerable.Range(0, 200).Select(i => $"{{\"id\":\"{f}-{i}\",\"text\":\"words of record {i}\"}}\n"))));
+        }
+
+        SerialStageTime time = await SerialStage.TimeAsync(SourceFactory.Create(folder, SerialStage.Only(Strict)), 1000, interleave, CancellationToken.None);
+
+        Assert.False(time.Decodes);
+        Assert.Equal(readers, time.Readers);
+        Assert.InRange(time.Seconds, 0, time.OneAtATimeSeconds * 1.0000001);
+        if (interleave == 1)
+        {
+            Assert.Equal(time.OneAtATimeSeconds, time.Seconds, 9);
+        }
+        else
+        {
+            Assert.True(time.Seconds >= time.OneAtATimeSeconds / 5, $"{time.Seconds} s side by side, {time.OneAtATimeSeconds} s one at a time");
+        }
     }
 
     private static void InterlockedMax(ref int target, int value)

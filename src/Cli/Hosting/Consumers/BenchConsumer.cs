@@ -13,7 +13,7 @@ internal sealed class BenchConsumer : IRunConsumer
 {
     private readonly bool _measureCeiling;
     private TokenizerCeilingResult? _ceiling;
-    private double? _serialStageSeconds;
+    private SerialStageTime? _serialStage;
 
     public BenchConsumer(bool measureCeiling)
     {
@@ -51,10 +51,17 @@ internal sealed class BenchConsumer : IRunConsumer
             // The provider alone decodes on its reading thread, so its time is the whole provider's CPU for those documents.
             SourceSettings oneThread = SerialStage.OneThread(p.Reading);
             _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, oneThread, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
-            // Then its serial stage alone, over the same records: what no number of decode threads takes off one thread.
-            _serialStageSeconds = _ceiling.ProviderRecords > 0
-                ? await SerialStage.SecondsAsync(SourceFactory.Create(p.Sources, SerialStage.Only(p.Reading), p.Weights), _ceiling.ProviderRecords, cancellationToken).ConfigureAwait(false)
-                : null;
+            // Then its serial stage alone, over the same records: what no number of decode threads takes off a reading
+            // thread. A format that decodes on its reading thread is timed with that decode on one thread.
+            if (_ceiling.ProviderRecords > 0)
+            {
+                int interleave = p.Interleave;
+                _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.Only(p.Reading), p.Weights), _ceiling.ProviderRecords, interleave, cancellationToken).ConfigureAwait(false);
+                if (_serialStage.Decodes)
+                {
+                    _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.OneThread(SerialStage.Only(p.Reading)), p.Weights), _ceiling.ProviderRecords, interleave, cancellationToken).ConfigureAwait(false);
+                }
+            }
             if (_ceiling.BesideProviderFailure is { } why)
             {
                 run.Progress.Log($"bench: the tokenizer was not timed beside a reading provider: {why}");
@@ -70,15 +77,18 @@ internal sealed class BenchConsumer : IRunConsumer
             return summary;
         }
         // What limits the machine. The provider alone ran on one thread, so its tokens/s is also its tokens per
-        // CPU-second; its serial stage (reading and framing, without the decode) is what one thread must keep up.
+        // CPU-second; its serial stage (reading and framing, without the decode) is what its reading threads must keep
+        // up: one for one file, one per part read together for a many-file source.
         double perThread = ceiling.SingleThreadTokensPerSecond;
         double provider = ceiling.ProviderTokensPerSecond;
-        double serial = _serialStageSeconds is > 0 and double seconds ? ceiling.Tokens / seconds : provider;
+        double serial = _serialStage is { Seconds: > 0 } stage ? ceiling.Tokens / stage.Seconds : provider;
         double? limit = perThread > 0 && provider > 0 ? Environment.ProcessorCount / ((1 / perThread) + (1 / provider)) : null;
         return Ceilings(run, summary, ceiling) with
         {
             ProviderSerialTokensPerSecond = serial > 0 ? serial : null,
-            ProviderSerialSeconds = _serialStageSeconds,
+            ProviderSerialSeconds = _serialStage?.Seconds,
+            ProviderSerialReaders = _serialStage?.Readers,
+            ProviderSerialOneAtATimeSeconds = _serialStage?.OneAtATimeSeconds,
             TokenizerThreadsFed = perThread > 0 && serial > 0 ? serial / perThread : null,
             CpuBoundLimitTokensPerSecond = limit,
             FractionOfCpuBoundLimit = limit is double l && summary.PipelineTokensPerSecond is double pipeline ? pipeline / l : null,
