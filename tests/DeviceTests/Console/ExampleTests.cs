@@ -29,7 +29,7 @@ public sealed class ExampleTests
     [InlineData("help: run file", "--all --config {repo}/examples/configs/classify-made-with-ml.toml --max-steps 3")]
     [InlineData("readme: run file, shown and overridden", "config show --task classify --source {csv} --text-column title,description --label-column tag --vocab {vocab} --model bag > classify.toml"
         + " && {cli} --all --config classify.toml --max-steps 3 --lr 5e-3")]
-    [InlineData("readme: clm with a llama 3 tokenizer.json", "--task clm --all --source {python} --tokenizer {llama3} --max-steps 20 --model micro")]
+    [InlineData("readme: clm with a llama 3 tokenizer.json", "--task clm --all --source {python} --tokenizer {llama3} --max-steps 8 --model micro")]
     [InlineData("readme: classify", "--task classify --all --source {csv} --text-column title,description --label-column tag --vocab {vocab} --eval-split 0.2 --epochs 20 --model bag --lr 1e-2 --batch-size 16 --max-steps 40")]
     [InlineData("tasks.md: multilabel", "--task multilabel --all --source {tsv} --source {dev} --eval-split file:dev.tsv --columns text,labels,id --label-column labels --id-column id --labels {labels} --vocab {vocab} --model bag --seq-len 64 --batch-size 32 --epochs 3 --lr 1e-2 --threshold 0.3 --max-steps 20")]
     [InlineData("tasks.md: plugin", "--plugin {plugin} --task bigram --all --max-steps 5")]
