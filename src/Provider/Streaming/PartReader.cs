@@ -6,8 +6,10 @@ namespace StreamLoader.Provider.Streaming;
 
 /// <summary>
 /// Opens the parts of a partitioned source (the files of a set, the row groups of a Parquet file) in a given order and
-/// reads several at once: each part the consumer holds open has a reader of its own, and the parts after them are read
-/// ahead, up to <c>atOnce</c> parts in all, each into a small bounded buffer. What a part yields, and in what order,
+/// reads up to <c>atOnce</c> at once, each on a reader of its own into a small bounded buffer: the parts the consumer
+/// opens, and after them the next parts, read ahead. A part opened while that many are being read is read on the
+/// consumer's thread, so a consumer that holds more parts open than that (<see cref="PartInterleave"/>) uses no more
+/// threads than the limit allows. What a part yields, and in what order,
 /// is what reading it alone gives; how the consumer takes from the parts it holds (one whole part after another, or
 /// in turns, <see cref="PartInterleave"/>) is its own.
 /// </summary>
@@ -39,7 +41,7 @@ internal sealed class PartReader : IAsyncDisposable
 
     /// <param name="source">The parts' source; its parts must be readable concurrently when <paramref name="atOnce"/> is more than 1.</param>
     /// <param name="order">The parts in the order they will be opened.</param>
-    /// <param name="atOnce">Parts read at once (those the consumer holds open count, and it may hold more); 1 or less reads each part on the consumer's thread.</param>
+    /// <param name="atOnce">Parts read at once on readers of their own; 1 or less reads each part on the consumer's thread.</param>
     /// <param name="cancellationToken">Stops every read.</param>
     public PartReader(IPartitionedSource source, IReadOnlyList<int> order, int atOnce, CancellationToken cancellationToken)
     {
@@ -73,14 +75,18 @@ internal sealed class PartReader : IAsyncDisposable
             throw new InvalidOperationException($"{_source.Description}: part {part} was opened out of the read's order (expected {(_nextOpen < _order.Count ? _order[_nextOpen] : "none")}).");
         }
         int index = _nextOpen++;
-        if (_atOnce <= 1)
+        if (index < _nextStart)
         {
+            // Read ahead already.
+            return DrainAsync(index, _stop.Token);
+        }
+        if (_atOnce <= 1 || _started.Count >= _atOnce)
+        {
+            // As many parts as allowed have readers of their own: this one is read on the consumer's thread.
+            _nextStart = index + 1;
             return _source.ReadPartitionAsync(part, _stop.Token);
         }
-        while (_nextStart <= index)
-        {
-            Start();
-        }
+        Start();
         return DrainAsync(index, _stop.Token);
     }
 
