@@ -21,4 +21,11 @@ public interface IPartitionedSource : IDocumentSource
     /// depend on it. Parts must be readable concurrently when it is more than 1.
     /// </summary>
     int PartsAtOnce => 1;
+
+    /// <summary>
+    /// Whether a stream may take several parts' documents in turns (<c>--interleave</c>): true for parts that stream
+    /// (the files of a set), false for parts each held whole in memory while read (a Parquet file's row groups), which
+    /// are then taken one at a time whatever the width, so memory does not grow with it.
+    /// </summary>
+    bool Interleaves => true;
 }

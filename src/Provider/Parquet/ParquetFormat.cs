@@ -73,6 +73,9 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     /// <summary>Row groups decoded at once (each opens the file for itself), ahead of their turn.</summary>
     public int PartsAtOnce => _lines.PartsAtOnceCount;
 
+    /// <summary>A row group is decoded whole into memory: a stream takes row groups one at a time, never in turns.</summary>
+    public bool Interleaves => false;
+
     public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReader.PartsAsync(this, Enumerable.Range(0, PartitionCount).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))

@@ -107,7 +107,7 @@ public sealed class DocumentStream
     /// <summary>Where the stream stood at each document it emitted: what downstream asks for a resume point (<see cref="PositionLog.PositionAt"/>).</summary>
     public PositionLog Positions => _positions;
 
-    private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle, _interleave);
+    private ResumePlanner Planner() => new(_source, _layout, _options.Seed, _options.ShuffleBuffer, _shuffle, PartInterleave.WidthFor(_source, _interleave));
 
     /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
     public int ShuffleStart => _shuffle.Start;
@@ -361,7 +361,7 @@ public sealed class DocumentStream
         {
             int[] order = PartitionOrder(parts, passSeed);
             bool byFile = _layout.ByFile(source);
-            List<PartUnit> units = PartInterleave.UnitsOf(order.Length, _layout, byFile, _interleave);
+            List<PartUnit> units = PartInterleave.UnitsOf(order.Length, _layout, byFile, PartInterleave.WidthFor(source, _interleave));
             // A resume passes over whole units whose documents were all emitted before the saved position.
             bool PassedOver(PartUnit unit) => plan is not null && unit.Start < plan.SkippedFiles.Length && plan.SkippedFiles[unit.Start];
             int[] toRead = units.Where(u => !PassedOver(u)).SelectMany(u => u.Reads).Select(p => order[p]).ToArray();

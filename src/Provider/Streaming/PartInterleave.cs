@@ -29,6 +29,9 @@ internal static class PartInterleave
     /// <summary>Documents a part yields in its turn before the next part of its unit takes one, unless set otherwise.</summary>
     public const int DefaultTurn = 64;
 
+    /// <summary>The width a stream of <paramref name="source"/> uses: <paramref name="width"/>, or 1 for a source whose parts are not interleaved (<see cref="IPartitionedSource.Interleaves"/>).</summary>
+    public static int WidthFor(IDocumentSource source, int width) => source is IPartitionedSource { Interleaves: false } ? 1 : width;
+
     /// <summary>
     /// The units of a pass of <paramref name="partCount"/> parts: the positions a rank reads (its own files when ranks
     /// split by file, else all) grouped <paramref name="width"/> at a time; other ranks' files belong to the unit before
@@ -104,12 +107,25 @@ internal static class PartInterleave
         }
         finally
         {
+            // Every part left open is closed, even when closing one fails (its error is handed on after).
+            Exception? failed = null;
             foreach (IAsyncEnumerator<Document>? left in open)
             {
-                if (left is not null)
+                try
                 {
-                    await left.DisposeAsync().ConfigureAwait(false);
+                    if (left is not null)
+                    {
+                        await left.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
+                catch (Exception ex)
+                {
+                    failed ??= ex;
+                }
+            }
+            if (failed is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
             }
         }
     }

@@ -38,6 +38,7 @@ internal sealed class PartReader : IAsyncDisposable
     private int _nextStart;
     private int _nextOpen;
     private bool _readAhead;
+    private bool _disposed;
 
     /// <param name="source">The parts' source; its parts must be readable concurrently when <paramref name="atOnce"/> is more than 1.</param>
     /// <param name="order">The parts in the order they will be opened.</param>
@@ -92,6 +93,11 @@ internal sealed class PartReader : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         await _stop.CancelAsync().ConfigureAwait(false);
         foreach ((PartBuffer buffer, Task reader) in _started.Values)
         {
@@ -147,13 +153,17 @@ internal sealed class PartReader : IAsyncDisposable
         }
         finally
         {
-            // A part left before its end keeps reading until the reader is disposed, which stops and awaits it.
-            if (reader.IsCompleted)
+            // A part left before its end keeps reading until the reader is disposed, which stops and awaits it. Only a
+            // part read to its end makes room for reading ahead: a failure or a stop starts nothing new.
+            if (!_disposed && reader.IsCompleted)
             {
                 _started.Remove(index);
                 buffer.Dispose();
-                _readAhead = true;
-                ReadAhead();
+                if (reader.IsCompletedSuccessfully && !_stop.IsCancellationRequested)
+                {
+                    _readAhead = true;
+                    ReadAhead();
+                }
             }
         }
     }

@@ -290,22 +290,32 @@ public sealed class ParallelDecodeTests
         Assert.All(records, r => Assert.Same(SerialStage.Record, r));
         // Every non-blank line is framed, bad ones included (blank lines: one in 37).
         Assert.Equal(source.Statistics.RecordsRead - Enumerable.Range(0, 1000).Count(i => i % 37 == 21), records.Count);
-        SerialStageTime jsonl = await SerialStage.TimeAsync(SourceFactory.Create(file, SerialStage.Only(Strict)), records.Count, interleave: 8, CancellationToken.None);
+        SerialStageTime jsonl = await SerialStage.TimeAsync(SourceFactory.Create(file, SerialStage.Only(Strict)), records.Count, interleave: 8, partsAtOnce: 4, whole: false, CancellationToken.None);
         Assert.False(jsonl.Decodes);
         Assert.Equal(1, jsonl.Readers);
         Assert.True(jsonl.Seconds > 0);
-        SerialStageTime csv = await SerialStage.TimeAsync(SourceFactory.Create(files.WriteText("t.csv", "id,text\n1,a b\n"), SerialStage.Only(new SourceSettings())), 1, interleave: 8, CancellationToken.None);
+        // A format that decodes on its reading thread: said at its first record, and timed whole only when asked.
+        string csvFile = files.WriteText("t.csv", "id,text\n1,a b\n2,c d\n");
+        SerialStageTime csv = await SerialStage.TimeAsync(SourceFactory.Create(csvFile, SerialStage.Only(new SourceSettings())), 2, interleave: 8, partsAtOnce: 4, whole: false, CancellationToken.None);
         Assert.True(csv.Decodes);
+        Assert.Equal(0, csv.Seconds);
+        SerialStageTime csvWhole = await SerialStage.TimeAsync(SourceFactory.Create(csvFile, SerialStage.OneThread(SerialStage.Only(new SourceSettings()))), 2, interleave: 8, partsAtOnce: 4, whole: true, CancellationToken.None);
+        Assert.True(csvWhole.Decodes);
+        Assert.True(csvWhole.Seconds > 0);
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(4, 4)]
-    [InlineData(8, 5)]
-    public async Task SerialStageTime_ManyFiles_PartsReadTogetherRunSideBySide(int interleave, int readers)
+    [InlineData(1, 4, 1)]
+    [InlineData(4, 1, 1)]
+    [InlineData(4, 4, 4)]
+    [InlineData(8, 2, 3)]
+    [InlineData(8, 8, 5)]
+    public async Task SerialStageTime_ManyFiles_ReadersAsTheStreamHasThem(int interleave, int partsAtOnce, int readers)
     {
-        // Five files of 200 records: each part's serial stage is timed alone, and the stream's units of parts end at
-        // their slowest part, so the side-by-side time is at most the one-at-a-time time and at least a part's.
+        // Five files of 200 records, each part's serial stage timed alone. A unit's first `partsAtOnce` parts have
+        // readers of their own and the rest are read on the stream's thread, one after another: one part at a time
+        // (no interleave, or no readers of their own) is the one-at-a-time time, else it is less and at least the
+        // slowest part's share.
         using var files = new TempFiles();
         string folder = files.Path("parts");
         Directory.CreateDirectory(folder);
@@ -314,19 +324,31 @@ public sealed class ParallelDecodeTests
             File.WriteAllBytes(Path.Combine(folder, $"p{f}.jsonl.gz"), TempFiles.Gzip(string.Concat(Enumerable.Range(0, 200).Select(i => $"{{\"id\":\"{f}-{i}\",\"text\":\"words of record {i}\"}}\n"))));
         }
 
-        SerialStageTime time = await SerialStage.TimeAsync(SourceFactory.Create(folder, SerialStage.Only(Strict)), 1000, interleave, CancellationToken.None);
+        SerialStageTime time = await SerialStage.TimeAsync(SourceFactory.Create(folder, SerialStage.Only(Strict)), 1000, interleave, partsAtOnce, whole: false, CancellationToken.None);
 
         Assert.False(time.Decodes);
         Assert.Equal(readers, time.Readers);
-        Assert.InRange(time.Seconds, 0, time.OneAtATimeSeconds * 1.0000001);
-        if (interleave == 1)
+        if (readers == 1)
         {
             Assert.Equal(time.OneAtATimeSeconds, time.Seconds, 9);
         }
         else
         {
+            Assert.True(time.Seconds < time.OneAtATimeSeconds, $"{time.Seconds} s side by side, {time.OneAtATimeSeconds} s one at a time");
             Assert.True(time.Seconds >= time.OneAtATimeSeconds / 5, $"{time.Seconds} s side by side, {time.OneAtATimeSeconds} s one at a time");
         }
+    }
+
+    [Fact]
+    public async Task SerialStageTime_ParquetRowGroups_AreNotInterleaved_OneReader()
+    {
+        using var files = new TempFiles();
+        string path = new ParquetSourceContractTests().WriteFile(files);
+
+        SerialStageTime time = await SerialStage.TimeAsync(SourceFactory.Create(path, SerialStage.OneThread(SerialStage.Only(new SourceSettings()))), 60, interleave: 8, partsAtOnce: 4, whole: true, CancellationToken.None);
+
+        Assert.True(time.Decodes);
+        Assert.Equal(1, time.Readers);
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -574,7 +574,6 @@ public class ManyFilesSourceContractTests : SourceContractTests
     }
 }
 
-/// <summary>Compressors for test inputs.</summary>
 /// <summary>
 /// The many-file contract with files read four at a time and taken in turns of three documents: the stream's order is
 /// no longer file by file, and every resume, rank split and position must hold all the same.
@@ -638,12 +637,27 @@ public sealed class InterleavedFilesSourceContractTests : ManyFilesSourceContrac
     }
 }
 
-/// <summary>The Parquet contract with the row groups read together and taken in turns of four rows.</summary>
+/// <summary>
+/// The Parquet contract with an interleave asked for: a row group is decoded whole into memory, so row groups are taken
+/// one at a time whatever the width (<see cref="IPartitionedSource.Interleaves"/>), and the contract holds as it does.
+/// </summary>
 public sealed class InterleavedParquetSourceContractTests : ParquetSourceContractTests
 {
     protected override DocumentStreamOptions Stream => new() { Interleave = 2, InterleaveTurn = 4 };
+
+    [Fact]
+    public async Task ReadAsync_RowGroupsAreNotInterleaved_TheOrderIsTheRowGroupsOrder()
+    {
+        using var files = new TempFiles();
+        string path = WriteFile(files);
+        List<Document> docs = await Collect.AllAsync(new DocumentStream(SourceFactory.Create(path), Stream).ReadAsync());
+
+        Assert.Equal(Enumerable.Range(0, Count).Select(Text), docs.Select(d => d.Text));
+    }
 }
 
+
+/// <summary>Compressors for test inputs.</summary>
 internal static class Compress
 {
     public static byte[] Zstd(string text)

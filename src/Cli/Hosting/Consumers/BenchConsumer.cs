@@ -55,11 +55,11 @@ internal sealed class BenchConsumer : IRunConsumer
             // thread. A format that decodes on its reading thread is timed with that decode on one thread.
             if (_ceiling.ProviderRecords > 0)
             {
-                int interleave = p.Interleave;
-                _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.Only(p.Reading), p.Weights), _ceiling.ProviderRecords, interleave, cancellationToken).ConfigureAwait(false);
+                (int interleave, int partsAtOnce) = (p.Interleave, p.Reading.Lines.PartsAtOnceCount);
+                _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.Only(p.Reading), p.Weights), _ceiling.ProviderRecords, interleave, partsAtOnce, whole: false, cancellationToken).ConfigureAwait(false);
                 if (_serialStage.Decodes)
                 {
-                    _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.OneThread(SerialStage.Only(p.Reading)), p.Weights), _ceiling.ProviderRecords, interleave, cancellationToken).ConfigureAwait(false);
+                    _serialStage = await SerialStage.TimeAsync(SourceFactory.Create(p.Sources, SerialStage.OneThread(SerialStage.Only(p.Reading)), p.Weights), _ceiling.ProviderRecords, interleave, partsAtOnce, whole: true, cancellationToken).ConfigureAwait(false);
                 }
             }
             if (_ceiling.BesideProviderFailure is { } why)
