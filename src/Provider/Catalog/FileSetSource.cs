@@ -59,16 +59,7 @@ public sealed class FileSetSource : IPartitionedSource
 
     public string DescribePartition(int index) => _locations[index];
 
-    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReader.PartsAsync(this, Enumerable.Range(0, _locations.Count).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))
-        {
-            await foreach (Document document in documents.ConfigureAwait(false))
-            {
-                yield return document;
-            }
-        }
-    }
+    public IAsyncEnumerable<Document> ReadAsync(CancellationToken cancellationToken = default) => PartReader.ReadAllAsync(this, cancellationToken);
 
     public async IAsyncEnumerable<Document> ReadPartitionAsync(int index, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -76,16 +76,7 @@ public sealed class ParquetDocumentReader : IPartitionedSource
     /// <summary>A row group is decoded whole into memory: a stream takes row groups one at a time, never in turns.</summary>
     public bool Interleaves => false;
 
-    public async IAsyncEnumerable<Document> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach ((int _, IAsyncEnumerable<Document> documents) in PartReader.PartsAsync(this, Enumerable.Range(0, PartitionCount).ToArray(), PartsAtOnce, cancellationToken).ConfigureAwait(false))
-        {
-            await foreach (Document document in documents.ConfigureAwait(false))
-            {
-                yield return document;
-            }
-        }
-    }
+    public IAsyncEnumerable<Document> ReadAsync(CancellationToken cancellationToken = default) => PartReader.ReadAllAsync(this, cancellationToken);
 
     public async IAsyncEnumerable<Document> ReadPartitionAsync(int index, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -53,15 +53,19 @@ internal sealed class PartReader : IAsyncDisposable
     }
 
     /// <summary>
-    /// The parts <paramref name="order"/> names, each whole and in turn, read up to <paramref name="atOnce"/> at once.
-    /// Each yielded part must be read to its end (or the whole read stopped) before the next is asked for.
+    /// Every document of <paramref name="source"/>: its parts in index order, each whole, up to
+    /// <see cref="IPartitionedSource.PartsAtOnce"/> read at once (a partitioned source's own <c>ReadAsync</c>).
     /// </summary>
-    public static async IAsyncEnumerable<(int Part, IAsyncEnumerable<Document> Documents)> PartsAsync(IPartitionedSource source, IReadOnlyList<int> order, int atOnce, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public static async IAsyncEnumerable<Document> ReadAllAsync(IPartitionedSource source, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var reader = new PartReader(source, order, atOnce, cancellationToken);
+        int[] order = Enumerable.Range(0, source.PartitionCount).ToArray();
+        await using var reader = new PartReader(source, order, source.PartsAtOnce, cancellationToken);
         foreach (int part in order)
         {
-            yield return (part, reader.Open(part));
+            await foreach (Document document in reader.Open(part).ConfigureAwait(false))
+            {
+                yield return document;
+            }
         }
     }
 
