@@ -105,7 +105,7 @@ public static class HumanSummary
             if (summary.ProviderSerialSeconds is double serialSeconds && summary.ProviderSerialTokensPerSecond is double serial)
             {
                 totals.AddRow("provider's serial stage", summary.ProviderSerialReaders is > 1 and int readers && summary.ProviderSerialOneAtATimeSeconds is double oneAtATime
-                    ? string.Create(CultureInfo.InvariantCulture, $"read and framed them without decoding in {oneAtATime:0.000} s one part at a time, {serialSeconds:0.000} s with the {readers} parts read together side by side: {Rate(serial)}")
+                    ? string.Create(CultureInfo.InvariantCulture, $"read and framed them without decoding in {oneAtATime:0.000} s one part at a time, {serialSeconds:0.000} s on {readers} reading threads side by side: {Rate(serial)}")
                     : string.Create(CultureInfo.InvariantCulture, $"read and framed them without decoding in {serialSeconds:0.000} s: {Rate(serial)}"));
             }
             if (summary.TokenizerThreadsFed is double fed && summary.CpuBoundLimitTokensPerSecond is double limit && summary.FractionOfCpuBoundLimit is double fraction)

@@ -95,12 +95,13 @@ public sealed record RunSummary
 
     /// <summary>
     /// bench: seconds the serial stage took over the same records as the stream reads them: one file on its reading
-    /// thread; a many-file source's parts each timed alone, the parts read together (<see cref="ProviderSerialReaders"/>)
-    /// taken to run side by side, each on a core of its own.
+    /// thread; a many-file source's parts each timed alone and scheduled as the stream reads them (a unit's first
+    /// <c>--parts-at-once</c> parts on readers of their own, the rest on the stream's thread), those
+    /// <see cref="ProviderSerialReaders"/> threads side by side, each on a core of its own.
     /// </summary>
     public double? ProviderSerialSeconds { get; init; }
 
-    /// <summary>bench: the serial stage's reading threads side by side: 1 for one file, else the parts the stream reads together (<c>--interleave</c>).</summary>
+    /// <summary>bench: the serial stage's reading threads side by side: 1 for one file (or parts taken whole); for parts taken in turns, those with readers of their own and the stream's thread when it reads some.</summary>
     public int? ProviderSerialReaders { get; init; }
 
     /// <summary>bench: the serial stage's parts read one after another on one thread (equal to <see cref="ProviderSerialSeconds"/> with one reader).</summary>

@@ -16,9 +16,10 @@ public interface IPartitionedSource : IDocumentSource
     IAsyncEnumerable<Document> ReadPartitionAsync(int index, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Parts the provider reads at once: those its stream takes from together (it interleaves a few parts in turns) and
-    /// the next ones, read ahead; 1 reads every part on the stream's own thread. The order of the documents does not
-    /// depend on it. Parts must be readable concurrently when it is more than 1.
+    /// Parts the provider reads at once on readers of their own: those its stream takes from (it may take a few parts in
+    /// turns; any beyond this many are read on the stream's own thread) and the next ones, read ahead; 1 reads every part
+    /// on the stream's own thread. The order of the documents does not depend on it. Parts must be readable
+    /// concurrently when it is more than 1.
     /// </summary>
     int PartsAtOnce => 1;
 

@@ -112,9 +112,6 @@ public sealed class DocumentStream
     /// <summary>Documents the shuffle buffer holds before the first leaves (a resumed stream keeps its position's).</summary>
     public int ShuffleStart => _shuffle.Start;
 
-    /// <summary>Parts read together and interleaved (a resumed stream keeps its position's).</summary>
-    public int Interleave => _interleave;
-
     /// <summary>The underlying source.</summary>
     public IDocumentSource Source => _source;
 
