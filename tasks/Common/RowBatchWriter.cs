@@ -81,22 +81,23 @@ public sealed class RowBatchWriter
         {
             throw new ArgumentException($"A row of {needed} tokens does not fit the sequence length {_sequenceLength}.", nameof(tokens));
         }
-        Span<long> ids = batch["input_ids"].AsSpan<long>().Slice(Rows * _sequenceLength, _sequenceLength);
-        Span<long> mask = batch["attention_mask"].AsSpan<long>().Slice(Rows * _sequenceLength, _sequenceLength);
+        Span<long> ids = batch[TaskTensors.InputIds].AsSpan<long>().Slice(Rows * _sequenceLength, _sequenceLength);
+        Span<long> mask = batch[TaskTensors.AttentionMask].AsSpan<long>().Slice(Rows * _sequenceLength, _sequenceLength);
         int at = 0;
         if (prefix >= 0)
         {
             ids[at++] = prefix;
         }
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            ids[at++] = tokens[i];
-        }
+        Int64Rows.Widen(tokens, ids[at..]);
+        at += tokens.Length;
         if (suffix >= 0)
         {
             ids[at++] = suffix;
         }
+        // The whole row is written here, padding included: one pass over it, not a fill of the batch beforehand.
+        ids[at..].Fill(_pad);
         mask[..at].Fill(1);
+        mask[at..].Clear();
         batch.TokenCount += at;
         Rows++;
     }
@@ -144,7 +145,11 @@ public sealed class RowBatchWriter
             positions[at] = position++;
             documents[at] = document;
         }
+        ids[at..].Fill(_pad);
         mask[..at].Fill(1);
+        mask[at..].Clear();
+        positions[at..].Clear();
+        documents[at..].Fill(-1);
         batch.TokenCount += at;
         Rows++;
     }
@@ -201,13 +206,14 @@ public sealed class RowBatchWriter
         }
     }
 
-    /// <summary>The batch being filled (created on first use).</summary>
+    /// <summary>The batch being filled (created on first use). Its <c>input_ids</c> and <c>attention_mask</c> hold the rows appended so far; the rows after them are written by <see cref="Take"/>.</summary>
     public TensorBatch Current => _batch ??= Start();
 
     /// <summary>Hands over the current batch (padded rows stay padding) and starts afresh.</summary>
     public TensorBatch Take()
     {
         TensorBatch batch = _batch ?? throw new InvalidOperationException("No rows were written.");
+        PadRowsFrom(batch, Rows);
         batch.Sequence = _sequence.Next++;
         batch.RowCount = Rows;
         if (_resumeOrdinal >= 0)
@@ -229,15 +235,33 @@ public sealed class RowBatchWriter
     {
         var batch = new TensorBatch(_task, -1);
         int[] shape = Shape(_sequenceLength);
-        batch.Add("input_ids", TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(_pad);
-        batch.Add("attention_mask", TensorDType.I64, shape);
+        // Not filled here: each row is written whole when it is appended, and rows never appended are padded by Take.
+        batch.Add(TaskTensors.InputIds, TensorDType.I64, shape, clear: false);
+        batch.Add(TaskTensors.AttentionMask, TensorDType.I64, shape, clear: false);
         if (_boundaries)
         {
-            batch.Add(TaskTensors.PositionIds, TensorDType.I64, shape);
-            batch.Add(TaskTensors.DocumentIds, TensorDType.I64, shape, clear: false).AsSpan<long>().Fill(-1);
+            batch.Add(TaskTensors.PositionIds, TensorDType.I64, shape, clear: false);
+            batch.Add(TaskTensors.DocumentIds, TensorDType.I64, shape, clear: false);
         }
         batch.Metadata["seq_len"] = MetadataText.Of(_sequenceLength);
         return batch;
+    }
+
+    /// <summary>Writes padding rows from row <paramref name="first"/> to the end: [PAD] ids, mask 0, and for packed rows position 0 and document -1.</summary>
+    private void PadRowsFrom(TensorBatch batch, int first)
+    {
+        if (first >= _batchSize)
+        {
+            return;
+        }
+        int from = first * _sequenceLength;
+        batch[TaskTensors.InputIds].AsSpan<long>()[from..].Fill(_pad);
+        batch[TaskTensors.AttentionMask].AsSpan<long>()[from..].Clear();
+        if (_boundaries)
+        {
+            batch[TaskTensors.PositionIds].AsSpan<long>()[from..].Clear();
+            batch[TaskTensors.DocumentIds].AsSpan<long>()[from..].Fill(-1);
+        }
     }
 
     /// <summary>The shape <c>[batch, columns]</c> (<c>[batch]</c> for 0), made once per width: every batch's tensors share them, and nothing changes a shape.</summary>

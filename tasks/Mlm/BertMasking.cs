@@ -49,6 +49,10 @@ public sealed class BertMasking
         var counts = default(MaskingCounts);
         labels.Fill(IgnoreIndex);
         bool[] special = _special;
+        (ulong choose, ulong toMask, ulong toRandom, long mask) = (_choose, _toMask, _toRandom, _mask);
+        // The generator's state is copied into a local the loop never takes the address of, so the JIT keeps it in
+        // registers; through the ref it would load and store it on every draw (a write to the spans might alias it).
+        Xoshiro256 rng = random;
         for (int i = 0; i < inputIds.Length; i++)
         {
             long id = inputIds[i];
@@ -57,20 +61,23 @@ public sealed class BertMasking
                 continue;
             }
             counts.Candidates++;
-            if (!random.Chance(_choose))
+            if (!rng.Chance(choose))
             {
                 continue;
             }
             counts.Chosen++;
             labels[i] = id;
-            if (random.Chance(_toMask))
+            if (rng.Chance(toMask))
             {
-                inputIds[i] = _mask;
+                inputIds[i] = mask;
                 counts.Masked++;
             }
-            else if (random.Chance(_toRandom))
+            else if (rng.Chance(toRandom))
             {
+                // Rare (one chosen position in twenty): the state goes out through the ref and comes back.
+                random = rng;
                 inputIds[i] = RandomRegularToken(ref random);
+                rng = random;
                 counts.Randomized++;
             }
             else
@@ -78,6 +85,7 @@ public sealed class BertMasking
                 counts.Unchanged++;
             }
         }
+        random = rng;
         return counts;
     }
 
