@@ -1,5 +1,5 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace StreamLoader.Core.Tensors;
 
@@ -18,27 +18,15 @@ public static class Int64Rows
             throw new ArgumentException($"The destination holds {destination.Length} elements, fewer than the {source.Length} to copy.", nameof(destination));
         }
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && source.Length >= Vector256<int>.Count)
+        if (Vector.IsHardwareAccelerated)
         {
-            ref int from = ref MemoryMarshal.GetReference(source);
-            ref long to = ref MemoryMarshal.GetReference(destination);
-            for (; i <= source.Length - Vector256<int>.Count; i += Vector256<int>.Count)
+            ReadOnlySpan<Vector<int>> from = MemoryMarshal.Cast<int, Vector<int>>(source);
+            Span<Vector<long>> to = MemoryMarshal.Cast<long, Vector<long>>(destination[..(from.Length * Vector<int>.Count)]);
+            for (int v = 0; v < from.Length; v++)
             {
-                (Vector256<long> lower, Vector256<long> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref from, (nuint)i));
-                lower.StoreUnsafe(ref to, (nuint)i);
-                upper.StoreUnsafe(ref to, (nuint)(i + Vector256<long>.Count));
+                Vector.Widen(from[v], out to[2 * v], out to[(2 * v) + 1]);
             }
-        }
-        else if (Vector128.IsHardwareAccelerated && source.Length >= Vector128<int>.Count)
-        {
-            ref int from = ref MemoryMarshal.GetReference(source);
-            ref long to = ref MemoryMarshal.GetReference(destination);
-            for (; i <= source.Length - Vector128<int>.Count; i += Vector128<int>.Count)
-            {
-                (Vector128<long> lower, Vector128<long> upper) = Vector128.Widen(Vector128.LoadUnsafe(ref from, (nuint)i));
-                lower.StoreUnsafe(ref to, (nuint)i);
-                upper.StoreUnsafe(ref to, (nuint)(i + Vector128<long>.Count));
-            }
+            i = from.Length * Vector<int>.Count;
         }
         for (; i < source.Length; i++)
         {
