@@ -95,6 +95,8 @@ internal static class HuggingFaceOracle
             StandardInputEncoding = new UTF8Encoding(false),
             StandardOutputEncoding = Encoding.UTF8,
         };
+        // The oracle is looked for where HF_TOKENIZERS_NODE_MODULES says; without it, where .ci/run installs it.
+        info.Environment["HF_TOKENIZERS_NODE_MODULES"] = NodeScripts.Modules;
         foreach (string arg in (string[])[script, .. arguments])
         {
             info.ArgumentList.Add(arg);

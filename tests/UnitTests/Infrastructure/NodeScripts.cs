@@ -33,6 +33,8 @@ public static class NodeScripts
     public static (int Exit, string Stdout, string Stderr) Execute(string script, params string[] arguments)
     {
         var info = new ProcessStartInfo("node") { RedirectStandardError = true, RedirectStandardOutput = true };
+        // The scripts look for their packages where HF_TOKENIZERS_NODE_MODULES says; without it, where .ci/run installs them.
+        info.Environment["HF_TOKENIZERS_NODE_MODULES"] = Modules;
         info.ArgumentList.Add(Path.Combine(SharedData.RepositoryRoot, "scripts", script));
         foreach (string argument in arguments)
         {
