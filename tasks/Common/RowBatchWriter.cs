@@ -94,10 +94,16 @@ public sealed class RowBatchWriter
         {
             ids[at++] = suffix;
         }
-        // The whole row is written here, padding included: one pass over it, not a fill of the batch beforehand.
-        ids[at..].Fill(_pad);
         mask[..at].Fill(1);
-        mask[at..].Clear();
+        // The whole row is written here, padding included: one pass over it, not a fill of the batch beforehand. A
+        // row appended whole holds no document boundaries: with boundaries on, its positions are 0 and its documents
+        // -1 throughout, as padding's are.
+        int row = Rows * _sequenceLength;
+        Pad(batch, row + at, row + _sequenceLength);
+        if (_boundaries)
+        {
+            PadBoundaries(batch, row, row + at);
+        }
         batch.TokenCount += at;
         Rows++;
     }
@@ -145,11 +151,8 @@ public sealed class RowBatchWriter
             positions[at] = position++;
             documents[at] = document;
         }
-        ids[at..].Fill(_pad);
         mask[..at].Fill(1);
-        mask[at..].Clear();
-        positions[at..].Clear();
-        documents[at..].Fill(-1);
+        Pad(batch, row + at, row + _sequenceLength);
         batch.TokenCount += at;
         Rows++;
     }
@@ -213,7 +216,8 @@ public sealed class RowBatchWriter
     public TensorBatch Take()
     {
         TensorBatch batch = _batch ?? throw new InvalidOperationException("No rows were written.");
-        PadRowsFrom(batch, Rows);
+        // Rows never appended (a partial last batch) are padding.
+        Pad(batch, Rows * _sequenceLength, _batchSize * _sequenceLength);
         batch.Sequence = _sequence.Next++;
         batch.RowCount = Rows;
         if (_resumeOrdinal >= 0)
@@ -247,21 +251,21 @@ public sealed class RowBatchWriter
         return batch;
     }
 
-    /// <summary>Writes padding rows from row <paramref name="first"/> to the end: [PAD] ids, mask 0, and for packed rows position 0 and document -1.</summary>
-    private void PadRowsFrom(TensorBatch batch, int first)
+    /// <summary>Writes padding over the batch's flat positions [<paramref name="from"/>, <paramref name="to"/>): [PAD] ids, mask 0, and with boundaries position 0 and document -1.</summary>
+    private void Pad(TensorBatch batch, int from, int to)
     {
-        if (first >= _batchSize)
-        {
-            return;
-        }
-        int from = first * _sequenceLength;
-        batch[TaskTensors.InputIds].AsSpan<long>()[from..].Fill(_pad);
-        batch[TaskTensors.AttentionMask].AsSpan<long>()[from..].Clear();
+        batch[TaskTensors.InputIds].AsSpan<long>()[from..to].Fill(_pad);
+        batch[TaskTensors.AttentionMask].AsSpan<long>()[from..to].Clear();
         if (_boundaries)
         {
-            batch[TaskTensors.PositionIds].AsSpan<long>()[from..].Clear();
-            batch[TaskTensors.DocumentIds].AsSpan<long>()[from..].Fill(-1);
+            PadBoundaries(batch, from, to);
         }
+    }
+
+    private static void PadBoundaries(TensorBatch batch, int from, int to)
+    {
+        batch[TaskTensors.PositionIds].AsSpan<long>()[from..to].Clear();
+        batch[TaskTensors.DocumentIds].AsSpan<long>()[from..to].Fill(-1);
     }
 
     /// <summary>The shape <c>[batch, columns]</c> (<c>[batch]</c> for 0), made once per width: every batch's tensors share them, and nothing changes a shape.</summary>

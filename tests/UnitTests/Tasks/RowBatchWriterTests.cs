@@ -51,6 +51,20 @@ public sealed class RowBatchWriterTests
     }
 
     [Fact]
+    public void AppendRow_OnAWriterWithBoundaries_PositionsZeroAndDocumentsMinusOneThroughout_OverJunkFromThePool()
+    {
+        LeaveJunkInThePool();
+        var writer = new RowBatchWriter("test", Rows, Seq, Pad, boundaries: true);
+
+        writer.AppendRow([5, 6, 7], prefix: 101);
+        using TensorBatch batch = writer.Take();
+
+        Assert.Equal([101, 5, 6, 7, Pad, Pad, Pad, Pad, .. Enumerable.Repeat((long)Pad, 3 * Seq)], batch[TaskTensors.InputIds].AsSpan<long>().ToArray());
+        Assert.Equal(new long[Rows * Seq], batch[TaskTensors.PositionIds].AsSpan<long>().ToArray());
+        Assert.Equal(Enumerable.Repeat(-1L, Rows * Seq), batch[TaskTensors.DocumentIds].AsSpan<long>().ToArray());
+    }
+
+    [Fact]
     public void Take_AFullBatch_EveryRowAsWritten_AndTheNextBatchStartsAfresh()
     {
         LeaveJunkInThePool();
