@@ -87,8 +87,8 @@ def corpus(name):
 
 runs, corpora = int(sys.argv[1]), sys.argv[2].split(",")
 configs = [(c.split("|") + [app])[:3] for c in sys.argv[3:]]
-print("| corpus | configuration | serial stage tokens/s | tokenizer tokens/s per thread | threads fed | provider alone (1 thread) tokens/s | pipeline tokens/s | L | fraction of L | first batch ms | peak RSS MB |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| corpus | configuration | serial stage tokens/s | tokenizer tokens/s per thread | threads fed | provider alone (1 thread) tokens/s | pipeline tokens/s | L | fraction of L (range) | of the one-thread tokenizer (range) | of the tokenizer beside the provider (range) | first batch ms | peak RSS MB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 with tempfile.TemporaryDirectory() as tmp:
     summary = os.path.join(tmp, "bench.json")
     for name in corpora:
@@ -104,6 +104,17 @@ with tempfile.TemporaryDirectory() as tmp:
                     results[label].append(json.load(f))
         for label, rows in results.items():
             med = lambda key: statistics.median((r.get(key) or 0) for r in rows)
+
+            def ratio(over):
+                """The pipeline's tokens/s over another rate of the same run: median, with the runs' range (each run is
+                one side-by-side measurement; on a noisy machine the range says how far one run can be trusted)."""
+                values = [r["pipeline_tokens_per_second"] / r[over] for r in rows if r.get(over)]
+                if not values:
+                    return "–"
+                return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
             print(f"| {name} | {label} | {med('provider_serial_tokens_per_second') / 1e6:.1f} M | {med('tokenizer_single_thread_tokens_per_second') / 1e6:.1f} M | "
                   f"{med('tokenizer_threads_fed'):.1f} | {med('provider_tokens_per_second') / 1e6:.1f} M | {med('pipeline_tokens_per_second') / 1e6:.1f} M | "
-                  f"{med('cpu_bound_limit_tokens_per_second') / 1e6:.1f} M | {med('fraction_of_cpu_bound_limit'):.2f} | {med('first_batch_seconds') * 1000:.0f} | {med('peak_rss_bytes') / 1e6:.0f} |")
+                  f"{med('cpu_bound_limit_tokens_per_second') / 1e6:.1f} M | {ratio('cpu_bound_limit_tokens_per_second')} | "
+                  f"{ratio('tokenizer_single_thread_tokens_per_second')} | {ratio('tokenizer_beside_provider_tokens_per_second')} | "
+                  f"{med('first_batch_seconds') * 1000:.0f} | {med('peak_rss_bytes') / 1e6:.0f} |")

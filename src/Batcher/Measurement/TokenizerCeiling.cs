@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using StreamLoader.Core.Documents;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 
 namespace StreamLoader.Batcher.Measurement;
@@ -21,7 +23,12 @@ namespace StreamLoader.Batcher.Measurement;
 /// </param>
 /// <param name="BesideProviderFailure">Why the tokenizer could not be timed beside a reading provider, when a reader was tried; else null.</param>
 /// <param name="ProviderRecords">Records (lines, rows) the provider read for those documents, skipped ones included.</param>
-public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds, double? BesideProviderSeconds, string? BesideProviderFailure, long ProviderRecords)
+/// <param name="BuilderSeconds">
+/// Time the task's batch builder spent on those documents' tokens, one pass on one thread (the tokenizing between its
+/// calls not counted); null where no builder was given or it failed (<paramref name="BuilderFailure"/>).
+/// </param>
+/// <param name="BuilderFailure">Why the batch builder could not be timed, when one was given; else null.</param>
+public sealed record TokenizerCeilingResult(long Documents, long Tokens, double SingleThreadSeconds, double AllThreadsSeconds, int Threads, bool Truncated, double ProviderSeconds, double? BesideProviderSeconds, string? BesideProviderFailure, long ProviderRecords, double? BuilderSeconds = null, string? BuilderFailure = null)
 {
     /// <summary>Tokens per second on one thread.</summary>
     public double SingleThreadTokensPerSecond => SingleThreadSeconds > 0 ? Tokens / SingleThreadSeconds : 0;
@@ -37,6 +44,9 @@ public sealed record TokenizerCeilingResult(long Documents, long Tokens, double 
 
     /// <summary>Tokens per second on one thread while the provider reads on another; null where it was not measured.</summary>
     public double? BesideProviderTokensPerSecond => BesideProviderSeconds is > 0 and double seconds ? Tokens / seconds : null;
+
+    /// <summary>Tokens per CPU-second of the task's batch builder (one thread); null where it was not measured.</summary>
+    public double? BuilderTokensPerSecond => BuilderSeconds is > 0 and double seconds ? Tokens / seconds : null;
 }
 
 /// <summary>
@@ -54,9 +64,14 @@ public static class TokenizerCeiling
     /// <param name="threads">Threads of the all-threads measurement (the run's workers).</param>
     /// <param name="maxChars">Most characters held for the measurement; a longer run is measured on a prefix.</param>
     /// <param name="cancellationToken">Stops the measurement.</param>
-    public static async Task<TokenizerCeilingResult> MeasureAsync(Func<IDocumentSource> openSource, ITextTokenizer tokenizer, long documents, int threads, long maxChars, CancellationToken cancellationToken)
+    /// <param name="createBuilder">
+    /// Makes the run's batch builder (the task's, with the run's settings), to time it on the same documents' tokens:
+    /// the CPU the pipeline spends per token besides the tokenizer and the provider. Null skips it.
+    /// </param>
+    public static async Task<TokenizerCeilingResult> MeasureAsync(Func<IDocumentSource> openSource, ITextTokenizer tokenizer, long documents, int threads, long maxChars, CancellationToken cancellationToken, Func<IBatchBuilder>? createBuilder = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        var read = new List<Document>();
         var texts = new List<string>();
         long chars = 0;
         bool truncated = false;
@@ -73,6 +88,7 @@ public static class TokenizerCeiling
                 truncated = true;
                 break;
             }
+            read.Add(document);
             texts.Add(document.Text);
             chars += document.Length;
         }
@@ -98,6 +114,7 @@ public static class TokenizerCeiling
         }
         while (Stopwatch.GetElapsedTime(start).TotalSeconds < 0.25);
         double single = Stopwatch.GetElapsedTime(start).TotalSeconds / passes;
+        (double? builder, string? builderFailure) = createBuilder is null ? (null, null) : BuilderSeconds(createBuilder, tokenizer, read, cancellationToken);
         (double? beside, string? besideFailure) = Environment.ProcessorCount > 1
             ? await BesideProviderSecondsAsync(openSource(), tokenizer, texts, passes, cancellationToken).ConfigureAwait(false)
             : (null, null);
@@ -107,7 +124,61 @@ public static class TokenizerCeiling
         double all = Math.Min(
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false),
             await ParallelSecondsAsync(tokenizer, texts, items, threads, cancellationToken).ConfigureAwait(false)) / ((double)passes * threads);
-        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside, besideFailure, providerRecords);
+        return new TokenizerCeilingResult(texts.Count, tokens, single, all, threads, truncated, providerSeconds, beside, besideFailure, providerRecords, builder, builderFailure);
+    }
+
+    /// <summary>
+    /// Seconds the batch builder spends on one pass over <paramref name="documents"/>, on this thread: each document is
+    /// tokenized (not timed), then handed to the builder as the batcher does, and the batches it completes are
+    /// disposed, as a consumer would (timed). Or why it could not be timed, with null seconds.
+    /// </summary>
+    private static (double? Seconds, string? Failure) BuilderSeconds(Func<IBatchBuilder> createBuilder, ITextTokenizer tokenizer, List<Document> documents, CancellationToken cancellationToken)
+    {
+        var completed = new List<TensorBatch>(8);
+        try
+        {
+            IBatchBuilder builder = createBuilder();
+            // The first documents once ahead, so that the pass is not timed at the JIT's first tier.
+            FeedBuilder(builder, tokenizer, documents, Math.Min(documents.Count, 64), completed, cancellationToken);
+            long ticks = FeedBuilder(builder, tokenizer, documents, documents.Count, completed, cancellationToken);
+            builder.Complete(completed);
+            return (ticks / (double)Stopwatch.Frequency, null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return (null, ex.Message);
+        }
+        finally
+        {
+            foreach (TensorBatch batch in completed)
+            {
+                batch.Dispose();
+            }
+        }
+    }
+
+    private static long FeedBuilder(IBatchBuilder builder, ITextTokenizer tokenizer, List<Document> documents, int count, List<TensorBatch> completed, CancellationToken cancellationToken)
+    {
+        long ticks = 0;
+        for (int i = 0; i < count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Document document = documents[i];
+            var ids = new TokenBuffer(Math.Max(16, document.Length / 3));
+            tokenizer.Encode(document.Text, ids);
+            long start = Stopwatch.GetTimestamp();
+            using (var tokenized = new TokenizedDocument(document, ids))
+            {
+                builder.Add(tokenized, completed);
+            }
+            foreach (TensorBatch batch in completed)
+            {
+                batch.Dispose();
+            }
+            completed.Clear();
+            ticks += Stopwatch.GetTimestamp() - start;
+        }
+        return ticks;
     }
 
     /// <summary>

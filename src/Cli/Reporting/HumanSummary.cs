@@ -114,6 +114,12 @@ public static class HumanSummary
                 totals.AddRow("what limits this machine", string.Create(CultureInfo.InvariantCulture,
                     $"the provider's serial stage feeds {fed:0.0} tokenizer threads; CPU-bound limit {Rate(limit)} on {Environment.ProcessorCount} cores; the pipeline reached {fraction:0.00} of it"));
             }
+            if (summary.BatchBuilderTokensPerSecond is double builder && summary.CpuBoundLimitWithBatchingTokensPerSecond is double withBatching && summary.FractionOfCpuBoundLimitWithBatching is double ofIt)
+            {
+                // The rest of the gap to 1.0 is what handing work between threads, the GC and the JIT cost.
+                totals.AddRow("batch building", string.Create(CultureInfo.InvariantCulture,
+                    $"{Rate(builder)} on 1 thread; with it the CPU-bound limit is {Rate(withBatching)} ({withBatching / summary.CpuBoundLimitTokensPerSecond:0.00} of the one above); the pipeline reached {ofIt:0.00} of that"));
+            }
             if (summary.TokenizerBesideProviderTokensPerSecond is double beside && summary.TokenizerSingleThreadTokensPerSecond is double alone && alone > 0)
             {
                 // Below 1.0, the two stages slow each other down on this machine (shared caches, memory, a shared core, the reader's GCs).

@@ -119,6 +119,18 @@ public sealed record RunSummary
     /// <summary>bench: <see cref="PipelineTokensPerSecond"/> over <see cref="CpuBoundLimitTokensPerSecond"/>.</summary>
     public double? FractionOfCpuBoundLimit { get; init; }
 
+    /// <summary>bench: the task's batch builder alone on the ceiling's documents' tokens, one thread: its tokens per CPU-second.</summary>
+    public double? BatchBuilderTokensPerSecond { get; init; }
+
+    /// <summary>
+    /// bench: L with the batch builder's CPU per token added, cores / (1 / tokenizer per thread + 1 / provider + 1 /
+    /// builder): what a pipeline that also builds batches could reach if handing work between threads cost nothing.
+    /// </summary>
+    public double? CpuBoundLimitWithBatchingTokensPerSecond { get; init; }
+
+    /// <summary>bench: <see cref="PipelineTokensPerSecond"/> over <see cref="CpuBoundLimitWithBatchingTokensPerSecond"/>.</summary>
+    public double? FractionOfCpuBoundLimitWithBatching { get; init; }
+
     /// <summary>The stage busiest for its share of the run: the one the others waited for.</summary>
     public string? BottleneckStage { get; init; }
 

@@ -174,6 +174,14 @@ public sealed class ConsoleTests
         double limit = Environment.ProcessorCount / ((1 / perThread) + (1 / provider));
         Assert.Equal(limit, summary.GetProperty("cpu_bound_limit_tokens_per_second").GetDouble(), 3);
         Assert.Equal(summary.GetProperty("pipeline_tokens_per_second").GetDouble() / limit, summary.GetProperty("fraction_of_cpu_bound_limit").GetDouble(), 6);
+        // The task's batch builder on the same documents' tokens, and the limit with its CPU per token added: below L.
+        double builder = summary.GetProperty("batch_builder_tokens_per_second").GetDouble();
+        Assert.True(builder > 0);
+        double withBatching = Environment.ProcessorCount / ((1 / perThread) + (1 / provider) + (1 / builder));
+        Assert.Equal(withBatching, summary.GetProperty("cpu_bound_limit_with_batching_tokens_per_second").GetDouble(), 3);
+        Assert.True(withBatching < limit);
+        Assert.Equal(summary.GetProperty("pipeline_tokens_per_second").GetDouble() / withBatching, summary.GetProperty("fraction_of_cpu_bound_limit_with_batching").GetDouble(), 6);
+        Assert.Contains("batch building", stderr, StringComparison.Ordinal);
         Assert.Contains("what limits this machine", stderr, StringComparison.Ordinal);
         Assert.True(summary.GetProperty("allocated_bytes_per_batch").GetDouble() > 0);
         Assert.True(summary.GetProperty("peak_rss_bytes").GetInt64() > 0);

@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using StreamLoader.Batcher.Measurement;
 using StreamLoader.Batcher.Tokenizers;
 using StreamLoader.Core.Documents;
+using StreamLoader.Core.Tasks;
+using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Tokenization;
 using StreamLoader.Tests.Infrastructure;
 
@@ -106,6 +108,86 @@ public sealed class TokenizerCeilingTests
             Assert.Null(result.BesideProviderTokensPerSecond);
             Assert.Equal(0, beside.Reads);
         }
+    }
+
+    /// <summary>A builder that counts what it is given, makes one batch per document, and can fail at its nth document.</summary>
+    private sealed class CountingBuilder : IBatchBuilder
+    {
+        private readonly int _failAt;
+
+        public CountingBuilder(int failAt = int.MaxValue)
+        {
+            _failAt = failAt;
+        }
+
+        public int Documents { get; private set; }
+
+        public long Tokens { get; private set; }
+
+        public void Add(TokenizedDocument document, List<TensorBatch> completed)
+        {
+            if (++Documents == _failAt)
+            {
+                throw new InvalidOperationException("the builder refused document " + document.Source.Id);
+            }
+            Tokens += document.Count;
+            var batch = new TensorBatch("count", Documents);
+            batch.Add("input_ids", TensorDType.I64, [1, document.Count]);
+            completed.Add(batch);
+        }
+
+        public void Complete(List<TensorBatch> completed)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Measure_WithABuilder_TimesItOnTheSameDocumentsTokens()
+    {
+        ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
+        var made = new Queue<MemorySource>([new MemorySource(40), new MemorySource(40, from: int.MaxValue)]);
+        var builders = new List<CountingBuilder>();
+
+        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 30, threads: 1, maxChars: 1 << 20, CancellationToken.None, () =>
+        {
+            var builder = new CountingBuilder();
+            builders.Add(builder);
+            return builder;
+        }).WaitAsync(Bound);
+
+        // One fresh builder, given the first documents once to warm up and then every measured document once.
+        CountingBuilder only = Assert.Single(builders);
+        Assert.Equal(30 + 30, only.Documents);
+        Assert.True(only.Tokens > result.Tokens);
+        Assert.True(result.BuilderSeconds > 0);
+        Assert.Null(result.BuilderFailure);
+        Assert.Equal(result.Tokens / result.BuilderSeconds, result.BuilderTokensPerSecond);
+    }
+
+    [Fact]
+    public async Task Measure_WhenTheBuilderFails_SaysWhy_AndStillReportsTheRest()
+    {
+        ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
+        var made = new Queue<MemorySource>([new MemorySource(20), new MemorySource(20, from: int.MaxValue)]);
+
+        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 20, threads: 1, maxChars: 1 << 20, CancellationToken.None, () => new CountingBuilder(failAt: 25)).WaitAsync(Bound);
+
+        Assert.Null(result.BuilderSeconds);
+        Assert.Null(result.BuilderTokensPerSecond);
+        Assert.Contains("refused document 4", result.BuilderFailure, StringComparison.Ordinal);
+        Assert.True(result.SingleThreadTokensPerSecond > 0);
+    }
+
+    [Fact]
+    public async Task Measure_WithoutABuilder_ReportsNone()
+    {
+        ITextTokenizer tokenizer = TokenizerFactory.CreateTiktoken();
+        var made = new Queue<MemorySource>([new MemorySource(10), new MemorySource(10, from: int.MaxValue)]);
+
+        TokenizerCeilingResult result = await TokenizerCeiling.MeasureAsync(made.Dequeue, tokenizer, documents: 10, threads: 1, maxChars: 1 << 20, CancellationToken.None).WaitAsync(Bound);
+
+        Assert.Null(result.BuilderSeconds);
+        Assert.Null(result.BuilderFailure);
     }
 
     [SkippableTheory]

@@ -1,5 +1,6 @@
 using StreamLoader.Batcher.Measurement;
 using StreamLoader.Cli.Reporting;
+using StreamLoader.Core.Tasks;
 using StreamLoader.Core.Tensors;
 using StreamLoader.Core.Transport;
 using StreamLoader.Provider;
@@ -47,10 +48,11 @@ internal sealed class BenchConsumer : IRunConsumer
         {
             ProviderRunSettings p = run.Settings.Provider;
             int workers = run.Settings.Batcher.Workers;
-            run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling, the provider alone, and the tokenizer beside a reading provider; --ceiling false skips this");
+            run.Progress.Log($"bench: timing the tokenizer alone on the same {batcher.Documents:N0} documents (one thread, then {workers}) for the ceiling, the task's batch builder on their tokens, the provider alone, and the tokenizer beside a reading provider; --ceiling false skips this");
             // The provider alone decodes on its reading thread, so its time is the whole provider's CPU for those documents.
             SourceSettings oneThread = SerialStage.OneThread(p.Reading);
-            _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, oneThread, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken).ConfigureAwait(false);
+            Func<IBatchBuilder>? createBuilder = run.Context is { } context ? () => run.Task.CreateBatchBuilder(context) : null;
+            _ceiling = await TokenizerCeiling.MeasureAsync(() => SourceFactory.Create(p.Sources, oneThread, p.Weights), run.Tokenizer, batcher.Documents, workers, maxChars: 256L << 20, cancellationToken, createBuilder).ConfigureAwait(false);
             // Then its serial stage alone, over the same records: what no number of decode threads takes off a reading
             // thread. A format that decodes on its reading thread is timed with that decode on one thread.
             if (_ceiling.ProviderRecords > 0)
@@ -65,6 +67,10 @@ internal sealed class BenchConsumer : IRunConsumer
             if (_ceiling.BesideProviderFailure is { } why)
             {
                 run.Progress.Log($"bench: the tokenizer was not timed beside a reading provider: {why}");
+            }
+            if (_ceiling.BuilderFailure is { } builderFailure)
+            {
+                run.Progress.Log($"bench: the batch builder was not timed: {builderFailure}");
             }
         }
         return null;
@@ -83,6 +89,11 @@ internal sealed class BenchConsumer : IRunConsumer
         double provider = ceiling.ProviderTokensPerSecond;
         double serial = _serialStage is { Seconds: > 0 } stage ? ceiling.Tokens / stage.Seconds : provider;
         double? limit = perThread > 0 && provider > 0 ? Environment.ProcessorCount / ((1 / perThread) + (1 / provider)) : null;
+        // The same with the task's batch building, the third kind of CPU every token costs: what a pipeline whose
+        // hand-offs between threads cost nothing could reach.
+        double? withBatching = limit is not null && ceiling.BuilderTokensPerSecond is double builder
+            ? Environment.ProcessorCount / ((1 / perThread) + (1 / provider) + (1 / builder))
+            : null;
         return Ceilings(run, summary, ceiling) with
         {
             ProviderSerialTokensPerSecond = serial > 0 ? serial : null,
@@ -92,6 +103,9 @@ internal sealed class BenchConsumer : IRunConsumer
             TokenizerThreadsFed = perThread > 0 && serial > 0 ? serial / perThread : null,
             CpuBoundLimitTokensPerSecond = limit,
             FractionOfCpuBoundLimit = limit is double l && summary.PipelineTokensPerSecond is double pipeline ? pipeline / l : null,
+            BatchBuilderTokensPerSecond = ceiling.BuilderTokensPerSecond,
+            CpuBoundLimitWithBatchingTokensPerSecond = withBatching,
+            FractionOfCpuBoundLimitWithBatching = withBatching is double lb && summary.PipelineTokensPerSecond is double rate ? rate / lb : null,
         };
     }
 
