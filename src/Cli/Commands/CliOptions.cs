@@ -141,7 +141,7 @@ internal static class CliOptions
     public static readonly Option<string> Progress = new("--progress") { Description = "Progress display: auto (live on a terminal, plain lines otherwise), live, plain, none.", DefaultValueFactory = _ => s_reporting.Progress, HelpName = "mode" };
 
     // Bench
-    public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling; also time the provider reading them alone, and the tokenizer on one thread while the provider reads on another (how much the two slow each other on this machine).", DefaultValueFactory = _ => true, HelpName = "true|false" };
+    public static readonly Option<bool> Ceiling = new("--ceiling") { Description = "After the run, time the tokenizer alone on the same documents (one thread, then --workers) and report the pipeline's efficiency against that ceiling; also time the provider reading them alone, the task's batch builder on their tokens, and the tokenizer on one thread while the provider reads on another (how much the two slow each other on this machine).", DefaultValueFactory = _ => true, HelpName = "true|false" };
 
     /// <summary>inspect, scan, tasks: what they print on standard output. ('--format' already names the source's format.)</summary>
     public static readonly Option<string> OutputFormat = new("--output-format")
