@@ -105,10 +105,12 @@ with tempfile.TemporaryDirectory() as tmp:
         for label, rows in results.items():
             med = lambda key: statistics.median((r.get(key) or 0) for r in rows)
 
-            def ratio(over):
+            def ratio(over, one_worker=False):
                 """The pipeline's tokens/s over another rate of the same run: median, with the runs' range (each run is
-                one side-by-side measurement; on a noisy machine the range says how far one run can be trusted)."""
-                values = [r["pipeline_tokens_per_second"] / r[over] for r in rows if r.get(over)]
+                one side-by-side measurement; on a noisy machine the range says how far one run can be trusted).
+                A one-thread rate is the pipeline's measure only with one worker."""
+                values = [r["pipeline_tokens_per_second"] / r[over] for r in rows
+                          if r.get(over) and (not one_worker or r.get("batcher", {}).get("workers") == 1)]
                 if not values:
                     return "–"
                 return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
@@ -116,5 +118,5 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f"| {name} | {label} | {med('provider_serial_tokens_per_second') / 1e6:.1f} M | {med('tokenizer_single_thread_tokens_per_second') / 1e6:.1f} M | "
                   f"{med('tokenizer_threads_fed'):.1f} | {med('provider_tokens_per_second') / 1e6:.1f} M | {med('pipeline_tokens_per_second') / 1e6:.1f} M | "
                   f"{med('cpu_bound_limit_tokens_per_second') / 1e6:.1f} M | {ratio('cpu_bound_limit_tokens_per_second')} | "
-                  f"{ratio('tokenizer_single_thread_tokens_per_second')} | {ratio('tokenizer_beside_provider_tokens_per_second')} | "
+                  f"{ratio('tokenizer_single_thread_tokens_per_second', True)} | {ratio('tokenizer_beside_provider_tokens_per_second', True)} | "
                   f"{med('first_batch_seconds') * 1000:.0f} | {med('peak_rss_bytes') / 1e6:.0f} |")
