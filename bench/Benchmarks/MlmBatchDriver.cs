@@ -5,15 +5,15 @@ using StreamLoader.Tasks.Mlm;
 
 namespace StreamLoader.Benchmarks;
 
-/// <summary>Feeds tokenized documents to an MLM batch builder (seq 128, batch 32) and disposes what it emits, counting tokens.</summary>
+/// <summary>Feeds tokenized documents to an MLM batch builder (seq 128, batch 32 unless given) and disposes what it emits, counting tokens.</summary>
 internal sealed class MlmBatchDriver
 {
     private readonly IBatchBuilder _builder;
     private readonly List<TensorBatch> _completed = new(4);
 
-    public MlmBatchDriver(ITextTokenizer tokenizer)
+    public MlmBatchDriver(ITextTokenizer tokenizer, int batchSize = 32)
     {
-        _builder = new MaskedLanguageModelingTask().CreateBatchBuilder(new BatchingContext(tokenizer, 128, 32, seed: 1));
+        _builder = new MaskedLanguageModelingTask().CreateBatchBuilder(new BatchingContext(tokenizer, 128, batchSize, seed: 1));
     }
 
     /// <summary>Non-padding tokens in the batches emitted so far.</summary>
